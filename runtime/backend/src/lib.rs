@@ -1,0 +1,1 @@
+//! shopgen backend runtime.

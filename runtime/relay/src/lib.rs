@@ -1,0 +1,1 @@
+//! shopgen relay runtime.
