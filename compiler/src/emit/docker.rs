@@ -1,0 +1,8 @@
+//! Emit: container images (Dockerfiles).
+
+use super::EmittedFile;
+use crate::model::Model;
+
+pub fn emit(_model: &Model) -> Vec<EmittedFile> {
+    Vec::new()
+}

@@ -1,0 +1,1 @@
+//! Lower: a checked spec → the [`Model`](super::Model). Infallible by construction.

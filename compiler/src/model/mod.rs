@@ -1,0 +1,501 @@
+//! The IR: a checked spec, lowered into everything the emitters need.
+//!
+//! Stage: `check` → **`lower`** → `emit`. Lowering is infallible: every rule that can
+//! reject user input lives in `check`. Every name an emitter prints is computed here,
+//! once (case conversions, plurals, table and column names, GCP and Kubernetes object
+//! names), so two emitters can never disagree about a name.
+//!
+//! Ordering is part of the contract: resources are sorted by name (so reordering the
+//! spec's tables changes nothing), fields keep the order the spec declares them in
+//! (that order is the column order and the default JSON order), routes follow
+//! [`RouteKind`]'s order.
+
+mod lower;
+
+pub use lower::lower;
+
+/// Where the model came from: used in file headers and in the commands we print.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecSource {
+    /// The spec file's stem (`specs/shop.toml` → `shop`): names the output folder and
+    /// the generated crates (`shop-backend`, `shop-relay`).
+    pub stem: String,
+    /// The path as the user should type it, with `/` separators (`specs/shop.toml`).
+    pub display_path: String,
+}
+
+/// The checked, resolved spec.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    pub source: SpecSource,
+    pub service: Service,
+    pub gcp: Gcp,
+    pub gateway: Gateway,
+    pub relay: Relay,
+    pub database: Database,
+    /// Sorted by `names.snake`.
+    pub resources: Vec<Resource>,
+}
+
+/// One identifier in every spelling the artifacts need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Names {
+    /// `order_item`: Rust fields and modules, SQL tables and columns, JSON keys.
+    pub snake: String,
+    /// `OrderItem`: Rust types.
+    pub pascal: String,
+    /// `orderItem`: OpenAPI operation ids.
+    pub camel: String,
+    /// `order-item`: URL path segments.
+    pub kebab: String,
+    /// `ORDER_ITEM`: Rust constants.
+    pub shouty: String,
+}
+
+/// The backend service as Kubernetes runs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Service {
+    /// DNS-1123 label (`shop-api`): the Deployment, the Service, the GCP name prefix.
+    pub name: String,
+    /// Kubernetes namespace.
+    pub namespace: String,
+    /// The port the backend container listens on (`PORT`), 3000 by default.
+    pub container_port: u16,
+    /// The internal load balancer's port, 80 by default.
+    pub service_port: u16,
+    pub replicas: u32,
+    /// Kubernetes quantities (`"100m"`, `"128Mi"`).
+    pub cpu_request: String,
+    pub memory_request: String,
+    pub cpu_limit: String,
+    pub memory_limit: String,
+    /// HorizontalPodAutoscaler bounds; `min_replicas` defaults to `replicas`.
+    pub min_replicas: u32,
+    pub max_replicas: u32,
+    pub target_cpu_percent: u32,
+    /// Seconds the backend drains in-flight requests after SIGTERM; the pod's
+    /// termination grace period is derived from it.
+    pub drain_seconds: u32,
+    /// Largest request body the backend accepts, in bytes.
+    pub max_body_bytes: u64,
+    /// Derived names, all checked against their platform's limits.
+    pub names: ServiceNames,
+}
+
+/// Every Google Cloud and Kubernetes object name derived from the service name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceNames {
+    /// Package of the generated backend crate: `<spec stem>-backend`.
+    pub backend_crate: String,
+    /// Package of the generated relay crate: `<spec stem>-relay`.
+    pub relay_crate: String,
+    /// Kubernetes Deployment / Service / ServiceAccount name (= service name).
+    pub k8s_name: String,
+    /// Kubernetes Secret that holds `DATABASE_URL`.
+    pub k8s_database_secret: String,
+    /// Cloud Run service running the relay (`shop-api-relay`).
+    pub cloud_run_service: String,
+    /// Serverless VPC Access connector (≤ 25 chars), when that egress is chosen.
+    pub vpc_connector: String,
+    /// Service account ids (6–30 chars).
+    pub relay_service_account: String,
+    pub gateway_service_account: String,
+    pub backend_service_account: String,
+    /// API Gateway API id, gateway id.
+    pub api_id: String,
+    pub gateway_id: String,
+    /// Reserved internal address for the internal load balancer.
+    pub ilb_address: String,
+    /// Artifact Registry repository id.
+    pub artifact_repository: String,
+    /// Container image names inside that repository.
+    pub backend_image: String,
+    pub relay_image: String,
+}
+
+/// Google Cloud placement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gcp {
+    pub project: String,
+    pub region: String,
+    /// VPC network and subnetwork the cluster, the internal LB and the relay's egress use.
+    pub network: String,
+    pub subnetwork: String,
+    pub egress: Egress,
+    pub cluster: Cluster,
+}
+
+/// How the Cloud Run relay reaches the private network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Egress {
+    /// A Serverless VPC Access connector on its own /28 range.
+    Connector {
+        /// `10.8.0.0/28`, checked to be a valid /28.
+        cidr: String,
+        min_instances: u32,
+        max_instances: u32,
+        machine_type: String,
+    },
+    /// Direct VPC egress: Cloud Run instances take addresses from `gcp.subnetwork`.
+    DirectVpc,
+}
+
+/// The GKE cluster the backend runs in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cluster {
+    /// An existing cluster, referenced by name and location (region or zone).
+    Existing { name: String, location: String },
+    /// A new VPC-native private cluster with Workload Identity, created by Terraform.
+    Create {
+        name: String,
+        location: String,
+        /// Control plane's /28.
+        master_cidr: String,
+        /// Secondary ranges for pods and services.
+        pods_cidr: String,
+        services_cidr: String,
+        /// Primary range of a subnetwork shopgen creates for the cluster.
+        nodes_cidr: String,
+    },
+}
+
+/// Google API Gateway settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gateway {
+    /// Lower-case header carrying the API key (`x-api-key`).
+    pub api_key_header: String,
+    pub dialect: OpenApiDialect,
+    /// Backend deadline, seconds.
+    pub deadline_seconds: f64,
+    /// Title of the API (shown in the console; API-key restrictions name it).
+    pub title: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenApiDialect {
+    /// OpenAPI 3.0.x with `x-google-api-management` (the default).
+    OpenApi30,
+    /// Swagger 2.0 with the object form of `x-google-backend`.
+    Swagger20,
+}
+
+/// The Cloud Run relay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Relay {
+    pub min_instances: u32,
+    pub max_instances: u32,
+    /// Concurrent requests per instance.
+    pub concurrency: u32,
+    /// Upstream deadline in milliseconds (below the gateway's deadline).
+    pub upstream_timeout_ms: u32,
+    pub max_body_bytes: u64,
+    pub cpu: String,
+    pub memory: String,
+}
+
+/// Where the production database comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// An existing database whose `DATABASE_URL` lives in a Kubernetes Secret that the
+    /// operator creates (`kubectl create secret`); never written into generated files.
+    ExistingSecret { secret: String, key: String },
+    /// A Cloud SQL for PostgreSQL instance with a private IP, created by Terraform;
+    /// its URL is stored in Secret Manager and copied into the Kubernetes Secret.
+    CloudSql {
+        instance: String,
+        tier: String,
+        database_version: String,
+        database: String,
+        user: String,
+        deletion_protection: bool,
+    },
+}
+
+/// One resource (a table and its routes).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resource {
+    /// Singular (`product`).
+    pub names: Names,
+    /// Plural (`products`): the table, the URL segment (kebab), the list JSON key.
+    pub plural: Names,
+    /// SQL table name (= `plural.snake`).
+    pub table: String,
+    /// User fields in declaration order. The `id` primary key (`BIGINT`, generated)
+    /// is implicit and not listed here.
+    pub fields: Vec<Field>,
+    /// Sorted by relation name.
+    pub belongs_to: Vec<BelongsTo>,
+    /// Sorted by relation name; inferred from other resources' `belongs_to` or declared.
+    pub has_many: Vec<HasMany>,
+    /// The JSON object, member by member, in order.
+    pub json: Vec<JsonMember>,
+    pub list: ListSettings,
+    /// In [`RouteKind`] order.
+    pub routes: Vec<Route>,
+}
+
+/// A user-declared column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    pub names: Names,
+    /// SQL column name (= `names.snake`).
+    pub column: String,
+    pub ty: FieldType,
+    /// Required fields must be present on create and are `NOT NULL`.
+    pub required: bool,
+    pub unique: bool,
+    pub default: Option<DefaultValue>,
+    /// Writable in create/update payloads (false for read-only fields).
+    pub writable: bool,
+}
+
+/// Field types, with their constraints.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldType {
+    /// `VARCHAR(max_length)`; lengths count Unicode scalar values.
+    String {
+        max_length: u32,
+        min_length: Option<u32>,
+        /// A regular expression (Rust `regex` syntax, anchored by the user if wanted).
+        pattern: Option<String>,
+    },
+    /// Unbounded text, optionally length-limited.
+    Text {
+        min_length: Option<u32>,
+        max_length: Option<u32>,
+    },
+    /// 32-bit integer.
+    Integer { min: Option<i64>, max: Option<i64> },
+    /// 64-bit integer.
+    BigInt { min: Option<i64>, max: Option<i64> },
+    Boolean,
+    /// Exact decimal, carried as a JSON string (`"83.84"`); bounds are decimal strings.
+    Decimal {
+        precision: u32,
+        scale: u32,
+        min: Option<String>,
+        max: Option<String>,
+    },
+    /// 64-bit float.
+    Float { min: Option<f64>, max: Option<f64> },
+    /// RFC 3339 timestamp with time zone, stored in UTC.
+    Timestamp,
+    /// `YYYY-MM-DD`.
+    Date,
+    Uuid,
+    /// One of `values` (each a checked identifier-like string).
+    Enum { values: Vec<String> },
+}
+
+impl FieldType {
+    /// The spec's spelling of the type.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            FieldType::String { .. } => "string",
+            FieldType::Text { .. } => "text",
+            FieldType::Integer { .. } => "integer",
+            FieldType::BigInt { .. } => "bigint",
+            FieldType::Boolean => "boolean",
+            FieldType::Decimal { .. } => "decimal",
+            FieldType::Float { .. } => "float",
+            FieldType::Timestamp => "timestamp",
+            FieldType::Date => "date",
+            FieldType::Uuid => "uuid",
+            FieldType::Enum { .. } => "enum",
+        }
+    }
+}
+
+/// A field's default, already checked against the field's type and constraints.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DefaultValue {
+    /// string, text, enum, decimal (as its exact string), date, uuid, timestamp literal.
+    Str(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    /// `"now"` for a timestamp (or `"today"` for a date): set at insert time.
+    Now,
+}
+
+/// `review belongs_to product`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BelongsTo {
+    /// The relation's name (`product`).
+    pub name: Names,
+    /// Singular snake name of the parent resource.
+    pub target: String,
+    /// Foreign key column (`product_id`), `BIGINT REFERENCES products(id)`.
+    pub column: String,
+    pub on_delete: OnDelete,
+    /// A required relation's column is `NOT NULL`.
+    pub required: bool,
+    /// `/products/{id}/reviews` routes; `None` when off.
+    pub nested_list: Option<Exposure>,
+    pub nested_create: Option<Exposure>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnDelete {
+    Cascade,
+    Restrict,
+    SetNull,
+}
+
+impl OnDelete {
+    pub fn sql(self) -> &'static str {
+        match self {
+            OnDelete::Cascade => "CASCADE",
+            OnDelete::Restrict => "RESTRICT",
+            OnDelete::SetNull => "SET NULL",
+        }
+    }
+}
+
+/// The inverse side of a `belongs_to`: `product has_many reviews`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HasMany {
+    /// The relation's name (`reviews`): the JSON key when embedded.
+    pub name: Names,
+    /// Singular snake name of the child resource (`review`).
+    pub target: String,
+    /// The `belongs_to` relation on the child that this inverts (`product`).
+    pub inverse: String,
+    /// The child's foreign key column (`product_id`).
+    pub foreign_key: String,
+}
+
+/// One member of a resource's JSON object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JsonMember {
+    /// The generated primary key, a JSON number.
+    Id,
+    /// A user field, by snake name.
+    Field(String),
+    /// A belongs_to relation's foreign key as a number (`"product_id": 1`), by relation name.
+    ForeignKey(String),
+    /// A has_many relation embedded as an array of the child's JSON (children ordered by
+    /// id; the child's own embedded relations are not expanded), by relation name.
+    HasMany(String),
+}
+
+/// How `GET /{plural}` pages, filters and sorts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListSettings {
+    /// `limit` when the request gives none.
+    pub default_limit: u32,
+    /// Largest accepted `limit`.
+    pub max_limit: u32,
+    /// Field snake names (or `*_id` foreign key columns) accepted as `?name=value` equality filters.
+    pub filter: Vec<String>,
+    /// Field snake names accepted in `?sort=name` / `?sort=-name` (`id` is always accepted).
+    pub sort: Vec<String>,
+}
+
+/// Whether a route is reachable through API Gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Exposure {
+    /// Served by the backend inside the cluster only.
+    Internal,
+    /// Also exposed through API Gateway and the relay, with an API key required.
+    Public,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum HttpMethod {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl HttpMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpMethod::Get => "GET",
+            HttpMethod::Post => "POST",
+            HttpMethod::Put => "PUT",
+            HttpMethod::Patch => "PATCH",
+            HttpMethod::Delete => "DELETE",
+        }
+    }
+    /// Lower case, as OpenAPI path items spell it.
+    pub fn lower(self) -> &'static str {
+        match self {
+            HttpMethod::Get => "get",
+            HttpMethod::Post => "post",
+            HttpMethod::Put => "put",
+            HttpMethod::Patch => "patch",
+            HttpMethod::Delete => "delete",
+        }
+    }
+}
+
+/// What a route does.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RouteKind {
+    /// `GET /products`
+    List,
+    /// `GET /products/{id}`
+    Get,
+    /// `POST /products`
+    Create,
+    /// `PATCH /products/{id}` (partial)
+    Update,
+    /// `PUT /products/{id}` (full replacement)
+    Replace,
+    /// `DELETE /products/{id}`
+    Delete,
+    /// `GET /products/{id}/reviews`: children of one parent, by the child's belongs_to name.
+    NestedList { relation: String },
+    /// `POST /products/{id}/reviews`
+    NestedCreate { relation: String },
+}
+
+/// One HTTP route of the backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub kind: RouteKind,
+    pub method: HttpMethod,
+    /// OpenAPI-style template with whole-segment parameters: `/products/{id}/reviews`.
+    pub path: String,
+    /// Unique across the API: `listProducts`, `getProduct`, `listProductReviews`.
+    pub operation_id: String,
+    pub exposure: Exposure,
+}
+
+impl Model {
+    /// The resource with this singular snake name. Lowering guarantees every name a
+    /// model refers to exists, so a miss is a bug in shopgen.
+    pub fn resource(&self, snake: &str) -> &Resource {
+        self.resources
+            .iter()
+            .find(|r| r.names.snake == snake)
+            .unwrap_or_else(|| panic!("internal error: unknown resource `{snake}` in model"))
+    }
+
+    /// Every route of every resource, resources by name, routes in kind order.
+    pub fn routes(&self) -> impl Iterator<Item = (&Resource, &Route)> {
+        self.resources
+            .iter()
+            .flat_map(|r| r.routes.iter().map(move |route| (r, route)))
+    }
+
+    /// The routes API Gateway exposes (and the relay allows).
+    pub fn public_routes(&self) -> impl Iterator<Item = (&Resource, &Route)> {
+        self.routes().filter(|(_, r)| r.exposure == Exposure::Public)
+    }
+}
+
+impl Resource {
+    pub fn field(&self, snake: &str) -> Option<&Field> {
+        self.fields.iter().find(|f| f.names.snake == snake)
+    }
+    pub fn belongs_to(&self, name: &str) -> Option<&BelongsTo> {
+        self.belongs_to.iter().find(|b| b.name.snake == name)
+    }
+    pub fn has_many(&self, name: &str) -> Option<&HasMany> {
+        self.has_many.iter().find(|h| h.name.snake == name)
+    }
+}
