@@ -1,1 +1,110 @@
-//! shopgen relay runtime.
+//! shopgen's relay runtime: the engine behind every generated relay, the service that
+//! sits between Google API Gateway and the private network (API Gateway → this relay on
+//! Cloud Run → the GKE internal load balancer → the backend).
+//!
+//! A generated relay is a table of [`PublicRoute`]s and a call to [`main`]; everything
+//! else lives here:
+//!
+//! * [`route`]: the public-route table and the strict path matcher (allowlist);
+//! * [`config`]: settings from flags and the environment, validated at start;
+//! * [`proxy`]: the engine (forwarding, deadline, retry, body limit, access log);
+//! * [`headers`]: which headers are stripped, added and kept;
+//! * [`body`]: streamed request and response bodies;
+//! * [`reply`]: the health check and the JSON error shape;
+//! * [`server`]: the HTTP/1.1 listener and graceful shutdown;
+//! * [`log`]: JSON log lines.
+//!
+//! For tests and local stacks, [`Relay::new`] and [`serve`] run a relay on any listener.
+
+pub mod body;
+pub mod config;
+pub mod headers;
+pub mod log;
+pub mod proxy;
+pub mod reply;
+pub mod route;
+pub mod server;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{CommandFactory as _, FromArgMatches as _};
+
+pub use config::{RelayConfig, Settings, UpstreamUrl};
+pub use proxy::Relay;
+pub use route::{Method, PublicRoute, RouteTable, RouteTableError};
+pub use server::{serve, shutdown_signal};
+
+use crate::log::{Line, Severity, Value};
+
+/// Exit code for a route table that cannot be served (a bug in the generated code).
+const EXIT_SOFTWARE: u8 = 70;
+
+/// Runs a relay process: parses the settings (flags or environment; `--help` lists them),
+/// listens, and serves `routes` until SIGTERM or Ctrl-C, then drains and returns success.
+///
+/// A bad setting prints clap's message and gives exit code 2; a port that cannot be bound
+/// gives 1.
+pub fn main(service: &'static str, routes: &'static [PublicRoute]) -> ExitCode {
+    let matches = match Settings::command().name(service).try_get_matches() {
+        Ok(m) => m,
+        Err(e) => return clap_exit(&e),
+    };
+    let settings = match Settings::from_arg_matches(&matches) {
+        Ok(s) => s,
+        Err(e) => return clap_exit(&e),
+    };
+    let relay = match Relay::new(service, routes, settings.relay_config()) {
+        Ok(relay) => Arc::new(relay),
+        Err(e) => {
+            eprintln!("error: {e} (the route table is generated: this is a bug in shopgen)");
+            return ExitCode::from(EXIT_SOFTWARE);
+        }
+    };
+    let runtime = if settings.worker_threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(usize::from(settings.worker_threads))
+            .enable_all()
+            .build()
+    };
+    let runtime = match runtime {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let listener = match tokio::net::TcpListener::bind((settings.host, settings.port)).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!(
+                    "error: cannot listen on {}:{} (HOST, PORT): {e}",
+                    settings.host, settings.port
+                );
+                return ExitCode::FAILURE;
+            }
+        };
+        let addr = listener
+            .local_addr()
+            .map_or_else(|_| "?".to_owned(), |a| a.to_string());
+        Line::new(Severity::Info, "listening")
+            .str("service", service)
+            .str("addr", &addr)
+            .str("upstream", &settings.upstream_url.to_string())
+            .field("routes", Value::U64(routes.len() as u64))
+            .emit();
+        serve(listener, relay, shutdown_signal()).await;
+        Line::new(Severity::Info, "stopped").emit();
+        ExitCode::SUCCESS
+    })
+}
+
+fn clap_exit(e: &clap::Error) -> ExitCode {
+    let _ = e.print();
+    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
+}

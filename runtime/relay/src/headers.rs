@@ -1,0 +1,222 @@
+//! Header rules: what the relay removes, adds and keeps on the way to the upstream and
+//! on the way back, and the request id.
+//!
+//! Towards the upstream ([`prepare_request_headers`]):
+//! * removed: hop-by-hop headers (`Connection` and every header it names, `Keep-Alive`,
+//!   `Proxy-*`, `TE`, `Trailer`, `Transfer-Encoding`, `Upgrade`), `Expect` (the relay
+//!   answers it itself), the API-key header, `Authorization` (API Gateway's Google-signed
+//!   token is for the relay, not the backend), and `Host` (replaced by the upstream's);
+//! * `X-Forwarded-For`: the peer address appended to any existing list;
+//! * `X-Forwarded-Proto`: kept when it is `http` or `https` (Cloud Run's front end sets
+//!   it), else `http`;
+//! * `X-Forwarded-Host`: kept when present, else the client's `Host`;
+//! * `X-Request-Id`: the request's id (see [`request_id`]);
+//! * everything else is forwarded unchanged.
+//!
+//! Back to the client ([`prepare_response_headers`]): hop-by-hop headers removed,
+//! `X-Request-Id` set; everything else (status, other headers) passes through.
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use hyper::HeaderMap;
+use hyper::header::{self, HeaderName, HeaderValue};
+
+/// The request id header, set on the upstream request and on every response.
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+
+/// Longest incoming request id kept as is.
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// The request's id: the incoming `X-Request-Id` when it is sane (1 to
+/// [`MAX_REQUEST_ID_LEN`] characters from `A-Z a-z 0-9 - _ . : / + = @`, one header),
+/// else a new one.
+pub fn request_id(headers: &HeaderMap) -> HeaderValue {
+    let mut values = headers.get_all(&X_REQUEST_ID).iter();
+    if let (Some(v), None) = (values.next(), values.next()) {
+        let b = v.as_bytes();
+        if !b.is_empty()
+            && b.len() <= MAX_REQUEST_ID_LEN
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || b"-_.:/+=@".contains(c))
+        {
+            return v.clone();
+        }
+    }
+    new_request_id()
+}
+
+/// A fresh request id: 32 lowercase hex digits, unique within the process and, from a
+/// per-process random seed, across instances.
+pub fn new_request_id() -> HeaderValue {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let seed = *SEED.get_or_init(|| {
+        use std::hash::{BuildHasher, Hasher};
+        // The standard library seeds RandomState from the OS's random source.
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(u64::from(std::process::id()));
+        h.finish()
+    });
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let hi = mix(seed ^ n.rotate_left(32));
+    let lo = mix(hi ^ n);
+    let mut buf = [0u8; 32];
+    for (i, byte) in buf.iter_mut().enumerate() {
+        let word = if i < 16 { hi } else { lo };
+        let nibble = (word >> ((15 - (i % 16)) * 4)) & 0xf;
+        *byte = b"0123456789abcdef"[nibble as usize];
+    }
+    HeaderValue::from_bytes(&buf).unwrap_or(HeaderValue::from_static("0"))
+}
+
+/// splitmix64's finaliser: spreads a counter over all 64 bits.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Removes the hop-by-hop headers (RFC 9110 7.6.1): those named in `Connection`, then the
+/// fixed list, then every `Proxy-*`.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    if headers.contains_key(header::CONNECTION) {
+        let named: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+            .collect();
+        for name in named {
+            headers.remove(name);
+        }
+        headers.remove(header::CONNECTION);
+    }
+    headers.remove(&KEEP_ALIVE);
+    headers.remove(header::TE);
+    headers.remove(header::TRAILER);
+    headers.remove(header::TRANSFER_ENCODING);
+    headers.remove(header::UPGRADE);
+    headers.remove(&PROXY_CONNECTION);
+    headers.remove(header::PROXY_AUTHORIZATION);
+    headers.remove(header::PROXY_AUTHENTICATE);
+    if headers.keys().any(|k| k.as_str().starts_with("proxy-")) {
+        let proxy: Vec<HeaderName> = headers
+            .keys()
+            .filter(|k| k.as_str().starts_with("proxy-"))
+            .cloned()
+            .collect();
+        for name in proxy {
+            headers.remove(name);
+        }
+    }
+}
+
+/// Rewrites a request's headers for the upstream (see the module docs).
+pub fn prepare_request_headers(
+    headers: &mut HeaderMap,
+    api_key_header: &HeaderName,
+    upstream_host: &HeaderValue,
+    peer: IpAddr,
+    request_id: HeaderValue,
+) {
+    strip_hop_by_hop(headers);
+    headers.remove(header::EXPECT);
+    headers.remove(header::AUTHORIZATION);
+    headers.remove(api_key_header);
+
+    let client_host = headers.insert(header::HOST, upstream_host.clone());
+    if !headers.contains_key(&X_FORWARDED_HOST)
+        && let Some(host) = client_host
+    {
+        headers.insert(X_FORWARDED_HOST.clone(), host);
+    }
+
+    let proto_ok = {
+        let mut values = headers.get_all(&X_FORWARDED_PROTO).iter();
+        matches!(
+            (values.next(), values.next()),
+            (Some(v), None) if v == "http" || v == "https"
+        )
+    };
+    if !proto_ok {
+        headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
+    }
+
+    let mut peer_text = [0u8; 64];
+    let peer_text = format_ip(peer, &mut peer_text);
+    let xff = match headers.entry(X_FORWARDED_FOR.clone()) {
+        header::Entry::Vacant(_) => HeaderValue::from_str(peer_text),
+        header::Entry::Occupied(entry) => {
+            let (_, old) = entry.remove_entry_mult();
+            let mut joined = String::with_capacity(64);
+            for v in old {
+                if let Ok(v) = v.to_str() {
+                    let v = v.trim();
+                    if !v.is_empty() {
+                        joined.push_str(v);
+                        joined.push_str(", ");
+                    }
+                }
+            }
+            joined.push_str(peer_text);
+            HeaderValue::from_str(&joined)
+        }
+    };
+    if let Ok(xff) = xff {
+        headers.insert(X_FORWARDED_FOR.clone(), xff);
+    }
+
+    headers.insert(X_REQUEST_ID.clone(), request_id);
+}
+
+/// Rewrites an upstream response's headers for the client (see the module docs).
+pub fn prepare_response_headers(headers: &mut HeaderMap, request_id: HeaderValue) {
+    strip_hop_by_hop(headers);
+    headers.insert(X_REQUEST_ID.clone(), request_id);
+}
+
+fn format_ip(ip: IpAddr, buf: &mut [u8; 64]) -> &str {
+    use std::io::Write;
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    };
+    let _ = write!(cursor, "{ip}");
+    let len = usize::try_from(cursor.position()).unwrap_or(0);
+    std::str::from_utf8(&buf[..len]).unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_are_distinct_hex() {
+        let a = new_request_id();
+        let b = new_request_id();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 32);
+        assert!(a.as_bytes().iter().all(u8::is_ascii_hexdigit));
+    }
+
+    #[test]
+    fn connection_named_headers_go() {
+        let mut h = HeaderMap::new();
+        h.insert("connection", HeaderValue::from_static("close, x-secret"));
+        h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert("proxy-foo", HeaderValue::from_static("1"));
+        h.insert("x-kept", HeaderValue::from_static("1"));
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key("x-kept"));
+    }
+}

@@ -1,0 +1,139 @@
+//! Structured logs: one JSON object per line on stdout, in the shape Cloud Logging reads
+//! (`severity`, `message`, then flat fields).
+//!
+//! Written by hand rather than through a logging framework: the relay logs one line per
+//! request and a few lifecycle events, so a formatter into a reused-capacity `String` and
+//! one `write` per line is all it needs, and it keeps the binary small and the per-request
+//! cost to one small allocation and one system call.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+
+/// How serious a log line is (Cloud Logging's `severity`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// Normal operation.
+    Info,
+    /// Something the operator may want to look at (an upstream failure).
+    Warning,
+    /// The relay cannot do its job.
+    Error,
+}
+
+impl Severity {
+    fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "INFO",
+            Severity::Warning => "WARNING",
+            Severity::Error => "ERROR",
+        }
+    }
+}
+
+/// A field value.
+#[derive(Debug, Clone, Copy)]
+pub enum Value<'a> {
+    /// A JSON string (escaped).
+    Str(&'a str),
+    /// A JSON integer.
+    U64(u64),
+    /// A JSON number with three decimals.
+    Millis(f64),
+}
+
+/// One log line under construction.
+#[derive(Debug)]
+pub struct Line {
+    buf: String,
+}
+
+impl Line {
+    /// Starts a line with its severity and message.
+    pub fn new(severity: Severity, message: &str) -> Self {
+        let mut buf = String::with_capacity(256);
+        buf.push_str("{\"severity\":\"");
+        buf.push_str(severity.as_str());
+        buf.push_str("\",\"message\":");
+        push_json_str(&mut buf, message);
+        Line { buf }
+    }
+
+    /// Adds a field.
+    pub fn field(mut self, name: &str, value: Value<'_>) -> Self {
+        self.buf.push_str(",\"");
+        self.buf.push_str(name);
+        self.buf.push_str("\":");
+        match value {
+            Value::Str(s) => push_json_str(&mut self.buf, s),
+            Value::U64(n) => {
+                let _ = write!(self.buf, "{n}");
+            }
+            Value::Millis(ms) => {
+                let _ = write!(self.buf, "{ms:.3}");
+            }
+        }
+        self
+    }
+
+    /// Adds a string field.
+    pub fn str(self, name: &str, value: &str) -> Self {
+        self.field(name, Value::Str(value))
+    }
+
+    /// The finished line, without the newline.
+    pub fn finish(mut self) -> String {
+        self.buf.push('}');
+        self.buf
+    }
+
+    /// Writes the line to stdout; a failed write (closed stdout) is ignored.
+    pub fn emit(self) {
+        let mut line = self.finish();
+        line.push('\n');
+        let _ = std::io::stdout().lock().write_all(line.as_bytes());
+    }
+}
+
+/// Appends `s` as a JSON string literal.
+pub fn push_json_str(buf: &mut String, s: &str) {
+    buf.push('"');
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        let escape = match c {
+            '"' => "\\\"",
+            '\\' => "\\\\",
+            '\n' => "\\n",
+            '\r' => "\\r",
+            '\t' => "\\t",
+            c if (c as u32) < 0x20 || c == '\u{7f}' => "",
+            _ => continue,
+        };
+        buf.push_str(&s[start..i]);
+        if escape.is_empty() {
+            let _ = write!(buf, "\\u{:04x}", c as u32);
+        } else {
+            buf.push_str(escape);
+        }
+        start = i + c.len_utf8();
+    }
+    buf.push_str(&s[start..]);
+    buf.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_json() {
+        let line = Line::new(Severity::Warning, "upstream \"down\"")
+            .str("path", "/a\\b\n\u{1}")
+            .field("status", Value::U64(502))
+            .field("upstream_ms", Value::Millis(1.23456))
+            .finish();
+        assert_eq!(
+            line,
+            r#"{"severity":"WARNING","message":"upstream \"down\"","path":"/a\\b\n\u0001","status":502,"upstream_ms":1.235}"#
+        );
+    }
+}

@@ -1,0 +1,481 @@
+//! The proxy engine: one request in, one response out.
+//!
+//! Takes a client request and its peer address; decides with the route table, applies
+//! the body limit, rewrites the headers, forwards through a pooled keep-alive HTTP/1.1
+//! client, retries once when that is safe, and maps failures to the relay's JSON errors
+//! (see `reply`). Writes one JSON log line per request.
+//!
+//! * Deadline: one per exchange ([`RelayConfig::upstream_timeout`]), from the moment the
+//!   request arrives, covering connection, retry, response head and response body. Before
+//!   the head it gives 504; during the body it aborts the client connection (the status
+//!   has already been sent).
+//! * Retry: only for idempotent methods (`GET HEAD PUT DELETE OPTIONS`), only once, only
+//!   after a connection failure (refused, reset, connect timeout, or closed before any
+//!   response), and only if the request body was never read (empty bodies always
+//!   qualify). `POST` and `PATCH` are never retried.
+//! * Body limit: a `Content-Length` over [`RelayConfig::max_body_bytes`] gets 413 before a
+//!   byte of body is read; a chunked body is counted as it streams and fails the upstream
+//!   request when it passes the limit, which gives 413 too. Both close the connection.
+
+use std::error::Error as StdError;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hyper::body::{Body, Incoming};
+use hyper::header::HeaderValue;
+use hyper::http::uri::{PathAndQuery, Scheme};
+use hyper::{Request, Response, Uri, Version};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+use crate::body::{ResponseBody, UpstreamBody, UpstreamBodyError};
+use crate::config::RelayConfig;
+use crate::headers;
+use crate::log::{Line, Severity, Value};
+use crate::reply::{self, Reject};
+use crate::route::{PublicRoute, RouteTable, RouteTableError, Verdict};
+
+/// Longest query string the relay accepts, in bytes; longer ones get 414.
+pub const MAX_QUERY_BYTES: usize = 8192;
+
+/// Idle upstream connections are closed after this long.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The relay: its routes, its configuration and its upstream connection pool.
+#[derive(Debug)]
+pub struct Relay {
+    service: &'static str,
+    routes: RouteTable,
+    config: RelayConfig,
+    client: Client<HttpConnector, UpstreamBody>,
+}
+
+/// How the upstream exchange ended, before it becomes a response.
+enum Outcome {
+    Response(Response<Incoming>),
+    Reject(Reject, String),
+}
+
+impl Relay {
+    /// A relay for these routes and settings. Must be called inside a Tokio runtime's
+    /// context only when requests are served; building it needs none.
+    pub fn new(
+        service: &'static str,
+        routes: &'static [PublicRoute],
+        config: RelayConfig,
+    ) -> Result<Self, RouteTableError> {
+        let routes = RouteTable::new(routes)?;
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(config.connect_timeout));
+        connector.enforce_http(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .set_host(false)
+            .build(connector);
+        Ok(Relay {
+            service,
+            routes,
+            config,
+            client,
+        })
+    }
+
+    /// The service name given at start.
+    pub fn service(&self) -> &'static str {
+        self.service
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &RelayConfig {
+        &self.config
+    }
+
+    /// Answers one request from `peer`.
+    pub async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<ResponseBody> {
+        let start = Instant::now();
+        let (mut parts, body) = req.into_parts();
+        let request_id = headers::request_id(&parts.headers);
+        let head = parts.method == hyper::Method::HEAD;
+
+        let route = match self.routes.classify(&parts.method, parts.uri.path()) {
+            Verdict::Forward(route) => route,
+            Verdict::Health => return health(self, &parts, request_id, start),
+            Verdict::NotFound => {
+                return self.reject(&parts, None, Reject::NotFound, request_id, start, "");
+            }
+            Verdict::Invalid(reason) => {
+                return self.reject(
+                    &parts,
+                    None,
+                    Reject::InvalidPath(reason),
+                    request_id,
+                    start,
+                    "",
+                );
+            }
+            Verdict::TooLong => {
+                return self.reject(&parts, None, Reject::UriTooLong, request_id, start, "");
+            }
+        };
+        if parts.uri.query().is_some_and(|q| q.len() > MAX_QUERY_BYTES) {
+            return self.reject(
+                &parts,
+                Some(route),
+                Reject::UriTooLong,
+                request_id,
+                start,
+                "",
+            );
+        }
+        let limit = self.config.max_body_bytes;
+        let hint = body.size_hint();
+        if hint.lower() > limit {
+            return self.reject(
+                &parts,
+                Some(route),
+                Reject::PayloadTooLarge,
+                request_id,
+                start,
+                "content-length over the limit",
+            );
+        }
+
+        let Some(uri) = self.upstream_uri(&parts.uri) else {
+            return self.reject(
+                &parts,
+                Some(route),
+                Reject::InvalidPath("the path cannot be forwarded"),
+                request_id,
+                start,
+                "",
+            );
+        };
+        let client_uri = std::mem::replace(&mut parts.uri, uri);
+        headers::prepare_request_headers(
+            &mut parts.headers,
+            &self.config.api_key_header,
+            self.config.upstream.host_header(),
+            peer.ip(),
+            request_id.clone(),
+        );
+        parts.version = Version::HTTP_11;
+        parts.extensions = hyper::http::Extensions::new();
+
+        let retryable = route.method().is_idempotent();
+        let parked = if body.is_end_stream() {
+            None
+        } else if retryable {
+            Some(Arc::new(Mutex::new(Some(body))))
+        } else {
+            // Not retryable: stream it directly.
+            let upstream_body = UpstreamBody::streamed(body, limit);
+            let req = Request::from_parts(parts, upstream_body);
+            let (outcome, upstream_ms, retried) = self.exchange(req, None, None, start).await;
+            return self.finish(
+                outcome,
+                route,
+                client_uri,
+                head,
+                request_id,
+                start,
+                upstream_ms,
+                retried,
+            );
+        };
+        let upstream_body = match &parked {
+            None => UpstreamBody::Empty,
+            Some(p) => UpstreamBody::parked(p.clone(), hint, limit),
+        };
+        let retry_head = retryable.then(|| {
+            (
+                parts.method.clone(),
+                parts.uri.clone(),
+                parts.headers.clone(),
+            )
+        });
+        let req = Request::from_parts(parts, upstream_body);
+        let (outcome, upstream_ms, retried) = self.exchange(req, retry_head, parked, start).await;
+        self.finish(
+            outcome,
+            route,
+            client_uri,
+            head,
+            request_id,
+            start,
+            upstream_ms,
+            retried,
+        )
+    }
+
+    /// Sends the request (and the retry, if any) under the deadline. Gives the outcome,
+    /// the time spent on the upstream in milliseconds, and whether it retried.
+    async fn exchange(
+        &self,
+        req: Request<UpstreamBody>,
+        retry_head: Option<(hyper::Method, Uri, hyper::HeaderMap)>,
+        parked: Option<Arc<Mutex<Option<Incoming>>>>,
+        start: Instant,
+    ) -> (Outcome, f64, bool) {
+        let limit = self.config.max_body_bytes;
+        let deadline = tokio::time::Instant::from_std(start + self.config.upstream_timeout);
+        let upstream_start = Instant::now();
+        let mut retried = false;
+        let attempt = async {
+            let first = self.client.request(req).await;
+            let error = match first {
+                Ok(res) => return Ok(res),
+                Err(e) => e,
+            };
+            let Some((method, uri, headers)) = retry_head else {
+                return Err(error);
+            };
+            if !is_connection_failure(&error) {
+                return Err(error);
+            }
+            let body = match &parked {
+                None => UpstreamBody::Empty,
+                Some(slot) => match slot.lock().ok().and_then(|mut b| b.take()) {
+                    Some(body) => UpstreamBody::streamed(body, limit),
+                    // The first attempt already read the body: it cannot be replayed.
+                    None => return Err(error),
+                },
+            };
+            retried = true;
+            let mut req = Request::new(body);
+            *req.method_mut() = method;
+            *req.uri_mut() = uri;
+            *req.headers_mut() = headers;
+            self.client.request(req).await
+        };
+        let result = tokio::time::timeout_at(deadline, attempt).await;
+        let upstream_ms = upstream_start.elapsed().as_secs_f64() * 1000.0;
+        let outcome = match result {
+            Ok(Ok(res)) => Outcome::Response(res),
+            Ok(Err(e)) => {
+                let detail = error_chain(&e);
+                let reject = match find_source::<UpstreamBodyError>(&e) {
+                    Some(UpstreamBodyError::TooLarge(_)) => Reject::PayloadTooLarge,
+                    Some(UpstreamBodyError::Client(_)) => Reject::BadRequest,
+                    None => Reject::BadGateway,
+                };
+                Outcome::Reject(reject, detail)
+            }
+            Err(_) => Outcome::Reject(
+                Reject::GatewayTimeout,
+                format!(
+                    "no response within {} ms",
+                    self.config.upstream_timeout.as_millis()
+                ),
+            ),
+        };
+        (outcome, upstream_ms, retried)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        &self,
+        outcome: Outcome,
+        route: &'static PublicRoute,
+        client_uri: Uri,
+        head: bool,
+        request_id: HeaderValue,
+        start: Instant,
+        upstream_ms: f64,
+        retried: bool,
+    ) -> Response<ResponseBody> {
+        let (res, error) = match outcome {
+            Outcome::Response(res) => {
+                let (mut parts, body) = res.into_parts();
+                headers::prepare_response_headers(&mut parts.headers, request_id.clone());
+                let body = if body.is_end_stream() {
+                    ResponseBody::empty()
+                } else {
+                    let deadline =
+                        tokio::time::Instant::from_std(start + self.config.upstream_timeout);
+                    ResponseBody::Upstream {
+                        inner: body,
+                        deadline: Box::pin(tokio::time::sleep_until(deadline)),
+                    }
+                };
+                (Response::from_parts(parts, body), None)
+            }
+            Outcome::Reject(reject, detail) => {
+                (reject.response(request_id.clone(), head), Some(detail))
+            }
+        };
+        if self.config.access_log {
+            let status = res.status().as_u16();
+            let severity = if error.is_some() {
+                Severity::Warning
+            } else {
+                Severity::Info
+            };
+            let mut line = access_line(
+                severity,
+                route.method().as_str(),
+                Some(route),
+                client_uri.path(),
+                status,
+                &request_id,
+                start,
+            )
+            .field("upstream_ms", Value::Millis(upstream_ms));
+            if retried {
+                line = line.str("retried", "true");
+            }
+            if let Some(error) = &error {
+                line = line.str("error", error);
+            }
+            line.emit();
+        }
+        res
+    }
+
+    fn reject(
+        &self,
+        parts: &hyper::http::request::Parts,
+        route: Option<&'static PublicRoute>,
+        reject: Reject,
+        request_id: HeaderValue,
+        start: Instant,
+        detail: &str,
+    ) -> Response<ResponseBody> {
+        let head = parts.method == hyper::Method::HEAD;
+        if self.config.access_log {
+            let path = parts.uri.path();
+            let path = path.get(..256).unwrap_or(path);
+            let mut line = access_line(
+                Severity::Info,
+                parts.method.as_str(),
+                route,
+                path,
+                reject.status().as_u16(),
+                &request_id,
+                start,
+            )
+            .str("reject", reject.code());
+            if !detail.is_empty() {
+                line = line.str("error", detail);
+            }
+            line.emit();
+        }
+        reject.response(request_id, head)
+    }
+
+    /// The upstream URI: the base path, then the client's raw path and query unchanged.
+    fn upstream_uri(&self, client: &Uri) -> Option<Uri> {
+        let base = self.config.upstream.base_path();
+        let path_and_query = if base.is_empty() {
+            client.path_and_query().cloned()?
+        } else {
+            let pq = client.path_and_query()?.as_str();
+            let mut s = String::with_capacity(base.len() + pq.len());
+            s.push_str(base);
+            s.push_str(pq);
+            PathAndQuery::try_from(s).ok()?
+        };
+        Uri::builder()
+            .scheme(Scheme::HTTP)
+            .authority(self.config.upstream.authority().clone())
+            .path_and_query(path_and_query)
+            .build()
+            .ok()
+    }
+}
+
+fn health(
+    relay: &Relay,
+    parts: &hyper::http::request::Parts,
+    request_id: HeaderValue,
+    start: Instant,
+) -> Response<ResponseBody> {
+    let head = parts.method == hyper::Method::HEAD;
+    if relay.config.access_log {
+        access_line(
+            Severity::Info,
+            parts.method.as_str(),
+            None,
+            parts.uri.path(),
+            200,
+            &request_id,
+            start,
+        )
+        .emit();
+    }
+    reply::health(request_id, head)
+}
+
+fn access_line(
+    severity: Severity,
+    method: &str,
+    route: Option<&PublicRoute>,
+    path: &str,
+    status: u16,
+    request_id: &HeaderValue,
+    start: Instant,
+) -> Line {
+    let mut line = Line::new(severity, "request")
+        .str("method", method)
+        .str("route", route.map_or("-", |r| r.path_template()));
+    if let Some(route) = route {
+        line = line.str("operation", route.operation_id());
+    }
+    line.str("path", path)
+        .field("status", Value::U64(u64::from(status)))
+        .str("request_id", request_id.to_str().unwrap_or("-"))
+        .field(
+            "latency_ms",
+            Value::Millis(start.elapsed().as_secs_f64() * 1000.0),
+        )
+}
+
+/// Whether the upstream exchange failed at the connection level before any response:
+/// the connection could not be opened, or it was closed or reset before a response.
+fn is_connection_failure(e: &hyper_util::client::legacy::Error) -> bool {
+    if e.is_connect() {
+        return true;
+    }
+    if find_source::<UpstreamBodyError>(e).is_some() {
+        return false;
+    }
+    if let Some(h) = find_source::<hyper::Error>(e)
+        && (h.is_incomplete_message() || h.is_canceled() || h.is_closed())
+    {
+        return true;
+    }
+    find_source::<std::io::Error>(e).is_some_and(|io| {
+        matches!(
+            io.kind(),
+            std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::ConnectionAborted
+                | std::io::ErrorKind::BrokenPipe
+        )
+    })
+}
+
+fn find_source<'a, T: StdError + 'static>(e: &'a (dyn StdError + 'static)) -> Option<&'a T> {
+    let mut current: Option<&(dyn StdError + 'static)> = Some(e);
+    while let Some(err) = current {
+        if let Some(found) = err.downcast_ref::<T>() {
+            return Some(found);
+        }
+        current = err.source();
+    }
+    None
+}
+
+fn error_chain(e: &(dyn StdError + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut current = e.source();
+    while let Some(err) = current {
+        s.push_str(": ");
+        s.push_str(&err.to_string());
+        current = err.source();
+    }
+    s
+}

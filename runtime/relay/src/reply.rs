@@ -1,0 +1,137 @@
+//! The answers the relay writes itself: the health check and the JSON errors.
+//!
+//! Every error has one shape, `{"error":{"code":"…","message":"…"}}`, with
+//! `Content-Type: application/json` and the request's `X-Request-Id`:
+//!
+//! | status | code                | when |
+//! |--------|---------------------|------|
+//! | 400    | `invalid_path`      | a path servers could read in different ways (see `route`) |
+//! | 400    | `bad_request`       | the client's body stream failed |
+//! | 404    | `not_found`         | no public route matches the method and path |
+//! | 413    | `payload_too_large` | the body is over the limit (the connection is closed) |
+//! | 414    | `uri_too_long`      | the path or the query is over its limit |
+//! | 502    | `bad_gateway`       | the upstream could not be reached or failed mid-exchange |
+//! | 504    | `gateway_timeout`   | the upstream did not answer before the deadline |
+
+use hyper::header::{self, HeaderValue};
+use hyper::{Response, StatusCode};
+
+use crate::body::ResponseBody;
+use crate::headers::X_REQUEST_ID;
+use crate::log::push_json_str;
+
+/// Why the relay answered a request itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reject {
+    /// 400 `invalid_path`, with the rule that was broken.
+    InvalidPath(&'static str),
+    /// 400 `bad_request`.
+    BadRequest,
+    /// 404 `not_found`.
+    NotFound,
+    /// 413 `payload_too_large`.
+    PayloadTooLarge,
+    /// 414 `uri_too_long`.
+    UriTooLong,
+    /// 502 `bad_gateway`.
+    BadGateway,
+    /// 504 `gateway_timeout`.
+    GatewayTimeout,
+}
+
+impl Reject {
+    /// The status code.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Reject::InvalidPath(_) | Reject::BadRequest => StatusCode::BAD_REQUEST,
+            Reject::NotFound => StatusCode::NOT_FOUND,
+            Reject::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Reject::UriTooLong => StatusCode::URI_TOO_LONG,
+            Reject::BadGateway => StatusCode::BAD_GATEWAY,
+            Reject::GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
+        }
+    }
+
+    /// The machine-readable code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Reject::InvalidPath(_) => "invalid_path",
+            Reject::BadRequest => "bad_request",
+            Reject::NotFound => "not_found",
+            Reject::PayloadTooLarge => "payload_too_large",
+            Reject::UriTooLong => "uri_too_long",
+            Reject::BadGateway => "bad_gateway",
+            Reject::GatewayTimeout => "gateway_timeout",
+        }
+    }
+
+    /// The human-readable message.
+    pub fn message(self) -> &'static str {
+        match self {
+            Reject::InvalidPath(reason) => reason,
+            Reject::BadRequest => "the request body could not be read",
+            Reject::NotFound => "no public route matches this method and path",
+            Reject::PayloadTooLarge => "the request body is larger than this API accepts",
+            Reject::UriTooLong => "the request path or query is too long",
+            Reject::BadGateway => "the service behind this API could not be reached",
+            Reject::GatewayTimeout => "the service behind this API did not answer in time",
+        }
+    }
+
+    /// The JSON body.
+    pub fn body(self) -> String {
+        let mut s = String::with_capacity(96);
+        s.push_str("{\"error\":{\"code\":\"");
+        s.push_str(self.code());
+        s.push_str("\",\"message\":");
+        push_json_str(&mut s, self.message());
+        s.push_str("}}");
+        s
+    }
+
+    /// The full response. A 413 closes the connection, so the rest of the body is never
+    /// read.
+    pub fn response(self, request_id: HeaderValue, head: bool) -> Response<ResponseBody> {
+        let body = if head {
+            ResponseBody::empty()
+        } else {
+            ResponseBody::local(self.body())
+        };
+        let mut res = json_response(self.status(), body, request_id);
+        if self == Reject::PayloadTooLarge {
+            res.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        res
+    }
+}
+
+/// The health check's body.
+pub const HEALTH_BODY: &str = "{\"status\":\"ok\"}";
+
+/// The health check's answer.
+pub fn health(request_id: HeaderValue, head: bool) -> Response<ResponseBody> {
+    let body = if head {
+        ResponseBody::empty()
+    } else {
+        ResponseBody::local(HEALTH_BODY)
+    };
+    json_response(StatusCode::OK, body, request_id)
+}
+
+fn json_response(
+    status: StatusCode,
+    body: ResponseBody,
+    request_id: HeaderValue,
+) -> Response<ResponseBody> {
+    let mut res = Response::new(body);
+    *res.status_mut() = status;
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(X_REQUEST_ID.clone(), request_id);
+    res
+}
