@@ -1,10 +1,47 @@
 //! shopgen: one TOML spec → a deployable API stack.
 //!
-//! The pipeline is a chain of pure stages, `spec` (parse TOML, keep spans) →
-//! `check` (the only stage that rejects input; it collects every error) → `model`
-//! (lowering into the IR, infallible) → `emit` (one module per artifact, returns files
-//! in memory). Only `output` and the CLI touch the disk.
+//! The pipeline is a chain of pure stages, [`spec`] (parse TOML, keep spans) →
+//! [`check`] (the only stage that rejects input; it collects every error) →
+//! [`model`] (lowering into the IR, infallible) → [`emit`] (one module per artifact,
+//! returns files in memory). Only [`output`] and the CLI touch the disk.
 
+pub mod check;
+pub mod diagnostics;
 pub mod emit;
 pub mod model;
+pub mod output;
+pub mod schema;
 pub mod spec;
+
+use diagnostics::Diagnostic;
+use model::{Model, SpecSource};
+
+/// Parses, checks and lowers spec source text: the model, or every diagnostic.
+pub fn compile(src: &str, source: SpecSource) -> Result<Model, Vec<Diagnostic>> {
+    let (spec, mut diags) = spec::parse(src);
+    if diags.iter().any(|d| d.code == "E0101") {
+        return Err(diags);
+    }
+    diags.extend(check::check(&spec));
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    let model = model::lower(&spec, source);
+    let diags = check::check_model(&spec, &model);
+    if diags.is_empty() {
+        Ok(model)
+    } else {
+        Err(diags)
+    }
+}
+
+/// The spec source for a path as the user typed it: `specs/shop.toml` → stem `shop`.
+pub fn source_for(path: &std::path::Path) -> SpecSource {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "spec".into());
+    let text = path.to_string_lossy().replace('\\', "/");
+    let display_path = text.strip_prefix("./").unwrap_or(&text).to_string();
+    SpecSource { stem, display_path }
+}

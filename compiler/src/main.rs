@@ -1,1 +1,161 @@
-fn main() {}
+//! The `shopgen` command: a thin front end over the compiler library.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use shopgen::{diagnostics, emit, output};
+
+/// shopgen: one TOML spec → a deployable API stack (backend service, relay,
+/// Kubernetes manifests, Terraform, API Gateway OpenAPI).
+#[derive(Parser)]
+#[command(name = "shopgen", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate every artifact into the output folder (default generated/<spec stem>/).
+    Build {
+        /// The spec file, e.g. specs/shop.toml.
+        spec: PathBuf,
+        /// Output folder.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check that the output folder is current: exit 0 if so, 1 if anything differs.
+    Check {
+        spec: PathBuf,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Validate a spec without writing anything.
+    Lint { spec: PathBuf },
+    /// Print the JSON Schema of the spec format (for editor completion).
+    Schema,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn default_out(spec: &Path) -> PathBuf {
+    let stem = shopgen::source_for(spec).stem;
+    PathBuf::from("generated").join(stem)
+}
+
+/// Reads and compiles a spec; prints diagnostics and returns `None` on user errors.
+fn compile(spec: &Path) -> anyhow::Result<Option<Vec<emit::GeneratedFile>>> {
+    let src =
+        std::fs::read_to_string(spec).with_context(|| format!("cannot read {}", spec.display()))?;
+    let source = shopgen::source_for(spec);
+    match shopgen::compile(&src, source.clone()) {
+        Ok(model) => Ok(Some(emit::emit_all(&model))),
+        Err(diags) => {
+            eprint!(
+                "{}",
+                diagnostics::render(&diags, &source.display_path, &src)
+            );
+            Ok(None)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Schema => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&shopgen::schema::json_schema())?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Lint { spec } => Ok(match compile(&spec)? {
+            Some(_) => {
+                eprintln!("{}: ok", spec.display());
+                ExitCode::SUCCESS
+            }
+            None => ExitCode::from(1),
+        }),
+        Command::Build { spec, out } => {
+            let out = out.unwrap_or_else(|| default_out(&spec));
+            let Some(files) = compile(&spec)? else {
+                return Ok(ExitCode::from(1));
+            };
+            let plan = output::plan(&out, &files)
+                .with_context(|| format!("cannot read {}", out.display()))?;
+            output::apply(&out, &plan)
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            for (path, _) in &plan.writes {
+                eprintln!("   wrote {}", out.join(path).display());
+            }
+            for path in &plan.removals {
+                eprintln!(" removed {}", out.join(path).display());
+            }
+            eprintln!(
+                "{}: {} files in {} ({} written, {} unchanged, {} removed)",
+                spec.display(),
+                files.len(),
+                out.display(),
+                plan.writes.len(),
+                plan.unchanged.len(),
+                plan.removals.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check { spec, out } => {
+            let out_given = out.is_some();
+            let out = out.unwrap_or_else(|| default_out(&spec));
+            let Some(files) = compile(&spec)? else {
+                return Ok(ExitCode::from(1));
+            };
+            let drift = output::drift(&out, &files)
+                .with_context(|| format!("cannot read {}", out.display()))?;
+            if drift.is_empty() {
+                eprintln!(
+                    "{}: {} is current ({} files)",
+                    spec.display(),
+                    out.display(),
+                    files.len()
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            for d in &drift {
+                eprintln!("{:>22}: {}", d.describe(), out.join(d.path()).display());
+            }
+            let fix = if out_given {
+                format!(
+                    "cargo run -p shopgen -- build {} --out {}",
+                    spec.display(),
+                    out.display()
+                )
+            } else {
+                format!("cargo run -p shopgen -- build {}", spec.display())
+            };
+            eprintln!(
+                "error: {} differs from {} in {} file(s); run `{fix}`",
+                out.display(),
+                spec.display(),
+                drift.len()
+            );
+            if drift
+                .iter()
+                .any(|d| matches!(d, output::Drift::HandEdited(_)))
+            {
+                eprintln!("note: hand edits are overwritten by a build; change the spec instead");
+            }
+            Ok(ExitCode::from(1))
+        }
+    }
+}

@@ -1,8 +1,539 @@
-//! Lower: a checked spec → the [`Model`](super::Model). Infallible by construction.
+//! Lower: a checked [`Spec`] → the [`Model`]. Infallible by construction: `check`
+//! has already rejected everything this code would otherwise have to.
+//!
+//! Defaults live here and only here (docs/spec.md lists the same values; a test
+//! keeps the two in step).
 
-use super::Model;
+use std::collections::BTreeMap;
 
-/// Placeholder until the checker lands.
-pub fn lower() -> Option<Model> {
-    None
+use super::names::{names, pluralize, singular_guess};
+use super::*;
+use crate::check::derived_names;
+use crate::spec::{DatabaseSpec, EgressSpec, ResourceSpec, Scalar, Sp, Spec};
+
+fn s(v: &Option<Sp<String>>, default: &str) -> String {
+    v.as_ref()
+        .map_or_else(|| default.to_string(), |v| v.value.clone())
+}
+
+fn n<T: TryFrom<i64>>(v: &Option<Sp<i64>>, default: T) -> T {
+    v.as_ref()
+        .and_then(|v| T::try_from(v.value).ok())
+        .unwrap_or(default)
+}
+
+fn exposure(v: &Option<Sp<String>>, default: Option<Exposure>) -> Option<Exposure> {
+    match v.as_ref().map(|v| v.value.as_str()) {
+        Some("public") => Some(Exposure::Public),
+        Some("internal") => Some(Exposure::Internal),
+        Some(_) => None,
+        None => default,
+    }
+}
+
+/// Lowers a spec that `check` accepted.
+pub fn lower(spec: &Spec, source: SpecSource) -> Model {
+    let service_name = s(&spec.service.name, "api");
+    let sv = &spec.service;
+    let replicas = n(&sv.replicas, 2u32);
+    let derived: BTreeMap<&str, String> = derived_names(&service_name)
+        .into_iter()
+        .map(|d| (d.what, d.value))
+        .collect();
+    let get = |what: &str| derived.get(what).cloned().unwrap_or_default();
+    let database = match &spec.database {
+        DatabaseSpec::Default => Database::ExistingSecret {
+            secret: format!("{service_name}-db"),
+            key: "DATABASE_URL".into(),
+        },
+        DatabaseSpec::Secret { name, key } => Database::ExistingSecret {
+            secret: s(name, &format!("{service_name}-db")),
+            key: s(key, "DATABASE_URL"),
+        },
+        DatabaseSpec::CloudSql {
+            tier,
+            version,
+            database,
+            user,
+            deletion_protection,
+            ..
+        } => Database::CloudSql {
+            instance: format!("{service_name}-pg"),
+            tier: s(tier, "db-f1-micro"),
+            database_version: s(version, "POSTGRES_16"),
+            database: s(database, &names(&source.stem).snake),
+            user: s(user, "app"),
+            deletion_protection: deletion_protection.as_ref().is_none_or(|d| d.value),
+        },
+    };
+    let k8s_database_secret = match &database {
+        Database::ExistingSecret { secret, .. } => secret.clone(),
+        Database::CloudSql { .. } => format!("{service_name}-db"),
+    };
+    let service = Service {
+        name: service_name.clone(),
+        namespace: s(&sv.namespace, &service_name),
+        container_port: n(&sv.port, 3000u16),
+        service_port: n(&sv.service_port, 80u16),
+        replicas,
+        cpu_request: s(&sv.cpu_request, "100m"),
+        memory_request: s(&sv.memory_request, "128Mi"),
+        cpu_limit: s(&sv.cpu_limit, "1"),
+        memory_limit: s(&sv.memory_limit, "256Mi"),
+        min_replicas: n(&sv.min_replicas, replicas),
+        max_replicas: n(
+            &sv.max_replicas,
+            (replicas * 5).max(n(&sv.min_replicas, replicas)),
+        ),
+        target_cpu_percent: n(&sv.target_cpu_percent, 70u32),
+        drain_seconds: n(&sv.drain_seconds, 20u32),
+        max_body_bytes: n(&sv.max_body_bytes, 1024 * 1024u64),
+        names: ServiceNames {
+            backend_crate: format!("{}-backend", source.stem),
+            relay_crate: format!("{}-relay", source.stem),
+            k8s_name: service_name.clone(),
+            k8s_database_secret,
+            cloud_run_service: get("Cloud Run service name"),
+            vpc_connector: get("Serverless VPC Access connector name"),
+            relay_service_account: get("relay service account id"),
+            gateway_service_account: get("gateway service account id"),
+            backend_service_account: get("backend service account id"),
+            api_id: get("API Gateway API id"),
+            gateway_id: get("API Gateway gateway id"),
+            ilb_address: get("internal address name"),
+            artifact_repository: get("Artifact Registry repository id"),
+            backend_image: "backend".into(),
+            relay_image: "relay".into(),
+        },
+    };
+    let g = &spec.gcp;
+    let region = s(&g.region, "us-central1");
+    let egress = match g.egress.as_ref().map(|e| &e.value) {
+        Some(EgressSpec::Connector {
+            cidr,
+            min_instances,
+            max_instances,
+            machine_type,
+        }) => Egress::Connector {
+            cidr: cidr.value.clone(),
+            min_instances: n(min_instances, 2u32),
+            max_instances: n(max_instances, 3u32),
+            machine_type: s(machine_type, "e2-micro"),
+        },
+        Some(EgressSpec::DirectVpc) | None => Egress::DirectVpc,
+    };
+    let cluster = match &g.cluster {
+        Some(c) if c.create.as_ref().is_some_and(|c| c.value) => Cluster::Create {
+            name: s(&c.name, &format!("{service_name}-cluster")),
+            location: s(&c.location, &region),
+            master_cidr: s(&c.master_cidr, "172.16.0.0/28"),
+            pods_cidr: s(&c.pods_cidr, "10.64.0.0/14"),
+            services_cidr: s(&c.services_cidr, "10.68.0.0/20"),
+            nodes_cidr: s(&c.nodes_cidr, "10.10.0.0/20"),
+        },
+        Some(c) => Cluster::Existing {
+            name: s(&c.name, "cluster"),
+            location: s(&c.location, &region),
+        },
+        None => Cluster::Existing {
+            name: "cluster".into(),
+            location: region.clone(),
+        },
+    };
+    let gcp = Gcp {
+        project: s(&g.project, "project"),
+        region,
+        network: s(&g.network, "default"),
+        subnetwork: s(&g.subnetwork, "default"),
+        egress,
+        cluster,
+    };
+    let gw = &spec.gateway;
+    let gateway = Gateway {
+        api_key_header: s(&gw.api_key_header, "x-api-key").to_ascii_lowercase(),
+        dialect: match gw.openapi.as_ref().map(|o| o.value.as_str()) {
+            Some("2.0") => OpenApiDialect::Swagger20,
+            _ => OpenApiDialect::OpenApi30,
+        },
+        deadline_seconds: gw.deadline.as_ref().map_or(15.0, |d| d.value),
+        title: s(&gw.title, &service_name),
+    };
+    let r = &spec.relay;
+    let deadline_ms = (gateway.deadline_seconds * 1000.0) as u32;
+    let relay = Relay {
+        min_instances: n(&r.min_instances, 0u32),
+        max_instances: n(&r.max_instances, 10u32),
+        concurrency: n(&r.concurrency, 80u32),
+        upstream_timeout_ms: n(
+            &r.timeout_ms,
+            deadline_ms.saturating_sub(1000).clamp(100, 10_000),
+        ),
+        max_body_bytes: n(&r.max_body_bytes, 1024 * 1024u64),
+        cpu: s(&r.cpu, "1"),
+        memory: s(&r.memory, "512Mi"),
+    };
+    let resources = lower_resources(&spec.resources);
+    Model {
+        source,
+        service,
+        gcp,
+        gateway,
+        relay,
+        database,
+        resources,
+    }
+}
+
+fn lower_resources(specs: &[ResourceSpec]) -> Vec<Resource> {
+    let mut sorted: Vec<&ResourceSpec> = specs.iter().collect();
+    sorted.sort_by_key(|r| names(&r.name.value).snake);
+    // belongs_to per child, then has_many per parent (declared names win).
+    let mut belongs: BTreeMap<String, Vec<BelongsTo>> = BTreeMap::new();
+    for r in &sorted {
+        let snake = names(&r.name.value).snake;
+        let mut list: Vec<BelongsTo> = r
+            .belongs_to
+            .iter()
+            .map(|b| {
+                let name = names(&b.name.value);
+                let required = b.required.as_ref().is_none_or(|r| r.value);
+                BelongsTo {
+                    target: names(&b.resource.as_ref().unwrap_or(&b.name).value).snake,
+                    column: format!("{}_id", name.snake),
+                    on_delete: match b.on_delete.as_ref().map(|o| o.value.as_str()) {
+                        Some("cascade") => OnDelete::Cascade,
+                        Some("set_null") => OnDelete::SetNull,
+                        _ => OnDelete::Restrict,
+                    },
+                    required,
+                    nested_list: exposure(&b.routes.list, Some(Exposure::Internal)),
+                    nested_create: exposure(&b.routes.create, Some(Exposure::Internal)),
+                    name,
+                }
+            })
+            .collect();
+        list.sort_by(|a, b| a.name.snake.cmp(&b.name.snake));
+        belongs.insert(snake, list);
+    }
+    let mut has_many: BTreeMap<String, Vec<HasMany>> = BTreeMap::new();
+    let mut declared: Vec<(String, String, String)> = Vec::new(); // (parent, child, via)
+    for r in &sorted {
+        let parent = names(&r.name.value).snake;
+        for h in &r.has_many {
+            let name = names(&h.name.value);
+            let child = h
+                .resource
+                .as_ref()
+                .map_or_else(|| singular_guess(&name.snake), |c| names(&c.value).snake);
+            let via = belongs
+                .get(&child)
+                .into_iter()
+                .flatten()
+                .find(|b| {
+                    b.target == parent
+                        && h.via
+                            .as_ref()
+                            .is_none_or(|v| names(&v.value).snake == b.name.snake)
+                })
+                .map(|b| (b.name.snake.clone(), b.column.clone()));
+            if let Some((inverse, foreign_key)) = via {
+                declared.push((parent.clone(), child.clone(), inverse.clone()));
+                has_many.entry(parent.clone()).or_default().push(HasMany {
+                    name,
+                    target: child,
+                    inverse,
+                    foreign_key,
+                });
+            }
+        }
+    }
+    for (child, list) in &belongs {
+        for b in list {
+            let key = (b.target.clone(), child.clone(), b.name.snake.clone());
+            if declared.contains(&key) {
+                continue;
+            }
+            has_many.entry(b.target.clone()).or_default().push(HasMany {
+                name: names(&pluralize(child)),
+                target: child.clone(),
+                inverse: b.name.snake.clone(),
+                foreign_key: b.column.clone(),
+            });
+        }
+    }
+    for list in has_many.values_mut() {
+        list.sort_by(|a, b| a.name.snake.cmp(&b.name.snake));
+    }
+    let plural_of: BTreeMap<String, Names> = sorted
+        .iter()
+        .map(|r| {
+            let snake = names(&r.name.value).snake;
+            let plural = r
+                .plural
+                .as_ref()
+                .map_or_else(|| pluralize(&snake), |p| names(&p.value).snake);
+            (snake, names(&plural))
+        })
+        .collect();
+    sorted
+        .iter()
+        .map(|r| {
+            let rn = names(&r.name.value);
+            let plural = plural_of[&rn.snake].clone();
+            let belongs_to = belongs.remove(&rn.snake).unwrap_or_default();
+            let has_many = has_many.remove(&rn.snake).unwrap_or_default();
+            let fields = lower_fields(r);
+            let json = lower_json(r, &fields, &belongs_to, &has_many);
+            let routes = lower_routes(r, &rn, &plural, &belongs_to, &plural_of);
+            let list = ListSettings {
+                default_limit: n(&r.list.default_limit, 100u32),
+                max_limit: n(
+                    &r.list.max_limit,
+                    n(&r.list.default_limit, 100u32).max(1000),
+                ),
+                filter: r
+                    .list
+                    .filter
+                    .as_ref()
+                    .map(|f| f.value.iter().map(|x| names(&x.value).snake).collect())
+                    .unwrap_or_default(),
+                sort: r
+                    .list
+                    .sort
+                    .as_ref()
+                    .map(|f| f.value.iter().map(|x| names(&x.value).snake).collect())
+                    .unwrap_or_default(),
+            };
+            Resource {
+                table: plural.snake.clone(),
+                names: rn,
+                plural,
+                fields,
+                belongs_to,
+                has_many,
+                json,
+                list,
+                routes,
+            }
+        })
+        .collect()
+}
+
+fn lower_fields(r: &ResourceSpec) -> Vec<Field> {
+    r.fields
+        .iter()
+        .map(|f| {
+            let ty_name = f.ty.as_ref().map_or("text", |t| t.value.as_str());
+            let int = |v: &Option<Sp<Scalar>>| match v.as_ref().map(|v| &v.value) {
+                Some(Scalar::Int(i)) => Some(*i),
+                _ => None,
+            };
+            let float = |v: &Option<Sp<Scalar>>| match v.as_ref().map(|v| &v.value) {
+                Some(Scalar::Int(i)) => Some(*i as f64),
+                Some(Scalar::Float(x)) => Some(*x),
+                _ => None,
+            };
+            let dec = |v: &Option<Sp<Scalar>>| match v.as_ref().map(|v| &v.value) {
+                Some(Scalar::Int(i)) => Some(i.to_string()),
+                Some(Scalar::Str(s)) => Some(s.clone()),
+                _ => None,
+            };
+            let len = |v: &Option<Sp<i64>>| v.as_ref().map(|v| v.value as u32);
+            let ty = match ty_name {
+                "string" => FieldType::String {
+                    max_length: len(&f.max_length).unwrap_or(255),
+                    min_length: len(&f.min_length),
+                    pattern: f.pattern.as_ref().map(|p| p.value.clone()),
+                },
+                "integer" => FieldType::Integer {
+                    min: int(&f.min),
+                    max: int(&f.max),
+                },
+                "bigint" => FieldType::BigInt {
+                    min: int(&f.min),
+                    max: int(&f.max),
+                },
+                "boolean" => FieldType::Boolean,
+                "decimal" => FieldType::Decimal {
+                    precision: n(&f.precision, 10u32),
+                    scale: n(&f.scale, 2u32),
+                    min: dec(&f.min),
+                    max: dec(&f.max),
+                },
+                "float" => FieldType::Float {
+                    min: float(&f.min),
+                    max: float(&f.max),
+                },
+                "timestamp" => FieldType::Timestamp,
+                "date" => FieldType::Date,
+                "uuid" => FieldType::Uuid,
+                "enum" => FieldType::Enum {
+                    values: f
+                        .values
+                        .as_ref()
+                        .map(|v| v.value.iter().map(|x| x.value.clone()).collect())
+                        .unwrap_or_default(),
+                },
+                _ => FieldType::Text {
+                    min_length: len(&f.min_length),
+                    max_length: len(&f.max_length),
+                },
+            };
+            let default = f.default.as_ref().map(|d| match (&ty, &d.value) {
+                (FieldType::Timestamp, Scalar::Str(s)) if s == "now" => DefaultValue::Now,
+                (FieldType::Date, Scalar::Str(s)) if s == "today" => DefaultValue::Now,
+                (FieldType::Float { .. }, Scalar::Int(i)) => DefaultValue::Float(*i as f64),
+                (FieldType::Decimal { .. }, Scalar::Int(i)) => DefaultValue::Str(i.to_string()),
+                (_, Scalar::Str(s)) => DefaultValue::Str(s.clone()),
+                (_, Scalar::Int(i)) => DefaultValue::Int(*i),
+                (_, Scalar::Float(x)) => DefaultValue::Float(*x),
+                (_, Scalar::Bool(b)) => DefaultValue::Bool(*b),
+            });
+            let fnames = names(&f.name.value);
+            Field {
+                column: fnames.snake.clone(),
+                names: fnames,
+                ty,
+                required: f.required.as_ref().is_none_or(|r| r.value),
+                unique: f.unique.as_ref().is_some_and(|u| u.value),
+                default,
+                writable: !f.read_only.as_ref().is_some_and(|r| r.value),
+            }
+        })
+        .collect()
+}
+
+fn lower_json(
+    r: &ResourceSpec,
+    fields: &[Field],
+    belongs_to: &[BelongsTo],
+    has_many: &[HasMany],
+) -> Vec<JsonMember> {
+    match &r.json {
+        Some(list) => list
+            .value
+            .iter()
+            .map(|item| {
+                let snake = names(&item.value).snake;
+                if snake == "id" {
+                    JsonMember::Id
+                } else if let Some(b) = belongs_to.iter().find(|b| b.column == snake) {
+                    JsonMember::ForeignKey(b.name.snake.clone())
+                } else if has_many.iter().any(|h| h.name.snake == snake) {
+                    JsonMember::HasMany(snake)
+                } else {
+                    JsonMember::Field(snake)
+                }
+            })
+            .collect(),
+        None => std::iter::once(JsonMember::Id)
+            .chain(
+                fields
+                    .iter()
+                    .map(|f| JsonMember::Field(f.names.snake.clone())),
+            )
+            .chain(
+                belongs_to
+                    .iter()
+                    .map(|b| JsonMember::ForeignKey(b.name.snake.clone())),
+            )
+            .collect(),
+    }
+}
+
+fn lower_routes(
+    r: &ResourceSpec,
+    rn: &Names,
+    plural: &Names,
+    belongs_to: &[BelongsTo],
+    plural_of: &BTreeMap<String, Names>,
+) -> Vec<Route> {
+    let base = format!("/{}", plural.kebab);
+    let item = format!("{base}/{{id}}");
+    let internal = Some(Exposure::Internal);
+    let rt = &r.routes;
+    let mut routes = Vec::new();
+    let mut push = |kind, method, path: &str, op: String, exposure: Option<Exposure>| {
+        if let Some(exposure) = exposure {
+            routes.push(Route {
+                kind,
+                method,
+                path: path.to_string(),
+                operation_id: op,
+                exposure,
+            });
+        }
+    };
+    use HttpMethod::*;
+    push(
+        RouteKind::List,
+        Get,
+        &base,
+        format!("list{}", plural.pascal),
+        exposure(&rt.list, internal),
+    );
+    push(
+        RouteKind::Get,
+        Get,
+        &item,
+        format!("get{}", rn.pascal),
+        exposure(&rt.get, internal),
+    );
+    push(
+        RouteKind::Create,
+        Post,
+        &base,
+        format!("create{}", rn.pascal),
+        exposure(&rt.create, internal),
+    );
+    push(
+        RouteKind::Update,
+        Patch,
+        &item,
+        format!("update{}", rn.pascal),
+        exposure(&rt.update, internal),
+    );
+    push(
+        RouteKind::Replace,
+        Put,
+        &item,
+        format!("replace{}", rn.pascal),
+        exposure(&rt.replace, None),
+    );
+    push(
+        RouteKind::Delete,
+        Delete,
+        &item,
+        format!("delete{}", rn.pascal),
+        exposure(&rt.delete, internal),
+    );
+    for b in belongs_to {
+        let parent_plural = plural_of
+            .get(&b.target)
+            .cloned()
+            .unwrap_or_else(|| names(&pluralize(&b.target)));
+        let path = format!("/{}/{{id}}/{}", parent_plural.kebab, plural.kebab);
+        // `listProductReviews`; a relation named unlike its target keeps its own name
+        // (`listAuthorPosts` for `post belongs_to author → user`).
+        push(
+            RouteKind::NestedList {
+                relation: b.name.snake.clone(),
+            },
+            Get,
+            &path,
+            format!("list{}{}", b.name.pascal, plural.pascal),
+            b.nested_list,
+        );
+        push(
+            RouteKind::NestedCreate {
+                relation: b.name.snake.clone(),
+            },
+            Post,
+            &path,
+            format!("create{}{}", b.name.pascal, rn.pascal),
+            b.nested_create,
+        );
+    }
+    routes.sort_by(|a, b| a.kind.cmp(&b.kind));
+    routes
 }

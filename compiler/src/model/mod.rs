@@ -11,6 +11,7 @@
 //! [`RouteKind`]'s order.
 
 mod lower;
+pub mod names;
 
 pub use lower::lower;
 
@@ -265,9 +266,15 @@ pub enum FieldType {
         max_length: Option<u32>,
     },
     /// 32-bit integer.
-    Integer { min: Option<i64>, max: Option<i64> },
+    Integer {
+        min: Option<i64>,
+        max: Option<i64>,
+    },
     /// 64-bit integer.
-    BigInt { min: Option<i64>, max: Option<i64> },
+    BigInt {
+        min: Option<i64>,
+        max: Option<i64>,
+    },
     Boolean,
     /// Exact decimal, carried as a JSON string (`"83.84"`); bounds are decimal strings.
     Decimal {
@@ -277,14 +284,19 @@ pub enum FieldType {
         max: Option<String>,
     },
     /// 64-bit float.
-    Float { min: Option<f64>, max: Option<f64> },
+    Float {
+        min: Option<f64>,
+        max: Option<f64>,
+    },
     /// RFC 3339 timestamp with time zone, stored in UTC.
     Timestamp,
     /// `YYYY-MM-DD`.
     Date,
     Uuid,
     /// One of `values` (each a checked identifier-like string).
-    Enum { values: Vec<String> },
+    Enum {
+        values: Vec<String>,
+    },
 }
 
 impl FieldType {
@@ -484,7 +496,8 @@ impl Model {
 
     /// The routes API Gateway exposes (and the relay allows).
     pub fn public_routes(&self) -> impl Iterator<Item = (&Resource, &Route)> {
-        self.routes().filter(|(_, r)| r.exposure == Exposure::Public)
+        self.routes()
+            .filter(|(_, r)| r.exposure == Exposure::Public)
     }
 }
 

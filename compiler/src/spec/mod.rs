@@ -1,1 +1,697 @@
+//! Parse: spec source text → [`Spec`], the spec as written, with spans.
+//!
+//! Stage one of `parse → check → lower → emit`. It rejects what is wrong in *shape*
+//! (TOML syntax, unknown keys, wrong value types) and keeps going, so one run reports
+//! every error. Meaning (references, names, limits, ranges) is `check`'s job.
 
+pub mod reader;
+
+use std::ops::Range;
+
+use toml::de::{DeTable, DeValue};
+
+use crate::diagnostics::Diagnostic;
+use reader::{Cx, Table, kind};
+pub use reader::{Scalar, Sp};
+
+/// The whole spec as written. Absent keys are `None`; defaults are applied by lowering.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Spec {
+    pub service: ServiceSpec,
+    pub gcp: GcpSpec,
+    pub gateway: GatewaySpec,
+    pub relay: RelaySpec,
+    pub database: DatabaseSpec,
+    /// In source order; lowering sorts them.
+    pub resources: Vec<ResourceSpec>,
+    /// Span of the whole document, for errors about missing sections.
+    pub span: Range<usize>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ServiceSpec {
+    pub present: bool,
+    pub name: Option<Sp<String>>,
+    pub namespace: Option<Sp<String>>,
+    pub port: Option<Sp<i64>>,
+    pub service_port: Option<Sp<i64>>,
+    pub replicas: Option<Sp<i64>>,
+    pub min_replicas: Option<Sp<i64>>,
+    pub max_replicas: Option<Sp<i64>>,
+    pub target_cpu_percent: Option<Sp<i64>>,
+    pub cpu_request: Option<Sp<String>>,
+    pub memory_request: Option<Sp<String>>,
+    pub cpu_limit: Option<Sp<String>>,
+    pub memory_limit: Option<Sp<String>>,
+    pub drain_seconds: Option<Sp<i64>>,
+    pub max_body_bytes: Option<Sp<i64>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GcpSpec {
+    pub present: bool,
+    pub project: Option<Sp<String>>,
+    pub region: Option<Sp<String>>,
+    pub network: Option<Sp<String>>,
+    pub subnetwork: Option<Sp<String>>,
+    pub egress: Option<Sp<EgressSpec>>,
+    pub cluster: Option<ClusterSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum EgressSpec {
+    DirectVpc,
+    Connector {
+        cidr: Sp<String>,
+        min_instances: Option<Sp<i64>>,
+        max_instances: Option<Sp<i64>>,
+        machine_type: Option<Sp<String>>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterSpec {
+    pub span: Range<usize>,
+    pub name: Option<Sp<String>>,
+    pub location: Option<Sp<String>>,
+    pub create: Option<Sp<bool>>,
+    pub master_cidr: Option<Sp<String>>,
+    pub pods_cidr: Option<Sp<String>>,
+    pub services_cidr: Option<Sp<String>>,
+    pub nodes_cidr: Option<Sp<String>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GatewaySpec {
+    pub api_key_header: Option<Sp<String>>,
+    pub openapi: Option<Sp<String>>,
+    pub deadline: Option<Sp<f64>>,
+    pub title: Option<Sp<String>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RelaySpec {
+    pub min_instances: Option<Sp<i64>>,
+    pub max_instances: Option<Sp<i64>>,
+    pub concurrency: Option<Sp<i64>>,
+    pub timeout_ms: Option<Sp<i64>>,
+    pub max_body_bytes: Option<Sp<i64>>,
+    pub cpu: Option<Sp<String>>,
+    pub memory: Option<Sp<String>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum DatabaseSpec {
+    /// No `[database]` section: an existing database, URL in the default Secret.
+    #[default]
+    Default,
+    Secret {
+        name: Option<Sp<String>>,
+        key: Option<Sp<String>>,
+    },
+    CloudSql {
+        span: Range<usize>,
+        tier: Option<Sp<String>>,
+        version: Option<Sp<String>>,
+        database: Option<Sp<String>>,
+        user: Option<Sp<String>>,
+        deletion_protection: Option<Sp<bool>>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceSpec {
+    pub name: Sp<String>,
+    /// The path of the resource's table (`resources.product`).
+    pub path: String,
+    pub plural: Option<Sp<String>>,
+    pub fields: Vec<FieldSpec>,
+    pub belongs_to: Vec<BelongsToSpec>,
+    pub has_many: Vec<HasManySpec>,
+    pub json: Option<Sp<Vec<Sp<String>>>>,
+    pub routes: RoutesSpec,
+    pub list: ListSpec,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldSpec {
+    pub name: Sp<String>,
+    pub path: String,
+    /// `None` when the type is missing (reported).
+    pub ty: Option<Sp<String>>,
+    pub required: Option<Sp<bool>>,
+    pub unique: Option<Sp<bool>>,
+    pub read_only: Option<Sp<bool>>,
+    pub default: Option<Sp<Scalar>>,
+    pub max_length: Option<Sp<i64>>,
+    pub min_length: Option<Sp<i64>>,
+    pub pattern: Option<Sp<String>>,
+    /// For integer/bigint/float: a number; for decimal: a string (or integer).
+    pub min: Option<Sp<Scalar>>,
+    pub max: Option<Sp<Scalar>>,
+    pub precision: Option<Sp<i64>>,
+    pub scale: Option<Sp<i64>>,
+    pub values: Option<Sp<Vec<Sp<String>>>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BelongsToSpec {
+    pub name: Sp<String>,
+    pub path: String,
+    pub resource: Option<Sp<String>>,
+    pub on_delete: Option<Sp<String>>,
+    pub required: Option<Sp<bool>>,
+    pub routes: NestedRoutesSpec,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NestedRoutesSpec {
+    pub list: Option<Sp<String>>,
+    pub create: Option<Sp<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HasManySpec {
+    pub name: Sp<String>,
+    pub path: String,
+    pub resource: Option<Sp<String>>,
+    pub via: Option<Sp<String>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RoutesSpec {
+    pub list: Option<Sp<String>>,
+    pub get: Option<Sp<String>>,
+    pub create: Option<Sp<String>>,
+    pub update: Option<Sp<String>>,
+    pub replace: Option<Sp<String>>,
+    pub delete: Option<Sp<String>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListSpec {
+    pub default_limit: Option<Sp<i64>>,
+    pub max_limit: Option<Sp<i64>>,
+    pub filter: Option<Sp<Vec<Sp<String>>>>,
+    pub sort: Option<Sp<Vec<Sp<String>>>>,
+}
+
+/// Every key the spec language knows, per table: the single source for unknown-key
+/// errors, the JSON Schema and the reference docs' completeness test.
+pub mod keys {
+    pub const TOP: &[&str] = &[
+        "service",
+        "gcp",
+        "gateway",
+        "relay",
+        "database",
+        "resources",
+    ];
+    pub const SERVICE: &[&str] = &[
+        "name",
+        "namespace",
+        "port",
+        "service_port",
+        "replicas",
+        "min_replicas",
+        "max_replicas",
+        "target_cpu_percent",
+        "cpu_request",
+        "memory_request",
+        "cpu_limit",
+        "memory_limit",
+        "drain_seconds",
+        "max_body_bytes",
+    ];
+    pub const GCP: &[&str] = &[
+        "project",
+        "region",
+        "network",
+        "subnetwork",
+        "egress",
+        "cluster",
+    ];
+    pub const CONNECTOR: &[&str] = &[
+        "connector",
+        "min_instances",
+        "max_instances",
+        "machine_type",
+    ];
+    pub const CLUSTER: &[&str] = &[
+        "name",
+        "location",
+        "create",
+        "master_cidr",
+        "pods_cidr",
+        "services_cidr",
+        "nodes_cidr",
+    ];
+    pub const GATEWAY: &[&str] = &["api_key_header", "openapi", "deadline", "title"];
+    pub const RELAY: &[&str] = &[
+        "min_instances",
+        "max_instances",
+        "concurrency",
+        "timeout_ms",
+        "max_body_bytes",
+        "cpu",
+        "memory",
+    ];
+    pub const DATABASE: &[&str] = &["secret", "cloud_sql"];
+    pub const DATABASE_SECRET: &[&str] = &["name", "key"];
+    pub const CLOUD_SQL: &[&str] = &["tier", "version", "database", "user", "deletion_protection"];
+    pub const RESOURCE: &[&str] = &[
+        "plural",
+        "fields",
+        "belongs_to",
+        "has_many",
+        "json",
+        "routes",
+        "list",
+    ];
+    pub const FIELD: &[&str] = &[
+        "type",
+        "required",
+        "unique",
+        "read_only",
+        "default",
+        "max_length",
+        "min_length",
+        "pattern",
+        "min",
+        "max",
+        "precision",
+        "scale",
+        "values",
+    ];
+    pub const BELONGS_TO: &[&str] = &["resource", "on_delete", "required", "routes"];
+    pub const NESTED_ROUTES: &[&str] = &["list", "create"];
+    pub const HAS_MANY: &[&str] = &["resource", "via"];
+    pub const ROUTES: &[&str] = &["list", "get", "create", "update", "replace", "delete"];
+    pub const LIST: &[&str] = &["default_limit", "max_limit", "filter", "sort"];
+    pub const FIELD_TYPES: &[&str] = &[
+        "string",
+        "text",
+        "integer",
+        "bigint",
+        "boolean",
+        "decimal",
+        "float",
+        "timestamp",
+        "date",
+        "uuid",
+        "enum",
+    ];
+}
+
+/// Parses spec source. Always returns a (possibly partial) spec and every shape error.
+pub fn parse(src: &str) -> (Spec, Vec<Diagnostic>) {
+    let mut cx = Cx { diags: Vec::new() };
+    let (doc, errors) = DeTable::parse_recoverable(src);
+    for e in &errors {
+        let span = e.span().unwrap_or(0..0);
+        cx.diags.push(
+            Diagnostic::new(
+                "E0101",
+                span,
+                "",
+                format!("TOML syntax: {}", e.message().trim()),
+            )
+            .hint("see https://toml.io for the syntax"),
+        );
+    }
+    let mut spec = Spec {
+        span: 0..src.len(),
+        ..Spec::default()
+    };
+    if !errors.is_empty() {
+        // A document that does not parse is not read further: recovered values would
+        // produce follow-on errors that only confuse.
+        return (spec, cx.diags);
+    }
+    let root = Table::new(doc.get_ref(), 0..src.len(), String::new());
+    root.only(&mut cx, keys::TOP);
+    if let Some(t) = root.table(&mut cx, "service") {
+        spec.service = read_service(&mut cx, &t);
+    }
+    if let Some(t) = root.table(&mut cx, "gcp") {
+        spec.gcp = read_gcp(&mut cx, &t);
+    }
+    if let Some(t) = root.table(&mut cx, "gateway") {
+        t.only(&mut cx, keys::GATEWAY);
+        spec.gateway = GatewaySpec {
+            api_key_header: t.string(&mut cx, "api_key_header"),
+            openapi: t.string(&mut cx, "openapi"),
+            deadline: t.float(&mut cx, "deadline"),
+            title: t.string(&mut cx, "title"),
+        };
+    }
+    if let Some(t) = root.table(&mut cx, "relay") {
+        t.only(&mut cx, keys::RELAY);
+        spec.relay = RelaySpec {
+            min_instances: t.int(&mut cx, "min_instances"),
+            max_instances: t.int(&mut cx, "max_instances"),
+            concurrency: t.int(&mut cx, "concurrency"),
+            timeout_ms: t.int(&mut cx, "timeout_ms"),
+            max_body_bytes: t.int(&mut cx, "max_body_bytes"),
+            cpu: t.string(&mut cx, "cpu"),
+            memory: t.string(&mut cx, "memory"),
+        };
+    }
+    if let Some(t) = root.table(&mut cx, "database") {
+        spec.database = read_database(&mut cx, &t);
+    }
+    if let Some(t) = root.table(&mut cx, "resources") {
+        for (name, span, value) in t.entries() {
+            let path = t.path_of(name);
+            match value.get_ref() {
+                DeValue::Table(rt) => {
+                    let rt = Table::new(rt, value.span(), path);
+                    spec.resources.push(read_resource(
+                        &mut cx,
+                        Sp::new(name.to_string(), span),
+                        &rt,
+                    ));
+                }
+                other => cx.diags.push(
+                    Diagnostic::new(
+                        "E0103",
+                        value.span(),
+                        path,
+                        format!("expected a table, found {}", kind(other)),
+                    )
+                    .hint(format!(
+                        "declare the resource as `[resources.{name}]` with its `fields`"
+                    )),
+                ),
+            }
+        }
+    }
+    (spec, cx.diags)
+}
+
+fn read_service(cx: &mut Cx, t: &Table) -> ServiceSpec {
+    t.only(cx, keys::SERVICE);
+    ServiceSpec {
+        present: true,
+        name: t.string(cx, "name"),
+        namespace: t.string(cx, "namespace"),
+        port: t.int(cx, "port"),
+        service_port: t.int(cx, "service_port"),
+        replicas: t.int(cx, "replicas"),
+        min_replicas: t.int(cx, "min_replicas"),
+        max_replicas: t.int(cx, "max_replicas"),
+        target_cpu_percent: t.int(cx, "target_cpu_percent"),
+        cpu_request: t.string(cx, "cpu_request"),
+        memory_request: t.string(cx, "memory_request"),
+        cpu_limit: t.string(cx, "cpu_limit"),
+        memory_limit: t.string(cx, "memory_limit"),
+        drain_seconds: t.int(cx, "drain_seconds"),
+        max_body_bytes: t.int(cx, "max_body_bytes"),
+    }
+}
+
+fn read_gcp(cx: &mut Cx, t: &Table) -> GcpSpec {
+    t.only(cx, keys::GCP);
+    let egress = t.get("egress").and_then(|v| match v.get_ref() {
+        DeValue::String(s) if s.as_ref() == "direct-vpc" => Some(Sp::new(EgressSpec::DirectVpc, v.span())),
+        DeValue::Table(et) => {
+            let et = Table::new(et, v.span(), t.path_of("egress"));
+            et.only(cx, keys::CONNECTOR);
+            match et.string(cx, "connector") {
+                Some(cidr) => Some(Sp::new(
+                    EgressSpec::Connector {
+                        cidr,
+                        min_instances: et.int(cx, "min_instances"),
+                        max_instances: et.int(cx, "max_instances"),
+                        machine_type: et.string(cx, "machine_type"),
+                    },
+                    v.span(),
+                )),
+                None => {
+                    if et.get("connector").is_none() {
+                        cx.diags.push(
+                            Diagnostic::new("E0106", v.span(), t.path_of("egress"), "missing key `connector`")
+                                .hint("write `egress = { connector = \"10.8.0.0/28\" }` or `egress = \"direct-vpc\"`"),
+                        );
+                    }
+                    None
+                }
+            }
+        }
+        other => {
+            cx.diags.push(
+                Diagnostic::new(
+                    "E0103",
+                    v.span(),
+                    t.path_of("egress"),
+                    match other {
+                        DeValue::String(s) => format!("unknown egress `{s}`"),
+                        _ => format!("expected `\"direct-vpc\"` or a table, found {}", kind(other)),
+                    },
+                )
+                .hint("write `egress = \"direct-vpc\"` or `egress = { connector = \"10.8.0.0/28\" }`"),
+            );
+            None
+        }
+    });
+    let cluster = t.table(cx, "cluster").map(|ct| {
+        ct.only(cx, keys::CLUSTER);
+        ClusterSpec {
+            span: ct.span.clone(),
+            name: ct.string(cx, "name"),
+            location: ct.string(cx, "location"),
+            create: ct.boolean(cx, "create"),
+            master_cidr: ct.string(cx, "master_cidr"),
+            pods_cidr: ct.string(cx, "pods_cidr"),
+            services_cidr: ct.string(cx, "services_cidr"),
+            nodes_cidr: ct.string(cx, "nodes_cidr"),
+        }
+    });
+    GcpSpec {
+        present: true,
+        project: t.string(cx, "project"),
+        region: t.string(cx, "region"),
+        network: t.string(cx, "network"),
+        subnetwork: t.string(cx, "subnetwork"),
+        egress,
+        cluster,
+    }
+}
+
+fn read_database(cx: &mut Cx, t: &Table) -> DatabaseSpec {
+    t.only(cx, keys::DATABASE);
+    let secret = t.table(cx, "secret");
+    let cloud_sql = t.table(cx, "cloud_sql");
+    if secret.is_some() && cloud_sql.is_some() {
+        cx.diags.push(
+            Diagnostic::new(
+                "E0107",
+                t.key_span("cloud_sql"),
+                t.path_of("cloud_sql"),
+                "`secret` and `cloud_sql` are mutually exclusive",
+            )
+            .hint("keep `secret` for an existing database, or `cloud_sql` to have Terraform create one"),
+        );
+    }
+    if let Some(s) = secret {
+        s.only(cx, keys::DATABASE_SECRET);
+        return DatabaseSpec::Secret {
+            name: s.string(cx, "name"),
+            key: s.string(cx, "key"),
+        };
+    }
+    if let Some(c) = cloud_sql {
+        c.only(cx, keys::CLOUD_SQL);
+        return DatabaseSpec::CloudSql {
+            span: c.span.clone(),
+            tier: c.string(cx, "tier"),
+            version: c.string(cx, "version"),
+            database: c.string(cx, "database"),
+            user: c.string(cx, "user"),
+            deletion_protection: c.boolean(cx, "deletion_protection"),
+        };
+    }
+    DatabaseSpec::Default
+}
+
+fn read_resource(cx: &mut Cx, name: Sp<String>, t: &Table) -> ResourceSpec {
+    t.only(cx, keys::RESOURCE);
+    let mut fields = Vec::new();
+    if let Some(ft) = t.table(cx, "fields") {
+        for (fname, fspan, value) in ft.entries() {
+            let path = ft.path_of(fname);
+            let fname = Sp::new(fname.to_string(), fspan);
+            match value.get_ref() {
+                DeValue::String(ty) => fields.push(FieldSpec::shorthand(fname, path, Sp::new(ty.to_string(), value.span()))),
+                DeValue::Table(inner) => {
+                    let ftab = Table::new(inner, value.span(), path.clone());
+                    fields.push(read_field(cx, fname, path, &ftab));
+                }
+                other => cx.diags.push(
+                    Diagnostic::new(
+                        "E0103",
+                        value.span(),
+                        path,
+                        format!("expected a type name or a table, found {}", kind(other)),
+                    )
+                    .hint(format!("write `fields.{} = \"text\"` or `fields.{} = {{ type = \"string\", max_length = 80 }}`", fname.value, fname.value)),
+                ),
+            }
+        }
+    }
+    let mut belongs_to = Vec::new();
+    if let Some(bt) = t.table(cx, "belongs_to") {
+        for (bname, bspan, value) in bt.entries() {
+            let path = bt.path_of(bname);
+            let bname = Sp::new(bname.to_string(), bspan);
+            match value.get_ref() {
+                DeValue::Table(inner) => {
+                    let b = Table::new(inner, value.span(), path.clone());
+                    b.only(cx, keys::BELONGS_TO);
+                    let mut routes = NestedRoutesSpec::default();
+                    if let Some(r) = b.table(cx, "routes") {
+                        r.only(cx, keys::NESTED_ROUTES);
+                        routes.list = r.string(cx, "list");
+                        routes.create = r.string(cx, "create");
+                    }
+                    belongs_to.push(BelongsToSpec {
+                        name: bname,
+                        path,
+                        resource: b.string(cx, "resource"),
+                        on_delete: b.string(cx, "on_delete"),
+                        required: b.boolean(cx, "required"),
+                        routes,
+                    });
+                }
+                other => cx.diags.push(
+                    Diagnostic::new(
+                        "E0103",
+                        value.span(),
+                        path,
+                        format!("expected a table, found {}", kind(other)),
+                    )
+                    .hint(format!(
+                        "write `belongs_to.{} = {{ on_delete = \"cascade\" }}`",
+                        bname.value
+                    )),
+                ),
+            }
+        }
+    }
+    let mut has_many = Vec::new();
+    if let Some(ht) = t.table(cx, "has_many") {
+        for (hname, hspan, value) in ht.entries() {
+            let path = ht.path_of(hname);
+            match value.get_ref() {
+                DeValue::Table(inner) => {
+                    let h = Table::new(inner, value.span(), path.clone());
+                    h.only(cx, keys::HAS_MANY);
+                    has_many.push(HasManySpec {
+                        name: Sp::new(hname.to_string(), hspan),
+                        path,
+                        resource: h.string(cx, "resource"),
+                        via: h.string(cx, "via"),
+                    });
+                }
+                other => cx.diags.push(
+                    Diagnostic::new(
+                        "E0103",
+                        value.span(),
+                        path,
+                        format!("expected a table, found {}", kind(other)),
+                    )
+                    .hint(format!(
+                        "write `has_many.{hname} = {{ resource = \"…\", via = \"…\" }}`"
+                    )),
+                ),
+            }
+        }
+    }
+    let mut routes = RoutesSpec::default();
+    if let Some(r) = t.table(cx, "routes") {
+        r.only(cx, keys::ROUTES);
+        routes = RoutesSpec {
+            list: r.string(cx, "list"),
+            get: r.string(cx, "get"),
+            create: r.string(cx, "create"),
+            update: r.string(cx, "update"),
+            replace: r.string(cx, "replace"),
+            delete: r.string(cx, "delete"),
+        };
+    }
+    let mut list = ListSpec::default();
+    if let Some(l) = t.table(cx, "list") {
+        l.only(cx, keys::LIST);
+        list = ListSpec {
+            default_limit: l.int(cx, "default_limit"),
+            max_limit: l.int(cx, "max_limit"),
+            filter: l.strings(cx, "filter"),
+            sort: l.strings(cx, "sort"),
+        };
+    }
+    ResourceSpec {
+        name,
+        path: t.path.clone(),
+        plural: t.string(cx, "plural"),
+        fields,
+        belongs_to,
+        has_many,
+        json: t.strings(cx, "json"),
+        routes,
+        list,
+    }
+}
+
+fn read_field(cx: &mut Cx, name: Sp<String>, path: String, t: &Table) -> FieldSpec {
+    t.only(cx, keys::FIELD);
+    let ty = t.string(cx, "type");
+    if ty.is_none() && t.get("type").is_none() {
+        cx.diags.push(
+            Diagnostic::new("E0106", t.span.clone(), path.clone(), "missing key `type`").hint(
+                format!(
+                    "add `type = \"…\"`, one of: {}",
+                    keys::FIELD_TYPES.join(", ")
+                ),
+            ),
+        );
+    }
+    FieldSpec {
+        name,
+        path,
+        ty,
+        required: t.boolean(cx, "required"),
+        unique: t.boolean(cx, "unique"),
+        read_only: t.boolean(cx, "read_only"),
+        default: t.scalar(cx, "default"),
+        max_length: t.int(cx, "max_length"),
+        min_length: t.int(cx, "min_length"),
+        pattern: t.string(cx, "pattern"),
+        min: t.scalar(cx, "min"),
+        max: t.scalar(cx, "max"),
+        precision: t.int(cx, "precision"),
+        scale: t.int(cx, "scale"),
+        values: t.strings(cx, "values"),
+    }
+}
+
+impl FieldSpec {
+    fn shorthand(name: Sp<String>, path: String, ty: Sp<String>) -> Self {
+        FieldSpec {
+            name,
+            path,
+            ty: Some(ty),
+            required: None,
+            unique: None,
+            read_only: None,
+            default: None,
+            max_length: None,
+            min_length: None,
+            pattern: None,
+            min: None,
+            max: None,
+            precision: None,
+            scale: None,
+            values: None,
+        }
+    }
+}

@@ -1,0 +1,431 @@
+//! The spec format as a JSON Schema (draft-07), for editors: taplo / Even Better TOML
+//! read it and give completion and validation. `shopgen schema` prints it.
+//!
+//! Built from the same key lists the parser uses (`spec::keys`), so a key the parser
+//! accepts is a key the schema knows; a test keeps the two in step.
+
+use serde_json::{Map, Value, json};
+
+use crate::spec::keys;
+
+fn obj(props: Vec<(&str, Value)>, required: &[&str]) -> Value {
+    let mut m = Map::new();
+    for (k, v) in props {
+        m.insert(k.to_string(), v);
+    }
+    let mut o =
+        json!({ "type": "object", "additionalProperties": false, "properties": Value::Object(m) });
+    if !required.is_empty() {
+        o["required"] = json!(required);
+    }
+    o
+}
+
+fn string(desc: &str) -> Value {
+    json!({ "type": "string", "description": desc })
+}
+
+fn int(desc: &str, min: i64, max: i64) -> Value {
+    json!({ "type": "integer", "description": desc, "minimum": min, "maximum": max })
+}
+
+fn exposure(desc: &str) -> Value {
+    json!({ "type": "string", "enum": ["public", "internal", "off"], "description": desc })
+}
+
+/// The JSON Schema document.
+pub fn json_schema() -> Value {
+    let service = obj(
+        vec![
+            (
+                "name",
+                json!({"type": "string", "pattern": "^[a-z]([-a-z0-9]*[a-z0-9])?$", "description": "Service name: Kubernetes objects, the Cloud Run relay and Google Cloud names derive from it."}),
+            ),
+            (
+                "namespace",
+                string("Kubernetes namespace (default: the service name)."),
+            ),
+            (
+                "port",
+                int(
+                    "Container port the backend listens on (default 3000).",
+                    1024,
+                    65535,
+                ),
+            ),
+            (
+                "service_port",
+                int(
+                    "Port of the internal load balancer Service (default 80).",
+                    1,
+                    65535,
+                ),
+            ),
+            ("replicas", int("Deployment replicas (default 2).", 1, 1000)),
+            (
+                "min_replicas",
+                int(
+                    "HorizontalPodAutoscaler minimum (default: replicas).",
+                    1,
+                    1000,
+                ),
+            ),
+            (
+                "max_replicas",
+                int(
+                    "HorizontalPodAutoscaler maximum (default: 5 × replicas).",
+                    1,
+                    1000,
+                ),
+            ),
+            (
+                "target_cpu_percent",
+                int("HPA target CPU utilisation (default 70).", 1, 100),
+            ),
+            (
+                "cpu_request",
+                string("Container CPU request (default \"100m\")."),
+            ),
+            (
+                "memory_request",
+                string("Container memory request (default \"128Mi\")."),
+            ),
+            ("cpu_limit", string("Container CPU limit (default \"1\").")),
+            (
+                "memory_limit",
+                string("Container memory limit (default \"256Mi\")."),
+            ),
+            (
+                "drain_seconds",
+                int(
+                    "Seconds the backend drains after SIGTERM (default 20).",
+                    1,
+                    600,
+                ),
+            ),
+            (
+                "max_body_bytes",
+                int(
+                    "Largest request body the backend accepts (default 1 MiB).",
+                    1024,
+                    33554432,
+                ),
+            ),
+        ],
+        &["name"],
+    );
+    let egress = json!({
+        "description": "How the relay reaches the VPC: \"direct-vpc\" (default) or a Serverless VPC Access connector.",
+        "oneOf": [
+            { "const": "direct-vpc" },
+            obj(vec![
+                ("connector", string("The connector's /28 range, e.g. \"10.8.0.0/28\".")),
+                ("min_instances", int("Connector minimum instances (default 2).", 2, 9)),
+                ("max_instances", int("Connector maximum instances (default 3).", 3, 10)),
+                ("machine_type", json!({"type": "string", "enum": ["f1-micro", "e2-micro", "e2-standard-4"], "description": "Connector machine type (default e2-micro)."})),
+            ], &["connector"]),
+        ]
+    });
+    let cluster = obj(
+        vec![
+            ("name", string("GKE cluster name.")),
+            (
+                "location",
+                string("Region or zone of the cluster (default: gcp.region)."),
+            ),
+            (
+                "create",
+                json!({"type": "boolean", "description": "Create a private VPC-native cluster with Workload Identity (default false: use an existing one)."}),
+            ),
+            (
+                "master_cidr",
+                string("Control plane /28 (create only; default 172.16.0.0/28)."),
+            ),
+            (
+                "pods_cidr",
+                string("Pod secondary range (create only; default 10.64.0.0/14)."),
+            ),
+            (
+                "services_cidr",
+                string("Service secondary range (create only; default 10.68.0.0/20)."),
+            ),
+            (
+                "nodes_cidr",
+                string("Node subnetwork range (create only; default 10.10.0.0/20)."),
+            ),
+        ],
+        &["name"],
+    );
+    let gcp = obj(
+        vec![
+            ("project", string("Google Cloud project id.")),
+            (
+                "region",
+                string("Region for the relay, the gateway and the internal load balancer."),
+            ),
+            ("network", string("VPC network (default \"default\").")),
+            (
+                "subnetwork",
+                string(
+                    "Subnetwork for the internal load balancer and Direct VPC egress (default \"default\").",
+                ),
+            ),
+            ("egress", egress),
+            ("cluster", cluster),
+        ],
+        &["project", "region", "cluster"],
+    );
+    let gateway = obj(
+        vec![
+            (
+                "api_key_header",
+                string("Header carrying the API key (default \"x-api-key\")."),
+            ),
+            (
+                "openapi",
+                json!({"type": "string", "enum": ["3.0", "2.0"], "description": "Dialect of the gateway document (default \"3.0\")."}),
+            ),
+            (
+                "deadline",
+                json!({"type": "number", "exclusiveMinimum": 0, "maximum": 3600, "description": "Backend deadline in seconds (default 15)."}),
+            ),
+            ("title", string("API title (default: the service name).")),
+        ],
+        &[],
+    );
+    let relay = obj(
+        vec![
+            (
+                "min_instances",
+                int("Cloud Run minimum instances (default 0).", 0, 1000),
+            ),
+            (
+                "max_instances",
+                int("Cloud Run maximum instances (default 10).", 1, 1000),
+            ),
+            (
+                "concurrency",
+                int("Concurrent requests per instance (default 80).", 1, 1000),
+            ),
+            (
+                "timeout_ms",
+                int(
+                    "Upstream deadline in ms; below the gateway deadline (default: deadline − 1 s, at most 10 s).",
+                    100,
+                    3600000,
+                ),
+            ),
+            (
+                "max_body_bytes",
+                int(
+                    "Largest request body the relay forwards (default 1 MiB).",
+                    1024,
+                    33554432,
+                ),
+            ),
+            ("cpu", string("Cloud Run CPU (default \"1\").")),
+            ("memory", string("Cloud Run memory (default \"512Mi\").")),
+        ],
+        &[],
+    );
+    let database = json!({
+        "type": "object", "additionalProperties": false,
+        "description": "Production database: an existing one (its URL in a Kubernetes Secret) or a Cloud SQL instance Terraform creates.",
+        "properties": {
+            "secret": obj(vec![
+                ("name", string("Kubernetes Secret holding the URL (default \"<service>-db\").")),
+                ("key", string("Key inside the Secret (default \"DATABASE_URL\").")),
+            ], &[]),
+            "cloud_sql": obj(vec![
+                ("tier", string("Machine tier (default \"db-f1-micro\").")),
+                ("version", string("POSTGRES_14 … POSTGRES_18 (default POSTGRES_16).")),
+                ("database", string("Database name (default: the spec file stem).")),
+                ("user", string("Database user (default \"app\").")),
+                ("deletion_protection", json!({"type": "boolean", "description": "Protect the instance from deletion (default true)."})),
+            ], &[]),
+        }
+    });
+    let scalar = json!({"type": ["string", "number", "boolean"]});
+    let field_table = obj(
+        vec![
+            (
+                "type",
+                json!({"type": "string", "enum": keys::FIELD_TYPES, "description": "Field type."}),
+            ),
+            (
+                "required",
+                json!({"type": "boolean", "description": "Required on create, NOT NULL (default true)."}),
+            ),
+            (
+                "unique",
+                json!({"type": "boolean", "description": "Unique across records (default false)."}),
+            ),
+            (
+                "read_only",
+                json!({"type": "boolean", "description": "Not writable by clients (default false)."}),
+            ),
+            ("default", scalar.clone()),
+            (
+                "max_length",
+                int(
+                    "Maximum length in characters (string: required).",
+                    0,
+                    10485760,
+                ),
+            ),
+            (
+                "min_length",
+                int("Minimum length in characters.", 0, 10485760),
+            ),
+            (
+                "pattern",
+                string("Regular expression the value must match (string)."),
+            ),
+            ("min", scalar.clone()),
+            ("max", scalar),
+            ("precision", int("Total digits (decimal).", 1, 38)),
+            ("scale", int("Digits after the point (decimal).", 0, 38)),
+            (
+                "values",
+                json!({"type": "array", "items": {"type": "string"}, "minItems": 1, "description": "Allowed values (enum)."}),
+            ),
+        ],
+        &["type"],
+    );
+    let field = json!({ "oneOf": [ {"type": "string", "enum": keys::FIELD_TYPES}, field_table ] });
+    let nested = obj(
+        vec![
+            (
+                "list",
+                exposure("GET /parents/{id}/children (default internal)."),
+            ),
+            (
+                "create",
+                exposure("POST /parents/{id}/children (default internal)."),
+            ),
+        ],
+        &[],
+    );
+    let belongs = obj(
+        vec![
+            (
+                "resource",
+                string("Parent resource (default: the relation's name)."),
+            ),
+            (
+                "on_delete",
+                json!({"type": "string", "enum": ["cascade", "restrict", "set_null"], "description": "What deleting the parent does (default restrict)."}),
+            ),
+            (
+                "required",
+                json!({"type": "boolean", "description": "The foreign key is NOT NULL (default true)."}),
+            ),
+            ("routes", nested),
+        ],
+        &[],
+    );
+    let has_many = obj(
+        vec![
+            ("resource", string("Child resource.")),
+            (
+                "via",
+                string("The child's belongs_to relation, when it has several to this resource."),
+            ),
+        ],
+        &[],
+    );
+    let routes = obj(
+        vec![
+            ("list", exposure("GET /plural (default internal).")),
+            ("get", exposure("GET /plural/{id} (default internal).")),
+            ("create", exposure("POST /plural (default internal).")),
+            ("update", exposure("PATCH /plural/{id} (default internal).")),
+            ("replace", exposure("PUT /plural/{id} (default off).")),
+            (
+                "delete",
+                exposure("DELETE /plural/{id} (default internal)."),
+            ),
+        ],
+        &[],
+    );
+    let list = obj(
+        vec![
+            (
+                "default_limit",
+                int(
+                    "Page size when the request gives no limit (default 100).",
+                    1,
+                    10000,
+                ),
+            ),
+            (
+                "max_limit",
+                int("Largest accepted limit (default 1000).", 1, 10000),
+            ),
+            (
+                "filter",
+                json!({"type": "array", "items": {"type": "string"}, "description": "Fields usable as ?field=value equality filters."}),
+            ),
+            (
+                "sort",
+                json!({"type": "array", "items": {"type": "string"}, "description": "Fields usable in ?sort=field / ?sort=-field."}),
+            ),
+        ],
+        &[],
+    );
+    let resource = obj(
+        vec![
+            (
+                "plural",
+                string("Plural name (default: English plural of the resource name)."),
+            ),
+            (
+                "fields",
+                json!({"type": "object", "additionalProperties": field, "description": "The resource's fields, in column order."}),
+            ),
+            (
+                "belongs_to",
+                json!({"type": "object", "additionalProperties": belongs}),
+            ),
+            (
+                "has_many",
+                json!({"type": "object", "additionalProperties": has_many}),
+            ),
+            (
+                "json",
+                json!({"type": "array", "items": {"type": "string"}, "description": "JSON members in order: id, fields, foreign keys (<relation>_id), has_many relations (embedded)."}),
+            ),
+            ("routes", routes),
+            ("list", list),
+        ],
+        &["fields"],
+    );
+    let mut top = obj(
+        vec![
+            ("service", service),
+            ("gcp", gcp),
+            ("gateway", gateway),
+            ("relay", relay),
+            ("database", database),
+            (
+                "resources",
+                json!({"type": "object", "additionalProperties": resource, "minProperties": 1}),
+            ),
+        ],
+        &["service", "gcp", "resources"],
+    );
+    top["$schema"] = json!("http://json-schema.org/draft-07/schema#");
+    top["title"] = json!("shopgen spec");
+    top["description"] = json!(
+        "A shopgen spec: one TOML file that generates the backend, the relay, Kubernetes manifests, Terraform and the API Gateway OpenAPI document."
+    );
+    top
+}
+
+/// The keys listed under a schema object, for the completeness test.
+pub fn keys_of(v: &Value) -> Vec<String> {
+    v["properties"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default()
+}
