@@ -184,7 +184,7 @@ fn check_service(c: &mut Checker) {
     match &s.name {
         None => missing(
             c,
-            doc,
+            s.span.clone(),
             "service",
             "name",
             "add `name = \"my-api\"` to `[service]`",
@@ -372,11 +372,7 @@ fn check_gcp(c: &mut Checker) {
         );
         return;
     }
-    let gcp_span = g
-        .project
-        .as_ref()
-        .or(g.region.as_ref())
-        .map_or(doc, |s| s.span.clone());
+    let gcp_span = g.span.clone();
     match &g.project {
         None => missing(
             c,

@@ -31,6 +31,8 @@ pub struct Spec {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ServiceSpec {
     pub present: bool,
+    /// Span of the `[service]` table.
+    pub span: Range<usize>,
     pub name: Option<Sp<String>>,
     pub namespace: Option<Sp<String>>,
     pub port: Option<Sp<i64>>,
@@ -50,6 +52,8 @@ pub struct ServiceSpec {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GcpSpec {
     pub present: bool,
+    /// Span of the `[gcp]` table.
+    pub span: Range<usize>,
     pub project: Option<Sp<String>>,
     pub region: Option<Sp<String>>,
     pub network: Option<Sp<String>>,
@@ -393,6 +397,7 @@ fn read_service(cx: &mut Cx, t: &Table) -> ServiceSpec {
     t.only(cx, keys::SERVICE);
     ServiceSpec {
         present: true,
+        span: t.span.clone(),
         name: t.string(cx, "name"),
         namespace: t.string(cx, "namespace"),
         port: t.int(cx, "port"),
@@ -469,6 +474,7 @@ fn read_gcp(cx: &mut Cx, t: &Table) -> GcpSpec {
     });
     GcpSpec {
         present: true,
+        span: t.span.clone(),
         project: t.string(cx, "project"),
         region: t.string(cx, "region"),
         network: t.string(cx, "network"),
