@@ -23,6 +23,7 @@ pub fn compile(src: &str, source: SpecSource) -> Result<Model, Vec<Diagnostic>> 
         return Err(diags);
     }
     diags.extend(check::check(&spec));
+    drop_follow_on_errors(&mut diags);
     if !diags.is_empty() {
         return Err(diags);
     }
@@ -44,4 +45,30 @@ pub fn source_for(path: &std::path::Path) -> SpecSource {
     let text = path.to_string_lossy().replace('\\', "/");
     let display_path = text.strip_prefix("./").unwrap_or(&text).to_string();
     SpecSource { stem, display_path }
+}
+
+/// A key written with the wrong type is reported once, not also as missing.
+fn drop_follow_on_errors(diags: &mut Vec<Diagnostic>) {
+    let wrong_type: Vec<String> = diags
+        .iter()
+        .filter(|d| d.code == "E0103")
+        .map(|d| d.path.clone())
+        .collect();
+    diags.retain(|d| {
+        let key = d
+            .message
+            .strip_prefix("missing required key `")
+            .and_then(|m| m.strip_suffix('`'));
+        match key {
+            Some(key) if d.code == "E0201" => {
+                let full = if d.path.is_empty() {
+                    key.to_string()
+                } else {
+                    format!("{}.{key}", d.path)
+                };
+                !wrong_type.contains(&full)
+            }
+            _ => true,
+        }
+    });
 }
