@@ -1,8 +1,93 @@
-//! Emit: container images (Dockerfiles).
+//! Emit: container images, `backend/Dockerfile` and `relay/Dockerfile`.
+//!
+//! Stage: `emit`. Takes the [`Model`]; gives one multi-stage Dockerfile per generated
+//! crate, plus a `Dockerfile.dockerignore` beside each (BuildKit reads it in place of
+//! the root `.dockerignore`) that keeps `target/` and `.git/` out of the context.
+//!
+//! The generated crates are members of the repository's workspace and link the
+//! runtime crates, so the build context is the repository root:
+//! `docker build -f generated/<spec>/backend/Dockerfile .`. The build stage compiles
+//! with `--locked` (the checked-in `Cargo.lock`); the runtime stage is distroless
+//! `cc` as its `nonroot` user (uid 65532, which the Kubernetes pod spec also pins).
 
-use super::EmittedFile;
+use super::k8s::RUN_AS_USER;
+use super::terraform::RELAY_CONTAINER_PORT;
+use super::{CommentSyntax, EmittedFile};
 use crate::model::Model;
 
-pub fn emit(_model: &Model) -> Vec<EmittedFile> {
-    Vec::new()
+/// The build image: the toolchain `rust-toolchain.toml` pins, on Debian 13.
+pub const BUILD_IMAGE: &str = "rust:1.95.0-slim-trixie";
+/// The runtime image: glibc and libgcc, no shell, no package manager.
+pub const RUNTIME_IMAGE: &str = "gcr.io/distroless/cc-debian13:nonroot";
+
+pub fn emit(model: &Model) -> Vec<EmittedFile> {
+    let n = &model.service.names;
+    let spec = &model.source.stem;
+    vec![
+        EmittedFile::new(
+            "backend/Dockerfile",
+            dockerfile(
+                &format!("generated/{spec}/backend"),
+                &n.backend_crate,
+                model.service.container_port,
+                "The backend API service.",
+            ),
+            CommentSyntax::Hash,
+        ),
+        EmittedFile::new(
+            "backend/Dockerfile.dockerignore",
+            dockerignore(),
+            CommentSyntax::Hash,
+        ),
+        EmittedFile::new(
+            "relay/Dockerfile",
+            dockerfile(
+                &format!("generated/{spec}/relay"),
+                &n.relay_crate,
+                RELAY_CONTAINER_PORT,
+                "The relay (Cloud Run).",
+            ),
+            CommentSyntax::Hash,
+        ),
+        EmittedFile::new(
+            "relay/Dockerfile.dockerignore",
+            dockerignore(),
+            CommentSyntax::Hash,
+        ),
+    ]
+}
+
+fn dockerfile(dir: &str, package: &str, port: u16, what: &str) -> String {
+    format!(
+        r#"# syntax=docker/dockerfile:1
+# {what} Build from the repository root:
+#   docker build -f {dir}/Dockerfile -t IMAGE .
+
+FROM {BUILD_IMAGE} AS build
+WORKDIR /src
+COPY . .
+# The registry and target caches speed up rebuilds; the binary is copied out of the
+# cache mount so it lands in the layer.
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/src/target \
+    cargo build --release --locked -p {package} \
+    && install -D /src/target/release/{package} /out/{package}
+
+FROM {RUNTIME_IMAGE}
+COPY --from=build /out/{package} /usr/local/bin/{package}
+USER {RUN_AS_USER}:{RUN_AS_USER}
+EXPOSE {port}
+ENTRYPOINT ["/usr/local/bin/{package}"]
+"#
+    )
+}
+
+fn dockerignore() -> String {
+    "# Keeps the build context small: the image builds from sources and Cargo.lock.\n\
+     .git\n\
+     **/target\n\
+     **/*.tfstate\n\
+     **/*.tfstate.*\n\
+     **/.terraform\n"
+        .to_string()
 }
