@@ -38,6 +38,7 @@ fn reference_page_documents_every_key() {
         for key in keys {
             assert!(
                 doc.contains(&format!("`{key}`"))
+                    || doc.contains(&format!("`{key}."))
                     || doc.contains(&format!(".{key}`"))
                     || doc.contains(&format!("[{key}]")),
                 "docs/spec.md does not document `{key}` of {table}"
