@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Every test shopgen has: formatting, lints, the drift check, and the whole test suite
+# (compiler, runtimes, the generated crates started as real processes against SQLite
+# and a throwaway PostgreSQL). Run from the repository root: ./test.sh
+set -euo pipefail
+cd "$(dirname "$0")"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "shopgen check: every checked-in generated/ folder is current"
+cargo build --quiet -p shopgen
+for spec in specs/*.toml; do
+  target/debug/shopgen check "$spec"
+done
+
+step "cargo clippy (workspace, generated crates included)"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "cargo build (the binaries the integration tests start)"
+cargo build --workspace --bins
+
+step "cargo test"
+cargo test --workspace --no-fail-fast
