@@ -1,1 +1,44 @@
-//! shopgen backend runtime.
+//! shopgen backend runtime: everything a generated backend has in common.
+//!
+//! A backend that `shopgen build` generates is small and specific to its spec: row
+//! types, JSON shapes, field rules, SQL text, handlers and the route table. It links
+//! this crate for the rest, which is the same in every service:
+//!
+//! - [`server`]: settings and CLI (`--help`, `migrate`), the axum server, request ids,
+//!   JSON access logs, Prometheus metrics, `/healthz`, `/readyz`, `/openapi.json`,
+//!   graceful drain on SIGTERM;
+//! - [`db`]: one pool over SQLite or PostgreSQL chosen by `DATABASE_URL`, engine-neutral
+//!   values and rows, migrations, a query counter;
+//! - [`validate`]: the field rules of a table and the check of create/update payloads;
+//! - [`list`]: `limit`/`offset` paging with a `Link: rel="next"` header, equality
+//!   filters and sorting;
+//! - [`crud`]: insert, update and delete of one row, with database errors mapped to
+//!   409/422;
+//! - [`error`]: the one error type and its JSON bodies;
+//! - [`extract`]: request extractors (JSON bodies with 400/413/415, path ids).
+
+pub mod crud;
+pub mod db;
+pub mod error;
+pub mod extract;
+pub mod list;
+pub mod server;
+pub mod types;
+pub mod validate;
+
+/// What a generated backend imports: `use shopgen_backend_runtime::prelude::*;`.
+pub mod prelude {
+    pub use crate::crud::{created, no_content, ok};
+    pub use crate::db::{Db, FromRow, Row, Value};
+    pub use crate::error::ApiError;
+    pub use crate::extract::{Id, JsonBody};
+    pub use crate::list::{Children, ListSpec, Page};
+    pub use crate::server::{Migration, Migrations, Service};
+    pub use crate::types::{Date, Decimal, Timestamp, Uuid};
+    pub use crate::validate::{FieldSpec, Kind, Mode, Table};
+    pub use axum::Router;
+    pub use axum::extract::{OriginalUri, State};
+    pub use axum::response::Response;
+    pub use axum::routing::{delete, get, patch, post, put};
+    pub use serde::Serialize;
+}

@@ -1,0 +1,219 @@
+//! Writing one row, and the success responses.
+//!
+//! [`insert`], [`update`] and [`delete`] build their SQL from the [`Table`] the
+//! generated code declares (column names come from the spec, values are always bound).
+//! Database errors that bad input can cause are answered as such: a taken unique value
+//! is 409 naming the field, a foreign key to a missing row 422 naming the field, a
+//! delete of a row that others still reference (`on_delete = "restrict"`) 409.
+
+use crate::db::{Db, Value};
+use crate::error::{ApiError, FieldErrors};
+use crate::validate::{Assignment, Kind, Table};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde::ser::SerializeMap;
+
+/// What the row write was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Write {
+    Insert,
+    Update,
+    Delete,
+}
+
+/// Inserts a row; returns its id.
+pub async fn insert(db: &Db, table: &Table, values: Vec<Assignment>) -> Result<i64, ApiError> {
+    check_references(db, &values).await?;
+    let sql = if values.is_empty() {
+        format!("INSERT INTO {} DEFAULT VALUES RETURNING id", table.name)
+    } else {
+        let columns: Vec<&str> = values.iter().map(|a| a.field.name).collect();
+        let params: Vec<String> = (1..=values.len()).map(|i| format!("${i}")).collect();
+        format!(
+            "INSERT INTO {} ({}) VALUES ({}) RETURNING id",
+            table.name,
+            columns.join(", "),
+            params.join(", ")
+        )
+    };
+    let args: Vec<Value> = values.iter().map(|a| a.value.clone()).collect();
+    match db.fetch_optional::<i64>(sql, &args).await {
+        Ok(Some(id)) => Ok(id),
+        Ok(None) => Err(ApiError::Internal("INSERT … RETURNING gave no row".into())),
+        Err(e) => Err(write_error(table, &values, Write::Insert, e)),
+    }
+}
+
+/// Updates the given columns of row `id`; false when there is no such row.
+pub async fn update(
+    db: &Db,
+    table: &Table,
+    id: i64,
+    values: Vec<Assignment>,
+) -> Result<bool, ApiError> {
+    if values.is_empty() {
+        let sql = format!("SELECT id FROM {} WHERE id = $1", table.name);
+        return Ok(db
+            .fetch_optional::<i64>(sql, &[Value::Int(id)])
+            .await?
+            .is_some());
+    }
+    check_references(db, &values).await?;
+    let sets: Vec<String> = values
+        .iter()
+        .enumerate()
+        .map(|(i, a)| format!("{} = ${}", a.field.name, i + 1))
+        .collect();
+    let sql = format!(
+        "UPDATE {} SET {} WHERE id = ${}",
+        table.name,
+        sets.join(", "),
+        values.len() + 1
+    );
+    let mut args: Vec<Value> = values.iter().map(|a| a.value.clone()).collect();
+    args.push(Value::Int(id));
+    match db.execute(sql, &args).await {
+        Ok(n) => Ok(n > 0),
+        Err(e) => Err(write_error(table, &values, Write::Update, e)),
+    }
+}
+
+/// Deletes row `id`; false when there is no such row.
+pub async fn delete(db: &Db, table: &Table, id: i64) -> Result<bool, ApiError> {
+    let sql = format!("DELETE FROM {} WHERE id = $1", table.name);
+    match db.execute(sql, &[Value::Int(id)]).await {
+        Ok(n) => Ok(n > 0),
+        Err(e) => Err(write_error(table, &[], Write::Delete, e)),
+    }
+}
+
+/// 422 for every foreign key that points at no row (one query per reference set).
+async fn check_references(db: &Db, values: &[Assignment]) -> Result<(), ApiError> {
+    let mut errors = FieldErrors::new();
+    for a in values {
+        if let (Kind::Reference { table, singular }, Value::Int(id)) = (&a.field.kind, &a.value) {
+            let sql = format!("SELECT id FROM {table} WHERE id = $1");
+            if db
+                .fetch_optional::<i64>(sql, &[Value::Int(*id)])
+                .await?
+                .is_none()
+            {
+                errors.insert(
+                    a.field.name.to_string(),
+                    vec![format!("{singular} {id} does not exist")],
+                );
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Invalid(errors))
+    }
+}
+
+fn write_error(table: &Table, values: &[Assignment], write: Write, error: sqlx::Error) -> ApiError {
+    let Some(db_error) = error.as_database_error() else {
+        return error.into();
+    };
+    let message = db_error.message().to_string();
+    let constraint = db_error.constraint().unwrap_or_default().to_string();
+    match db_error.kind() {
+        sqlx::error::ErrorKind::UniqueViolation => {
+            let mut fields = FieldErrors::new();
+            for field in table.fields.iter().filter(|f| f.unique) {
+                let sqlite = format!("{}.{}", table.name, field.name);
+                let postgres = format!("{}_{}_key", table.name, field.name);
+                if message.contains(&sqlite) || constraint == postgres {
+                    fields.insert(field.name.to_string(), vec!["is already taken".into()]);
+                }
+            }
+            ApiError::Conflict {
+                message: format!("a {} with these values already exists", table.singular),
+                fields,
+            }
+        }
+        sqlx::error::ErrorKind::ForeignKeyViolation if write == Write::Delete => {
+            ApiError::Conflict {
+                message: format!(
+                    "this {} is still referenced by other records",
+                    table.singular
+                ),
+                fields: FieldErrors::new(),
+            }
+        }
+        sqlx::error::ErrorKind::ForeignKeyViolation => {
+            let mut fields = FieldErrors::new();
+            for a in values {
+                if let Kind::Reference { singular, .. } = a.field.kind {
+                    fields.insert(
+                        a.field.name.to_string(),
+                        vec![format!("{singular} does not exist")],
+                    );
+                }
+            }
+            ApiError::Invalid(fields)
+        }
+        sqlx::error::ErrorKind::NotNullViolation | sqlx::error::ErrorKind::CheckViolation => {
+            ApiError::Invalid(FieldErrors::from([(
+                "body".to_string(),
+                vec![format!("is rejected by the database: {message}")],
+            )]))
+        }
+        _ => error.into(),
+    }
+}
+
+/// `{"<key>": value}` as one JSON object, without building a map.
+struct Wrapped<'a, T: ?Sized> {
+    key: &'a str,
+    value: &'a T,
+}
+
+impl<T: Serialize + ?Sized> Serialize for Wrapped<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry(self.key, self.value)?;
+        map.end()
+    }
+}
+
+fn json_response<T: Serialize + ?Sized>(
+    status: StatusCode,
+    key: &str,
+    value: &T,
+) -> Result<Response, ApiError> {
+    let body = serde_json::to_vec(&Wrapped { key, value })
+        .map_err(|e| ApiError::Internal(format!("cannot serialise the response: {e}")))?;
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(response)
+}
+
+/// `200 {"<key>": value}`.
+pub fn ok<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Response, ApiError> {
+    json_response(StatusCode::OK, key, value)
+}
+
+/// `201 {"<singular>": value}` with `Location: /<plural>/<id>`.
+pub fn created<T: Serialize + ?Sized>(
+    table: &Table,
+    id: i64,
+    value: &T,
+) -> Result<Response, ApiError> {
+    let mut response = json_response(StatusCode::CREATED, table.singular, value)?;
+    let location = format!("{}/{id}", table.path);
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(response)
+}
+
+/// `204`, no body.
+pub fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}

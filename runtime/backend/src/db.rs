@@ -1,0 +1,502 @@
+//! The database: one pool over SQLite or PostgreSQL, chosen by `DATABASE_URL`.
+//!
+//! Generated code writes one SQL text per query, with `$1`-style placeholders that
+//! both engines read, and binds engine-neutral [`Value`]s; rows come back as [`Row`]
+//! and are read by column index. The engine-specific parts live here:
+//!
+//! - decimals are `NUMERIC(p, s)` in PostgreSQL; in SQLite (which has no exact decimal
+//!   type) they are scaled integers (`83.84` in a `DECIMAL(10, 2)` is stored as `8384`),
+//!   which keeps them exact *and* sortable; precisions above 18 fall back to text;
+//! - timestamps are `TIMESTAMPTZ` / fixed-width UTC text, dates `DATE` / text, UUIDs
+//!   `UUID` / hyphenated text, booleans `BOOLEAN` / 0-1 integers;
+//! - `WHERE fk IN (…)` for loading embedded relations ([`Db::fetch_children`]).
+//!
+//! SQLite runs in WAL mode with `synchronous = FULL` by default: a write is on disk
+//! before it is acknowledged, so it survives a crash of the process *and* of the
+//! machine. `SQLITE_SYNCHRONOUS=normal` trades the latter for write throughput (a WAL
+//! commit then survives a killed process, not a power loss).
+//!
+//! Every statement increments a counter ([`queries_executed`], and
+//! `shopgen_db_queries_total` on `/metrics`), which the tests use to prove that a list
+//! with embedded relations costs a constant number of queries.
+
+use crate::types::{Date, Decimal, Timestamp, Uuid};
+use sqlx::postgres::{PgArguments, PgPoolOptions, PgRow};
+use sqlx::query::Query;
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, PgPool, Postgres, Row as _, Sqlite, SqlitePool, ValueRef as _};
+use std::borrow::Cow;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+static QUERIES: AtomicU64 = AtomicU64::new(0);
+
+/// How many statements this process has sent to the database.
+pub fn queries_executed() -> u64 {
+    QUERIES.load(Ordering::Relaxed)
+}
+
+fn count_query() {
+    QUERIES.fetch_add(1, Ordering::Relaxed);
+    metrics::counter!("shopgen_db_queries_total").increment(1);
+}
+
+/// Which database a pool talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// A connection pool to either engine. Cheap to clone.
+#[derive(Debug, Clone)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// How SQLite syncs commits to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SqliteSync {
+    /// fsync on every commit: acknowledged writes survive power loss.
+    Full,
+    /// fsync at checkpoints: acknowledged writes survive a killed process.
+    Normal,
+}
+
+/// What [`Db::connect`] needs.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// `sqlite://path/to/file.db`, `sqlite::memory:` or `postgres://user@host:port/db`.
+    pub url: String,
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+    pub sqlite_sync: SqliteSync,
+}
+
+/// Errors opening the database.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("DATABASE_URL must start with `sqlite:` or `postgres://` (got `{0}`)")]
+    UnknownScheme(String),
+    #[error("cannot open the database: {0}")]
+    Open(#[from] sqlx::Error),
+    #[error("cannot apply migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// A value bound to a `$n` placeholder.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// SQL NULL; PostgreSQL wants to know its type.
+    Null(SqlType),
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Text(String),
+    /// Already at the column's scale.
+    Decimal {
+        value: Decimal,
+        precision: u32,
+    },
+    Timestamp(Timestamp),
+    Date(Date),
+    Uuid(Uuid),
+}
+
+/// The type of a [`Value::Null`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqlType {
+    Bool,
+    Int,
+    Float,
+    Text,
+    Decimal { precision: u32 },
+    Timestamp,
+    Date,
+    Uuid,
+}
+
+/// Decimals up to this precision are scaled integers in SQLite.
+const SQLITE_INTEGER_DECIMAL_PRECISION: u32 = 18;
+
+type SqliteQuery<'q> = Query<'q, Sqlite, SqliteArguments>;
+type PgQuery<'q> = Query<'q, Postgres, PgArguments>;
+
+fn bind_sqlite<'q>(q: SqliteQuery<'q>, value: &Value) -> SqliteQuery<'q> {
+    match value {
+        Value::Null(_) => q.bind(None::<i64>),
+        Value::Bool(b) => q.bind(*b),
+        Value::Int(i) => q.bind(*i),
+        Value::Float(f) => q.bind(*f),
+        Value::Text(s) => q.bind(s.clone()),
+        Value::Decimal { value, precision } => {
+            if *precision <= SQLITE_INTEGER_DECIMAL_PRECISION {
+                q.bind(i64::try_from(value.mantissa()).unwrap_or(i64::MAX))
+            } else {
+                q.bind(value.to_string())
+            }
+        }
+        Value::Timestamp(t) => q.bind(t.to_text()),
+        Value::Date(d) => q.bind(d.to_text()),
+        Value::Uuid(u) => q.bind(u.hyphenated().to_string()),
+    }
+}
+
+fn bind_pg<'q>(q: PgQuery<'q>, value: &Value) -> PgQuery<'q> {
+    match value {
+        Value::Null(ty) => match ty {
+            SqlType::Bool => q.bind(None::<bool>),
+            SqlType::Int => q.bind(None::<i64>),
+            SqlType::Float => q.bind(None::<f64>),
+            SqlType::Text => q.bind(None::<String>),
+            SqlType::Decimal { .. } => q.bind(None::<Decimal>),
+            SqlType::Timestamp => q.bind(None::<time::OffsetDateTime>),
+            SqlType::Date => q.bind(None::<time::Date>),
+            SqlType::Uuid => q.bind(None::<Uuid>),
+        },
+        Value::Bool(b) => q.bind(*b),
+        Value::Int(i) => q.bind(*i),
+        Value::Float(f) => q.bind(*f),
+        Value::Text(s) => q.bind(s.clone()),
+        Value::Decimal { value, .. } => q.bind(*value),
+        Value::Timestamp(t) => q.bind(t.0),
+        Value::Date(d) => q.bind(d.0),
+        Value::Uuid(u) => q.bind(*u),
+    }
+}
+
+/// SQL text: a literal from generated code, or built per request by the runtime from
+/// identifiers the spec declared (never from request input, which is always bound).
+pub type Sql = Cow<'static, str>;
+
+impl Db {
+    /// Opens a pool; SQLite files are created on first start.
+    pub async fn connect(options: &ConnectOptions) -> Result<Db, ConnectError> {
+        let url = options.url.as_str();
+        if url.starts_with("sqlite:") {
+            let connect = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(match options.sqlite_sync {
+                    SqliteSync::Full => SqliteSynchronous::Full,
+                    SqliteSync::Normal => SqliteSynchronous::Normal,
+                })
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(options.acquire_timeout)
+                .connect_with(connect)
+                .await?;
+            Ok(Db::Sqlite(pool))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(options.acquire_timeout)
+                .connect(url)
+                .await?;
+            Ok(Db::Postgres(pool))
+        } else {
+            let scheme = url.split(':').next().unwrap_or_default().to_string();
+            Err(ConnectError::UnknownScheme(scheme))
+        }
+    }
+
+    pub fn engine(&self) -> Engine {
+        match self {
+            Db::Sqlite(_) => Engine::Sqlite,
+            Db::Postgres(_) => Engine::Postgres,
+        }
+    }
+
+    /// Every row the query returns.
+    pub async fn fetch_all<T: FromRow>(
+        &self,
+        sql: impl Into<Sql>,
+        args: &[Value],
+    ) -> Result<Vec<T>, sqlx::Error> {
+        count_query();
+        let sql = AssertSqlSafe(sql.into());
+        match self {
+            Db::Sqlite(pool) => {
+                let q = args.iter().fold(sqlx::query(sql), bind_sqlite);
+                let rows = q.fetch_all(pool).await?;
+                rows.into_iter()
+                    .map(|r| T::from_row(&Row::Sqlite(r)))
+                    .collect()
+            }
+            Db::Postgres(pool) => {
+                let q = args.iter().fold(sqlx::query(sql), bind_pg);
+                let rows = q.fetch_all(pool).await?;
+                rows.into_iter()
+                    .map(|r| T::from_row(&Row::Postgres(r)))
+                    .collect()
+            }
+        }
+    }
+
+    /// The first row, if any.
+    pub async fn fetch_optional<T: FromRow>(
+        &self,
+        sql: impl Into<Sql>,
+        args: &[Value],
+    ) -> Result<Option<T>, sqlx::Error> {
+        count_query();
+        let sql = AssertSqlSafe(sql.into());
+        match self {
+            Db::Sqlite(pool) => {
+                let q = args.iter().fold(sqlx::query(sql), bind_sqlite);
+                q.fetch_optional(pool)
+                    .await?
+                    .map(|r| T::from_row(&Row::Sqlite(r)))
+                    .transpose()
+            }
+            Db::Postgres(pool) => {
+                let q = args.iter().fold(sqlx::query(sql), bind_pg);
+                q.fetch_optional(pool)
+                    .await?
+                    .map(|r| T::from_row(&Row::Postgres(r)))
+                    .transpose()
+            }
+        }
+    }
+
+    /// Runs a statement; returns the number of rows it touched.
+    pub async fn execute(&self, sql: impl Into<Sql>, args: &[Value]) -> Result<u64, sqlx::Error> {
+        count_query();
+        let sql = AssertSqlSafe(sql.into());
+        match self {
+            Db::Sqlite(pool) => {
+                let q = args.iter().fold(sqlx::query(sql), bind_sqlite);
+                Ok(q.execute(pool).await?.rows_affected())
+            }
+            Db::Postgres(pool) => {
+                let q = args.iter().fold(sqlx::query(sql), bind_pg);
+                Ok(q.execute(pool).await?.rows_affected())
+            }
+        }
+    }
+
+    /// The rows of `select` whose `foreign_key` is one of `parent_ids`, ordered by id:
+    /// one query however many parents (none when `parent_ids` is empty).
+    pub async fn fetch_children<T: FromRow>(
+        &self,
+        select: &str,
+        foreign_key: &str,
+        parent_ids: &[i64],
+    ) -> Result<Vec<T>, sqlx::Error> {
+        if parent_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        match self {
+            Db::Sqlite(_) => {
+                let mut sql = format!("{select} WHERE {foreign_key} IN (");
+                for i in 1..=parent_ids.len() {
+                    if i > 1 {
+                        sql.push_str(", ");
+                    }
+                    sql.push('$');
+                    sql.push_str(&i.to_string());
+                }
+                sql.push_str(") ORDER BY id");
+                let args: Vec<Value> = parent_ids.iter().map(|id| Value::Int(*id)).collect();
+                self.fetch_all(sql, &args).await
+            }
+            Db::Postgres(pool) => {
+                count_query();
+                let sql = format!("{select} WHERE {foreign_key} = ANY($1) ORDER BY id");
+                let rows = sqlx::query(AssertSqlSafe(sql))
+                    .bind(parent_ids.to_vec())
+                    .fetch_all(pool)
+                    .await?;
+                rows.into_iter()
+                    .map(|r| T::from_row(&Row::Postgres(r)))
+                    .collect()
+            }
+        }
+    }
+
+    /// `SELECT 1`: is the database reachable?
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        self.execute("SELECT 1", &[]).await.map(|_| ())
+    }
+
+    /// Applies the migrations of this engine that are not applied yet.
+    pub async fn migrate(
+        &self,
+        migrations: &crate::server::Migrations,
+    ) -> Result<(), ConnectError> {
+        let list = match self {
+            Db::Sqlite(_) => migrations.sqlite,
+            Db::Postgres(_) => migrations.postgres,
+        };
+        let migrator = sqlx::migrate::Migrator::with_migrations(
+            list.iter()
+                .map(|m| {
+                    sqlx::migrate::Migration::new(
+                        m.version,
+                        Cow::Borrowed(m.description),
+                        sqlx::migrate::MigrationType::Simple,
+                        sqlx::SqlSafeStr::into_sql_str(m.sql),
+                        false,
+                    )
+                })
+                .collect(),
+        );
+        match self {
+            Db::Sqlite(pool) => migrator.run(pool).await?,
+            Db::Postgres(pool) => migrator.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Waits for connections in use, then closes the pool (SQLite checkpoints its WAL).
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite(pool) => pool.close().await,
+            Db::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// One result row from either engine.
+pub enum Row {
+    Sqlite(SqliteRow),
+    Postgres(PgRow),
+}
+
+/// A generated row struct: built from the columns of its `SELECT`, by index.
+pub trait FromRow: Sized {
+    fn from_row(row: &Row) -> Result<Self, sqlx::Error>;
+}
+
+/// One row with a single id column (`RETURNING id`, `SELECT id`).
+impl FromRow for i64 {
+    fn from_row(row: &Row) -> Result<Self, sqlx::Error> {
+        row.get(0)
+    }
+}
+
+impl Row {
+    fn is_null(&self, index: usize) -> Result<bool, sqlx::Error> {
+        Ok(match self {
+            Row::Sqlite(r) => r.try_get_raw(index)?.is_null(),
+            Row::Postgres(r) => r.try_get_raw(index)?.is_null(),
+        })
+    }
+
+    /// The column at `index` as a Rust value (`Option<T>` for nullable columns).
+    pub fn get<T: Column>(&self, index: usize) -> Result<T, sqlx::Error> {
+        T::read(self, index)
+    }
+
+    /// A decimal column of the given scale.
+    pub fn decimal(&self, index: usize, scale: u32) -> Result<Decimal, sqlx::Error> {
+        let value = match self {
+            Row::Sqlite(r) => match r.try_get::<i64, _>(index) {
+                Ok(scaled) => Decimal::try_from_i128_with_scale(i128::from(scaled), scale)
+                    .map_err(|e| decode_error(index, e))?,
+                Err(_) => {
+                    let text: String = r.try_get(index)?;
+                    Decimal::from_str_exact(&text).map_err(|e| decode_error(index, e))?
+                }
+            },
+            Row::Postgres(r) => r.try_get::<Decimal, _>(index)?,
+        };
+        let mut value = value;
+        value.rescale(scale);
+        Ok(value)
+    }
+
+    /// A nullable decimal column.
+    pub fn opt_decimal(&self, index: usize, scale: u32) -> Result<Option<Decimal>, sqlx::Error> {
+        if self.is_null(index)? {
+            Ok(None)
+        } else {
+            self.decimal(index, scale).map(Some)
+        }
+    }
+}
+
+fn decode_error(index: usize, e: impl std::error::Error + Send + Sync + 'static) -> sqlx::Error {
+    sqlx::Error::ColumnDecode {
+        index: index.to_string(),
+        source: Box::new(e),
+    }
+}
+
+/// A Rust type a column can be read as.
+pub trait Column: Sized {
+    fn read(row: &Row, index: usize) -> Result<Self, sqlx::Error>;
+}
+
+macro_rules! native_column {
+    ($($t:ty),*) => {$(
+        impl Column for $t {
+            fn read(row: &Row, index: usize) -> Result<Self, sqlx::Error> {
+                match row {
+                    Row::Sqlite(r) => r.try_get(index),
+                    Row::Postgres(r) => r.try_get(index),
+                }
+            }
+        }
+    )*};
+}
+
+native_column!(i32, i64, f64, bool, String);
+
+impl Column for Timestamp {
+    fn read(row: &Row, index: usize) -> Result<Self, sqlx::Error> {
+        match row {
+            Row::Sqlite(r) => {
+                let text: String = r.try_get(index)?;
+                Timestamp::parse(&text)
+                    .ok_or_else(|| decode_error(index, BadText("timestamp", text)))
+            }
+            Row::Postgres(r) => Ok(Timestamp::new(r.try_get(index)?)),
+        }
+    }
+}
+
+impl Column for Date {
+    fn read(row: &Row, index: usize) -> Result<Self, sqlx::Error> {
+        match row {
+            Row::Sqlite(r) => {
+                let text: String = r.try_get(index)?;
+                Date::parse(&text).ok_or_else(|| decode_error(index, BadText("date", text)))
+            }
+            Row::Postgres(r) => Ok(Date(r.try_get(index)?)),
+        }
+    }
+}
+
+impl Column for Uuid {
+    fn read(row: &Row, index: usize) -> Result<Self, sqlx::Error> {
+        match row {
+            Row::Sqlite(r) => {
+                let text: String = r.try_get(index)?;
+                Uuid::parse_str(&text).map_err(|e| decode_error(index, e))
+            }
+            Row::Postgres(r) => r.try_get(index),
+        }
+    }
+}
+
+impl<T: Column> Column for Option<T> {
+    fn read(row: &Row, index: usize) -> Result<Self, sqlx::Error> {
+        if row.is_null(index)? {
+            Ok(None)
+        } else {
+            T::read(row, index).map(Some)
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("stored {0} `{1}` cannot be read")]
+struct BadText(&'static str, String);

@@ -1,0 +1,448 @@
+//! The service around the generated routes: settings, startup, telemetry, shutdown.
+//!
+//! A generated `main` declares its [`Service`] (defaults from the spec, embedded
+//! migrations and API document) and calls [`run`] with its route table. `run` parses
+//! the settings (flags or environment; `--help` lists them all), then either applies
+//! the migrations and exits (`migrate`), or serves (the default, also `serve`):
+//!
+//! 1. JSON logs to stdout (`LOG_LEVEL`, `LOG_FORMAT`), a Prometheus recorder;
+//! 2. connects to `DATABASE_URL`, retrying for `DATABASE_CONNECT_TIMEOUT_SECONDS`,
+//!    and applies pending migrations;
+//! 3. serves the routes plus `/healthz`, `/readyz`, `/metrics` and `/openapi.json`,
+//!    each request with an id (`X-Request-Id`, kept when the client sends a sane one),
+//!    one access-log line, and request metrics;
+//! 4. on SIGTERM or Ctrl-C: `/readyz` turns 503, the listener closes, in-flight
+//!    requests finish (up to `DRAIN_SECONDS`), the pool closes, exit 0.
+
+use crate::db::{ConnectOptions, Db, SqliteSync};
+use crate::error::ApiError;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Router};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use tracing::Instrument;
+
+/// What a generated backend tells the runtime about itself.
+#[derive(Debug)]
+pub struct Service {
+    /// The package name (`shop-backend`): `--help`, logs.
+    pub name: &'static str,
+    /// One line for `--help`.
+    pub about: &'static str,
+    /// `PORT` when unset.
+    pub default_port: u16,
+    /// `DATABASE_URL` when unset (a SQLite file).
+    pub default_database_url: &'static str,
+    /// `MAX_BODY_BYTES` when unset.
+    pub max_body_bytes: u64,
+    /// `DRAIN_SECONDS` when unset.
+    pub drain_seconds: u32,
+    /// The full API document (OpenAPI, YAML), served as JSON at `/openapi.json`.
+    pub openapi_yaml: &'static str,
+    pub migrations: Migrations,
+}
+
+/// The schema migrations of each engine, in version order.
+#[derive(Debug)]
+pub struct Migrations {
+    pub sqlite: &'static [Migration],
+    pub postgres: &'static [Migration],
+}
+
+/// One migration file.
+#[derive(Debug)]
+pub struct Migration {
+    pub version: i64,
+    pub description: &'static str,
+    pub sql: &'static str,
+}
+
+#[derive(Debug, Parser)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// TCP port to listen on.
+    #[arg(long, env = "PORT", global = true)]
+    port: Option<u16>,
+    /// Address to listen on (`127.0.0.1` to stay on loopback).
+    #[arg(long, env = "HOST", default_value = "0.0.0.0", global = true)]
+    host: IpAddr,
+    /// `sqlite://path/file.db` (created on first start) or `postgres://user:pass@host:port/db`.
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    database_url: Option<String>,
+    /// Connections in the pool.
+    #[arg(
+        long,
+        env = "DATABASE_MAX_CONNECTIONS",
+        default_value_t = 10,
+        global = true
+    )]
+    database_max_connections: u32,
+    /// How long to keep retrying the first connection at start, in seconds.
+    #[arg(
+        long,
+        env = "DATABASE_CONNECT_TIMEOUT_SECONDS",
+        default_value_t = 30,
+        global = true
+    )]
+    database_connect_timeout_seconds: u64,
+    /// How long a request waits for a pooled connection, in seconds (then 503).
+    #[arg(
+        long,
+        env = "DATABASE_ACQUIRE_TIMEOUT_SECONDS",
+        default_value_t = 5,
+        global = true
+    )]
+    database_acquire_timeout_seconds: u64,
+    /// SQLite commit durability: `full` (survives power loss) or `normal` (survives a
+    /// killed process; faster writes).
+    #[arg(
+        long,
+        env = "SQLITE_SYNCHRONOUS",
+        value_enum,
+        default_value = "full",
+        global = true
+    )]
+    sqlite_synchronous: SqliteSync,
+    /// Largest accepted request body, in bytes (larger: 413).
+    #[arg(long, env = "MAX_BODY_BYTES", global = true)]
+    max_body_bytes: Option<u64>,
+    /// Time allowed for in-flight requests after SIGTERM, in seconds.
+    #[arg(long, env = "DRAIN_SECONDS", global = true)]
+    drain_seconds: Option<u32>,
+    /// Requests running longer are answered 503, in seconds.
+    #[arg(
+        long,
+        env = "REQUEST_TIMEOUT_SECONDS",
+        default_value_t = 30,
+        global = true
+    )]
+    request_timeout_seconds: u64,
+    /// Log filter (`info`, `warn`, `shop_backend=debug,sqlx=warn`, …).
+    #[arg(long, env = "LOG_LEVEL", default_value = "info", global = true)]
+    log_level: String,
+    /// Log line format.
+    #[arg(
+        long,
+        env = "LOG_FORMAT",
+        value_enum,
+        default_value = "json",
+        global = true
+    )]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+enum Command {
+    /// Apply pending migrations, then serve (the default).
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Json,
+    Text,
+}
+
+/// Parses the settings and runs the command; the process's exit code.
+pub fn run(service: &'static Service, routes: fn() -> Router<Db>) -> ExitCode {
+    let port: &'static str = Box::leak(service.default_port.to_string().into_boxed_str());
+    let max_body: &'static str = Box::leak(service.max_body_bytes.to_string().into_boxed_str());
+    let drain: &'static str = Box::leak(service.drain_seconds.to_string().into_boxed_str());
+    let command = Cli::command()
+        .name(service.name)
+        .bin_name(service.name)
+        .about(service.about)
+        .mut_arg("port", |a| a.default_value(port))
+        .mut_arg("database_url", |a| {
+            a.default_value(service.default_database_url)
+        })
+        .mut_arg("max_body_bytes", |a| a.default_value(max_body))
+        .mut_arg("drain_seconds", |a| a.default_value(drain));
+    let cli = match Cli::from_arg_matches(&command.get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    init_logging(&cli);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(main(service, routes, cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            tracing::error!(error = %message, "exiting");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(cli: &Cli) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log_level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stdout);
+    let _ = match cli.log_format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+        LogFormat::Text => builder.compact().try_init(),
+    };
+}
+
+async fn main(
+    service: &'static Service,
+    routes: fn() -> Router<Db>,
+    cli: Cli,
+) -> Result<(), String> {
+    let options = ConnectOptions {
+        url: cli
+            .database_url
+            .clone()
+            .unwrap_or_else(|| service.default_database_url.to_string()),
+        max_connections: cli.database_max_connections.max(1),
+        acquire_timeout: Duration::from_secs(cli.database_acquire_timeout_seconds.max(1)),
+        sqlite_sync: cli.sqlite_synchronous,
+    };
+    let db = connect_and_migrate(service, &options, cli.database_connect_timeout_seconds).await?;
+    if cli.command == Some(Command::Migrate) {
+        tracing::info!("migrations applied");
+        db.close().await;
+        return Ok(());
+    }
+    let max_body = cli.max_body_bytes.unwrap_or(service.max_body_bytes);
+    let _ = crate::extract::MAX_BODY_BYTES.set(max_body);
+    let metrics = PrometheusBuilder::new()
+        .set_buckets(&[
+            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        ])
+        .and_then(|b| b.install_recorder())
+        .map_err(|e| format!("cannot install the metrics recorder: {e}"))?;
+    let openapi = openapi_json(service.openapi_yaml)?;
+    let draining = Arc::new(AtomicBool::new(false));
+    let system = System {
+        metrics,
+        openapi: bytes::Bytes::from(openapi),
+        draining: draining.clone(),
+    };
+    let app = router(routes(), system, &cli).with_state(db.clone());
+
+    let addr = SocketAddr::new(cli.host, cli.port.unwrap_or(service.default_port));
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    tracing::info!(%addr, engine = ?db.engine(), service = service.name, "listening");
+
+    let drain_for = Duration::from_secs(u64::from(
+        cli.drain_seconds.unwrap_or(service.drain_seconds),
+    ));
+    let signalled = Arc::new(tokio::sync::Notify::new());
+    let shutdown = {
+        let signalled = signalled.clone();
+        async move {
+            wait_for_signal().await;
+            draining.store(true, Ordering::SeqCst);
+            tracing::info!(
+                drain_seconds = drain_for.as_secs(),
+                "shutting down: draining in-flight requests"
+            );
+            signalled.notify_one();
+        }
+    };
+    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown);
+    tokio::select! {
+        result = server => result.map_err(|e| format!("server error: {e}"))?,
+        () = async { signalled.notified().await; tokio::time::sleep(drain_for).await } => {
+            tracing::warn!("drain time is over; closing remaining connections");
+        }
+    }
+    db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn connect_and_migrate(
+    service: &Service,
+    options: &ConnectOptions,
+    timeout_seconds: u64,
+) -> Result<Db, String> {
+    let deadline = Instant::now() + Duration::from_secs(timeout_seconds);
+    loop {
+        let attempt = async {
+            let db = Db::connect(options).await?;
+            db.migrate(&service.migrations).await?;
+            Ok::<Db, crate::db::ConnectError>(db)
+        };
+        match attempt.await {
+            Ok(db) => return Ok(db),
+            Err(crate::db::ConnectError::UnknownScheme(s)) => {
+                return Err(crate::db::ConnectError::UnknownScheme(s).to_string());
+            }
+            Err(e) if Instant::now() >= deadline => return Err(e.to_string()),
+            Err(e) => {
+                tracing::warn!(error = %e, "database not ready; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+/// `/openapi.json`: the embedded YAML document, converted once at start.
+pub fn openapi_json(yaml: &str) -> Result<Vec<u8>, String> {
+    let value: serde_json::Value = serde_saphyr::from_str(yaml)
+        .map_err(|e| format!("the embedded API document is not valid YAML: {e}"))?;
+    serde_json::to_vec(&value).map_err(|e| e.to_string())
+}
+
+#[derive(Clone)]
+struct System {
+    metrics: PrometheusHandle,
+    openapi: bytes::Bytes,
+    draining: Arc<AtomicBool>,
+}
+
+fn router(routes: Router<Db>, system: System, cli: &Cli) -> Router<Db> {
+    routes
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+        .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(Extension(system))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(cli.request_timeout_seconds.max(1)),
+        ))
+        .layer(axum::middleware::from_fn(observe))
+}
+
+async fn healthz() -> Response {
+    json_status(StatusCode::OK, "ok")
+}
+
+async fn readyz(State(db): State<Db>, Extension(system): Extension<System>) -> Response {
+    if system.draining.load(Ordering::SeqCst) {
+        return json_status(StatusCode::SERVICE_UNAVAILABLE, "draining");
+    }
+    match tokio::time::timeout(Duration::from_secs(2), db.ping()).await {
+        Ok(Ok(())) => json_status(StatusCode::OK, "ready"),
+        _ => json_status(StatusCode::SERVICE_UNAVAILABLE, "database unreachable"),
+    }
+}
+
+fn json_status(status: StatusCode, text: &str) -> Response {
+    let body = serde_json::json!({ "status": text }).to_string();
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+async fn metrics(Extension(system): Extension<System>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        system.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn openapi(Extension(system): Extension<System>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        system.openapi.clone(),
+    )
+        .into_response()
+}
+
+static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A client's request id is kept when it is 1–128 visible ASCII characters.
+fn request_id(req: &Request) -> HeaderValue {
+    req.headers()
+        .get(&REQUEST_ID)
+        .filter(|v| {
+            let b = v.as_bytes();
+            !b.is_empty() && b.len() <= 128 && b.iter().all(|c| c.is_ascii_graphic())
+        })
+        .cloned()
+        .unwrap_or_else(|| {
+            HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
+                .unwrap_or(HeaderValue::from_static("-"))
+        })
+}
+
+/// Request id, access log line and metrics for every request.
+async fn observe(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let id = request_id(&req);
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let span = tracing::info_span!("request", request_id = %id.to_str().unwrap_or("-"));
+    let mut response = next.run(req).instrument(span.clone()).await;
+    response.headers_mut().insert(REQUEST_ID.clone(), id);
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed();
+    let labels = [
+        ("method", method.as_str().to_string()),
+        ("route", route),
+        ("status", status.to_string()),
+    ];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels[..2])
+        .record(elapsed.as_secs_f64());
+    span.in_scope(|| {
+        tracing::info!(
+            method = %method,
+            path = %path,
+            status,
+            duration_ms = elapsed.as_secs_f64() * 1000.0,
+            "request"
+        );
+    });
+    response
+}
