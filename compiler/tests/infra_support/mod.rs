@@ -1,0 +1,183 @@
+//! Shared helpers of the `infra_*` tests: the reference spec and its variants (both
+//! egress modes, both gateway dialects, both database modes, an existing and a created
+//! cluster, a cluster in another region), building them in memory or into a temporary
+//! folder, and finding the external validators.
+//!
+//! External tools follow one rule: when a tool is missing, a test fails if the `CI`
+//! environment variable is set (`.ci/run` installs them) and otherwise skips with a
+//! loud message on stderr.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use shopgen::emit::{GeneratedFile, emit_all};
+use shopgen::model::{Model, SpecSource};
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("compiler/ has a parent")
+        .to_path_buf()
+}
+
+pub fn shop_src() -> String {
+    std::fs::read_to_string(repo().join("specs/shop.toml")).expect("specs/shop.toml")
+}
+
+/// One spec to build: a name, and the reference spec with some lines replaced.
+pub struct Variant {
+    pub name: &'static str,
+    pub src: String,
+}
+
+fn edit(src: &str, edits: &[(&str, &str)]) -> String {
+    let mut out = src.to_string();
+    for (from, to) in edits {
+        assert!(
+            out.contains(from),
+            "variant edit: `{from}` is not in specs/shop.toml any more"
+        );
+        out = out.replace(from, to);
+    }
+    out
+}
+
+const CONNECTOR: &str = "egress = { connector = \"10.8.0.0/28\" }";
+const EXISTING_CLUSTER: &str = "cluster = { name = \"shop-cluster\", location = \"europe-west2\" }";
+const OPENAPI_30: &str = "openapi = \"3.0\"";
+const SECRET_DB: &str = "secret = { name = \"shop-api-db\", key = \"DATABASE_URL\" }";
+
+/// The reference spec and variants covering every infrastructure switch.
+pub fn variants() -> Vec<Variant> {
+    let shop = shop_src();
+    vec![
+        Variant {
+            name: "shop",
+            src: shop.clone(),
+        },
+        Variant {
+            name: "direct-vpc-swagger2",
+            src: edit(
+                &shop,
+                &[
+                    (CONNECTOR, "egress = \"direct-vpc\""),
+                    (OPENAPI_30, "openapi = \"2.0\""),
+                ],
+            ),
+        },
+        Variant {
+            name: "cloudsql-created-cluster",
+            src: edit(
+                &shop,
+                &[
+                    (SECRET_DB, "cloud_sql = { tier = \"db-custom-1-3840\" }"),
+                    (
+                        EXISTING_CLUSTER,
+                        "cluster = { name = \"shop-gke\", location = \"europe-west2-a\", create = true }",
+                    ),
+                ],
+            ),
+        },
+        Variant {
+            name: "cluster-in-other-region",
+            src: edit(
+                &shop,
+                &[(
+                    EXISTING_CLUSTER,
+                    "cluster = { name = \"shop-cluster\", location = \"europe-west1-b\" }",
+                )],
+            ),
+        },
+    ]
+}
+
+pub fn source(name: &str) -> SpecSource {
+    SpecSource {
+        stem: "shop".into(),
+        display_path: format!("specs/{name}.toml"),
+    }
+}
+
+pub fn model(v: &Variant) -> Model {
+    shopgen::compile(&v.src, source(v.name)).unwrap_or_else(|d| {
+        panic!(
+            "variant {} does not compile:\n{}",
+            v.name,
+            shopgen::diagnostics::render(&d, v.name, &v.src)
+        )
+    })
+}
+
+pub fn files(model: &Model) -> Vec<GeneratedFile> {
+    emit_all(model)
+}
+
+/// A generated file's body (header stripped).
+pub fn body<'a>(files: &'a [GeneratedFile], path: &str) -> &'a str {
+    let f = files
+        .iter()
+        .find(|f| f.path == path)
+        .unwrap_or_else(|| panic!("{path} was not generated"));
+    shopgen::emit::parse_header(&f.contents)
+        .map(|(_, body)| body)
+        .unwrap_or_else(|| panic!("{path} has no shopgen header"))
+}
+
+/// Files whose path starts with `prefix`, sorted by path.
+pub fn under<'a>(files: &'a [GeneratedFile], prefix: &str) -> Vec<&'a GeneratedFile> {
+    files
+        .iter()
+        .filter(|f| f.path.starts_with(prefix))
+        .collect()
+}
+
+/// Writes the files into a fresh temporary folder.
+pub fn write(files: &[GeneratedFile]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for f in files {
+        let path = dir.path().join(&f.path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, &f.contents).expect("write");
+    }
+    dir
+}
+
+/// Parses YAML into `T` (tests only; the emitters only serialise).
+pub fn yaml<T: serde::de::DeserializeOwned>(text: &str) -> T {
+    serde_saphyr::from_str(text).unwrap_or_else(|e| panic!("invalid YAML: {e}\n{text}"))
+}
+
+/// The path of an external tool, or `None` after a loud skip notice; with `CI` set a
+/// missing tool fails the test.
+pub fn tool(name: &str, install: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        if std::env::var_os("CI").is_some() {
+            panic!("`{name}` is required in CI but is not installed ({install})");
+        }
+        eprintln!(
+            "\n!!! SKIPPED: `{name}` is not installed, so this check did not run ({install}).\n"
+        );
+    }
+    found
+}
+
+/// Runs a command; panics with its output when it fails.
+pub fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{cmd:?} failed:\n{text}");
+    text
+}

@@ -1,0 +1,515 @@
+//! The generated Terraform: every `google`/`google-beta` resource and data block
+//! checked against the provider schema (hashicorp/google and google-beta 6.50 and 8.7,
+//! the ends of the version range `versions.tf` allows; trimmed copies live in
+//! `tests/data/`), `terraform fmt -check`, and the wiring the stack depends on.
+//!
+//! The schema check is a port of the workspace tool `tfschema_check.py`: unknown
+//! arguments and blocks, arguments written as blocks, missing required arguments,
+//! unknown resource types, and beta-only resources without `provider = google-beta`.
+
+mod infra_support;
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use infra_support::{Variant, body, files, model, run_ok, tool, under, variants, write};
+use serde::Deserialize;
+use shopgen::emit::GeneratedFile;
+
+// ---------------------------------------------------------------------------------
+// The schema check
+// ---------------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+struct Schema {
+    resource: BTreeMap<String, BTreeMap<String, Node>>,
+    data: BTreeMap<String, BTreeMap<String, Node>>,
+}
+
+/// One block's schema: attributes (name → kind), nested blocks, required names.
+#[derive(Debug, Deserialize)]
+struct Node {
+    a: BTreeMap<String, String>,
+    b: BTreeMap<String, Node>,
+    #[serde(default)]
+    r: Vec<String>,
+}
+
+fn schema(version: &str) -> Schema {
+    let path = format!(
+        "{}/tests/data/google-provider-{version}.trimmed.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+const META_ATTRS: [&str; 4] = ["count", "for_each", "provider", "depends_on"];
+const META_BLOCKS: [&str; 3] = ["lifecycle", "provisioner", "connection"];
+
+/// Every schema problem in one `.tf` text, as `file: where: message` lines.
+fn check_tf(schema: &Schema, file: &str, text: &str) -> Vec<String> {
+    let body = hcl::parse(text).unwrap_or_else(|e| panic!("{file} does not parse: {e}"));
+    let mut problems = Vec::new();
+    for block in body.blocks() {
+        let section = block.identifier();
+        if section != "resource" && section != "data" {
+            continue;
+        }
+        let labels: Vec<&str> = block.labels().iter().map(|l| l.as_str()).collect();
+        let (rtype, rname) = (labels[0], labels[1]);
+        if !rtype.starts_with("google_") {
+            continue;
+        }
+        let table = if section == "resource" {
+            &schema.resource
+        } else {
+            &schema.data
+        };
+        let where_ = format!(
+            "{file}: {}{rtype}.{rname}",
+            if section == "data" { "data." } else { "" }
+        );
+        let Some(entry) = table.get(rtype) else {
+            problems.push(format!("{where_}: unknown {section} type `{rtype}`"));
+            continue;
+        };
+        let provider = block
+            .body()
+            .attributes()
+            .find(|a| a.key() == "provider")
+            .map(|a| a.expr().to_string())
+            .unwrap_or_else(|| "google".into());
+        let provider = if provider.starts_with("google-beta") {
+            "google-beta"
+        } else {
+            "google"
+        };
+        let node = match entry.get(provider) {
+            Some(n) => n,
+            None => {
+                problems.push(format!(
+                    "{where_}: `{rtype}` is not in provider {provider} (add `provider = google-beta`)"
+                ));
+                continue;
+            }
+        };
+        check_body(block.body(), node, &where_, true, &mut problems);
+    }
+    problems
+}
+
+fn check_body(body: &hcl::Body, node: &Node, where_: &str, top: bool, out: &mut Vec<String>) {
+    let mut present = Vec::new();
+    for attr in body.attributes() {
+        let key = attr.key();
+        if top && META_ATTRS.contains(&key) {
+            continue;
+        }
+        present.push(key.to_string());
+        if node.a.contains_key(key) {
+            continue;
+        }
+        if node.b.contains_key(key) {
+            out.push(format!("{where_}: `{key}` is a block, not an argument"));
+        } else {
+            out.push(format!("{where_}: unsupported argument `{key}`"));
+        }
+    }
+    for block in body.blocks() {
+        let key = block.identifier();
+        if top && META_BLOCKS.contains(&key) {
+            continue;
+        }
+        present.push(key.to_string());
+        match node.b.get(key) {
+            Some(sub) => check_body(block.body(), sub, &format!("{where_}.{key}"), false, out),
+            None if node.a.contains_key(key) => {
+                out.push(format!("{where_}: `{key}` is an argument, not a block"))
+            }
+            None => out.push(format!("{where_}: unsupported block `{key}`")),
+        }
+    }
+    for req in &node.r {
+        if !present.contains(req) {
+            out.push(format!("{where_}: missing required `{req}`"));
+        }
+    }
+}
+
+fn tf_files(files: &[GeneratedFile]) -> Vec<(&str, &str)> {
+    under(files, "terraform/")
+        .into_iter()
+        .map(|f| (f.path.as_str(), body(files, &f.path)))
+        .collect()
+}
+
+#[test]
+fn every_google_block_matches_the_provider_schema() {
+    for version in ["8.7.0", "6.50.0"] {
+        let schema = schema(version);
+        for v in variants() {
+            let files = files(&model(&v));
+            let mut problems = Vec::new();
+            let mut checked = 0;
+            for (path, text) in tf_files(&files) {
+                problems.extend(check_tf(&schema, path, text));
+                checked += 1;
+            }
+            assert!(checked >= 9, "{}: only {checked} .tf files", v.name);
+            assert!(
+                problems.is_empty(),
+                "{} against google {version}:\n{}",
+                v.name,
+                problems.join("\n")
+            );
+        }
+    }
+}
+
+#[test]
+fn the_schema_check_catches_mistakes() {
+    let schema = schema("8.7.0");
+    let bad = r#"
+resource "google_api_gateway_api" "a" {
+  api_id = "x"
+}
+
+resource "google_vpc_access_connector" "c" {
+  name          = "c"
+  ip_cidr_rnage = "10.8.0.0/28"
+}
+
+resource "google_cloud_run_v2_service" "s" {
+  name     = "s"
+  location = "europe-west2"
+  template {
+    containers {
+      image = "i"
+      ports = 8080
+    }
+  }
+}
+
+resource "google_apikeys_key" "k" {
+  display_name = "k"
+}
+
+resource "google_compute_adress" "x" {
+  name = "x"
+}
+"#;
+    let problems = check_tf(&schema, "bad.tf", bad).join("\n");
+    for expected in [
+        "google_api_gateway_api.a: `google_api_gateway_api` is not in provider google",
+        "google_vpc_access_connector.c: unsupported argument `ip_cidr_rnage`",
+        "google_cloud_run_v2_service.s.template.containers: `ports` is a block, not an argument",
+        "google_apikeys_key.k: missing required `name`",
+        "unknown resource type `google_compute_adress`",
+    ] {
+        assert!(
+            problems.contains(expected),
+            "expected `{expected}` in:\n{problems}"
+        );
+    }
+}
+
+#[test]
+fn terraform_fmt_accepts_the_output() {
+    let Some(terraform) = tool(
+        "terraform",
+        "https://developer.hashicorp.com/terraform/install",
+    ) else {
+        return;
+    };
+    for v in variants() {
+        let files = files(&model(&v));
+        let dir = write(&files);
+        run_ok(
+            Command::new(&terraform)
+                .args(["fmt", "-check", "-diff", "-recursive"])
+                .arg(dir.path().join("terraform")),
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Wiring
+// ---------------------------------------------------------------------------------
+
+/// All `.tf` bodies of a variant, concatenated.
+fn all_tf(v: &Variant) -> String {
+    let files = files(&model(v));
+    tf_files(&files)
+        .into_iter()
+        .map(|(_, t)| t.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The body of `resource "<ty>" "<name>"` (or `data`).
+fn block_of<'a>(body: &'a hcl::Body, section: &str, ty: &str, name: &str) -> &'a hcl::Body {
+    body.blocks()
+        .find(|b| {
+            b.identifier() == section
+                && b.labels().first().map(|l| l.as_str()) == Some(ty)
+                && b.labels().get(1).map(|l| l.as_str()).unwrap_or("") == name
+        })
+        .map(|b| b.body())
+        .unwrap_or_else(|| panic!("no {section} {ty}.{name}"))
+}
+
+fn attr(body: &hcl::Body, key: &str) -> String {
+    body.attributes()
+        .find(|a| a.key() == key)
+        .map(|a| a.expr().to_string())
+        .unwrap_or_else(|| panic!("no attribute `{key}`"))
+}
+
+fn sub<'a>(body: &'a hcl::Body, key: &str) -> Vec<&'a hcl::Body> {
+    body.blocks()
+        .filter(|b| b.identifier() == key)
+        .map(|b| b.body())
+        .collect()
+}
+
+fn parsed(v: &Variant) -> hcl::Body {
+    hcl::parse(&all_tf(v)).expect("generated Terraform parses")
+}
+
+#[test]
+fn versions_pin_both_google_providers_to_the_tested_range() {
+    let text = all_tf(&variants()[0]);
+    for p in ["hashicorp/google\"", "hashicorp/google-beta\""] {
+        assert!(text.contains(p), "versions.tf lacks {p}");
+    }
+    assert_eq!(
+        text.matches("version = \">= 6.50, < 9.0\"").count(),
+        2,
+        "both providers pinned to the range the schema test covers"
+    );
+}
+
+#[test]
+fn project_services_include_the_managed_service_and_stay_enabled() {
+    for v in variants() {
+        let tf = parsed(&v);
+        let apis = block_of(&tf, "resource", "google_project_service", "apis");
+        let list = attr(apis, "for_each");
+        for api in [
+            "apigateway.googleapis.com",
+            "servicemanagement.googleapis.com",
+            "servicecontrol.googleapis.com",
+            "apikeys.googleapis.com",
+            "run.googleapis.com",
+            "compute.googleapis.com",
+            "artifactregistry.googleapis.com",
+        ] {
+            assert!(list.contains(api), "{}: {api} not enabled", v.name);
+        }
+        assert_eq!(attr(apis, "disable_on_destroy"), "false");
+        let managed = block_of(&tf, "resource", "google_project_service", "managed_service");
+        assert_eq!(
+            attr(managed, "service"),
+            "google_api_gateway_api.api.managed_service"
+        );
+        assert_eq!(attr(managed, "disable_on_destroy"), "false");
+        let connector = list.contains("vpcaccess.googleapis.com");
+        assert_eq!(
+            connector,
+            v.src.contains("connector ="),
+            "{}: vpcaccess enabled exactly when a connector is used",
+            v.name
+        );
+    }
+}
+
+#[test]
+fn the_gateway_config_is_templated_from_the_checked_in_document() {
+    for v in variants() {
+        let tf = parsed(&v);
+        for (ty, name) in [
+            ("google_api_gateway_api", "api"),
+            ("google_api_gateway_api_config", "api"),
+            ("google_api_gateway_gateway", "gateway"),
+        ] {
+            assert_eq!(
+                attr(block_of(&tf, "resource", ty, name), "provider"),
+                "google-beta"
+            );
+        }
+        let config = block_of(&tf, "resource", "google_api_gateway_api_config", "api");
+        assert!(attr(config, "api_config_id_prefix").starts_with('"'));
+        assert_eq!(
+            attr(sub(config, "lifecycle")[0], "create_before_destroy"),
+            "true"
+        );
+        let doc = sub(sub(config, "openapi_documents")[0], "document")[0];
+        let contents = attr(doc, "contents").replace(char::is_whitespace, "");
+        assert!(
+            contents.starts_with(
+                "base64encode(templatefile(\"${path.module}/../openapi/gateway.yaml\",{"
+            ),
+            "{}: {contents}",
+            v.name
+        );
+        assert!(
+            contents.contains(
+                "relay_host=trimprefix(google_cloud_run_v2_service.relay.uri,\"https://\")"
+            ),
+            "{}: {contents}",
+            v.name
+        );
+        let backend = sub(sub(config, "gateway_config")[0], "backend_config")[0];
+        assert_eq!(
+            attr(backend, "google_service_account"),
+            "google_service_account.gateway.email"
+        );
+        let gw = block_of(&tf, "resource", "google_api_gateway_gateway", "gateway");
+        assert_eq!(
+            attr(gw, "api_config"),
+            "google_api_gateway_api_config.api.id"
+        );
+    }
+}
+
+#[test]
+fn the_api_key_is_restricted_to_the_managed_service_and_output_sensitive() {
+    let tf = parsed(&variants()[0]);
+    let key = block_of(&tf, "resource", "google_apikeys_key", "client");
+    let target = sub(sub(key, "restrictions")[0], "api_targets")[0];
+    assert_eq!(
+        attr(target, "service"),
+        "google_api_gateway_api.api.managed_service"
+    );
+    let out = block_of(&tf, "output", "api_key", "");
+    assert_eq!(attr(out, "value"), "google_apikeys_key.client.key_string");
+    assert_eq!(attr(out, "sensitive"), "true");
+}
+
+#[test]
+fn the_relay_is_private_to_the_gateway_and_reaches_the_reserved_address() {
+    for v in variants() {
+        let text = all_tf(&v);
+        for open in ["\"allUsers\"", "\"allAuthenticatedUsers\""] {
+            assert!(!text.contains(open), "{}: relay open to {open}", v.name);
+        }
+        let tf = parsed(&v);
+        let run = block_of(&tf, "resource", "google_cloud_run_v2_service", "relay");
+        assert_eq!(attr(run, "ingress"), "\"INGRESS_TRAFFIC_ALL\"");
+        attr(run, "deletion_protection");
+        let template = sub(run, "template")[0];
+        let vpc = sub(template, "vpc_access")[0];
+        assert_eq!(attr(vpc, "egress"), "\"PRIVATE_RANGES_ONLY\"");
+        if v.src.contains("connector =") {
+            assert_eq!(
+                attr(vpc, "connector"),
+                "google_vpc_access_connector.relay.id"
+            );
+            assert!(sub(vpc, "network_interfaces").is_empty());
+            let c = block_of(&tf, "resource", "google_vpc_access_connector", "relay");
+            assert_eq!(attr(c, "ip_cidr_range"), "\"10.8.0.0/28\"");
+        } else {
+            assert_eq!(sub(vpc, "network_interfaces").len(), 1);
+            assert!(!text.contains("google_vpc_access_connector"));
+        }
+        let container = sub(template, "containers")[0];
+        let envs: BTreeMap<String, String> = sub(container, "env")
+            .into_iter()
+            .map(|e| (attr(e, "name"), attr(e, "value")))
+            .collect();
+        assert_eq!(
+            envs["\"UPSTREAM_URL\""],
+            "\"http://${google_compute_address.ilb.address}\""
+        );
+        assert_eq!(envs["\"API_KEY_HEADER\""], "\"x-api-key\"");
+        assert!(
+            !envs.contains_key("\"PORT\""),
+            "Cloud Run reserves PORT; it sets it from ports.container_port"
+        );
+        for probe in ["startup_probe", "liveness_probe"] {
+            let p = sub(container, probe)[0];
+            assert_eq!(attr(sub(p, "http_get")[0], "path"), "\"/healthz\"");
+        }
+        let invoker = block_of(
+            &tf,
+            "resource",
+            "google_cloud_run_v2_service_iam_member",
+            "gateway_invoker",
+        );
+        assert_eq!(attr(invoker, "role"), "\"roles/run.invoker\"");
+        assert_eq!(
+            attr(invoker, "member"),
+            "\"serviceAccount:${google_service_account.gateway.email}\""
+        );
+        let address = block_of(&tf, "resource", "google_compute_address", "ilb");
+        assert_eq!(attr(address, "address_type"), "\"INTERNAL\"");
+    }
+}
+
+#[test]
+fn the_cluster_is_read_or_created_as_the_spec_says() {
+    for v in variants() {
+        let tf = parsed(&v);
+        let text = all_tf(&v);
+        if v.src.contains("create = true") {
+            let c = block_of(&tf, "resource", "google_container_cluster", "cluster");
+            assert_eq!(attr(c, "networking_mode"), "\"VPC_NATIVE\"");
+            let private = sub(c, "private_cluster_config")[0];
+            assert_eq!(attr(private, "enable_private_nodes"), "true");
+            let wi = sub(c, "workload_identity_config")[0];
+            assert_eq!(attr(wi, "workload_pool"), "\"${var.project}.svc.id.goog\"");
+            assert!(text.contains("resource \"google_compute_router_nat\""));
+            assert!(!text.contains("data \"google_container_cluster\""));
+        } else {
+            block_of(&tf, "data", "google_container_cluster", "cluster");
+            assert!(!text.contains("resource \"google_container_cluster\""));
+        }
+    }
+}
+
+#[test]
+fn the_database_is_referenced_or_created_privately() {
+    for v in variants() {
+        let text = all_tf(&v);
+        if v.src.contains("cloud_sql") {
+            let tf = parsed(&v);
+            let db = block_of(&tf, "resource", "google_sql_database_instance", "db");
+            let ip = sub(sub(db, "settings")[0], "ip_configuration")[0];
+            assert_eq!(attr(ip, "ipv4_enabled"), "false");
+            assert!(text.contains("resource \"google_secret_manager_secret\" \"database_url\""));
+            assert!(text.contains("source  = \"hashicorp/random\""));
+        } else {
+            assert!(!text.contains("google_sql_database_instance"));
+            assert!(
+                !text.contains("DATABASE_URL"),
+                "the URL is never in Terraform"
+            );
+        }
+    }
+}
+
+#[test]
+fn variables_are_described_and_default_to_the_spec() {
+    let v = &variants()[0];
+    let tf = parsed(v);
+    let mut n = 0;
+    for b in tf.blocks().filter(|b| b.identifier() == "variable") {
+        n += 1;
+        let name = b.labels()[0].as_str();
+        let desc = attr(b.body(), "description");
+        assert!(desc.len() > 10, "variable {name} is not described");
+        attr(b.body(), "type");
+    }
+    assert!(n >= 8);
+    for (name, value) in [
+        ("project", "\"acme-shop-staging\""),
+        ("region", "\"europe-west2\""),
+        ("cluster_name", "\"shop-cluster\""),
+    ] {
+        assert_eq!(attr(block_of(&tf, "variable", name, ""), "default"), value);
+    }
+    for b in tf.blocks().filter(|b| b.identifier() == "output") {
+        attr(b.body(), "description");
+    }
+}
