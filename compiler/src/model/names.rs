@@ -65,6 +65,20 @@ pub fn pluralize(snake: &str) -> String {
     format!("{head}{plural}")
 }
 
+/// A best guess at the singular of a snake_case plural (for `has_many.reviews`
+/// without `resource`).
+pub fn singular_guess(plural: &str) -> String {
+    if let Some(stem) = plural.strip_suffix("ies") {
+        return format!("{stem}y");
+    }
+    for suffix in ["ches", "shes", "sses", "xes", "zes"] {
+        if let Some(stem) = plural.strip_suffix(suffix) {
+            return format!("{stem}{}", &suffix[..suffix.len() - 2]);
+        }
+    }
+    plural.strip_suffix('s').unwrap_or(plural).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,18 +110,4 @@ mod tests {
             assert_eq!(pluralize(s), p);
         }
     }
-}
-
-/// A best guess at the singular of a snake_case plural (for `has_many.reviews`
-/// without `resource`).
-pub fn singular_guess(plural: &str) -> String {
-    if let Some(stem) = plural.strip_suffix("ies") {
-        return format!("{stem}y");
-    }
-    for suffix in ["ches", "shes", "sses", "xes", "zes"] {
-        if let Some(stem) = plural.strip_suffix(suffix) {
-            return format!("{stem}{}", &suffix[..suffix.len() - 2]);
-        }
-    }
-    plural.strip_suffix('s').unwrap_or(plural).to_string()
 }
