@@ -23,6 +23,17 @@ pub fn compile(src: &str, source: SpecSource) -> Result<Model, Vec<Diagnostic>> 
         return Err(diags);
     }
     diags.extend(check::check(&spec));
+    if !check::idents::is_dns_label(&source.stem.replace('_', "-")) || source.stem.len() > 40 {
+        diags.push(
+            Diagnostic::new(
+                "E0230",
+                0..0,
+                "(file name)",
+                format!("the spec's file name `{}` cannot name the generated crates", source.stem),
+            )
+            .hint("rename the file: lower-case letters, digits, `-` or `_`, starting with a letter (`specs/shop.toml` → crate `shop-backend`)"),
+        );
+    }
     drop_follow_on_errors(&mut diags);
     if !diags.is_empty() {
         return Err(diags);

@@ -61,7 +61,7 @@ fn diagnostics_carry_location_path_and_hint() {
     for path in cases() {
         let src = std::fs::read_to_string(&path).unwrap();
         let source = SpecSource {
-            stem: "case".into(),
+            stem: path.file_stem().unwrap().to_string_lossy().into_owned(),
             display_path: "case.toml".into(),
         };
         let diags = shopgen::compile(&src, source).expect_err("invalid spec");
