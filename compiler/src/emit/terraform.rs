@@ -239,6 +239,12 @@ fn variables(model: &Model) -> File {
         Some(str(&model.gcp.region)),
     ));
     f.push(variable(
+        "gateway_region",
+        "string",
+        "Region of the API Gateway gateway (API Gateway runs in a subset of regions; the relay's region by default).",
+        Some(str(&model.gcp.region)),
+    ));
+    f.push(variable(
         "network",
         "string",
         "VPC network of the cluster and the relay's egress.",
@@ -761,7 +767,7 @@ fn gateway(model: &Model) -> File {
         Body::new()
             .attr("provider", r("google-beta"))
             .attr("gateway_id", str(&n.gateway_id))
-            .attr("region", r("var.region"))
+            .attr("region", r("var.gateway_region"))
             .attr("api_config", r("google_api_gateway_api_config.api.id"))
             .attr("display_name", str(&model.gateway.title)),
     ));
