@@ -88,6 +88,15 @@ pub async fn delete(db: &Db, table: &Table, id: i64) -> Result<bool, ApiError> {
     }
 }
 
+/// 404 unless row `id` of `table` exists (the parent of a nested route).
+pub async fn exists(db: &Db, table: &Table, id: i64) -> Result<(), ApiError> {
+    let sql = format!("SELECT id FROM {} WHERE id = $1", table.name);
+    match db.fetch_optional::<i64>(sql, &[Value::Int(id)]).await? {
+        Some(_) => Ok(()),
+        None => Err(ApiError::not_found(table.singular, id)),
+    }
+}
+
 /// 422 for every foreign key that points at no row (one query per reference set).
 async fn check_references(db: &Db, values: &[Assignment]) -> Result<(), ApiError> {
     let mut errors = FieldErrors::new();

@@ -26,19 +26,23 @@ pub mod server;
 pub mod types;
 pub mod validate;
 
+/// Routing functions for the generated route table (`get`, `post`, …).
+pub use axum::routing;
+
 /// What a generated backend imports: `use shopgen_backend_runtime::prelude::*;`.
 pub mod prelude {
     pub use crate::crud::{created, no_content, ok};
     pub use crate::db::{Db, FromRow, Row, Value};
+    /// What reading a row can fail with.
+    pub type DbError = sqlx::Error;
     pub use crate::error::ApiError;
     pub use crate::extract::{Id, JsonBody};
     pub use crate::list::{Children, ListSpec, Page};
     pub use crate::server::{Migration, Migrations, Service};
     pub use crate::types::{Date, Decimal, Timestamp, Uuid};
-    pub use crate::validate::{FieldSpec, Kind, Mode, Table};
+    pub use crate::validate::{DefaultValue, FieldSpec, Kind, Mode, Table};
     pub use axum::Router;
     pub use axum::extract::{OriginalUri, State};
     pub use axum::response::Response;
-    pub use axum::routing::{delete, get, patch, post, put};
     pub use serde::Serialize;
 }

@@ -231,15 +231,20 @@ fn encode(text: &str) -> String {
 #[derive(Debug)]
 pub struct Children<T>(HashMap<i64, Vec<T>>);
 
+impl<T> Default for Children<T> {
+    fn default() -> Self {
+        Children(HashMap::new())
+    }
+}
+
 impl<T> Children<T> {
-    /// Groups rows (already ordered by id) by parent, keeping their order.
-    pub fn group<R>(rows: Vec<R>, mut split: impl FnMut(R) -> (i64, T)) -> Self {
-        let mut map: HashMap<i64, Vec<T>> = HashMap::new();
-        for row in rows {
-            let (parent, child) = split(row);
-            map.entry(parent).or_default().push(child);
-        }
-        Children(map)
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds the next child of `parent` (rows come ordered by id, and keep that order).
+    pub fn push(&mut self, parent: i64, child: T) {
+        self.0.entry(parent).or_default().push(child);
     }
 
     /// The children of one parent (empty when it has none).
