@@ -191,7 +191,7 @@ fn the_api_key_header_is_the_same_everywhere() {
         assert_eq!(scheme["name"], header.as_str());
         assert_eq!(scheme["in"], "header");
         let relay = body(&files, "terraform/relay.tf");
-        assert!(relay.contains(&format!("name  = \"API_KEY_HEADER\"\n")));
+        assert!(relay.contains("name  = \"API_KEY_HEADER\"\n"));
         assert!(relay.contains(&format!("value = \"{header}\"")));
         assert!(body(&files, "terraform/outputs.tf").contains(&format!("`{header}` header")));
     }
