@@ -1,0 +1,30 @@
+//! A local **emulator** of Google API Gateway, for running shopgen's stack on one
+//! machine (`shopgen up`). It is not a production gateway: it has no TLS, no quota, no
+//! Service Control, and the ID token it sends is a fake that proves nothing.
+//!
+//! It reads the very document deployed to API Gateway
+//! (`generated/<spec>/openapi/gateway.yaml`, Swagger 2.0 or OpenAPI 3.x) and enforces
+//! what API Gateway enforces, with API Gateway's answers:
+//!
+//! - only listed operations pass (method and path template, whole-segment parameters,
+//!   case-sensitive); an unlisted path gets 404, a listed path with another method 405
+//!   ([`route`], [`reply`]);
+//! - the API key, from the header or query parameter the security scheme names, or the
+//!   `key` query parameter: missing → 401, not one of the configured keys → 400;
+//! - the backend named in the document, with `APPEND_PATH_TO_ADDRESS` or
+//!   `CONSTANT_ADDRESS` path translation, its address overridable (locally: the relay),
+//!   under the backend's `deadline` (→ 504), with API Gateway's request headers
+//!   ([`proxy`]).
+//!
+//! Stages: [`document`] (YAML → [`GatewayDocument`]) → [`Gateway::new`] (with a
+//! [`GatewayConfig`]) → [`serve`].
+
+pub mod document;
+pub mod proxy;
+pub mod reply;
+pub mod route;
+pub mod server;
+
+pub use document::{DocumentError, GatewayDocument};
+pub use proxy::{Gateway, GatewayConfig, GatewayError, LogSink};
+pub use server::serve;

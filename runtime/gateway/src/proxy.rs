@@ -1,0 +1,587 @@
+//! The request path through the emulated gateway: match, API key, backend call.
+//!
+//! Takes one client request; gives the backend's response or one of the gateway's
+//! own answers ([`Reject`]), in ESPv2's order: the route match first (404/405, before
+//! any key check), then the API key (401 missing, 400 not valid), then the backend
+//! call under the operation's deadline (504), with one retry when the connection
+//! cannot be opened (ESPv2's route retry policy is `connect-failure`, one retry), else
+//! 503.
+//!
+//! What the backend receives, as from API Gateway:
+//! - the path per `path_translation`: `APPEND_PATH_TO_ADDRESS` appends the normalised
+//!   request path and query to the address; `CONSTANT_ADDRESS` sends to the address and
+//!   moves path parameters into the query string;
+//! - `Authorization: Bearer <token>`: API Gateway mints a Google-signed ID token for the
+//!   backend; here a JWT-shaped token with `alg: none`, the configured audience, and a
+//!   signature that is literally `not-signed` (it proves nothing and must never be
+//!   accepted as a credential). The client's own `Authorization`, if any, moves to
+//!   `X-Forwarded-Authorization`. With `disable_auth`, neither happens;
+//! - the API key header and query parameter, unchanged (API Gateway forwards them; the
+//!   relay strips the header);
+//! - `X-Forwarded-For` with the client's address appended, `X-Forwarded-Proto`, `Host`
+//!   set to the backend's authority, and every other end-to-end header (including
+//!   `X-Request-Id`) unchanged; hop-by-hop headers are removed both ways.
+//!
+//! Bodies are buffered both ways: API Gateway does not stream, and caps bodies at
+//! 32 MB.
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::http::uri::{Authority, PathAndQuery, Scheme, Uri};
+use hyper::{Request, Response};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+use crate::document::{
+    Backend, GatewayDocument, KeyLocation, KeyRequirement, Operation, PathTranslation,
+};
+use crate::reply::Reject;
+use crate::route::normalize;
+
+/// API Gateway's request and response body limit (32 MB).
+pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+/// The query parameter API Gateway also reads an API key from (besides the place
+/// the document's security scheme names).
+pub const KEY_QUERY_PARAMETER: &str = "key";
+
+static X_FORWARDED_AUTHORIZATION: HeaderName = HeaderName::from_static("x-forwarded-authorization");
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+
+/// What a log line receives for each request.
+pub type LogSink = std::sync::Arc<dyn Fn(String) + Send + Sync>;
+
+/// How the emulator runs a document.
+#[derive(Clone)]
+pub struct GatewayConfig {
+    /// The valid API keys (what the project's API keys would be).
+    pub api_keys: BTreeSet<String>,
+    /// Replaces every backend address of the document (for a local relay:
+    /// `http://127.0.0.1:8081`). Without it, addresses must be plain `http://` URLs
+    /// without placeholders.
+    pub backend_override: Option<String>,
+    /// Overrides every operation's deadline.
+    pub deadline_override: Option<Duration>,
+    /// Where one JSON line per request goes; `None` for no access log.
+    pub access_log: Option<LogSink>,
+}
+
+impl std::fmt::Debug for GatewayConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayConfig")
+            .field("api_keys", &self.api_keys.len())
+            .field("backend_override", &self.backend_override)
+            .field("deadline_override", &self.deadline_override)
+            .field("access_log", &self.access_log.is_some())
+            .finish()
+    }
+}
+
+/// Why a document and a configuration cannot be served.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// A backend address the emulator cannot call.
+    #[error("backend address `{address}`: {reason}")]
+    Address { address: String, reason: String },
+}
+
+/// A backend ready to call: where to connect and what to send.
+#[derive(Debug, Clone)]
+struct Target {
+    authority: Authority,
+    base_path: String,
+    translation: PathTranslation,
+    deadline: Duration,
+    /// `Authorization` value, or `None` with `disable_auth`.
+    token: Option<HeaderValue>,
+}
+
+#[derive(Debug, Clone)]
+struct Route {
+    op: Operation,
+    target: Target,
+}
+
+/// The emulated gateway for one document.
+pub struct Gateway {
+    routes: Vec<Route>,
+    fallback: Option<Target>,
+    config: GatewayConfig,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("routes", &self.routes)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Gateway {
+    /// Prepares `doc` for serving: resolves every backend (after the override).
+    pub fn new(doc: &GatewayDocument, config: GatewayConfig) -> Result<Gateway, GatewayError> {
+        let resolve = |b: &Backend| target(b, &config);
+        let routes = doc
+            .operations
+            .iter()
+            .map(|op| {
+                Ok(Route {
+                    op: op.clone(),
+                    target: resolve(&op.backend)?,
+                })
+            })
+            .collect::<Result<Vec<_>, GatewayError>>()?;
+        let fallback = match (&doc.default_backend, doc.allow_all) {
+            (Some(b), true) => Some(resolve(b)?),
+            _ => None,
+        };
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(Duration::from_secs(5)));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build(connector);
+        Ok(Gateway {
+            routes,
+            fallback,
+            config,
+            client,
+        })
+    }
+
+    /// The configuration this gateway runs with.
+    pub fn config(&self) -> &GatewayConfig {
+        &self.config
+    }
+
+    /// Handles one request from `peer`.
+    pub async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
+        let started = Instant::now();
+        let method = req.method().clone();
+        let raw_path = req.uri().path().to_string();
+        let (response, operation) = match self.route(&req) {
+            Err(reject) => (reject.response(), None),
+            Ok((route_target, op, path)) => {
+                let name = op.and_then(|o| o.operation_id.clone());
+                let outcome = match op.map(|o| self.check_key(&o.key, &req)) {
+                    Some(Err(reject)) => reject.response(),
+                    _ => self.forward(req, route_target, op, &path, peer.ip()).await,
+                };
+                (outcome, name)
+            }
+        };
+        if let Some(sink) = &self.config.access_log {
+            let line = serde_json::json!({
+                "component": "gateway",
+                "method": method.as_str(),
+                "path": raw_path,
+                "operation": operation,
+                "status": response.status().as_u16(),
+                "latency_ms": (started.elapsed().as_secs_f64() * 1000.0 * 100.0).round() / 100.0,
+            });
+            sink(line.to_string());
+        }
+        response
+    }
+
+    /// The operation (or `x-google-allow: all` fallback) for a request, with its
+    /// normalised path.
+    #[allow(clippy::type_complexity)]
+    fn route(
+        &self,
+        req: &Request<Incoming>,
+    ) -> Result<(&Target, Option<&Operation>, String), Reject> {
+        let path = normalize(req.uri().path()).ok_or(Reject::NotDefined)?;
+        let mut template_hit: Option<&str> = None;
+        for route in &self.routes {
+            if route.op.template.matches(&path).is_some() {
+                if route.op.method == req.method() {
+                    return Ok((&route.target, Some(&route.op), path));
+                }
+                template_hit.get_or_insert(route.op.template.as_str());
+            }
+        }
+        if let Some(fallback) = &self.fallback {
+            return Ok((fallback, None, path));
+        }
+        Err(match template_hit {
+            Some(t) => Reject::MethodNotAllowed(t.to_string()),
+            None => Reject::NotDefined,
+        })
+    }
+
+    /// ESPv2's service-control check, against the configured key set.
+    fn check_key(
+        &self,
+        requirement: &KeyRequirement,
+        req: &Request<Incoming>,
+    ) -> Result<(), Reject> {
+        let (locations, optional) = match requirement {
+            KeyRequirement::None => return Ok(()),
+            KeyRequirement::Required(l) => (l, false),
+            KeyRequirement::Optional(l) => (l, true),
+        };
+        match find_key(locations, req.headers(), req.uri().query()) {
+            None if optional => Ok(()),
+            None => Err(Reject::MissingKey),
+            Some(key) if self.config.api_keys.contains(&key) => Ok(()),
+            Some(_) => Err(Reject::InvalidKey),
+        }
+    }
+
+    async fn forward(
+        &self,
+        req: Request<Incoming>,
+        target: &Target,
+        op: Option<&Operation>,
+        path: &str,
+        peer: IpAddr,
+    ) -> Response<Full<Bytes>> {
+        let (parts, body) = req.into_parts();
+        let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+                return Reject::PayloadTooLarge.response();
+            }
+            // The client went away or sent a broken body; Envoy answers 400.
+            Err(_) => {
+                let mut r = Response::new(Full::new(Bytes::from_static(b"Bad Request")));
+                *r.status_mut() = hyper::StatusCode::BAD_REQUEST;
+                return r;
+            }
+        };
+        let uri = match upstream_uri(target, op, path, parts.uri.query()) {
+            Some(uri) => uri,
+            None => return Reject::NotDefined.response(),
+        };
+        let mut headers = parts.headers;
+        prepare_request_headers(&mut headers, target, peer);
+        let deadline = self.config.deadline_override.unwrap_or(target.deadline);
+        let call = async {
+            let mut retried = false;
+            loop {
+                let mut upstream = Request::new(Full::new(body.clone()));
+                *upstream.method_mut() = parts.method.clone();
+                *upstream.uri_mut() = uri.clone();
+                *upstream.headers_mut() = headers.clone();
+                match self.client.request(upstream).await {
+                    Ok(resp) => {
+                        let (mut rparts, rbody) = resp.into_parts();
+                        let bytes = match Limited::new(rbody, MAX_BODY_BYTES).collect().await {
+                            Ok(b) => b.to_bytes(),
+                            Err(_) => return Err(Reject::Unreachable),
+                        };
+                        strip_hop_by_hop(&mut rparts.headers);
+                        rparts.headers.remove(header::CONTENT_LENGTH);
+                        return Ok(Response::from_parts(rparts, Full::new(bytes)));
+                    }
+                    Err(e) if e.is_connect() && !retried => retried = true,
+                    Err(_) => return Err(Reject::Unreachable),
+                }
+            }
+        };
+        match tokio::time::timeout(deadline, call).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(reject)) => reject.response(),
+            Err(_) => Reject::Timeout.response(),
+        }
+    }
+}
+
+/// Resolves a document backend (with the override) into a [`Target`].
+fn target(backend: &Backend, config: &GatewayConfig) -> Result<Target, GatewayError> {
+    let address = config
+        .backend_override
+        .clone()
+        .unwrap_or_else(|| backend.address.clone());
+    let fail = |reason: &str| GatewayError::Address {
+        address: address.clone(),
+        reason: reason.to_string(),
+    };
+    if address.contains("${") {
+        return Err(fail(
+            "holds a Terraform placeholder; give the local address of the backend (the relay) \
+             as an override",
+        ));
+    }
+    let uri: Uri = address.parse().map_err(|_| fail("not a URL"))?;
+    if uri.scheme() != Some(&Scheme::HTTP) {
+        return Err(fail(
+            "the local emulator calls its backend over plain http://; override the address",
+        ));
+    }
+    let authority = uri.authority().cloned().ok_or_else(|| fail("no host"))?;
+    if uri.query().is_some() {
+        return Err(fail("an address has no query string"));
+    }
+    let base_path = uri.path().trim_end_matches('/').to_string();
+    let token = if backend.disable_auth {
+        None
+    } else {
+        let audience = match (&config.backend_override, &backend.jwt_audience) {
+            (None, Some(aud)) => aud.clone(),
+            _ => address.trim_end_matches('/').to_string(),
+        };
+        HeaderValue::from_str(&format!("Bearer {}", fake_id_token(&audience))).ok()
+    };
+    Ok(Target {
+        authority,
+        base_path,
+        translation: backend.path_translation,
+        deadline: backend.deadline,
+        token,
+    })
+}
+
+/// The backend URI for a request.
+fn upstream_uri(
+    target: &Target,
+    op: Option<&Operation>,
+    path: &str,
+    query: Option<&str>,
+) -> Option<Uri> {
+    let path_and_query = match target.translation {
+        PathTranslation::AppendPathToAddress => {
+            let mut p = format!("{}{}", target.base_path, path);
+            if let Some(q) = query {
+                p.push('?');
+                p.push_str(q);
+            }
+            p
+        }
+        PathTranslation::ConstantAddress => {
+            let mut p = if target.base_path.is_empty() {
+                "/".to_string()
+            } else {
+                target.base_path.clone()
+            };
+            let mut pairs: Vec<String> = query
+                .filter(|q| !q.is_empty())
+                .map(|q| vec![q.to_string()])
+                .unwrap_or_default();
+            if let Some(op) = op {
+                for (name, value) in op.template.matches(path).unwrap_or_default() {
+                    pairs.push(format!("{name}={value}"));
+                }
+            }
+            if !pairs.is_empty() {
+                p.push('?');
+                p.push_str(&pairs.join("&"));
+            }
+            p
+        }
+    };
+    Uri::builder()
+        .scheme(Scheme::HTTP)
+        .authority(target.authority.clone())
+        .path_and_query(PathAndQuery::try_from(path_and_query).ok()?)
+        .build()
+        .ok()
+}
+
+/// The API key a request carries, from the first listed place that has one, then
+/// from the `key` query parameter.
+pub fn find_key(
+    locations: &[KeyLocation],
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Option<String> {
+    let from_query = |name: &str| {
+        query?.split('&').find_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (k == name && !v.is_empty()).then(|| percent_decode(v))
+        })
+    };
+    for location in locations {
+        let found = match location {
+            KeyLocation::Header(name) => headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| !v.is_empty())
+                .map(str::to_string),
+            KeyLocation::Query(name) => from_query(name),
+        };
+        if found.is_some() {
+            return found;
+        }
+    }
+    from_query(KEY_QUERY_PARAMETER)
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 3;
+                    }
+                    None => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Rewrites the client's headers for the backend (see the module docs).
+fn prepare_request_headers(headers: &mut HeaderMap, target: &Target, peer: IpAddr) {
+    strip_hop_by_hop(headers);
+    headers.remove(header::CONTENT_LENGTH);
+    headers.remove(header::EXPECT);
+    if let Some(token) = &target.token {
+        if let Some(client_auth) = headers.remove(header::AUTHORIZATION) {
+            headers.insert(X_FORWARDED_AUTHORIZATION.clone(), client_auth);
+        }
+        headers.insert(header::AUTHORIZATION, token.clone());
+    }
+    if let Ok(host) = HeaderValue::from_str(target.authority.as_str()) {
+        headers.insert(header::HOST, host);
+    }
+    let peer = match peer {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    };
+    let xff = match headers
+        .get(&X_FORWARDED_FOR)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.trim().is_empty())
+    {
+        Some(existing) => format!("{}, {peer}", existing.trim()),
+        None => peer.to_string(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&xff) {
+        headers.insert(X_FORWARDED_FOR.clone(), v);
+    }
+    headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
+}
+
+/// Removes hop-by-hop headers (RFC 9110 7.6.1): those `Connection` names, then the
+/// fixed list.
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in [
+        header::CONNECTION,
+        header::TE,
+        header::TRAILER,
+        header::TRANSFER_ENCODING,
+        header::UPGRADE,
+        header::PROXY_AUTHORIZATION,
+        header::PROXY_AUTHENTICATE,
+    ] {
+        headers.remove(name);
+    }
+    headers.remove("keep-alive");
+    headers.remove("proxy-connection");
+}
+
+/// A JWT-shaped stand-in for the Google-signed ID token API Gateway sends its backend:
+/// `alg: none`, the audience, a fixed local issuer, and the signature `not-signed`.
+pub fn fake_id_token(audience: &str) -> String {
+    let header = r#"{"alg":"none","typ":"JWT","kid":"shopgen-gateway-local"}"#;
+    let claims = serde_json::json!({
+        "aud": audience,
+        "email": "gateway@shopgen-gateway-local.invalid",
+        "iss": "shopgen-gateway-local",
+        "sub": "shopgen-gateway-local",
+    })
+    .to_string();
+    format!(
+        "{}.{}.{}",
+        base64url(header.as_bytes()),
+        base64url(claims.as_bytes()),
+        base64url(b"not-signed")
+    )
+}
+
+/// Base64url without padding (RFC 4648 §5), as JWTs use.
+fn base64url(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        let chars = chunk.len() + 1;
+        for i in 0..chars {
+            let idx = (n >> (18 - 6 * i)) & 0x3f;
+            out.push(char::from(ALPHABET[idx as usize]));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64url_matches_rfc4648_vectors() {
+        assert_eq!(base64url(b""), "");
+        assert_eq!(base64url(b"f"), "Zg");
+        assert_eq!(base64url(b"fo"), "Zm8");
+        assert_eq!(base64url(b"foo"), "Zm9v");
+        assert_eq!(base64url(b"foob"), "Zm9vYg");
+        assert_eq!(base64url(b"fooba"), "Zm9vYmE");
+        assert_eq!(base64url(b"foobar"), "Zm9vYmFy");
+        assert_eq!(base64url(&[0xfb, 0xff]), "-_8");
+    }
+
+    #[test]
+    fn keys_from_header_then_query() {
+        let mut h = HeaderMap::new();
+        let loc = [KeyLocation::Header(HeaderName::from_static("x-api-key"))];
+        assert_eq!(find_key(&loc, &h, None), None);
+        assert_eq!(find_key(&loc, &h, Some("key=a%2Bb")), Some("a+b".into()));
+        assert_eq!(find_key(&loc, &h, Some("key=")), None);
+        assert_eq!(find_key(&loc, &h, Some("keys=x")), None);
+        h.insert("X-API-KEY", HeaderValue::from_static("k1"));
+        assert_eq!(find_key(&loc, &h, Some("key=k2")), Some("k1".into()));
+    }
+
+    #[test]
+    fn fake_token_is_a_three_part_unsigned_jwt() {
+        let t = fake_id_token("http://127.0.0.1:8081");
+        let parts: Vec<&str> = t.split('.').collect();
+        assert_eq!(parts.len(), 3);
+        assert_eq!(parts[2], base64url(b"not-signed"));
+    }
+}
