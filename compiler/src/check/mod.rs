@@ -466,6 +466,30 @@ fn check_gcp(c: &mut Checker) {
         ),
         Some(cl) => check_cluster(c, cl),
     }
+    // Direct VPC egress puts the relay on `gcp.subnetwork`, in the relay's region; the
+    // internal load balancer's address is on the same subnetwork, in the cluster's
+    // region. One subnetwork cannot be in two regions.
+    if let (Some(e), Some(region), Some(cl)) = (&g.egress, &g.region, &g.cluster)
+        && e.value == EgressSpec::DirectVpc
+        && let Some(loc) = &cl.location
+    {
+        let cluster_region = match loc.value.rsplit_once('-') {
+            Some((head, zone)) if zone.len() == 1 => head,
+            _ => loc.value.as_str(),
+        };
+        if cluster_region != region.value {
+            c.err(
+                "E0231",
+                loc.span.clone(),
+                "gcp.cluster.location",
+                format!(
+                    "with Direct VPC egress the cluster must be in the relay's region `{}`, not `{cluster_region}`",
+                    region.value
+                ),
+                "use `egress = { connector = \"10.8.0.0/28\" }` (the load balancer then gets global access), or move the cluster",
+            );
+        }
+    }
 }
 
 fn check_cluster(c: &mut Checker, cl: &ClusterSpec) {
