@@ -8,6 +8,8 @@ use clap::{Parser, Subcommand};
 
 use shopgen::{diagnostics, emit, output};
 
+mod up;
+
 /// shopgen: one TOML spec → a deployable API stack (backend service, relay,
 /// Kubernetes manifests, Terraform, API Gateway OpenAPI).
 #[derive(Parser)]
@@ -37,6 +39,9 @@ enum Command {
     Lint { spec: PathBuf },
     /// Print the JSON Schema of the spec format (for editor completion).
     Schema,
+    /// Run the whole stack locally: the backend, the relay, and a local emulator of
+    /// API Gateway in front, from the generated files (Ctrl-C stops all three).
+    Up(up::UpArgs),
 }
 
 fn main() -> ExitCode {
@@ -74,6 +79,7 @@ fn compile(spec: &Path) -> anyhow::Result<Option<Vec<emit::GeneratedFile>>> {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Up(args) => up::run(args),
         Command::Schema => {
             println!(
                 "{}",
