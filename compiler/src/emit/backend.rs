@@ -358,12 +358,15 @@ impl<'m> Plan<'m> {
         }
     }
 
+    /// Module-local names keep every line's length independent of the spec's names
+    /// (`product::Record`, `product::Json`), so the layout is rustfmt's whatever the
+    /// names are.
     fn row_type(&self) -> &str {
-        &self.r.names.pascal
+        "Record"
     }
 
     fn json_type(&self) -> String {
-        format!("{}Json", self.r.names.pascal)
+        "Json".to_string()
     }
 
     /// The struct a parent embeds: the full JSON unless this resource embeds
@@ -372,7 +375,7 @@ impl<'m> Plan<'m> {
         if self.embeds.is_empty() {
             self.json_type()
         } else {
-            format!("{}EmbeddedJson", self.r.names.pascal)
+            "EmbeddedJson".to_string()
         }
     }
 
@@ -434,10 +437,12 @@ fn resource_rs(model: &Model, r: &Resource) -> String {
 /// `const NAME: &str = "…";`, moved to its own line when rustfmt would.
 fn const_str(out: &mut String, name: &str, value: &str) {
     let line = format!("const {name}: &str = {};", rust_str(value));
-    if line.len() <= 100 {
-        writeln!(out, "{line}").ok();
+    let next_line = format!("    {};", rust_str(value));
+    if line.len() > 100 && next_line.len() <= 100 {
+        writeln!(out, "const {name}: &str =\n{next_line}").ok();
     } else {
-        writeln!(out, "const {name}: &str =\n    {};", rust_str(value)).ok();
+        // rustfmt leaves a literal that fits nowhere on the `const` line.
+        writeln!(out, "{line}").ok();
     }
 }
 
@@ -521,6 +526,7 @@ fn table_static(out: &mut String, plan: &Plan) {
     out.push_str("pub static TABLE: Table = Table {\n");
     writeln!(out, "    name: {},", rust_str(&r.table)).ok();
     writeln!(out, "    singular: {},", rust_str(&r.names.snake)).ok();
+    writeln!(out, "    plural: {},", rust_str(&r.plural.snake)).ok();
     writeln!(
         out,
         "    path: {},",
@@ -655,16 +661,20 @@ fn kind_literal(ty: &FieldType, indent: usize) -> String {
             let list: Vec<String> = values.iter().map(|v| rust_str(v)).collect();
             let inline = format!("&[{}]", list.join(", "));
             let pad = " ".repeat(indent + 4);
-            let values = if pad.len() + "values: ".len() + inline.len() + 1 <= 100 {
-                inline
-            } else {
-                let mut s = "&[\n".to_string();
-                for v in &list {
-                    writeln!(s, "{pad}    {v},").ok();
-                }
-                write!(s, "{pad}]").ok();
-                s
-            };
+            if inline.len() + "values: ".len() <= 18 {
+                return format!("Kind::Enum {{ values: {inline} }}");
+            }
+            let values =
+                if pad.len() + "values: ".len() + inline.len() < 100 && inline.len() - 3 <= 60 {
+                    inline
+                } else {
+                    let mut s = "&[\n".to_string();
+                    for v in &list {
+                        writeln!(s, "{pad}    {v},").ok();
+                    }
+                    write!(s, "{pad}]").ok();
+                    s
+                };
             struct_lit("Kind::Enum", &[("values", values)], indent)
         }
     }
@@ -725,7 +735,8 @@ fn list_static(out: &mut String, plan: &Plan) {
     let names = |v: &[String]| -> String {
         let list: Vec<String> = v.iter().map(|s| rust_str(s)).collect();
         let inline = format!("&[{}]", list.join(", "));
-        if inline.len() + 12 <= 100 {
+        // rustfmt's `array_width` (60).
+        if inline.len() - 3 <= 60 {
             inline
         } else {
             let mut s = "&[\n".to_string();
@@ -999,7 +1010,12 @@ fn to_json_fn(out: &mut String, plan: &Plan) {
             child.names.snake,
             children_fn_name(plan.r, h)
         );
-        writeln!(out, "{call}").ok();
+        if call.len() <= 100 {
+            writeln!(out, "{call}").ok();
+        } else {
+            let (lhs, rhs) = call.split_once(" = ").unwrap_or((&call, ""));
+            writeln!(out, "{lhs} =\n        {rhs}").ok();
+        }
     }
     out.push_str("    Ok(rows.into_iter().map(|row| ");
     // rustfmt lays the closure body out vertically (a struct literal).
@@ -1058,22 +1074,14 @@ fn children_fn(out: &mut String, plan: &Plan, parent: &Resource, b: &BelongsTo) 
         )
         .ok();
     }
-    let fetch = format!(
-        "    let rows: Vec<{}> = db.fetch_children(SELECT, {}, {ids}).await?;",
+    writeln!(
+        out,
+        "    let fk = {};\n    \
+         let rows: Vec<{}> = db.fetch_children(SELECT, fk, {ids}).await?;",
+        rust_str(&b.column),
         plan.row_type(),
-        rust_str(&b.column)
-    );
-    if fetch.len() <= 100 {
-        writeln!(out, "{fetch}").ok();
-    } else {
-        writeln!(
-            out,
-            "    let rows: Vec<{}> = db\n        .fetch_children(SELECT, {}, {ids})\n        .await?;",
-            plan.row_type(),
-            rust_str(&b.column)
-        )
-        .ok();
-    }
+    )
+    .ok();
     writeln!(
         out,
         "    let mut children = Children::new();\n    \
@@ -1090,15 +1098,14 @@ fn find_fn(out: &mut String, plan: &Plan) {
     let r = plan.r;
     let row = plan.row_type();
     let ty = plan.json_type();
-    let singular = rust_str(&r.names.snake);
     writeln!(
         out,
         "\n/// The JSON of {} `id`, or 404.\n\
          async fn find(db: &Db, id: i64) -> Result<{ty}, ApiError> {{\n    \
          let row: Option<{row}> = db.fetch_optional(SELECT_ONE, &[Value::Int(id)]).await?;\n    \
-         let row = row.ok_or_else(|| ApiError::not_found({singular}, id))?;\n    \
+         let row = row.ok_or_else(|| TABLE.not_found(id))?;\n    \
          let mut json = to_json(db, vec![row]).await?;\n    \
-         json.pop().ok_or_else(|| ApiError::not_found({singular}, id))\n}}",
+         json.pop().ok_or_else(|| TABLE.not_found(id))\n}}",
         r.names.snake
     )
     .ok();
@@ -1106,7 +1113,6 @@ fn find_fn(out: &mut String, plan: &Plan) {
 
 fn handler(out: &mut String, plan: &Plan, route: &Route) {
     let r = plan.r;
-    let singular = rust_str(&r.names.snake);
     let name = handler_name(route);
     let head = format!("\n/// `{} {}`", route.method.as_str(), route.path);
     let embeds: Vec<String> = plan
@@ -1139,18 +1145,17 @@ fn handler(out: &mut String, plan: &Plan, route: &Route) {
                 "{head}: a page of {}{with} (`limit`, `offset`, `sort`,\n/// filters).\n{}\n    \
                  let mut page = LIST.parse(&TABLE, db.engine(), &uri)?;\n    \
                  let rows: Vec<{}> = page.fetch(&db, SELECT).await?;\n    \
-                 page.respond({}, &to_json(&db, rows).await?)\n}}",
+                 page.respond(TABLE.plural, &to_json(&db, rows).await?)\n}}",
                 r.plural.snake,
                 sig("State(db): State<Db>, OriginalUri(uri): OriginalUri"),
                 plan.row_type(),
-                rust_str(&r.plural.snake),
             )
             .ok();
         }
         RouteKind::Get => {
             writeln!(
                 out,
-                "{head}: one {}{with}.\n{}\n    ok({singular}, &find(&db, id).await?)\n}}",
+                "{head}: one {}{with}.\n{}\n    ok(TABLE.singular, &find(&db, id).await?)\n}}",
                 r.names.snake,
                 sig("State(db): State<Db>, Id(id): Id"),
             )
@@ -1180,8 +1185,8 @@ fn handler(out: &mut String, plan: &Plan, route: &Route) {
                 "{head}: {what}.\n{}\n    \
                  let values = TABLE.validate(body, {mode})?;\n    \
                  if !crud::update(&db, &TABLE, id, values).await? {{\n        \
-                 return Err(ApiError::not_found({singular}, id));\n    }}\n    \
-                 ok({singular}, &find(&db, id).await?)\n}}",
+                 return Err(TABLE.not_found(id));\n    }}\n    \
+                 ok(TABLE.singular, &find(&db, id).await?)\n}}",
                 sig("State(db): State<Db>, Id(id): Id, body: JsonBody"),
             )
             .ok();
@@ -1191,7 +1196,7 @@ fn handler(out: &mut String, plan: &Plan, route: &Route) {
                 out,
                 "{head}: removes the {}.\n{}\n    \
                  if !crud::delete(&db, &TABLE, id).await? {{\n        \
-                 return Err(ApiError::not_found({singular}, id));\n    }}\n    \
+                 return Err(TABLE.not_found(id));\n    }}\n    \
                  Ok(no_content())\n}}",
                 r.names.snake,
                 sig("State(db): State<Db>, Id(id): Id"),
@@ -1211,14 +1216,13 @@ fn handler(out: &mut String, plan: &Plan, route: &Route) {
                  .parse(&TABLE, db.engine(), &uri)?\n        \
                  .with_parent({}, id);\n    \
                  let rows: Vec<{}> = page.fetch(&db, SELECT).await?;\n    \
-                 page.respond({}, &to_json(&db, rows).await?)\n}}",
+                 page.respond(TABLE.plural, &to_json(&db, rows).await?)\n}}",
                 r.plural.snake,
                 parent.names.snake,
                 sig("State(db): State<Db>, Id(id): Id, OriginalUri(uri): OriginalUri"),
                 parent.names.snake,
                 rust_str(&b.column),
                 plan.row_type(),
-                rust_str(&r.plural.snake),
             )
             .ok();
         }
@@ -1227,16 +1231,11 @@ fn handler(out: &mut String, plan: &Plan, route: &Route) {
                 return;
             };
             let parent = plan.model.resource(&b.target);
-            let fixed = format!("[({}, Value::Int(id))]", rust_str(&b.column));
-            let validate =
-                format!("    let values = TABLE.validate_with(body, Mode::Create, &{fixed})?;");
-            let validate = if validate.len() <= 100 {
-                validate
-            } else {
-                format!(
-                    "    let values = TABLE.validate_with(\n        body,\n        Mode::Create,\n        &{fixed},\n    )?;"
-                )
-            };
+            let validate = format!(
+                "    let parent = [({}, Value::Int(id))];\n    \
+                 let values = TABLE.validate_with(body, Mode::Create, &parent)?;",
+                rust_str(&b.column)
+            );
             writeln!(
                 out,
                 "{head}: creates a {} of {} `id`.\n{}\n    \

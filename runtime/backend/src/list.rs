@@ -273,6 +273,7 @@ mod tests {
     static TABLE: Table = Table {
         name: "things",
         singular: "thing",
+        plural: "things",
         path: "/things",
         fields: &FIELDS,
     };

@@ -24,6 +24,8 @@ pub struct Table {
     /// Singular name (`product`): error messages and the optional `{"product": {…}}`
     /// wrapper of request bodies.
     pub singular: &'static str,
+    /// Plural name (`products`): the key of list bodies (`{"products": [...]}`).
+    pub plural: &'static str,
     /// Collection path (`/products`), for `Location` headers.
     pub path: &'static str,
     /// In column order.
@@ -122,6 +124,11 @@ pub struct Assignment {
 }
 
 impl Table {
+    /// `404 {singular} {id} not found`.
+    pub fn not_found(&self, id: i64) -> ApiError {
+        ApiError::not_found(self.singular, id)
+    }
+
     /// The field with this JSON key.
     pub fn field(&self, name: &str) -> Option<&'static FieldSpec> {
         // `fields` is `'static`, so the element is too.
@@ -538,6 +545,7 @@ mod tests {
     static TABLE: Table = Table {
         name: "things",
         singular: "thing",
+        plural: "things",
         path: "/things",
         fields: &FIELDS,
     };
