@@ -1,0 +1,697 @@
+//! End-to-end: `shopgen up` on the reference spec, as real processes on 127.0.0.1.
+//!
+//! Each test starts the built `shopgen` binary (`up specs/shop.toml`) from the
+//! repository root on free ports with its own SQLite file, waits for the banner, and
+//! speaks HTTP to the gateway, the relay and the backend. The API key's journey and a
+//! dead backend are checked on a chain built by hand from the same pieces (the local
+//! gateway in front of the generated relay in front of a recording upstream).
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long a first `cargo build` of the generated crates may take on a busy machine.
+const START_TIMEOUT: Duration = Duration::from_secs(1200);
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the compiler crate sits in the repository")
+        .to_path_buf()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A response, fully read.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
+    }
+}
+
+/// One HTTP/1.1 exchange with `Connection: close`.
+fn http(
+    method: &str,
+    port: u16,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> Answer {
+    let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port))
+        .unwrap_or_else(|e| panic!("connect to port {port}: {e}"));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let mut req =
+        format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if let Some(b) = body {
+        req.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            b.len()
+        ));
+    }
+    req.push_str("\r\n");
+    if let Some(b) = body {
+        req.push_str(b);
+    }
+    stream.write_all(req.as_bytes()).expect("write");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("read");
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, rest) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no header end in {text:?}"));
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {head:?}"));
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let chunked = headers.iter().any(|(k, v)| {
+        k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
+    });
+    let body = if chunked {
+        dechunk(rest)
+    } else {
+        rest.to_string()
+    };
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// A running `shopgen up`, with every line it printed (stdout and stderr).
+struct Up {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+    gateway: u16,
+    relay: u16,
+    backend: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Up {
+    /// Starts `shopgen up specs/shop.toml` with `extra` flags and waits for the banner.
+    fn start(extra: &[&str], keys_env: Option<&str>) -> Up {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (gateway, relay, backend) = (free_port(), free_port(), free_port());
+        let db = format!("sqlite://{}", dir.path().join("shop.db").display());
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_shopgen"));
+        cmd.current_dir(repo_root())
+            .args(["up", "specs/shop.toml", "--database-url", &db])
+            .args(["--gateway-port", &gateway.to_string()])
+            .args(["--relay-port", &relay.to_string()])
+            .args(["--backend-port", &backend.to_string()])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        match keys_env {
+            Some(v) => cmd.env("SHOPGEN_API_KEYS", v),
+            None => cmd.env_remove("SHOPGEN_API_KEYS"),
+        };
+        let mut child = cmd.spawn().expect("start shopgen up");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        for stream in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let lines = lines.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    eprintln!("[up] {line}");
+                    lines.lock().expect("lock").push(line);
+                }
+            });
+        }
+        let mut up = Up {
+            child,
+            lines,
+            gateway,
+            relay,
+            backend,
+            _dir: dir,
+        };
+        up.wait_for_line("Ctrl-C stops all three.", START_TIMEOUT);
+        up
+    }
+
+    fn output(&self) -> Vec<String> {
+        self.lines.lock().expect("lock").clone()
+    }
+
+    /// Waits until a printed line contains `needle`; panics (with the output) if
+    /// `shopgen up` exits first or `timeout` passes.
+    fn wait_for_line(&mut self, needle: &str, timeout: Duration) -> String {
+        let started = Instant::now();
+        loop {
+            if let Some(l) = self.output().into_iter().find(|l| l.contains(needle)) {
+                return l;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                std::thread::sleep(Duration::from_millis(200));
+                panic!(
+                    "shopgen up exited ({status}) before printing {needle:?}:\n{}",
+                    self.output().join("\n")
+                );
+            }
+            assert!(
+                started.elapsed() < timeout,
+                "no line with {needle:?} within {timeout:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits for `shopgen up` to exit; its exit code.
+    fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                std::thread::sleep(Duration::from_millis(200));
+                return status.code();
+            }
+            assert!(
+                started.elapsed() < timeout,
+                "shopgen up still running after {timeout:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn signal(&self, sig: libc::c_int) {
+        signal(self.child.id(), sig);
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        // A failed test must not leave the stack running: SIGTERM stops and reaps the
+        // children; SIGKILL as a last resort (the children then get PR_SET_PDEATHSIG).
+        if matches!(self.child.try_wait(), Ok(None)) {
+            self.signal(libc::SIGTERM);
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_secs(20) {
+                if !matches!(self.child.try_wait(), Ok(None)) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn signal(pid: u32, sig: libc::c_int) {
+    let pid = libc::pid_t::try_from(pid).expect("pid fits");
+    // SAFETY: `kill` has no memory-safety preconditions.
+    unsafe {
+        libc::kill(pid, sig);
+    }
+}
+
+/// Live processes whose parent is `parent` (from /proc), with their command lines.
+fn children_of(parent: u32) -> Vec<(u32, String)> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid …`; comm may hold spaces, so split after the last ')'.
+        let Some((_, after)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let mut fields = after.split_whitespace();
+        let state = fields.next().unwrap_or_default();
+        let ppid = fields.next().and_then(|p| p.parse::<u32>().ok());
+        if ppid == Some(parent) && state != "Z" {
+            let cmdline = std::fs::read(entry.path().join("cmdline"))
+                .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+                .unwrap_or_default();
+            out.push((pid, cmdline));
+        }
+    }
+    out
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, a)| a.split_whitespace().next() != Some("Z"))
+        })
+        .unwrap_or(false)
+}
+
+fn wait_gone(pid: u32, timeout: Duration) {
+    let started = Instant::now();
+    while alive(pid) {
+        assert!(
+            started.elapsed() < timeout,
+            "process {pid} still alive after {timeout:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The generated backend and relay, with their pids.
+fn services(up: &Up) -> (u32, u32) {
+    let kids = children_of(up.child.id());
+    let find = |name: &str| {
+        kids.iter()
+            .find(|(_, cmd)| cmd.contains(name))
+            .map(|(pid, _)| *pid)
+            .unwrap_or_else(|| panic!("no {name} among the children of shopgen up: {kids:?}"))
+    };
+    (find("shop-backend"), find("shop-relay"))
+}
+
+const REFERENCE: &str = r#"{"products":[{"title":"Veranda Symphony","price":"83.84","reviews":[{"id":1,"name":"Edsger Dijkstra","message":"Too bitter for me.","rate":2}]}]}"#;
+
+#[test]
+fn reference_scenario_through_gateway_relay_backend_then_sigterm_stops_all() {
+    let mut up = Up::start(&[], Some("k-one, k-two"));
+    let key_header = [("X-API-KEY", "k-two")];
+
+    // No key, then a wrong key: API Gateway's answers, from the local gateway.
+    let a = http("GET", up.gateway, "/products", &[], None);
+    assert_eq!(a.status, 401, "{a:?}");
+    assert_eq!(a.json()["code"], 401);
+    assert!(
+        a.json()["message"].as_str().is_some_and(
+            |m| m.starts_with("UNAUTHENTICATED: Method doesn't allow unregistered callers")
+        ),
+        "{a:?}"
+    );
+    let a = http(
+        "GET",
+        up.gateway,
+        "/products",
+        &[("x-api-key", "nope")],
+        None,
+    );
+    assert_eq!(a.status, 400, "{a:?}");
+    assert_eq!(
+        a.json()["message"],
+        "INVALID_ARGUMENT: API key not valid. Please pass a valid API key."
+    );
+
+    // The reference scenario: create through the internal API, read through the gateway.
+    let a = http(
+        "POST",
+        up.backend,
+        "/products",
+        &[],
+        Some(r#"{"title":"Veranda Symphony","price":"83.84"}"#),
+    );
+    assert_eq!(a.status, 201, "{a:?}");
+    assert_eq!(a.header("location"), Some("/products/1"));
+    let a = http(
+        "POST",
+        up.backend,
+        "/products/1/reviews",
+        &[],
+        Some(r#"{"name":"Edsger Dijkstra","message":"Too bitter for me.","rate":2}"#),
+    );
+    assert_eq!(a.status, 201, "{a:?}");
+    let a = http("GET", up.gateway, "/products", &key_header, None);
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(a.body, REFERENCE);
+    // The key may also come as `?key=`.
+    let a = http("GET", up.gateway, "/products/1?key=k-one", &[], None);
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(a.json()["product"]["title"], "Veranda Symphony");
+
+    // An internal route: refused by the gateway, and by the relay when called directly.
+    let body = r#"{"title":"Sneaky","price":"1.00"}"#;
+    let a = http("POST", up.gateway, "/products", &key_header, Some(body));
+    assert!(
+        matches!(a.status, 404 | 405),
+        "gateway let POST /products through: {a:?}"
+    );
+    let a = http("POST", up.relay, "/products", &[], Some(body));
+    assert_eq!(a.status, 404, "{a:?}");
+    assert_eq!(a.json()["error"]["code"], "not_found");
+    let a = http("GET", up.relay, "/reviews", &[], None);
+    assert_eq!(a.status, 404, "{a:?}");
+    let a = http("GET", up.backend, "/products", &[], None);
+    assert_eq!(
+        a.json()["products"].as_array().map(Vec::len),
+        Some(1),
+        "nothing leaked"
+    );
+
+    // A request id sent to the gateway is in the backend's log line for the request.
+    let a = http(
+        "GET",
+        up.gateway,
+        "/products",
+        &[("x-api-key", "k-one"), ("X-Request-Id", "e2e-trace-4711")],
+        None,
+    );
+    assert_eq!(a.status, 200, "{a:?}");
+    let line = up.wait_for_line("e2e-trace-4711", Duration::from_secs(10));
+    let backend_line = up
+        .output()
+        .into_iter()
+        .find(|l| l.trim_start().starts_with("backend |") && l.contains("e2e-trace-4711"));
+    assert!(
+        backend_line.is_some(),
+        "the backend logged no line with the request id (first seen: {line})"
+    );
+
+    // SIGTERM: the gateway, the relay and the backend stop; no process is left.
+    let (backend_pid, relay_pid) = services(&up);
+    up.signal(libc::SIGTERM);
+    assert_eq!(up.wait_exit(Duration::from_secs(60)), Some(0));
+    for pid in [backend_pid, relay_pid] {
+        wait_gone(pid, Duration::from_secs(5));
+    }
+    assert!(children_of(up.child.id()).is_empty());
+    let refused = TcpStream::connect((Ipv4Addr::LOCALHOST, up.gateway)).is_err();
+    assert!(refused, "the gateway port still accepts connections");
+}
+
+#[test]
+fn seed_and_generated_key_then_a_crash_of_the_backend_stops_the_rest() {
+    let seed_path = repo_root().join("specs/shop.seed.json");
+    let seed_arg = seed_path.to_string_lossy().into_owned();
+    let mut up = Up::start(&["--seed", &seed_arg], None);
+
+    let line = up.wait_for_line("API key (generated", Duration::from_secs(5));
+    let key = line
+        .rsplit(' ')
+        .next()
+        .expect("the key ends the line")
+        .to_string();
+    assert!(key.starts_with("dev-"), "{line}");
+
+    // What the seed file describes, with ids in file order.
+    let seed: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&seed_path).expect("seed")).expect("json");
+    let mut review_id = 0;
+    let products: Vec<serde_json::Value> = seed["products"]
+        .as_array()
+        .expect("products")
+        .iter()
+        .map(|p| {
+            let reviews: Vec<serde_json::Value> = p["reviews"]
+                .as_array()
+                .expect("reviews")
+                .iter()
+                .map(|r| {
+                    review_id += 1;
+                    serde_json::json!({"id": review_id, "name": r["name"], "message": r["message"], "rate": r["rate"]})
+                })
+                .collect();
+            serde_json::json!({"title": p["title"], "price": p["price"], "reviews": reviews})
+        })
+        .collect();
+    let a = http("GET", up.gateway, "/products", &[("x-api-key", &key)], None);
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(a.json(), serde_json::json!({ "products": products }));
+    assert!(
+        a.body.starts_with(
+            r#"{"products":[{"title":"Veranda Symphony","price":"83.84","reviews":[{"id":1,"#
+        ),
+        "{}",
+        a.body
+    );
+
+    // The backend dies: reported, and the relay and the gateway are stopped too.
+    let (backend_pid, relay_pid) = services(&up);
+    signal(backend_pid, libc::SIGKILL);
+    assert_eq!(up.wait_exit(Duration::from_secs(60)), Some(1));
+    wait_gone(relay_pid, Duration::from_secs(5));
+    assert!(
+        up.output()
+            .iter()
+            .any(|l| l.contains("the backend exited unexpectedly")),
+        "no crash report"
+    );
+}
+
+#[test]
+fn busy_ports_are_named_with_their_flag() {
+    let busy = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+    let port = busy.local_addr().expect("addr").port();
+    for (flag, what) in [
+        ("--gateway-port", "gateway"),
+        ("--relay-port", "relay"),
+        ("--backend-port", "backend"),
+    ] {
+        let mut args = vec!["up".to_string(), "specs/shop.toml".to_string()];
+        for f in ["--gateway-port", "--relay-port", "--backend-port"] {
+            args.push(f.to_string());
+            args.push(if f == flag {
+                port.to_string()
+            } else {
+                free_port().to_string()
+            });
+        }
+        let out = Command::new(env!("CARGO_BIN_EXE_shopgen"))
+            .current_dir(repo_root())
+            .args(&args)
+            .args(["--api-key", "k"])
+            .output()
+            .expect("run shopgen up");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{flag}: {stderr}");
+        assert!(
+            stderr.contains(&format!("port {port} ({what}) is already in use"))
+                && stderr.contains(flag),
+            "{flag}: {stderr}"
+        );
+    }
+    drop(busy);
+}
+
+/// What an upstream received: the request head's lines.
+type Heads = Arc<Mutex<Vec<Vec<String>>>>;
+
+/// An upstream that records request heads and answers `{"products":[]}`.
+fn recording_upstream() -> (u16, Heads) {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let heads: Heads = Arc::new(Mutex::new(Vec::new()));
+    let record = heads.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let record = record.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(match stream.try_clone() {
+                    Ok(s) => s,
+                    Err(_) => return,
+                });
+                let mut stream = stream;
+                loop {
+                    let mut head = Vec::new();
+                    loop {
+                        let mut line = String::new();
+                        match reader.read_line(&mut line) {
+                            Ok(0) | Err(_) => return,
+                            Ok(_) => {}
+                        }
+                        let line = line.trim_end().to_string();
+                        if line.is_empty() {
+                            break;
+                        }
+                        head.push(line);
+                    }
+                    record.lock().expect("lock").push(head);
+                    let body = r#"{"products":[]}"#;
+                    let resp = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if stream.write_all(resp.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, heads)
+}
+
+/// The generated relay binary, next to the `shopgen` binary (built by `cargo build -p
+/// shop-relay`, which `shopgen up` runs; built here too so this test stands alone).
+fn relay_binary() -> PathBuf {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(repo_root())
+        .args(["build", "-p", "shop-relay"])
+        .status()
+        .expect("cargo build");
+    assert!(status.success());
+    Path::new(env!("CARGO_BIN_EXE_shopgen")).with_file_name("shop-relay")
+}
+
+/// Starts the relay in front of `upstream_port`; waits for `/healthz`.
+fn start_relay(exe: &Path, upstream_port: u16) -> (Child, u16) {
+    let port = free_port();
+    let child = Command::new(exe)
+        .env("HOST", "127.0.0.1")
+        .env("PORT", port.to_string())
+        .env("UPSTREAM_URL", format!("http://127.0.0.1:{upstream_port}"))
+        .env("UPSTREAM_TIMEOUT_MS", "2000")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the relay");
+    let started = Instant::now();
+    while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "relay did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (child, port)
+}
+
+/// The local gateway for the generated document, in front of the relay at `relay_port`.
+fn start_gateway(runtime: &tokio::runtime::Runtime, relay_port: u16) -> u16 {
+    let text = std::fs::read_to_string(repo_root().join("generated/shop/openapi/gateway.yaml"))
+        .expect("gateway.yaml");
+    let doc = shopgen_gateway_local::GatewayDocument::parse(&text).expect("document");
+    let config = shopgen_gateway_local::GatewayConfig {
+        api_keys: BTreeSet::from(["chain-key".to_string()]),
+        backend_override: Some(format!("http://127.0.0.1:{relay_port}")),
+        deadline_override: None,
+        access_log: None,
+    };
+    let gateway = Arc::new(shopgen_gateway_local::Gateway::new(&doc, config).expect("gateway"));
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    listener.set_nonblocking(true).expect("nonblocking");
+    runtime.spawn(async move {
+        let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+        shopgen_gateway_local::serve(listener, gateway, std::future::pending()).await;
+    });
+    port
+}
+
+#[test]
+fn the_api_key_never_reaches_the_backend_and_a_dead_backend_gives_the_relays_502() {
+    let relay_exe = relay_binary();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+
+    // gateway → relay → recording upstream (standing in for the backend).
+    let (upstream_port, heads) = recording_upstream();
+    let (mut relay, relay_port) = start_relay(&relay_exe, upstream_port);
+    let gateway_port = start_gateway(&runtime, relay_port);
+    let a = http(
+        "GET",
+        gateway_port,
+        "/products",
+        &[
+            ("X-API-KEY", "chain-key"),
+            ("Authorization", "Bearer the-clients-own"),
+            ("X-Request-Id", "chain-1"),
+        ],
+        None,
+    );
+    assert_eq!(a.status, 200, "{a:?}");
+    let heads = heads.lock().expect("lock").clone();
+    assert_eq!(heads.len(), 1, "{heads:?}");
+    let head: Vec<String> = heads[0].iter().map(|l| l.to_ascii_lowercase()).collect();
+    assert!(head[0].starts_with("get /products "), "{head:?}");
+    assert!(
+        !head.iter().any(|l| l.starts_with("x-api-key:")),
+        "the API key reached the backend: {head:?}"
+    );
+    assert!(
+        !head.iter().any(|l| l.starts_with("authorization:")),
+        "the gateway's token reached the backend: {head:?}"
+    );
+    assert!(
+        head.iter().any(|l| l == "x-request-id: chain-1"),
+        "{head:?}"
+    );
+    let _ = relay.kill();
+    let _ = relay.wait();
+
+    // gateway → relay → nothing: the relay's 502 JSON reaches the client unchanged.
+    let dead_port = free_port();
+    let (mut relay, relay_port) = start_relay(&relay_exe, dead_port);
+    let gateway_port = start_gateway(&runtime, relay_port);
+    let a = http(
+        "GET",
+        gateway_port,
+        "/products",
+        &[("x-api-key", "chain-key")],
+        None,
+    );
+    assert_eq!(a.status, 502, "{a:?}");
+    assert_eq!(a.header("content-type"), Some("application/json"));
+    assert_eq!(a.json()["error"]["code"], "bad_gateway");
+    let _ = relay.kill();
+    let _ = relay.wait();
+}
