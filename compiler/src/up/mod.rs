@@ -529,7 +529,14 @@ fn print_banner(
     );
     match generated_key {
         Some(k) => println!("API key (generated; choose your own with --api-key): {k}"),
-        None => println!("API keys: {}", keys.len()),
+        None if keys.len() == 1 => println!("API key: {example_key}"),
+        None => println!(
+            "API keys: {}",
+            keys.iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
     println!(
         "try: curl -H '{header}: {example_key}' http://127.0.0.1:{}{example_path}",
