@@ -413,6 +413,13 @@ async fn start(
     .map_err(anyhow::Error::msg)?;
 
     if let Some(seed) = seed {
+        if let Some(present) = seed.already_present(model, http, &backend_url).await {
+            eprintln!(
+                "seed not loaded: the database already has {present} (loading again would \
+                 duplicate them; start from an empty database to reseed)"
+            );
+            return Ok(());
+        }
         let n = seed
             .load(model, http, &backend_url)
             .await

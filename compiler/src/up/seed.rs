@@ -88,6 +88,31 @@ impl Seed {
         self.batches.iter().map(|(_, r)| count(r)).sum()
     }
 
+    /// The first seeded resource that already has records in the backend at `base`
+    /// (so loading again would duplicate them), if any.
+    pub async fn already_present(&self, model: &Model, http: &Http, base: &str) -> Option<String> {
+        for (key, _) in &self.batches {
+            let resource = resource_by_plural(model, key).ok()?;
+            let Some(list) = resource.routes.iter().find(|r| r.kind == RouteKind::List) else {
+                continue;
+            };
+            let url = format!("{base}{}?limit=1", list.path);
+            let answer = http
+                .send(Method::GET, &url, None, Duration::from_secs(10))
+                .await
+                .ok()?;
+            let body: Value = serde_json::from_slice(&answer.body).ok()?;
+            if body
+                .get(key.as_str())
+                .and_then(Value::as_array)
+                .is_some_and(|a| !a.is_empty())
+            {
+                return Some(key.clone());
+            }
+        }
+        None
+    }
+
     /// Creates every record through the backend at `base` (`http://127.0.0.1:3000`).
     pub async fn load(&self, model: &Model, http: &Http, base: &str) -> Result<usize, String> {
         let mut created = 0;
