@@ -90,10 +90,23 @@ fn main() -> ExitCode {
             }
         };
         eprintln!("gateway (local emulator) on http://{addr}");
-        serve(listener, gateway, async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await;
+        serve(listener, gateway, shutdown_signal()).await;
         ExitCode::SUCCESS
     })
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
