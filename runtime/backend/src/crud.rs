@@ -128,7 +128,14 @@ fn write_error(table: &Table, values: &[Assignment], write: Write, error: sqlx::
     };
     let message = db_error.message().to_string();
     let constraint = db_error.constraint().unwrap_or_default().to_string();
-    match db_error.kind() {
+    let kind = match db_error.kind() {
+        // SQLite reports `ON DELETE RESTRICT` as a trigger constraint (code 1811).
+        sqlx::error::ErrorKind::Other if message.contains("FOREIGN KEY constraint failed") => {
+            sqlx::error::ErrorKind::ForeignKeyViolation
+        }
+        kind => kind,
+    };
+    match kind {
         sqlx::error::ErrorKind::UniqueViolation => {
             let mut fields = FieldErrors::new();
             for field in table.fields.iter().filter(|f| f.unique) {

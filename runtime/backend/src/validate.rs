@@ -461,6 +461,10 @@ pub fn check_decimal(
         return Err(format!("must be at most {max}"));
     }
     value.rescale(scale);
+    if value.scale() != scale {
+        // rust_decimal holds 28 significant digits; a wider value cannot be kept exact.
+        return Err("has more significant digits than this service can keep exactly (28)".into());
+    }
     Ok(Value::Decimal { value, precision })
 }
 
