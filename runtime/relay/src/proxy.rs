@@ -331,7 +331,7 @@ impl Relay {
             if let Some(error) = &error {
                 line = line.str("error", error);
             }
-            line.emit();
+            line.emit_batched();
         }
         res
     }
@@ -362,7 +362,7 @@ impl Relay {
             if !detail.is_empty() {
                 line = line.str("error", detail);
             }
-            line.emit();
+            line.emit_batched();
         }
         reject.response(request_id, head)
     }
@@ -405,7 +405,7 @@ fn health(
             &request_id,
             start,
         )
-        .emit();
+        .emit_batched();
     }
     reply::health(request_id, head)
 }

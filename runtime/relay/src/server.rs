@@ -31,6 +31,7 @@ pub async fn serve(listener: TcpListener, relay: Arc<Relay>, shutdown: impl Futu
         .header_read_timeout(HEADER_READ_TIMEOUT)
         .keep_alive(true);
     tokio::pin!(shutdown);
+    let flusher = tokio::spawn(crate::log::flusher());
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -72,6 +73,8 @@ pub async fn serve(listener: TcpListener, relay: Arc<Relay>, shutdown: impl Futu
                 .emit();
         }
     }
+    flusher.abort();
+    crate::log::flush();
 }
 
 /// Completes on SIGTERM (what Cloud Run and Kubernetes send) or Ctrl-C.
