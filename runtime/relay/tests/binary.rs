@@ -237,6 +237,30 @@ async fn sigterm_drains_in_flight_requests() {
 }
 
 #[tokio::test]
+async fn the_drain_timeout_bounds_shutdown() {
+    let up = upstream(0).await;
+    let mut relay = Process::start(&up.url(), &[("DRAIN_TIMEOUT_MS", "300")]).await;
+    let addr = relay.addr;
+    let stuck = tokio::spawn(async move { get(addr, "/products?delay_ms=5000", "").await });
+    for _ in 0..100 {
+        if up.count() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let started = std::time::Instant::now();
+    relay.terminate();
+    assert_eq!(relay.next_log().await["message"], "shutting down");
+    assert_eq!(
+        relay.next_log().await["message"],
+        "drain timed out; closing remaining connections"
+    );
+    assert_eq!(relay.wait().await, 0);
+    assert!(started.elapsed() < Duration::from_secs(3));
+    stuck.abort();
+}
+
+#[tokio::test]
 async fn connection_failures_are_logged_with_the_retry() {
     let dead = dead_addr().await;
     let mut relay = Process::start(&format!("http://{dead}"), &[]).await;

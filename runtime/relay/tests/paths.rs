@@ -224,6 +224,22 @@ async fn odd_request_targets_are_not_forwarded() {
 }
 
 #[tokio::test]
+async fn head_on_a_public_head_route_keeps_the_upstreams_length() {
+    let (up, relay) = setup().await;
+    let res = raw(
+        relay.addr,
+        "HEAD /products?size=1234 HTTP/1.1\nHost: r",
+        b"",
+    )
+    .await;
+    assert_eq!(res.status, 200);
+    assert!(res.body.is_empty());
+    assert_eq!(res.header("content-length"), Some("1234"));
+    assert_eq!(up.last().method, "HEAD");
+    relay.stop().await;
+}
+
+#[tokio::test]
 async fn a_base_path_is_prefixed() {
     let up = upstream(0).await;
     let relay = relay(config(&format!("{}/api/v1/", up.url()), |_| {})).await;

@@ -163,6 +163,7 @@ async fn answer(req: Request<Incoming>, requests: Arc<Mutex<Vec<Recorded>>>) -> 
     *res.status_mut() = StatusCode::from_u16(status).unwrap();
     let h = res.headers_mut();
     h.insert("content-type", "application/json".parse().unwrap());
+    h.insert("content-length", payload.len().into());
     h.insert("x-upstream", "yes".parse().unwrap());
     h.insert("keep-alive", "timeout=5".parse().unwrap());
     h.insert("proxy-foo", "1".parse().unwrap());
