@@ -90,7 +90,7 @@ root = sys.argv[1]
 rng = random.Random(42)
 words = "veranda symphony espresso roast blend house aroma velvet breakfast dark light".split()
 def review(i):
-    return {"id": i, "name": f"Reviewer {i}", "message": " ".join(rng.choice(words) for _ in range(8)).capitalize() + ".", "rate": rng.randint(1, 5)}
+    return {"id": i, "name": f"Reviewer {i}", "message": " ".join(rng.choice(words) for _ in range(4)).capitalize() + ".", "rate": rng.randint(1, 5)}
 def product(p):
     return {"title": " ".join(rng.choice(words) for _ in range(2)).title(), "price": f"{rng.randint(100, 9999) / 100:.2f}", "reviews": [review(p * 5 + r + 1) for r in range(5)]}
 products = [product(p) for p in range(100)]
