@@ -283,8 +283,8 @@ pub fn json_schema() -> Value {
             ),
             ("min", scalar.clone()),
             ("max", scalar),
-            ("precision", int("Total digits (decimal).", 1, 38)),
-            ("scale", int("Digits after the point (decimal).", 0, 38)),
+            ("precision", int("Total digits (decimal).", 1, 28)),
+            ("scale", int("Digits after the point (decimal).", 0, 28)),
             (
                 "values",
                 json!({"type": "array", "items": {"type": "string"}, "minItems": 1, "description": "Allowed values (enum)."}),

@@ -47,9 +47,17 @@ fn the_deployment_runs_hardened_with_probes_secret_and_drain() {
         let pod = spec.template.spec.expect("pod spec");
         assert_eq!(
             pod.termination_grace_period_seconds,
-            Some(i64::from(m.service.drain_seconds) + 10),
-            "the pod outlives the backend's drain"
+            Some(i64::from(m.service.drain_seconds) + 5 + 10),
+            "the pod outlives the pre-stop sleep and the backend's drain"
         );
+        let container = &pod.containers[0];
+        let pre_stop = container
+            .lifecycle
+            .as_ref()
+            .and_then(|l| l.pre_stop.as_ref())
+            .and_then(|p| p.sleep.as_ref())
+            .expect("a sleep pre-stop hook, so the load balancer stops sending first");
+        assert_eq!(pre_stop.seconds, 5);
         assert_eq!(pod.automount_service_account_token, Some(false));
         let psc = pod.security_context.expect("pod securityContext");
         assert_eq!(psc.run_as_non_root, Some(true));

@@ -1426,13 +1426,13 @@ fn check_field(c: &mut Checker, f: &FieldSpec) {
     if t == "decimal" {
         match (&f.precision, &f.scale) {
             (Some(p), Some(s)) => {
-                if !(1..=38).contains(&p.value) {
+                if !(1..=28).contains(&p.value) {
                     c.err(
                         "E0210",
                         p.span.clone(),
                         format!("{}.precision", f.path),
                         format!("precision {} is out of range", p.value),
-                        "use a precision from 1 to 38",
+                        "use a precision from 1 to 28: the backend keeps decimals exact up to 28 significant digits",
                     );
                 } else if s.value < 0 || s.value > p.value {
                     c.err(

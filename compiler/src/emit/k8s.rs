@@ -24,9 +24,10 @@ use k8s_openapi::api::autoscaling::v2::{
 };
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource,
-    HTTPGetAction, Namespace, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
-    ResourceRequirements, SeccompProfile, SecretKeySelector, SecurityContext, Service,
-    ServiceAccount, ServicePort, ServiceSpec, Volume, VolumeMount,
+    HTTPGetAction, Lifecycle, LifecycleHandler, Namespace, PodSecurityContext, PodSpec,
+    PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecretKeySelector,
+    SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec, SleepAction, Volume,
+    VolumeMount,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -50,6 +51,11 @@ pub const CONTAINER_NAME: &str = "backend";
 pub const RUN_AS_USER: i64 = 65532;
 /// Seconds the pod gets beyond the backend's own drain before SIGKILL.
 pub const GRACE_MARGIN_SECONDS: u32 = 10;
+/// Seconds a terminating pod keeps serving before it gets SIGTERM: the time GKE's
+/// load balancer and kube-proxy need to stop sending it new connections. A `sleep`
+/// pre-stop hook (no shell needed in the distroless image; GA in Kubernetes 1.34,
+/// on by default since 1.30).
+pub const PRE_STOP_SLEEP_SECONDS: u32 = 5;
 /// The tag the base kustomization gives the backend image; overlays set a real one.
 pub const DEFAULT_IMAGE_TAG: &str = "latest";
 
@@ -176,9 +182,9 @@ fn http_probe(path: &str, period: i32, failures: i32) -> Probe {
     }
 }
 
-/// The pod's termination grace period: the backend's drain plus a margin.
+/// The pod's termination grace period: the pre-stop sleep, the backend's drain and a margin.
 pub fn termination_grace_seconds(model: &Model) -> i64 {
-    i64::from(model.service.drain_seconds + GRACE_MARGIN_SECONDS)
+    i64::from(model.service.drain_seconds + PRE_STOP_SLEEP_SECONDS + GRACE_MARGIN_SECONDS)
 }
 
 fn deployment(model: &Model) -> Deployment {
@@ -215,6 +221,15 @@ fn deployment(model: &Model) -> Deployment {
         readiness_probe: Some(http_probe(READINESS_PATH, 5, 2)),
         liveness_probe: Some(http_probe(LIVENESS_PATH, 10, 3)),
         startup_probe: Some(http_probe(LIVENESS_PATH, 2, 30)),
+        lifecycle: Some(Lifecycle {
+            pre_stop: Some(LifecycleHandler {
+                sleep: Some(SleepAction {
+                    seconds: i64::from(PRE_STOP_SLEEP_SECONDS),
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
         resources: Some(ResourceRequirements {
             requests: Some(quantities(&s.cpu_request, &s.memory_request)),
             limits: Some(quantities(&s.cpu_limit, &s.memory_limit)),
