@@ -15,6 +15,27 @@
 //! * [`log`]: JSON log lines.
 //!
 //! For tests and local stacks, [`Relay::new`] and [`serve`] run a relay on any listener.
+//!
+//! ## The process interface
+//!
+//! Settings come from flags or the environment (`--help` lists them: `HOST`, `PORT`,
+//! `UPSTREAM_URL`, `UPSTREAM_TIMEOUT_MS`, `CONNECT_TIMEOUT_MS`, `MAX_BODY_BYTES`,
+//! `API_KEY_HEADER`, `DRAIN_TIMEOUT_MS`, `WORKER_THREADS`, `ACCESS_LOG`). Exit codes: 0
+//! after SIGTERM/Ctrl-C and draining, 2 for a bad setting, 1 when the port cannot be
+//! bound, 70 for a malformed route table. The first stdout line is a JSON `listening`
+//! event carrying the bound `addr`, so a supervisor can start a relay with `PORT=0` and
+//! read its port from there. Every other stdout line is JSON too (see [`log`]).
+//!
+//! ## Decisions
+//!
+//! * A wrong method on a known path is a 404, like API Gateway's answer for an unlisted
+//!   operation, so a local stack behaves like the deployed one and the relay reveals
+//!   no more than the gateway does.
+//! * Ambiguous paths are refused (400), never normalised; the path forwarded is the
+//!   exact bytes that matched (see [`route`]).
+//! * Only plain `http` upstreams: the upstream is the internal load balancer inside the
+//!   VPC, and leaving TLS out keeps the binary small.
+//! * One JSON error shape for everything the relay answers itself (see [`reply`]).
 
 pub mod body;
 pub mod config;

@@ -58,6 +58,24 @@ enum Outcome {
     Reject(Reject, String),
 }
 
+/// The outcome with what the log line reports about it.
+struct Exchanged {
+    outcome: Outcome,
+    /// Time spent on the upstream, in milliseconds.
+    upstream_ms: f64,
+    /// Whether the request was sent a second time.
+    retried: bool,
+}
+
+/// What is known about a request being forwarded, for its response and log line.
+struct Forwarding {
+    route: &'static PublicRoute,
+    client_uri: Uri,
+    head: bool,
+    request_id: HeaderValue,
+    start: Instant,
+}
+
 impl Relay {
     /// A relay for these routes and settings. Must be called inside a Tokio runtime's
     /// context only when requests are served; building it needs none.
@@ -165,6 +183,13 @@ impl Relay {
         );
         parts.version = Version::HTTP_11;
         parts.extensions = hyper::http::Extensions::new();
+        let forwarding = Forwarding {
+            route,
+            client_uri,
+            head,
+            request_id,
+            start,
+        };
 
         let retryable = route.method().is_idempotent();
         let parked = if body.is_end_stream() {
@@ -175,17 +200,8 @@ impl Relay {
             // Not retryable: stream it directly.
             let upstream_body = UpstreamBody::streamed(body, limit);
             let req = Request::from_parts(parts, upstream_body);
-            let (outcome, upstream_ms, retried) = self.exchange(req, None, None, start).await;
-            return self.finish(
-                outcome,
-                route,
-                client_uri,
-                head,
-                request_id,
-                start,
-                upstream_ms,
-                retried,
-            );
+            let exchanged = self.exchange(req, None, None, start).await;
+            return self.finish(exchanged, forwarding);
         };
         let upstream_body = match &parked {
             None => UpstreamBody::Empty,
@@ -199,28 +215,18 @@ impl Relay {
             )
         });
         let req = Request::from_parts(parts, upstream_body);
-        let (outcome, upstream_ms, retried) = self.exchange(req, retry_head, parked, start).await;
-        self.finish(
-            outcome,
-            route,
-            client_uri,
-            head,
-            request_id,
-            start,
-            upstream_ms,
-            retried,
-        )
+        let exchanged = self.exchange(req, retry_head, parked, start).await;
+        self.finish(exchanged, forwarding)
     }
 
-    /// Sends the request (and the retry, if any) under the deadline. Gives the outcome,
-    /// the time spent on the upstream in milliseconds, and whether it retried.
+    /// Sends the request (and the retry, if any) under the deadline.
     async fn exchange(
         &self,
         req: Request<UpstreamBody>,
         retry_head: Option<(hyper::Method, Uri, hyper::HeaderMap)>,
         parked: Option<Arc<Mutex<Option<Incoming>>>>,
         start: Instant,
-    ) -> (Outcome, f64, bool) {
+    ) -> Exchanged {
         let limit = self.config.max_body_bytes;
         let deadline = tokio::time::Instant::from_std(start + self.config.upstream_timeout);
         let upstream_start = Instant::now();
@@ -273,21 +279,27 @@ impl Relay {
                 ),
             ),
         };
-        (outcome, upstream_ms, retried)
+        Exchanged {
+            outcome,
+            upstream_ms,
+            retried,
+        }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn finish(
-        &self,
-        outcome: Outcome,
-        route: &'static PublicRoute,
-        client_uri: Uri,
-        head: bool,
-        request_id: HeaderValue,
-        start: Instant,
-        upstream_ms: f64,
-        retried: bool,
-    ) -> Response<ResponseBody> {
+    /// Turns the exchange's outcome into the client's response, and logs it.
+    fn finish(&self, exchanged: Exchanged, forwarding: Forwarding) -> Response<ResponseBody> {
+        let Exchanged {
+            outcome,
+            upstream_ms,
+            retried,
+        } = exchanged;
+        let Forwarding {
+            route,
+            client_uri,
+            head,
+            request_id,
+            start,
+        } = forwarding;
         let (res, error) = match outcome {
             Outcome::Response(res) => {
                 let (mut parts, body) = res.into_parts();

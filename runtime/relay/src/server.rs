@@ -1,5 +1,6 @@
 //! The listener: accepts connections, serves HTTP/1.1 with keep-alive through the
-//! [`Relay`], and drains on shutdown.
+//! [`Relay`], and drains on shutdown. HTTP/1.1 only: it is what Cloud Run sends a
+//! container unless end-to-end HTTP/2 is switched on, which shopgen does not do.
 //!
 //! Takes a bound [`TcpListener`], a relay and a shutdown future; gives back when the
 //! shutdown future has fired and every connection has finished (or the drain timeout has
