@@ -379,16 +379,27 @@ impl Relay {
         reject.response(request_id, head)
     }
 
-    /// The upstream URI: the base path, then the client's raw path and query unchanged.
+    /// The upstream URI: the base path, then the client's raw path and query, less the
+    /// `key` query parameter (API Gateway also accepts the API key as `?key=`; like the
+    /// key header, it is a credential for the gateway, never for the backend).
     fn upstream_uri(&self, client: &Uri) -> Option<Uri> {
         let base = self.config.upstream.base_path();
-        let path_and_query = if base.is_empty() {
+        let stripped = client.query().and_then(strip_api_key_param);
+        let path_and_query = if base.is_empty() && stripped.is_none() {
             client.path_and_query().cloned()?
         } else {
-            let pq = client.path_and_query()?.as_str();
-            let mut s = String::with_capacity(base.len() + pq.len());
+            let path = client.path();
+            let query = match &stripped {
+                Some(q) => q.as_str(),
+                None => client.query().unwrap_or(""),
+            };
+            let mut s = String::with_capacity(base.len() + path.len() + query.len() + 1);
             s.push_str(base);
-            s.push_str(pq);
+            s.push_str(path);
+            if !query.is_empty() {
+                s.push('?');
+                s.push_str(query);
+            }
             PathAndQuery::try_from(s).ok()?
         };
         Uri::builder()
@@ -490,4 +501,41 @@ fn error_chain(e: &(dyn StdError + 'static)) -> String {
         current = err.source();
     }
     s
+}
+
+/// The query without its `key` parameters, or `None` when it has none (the common
+/// case: nothing is allocated).
+pub(crate) fn strip_api_key_param(query: &str) -> Option<String> {
+    let is_key = |pair: &str| pair == "key" || pair.starts_with("key=");
+    if !query.split('&').any(is_key) {
+        return None;
+    }
+    Some(
+        query
+            .split('&')
+            .filter(|pair| !is_key(pair))
+            .collect::<Vec<_>>()
+            .join("&"),
+    )
+}
+
+#[cfg(test)]
+mod key_param_tests {
+    use super::strip_api_key_param;
+
+    #[test]
+    fn strips_only_the_key_parameter() {
+        assert_eq!(strip_api_key_param("limit=5"), None);
+        assert_eq!(strip_api_key_param("monkey=1&keys=2"), None);
+        assert_eq!(strip_api_key_param("key=abc").as_deref(), Some(""));
+        assert_eq!(strip_api_key_param("key").as_deref(), Some(""));
+        assert_eq!(
+            strip_api_key_param("limit=5&key=abc&offset=10").as_deref(),
+            Some("limit=5&offset=10")
+        );
+        assert_eq!(
+            strip_api_key_param("key=a&key=b&x=1").as_deref(),
+            Some("x=1")
+        );
+    }
 }

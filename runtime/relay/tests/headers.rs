@@ -97,6 +97,26 @@ async fn the_api_key_header_is_stripped_in_any_case() {
 }
 
 #[tokio::test]
+async fn the_api_key_query_parameter_is_stripped() {
+    let (up, relay) = setup().await;
+    let res = get(
+        relay.addr,
+        "/products/1?limit=5&key=secret-key&offset=1",
+        "",
+    )
+    .await;
+    assert_eq!(res.status, 200, "{}", res.body_str());
+    assert_eq!(up.last().target, "/products/1?limit=5&offset=1");
+    let res = get(relay.addr, "/products/1?key=secret-key", "").await;
+    assert_eq!(res.status, 200, "{}", res.body_str());
+    assert_eq!(up.last().target, "/products/1");
+    let res = get(relay.addr, "/products/1?monkey=1", "").await;
+    assert_eq!(res.status, 200, "{}", res.body_str());
+    assert_eq!(up.last().target, "/products/1?monkey=1");
+    relay.stop().await;
+}
+
+#[tokio::test]
 async fn a_configured_api_key_header_is_stripped_instead() {
     let up = upstream(0).await;
     let relay = relay(config(&up.url(), |c| {
