@@ -20,6 +20,19 @@ use crate::spec::{
 };
 use idents::{ident_problem, is_dns_label, keyword};
 
+/// Whether `s` matches a fixed pattern; each pattern is compiled once per process.
+fn matches(pattern: &'static str, s: &str) -> bool {
+    use std::collections::HashMap;
+    use std::sync::{LazyLock, Mutex};
+    static CACHE: LazyLock<Mutex<HashMap<&'static str, regex::Regex>>> =
+        LazyLock::new(|| Mutex::new(HashMap::new()));
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    let re = cache
+        .entry(pattern)
+        .or_insert_with(|| regex::Regex::new(pattern).expect("shopgen's own patterns compile"));
+    re.is_match(s)
+}
+
 /// Exposure words a route accepts.
 pub const EXPOSURES: &[&str] = &["public", "internal", "off"];
 /// `on_delete` words.
@@ -147,10 +160,9 @@ fn range(c: &mut Checker, v: &Option<Sp<i64>>, path: &str, lo: i64, hi: i64) {
 fn quantity(c: &mut Checker, v: &Option<Sp<String>>, path: &str, memory: bool) {
     let Some(v) = v else { return };
     let ok = if memory {
-        regex::Regex::new(r"^[1-9][0-9]*(Ki|Mi|Gi|Ti)$").is_ok_and(|re| re.is_match(&v.value))
+        matches(r"^[1-9][0-9]*(Ki|Mi|Gi|Ti)$", &v.value)
     } else {
-        regex::Regex::new(r"^([1-9][0-9]*m|[0-9]+(\.[0-9]+)?)$")
-            .is_ok_and(|re| re.is_match(&v.value))
+        matches(r"^([1-9][0-9]*m|[0-9]+(\.[0-9]+)?)$", &v.value)
     };
     if !ok {
         let hint = if memory {
@@ -382,8 +394,7 @@ fn check_gcp(c: &mut Checker) {
             "add `project = \"my-project-id\"`",
         ),
         Some(p) => {
-            let ok = regex::Regex::new(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
-                .is_ok_and(|re| re.is_match(&p.value));
+            let ok = matches(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$", &p.value);
             if !ok {
                 c.err(
                     "E0224",
@@ -404,8 +415,7 @@ fn check_gcp(c: &mut Checker) {
             "add `region = \"europe-west2\"`",
         ),
         Some(r) => {
-            let ok =
-                regex::Regex::new(r"^[a-z]+-[a-z]+[0-9]+$").is_ok_and(|re| re.is_match(&r.value));
+            let ok = matches(r"^[a-z]+-[a-z]+[0-9]+$", &r.value);
             if !ok {
                 c.err(
                     "E0224",
@@ -504,8 +514,7 @@ fn check_cluster(c: &mut Checker, cl: &ClusterSpec) {
     }
     gcp_name(c, &cl.name, "gcp.cluster.name");
     if let Some(l) = &cl.location {
-        let ok = regex::Regex::new(r"^[a-z]+-[a-z]+[0-9]+(-[a-z])?$")
-            .is_ok_and(|re| re.is_match(&l.value));
+        let ok = matches(r"^[a-z]+-[a-z]+[0-9]+(-[a-z])?$", &l.value);
         if !ok {
             c.err(
                 "E0224",
@@ -651,7 +660,7 @@ fn check_database(c: &mut Checker) {
                 );
             }
             if let Some(k) = key
-                && !regex::Regex::new(r"^[-._a-zA-Z0-9]+$").is_ok_and(|re| re.is_match(&k.value))
+                && !matches(r"^[-._a-zA-Z0-9]+$", &k.value)
             {
                 c.err(
                     "E0219",
@@ -670,7 +679,7 @@ fn check_database(c: &mut Checker) {
             ..
         } => {
             if let Some(v) = version
-                && !regex::Regex::new(r"^POSTGRES_1[4-8]$").is_ok_and(|re| re.is_match(&v.value))
+                && !matches(r"^POSTGRES_1[4-8]$", &v.value)
             {
                 c.err(
                     "E0224",
@@ -1581,8 +1590,7 @@ fn num_for(t: &str, s: &Scalar) -> Option<Num> {
 
 /// An exact decimal literal: optional `-`, digits, optional `.digits`.
 pub fn parse_decimal(s: &str) -> Option<Decimal> {
-    let re = regex::Regex::new(r"^-?[0-9]+(\.[0-9]+)?$").ok()?;
-    if !re.is_match(s) {
+    if !matches(r"^-?[0-9]+(\.[0-9]+)?$", s) {
         return None;
     }
     Decimal::from_str(s).ok()
@@ -1707,11 +1715,7 @@ fn default_problem(
         },
         "date" => match d {
             Scalar::Str(s) if s == "today" => None,
-            Scalar::Str(s)
-                if regex::Regex::new(r"^\d{4}-\d{2}-\d{2}$").is_ok_and(|re| re.is_match(s)) =>
-            {
-                None
-            }
+            Scalar::Str(s) if matches(r"^\d{4}-\d{2}-\d{2}$", s) => None,
             _ => wrong("`\"today\"` or a date like \"2024-01-31\""),
         },
         "uuid" => match d {
