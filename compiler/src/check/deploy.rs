@@ -1,0 +1,431 @@
+//! Check: deployment settings — `[gcp]`, `[gateway]`, `[relay]`, `[database]`.
+
+use super::*;
+
+/// Parses `a.b.c.d/n`; returns the address as a u32 and the prefix length.
+pub fn parse_cidr(s: &str) -> Option<(u32, u8)> {
+    let (addr, len) = s.split_once('/')?;
+    let len: u8 = len.parse().ok().filter(|l| *l <= 32)?;
+    let octets: Vec<u8> = addr
+        .split('.')
+        .map(|o| o.parse::<u8>().ok())
+        .collect::<Option<_>>()?;
+    if octets.len() != 4 || addr.split('.').any(|o| o.len() > 1 && o.starts_with('0')) {
+        return None;
+    }
+    let ip = u32::from_be_bytes([octets[0], octets[1], octets[2], octets[3]]);
+    Some((ip, len))
+}
+
+fn is_private(ip: u32) -> bool {
+    let [a, b, ..] = ip.to_be_bytes();
+    a == 10 || (a == 172 && (16..=31).contains(&b)) || (a == 192 && b == 168)
+}
+
+fn cidr(c: &mut Checker, v: &Sp<String>, path: &str, prefix: Option<u8>) {
+    match parse_cidr(&v.value) {
+        None => c.err(
+            "E0220",
+            v.span.clone(),
+            path,
+            format!("`{}` is not an IPv4 CIDR range", v.value),
+            "write it as `10.8.0.0/28`",
+        ),
+        Some((ip, len)) => {
+            if let Some(p) = prefix
+                && len != p
+            {
+                c.err(
+                    "E0220",
+                    v.span.clone(),
+                    path,
+                    format!("`{}` is a /{len}; this range must be a /{p}", v.value),
+                    format!("Google Cloud requires exactly a /{p} here, e.g. `10.8.0.0/{p}`"),
+                );
+                return;
+            }
+            let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+            if ip & !mask != 0 {
+                let net = std::net::Ipv4Addr::from(ip & mask);
+                c.err(
+                    "E0220",
+                    v.span.clone(),
+                    path,
+                    format!("`{}` has host bits set", v.value),
+                    format!("did you mean `{net}/{len}`?"),
+                );
+            } else if !is_private(ip) {
+                c.err(
+                    "E0220",
+                    v.span.clone(),
+                    path,
+                    format!("`{}` is not a private (RFC 1918) range", v.value),
+                    "use a range inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16 that no subnet uses",
+                );
+            }
+        }
+    }
+}
+
+fn gcp_name(c: &mut Checker, v: &Option<Sp<String>>, path: &str) {
+    if let Some(v) = v
+        && (!is_dns_label(&v.value) || v.value.len() > 63)
+    {
+        c.err(
+            "E0224",
+            v.span.clone(),
+            path,
+            format!("`{}` is not a valid Google Cloud resource name", v.value),
+            "use lower-case letters, digits and `-` (at most 63), starting with a letter",
+        );
+    }
+}
+
+pub(super) fn check_gcp(c: &mut Checker) {
+    let g = &c.spec.gcp;
+    let doc = c.spec.span.start..c.spec.span.start;
+    if !g.present {
+        c.err(
+            "E0201",
+            doc,
+            "gcp",
+            "missing required table `[gcp]`",
+            "add `[gcp]` with `project`, `region` and `cluster`",
+        );
+        return;
+    }
+    let gcp_span = g.span.clone();
+    match &g.project {
+        None => missing(
+            c,
+            gcp_span.clone(),
+            "gcp",
+            "project",
+            "add `project = \"my-project-id\"`",
+        ),
+        Some(p) => {
+            let ok = matches(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$", &p.value);
+            if !ok {
+                c.err(
+                    "E0224",
+                    p.span.clone(),
+                    "gcp.project",
+                    format!("`{}` is not a Google Cloud project id", p.value),
+                    "project ids are 6–30 characters: lower-case letters, digits and `-`, starting with a letter",
+                );
+            }
+        }
+    }
+    match &g.region {
+        None => missing(
+            c,
+            gcp_span.clone(),
+            "gcp",
+            "region",
+            "add `region = \"europe-west2\"`",
+        ),
+        Some(r) => {
+            let ok = matches(r"^[a-z]+-[a-z]+[0-9]+$", &r.value);
+            if !ok {
+                c.err(
+                    "E0224",
+                    r.span.clone(),
+                    "gcp.region",
+                    format!("`{}` is not a Google Cloud region", r.value),
+                    "write a region such as `europe-west2` or `us-central1` (not a zone)",
+                );
+            }
+        }
+    }
+    gcp_name(c, &g.network, "gcp.network");
+    gcp_name(c, &g.subnetwork, "gcp.subnetwork");
+    if let Some(e) = &g.egress
+        && let EgressSpec::Connector {
+            cidr: range_,
+            min_instances,
+            max_instances,
+            machine_type,
+        } = &e.value
+    {
+        cidr(c, range_, "gcp.egress.connector", Some(28));
+        range(c, min_instances, "gcp.egress.min_instances", 2, 9);
+        range(c, max_instances, "gcp.egress.max_instances", 3, 10);
+        if let (Some(lo), Some(hi)) = (min_instances, max_instances)
+            && lo.value >= hi.value
+        {
+            c.err(
+                "E0209",
+                lo.span.clone(),
+                "gcp.egress.min_instances",
+                format!(
+                    "min_instances ({}) must be below max_instances ({})",
+                    lo.value, hi.value
+                ),
+                "Serverless VPC Access needs max_instances > min_instances",
+            );
+        }
+        if let Some(m) = machine_type
+            && !["f1-micro", "e2-micro", "e2-standard-4"].contains(&m.value.as_str())
+        {
+            c.err(
+                "E0224",
+                m.span.clone(),
+                "gcp.egress.machine_type",
+                format!("`{}` is not a connector machine type", m.value),
+                "use `f1-micro`, `e2-micro` or `e2-standard-4`",
+            );
+        }
+    }
+    match &g.cluster {
+        None => missing(
+            c,
+            gcp_span,
+            "gcp",
+            "cluster",
+            "add `cluster = { name = \"my-cluster\", location = \"europe-west2\" }` (or `create = true`)",
+        ),
+        Some(cl) => check_cluster(c, cl),
+    }
+    // Direct VPC egress puts the relay on `gcp.subnetwork`, in the relay's region; the
+    // internal load balancer's address is on the same subnetwork, in the cluster's
+    // region. One subnetwork cannot be in two regions.
+    if let (Some(e), Some(region), Some(cl)) = (&g.egress, &g.region, &g.cluster)
+        && e.value == EgressSpec::DirectVpc
+        && let Some(loc) = &cl.location
+    {
+        let cluster_region = match loc.value.rsplit_once('-') {
+            Some((head, zone)) if zone.len() == 1 => head,
+            _ => loc.value.as_str(),
+        };
+        if cluster_region != region.value {
+            c.err(
+                "E0231",
+                loc.span.clone(),
+                "gcp.cluster.location",
+                format!(
+                    "with Direct VPC egress the cluster must be in the relay's region `{}`, not `{cluster_region}`",
+                    region.value
+                ),
+                "use `egress = { connector = \"10.8.0.0/28\" }` (the load balancer then gets global access), or move the cluster",
+            );
+        }
+    }
+}
+
+fn check_cluster(c: &mut Checker, cl: &ClusterSpec) {
+    if cl.name.is_none() {
+        missing(
+            c,
+            cl.span.clone(),
+            "gcp.cluster",
+            "name",
+            "add `name = \"my-cluster\"`",
+        );
+    }
+    gcp_name(c, &cl.name, "gcp.cluster.name");
+    if let Some(l) = &cl.location {
+        let ok = matches(r"^[a-z]+-[a-z]+[0-9]+(-[a-z])?$", &l.value);
+        if !ok {
+            c.err(
+                "E0224",
+                l.span.clone(),
+                "gcp.cluster.location",
+                format!("`{}` is not a region or zone", l.value),
+                "write a region (`europe-west2`) or a zone (`europe-west2-a`)",
+            );
+        }
+    }
+    let create = cl.create.as_ref().is_some_and(|c| c.value);
+    for (v, path, prefix) in [
+        (&cl.master_cidr, "gcp.cluster.master_cidr", Some(28)),
+        (&cl.pods_cidr, "gcp.cluster.pods_cidr", None),
+        (&cl.services_cidr, "gcp.cluster.services_cidr", None),
+        (&cl.nodes_cidr, "gcp.cluster.nodes_cidr", None),
+    ] {
+        if let Some(v) = v {
+            if !create {
+                c.err(
+                    "E0207",
+                    v.span.clone(),
+                    path,
+                    format!(
+                        "`{}` only applies to a cluster shopgen creates",
+                        path.rsplit('.').next().unwrap_or(path)
+                    ),
+                    "set `create = true`, or remove the key for an existing cluster",
+                );
+            } else {
+                cidr(c, v, path, prefix);
+            }
+        }
+    }
+}
+
+pub(super) fn check_gateway(c: &mut Checker) {
+    let g = &c.spec.gateway;
+    if let Some(h) = &g.api_key_header {
+        let ok = !h.value.is_empty()
+            && h.value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !ok {
+            c.err(
+                "E0222",
+                h.span.clone(),
+                "gateway.api_key_header",
+                format!("`{}` is not a valid HTTP header name", h.value),
+                "use letters, digits and `-`, e.g. `x-api-key`",
+            );
+        } else if ["authorization", "host", "content-type", "content-length"]
+            .contains(&h.value.to_ascii_lowercase().as_str())
+        {
+            c.err(
+                "E0222",
+                h.span.clone(),
+                "gateway.api_key_header",
+                format!("`{}` is used by HTTP itself or by API Gateway", h.value),
+                "API Gateway overwrites `Authorization`; use `x-api-key`",
+            );
+        }
+    }
+    if let Some(o) = &g.openapi
+        && !["3.0", "2.0"].contains(&o.value.as_str())
+    {
+        c.err(
+            "E0221",
+            o.span.clone(),
+            "gateway.openapi",
+            format!("unsupported OpenAPI dialect `{}`", o.value),
+            "use \"3.0\" (OpenAPI 3.0.3, the default) or \"2.0\" (Swagger 2.0)",
+        );
+    }
+    if let Some(d) = &g.deadline
+        && !(d.value > 0.0 && d.value <= 3600.0)
+    {
+        c.err(
+            "E0223",
+            d.span.clone(),
+            "gateway.deadline",
+            format!("deadline {} is out of range", d.value),
+            "use a number of seconds above 0 and at most 3600 (API Gateway's default is 15)",
+        );
+    }
+}
+
+pub(super) fn check_relay(c: &mut Checker) {
+    let r = &c.spec.relay;
+    range(c, &r.min_instances, "relay.min_instances", 0, 1000);
+    range(c, &r.max_instances, "relay.max_instances", 1, 1000);
+    range(c, &r.concurrency, "relay.concurrency", 1, 1000);
+    range(c, &r.timeout_ms, "relay.timeout_ms", 100, 3_600_000);
+    range(
+        c,
+        &r.max_body_bytes,
+        "relay.max_body_bytes",
+        1024,
+        32 * 1024 * 1024,
+    );
+    if let (Some(lo), Some(hi)) = (&r.min_instances, &r.max_instances)
+        && lo.value > hi.value
+    {
+        c.err(
+            "E0209",
+            lo.span.clone(),
+            "relay.min_instances",
+            format!(
+                "min_instances ({}) is greater than max_instances ({})",
+                lo.value, hi.value
+            ),
+            "make `min_instances` at most `max_instances`",
+        );
+    }
+    if let (Some(t), Some(d)) = (&r.timeout_ms, &c.spec.gateway.deadline)
+        && t.value as f64 >= d.value * 1000.0
+    {
+        c.err(
+            "E0209",
+            t.span.clone(),
+            "relay.timeout_ms",
+            format!("the relay's timeout ({} ms) is not below the gateway deadline ({} s)", t.value, d.value),
+            "the relay must answer 504 before API Gateway gives up: lower `timeout_ms` or raise `gateway.deadline`",
+        );
+    }
+    quantity(c, &r.cpu, "relay.cpu", false);
+    quantity(c, &r.memory, "relay.memory", true);
+}
+
+pub(super) fn check_database(c: &mut Checker) {
+    match &c.spec.database {
+        DatabaseSpec::Default => {}
+        DatabaseSpec::Secret { name, key } => {
+            if let Some(n) = name
+                && (!is_dns_label(&n.value) || n.value.len() > 63)
+            {
+                c.err(
+                    "E0219",
+                    n.span.clone(),
+                    "database.secret.name",
+                    format!("`{}` is not a valid Kubernetes Secret name", n.value),
+                    "use a DNS-1123 label: lower-case letters, digits and `-`",
+                );
+            }
+            if let Some(k) = key
+                && !matches(r"^[-._a-zA-Z0-9]+$", &k.value)
+            {
+                c.err(
+                    "E0219",
+                    k.span.clone(),
+                    "database.secret.key",
+                    format!("`{}` is not a valid Secret key", k.value),
+                    "use letters, digits, `-`, `_` and `.`, e.g. `DATABASE_URL`",
+                );
+            }
+        }
+        DatabaseSpec::CloudSql {
+            version,
+            database,
+            user,
+            tier,
+            ..
+        } => {
+            if let Some(v) = version
+                && !matches(r"^POSTGRES_1[4-8]$", &v.value)
+            {
+                c.err(
+                    "E0224",
+                    v.span.clone(),
+                    "database.cloud_sql.version",
+                    format!("`{}` is not a supported Cloud SQL version", v.value),
+                    "use POSTGRES_14 to POSTGRES_18 (the default is POSTGRES_16)",
+                );
+            }
+            if let Some(t) = tier
+                && !t.value.starts_with("db-")
+            {
+                c.err(
+                    "E0224",
+                    t.span.clone(),
+                    "database.cloud_sql.tier",
+                    format!("`{}` is not a Cloud SQL tier", t.value),
+                    "use a tier such as `db-f1-micro` or `db-custom-1-3840`",
+                );
+            }
+            for (v, path) in [
+                (database, "database.cloud_sql.database"),
+                (user, "database.cloud_sql.user"),
+            ] {
+                if let Some(v) = v
+                    && ident_problem(&v.value).is_some()
+                {
+                    c.err(
+                        "E0202",
+                        v.span.clone(),
+                        path,
+                        format!("`{}` is not a usable database identifier", v.value),
+                        "use ASCII letters, digits and `_`, starting with a letter",
+                    );
+                }
+            }
+        }
+    }
+}

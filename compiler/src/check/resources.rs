@@ -1,0 +1,546 @@
+//! Check: resources, their relations, JSON members, routes and list settings, and
+//! the route and operation-id uniqueness that needs the lowered model.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::fields::check_fields;
+use super::*;
+
+/// Checks an identifier; returns its snake form when usable.
+pub(super) fn ident(c: &mut Checker, name: &Sp<String>, path: &str, what: &str) -> Option<String> {
+    if let Some((msg, hint)) = ident_problem(&name.value) {
+        c.err(
+            "E0202",
+            name.span.clone(),
+            path,
+            format!("{what} name {msg}"),
+            hint,
+        );
+        return None;
+    }
+    let snake = names(&name.value).snake;
+    if let Some(kind) = keyword(&snake) {
+        c.err(
+            "E0203",
+            name.span.clone(),
+            path,
+            format!("{what} name `{}` is {kind}", name.value),
+            format!("choose another name, e.g. `{snake}_value` or a more specific word"),
+        );
+        return None;
+    }
+    Some(snake)
+}
+
+/// Per-resource facts the cross-resource checks need.
+struct ResInfo<'s> {
+    spec: &'s ResourceSpec,
+    snake: String,
+    fields: BTreeSet<String>,
+}
+
+pub(super) fn check_resources(c: &mut Checker) {
+    let spec = c.spec;
+    if spec.resources.is_empty() {
+        let doc = spec.span.start..spec.span.start;
+        c.err(
+            "E0201",
+            doc,
+            "resources",
+            "the spec declares no resources",
+            "add a resource: `[resources.product]` with `fields.title = { type = \"string\", max_length = 120 }`",
+        );
+        return;
+    }
+    let mut infos: Vec<ResInfo> = Vec::new();
+    let mut by_snake: BTreeMap<String, &Sp<String>> = BTreeMap::new();
+    let mut by_plural: BTreeMap<String, (&Sp<String>, String)> = BTreeMap::new();
+    for r in &spec.resources {
+        let Some(snake) = ident(c, &r.name, &r.path, "resource") else {
+            continue;
+        };
+        if let Some(first) = by_snake.get(&snake) {
+            c.err(
+                "E0204",
+                r.name.span.clone(),
+                &r.path,
+                format!(
+                    "resource `{}` collides with `{}`: both are `{snake}`",
+                    r.name.value, first.value
+                ),
+                "names are compared after conversion to snake_case; rename one of them",
+            );
+            continue;
+        }
+        by_snake.insert(snake.clone(), &r.name);
+        let plural = match &r.plural {
+            Some(p) => ident(c, p, &format!("{}.plural", r.path), "plural"),
+            None => Some(pluralize(&snake)),
+        };
+        if let Some(plural) = plural {
+            let plural = names(&plural).snake;
+            if let Some((other, other_snake)) = by_plural.get(&plural) {
+                c.err(
+                    "E0204",
+                    r.name.span.clone(),
+                    &r.path,
+                    format!(
+                        "resource `{}` has the plural `{plural}`, like `{}`",
+                        r.name.value, other.value
+                    ),
+                    format!("set `plural` on one of `{snake}` or `{other_snake}`"),
+                );
+            } else if plural == snake && r.plural.is_none() {
+                c.err(
+                    "E0204",
+                    r.name.span.clone(),
+                    &r.path,
+                    format!("resource `{}` has the same singular and plural", r.name.value),
+                    "set `plural` to a different word: the list and single-record JSON keys must differ",
+                );
+            } else if let Some(kind) = keyword(&plural) {
+                c.err(
+                    "E0203",
+                    r.name.span.clone(),
+                    &r.path,
+                    format!("the table name `{plural}` is {kind}"),
+                    "set `plural` to another word",
+                );
+            } else {
+                by_plural.insert(plural, (&r.name, snake.clone()));
+            }
+        }
+        let fields = check_fields(c, r);
+        infos.push(ResInfo {
+            spec: r,
+            snake,
+            fields,
+        });
+    }
+    let all: BTreeSet<String> = infos.iter().map(|i| i.snake.clone()).collect();
+    // relations: resource → (relation snake → target snake)
+    let mut belongs: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for info in &infos {
+        let mut rels = BTreeMap::new();
+        for b in &info.spec.belongs_to {
+            let Some(bsnake) = ident(c, &b.name, &b.path, "relation") else {
+                continue;
+            };
+            let target_sp = b.resource.clone().unwrap_or_else(|| b.name.clone());
+            let target = names(&target_sp.value).snake;
+            if !all.contains(&target) {
+                let hint = match did_you_mean(&target, all.iter().map(String::as_str)) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!(
+                        "declare `[resources.{target}]`, or set `resource` to one of: {}",
+                        all.iter().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                };
+                c.err(
+                    "E0214",
+                    target_sp.span.clone(),
+                    &b.path,
+                    format!("`{}` is not a resource of this spec", target_sp.value),
+                    hint,
+                );
+                continue;
+            }
+            let fk = format!("{bsnake}_id");
+            if info.fields.contains(&fk) || info.fields.contains(&bsnake) {
+                c.err(
+                    "E0205",
+                    b.name.span.clone(),
+                    &b.path,
+                    format!("relation `{bsnake}` needs the column `{fk}`, which a field of `{}` already uses", info.snake),
+                    format!("rename the field, or name the relation differently (`belongs_to.other = {{ resource = \"{target}\" }}`)"),
+                );
+            }
+            if rels.insert(bsnake.clone(), target.clone()).is_some() {
+                c.err(
+                    "E0204",
+                    b.name.span.clone(),
+                    &b.path,
+                    format!("relation `{bsnake}` is declared twice"),
+                    "rename one of them",
+                );
+            }
+            let on_delete = b.on_delete.as_ref().map(|o| o.value.as_str());
+            if let Some(o) = &b.on_delete
+                && !ON_DELETE.contains(&o.value.as_str())
+            {
+                let hint = match did_you_mean(&o.value, ON_DELETE.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("use one of: {}", ON_DELETE.join(", ")),
+                };
+                c.err(
+                    "E0217",
+                    o.span.clone(),
+                    format!("{}.on_delete", b.path),
+                    format!("unknown on_delete `{}`", o.value),
+                    hint,
+                );
+            }
+            let required = b.required.as_ref().is_none_or(|r| r.value);
+            if on_delete == Some("set_null")
+                && required
+                && let Some(o) = &b.on_delete
+            {
+                c.err(
+                    "E0217",
+                    o.span.clone(),
+                    format!("{}.on_delete", b.path),
+                    "`set_null` needs an optional relation",
+                    "add `required = false`, or use `cascade` or `restrict`",
+                );
+            }
+            for (v, key) in [(&b.routes.list, "list"), (&b.routes.create, "create")] {
+                exposure(c, v, &format!("{}.routes.{key}", b.path));
+            }
+            let public = |v: &Option<Sp<String>>| v.as_ref().is_some_and(|v| v.value == "public");
+            let parent_get_public = infos
+                .iter()
+                .find(|i| i.snake == target)
+                .is_some_and(|p| public(&p.spec.routes.get));
+            for (v, key) in [(&b.routes.list, "list"), (&b.routes.create, "create")] {
+                if public(v) && !parent_get_public {
+                    let v = v.as_ref().map_or(b.name.span.clone(), |v| v.span.clone());
+                    c.err(
+                        "E0218",
+                        v,
+                        format!("{}.routes.{key}", b.path),
+                        format!("public nested route under `{target}`, whose `get` route is not public"),
+                        format!("a client cannot reach a `{target}` through the gateway: make `resources.{target}.routes.get` public, or this route internal"),
+                    );
+                }
+            }
+        }
+        belongs.insert(info.snake.clone(), rels);
+    }
+    // has_many: inferred from belongs_to, renamed by declarations.
+    let mut has_many: BTreeMap<String, BTreeMap<String, (String, String)>> = BTreeMap::new();
+    for info in &infos {
+        for h in &info.spec.has_many {
+            let Some(hsnake) = ident(c, &h.name, &h.path, "relation") else {
+                continue;
+            };
+            let child = match &h.resource {
+                Some(r) => r.clone(),
+                None => Sp::new(
+                    crate::model::names::singular_guess(&hsnake),
+                    h.name.span.clone(),
+                ),
+            };
+            let child_snake = names(&child.value).snake;
+            let Some(child_rels) = belongs.get(&child_snake) else {
+                c.err(
+                    "E0214",
+                    child.span.clone(),
+                    &h.path,
+                    format!("`{}` is not a resource of this spec", child.value),
+                    "set `resource` to the child resource that `belongs_to` this one",
+                );
+                continue;
+            };
+            let via = h.via.as_ref().map(|v| names(&v.value).snake);
+            let candidates: Vec<&String> = child_rels
+                .iter()
+                .filter(|(_, t)| **t == info.snake)
+                .map(|(r, _)| r)
+                .filter(|r| via.as_ref().is_none_or(|v| v == *r))
+                .collect();
+            match candidates.as_slice() {
+                [one] => {
+                    let hm = has_many.entry(info.snake.clone()).or_default();
+                    if hm
+                        .insert(hsnake.clone(), (child_snake.clone(), (*one).clone()))
+                        .is_some()
+                    {
+                        c.err(
+                            "E0204",
+                            h.name.span.clone(),
+                            &h.path,
+                            format!("relation `{hsnake}` is declared twice"),
+                            "rename one of them",
+                        );
+                    }
+                }
+                [] => {
+                    let span = h
+                        .via
+                        .as_ref()
+                        .map_or(h.name.span.clone(), |v| v.span.clone());
+                    c.err(
+                        "E0215",
+                        span,
+                        &h.path,
+                        format!(
+                            "`{child_snake}` has no `belongs_to` relation to `{}`{}",
+                            info.snake,
+                            via.map(|v| format!(" named `{v}`")).unwrap_or_default()
+                        ),
+                        format!(
+                            "declare `belongs_to.{} = {{}}` on `{child_snake}` first",
+                            info.snake
+                        ),
+                    );
+                }
+                _ => c.err(
+                    "E0215",
+                    h.name.span.clone(),
+                    &h.path,
+                    format!(
+                        "`{child_snake}` belongs to `{}` through several relations",
+                        info.snake
+                    ),
+                    "say which with `via = \"relation\"`",
+                ),
+            }
+        }
+    }
+    for (child, rels) in &belongs {
+        for (rel, parent) in rels {
+            let declared = has_many
+                .get(parent)
+                .is_some_and(|hm| hm.values().any(|(ch, via)| ch == child && via == rel));
+            if declared {
+                continue;
+            }
+            let name = pluralize(child);
+            let hm = has_many.entry(parent.clone()).or_default();
+            if let Some((other_child, other_rel)) = hm.get(&name) {
+                let span = infos
+                    .iter()
+                    .find(|i| &i.snake == child)
+                    .and_then(|i| {
+                        i.spec
+                            .belongs_to
+                            .iter()
+                            .find(|b| names(&b.name.value).snake == *rel)
+                    })
+                    .map_or(0..0, |b| b.name.span.clone());
+                c.err(
+                    "E0226",
+                    span,
+                    format!("resources.{child}.belongs_to.{rel}"),
+                    format!("`{parent}` would get two `{name}` relations (via `{other_child}.{other_rel}` and `{child}.{rel}`)"),
+                    format!("name them: `[resources.{parent}.has_many.<name>]` with `resource = \"{child}\"` and `via = \"{rel}\"`"),
+                );
+                continue;
+            }
+            hm.insert(name, (child.clone(), rel.clone()));
+        }
+    }
+    for info in &infos {
+        let empty = BTreeMap::new();
+        let rels = belongs.get(&info.snake).unwrap_or(&empty);
+        let hm = has_many.get(&info.snake).cloned().unwrap_or_default();
+        for name in hm.keys() {
+            if info.fields.contains(name) || rels.contains_key(name) {
+                let span = info.spec.name.span.clone();
+                c.err(
+                    "E0205",
+                    span,
+                    &info.spec.path,
+                    format!("`{}` has a field or relation named `{name}`, which its has_many relation also uses", info.snake),
+                    format!("rename the field, or name the has_many side with `[resources.{}.has_many.<name>]`", info.snake),
+                );
+            }
+        }
+        check_json(c, info, rels, &hm);
+        check_routes(c, info);
+        check_list(c, info, rels);
+    }
+}
+
+fn exposure(c: &mut Checker, v: &Option<Sp<String>>, path: &str) {
+    if let Some(v) = v
+        && !EXPOSURES.contains(&v.value.as_str())
+    {
+        let hint = match did_you_mean(&v.value, EXPOSURES.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => "use `public` (through API Gateway, API key required), `internal` (in-cluster only) or `off`".to_string(),
+        };
+        c.err(
+            "E0216",
+            v.span.clone(),
+            path,
+            format!("unknown exposure `{}`", v.value),
+            hint,
+        );
+    }
+}
+
+fn check_routes(c: &mut Checker, info: &ResInfo) {
+    let r = &info.spec.routes;
+    for (v, key) in [
+        (&r.list, "list"),
+        (&r.get, "get"),
+        (&r.create, "create"),
+        (&r.update, "update"),
+        (&r.replace, "replace"),
+        (&r.delete, "delete"),
+    ] {
+        exposure(c, v, &format!("{}.routes.{key}", info.spec.path));
+    }
+}
+
+fn check_list(c: &mut Checker, info: &ResInfo, rels: &BTreeMap<String, String>) {
+    let l = &info.spec.list;
+    let path = format!("{}.list", info.spec.path);
+    range(
+        c,
+        &l.default_limit,
+        &format!("{path}.default_limit"),
+        1,
+        10_000,
+    );
+    range(c, &l.max_limit, &format!("{path}.max_limit"), 1, 10_000);
+    if let (Some(d), Some(m)) = (&l.default_limit, &l.max_limit)
+        && d.value > m.value
+    {
+        c.err(
+            "E0209",
+            d.span.clone(),
+            format!("{path}.default_limit"),
+            format!(
+                "default_limit ({}) is greater than max_limit ({})",
+                d.value, m.value
+            ),
+            "make `default_limit` at most `max_limit`",
+        );
+    }
+    let fks: Vec<String> = rels.keys().map(|r| format!("{r}_id")).collect();
+    let mut known: Vec<&str> = info.fields.iter().map(String::as_str).collect();
+    known.push("id");
+    known.extend(fks.iter().map(String::as_str));
+    for (list, key) in [(&l.filter, "filter"), (&l.sort, "sort")] {
+        let Some(list) = list else { continue };
+        for item in &list.value {
+            let snake = names(&item.value).snake;
+            if !known.contains(&snake.as_str()) {
+                let hint = match did_you_mean(&snake, known.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("use one of: {}", known.join(", ")),
+                };
+                c.err(
+                    "E0215",
+                    item.span.clone(),
+                    format!("{path}.{key}"),
+                    format!("`{}` is not a field of `{}`", item.value, info.snake),
+                    hint,
+                );
+            }
+        }
+    }
+}
+
+fn check_json(
+    c: &mut Checker,
+    info: &ResInfo,
+    rels: &BTreeMap<String, String>,
+    hm: &BTreeMap<String, (String, String)>,
+) {
+    let Some(json) = &info.spec.json else { return };
+    let path = format!("{}.json", info.spec.path);
+    let mut seen = BTreeSet::new();
+    let fks: Vec<String> = rels.keys().map(|r| format!("{r}_id")).collect();
+    for item in &json.value {
+        let snake = names(&item.value).snake;
+        if !seen.insert(snake.clone()) {
+            c.err(
+                "E0225",
+                item.span.clone(),
+                &path,
+                format!("`{}` is listed twice", item.value),
+                "list each member once",
+            );
+            continue;
+        }
+        let ok = snake == "id"
+            || info.fields.contains(&snake)
+            || fks.contains(&snake)
+            || hm.contains_key(&snake);
+        if ok {
+            continue;
+        }
+        if rels.contains_key(&snake) {
+            c.err(
+                "E0225",
+                item.span.clone(),
+                &path,
+                format!("`{snake}` is a belongs_to relation; embedding a parent is not supported"),
+                format!("list its foreign key `{snake}_id` instead"),
+            );
+            continue;
+        }
+        let mut known: Vec<&str> = vec!["id"];
+        known.extend(info.fields.iter().map(String::as_str));
+        known.extend(fks.iter().map(String::as_str));
+        known.extend(hm.keys().map(String::as_str));
+        let hint = match did_you_mean(&snake, known.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!(
+                "members are `id`, fields, foreign keys and has_many relations: {}",
+                known.join(", ")
+            ),
+        };
+        c.err(
+            "E0215",
+            item.span.clone(),
+            &path,
+            format!(
+                "`{}` is not a field or relation of `{}`",
+                item.value, info.snake
+            ),
+            hint,
+        );
+    }
+}
+
+/// Checks that need the lowered model: every route's method and path, and every
+/// operation id, must be unique across the API.
+pub fn check_model(spec: &Spec, model: &crate::model::Model) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    let mut paths: BTreeMap<(String, &'static str), String> = BTreeMap::new();
+    let mut ops: BTreeMap<String, String> = BTreeMap::new();
+    for (res, route) in model.routes() {
+        let span = spec
+            .resources
+            .iter()
+            .find(|r| names(&r.name.value).snake == res.names.snake)
+            .map_or(0..0, |r| r.name.span.clone());
+        let path = format!("resources.{}", res.names.snake);
+        let key = (route.path.clone(), route.method.as_str());
+        if let Some(other) = paths.insert(key, res.names.snake.clone()) {
+            diags.push(
+                Diagnostic::new(
+                    "E0228",
+                    span.clone(),
+                    path.clone(),
+                    format!(
+                        "`{} {}` is generated twice (by `{other}` and `{}`)",
+                        route.method.as_str(),
+                        route.path,
+                        res.names.snake
+                    ),
+                )
+                .hint("set `plural` on one resource, or turn one of the routes `off`"),
+            );
+        }
+        if let Some(other) = ops.insert(route.operation_id.clone(), res.names.snake.clone()) {
+            diags.push(
+                Diagnostic::new(
+                    "E0228",
+                    span,
+                    path,
+                    format!(
+                        "operation id `{}` is generated twice (by `{other}` and `{}`)",
+                        route.operation_id, res.names.snake
+                    ),
+                )
+                .hint("rename one resource or relation, or turn one of the routes `off`"),
+            );
+        }
+    }
+    diags
+}
