@@ -33,7 +33,7 @@ fields.joined = { type = "timestamp", default = "now", read_only = true }
 fields.born = { type = "date", required = false }
 fields.verified = { type = "boolean", default = false }
 fields.rating = { type = "float", min = 0, max = 5, required = false }
-fields.balance = { type = "decimal", precision = 30, scale = 4, required = false, min = "-1000.5" }
+fields.balance = { type = "decimal", precision = 24, scale = 4, required = false, min = "-1000.5" }
 fields.token = { type = "uuid", required = false }
 fields.level = { type = "enum", values = ["junior", "senior", "principal_engineer_of_the_year"], default = "junior" }
 fields.bio = { type = "text", required = false, min_length = 1 }
@@ -165,7 +165,7 @@ fn migrations_fit_each_engine() {
     let sqlite = body("backend/migrations/sqlite/0001_create_tables.sql");
     let pg = body("backend/migrations/postgres/0001_create_tables.sql");
     assert!(
-        sqlite.contains("balance TEXT, -- DECIMAL(30, 4) as text"),
+        sqlite.contains("balance TEXT, -- DECIMAL(24, 4) as text"),
         "{sqlite}"
     );
     assert!(sqlite.contains("name TEXT NOT NULL UNIQUE"), "{sqlite}");
@@ -173,7 +173,7 @@ fn migrations_fit_each_engine() {
         sqlite.contains("editor_id INTEGER REFERENCES authors (id) ON DELETE SET NULL"),
         "{sqlite}"
     );
-    assert!(pg.contains("balance NUMERIC(30, 4)"), "{pg}");
+    assert!(pg.contains("balance NUMERIC(24, 4)"), "{pg}");
     assert!(
         pg.contains("CONSTRAINT authors_name_key UNIQUE (name)"),
         "{pg}"

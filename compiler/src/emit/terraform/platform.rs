@@ -1,0 +1,341 @@
+//! Emit: the platform the backend runs on — the GKE cluster (existing or created)
+//! and the production database (existing Secret or Cloud SQL).
+
+use super::*;
+
+pub(super) fn cluster(model: &Model) -> File {
+    let mut f = File::new();
+    f.push_commented(
+        "The cluster's region (a zonal location like europe-west2-a lies in europe-west2):\nthe internal load balancer and its address live there.",
+        Block::new(
+            "locals",
+            &[],
+            Body::new().attr(
+                "cluster_region",
+                r("length(split(\"-\", var.cluster_location)) == 3 ? join(\"-\", slice(split(\"-\", var.cluster_location), 0, 2)) : var.cluster_location"),
+            ),
+        ),
+    );
+    let Cluster::Create {
+        master_cidr,
+        pods_cidr,
+        services_cidr,
+        nodes_cidr,
+        ..
+    } = &model.gcp.cluster
+    else {
+        f.push_commented(
+            "The existing cluster the backend runs in (Terraform only reads it).",
+            data(
+                "google_container_cluster",
+                "cluster",
+                Body::new()
+                    .attr("name", r("var.cluster_name"))
+                    .attr("location", r("var.cluster_location")),
+            ),
+        );
+        return f;
+    };
+    let svc = &model.service.name;
+    f.push_commented(
+        "The cluster's subnetwork, with secondary ranges for pods and services (VPC-native).",
+        resource(
+            "google_compute_subnetwork",
+            "cluster",
+            Body::new()
+                .attr("name", r("var.subnetwork"))
+                .attr("region", r("local.cluster_region"))
+                .attr("network", r("data.google_compute_network.vpc.id"))
+                .attr("ip_cidr_range", str(nodes_cidr))
+                .attr("private_ip_google_access", bool(true))
+                .blank()
+                .block(block(
+                    "secondary_ip_range",
+                    Body::new()
+                        .attr("range_name", str("pods"))
+                        .attr("ip_cidr_range", str(pods_cidr)),
+                ))
+                .block(block(
+                    "secondary_ip_range",
+                    Body::new()
+                        .attr("range_name", str("services"))
+                        .attr("ip_cidr_range", str(services_cidr)),
+                ))
+                .blank()
+                .attr("depends_on", depends_on_apis()),
+        ),
+    );
+    f.push_commented(
+        "Private nodes have no public IP: Cloud NAT lets them reach the internet.",
+        resource(
+            "google_compute_router",
+            "nat",
+            Body::new()
+                .attr("name", str(&format!("{svc}-router")))
+                .attr("region", r("local.cluster_region"))
+                .attr("network", r("data.google_compute_network.vpc.id")),
+        ),
+    );
+    f.push(resource(
+        "google_compute_router_nat",
+        "nat",
+        Body::new()
+            .attr("name", str(&format!("{svc}-nat")))
+            .attr("router", r("google_compute_router.nat.name"))
+            .attr("region", r("google_compute_router.nat.region"))
+            .attr("nat_ip_allocate_option", str("AUTO_ONLY"))
+            .attr(
+                "source_subnetwork_ip_ranges_to_nat",
+                str("ALL_SUBNETWORKS_ALL_IP_RANGES"),
+            ),
+    ));
+    f.push_commented(
+        "The nodes' identity: logs, metrics and image pulls only.",
+        resource(
+            "google_service_account",
+            "nodes",
+            Body::new()
+                .attr("account_id", str(&node_service_account(model)))
+                .attr("display_name", str(&format!("{svc} GKE nodes")))
+                .blank()
+                .attr("depends_on", depends_on_apis()),
+        ),
+    );
+    let roles: Vec<Expr> = [
+        "roles/logging.logWriter",
+        "roles/monitoring.metricWriter",
+        "roles/monitoring.viewer",
+        "roles/stackdriver.resourceMetadata.writer",
+    ]
+    .iter()
+    .map(|s| str(s))
+    .collect();
+    f.push(resource(
+        "google_project_iam_member",
+        "nodes",
+        Body::new()
+            .attr("for_each", Expr(format!("toset({})", list_lines(&roles).0)))
+            .blank()
+            .attr("project", r("var.project"))
+            .attr("role", r("each.value"))
+            .attr(
+                "member",
+                r("\"serviceAccount:${google_service_account.nodes.email}\""),
+            ),
+    ));
+    f.push_commented(
+        "A private, VPC-native cluster with Workload Identity. The control plane keeps a\npublic endpoint so kubectl works from outside the VPC.",
+        resource(
+            "google_container_cluster",
+            "cluster",
+            Body::new()
+                .attr("name", r("var.cluster_name"))
+                .attr("location", r("var.cluster_location"))
+                .attr("network", r("data.google_compute_network.vpc.id"))
+                .attr("subnetwork", r("google_compute_subnetwork.cluster.id"))
+                .attr("networking_mode", str("VPC_NATIVE"))
+                .attr("deletion_protection", bool(false))
+                .blank()
+                .comment("Node pools are managed separately.")
+                .attr("remove_default_node_pool", bool(true))
+                .attr("initial_node_count", num(1))
+                .blank()
+                .block(block(
+                    "ip_allocation_policy",
+                    Body::new()
+                        .attr("cluster_secondary_range_name", str("pods"))
+                        .attr("services_secondary_range_name", str("services")),
+                ))
+                .blank()
+                .block(block(
+                    "private_cluster_config",
+                    Body::new()
+                        .attr("enable_private_nodes", bool(true))
+                        .attr("enable_private_endpoint", bool(false))
+                        .attr("master_ipv4_cidr_block", str(master_cidr)),
+                ))
+                .blank()
+                .block(block(
+                    "workload_identity_config",
+                    Body::new().attr("workload_pool", template("${var.project}.svc.id.goog")),
+                ))
+                .blank()
+                .block(block(
+                    "release_channel",
+                    Body::new().attr("channel", str("REGULAR")),
+                ))
+                .blank()
+                .attr("depends_on", depends_on_apis()),
+        ),
+    );
+    f.push(resource(
+        "google_container_node_pool",
+        "default",
+        Body::new()
+            .attr("name", str("default"))
+            .attr("cluster", r("google_container_cluster.cluster.id"))
+            .attr("location", r("var.cluster_location"))
+            .attr("node_count", num(1))
+            .blank()
+            .block(block(
+                "autoscaling",
+                Body::new()
+                    .attr("min_node_count", num(1))
+                    .attr("max_node_count", num(3)),
+            ))
+            .blank()
+            .block(block(
+                "node_config",
+                Body::new()
+                    .attr("machine_type", str("e2-standard-2"))
+                    .attr("service_account", r("google_service_account.nodes.email"))
+                    .attr(
+                        "oauth_scopes",
+                        list(&[str("https://www.googleapis.com/auth/cloud-platform")]),
+                    )
+                    .blank()
+                    .block(block(
+                        "workload_metadata_config",
+                        Body::new().attr("mode", str("GKE_METADATA")),
+                    )),
+            )),
+    ));
+    f
+}
+
+// ---------------------------------------------------------------------------------
+// database.tf
+// ---------------------------------------------------------------------------------
+
+pub(super) fn database(model: &Model) -> Option<File> {
+    let Database::CloudSql {
+        instance,
+        tier,
+        database_version,
+        database,
+        user,
+        deletion_protection,
+    } = &model.database
+    else {
+        return None;
+    };
+    let svc = &model.service.name;
+    let (secret, _) = database_secret(model);
+    let mut f = File::new();
+    f.push_commented(
+        "Private services access: Cloud SQL gets a private IP in this VPC.",
+        resource(
+            "google_compute_global_address",
+            "sql_private_range",
+            Body::new()
+                .attr("name", str(&format!("{svc}-sql-range")))
+                .attr("purpose", str("VPC_PEERING"))
+                .attr("address_type", str("INTERNAL"))
+                .attr("prefix_length", num(16))
+                .attr("network", r("data.google_compute_network.vpc.id"))
+                .blank()
+                .attr("depends_on", depends_on_apis()),
+        ),
+    );
+    f.push(resource(
+        "google_service_networking_connection",
+        "sql",
+        Body::new()
+            .attr("network", r("data.google_compute_network.vpc.id"))
+            .attr("service", str("servicenetworking.googleapis.com"))
+            .attr(
+                "reserved_peering_ranges",
+                list(&[r("google_compute_global_address.sql_private_range.name")]),
+            ),
+    ));
+    f.push_commented(
+        "PostgreSQL on a private IP only.",
+        resource(
+            "google_sql_database_instance",
+            "db",
+            Body::new()
+                .attr("name", str(instance))
+                .attr("region", r("var.region"))
+                .attr("database_version", str(database_version))
+                .attr("deletion_protection", bool(*deletion_protection))
+                .blank()
+                .block(block(
+                    "settings",
+                    Body::new()
+                        .attr("tier", str(tier))
+                        .blank()
+                        .block(block(
+                            "ip_configuration",
+                            Body::new()
+                                .attr("ipv4_enabled", bool(false))
+                                .attr("private_network", r("data.google_compute_network.vpc.id")),
+                        ))
+                        .blank()
+                        .block(block(
+                            "backup_configuration",
+                            Body::new().attr("enabled", bool(true)),
+                        )),
+                ))
+                .blank()
+                .attr(
+                    "depends_on",
+                    list(&[r("google_service_networking_connection.sql")]),
+                ),
+        ),
+    );
+    f.push(resource(
+        "google_sql_database",
+        "db",
+        Body::new()
+            .attr("name", str(database))
+            .attr("instance", r("google_sql_database_instance.db.name")),
+    ));
+    f.push(resource(
+        "random_password",
+        "db",
+        Body::new()
+            .attr("length", num(32))
+            .attr("special", bool(false)),
+    ));
+    f.push(resource(
+        "google_sql_user",
+        "app",
+        Body::new()
+            .attr("name", str(user))
+            .attr("instance", r("google_sql_database_instance.db.name"))
+            .attr("password", r("random_password.db.result")),
+    ));
+    f.push_commented(
+        "DATABASE_URL for the backend; copy it into the Kubernetes Secret (docs/deploy.md).",
+        resource(
+            "google_secret_manager_secret",
+            "database_url",
+            Body::new()
+                .attr("secret_id", str(&secret))
+                .blank()
+                .block(block(
+                    "replication",
+                    Body::new().block(block("auto", Body::new())),
+                ))
+                .blank()
+                .attr("depends_on", depends_on_apis()),
+        ),
+    );
+    f.push(resource(
+        "google_secret_manager_secret_version",
+        "database_url",
+        Body::new()
+            .attr("secret", r("google_secret_manager_secret.database_url.id"))
+            .attr(
+                "secret_data",
+                template(
+                    "postgres://${google_sql_user.app.name}:${random_password.db.result}@${google_sql_database_instance.db.private_ip_address}:5432/${google_sql_database.db.name}",
+                ),
+            ),
+    ));
+    Some(f)
+}
+
+// ---------------------------------------------------------------------------------
+// outputs.tf
+// ---------------------------------------------------------------------------------
