@@ -1,35 +1,56 @@
 #!/usr/bin/env bash
-# Load test of the generated shop backend (release build) on SQLite and PostgreSQL,
-# and of the ceiling (the same axum stack serving the same body from memory).
+# Load test of the generated shop backend (release build) side by side with the Rails
+# API of the peer harness, on the same rows, in one run; plus the ceiling (the same
+# axum stack serving the same body from memory) and memory.
 #
-# Seed: 100 products x 5 reviews created through the API (the peer harness's size).
-# Load: wrk -t2 -c32 -d10s after a 2 s warm-up, on GET /products and GET /products/1,
-# one machine-readable line per run (../../../shared/bench-peers/tools/report.lua when
-# present). Also idle RSS and RSS after load (VmRSS, VmHWM). Everything on 127.0.0.1;
-# every process started here is stopped by PID on exit.
+# Per engine (SQLite, then PostgreSQL):
+#   1. the peers' run.sh (--targets rails) seeds its database (100 products x 5 reviews,
+#      Faker, fixed seed) and load-tests Rails on the same paths with the same wrk
+#      settings; its GET /products body is kept;
+#   2. those rows are created in a fresh shop-backend database through our API, in
+#      order (POST /products, POST /products/{id}/reviews), so ids match; our
+#      GET /products body is compared byte for byte with Rails';
+#   3. shop-backend is load-tested: wrk -t2 -c32 -d10s after a 2 s warm-up, on
+#      GET /products and GET /products/1; idle RSS and RSS after load (VmRSS, VmHWM).
+# Then the ceiling on our body, and a summary with the same-run ratios.
+# Everything on 127.0.0.1; every process started here is stopped by PID on exit.
 #
-#   benches/backend/run.sh [--duration 10s] [--engines sqlite,postgres]
+#   benches/backend/run.sh [--peers DIR] [--duration 10s] [--engines sqlite,postgres]
+#                          [--no-rails]
+# --peers: the bench-peers checkout (default $BENCH_PEERS or ../shared/bench-peers);
+# its run.sh must have been run once without --skip-install (it installs Rails).
+# --no-rails: seed 100 x 5 synthetic rows instead and skip the peer (no ratios).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+ROOT="$(pwd)"
 
 DURATION=10s
 ENGINES=sqlite,postgres
+PEERS="${BENCH_PEERS:-../shared/bench-peers}"
+RAILS=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) DURATION="$2"; shift 2 ;;
     --engines) ENGINES="$2"; shift 2 ;;
-    -h|--help) sed -n 2,12p "$0"; exit 0 ;;
+    --peers) PEERS="$2"; shift 2 ;;
+    --no-rails) RAILS=0; shift ;;
+    -h|--help) sed -n 2,22p "$0"; exit 0 ;;
     *) echo "unknown option $1"; exit 2 ;;
   esac
 done
+if [ "$RAILS" = 1 ]; then
+  [ -x "$PEERS/run.sh" ] || { echo "no $PEERS/run.sh (use --peers DIR or --no-rails)"; exit 2; }
+  PEERS="$(cd "$PEERS" && pwd)"
+fi
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 cargo build --release -q -p shop-backend
 cargo build --release -q -p shopgen-backend-runtime --example ceiling
-BIN=target/release/shop-backend
-CEILING=target/release/examples/ceiling
+BIN="$ROOT/target/release/shop-backend"
+CEILING="$ROOT/target/release/examples/ceiling"
 
 work="$(mktemp -d)"
+chmod 755 "$work"
 pids=()
 pg_data=""
 cleanup() {
@@ -39,13 +60,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-report_lua=""
-for p in ../shared/bench-peers/tools/report.lua /work/shared/bench-peers/tools/report.lua; do
-  [ -f "$p" ] && report_lua="$p" && break
-done
-if [ -z "$report_lua" ]; then
-  report_lua="$work/report.lua"
-  cat >"$report_lua" <<'LUA'
+report_lua="$work/report.lua"
+cat >"$report_lua" <<'LUA'
 done = function(summary, latency, requests)
   local secs = summary.duration / 1e6
   local e = summary.errors
@@ -54,31 +70,84 @@ done = function(summary, latency, requests)
     summary.requests, e.connect + e.read + e.write + e.timeout, e.status))
 end
 LUA
-fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rss() { awk '/^(VmRSS|VmHWM)/ {printf "%s=%.1fMiB ", $1, $2/1024}' "/proc/$1/status"; }
 wait_up() { for _ in $(seq 1 400); do curl -fsS "http://127.0.0.1:$1$2" >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "server on $1 did not start"; exit 1; }
 
-seed() {
-  local base="$1"
-  for p in $(seq 1 100); do
-    curl -fsS -X POST -H 'content-type: application/json' \
-      -d "{\"title\":\"Blend number $p\",\"price\":\"$((p % 97 + 1)).$((p * 7 % 100))\"}" "$base/products" >/dev/null
-    for r in 1 2 3 4 5; do
-      curl -fsS -X POST -H 'content-type: application/json' \
-        -d "{\"name\":\"Reviewer $p-$r\",\"message\":\"Review $r of blend $p: rich, round and a little sweet.\",\"rate\":$(( (p + r) % 5 + 1 ))}" \
-        "$base/products/$p/reviews" >/dev/null
-    done
-  done
+# Creates the products and reviews of a `{"products": [...]}` body through the API, in
+# order, over one keep-alive connection; or 100 x 5 synthetic rows without a body.
+load_rows() {
+  python3 - "$1" "${2:-}" <<'PY'
+import http.client, json, sys
+port, source = int(sys.argv[1]), sys.argv[2]
+if source:
+    products = json.load(open(source))["products"]
+else:
+    products = [{"title": f"Blend number {p}", "price": f"{p % 97 + 1}.{p * 7 % 100:02d}",
+                 "reviews": [{"name": f"Reviewer {p}-{r}", "rate": (p + r) % 5 + 1,
+                              "message": f"Review {r} of blend {p}: rich, round and a little sweet."}
+                             for r in range(1, 6)]} for p in range(1, 101)]
+conn = http.client.HTTPConnection("127.0.0.1", port)
+def post(path, body):
+    conn.request("POST", path, json.dumps(body), {"content-type": "application/json"})
+    response = conn.getresponse()
+    data = response.read()
+    if response.status != 201:
+        sys.exit(f"POST {path}: {response.status} {data[:200]!r}")
+    return response.getheader("location").rsplit("/", 1)[1]
+for product in products:
+    pid = post("/products", {"title": product["title"], "price": product["price"]})
+    for review in product["reviews"]:
+        post(f"/products/{pid}/reviews",
+             {k: review[k] for k in ("name", "message", "rate")})
+PY
 }
 
-load() {
+# Our body against Rails': byte-identical, or the same rows with prices equal as
+# decimals (Rails' BigDecimal drops a trailing zero: "44.4" where we keep the column's
+# scale, "44.40"), or different.
+compare_bodies() {
+  python3 - "$1" "$2" <<'PY'
+import json, sys
+from decimal import Decimal
+a, b = (open(f, "rb").read() for f in sys.argv[1:3])
+if a == b:
+    print("body=byte-identical-to-rails"); sys.exit()
+def norm(body):
+    data = json.loads(body)
+    for product in data["products"]:
+        product["price"] = Decimal(product["price"])
+    return data
+zeros = sum(1 for p in json.loads(a)["products"] if "." in p["price"] and len(p["price"].split(".")[1]) < 2)
+if norm(a) == norm(b):
+    print(f"body=same-rows-as-rails(bytes-differ:{len(b) - len(a)};rails-drops-trailing-zero-in-{zeros}-prices)")
+else:
+    print("body=DIFFERS-from-rails")
+PY
+}
+
+bench() {
   local label="$1" port="$2" path="$3"
   wrk -t2 -c32 -d2s "http://127.0.0.1:$port$path" >/dev/null 2>&1 || true
   local line
   line="$(wrk -t2 -c32 -d"$DURATION" --timeout 10s -s "$report_lua" "http://127.0.0.1:$port$path" | grep '^BENCH')"
-  echo "$label $path $line"
+  echo "$label $path $line" | tee -a "$work/summary"
+}
+
+# Rails on `engine`: its own run (seed, load), then its body and figures.
+run_rails() {
+  local engine="$1" out="$work/peers-$engine"
+  "$PEERS/run.sh" --skip-install --db "$engine" --targets rails --paths /products,/products/1 \
+    --duration "$DURATION" --work "$out" >"$work/peers-$engine.log" 2>&1 \
+    || { tail -30 "$work/peers-$engine.log"; exit 1; }
+  cp "$out/products-rails.json" "$work/rails-$engine.json"
+  for path in /products /products/1; do
+    local line
+    line="$(grep '^BENCH ' "$out/wrk-rails-$(echo "$path" | tr '/' '_').txt")"
+    echo "rails-$engine $path $line" | tee -a "$work/summary"
+  done
+  awk -F'|' '/rails direct/ && NF == 6 {gsub(/ /, ""); print "rails-'"$engine"' cold_start_ms=" $3 " idle_rss=" $4 "MiB after_load_rss=" $5 "MiB"}' "$out/results.md"
 }
 
 run_backend() {
@@ -87,21 +156,26 @@ run_backend() {
   HOST=127.0.0.1 PORT="$port" DATABASE_URL="$url" LOG_LEVEL=info "$BIN" >"$work/$engine.log" 2>&1 &
   local pid=$!; pids+=("$pid")
   wait_up "$port" /healthz
-  seed "http://127.0.0.1:$port"
+  local source=""
+  [ "$RAILS" = 1 ] && source="$work/rails-$engine.json"
+  load_rows "$port" "$source"
   curl -fsS "http://127.0.0.1:$port/products" >"$work/products.json"
-  echo "$engine body_bytes=$(wc -c <"$work/products.json") idle $(rss "$pid")"
-  load "$engine" "$port" /products
-  load "$engine" "$port" /products/1
-  echo "$engine after_load $(rss "$pid")"
+  local same=""
+  [ -n "$source" ] && same="$(compare_bodies "$source" "$work/products.json")"
+  echo "shop-$engine body_bytes=$(wc -c <"$work/products.json") sha1=$(sha1sum <"$work/products.json" | cut -c1-8) $same idle $(rss "$pid")"
+  bench "shop-$engine" "$port" /products
+  bench "shop-$engine" "$port" /products/1
+  echo "shop-$engine after_load $(rss "$pid")"
   kill "$pid"; wait "$pid" 2>/dev/null || true
 }
 
 IFS=, read -r -a engines <<<"$ENGINES"
 for engine in "${engines[@]}"; do
+  [ "$RAILS" = 1 ] && run_rails "$engine"
   case "$engine" in
     sqlite) run_backend sqlite "sqlite://$work/bench.db" ;;
     postgres)
-      d="$work/pg"; mkdir -p "$d/data" "$d/run"; chmod 755 "$work" "$d"
+      d="$work/pg"; mkdir -p "$d/data" "$d/run"; chmod 755 "$d"
       chown postgres:postgres "$d/data" "$d/run"
       pgport="$(free_port)"
       runuser -u postgres -- initdb -D "$d/data" -A trust -U postgres -E UTF8 --no-locale >/dev/null
@@ -109,6 +183,8 @@ for engine in "${engines[@]}"; do
         -o "-p $pgport -c listen_addresses=127.0.0.1 -k $d/run" start >/dev/null
       pg_data="$d/data"
       run_backend postgres "postgres://postgres@127.0.0.1:$pgport/postgres"
+      runuser -u postgres -- pg_ctl -D "$pg_data" -m fast -w stop >/dev/null 2>&1 || true
+      pg_data=""
       ;;
   esac
 done
@@ -118,5 +194,26 @@ cport="$(free_port)"
 cpid=$!; pids+=("$cpid")
 wait_up "$cport" /products
 echo "ceiling idle $(rss "$cpid")"
-load ceiling "$cport" /products
+bench ceiling "$cport" /products
 echo "ceiling after_load $(rss "$cpid")"
+
+# Same-run ratios: shop / Rails throughput, and shop / ceiling on /products.
+echo "--- summary (same run)"
+awk '
+  { for (i = 3; i <= NF; i++) { split($i, kv, "="); v[$1 "|" $2 "|" kv[1]] = kv[2] } seen[$1] = 1 }
+  END {
+    split("sqlite postgres", es, " ")
+    for (k = 1; k <= 2; k++) {
+      e = es[k]
+      if (!(("shop-" e) in seen)) continue
+      split("/products /products/1", ps, " ")
+      for (j = 1; j <= 2; j++) {
+        p = ps[j]; s = v["shop-" e "|" p "|rps"]; r = v["rails-" e "|" p "|rps"]
+        line = sprintf("%-8s %-12s shop %9.1f req/s p99 %7.2f ms", e, p, s, v["shop-" e "|" p "|p99_ms"])
+        if (r > 0) line = line sprintf(" | rails %7.1f req/s p99 %8.1f ms | %6.1fx", r, v["rails-" e "|" p "|p99_ms"], s / r)
+        if (p == "/products" && v["ceiling|/products|rps"] > 0)
+          line = line sprintf(" | %.1f%% of ceiling", 100 * s / v["ceiling|/products|rps"])
+        print line
+      }
+    }
+  }' "$work/summary"

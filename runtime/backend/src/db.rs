@@ -9,7 +9,10 @@
 //!   which keeps them exact *and* sortable; precisions above 18 fall back to text;
 //! - timestamps are `TIMESTAMPTZ` / fixed-width UTC text, dates `DATE` / text, UUIDs
 //!   `UUID` / hyphenated text, booleans `BOOLEAN` / 0-1 integers;
-//! - `WHERE fk IN (…)` for loading embedded relations ([`Db::fetch_children`]).
+//! - `WHERE fk IN (…)` for loading embedded relations ([`Db::fetch_children`]);
+//! - SQLite `SELECT`s run on reader connections of their own, decoded in place
+//!   (`sqlite_read`), instead of through sqlx's worker thread and per-row channel;
+//!   writes, migrations and `ping` go through the sqlx pool.
 //!
 //! SQLite runs in WAL mode with `synchronous = FULL` by default: a write is on disk
 //! before it is acknowledged, so it survives a crash of the process *and* of the
@@ -20,6 +23,7 @@
 //! `shopgen_db_queries_total` on `/metrics`), which the tests use to prove that a list
 //! with embedded relations costs a constant number of queries.
 
+use crate::sqlite_read::Reader;
 use crate::types::{Date, Decimal, Timestamp, Uuid};
 use sqlx::postgres::{PgArguments, PgPoolOptions, PgRow};
 use sqlx::query::Query;
@@ -30,6 +34,7 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, PgPool, Postgres, Row as _, Sqlite, SqlitePool, ValueRef as _};
 use std::borrow::Cow;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -75,9 +80,12 @@ pub enum Engine {
 }
 
 /// A connection pool to either engine. Cheap to clone.
+///
+/// SQLite files also get [`Reader`] connections, which run the `SELECT`s (see
+/// `sqlite_read`); in-memory databases (one per connection) read through the pool.
 #[derive(Debug, Clone)]
 pub enum Db {
-    Sqlite(SqlitePool),
+    Sqlite(SqlitePool, Option<Arc<Reader>>),
     Postgres(PgPool),
 }
 
@@ -151,7 +159,7 @@ pub enum SqlType {
 const SQLITE_ROW_BUFFER: usize = 4096;
 
 /// Decimals up to this precision are scaled integers in SQLite.
-const SQLITE_INTEGER_DECIMAL_PRECISION: u32 = 18;
+pub(crate) const SQLITE_INTEGER_DECIMAL_PRECISION: u32 = 18;
 
 type SqliteQuery<'q> = Query<'q, Sqlite, SqliteArguments>;
 type PgQuery<'q> = Query<'q, Postgres, PgArguments>;
@@ -209,6 +217,7 @@ impl Db {
         let url = options.url.as_str();
         if url.starts_with("sqlite:") {
             configure_sqlite_library();
+            let busy_timeout = Duration::from_secs(10);
             let connect = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
@@ -217,14 +226,23 @@ impl Db {
                     SqliteSync::Normal => SqliteSynchronous::Normal,
                 })
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(10))
+                .busy_timeout(busy_timeout)
                 .row_buffer_size(SQLITE_ROW_BUFFER);
             let pool = SqlitePoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
-                .connect_with(connect)
+                .connect_with(connect.clone())
                 .await?;
-            Ok(Db::Sqlite(pool))
+            let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+            let reader = (!in_memory).then(|| {
+                Arc::new(Reader::new(
+                    connect.get_filename().to_path_buf(),
+                    options.max_connections,
+                    options.acquire_timeout,
+                    busy_timeout,
+                ))
+            });
+            Ok(Db::Sqlite(pool, reader))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
@@ -240,21 +258,33 @@ impl Db {
 
     pub fn engine(&self) -> Engine {
         match self {
-            Db::Sqlite(_) => Engine::Sqlite,
+            Db::Sqlite(..) => Engine::Sqlite,
             Db::Postgres(_) => Engine::Postgres,
         }
     }
 
+    /// The SQLite reader, when `sql` is a `SELECT` and this database has one.
+    fn reader_for(&self, sql: &str) -> Option<&Arc<Reader>> {
+        match self {
+            Db::Sqlite(_, Some(reader)) if sql.starts_with("SELECT ") => Some(reader),
+            _ => None,
+        }
+    }
+
     /// Every row the query returns.
-    pub async fn fetch_all<T: FromRow>(
+    pub async fn fetch_all<T: FromRow + Send + 'static>(
         &self,
         sql: impl Into<Sql>,
         args: &[Value],
     ) -> Result<Vec<T>, sqlx::Error> {
         count_query();
-        let sql = AssertSqlSafe(sql.into());
+        let sql = sql.into();
+        if let Some(reader) = self.reader_for(&sql) {
+            return reader.fetch(sql, args, None).await;
+        }
+        let sql = AssertSqlSafe(sql);
         match self {
-            Db::Sqlite(pool) => {
+            Db::Sqlite(pool, _) => {
                 let q = args.iter().fold(sqlx::query(sql), bind_sqlite);
                 let rows = q.fetch_all(pool).await?;
                 rows.into_iter()
@@ -272,15 +302,19 @@ impl Db {
     }
 
     /// The first row, if any.
-    pub async fn fetch_optional<T: FromRow>(
+    pub async fn fetch_optional<T: FromRow + Send + 'static>(
         &self,
         sql: impl Into<Sql>,
         args: &[Value],
     ) -> Result<Option<T>, sqlx::Error> {
         count_query();
-        let sql = AssertSqlSafe(sql.into());
+        let sql = sql.into();
+        if let Some(reader) = self.reader_for(&sql) {
+            return Ok(reader.fetch(sql, args, Some(1)).await?.pop());
+        }
+        let sql = AssertSqlSafe(sql);
         match self {
-            Db::Sqlite(pool) => {
+            Db::Sqlite(pool, _) => {
                 let q = args.iter().fold(sqlx::query(sql), bind_sqlite);
                 q.fetch_optional(pool)
                     .await?
@@ -302,7 +336,7 @@ impl Db {
         count_query();
         let sql = AssertSqlSafe(sql.into());
         match self {
-            Db::Sqlite(pool) => {
+            Db::Sqlite(pool, _) => {
                 let q = args.iter().fold(sqlx::query(sql), bind_sqlite);
                 Ok(q.execute(pool).await?.rows_affected())
             }
@@ -315,7 +349,7 @@ impl Db {
 
     /// The rows of `select` whose `foreign_key` is one of `parent_ids`, ordered by id:
     /// one query however many parents (none when `parent_ids` is empty).
-    pub async fn fetch_children<T: FromRow>(
+    pub async fn fetch_children<T: FromRow + Send + 'static>(
         &self,
         select: &str,
         foreign_key: &str,
@@ -325,7 +359,7 @@ impl Db {
             return Ok(Vec::new());
         }
         match self {
-            Db::Sqlite(_) => {
+            Db::Sqlite(..) => {
                 let mut sql = format!("{select} WHERE {foreign_key} IN (");
                 for i in 1..=parent_ids.len() {
                     if i > 1 {
@@ -363,7 +397,7 @@ impl Db {
         migrations: &crate::server::Migrations,
     ) -> Result<(), ConnectError> {
         let list = match self {
-            Db::Sqlite(_) => migrations.sqlite,
+            Db::Sqlite(..) => migrations.sqlite,
             Db::Postgres(_) => migrations.postgres,
         };
         let migrator = sqlx::migrate::Migrator::with_migrations(
@@ -380,7 +414,7 @@ impl Db {
                 .collect(),
         );
         match self {
-            Db::Sqlite(pool) => migrator.run(pool).await?,
+            Db::Sqlite(pool, _) => migrator.run(pool).await?,
             Db::Postgres(pool) => migrator.run(pool).await?,
         }
         Ok(())
@@ -389,36 +423,59 @@ impl Db {
     /// Waits for connections in use, then closes the pool (SQLite checkpoints its WAL).
     pub async fn close(&self) {
         match self {
-            Db::Sqlite(pool) => pool.close().await,
+            Db::Sqlite(pool, reader) => {
+                if let Some(reader) = reader {
+                    reader.close();
+                }
+                pool.close().await
+            }
             Db::Postgres(pool) => pool.close().await,
         }
     }
 }
 
 /// One result row from either engine.
-pub enum Row {
+pub enum Row<'r> {
     Sqlite(SqliteRow),
     Postgres(PgRow),
+    /// A row of a [`Reader`] query, read in place.
+    SqliteDirect(&'r rusqlite::Row<'r>),
 }
 
 /// A generated row struct: built from the columns of its `SELECT`, by index.
 pub trait FromRow: Sized {
-    fn from_row(row: &Row) -> Result<Self, sqlx::Error>;
+    fn from_row(row: &Row<'_>) -> Result<Self, sqlx::Error>;
 }
 
 /// One row with a single id column (`RETURNING id`, `SELECT id`).
 impl FromRow for i64 {
-    fn from_row(row: &Row) -> Result<Self, sqlx::Error> {
+    fn from_row(row: &Row<'_>) -> Result<Self, sqlx::Error> {
         row.get(0)
     }
 }
 
-impl Row {
+impl Row<'_> {
     fn is_null(&self, index: usize) -> Result<bool, sqlx::Error> {
         Ok(match self {
             Row::Sqlite(r) => r.try_get_raw(index)?.is_null(),
             Row::Postgres(r) => r.try_get_raw(index)?.is_null(),
+            Row::SqliteDirect(r) => matches!(
+                r.get_ref(index).map_err(|e| decode_error(index, e))?,
+                rusqlite::types::ValueRef::Null
+            ),
         })
+    }
+
+    /// A text column of SQLite (timestamps, dates and UUIDs are stored as text).
+    fn sqlite_text(&self, index: usize) -> Result<String, sqlx::Error> {
+        match self {
+            Row::Sqlite(r) => r.try_get(index),
+            Row::SqliteDirect(r) => r.get(index).map_err(|e| decode_error(index, e)),
+            Row::Postgres(_) => Err(sqlx::Error::ColumnDecode {
+                index: index.to_string(),
+                source: "not a SQLite row".into(),
+            }),
+        }
     }
 
     /// The column at `index` as a Rust value (`Option<T>` for nullable columns).
@@ -435,6 +492,21 @@ impl Row {
                 Err(_) => {
                     let text: String = r.try_get(index)?;
                     Decimal::from_str_exact(&text).map_err(|e| decode_error(index, e))?
+                }
+            },
+            Row::SqliteDirect(r) => match r.get_ref(index).map_err(|e| decode_error(index, e))? {
+                rusqlite::types::ValueRef::Integer(scaled) => {
+                    Decimal::try_from_i128_with_scale(i128::from(scaled), scale)
+                        .map_err(|e| decode_error(index, e))?
+                }
+                rusqlite::types::ValueRef::Text(text) => std::str::from_utf8(text)
+                    .map_err(|e| decode_error(index, e))
+                    .and_then(|t| Decimal::from_str_exact(t).map_err(|e| decode_error(index, e)))?,
+                other => {
+                    return Err(decode_error(
+                        index,
+                        BadText("decimal", format!("{:?}", other.data_type())),
+                    ));
                 }
             },
             Row::Postgres(r) => r.try_get::<Decimal, _>(index)?,
@@ -463,16 +535,17 @@ fn decode_error(index: usize, e: impl std::error::Error + Send + Sync + 'static)
 
 /// A Rust type a column can be read as.
 pub trait Column: Sized {
-    fn read(row: &Row, index: usize) -> Result<Self, sqlx::Error>;
+    fn read(row: &Row<'_>, index: usize) -> Result<Self, sqlx::Error>;
 }
 
 macro_rules! native_column {
     ($($t:ty),*) => {$(
         impl Column for $t {
-            fn read(row: &Row, index: usize) -> Result<Self, sqlx::Error> {
+            fn read(row: &Row<'_>, index: usize) -> Result<Self, sqlx::Error> {
                 match row {
                     Row::Sqlite(r) => r.try_get(index),
                     Row::Postgres(r) => r.try_get(index),
+                    Row::SqliteDirect(r) => r.get(index).map_err(|e| decode_error(index, e)),
                 }
             }
         }
@@ -482,10 +555,10 @@ macro_rules! native_column {
 native_column!(i32, i64, f64, bool, String);
 
 impl Column for Timestamp {
-    fn read(row: &Row, index: usize) -> Result<Self, sqlx::Error> {
+    fn read(row: &Row<'_>, index: usize) -> Result<Self, sqlx::Error> {
         match row {
-            Row::Sqlite(r) => {
-                let text: String = r.try_get(index)?;
+            Row::Sqlite(_) | Row::SqliteDirect(_) => {
+                let text = row.sqlite_text(index)?;
                 Timestamp::parse(&text)
                     .ok_or_else(|| decode_error(index, BadText("timestamp", text)))
             }
@@ -495,10 +568,10 @@ impl Column for Timestamp {
 }
 
 impl Column for Date {
-    fn read(row: &Row, index: usize) -> Result<Self, sqlx::Error> {
+    fn read(row: &Row<'_>, index: usize) -> Result<Self, sqlx::Error> {
         match row {
-            Row::Sqlite(r) => {
-                let text: String = r.try_get(index)?;
+            Row::Sqlite(_) | Row::SqliteDirect(_) => {
+                let text = row.sqlite_text(index)?;
                 Date::parse(&text).ok_or_else(|| decode_error(index, BadText("date", text)))
             }
             Row::Postgres(r) => Ok(Date(r.try_get(index)?)),
@@ -507,10 +580,10 @@ impl Column for Date {
 }
 
 impl Column for Uuid {
-    fn read(row: &Row, index: usize) -> Result<Self, sqlx::Error> {
+    fn read(row: &Row<'_>, index: usize) -> Result<Self, sqlx::Error> {
         match row {
-            Row::Sqlite(r) => {
-                let text: String = r.try_get(index)?;
+            Row::Sqlite(_) | Row::SqliteDirect(_) => {
+                let text = row.sqlite_text(index)?;
                 Uuid::parse_str(&text).map_err(|e| decode_error(index, e))
             }
             Row::Postgres(r) => r.try_get(index),
@@ -519,7 +592,7 @@ impl Column for Uuid {
 }
 
 impl<T: Column> Column for Option<T> {
-    fn read(row: &Row, index: usize) -> Result<Self, sqlx::Error> {
+    fn read(row: &Row<'_>, index: usize) -> Result<Self, sqlx::Error> {
         if row.is_null(index)? {
             Ok(None)
         } else {

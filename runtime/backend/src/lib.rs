@@ -23,6 +23,7 @@ pub mod error;
 pub mod extract;
 pub mod list;
 pub mod server;
+mod sqlite_read;
 pub mod types;
 pub mod validate;
 

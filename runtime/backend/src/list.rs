@@ -169,7 +169,11 @@ impl Page {
     }
 
     /// Runs `select` (`SELECT … FROM table`) with the page's filters, order and window.
-    pub async fn fetch<T: FromRow>(&mut self, db: &Db, select: &str) -> Result<Vec<T>, ApiError> {
+    pub async fn fetch<T: FromRow + Send + 'static>(
+        &mut self,
+        db: &Db,
+        select: &str,
+    ) -> Result<Vec<T>, ApiError> {
         let mut sql = String::with_capacity(select.len() + 96);
         sql.push_str(select);
         for (i, condition) in self.conditions.iter().enumerate() {
