@@ -59,9 +59,11 @@ pub fn emit(model: &Model) -> Vec<EmittedFile> {
 
 fn dockerfile(dir: &str, package: &str, port: u16, what: &str) -> String {
     format!(
-        r#"# syntax=docker/dockerfile:1
-# {what} Build from the repository root:
+        r#"# {what} Build from the repository root with BuildKit (Docker 23+, or
+# `gcloud builds submit`), which the cache mounts below need:
 #   docker build -f {dir}/Dockerfile -t IMAGE .
+# (No `# syntax=` directive: a parser directive only counts on the very first line,
+# and shopgen's header comes first.)
 
 FROM {BUILD_IMAGE} AS build
 WORKDIR /src
