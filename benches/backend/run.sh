@@ -72,7 +72,7 @@ end
 LUA
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-rss() { awk '/^(VmRSS|VmHWM)/ {printf "%s=%.1fMiB ", $1, $2/1024}' "/proc/$1/status"; }
+rss() { awk '/^(VmRSS|VmHWM)/ {sub(":", "", $1); printf "%s=%.1fMiB ", $1, $2/1024}' "/proc/$1/status"; }
 wait_up() { for _ in $(seq 1 400); do curl -fsS "http://127.0.0.1:$1$2" >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "server on $1 did not start"; exit 1; }
 
 # Creates the products and reviews of a `{"products": [...]}` body through the API, in
