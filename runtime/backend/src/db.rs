@@ -115,6 +115,11 @@ pub enum ConnectError {
     UnknownScheme(String),
     #[error("cannot open the database: {0}")]
     Open(#[from] sqlx::Error),
+    #[error("cannot create the database folder {path}: {source}")]
+    Folder {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot apply migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
@@ -228,6 +233,17 @@ impl Db {
                 .foreign_keys(true)
                 .busy_timeout(busy_timeout)
                 .row_buffer_size(SQLITE_ROW_BUFFER);
+            // `sqlite://.shopgen/shop.db` works on a fresh checkout: the file is created
+            // on first start, and so is the folder it lives in.
+            if let Some(dir) = connect.get_filename().parent()
+                && !dir.as_os_str().is_empty()
+                && !dir.exists()
+            {
+                std::fs::create_dir_all(dir).map_err(|source| ConnectError::Folder {
+                    path: dir.display().to_string(),
+                    source,
+                })?;
+            }
             let pool = SqlitePoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)

@@ -193,3 +193,13 @@ fn drain_is_bounded_by_drain_seconds() {
         "exit after {took:?}"
     );
 }
+
+#[test]
+fn a_sqlite_file_in_a_missing_folder_is_created_with_its_folder() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("not/yet/there/shop.db");
+    let server = Server::start(&format!("sqlite://{}", db.display()), &[]);
+    let reply = Http::default().get(&server.url("/readyz"));
+    assert_eq!(reply.status, 200, "{}", server.log_text());
+    assert!(db.exists(), "the database file was created");
+}
