@@ -61,17 +61,34 @@ fn default_out(spec: &Path) -> PathBuf {
 }
 
 /// Reads and compiles a spec; prints diagnostics and returns `None` on user errors.
-fn compile(spec: &Path) -> anyhow::Result<Option<Vec<emit::GeneratedFile>>> {
+fn compile(spec: &Path) -> anyhow::Result<Option<shopgen::model::Model>> {
     let src =
         std::fs::read_to_string(spec).with_context(|| format!("cannot read {}", spec.display()))?;
     let source = shopgen::source_for(spec);
     match shopgen::compile(&src, source.clone()) {
-        Ok(model) => Ok(Some(emit::emit_all(&model))),
+        Ok(model) => Ok(Some(model)),
         Err(diags) => {
             eprint!(
                 "{}",
                 diagnostics::render(&diags, &source.display_path, &src)
             );
+            Ok(None)
+        }
+    }
+}
+
+/// Compiles a spec and emits every file, given the migrations already in `out`;
+/// prints the errors and returns `None` on user errors.
+fn generate(spec: &Path, out: &Path) -> anyhow::Result<Option<Vec<emit::GeneratedFile>>> {
+    let Some(model) = compile(spec)? else {
+        return Ok(None);
+    };
+    let history = emit::History::read(out)
+        .with_context(|| format!("cannot read the migrations in {}", out.display()))?;
+    match emit::emit_all_with_history(&model, &history) {
+        Ok(files) => Ok(Some(files)),
+        Err(e) => {
+            eprintln!("error: {}: {e}", spec.display());
             Ok(None)
         }
     }
@@ -96,7 +113,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }),
         Command::Build { spec, out } => {
             let out = out.unwrap_or_else(|| default_out(&spec));
-            let Some(files) = compile(&spec)? else {
+            let Some(files) = generate(&spec, &out)? else {
                 return Ok(ExitCode::from(1));
             };
             let plan = output::plan(&out, &files)
@@ -123,7 +140,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check { spec, out } => {
             let out_given = out.is_some();
             let out = out.unwrap_or_else(|| default_out(&spec));
-            let Some(files) = compile(&spec)? else {
+            let Some(files) = generate(&spec, &out)? else {
                 return Ok(ExitCode::from(1));
             };
             let drift = output::drift(&out, &files)

@@ -9,7 +9,44 @@ use std::fs;
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
+use crate::emit::history::{ENGINES, History, SNAPSHOT_PATH};
 use crate::emit::{GENERATED_MARKER, GeneratedFile, body_hash, parse_header};
+
+impl History {
+    /// The migration history of an output folder: the `.sql` files under
+    /// `backend/migrations/<engine>/` and the schema snapshot, each only when it
+    /// carries shopgen's header. A folder that does not exist has none.
+    pub fn read(dir: &Path) -> io::Result<History> {
+        let mut history = History::default();
+        let snapshot = dir.join(SNAPSHOT_PATH);
+        if has_marker(&snapshot) {
+            history.snapshot = Some(fs::read_to_string(&snapshot)?);
+        }
+        for engine in ENGINES {
+            let folder = dir.join("backend/migrations").join(engine);
+            let entries = match fs::read_dir(&folder) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            for entry in entries {
+                let entry = entry?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.ends_with(".sql")
+                    && entry.file_type()?.is_file()
+                    && has_marker(&entry.path())
+                {
+                    history.migrations.push(GeneratedFile {
+                        path: format!("backend/migrations/{engine}/{name}"),
+                        contents: fs::read_to_string(entry.path())?,
+                    });
+                }
+            }
+        }
+        history.migrations.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(history)
+    }
+}
 
 /// What `apply` will do.
 #[derive(Debug, Default, PartialEq, Eq)]

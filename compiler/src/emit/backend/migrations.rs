@@ -1,9 +1,14 @@
-//! Emit (backend): the schema migrations, one per engine.
+//! Emit (backend): the first migration of each engine, which creates every table.
+//!
+//! The per-table pieces (`sqlite_create_table`, `postgres_create_table`,
+//! `postgres_foreign_keys`) and the column types are shared with the later migrations
+//! that [`super::schema`] derives from a change of the spec.
 
 use super::*;
 
-fn sqlite_column(f: &Field) -> String {
-    let ty = match &f.ty {
+/// A field's SQLite column type.
+pub(super) fn sqlite_type(f: &Field) -> String {
+    match &f.ty {
         FieldType::String { .. }
         | FieldType::Text { .. }
         | FieldType::Enum { .. }
@@ -18,8 +23,11 @@ fn sqlite_column(f: &Field) -> String {
         }
         FieldType::Decimal { .. } => "TEXT".to_string(),
         FieldType::Float { .. } => "REAL".to_string(),
-    };
-    let mut s = format!("{} {ty}", f.column);
+    }
+}
+
+fn sqlite_column(f: &Field) -> String {
+    let mut s = format!("{} {}", f.column, sqlite_type(f));
     if f.required {
         s.push_str(" NOT NULL");
     }
@@ -35,62 +43,68 @@ pub(super) fn sqlite_migration(model: &Model) -> String {
          -- stored as 8384): exact, and sortable; the service converts them.\n",
     );
     for r in &model.resources {
-        let mut lines = vec!["id INTEGER PRIMARY KEY AUTOINCREMENT".to_string()];
-        for f in &r.fields {
-            let mut line = sqlite_column(f);
-            if let FieldType::Decimal {
-                precision, scale, ..
-            } = &f.ty
-            {
-                if *precision <= SQLITE_INTEGER_DECIMAL_PRECISION {
-                    write!(
-                        line,
-                        " -- DECIMAL({precision}, {scale}) in units of 10^-{scale}"
-                    )
-                    .ok();
-                } else {
-                    write!(line, " -- DECIMAL({precision}, {scale}) as text").ok();
-                }
-            }
-            lines.push(line);
-        }
-        for b in &r.belongs_to {
-            let parent = model.resource(&b.target);
-            lines.push(format!(
-                "{} INTEGER{} REFERENCES {} (id) ON DELETE {}",
-                b.column,
-                if b.required { " NOT NULL" } else { "" },
-                parent.table,
-                b.on_delete.sql()
-            ));
-        }
-        write!(out, "\nCREATE TABLE {} (\n", r.table).ok();
-        let n = lines.len();
-        for (i, line) in lines.into_iter().enumerate() {
-            // A trailing comment goes after the comma.
-            let (sql, comment) = match line.split_once(" -- ") {
-                Some((sql, c)) => (sql.to_string(), format!(" -- {c}")),
-                None => (line, String::new()),
-            };
-            let comma = if i + 1 < n { "," } else { "" };
-            writeln!(out, "    {sql}{comma}{comment}").ok();
-        }
-        out.push_str(");\n");
-        for b in &r.belongs_to {
-            writeln!(
-                out,
-                "CREATE INDEX {t}_{c}_idx ON {t} ({c});",
-                t = r.table,
-                c = b.column
-            )
-            .ok();
-        }
+        sqlite_create_table(model, r, &mut out);
     }
     out
 }
 
-fn postgres_column(f: &Field) -> String {
-    let ty = match &f.ty {
+/// `CREATE TABLE` and the foreign-key indexes of one resource, after a blank line.
+pub(super) fn sqlite_create_table(model: &Model, r: &Resource, out: &mut String) {
+    let mut lines = vec!["id INTEGER PRIMARY KEY AUTOINCREMENT".to_string()];
+    for f in &r.fields {
+        let mut line = sqlite_column(f);
+        if let FieldType::Decimal {
+            precision, scale, ..
+        } = &f.ty
+        {
+            if *precision <= SQLITE_INTEGER_DECIMAL_PRECISION {
+                write!(
+                    line,
+                    " -- DECIMAL({precision}, {scale}) in units of 10^-{scale}"
+                )
+                .ok();
+            } else {
+                write!(line, " -- DECIMAL({precision}, {scale}) as text").ok();
+            }
+        }
+        lines.push(line);
+    }
+    for b in &r.belongs_to {
+        let parent = model.resource(&b.target);
+        lines.push(format!(
+            "{} INTEGER{} REFERENCES {} (id) ON DELETE {}",
+            b.column,
+            if b.required { " NOT NULL" } else { "" },
+            parent.table,
+            b.on_delete.sql()
+        ));
+    }
+    write!(out, "\nCREATE TABLE {} (\n", r.table).ok();
+    let n = lines.len();
+    for (i, line) in lines.into_iter().enumerate() {
+        // A trailing comment goes after the comma.
+        let (sql, comment) = match line.split_once(" -- ") {
+            Some((sql, c)) => (sql.to_string(), format!(" -- {c}")),
+            None => (line, String::new()),
+        };
+        let comma = if i + 1 < n { "," } else { "" };
+        writeln!(out, "    {sql}{comma}{comment}").ok();
+    }
+    out.push_str(");\n");
+    for b in &r.belongs_to {
+        writeln!(
+            out,
+            "CREATE INDEX {t}_{c}_idx ON {t} ({c});",
+            t = r.table,
+            c = b.column
+        )
+        .ok();
+    }
+}
+
+/// A field's PostgreSQL column type.
+pub(super) fn postgres_type(f: &Field) -> String {
+    match &f.ty {
         FieldType::String { max_length, .. } => format!("VARCHAR({max_length})"),
         FieldType::Text { .. } => "TEXT".into(),
         FieldType::Integer { .. } => "INTEGER".into(),
@@ -104,17 +118,28 @@ fn postgres_column(f: &Field) -> String {
         FieldType::Date => "DATE".into(),
         FieldType::Uuid => "UUID".into(),
         FieldType::Enum { .. } => "TEXT".into(),
+    }
+}
+
+/// An enum field's PostgreSQL `CHECK (…)`; `None` for other types.
+pub(super) fn postgres_check(f: &Field) -> Option<String> {
+    let FieldType::Enum { values } = &f.ty else {
+        return None;
     };
-    let mut s = format!("{} {ty}", f.column);
+    let list: Vec<String> = values
+        .iter()
+        .map(|v| format!("'{}'", v.replace('\'', "''")))
+        .collect();
+    Some(format!("CHECK ({} IN ({}))", f.column, list.join(", ")))
+}
+
+fn postgres_column(f: &Field) -> String {
+    let mut s = format!("{} {}", f.column, postgres_type(f));
     if f.required {
         s.push_str(" NOT NULL");
     }
-    if let FieldType::Enum { values } = &f.ty {
-        let list: Vec<String> = values
-            .iter()
-            .map(|v| format!("'{}'", v.replace('\'', "''")))
-            .collect();
-        write!(s, " CHECK ({} IN ({}))", f.column, list.join(", ")).ok();
+    if let Some(check) = postgres_check(f) {
+        write!(s, " {check}").ok();
     }
     s
 }
@@ -122,49 +147,59 @@ fn postgres_column(f: &Field) -> String {
 pub(super) fn postgres_migration(model: &Model) -> String {
     let mut out = String::from("-- PostgreSQL schema.\n");
     for r in &model.resources {
-        let mut lines = vec!["id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY".to_string()];
-        for f in &r.fields {
-            lines.push(postgres_column(f));
-        }
-        for b in &r.belongs_to {
-            lines.push(format!(
-                "{} BIGINT{}",
-                b.column,
-                if b.required { " NOT NULL" } else { "" }
-            ));
-        }
-        for f in r.fields.iter().filter(|f| f.unique) {
-            // The name the service reads to say which field a 409 is about.
-            lines.push(format!(
-                "CONSTRAINT {t}_{c}_key UNIQUE ({c})",
-                t = r.table,
-                c = f.column
-            ));
-        }
-        write!(
-            out,
-            "\nCREATE TABLE {} (\n    {}\n);\n",
-            r.table,
-            lines.join(",\n    ")
-        )
-        .ok();
+        postgres_create_table(r, &mut out);
     }
     // Foreign keys once every table exists, so their order does not matter.
     for r in &model.resources {
-        for b in &r.belongs_to {
-            let parent = model.resource(&b.target);
-            write!(
-                out,
-                "\nALTER TABLE {t} ADD CONSTRAINT {t}_{c}_fkey\n    \
-                 FOREIGN KEY ({c}) REFERENCES {p} (id) ON DELETE {d};\n\
-                 CREATE INDEX {t}_{c}_idx ON {t} ({c});\n",
-                t = r.table,
-                c = b.column,
-                p = parent.table,
-                d = b.on_delete.sql()
-            )
-            .ok();
-        }
+        postgres_foreign_keys(model, r, &mut out);
     }
     out
+}
+
+/// `CREATE TABLE` of one resource (its foreign keys apart), after a blank line.
+pub(super) fn postgres_create_table(r: &Resource, out: &mut String) {
+    let mut lines = vec!["id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY".to_string()];
+    for f in &r.fields {
+        lines.push(postgres_column(f));
+    }
+    for b in &r.belongs_to {
+        lines.push(format!(
+            "{} BIGINT{}",
+            b.column,
+            if b.required { " NOT NULL" } else { "" }
+        ));
+    }
+    for f in r.fields.iter().filter(|f| f.unique) {
+        // The name the service reads to say which field a 409 is about.
+        lines.push(format!(
+            "CONSTRAINT {t}_{c}_key UNIQUE ({c})",
+            t = r.table,
+            c = f.column
+        ));
+    }
+    write!(
+        out,
+        "\nCREATE TABLE {} (\n    {}\n);\n",
+        r.table,
+        lines.join(",\n    ")
+    )
+    .ok();
+}
+
+/// The foreign-key constraints and indexes of one resource.
+pub(super) fn postgres_foreign_keys(model: &Model, r: &Resource, out: &mut String) {
+    for b in &r.belongs_to {
+        let parent = model.resource(&b.target);
+        write!(
+            out,
+            "\nALTER TABLE {t} ADD CONSTRAINT {t}_{c}_fkey\n    \
+             FOREIGN KEY ({c}) REFERENCES {p} (id) ON DELETE {d};\n\
+             CREATE INDEX {t}_{c}_idx ON {t} ({c});\n",
+            t = r.table,
+            c = b.column,
+            p = parent.table,
+            d = b.on_delete.sql()
+        )
+        .ok();
+    }
 }

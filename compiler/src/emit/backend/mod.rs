@@ -10,7 +10,9 @@
 //! - `backend/src/<resource>.rs`: per resource, the table's field rules, the row that
 //!   is selected, the JSON that is shown, the loader of embedded children (one
 //!   `WHERE fk IN (…)` query per relation) and one handler per route;
-//! - `backend/migrations/{sqlite,postgres}/0001_create_tables.sql`.
+//! - `backend/migrations/{sqlite,postgres}/0001_create_tables.sql`, and the later
+//!   migrations a change of the spec adds (see [`schema`]);
+//! - `backend/migrations/schema.toml`: the schema those migrations produce.
 //!
 //! The Rust is written already formatted the way `rustfmt` (edition 2024) lays it out:
 //! every construct whose layout depends on its length is written in its vertical form,
@@ -18,6 +20,7 @@
 
 mod migrations;
 mod resource;
+pub mod schema;
 
 use migrations::{postgres_migration, sqlite_migration};
 use resource::resource_rs;
@@ -32,21 +35,62 @@ use std::fmt::Write as _;
 /// Decimals up to this precision are scaled integers in SQLite (the runtime's rule).
 const SQLITE_INTEGER_DECIMAL_PRECISION: u32 = 18;
 
+/// The backend's migrations: every version with its file-name slug, in order (what
+/// `main.rs` lists), and the migration files to emit this time. Earlier migrations
+/// are not among the files: they are kept on disk exactly as they were applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationSet {
+    pub list: Vec<(i64, String)>,
+    pub files: Vec<EmittedFile>,
+}
+
+impl MigrationSet {
+    /// A first build: `0001_create_tables` on each engine.
+    pub fn fresh(model: &Model) -> MigrationSet {
+        MigrationSet {
+            list: vec![(1, "create_tables".into())],
+            files: vec![
+                migration_file("sqlite", 1, "create_tables", sqlite_migration(model)),
+                migration_file("postgres", 1, "create_tables", postgres_migration(model)),
+            ],
+        }
+    }
+}
+
+/// `backend/migrations/schema.toml`: the schema the migrations produce. Emitted next
+/// to [`emit`]'s files by `emit_all`, since it only matters to a build that keeps a
+/// migration history.
+pub fn schema_snapshot(model: &Model) -> EmittedFile {
+    EmittedFile::new(
+        super::history::SNAPSHOT_PATH,
+        schema::Schema::from_model(model).to_toml(),
+        CommentSyntax::Hash,
+    )
+}
+
+/// `backend/migrations/<engine>/<version>_<slug>.sql`.
+pub fn migration_path(engine: &str, version: i64, slug: &str) -> String {
+    format!("backend/migrations/{engine}/{version:04}_{slug}.sql")
+}
+
+/// A migration file of one engine.
+pub fn migration_file(engine: &str, version: i64, slug: &str, sql: String) -> EmittedFile {
+    EmittedFile::new(
+        migration_path(engine, version, slug),
+        sql,
+        CommentSyntax::Dashes,
+    )
+}
+
+/// The backend of a first build (no earlier migrations).
 pub fn emit(model: &Model) -> Vec<EmittedFile> {
-    let mut files = vec![
-        cargo_toml(model),
-        main_rs(model),
-        EmittedFile::new(
-            "backend/migrations/sqlite/0001_create_tables.sql",
-            sqlite_migration(model),
-            CommentSyntax::Dashes,
-        ),
-        EmittedFile::new(
-            "backend/migrations/postgres/0001_create_tables.sql",
-            postgres_migration(model),
-            CommentSyntax::Dashes,
-        ),
-    ];
+    emit_with(model, &MigrationSet::fresh(model))
+}
+
+/// The backend with the given migrations.
+pub fn emit_with(model: &Model, migrations: &MigrationSet) -> Vec<EmittedFile> {
+    let mut files = vec![cargo_toml(model), main_rs(model, &migrations.list)];
+    files.extend(migrations.files.iter().cloned());
     for resource in &model.resources {
         files.push(EmittedFile::new(
             format!("backend/src/{}.rs", resource.names.snake),
@@ -85,7 +129,7 @@ shopgen-backend-runtime.workspace = true
 // ---------------------------------------------------------------------------------
 // main.rs
 
-fn main_rs(model: &Model) -> EmittedFile {
+fn main_rs(model: &Model, migrations: &[(i64, String)]) -> EmittedFile {
     let mut out = String::new();
     let crate_name = &model.service.names.backend_crate;
     writeln!(
@@ -137,15 +181,31 @@ fn main_rs(model: &Model) -> EmittedFile {
     out.push_str("    openapi_yaml: include_str!(\"../../openapi/api.yaml\"),\n");
     out.push_str("    migrations: Migrations {\n");
     for engine in ["sqlite", "postgres"] {
-        writeln!(
-            out,
-            "        {engine}: &[Migration {{\n            \
-             version: 1,\n            \
-             description: \"create tables\",\n            \
-             sql: include_str!(\"../migrations/{engine}/0001_create_tables.sql\"),\n        \
-             }}],"
-        )
-        .ok();
+        // rustfmt's layout: a lone element hugs the brackets.
+        let (open, indent, close) = if migrations.len() == 1 {
+            ("&[", "        ", "],")
+        } else {
+            ("&[\n            ", "            ", ",\n        ],")
+        };
+        write!(out, "        {engine}: {open}").ok();
+        for (i, (version, slug)) in migrations.iter().enumerate() {
+            if i > 0 {
+                write!(out, ",\n{indent}").ok();
+            }
+            let path = migration_path(engine, *version, slug);
+            let rel = path.strip_prefix("backend/").unwrap_or(&path);
+            write!(
+                out,
+                "Migration {{\n{indent}    \
+                 version: {version},\n{indent}    \
+                 description: {description},\n{indent}    \
+                 sql: include_str!(\"../{rel}\"),\n{indent}\
+                 }}",
+                description = rust_str(&slug.replace('_', " ")),
+            )
+            .ok();
+        }
+        writeln!(out, "{close}").ok();
     }
     out.push_str("    },\n};\n\n");
     out.push_str(
