@@ -48,12 +48,19 @@ pub fn compile(src: &str, source: SpecSource) -> Result<Model, Vec<Diagnostic>> 
 }
 
 /// The spec source for a path as the user typed it: `specs/shop.toml` → stem `shop`.
+/// An absolute path inside the current folder is shown relative to it, so generated
+/// headers do not depend on where a checkout lives.
 pub fn source_for(path: &std::path::Path) -> SpecSource {
     let stem = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "spec".into());
-    let text = path.to_string_lossy().replace('\\', "/");
+    let shown = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok())
+        .filter(|_| path.is_absolute())
+        .unwrap_or(path);
+    let text = shown.to_string_lossy().replace('\\', "/");
     let display_path = text.strip_prefix("./").unwrap_or(&text).to_string();
     SpecSource { stem, display_path }
 }

@@ -332,3 +332,17 @@ fn reference_spec_routes() {
         ]
     );
 }
+
+#[test]
+fn an_absolute_spec_path_inside_the_current_folder_is_shown_relative() {
+    let cwd = std::env::current_dir().unwrap();
+    let source = shopgen::source_for(&cwd.join("specs").join("shop.toml"));
+    assert_eq!(source.display_path, "specs/shop.toml");
+    assert_eq!(source.stem, "shop");
+    let outside = shopgen::source_for(Path::new("/elsewhere/specs/shop.toml"));
+    assert_eq!(outside.display_path, "/elsewhere/specs/shop.toml");
+    assert_eq!(
+        shopgen::source_for(Path::new("./specs/shop.toml")).display_path,
+        "specs/shop.toml"
+    );
+}
