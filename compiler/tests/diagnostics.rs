@@ -115,3 +115,30 @@ fields.rate = { type = "integer", min = 5, max = 1 }
         assert!(codes.contains(&code), "missing {code} in {codes:?}");
     }
 }
+
+/// Every diagnostic code the reference page lists has at least one case here.
+#[test]
+fn every_documented_code_has_a_case() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("../docs/spec.md")).unwrap();
+    let codes: Vec<&str> = doc
+        .lines()
+        .filter_map(|l| l.strip_prefix("| E"))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(
+        codes.len() >= 30,
+        "docs/spec.md lists {} codes",
+        codes.len()
+    );
+    let rendered: String = cases()
+        .iter()
+        .map(|p| std::fs::read_to_string(p.with_extension("stderr")).unwrap_or_default())
+        .collect();
+    for code in codes {
+        assert!(
+            rendered.contains(&format!("error[E{code}]")),
+            "no case in tests/diagnostics renders E{code}"
+        );
+    }
+}

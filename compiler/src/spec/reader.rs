@@ -147,12 +147,15 @@ impl<'t, 'i> Table<'t, 'i> {
             DeValue::Integer(i) => match parse_int(i.as_str(), i.radix()) {
                 Some(n) => Some(Sp::new(n, v.span())),
                 None => {
-                    cx.diags.push(Diagnostic::new(
-                        "E0104",
-                        v.span(),
-                        self.path_of(key),
-                        "integer does not fit in 64 bits",
-                    ));
+                    cx.diags.push(
+                        Diagnostic::new(
+                            "E0104",
+                            v.span(),
+                            self.path_of(key),
+                            "integer does not fit in 64 bits",
+                        )
+                        .hint(format!("write `{key}` as a smaller number")),
+                    );
                     None
                 }
             },
@@ -169,12 +172,15 @@ impl<'t, 'i> Table<'t, 'i> {
             DeValue::Float(f) => match f.as_str().replace('_', "").parse::<f64>() {
                 Ok(x) if x.is_finite() => Some(Sp::new(x, v.span())),
                 _ => {
-                    cx.diags.push(Diagnostic::new(
-                        "E0104",
-                        v.span(),
-                        self.path_of(key),
-                        "expected a finite number",
-                    ));
+                    cx.diags.push(
+                        Diagnostic::new(
+                            "E0104",
+                            v.span(),
+                            self.path_of(key),
+                            "expected a finite number",
+                        )
+                        .hint(format!("write `{key}` as a finite number")),
+                    );
                     None
                 }
             },
@@ -243,8 +249,8 @@ impl<'t, 'i> Table<'t, 'i> {
         let v = self.get(key)?;
         let s = match v.get_ref() {
             DeValue::String(s) => Scalar::Str(s.to_string()),
-            DeValue::Integer(i) => Scalar::Int(parse_int(i.as_str(), i.radix())?),
-            DeValue::Float(f) => Scalar::Float(f.as_str().replace('_', "").parse().ok()?),
+            DeValue::Integer(_) => Scalar::Int(self.int(cx, key)?.value),
+            DeValue::Float(_) => Scalar::Float(self.float(cx, key)?.value),
             DeValue::Boolean(b) => Scalar::Bool(*b),
             DeValue::Datetime(d) => Scalar::Str(d.to_string()),
             _ => {
