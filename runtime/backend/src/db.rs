@@ -81,7 +81,7 @@ pub enum Engine {
 
 /// A connection pool to either engine. Cheap to clone.
 ///
-/// SQLite files also get [`Reader`] connections, which run the `SELECT`s (see
+/// SQLite files also get `Reader` connections, which run the `SELECT`s (see
 /// `sqlite_read`); in-memory databases (one per connection) read through the pool.
 #[derive(Debug, Clone)]
 pub enum Db {
@@ -454,7 +454,7 @@ impl Db {
 pub enum Row<'r> {
     Sqlite(SqliteRow),
     Postgres(PgRow),
-    /// A row of a [`Reader`] query, read in place.
+    /// A row of a `Reader` query, read in place.
     SqliteDirect(&'r rusqlite::Row<'r>),
 }
 

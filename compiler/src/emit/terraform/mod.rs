@@ -1,7 +1,7 @@
 //! Emit: the Google Cloud side as Terraform, `terraform/*.tf`.
 //!
 //! Stage: `emit`. Takes the [`Model`]; gives one `.tf` file per concern, laid out as
-//! `terraform fmt` would (see [`hcl`]):
+//! `terraform fmt` would (see the `hcl` submodule):
 //!
 //! - `versions.tf`: Terraform and provider version ranges, the two Google providers;
 //! - `variables.tf`: every input, described, defaulting to the spec's values;
