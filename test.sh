@@ -19,6 +19,9 @@ done
 step "cargo clippy (workspace, generated crates included)"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
+step "cargo doc (warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+
 step "cargo build (the binaries the integration tests start)"
 cargo build --workspace --bins
 
