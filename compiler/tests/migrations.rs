@@ -1,12 +1,14 @@
 //! Schema changes after the first build: `shopgen build` keeps every earlier migration
 //! byte for byte and adds the next one for both engines; the migrations are applied
 //! to a real SQLite file (the `sqlite3` command) and a real PostgreSQL server (a
-//! throwaway cluster as in `runtime/backend/tests/support`), with rows in the tables.
+//! throwaway cluster from `shopgen-testkit`), with rows in the tables.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::PathBuf;
 use std::process::{Command, Output};
+
+use shopgen_testkit::Postgres;
 
 const SHOP: &str = include_str!("../../specs/shop.toml");
 const MIGRATIONS: &str = "generated/shop/backend/migrations";
@@ -408,133 +410,4 @@ fn the_migrations_apply_to_a_real_postgres_database() {
     psql("INSERT INTO tags (product_id, label) VALUES (1, 'kitchen');");
     psql("DELETE FROM products;");
     assert_eq!(psql("SELECT count(*) FROM tags;"), "0\n", "no cascade");
-}
-
-/// A throwaway PostgreSQL cluster in a temp dir (as the `postgres` user when running
-/// as root), stopped on drop; `SHOPGEN_TEST_POSTGRES_URL` uses an existing database.
-struct Postgres {
-    dir: Option<tempfile::TempDir>,
-    port: u16,
-    root: bool,
-}
-
-fn pg_bin(name: &str) -> PathBuf {
-    let on_path = std::env::var("PATH").ok().and_then(|path| {
-        std::env::split_paths(&path)
-            .map(|d| d.join(name))
-            .find(|p| p.exists())
-    });
-    let versioned = || {
-        let mut v: Vec<PathBuf> = fs::read_dir("/usr/lib/postgresql")
-            .ok()?
-            .filter_map(|e| e.ok().map(|e| e.path().join("bin").join(name)))
-            .filter(|p| p.exists())
-            .collect();
-        v.sort();
-        v.pop()
-    };
-    on_path.or_else(versioned).unwrap_or_else(|| {
-        panic!(
-            "{name} not found: `apt-get install -y postgresql` (or set SHOPGEN_TEST_POSTGRES_URL)"
-        )
-    })
-}
-
-impl Postgres {
-    fn start() -> Postgres {
-        if std::env::var("SHOPGEN_TEST_POSTGRES_URL").is_ok() {
-            return Postgres {
-                dir: None,
-                port: 0,
-                root: false,
-            };
-        }
-        let root = Command::new("id")
-            .arg("-u")
-            .output()
-            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-        let dir = tempfile::tempdir().unwrap();
-        let (data, run) = (dir.path().join("data"), dir.path().join("run"));
-        fs::create_dir_all(&data).unwrap();
-        fs::create_dir_all(&run).unwrap();
-        if root {
-            run_ok(Command::new("chmod").arg("755").arg(dir.path()));
-            run_ok(
-                Command::new("chown")
-                    .arg("postgres:postgres")
-                    .arg(&data)
-                    .arg(&run),
-            );
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let pg = Postgres {
-            dir: Some(dir),
-            port,
-            root,
-        };
-        run_ok(pg.command("initdb").arg("-D").arg(&data).args([
-            "-A",
-            "trust",
-            "-U",
-            "postgres",
-            "-E",
-            "UTF8",
-            "--no-locale",
-        ]));
-        let options = format!(
-            "-p {port} -c listen_addresses=127.0.0.1 -k {} -c fsync=off",
-            run.display()
-        );
-        run_ok(
-            pg.command("pg_ctl")
-                .arg("-D")
-                .arg(&data)
-                .arg("-l")
-                .arg(run.join("log"))
-                .args(["-w", "-o", &options, "start"]),
-        );
-        pg
-    }
-
-    fn command(&self, program: &str) -> Command {
-        if self.root {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(pg_bin(program));
-            c
-        } else {
-            Command::new(pg_bin(program))
-        }
-    }
-
-    fn url(&self) -> String {
-        std::env::var("SHOPGEN_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| format!("postgres://postgres@127.0.0.1:{}/postgres", self.port))
-    }
-}
-
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        if let Some(dir) = &self.dir {
-            let _ = self
-                .command("pg_ctl")
-                .arg("-D")
-                .arg(dir.path().join("data"))
-                .args(["-m", "immediate", "stop"])
-                .output();
-        }
-    }
-}
-
-fn run_ok(c: &mut Command) {
-    let out = c.output().unwrap_or_else(|e| panic!("{c:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{c:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
