@@ -44,6 +44,7 @@ use crate::document::{
 };
 use crate::reply::Reject;
 use crate::route::normalize;
+use shopgen_relay_runtime::headers::strip_hop_by_hop;
 
 /// API Gateway's request and response body limit (32 MB).
 pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
@@ -480,34 +481,6 @@ fn prepare_request_headers(headers: &mut HeaderMap, target: &Target, peer: IpAdd
         headers.insert(X_FORWARDED_FOR.clone(), v);
     }
     headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
-}
-
-/// Removes hop-by-hop headers (RFC 9110 7.6.1): those `Connection` names, then the
-/// fixed list.
-fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
-        .collect();
-    for name in named {
-        headers.remove(name);
-    }
-    for name in [
-        header::CONNECTION,
-        header::TE,
-        header::TRAILER,
-        header::TRANSFER_ENCODING,
-        header::UPGRADE,
-        header::PROXY_AUTHORIZATION,
-        header::PROXY_AUTHENTICATE,
-    ] {
-        headers.remove(name);
-    }
-    headers.remove("keep-alive");
-    headers.remove("proxy-connection");
 }
 
 /// A JWT-shaped stand-in for the Google-signed ID token API Gateway sends its backend:
