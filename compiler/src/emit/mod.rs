@@ -156,6 +156,33 @@ pub fn parse_header(contents: &str) -> Option<(&str, &str)> {
     Some((hash?, rest))
 }
 
+/// The `Cargo.toml` of a generated binary crate: a workspace member named `name`
+/// whose one binary is `src/main.rs`, depending on `dependencies` (workspace
+/// dependencies, by name).
+pub fn binary_crate_manifest(name: &str, description: &str, dependencies: &[&str]) -> String {
+    let deps: String = dependencies
+        .iter()
+        .map(|d| format!("{d}.workspace = true\n"))
+        .collect();
+    format!(
+        r#"[package]
+name = "{name}"
+description = "{description}"
+version = "0.1.0"
+edition.workspace = true
+license.workspace = true
+rust-version.workspace = true
+publish = false
+
+[[bin]]
+name = "{name}"
+path = "src/main.rs"
+
+[dependencies]
+{deps}"#
+    )
+}
+
 /// A Rust string literal for `s`, for emitters that write Rust source.
 pub fn rust_str(s: &str) -> String {
     format!("{s:?}")

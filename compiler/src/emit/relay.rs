@@ -4,7 +4,7 @@
 //! template, operation id), the relay's allowlist. Everything else (the proxy engine,
 //! settings, logging) lives in `runtime/relay` (`shopgen-relay-runtime`).
 
-use super::{CommentSyntax, EmittedFile, rust_str};
+use super::{CommentSyntax, EmittedFile, binary_crate_manifest, rust_str};
 use crate::model::{HttpMethod, Model};
 
 pub fn emit(model: &Model) -> Vec<EmittedFile> {
@@ -12,25 +12,13 @@ pub fn emit(model: &Model) -> Vec<EmittedFile> {
 }
 
 fn cargo_toml(model: &Model) -> EmittedFile {
-    let body = format!(
-        r#"[package]
-name = "{name}"
-description = "Relay from Google API Gateway to the {service} internal load balancer"
-version = "0.1.0"
-edition.workspace = true
-license.workspace = true
-rust-version.workspace = true
-publish = false
-
-[[bin]]
-name = "{name}"
-path = "src/main.rs"
-
-[dependencies]
-shopgen-relay-runtime.workspace = true
-"#,
-        name = model.service.names.relay_crate,
-        service = model.service.name,
+    let body = binary_crate_manifest(
+        &model.service.names.relay_crate,
+        &format!(
+            "Relay from Google API Gateway to the {} internal load balancer",
+            model.service.name
+        ),
+        &["shopgen-relay-runtime"],
     );
     EmittedFile::new("relay/Cargo.toml", body, CommentSyntax::Hash)
 }

@@ -25,7 +25,7 @@ pub mod schema;
 use migrations::{postgres_migration, sqlite_migration};
 use resource::resource_rs;
 
-use super::{CommentSyntax, EmittedFile, rust_str};
+use super::{CommentSyntax, EmittedFile, binary_crate_manifest, rust_str};
 use crate::model::{
     BelongsTo, DefaultValue, Field, FieldType, HasMany, HttpMethod, JsonMember, Model, Resource,
     Route, RouteKind,
@@ -102,26 +102,13 @@ pub fn emit_with(model: &Model, migrations: &MigrationSet) -> Vec<EmittedFile> {
 }
 
 fn cargo_toml(model: &Model) -> EmittedFile {
-    let body = format!(
-        r#"[package]
-name = "{name}"
-description = "The {service} backend: a JSON API over SQLite or PostgreSQL"
-version = "0.1.0"
-edition.workspace = true
-license.workspace = true
-rust-version.workspace = true
-publish = false
-
-[[bin]]
-name = "{name}"
-path = "src/main.rs"
-
-[dependencies]
-serde.workspace = true
-shopgen-backend-runtime.workspace = true
-"#,
-        name = model.service.names.backend_crate,
-        service = model.service.name,
+    let body = binary_crate_manifest(
+        &model.service.names.backend_crate,
+        &format!(
+            "The {} backend: a JSON API over SQLite or PostgreSQL",
+            model.service.name
+        ),
+        &["serde", "shopgen-backend-runtime"],
     );
     EmittedFile::new("backend/Cargo.toml", body, CommentSyntax::Hash)
 }
