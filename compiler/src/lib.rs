@@ -22,7 +22,8 @@ pub fn compile(src: &str, source: SpecSource) -> Result<Model, Vec<Diagnostic>> 
     if diags.iter().any(|d| d.code == "E0101") {
         return Err(diags);
     }
-    diags.extend(check::check(&spec));
+    let checked = check::check(&spec, &diags);
+    diags.extend(checked);
     if !check::idents::is_dns_label(&source.stem.replace('_', "-")) || source.stem.len() > 40 {
         diags.push(
             Diagnostic::new(
@@ -34,7 +35,6 @@ pub fn compile(src: &str, source: SpecSource) -> Result<Model, Vec<Diagnostic>> 
             .hint("rename the file: lower-case letters, digits, `-` or `_`, starting with a letter (`specs/shop.toml` → crate `shop-backend`)"),
         );
     }
-    drop_follow_on_errors(&mut diags);
     if !diags.is_empty() {
         return Err(diags);
     }
@@ -63,30 +63,4 @@ pub fn source_for(path: &std::path::Path) -> SpecSource {
     let text = shown.to_string_lossy().replace('\\', "/");
     let display_path = text.strip_prefix("./").unwrap_or(&text).to_string();
     SpecSource { stem, display_path }
-}
-
-/// A key written with the wrong type is reported once, not also as missing.
-fn drop_follow_on_errors(diags: &mut Vec<Diagnostic>) {
-    let wrong_type: Vec<String> = diags
-        .iter()
-        .filter(|d| d.code == "E0103")
-        .map(|d| d.path.clone())
-        .collect();
-    diags.retain(|d| {
-        let key = d
-            .message
-            .strip_prefix("missing required key `")
-            .and_then(|m| m.strip_suffix('`'));
-        match key {
-            Some(key) if d.code == "E0201" => {
-                let full = if d.path.is_empty() {
-                    key.to_string()
-                } else {
-                    format!("{}.{key}", d.path)
-                };
-                !wrong_type.contains(&full)
-            }
-            _ => true,
-        }
-    });
 }

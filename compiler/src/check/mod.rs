@@ -110,6 +110,9 @@ pub fn derived_names(service: &str) -> Vec<DerivedName> {
 struct Checker<'s> {
     spec: &'s Spec,
     diags: Vec<Diagnostic>,
+    /// Item paths the parser already reported as written with the wrong type: they are
+    /// present, so they are not reported again as missing.
+    mistyped: std::collections::BTreeSet<String>,
 }
 
 impl Checker<'_> {
@@ -126,11 +129,17 @@ impl Checker<'_> {
     }
 }
 
-/// Checks a parsed spec; an empty result means it lowers.
-pub fn check(spec: &Spec) -> Vec<Diagnostic> {
+/// Checks a parsed spec, given the parser's own diagnostics (`shape`); an empty
+/// result, with an empty `shape`, means it lowers.
+pub fn check(spec: &Spec, shape: &[Diagnostic]) -> Vec<Diagnostic> {
     let mut c = Checker {
         spec,
         diags: Vec::new(),
+        mistyped: shape
+            .iter()
+            .filter(|d| d.code == "E0103")
+            .map(|d| d.path.clone())
+            .collect(),
     };
     check_service(&mut c);
     check_gcp(&mut c);
@@ -142,6 +151,9 @@ pub fn check(spec: &Spec) -> Vec<Diagnostic> {
 }
 
 fn missing(c: &mut Checker, span: Range<usize>, path: &str, key: &str, hint: &str) {
+    if c.mistyped.contains(&crate::spec::reader::join(path, key)) {
+        return;
+    }
     c.err(
         "E0201",
         span,
