@@ -46,65 +46,94 @@ pub const EXPOSURES: &[&str] = &["public", "internal", "off"];
 /// `on_delete` words.
 pub const ON_DELETE: &[&str] = &["cascade", "restrict", "set_null"];
 
-/// Every derived name and its platform limit, computed from the service name. Shared
-/// with lowering so the two can never disagree.
-pub struct DerivedName {
+/// The Google Cloud and Kubernetes object names derived from the service name.
+/// Lowering copies them into the model; the checker holds each to its platform's
+/// limit ([`DerivedNames::limits`]), so the two can never disagree.
+pub struct DerivedNames {
+    pub k8s_name: String,
+    pub cloud_run_service: String,
+    pub vpc_connector: String,
+    pub relay_service_account: String,
+    pub gateway_service_account: String,
+    pub backend_service_account: String,
+    pub api_id: String,
+    pub gateway_id: String,
+    pub ilb_address: String,
+    pub artifact_repository: String,
+}
+
+/// One derived name, what it names, and its length limits.
+pub struct DerivedName<'a> {
     pub what: &'static str,
-    pub value: String,
+    pub value: &'a str,
     pub min: usize,
     pub max: usize,
 }
 
-/// The Google Cloud / Kubernetes names derived from the service name, with limits.
-pub fn derived_names(service: &str) -> Vec<DerivedName> {
-    let n = |what, value: String, min, max| DerivedName {
-        what,
-        value,
-        min,
-        max,
-    };
-    vec![
-        n("Kubernetes object name", service.to_string(), 1, 63),
-        n("Cloud Run service name", format!("{service}-relay"), 1, 49),
-        n(
-            "Serverless VPC Access connector name",
-            format!("{service}-vpc"),
-            1,
-            25,
-        ),
-        n(
-            "relay service account id",
-            format!("{service}-relay"),
-            6,
-            30,
-        ),
-        n(
-            "gateway service account id",
-            format!("{service}-gateway"),
-            6,
-            30,
-        ),
-        n(
-            "backend service account id",
-            format!("{service}-backend"),
-            6,
-            30,
-        ),
-        n("API Gateway API id", service.to_string(), 1, 63),
-        n(
-            "API Gateway gateway id",
-            format!("{service}-gateway"),
-            1,
-            63,
-        ),
-        n("internal address name", format!("{service}-ilb"), 1, 63),
-        n(
-            "Artifact Registry repository id",
-            service.to_string(),
-            1,
-            63,
-        ),
-    ]
+impl DerivedNames {
+    pub fn new(service: &str) -> Self {
+        DerivedNames {
+            k8s_name: service.to_string(),
+            cloud_run_service: format!("{service}-relay"),
+            vpc_connector: format!("{service}-vpc"),
+            relay_service_account: format!("{service}-relay"),
+            gateway_service_account: format!("{service}-gateway"),
+            backend_service_account: format!("{service}-backend"),
+            api_id: service.to_string(),
+            gateway_id: format!("{service}-gateway"),
+            ilb_address: format!("{service}-ilb"),
+            artifact_repository: service.to_string(),
+        }
+    }
+
+    /// Every name with its platform's length limits.
+    pub fn limits(&self) -> [DerivedName<'_>; 10] {
+        fn n<'a>(what: &'static str, value: &'a str, min: usize, max: usize) -> DerivedName<'a> {
+            DerivedName {
+                what,
+                value,
+                min,
+                max,
+            }
+        }
+        [
+            n("Kubernetes object name", &self.k8s_name, 1, 63),
+            n("Cloud Run service name", &self.cloud_run_service, 1, 49),
+            n(
+                "Serverless VPC Access connector name",
+                &self.vpc_connector,
+                1,
+                25,
+            ),
+            n(
+                "relay service account id",
+                &self.relay_service_account,
+                6,
+                30,
+            ),
+            n(
+                "gateway service account id",
+                &self.gateway_service_account,
+                6,
+                30,
+            ),
+            n(
+                "backend service account id",
+                &self.backend_service_account,
+                6,
+                30,
+            ),
+            n("API Gateway API id", &self.api_id, 1, 63),
+            n("API Gateway gateway id", &self.gateway_id, 1, 63),
+            n("internal address name", &self.ilb_address, 1, 63),
+            n(
+                "Artifact Registry repository id",
+                &self.artifact_repository,
+                1,
+                63,
+            ),
+        ]
+    }
 }
 
 struct Checker<'s> {
@@ -231,7 +260,8 @@ fn check_service(c: &mut Checker) {
                     "use lower-case letters, digits and `-`, starting with a letter and not ending with `-`",
                 );
             } else {
-                for d in derived_names(&name.value) {
+                let derived = DerivedNames::new(&name.value);
+                for d in derived.limits() {
                     if d.value.len() > d.max || d.value.len() < d.min {
                         let room = d.max as i64 - (d.value.len() as i64 - name.value.len() as i64);
                         let hint = if d.value.len() > d.max {

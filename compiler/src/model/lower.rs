@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use super::names::{names, pluralize, singular_guess};
 use super::*;
-use crate::check::derived_names;
+use crate::check::DerivedNames;
 use crate::spec::{DatabaseSpec, EgressSpec, ResourceSpec, Scalar, Sp, Spec};
 
 fn s(v: &Option<Sp<String>>, default: &str) -> String {
@@ -36,11 +36,7 @@ pub fn lower(spec: &Spec, source: SpecSource) -> Model {
     let service_name = s(&spec.service.name, "api");
     let sv = &spec.service;
     let replicas = n(&sv.replicas, 2u32);
-    let derived: BTreeMap<&str, String> = derived_names(&service_name)
-        .into_iter()
-        .map(|d| (d.what, d.value))
-        .collect();
-    let get = |what: &str| derived.get(what).cloned().unwrap_or_default();
+    let derived = DerivedNames::new(&service_name);
     let database = match &spec.database {
         DatabaseSpec::Default => Database::ExistingSecret {
             secret: format!("{service_name}-db"),
@@ -91,17 +87,17 @@ pub fn lower(spec: &Spec, source: SpecSource) -> Model {
         names: ServiceNames {
             backend_crate: format!("{}-backend", source.stem),
             relay_crate: format!("{}-relay", source.stem),
-            k8s_name: service_name.clone(),
+            k8s_name: derived.k8s_name,
             k8s_database_secret,
-            cloud_run_service: get("Cloud Run service name"),
-            vpc_connector: get("Serverless VPC Access connector name"),
-            relay_service_account: get("relay service account id"),
-            gateway_service_account: get("gateway service account id"),
-            backend_service_account: get("backend service account id"),
-            api_id: get("API Gateway API id"),
-            gateway_id: get("API Gateway gateway id"),
-            ilb_address: get("internal address name"),
-            artifact_repository: get("Artifact Registry repository id"),
+            cloud_run_service: derived.cloud_run_service,
+            vpc_connector: derived.vpc_connector,
+            relay_service_account: derived.relay_service_account,
+            gateway_service_account: derived.gateway_service_account,
+            backend_service_account: derived.backend_service_account,
+            api_id: derived.api_id,
+            gateway_id: derived.gateway_id,
+            ilb_address: derived.ilb_address,
+            artifact_repository: derived.artifact_repository,
             backend_image: "backend".into(),
             relay_image: "relay".into(),
         },
