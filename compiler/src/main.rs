@@ -17,6 +17,20 @@ mod up;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// List every file written or removed, not only the summary.
+    #[arg(short, long, global = true, conflicts_with = "quiet")]
+    verbose: bool,
+    /// Print nothing on success (errors are always printed).
+    #[arg(short, long, global = true)]
+    quiet: bool,
+}
+
+/// How much a successful command prints; errors always print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Verbosity {
+    Quiet,
+    Normal,
+    Verbose,
 }
 
 #[derive(Subcommand)]
@@ -95,6 +109,18 @@ fn generate(spec: &Path, out: &Path) -> anyhow::Result<Option<Vec<emit::Generate
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let verbosity = if cli.quiet {
+        Verbosity::Quiet
+    } else if cli.verbose {
+        Verbosity::Verbose
+    } else {
+        Verbosity::Normal
+    };
+    let say = |line: std::fmt::Arguments| {
+        if verbosity > Verbosity::Quiet {
+            eprintln!("{line}");
+        }
+    };
     match cli.command {
         Command::Up(args) => up::run(args),
         Command::Schema => {
@@ -106,7 +132,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Lint { spec } => Ok(match compile(&spec)? {
             Some(_) => {
-                eprintln!("{}: ok", spec.display());
+                say(format_args!("{}: ok", spec.display()));
                 ExitCode::SUCCESS
             }
             None => ExitCode::from(1),
@@ -120,21 +146,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("cannot read {}", out.display()))?;
             output::apply(&out, &plan)
                 .with_context(|| format!("cannot write {}", out.display()))?;
-            for (path, _) in &plan.writes {
-                eprintln!("   wrote {}", out.join(path).display());
+            if verbosity == Verbosity::Verbose {
+                for (path, _) in &plan.writes {
+                    eprintln!("   wrote {}", out.join(path).display());
+                }
+                for path in &plan.removals {
+                    eprintln!(" removed {}", out.join(path).display());
+                }
             }
-            for path in &plan.removals {
-                eprintln!(" removed {}", out.join(path).display());
-            }
-            eprintln!(
-                "{}: {} files in {} ({} written, {} unchanged, {} removed)",
-                spec.display(),
-                files.len(),
-                out.display(),
-                plan.writes.len(),
-                plan.unchanged.len(),
-                plan.removals.len()
-            );
+            say(format_args!("{}", build_summary(&spec, &out, &plan)));
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { spec, out } => {
@@ -146,12 +166,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let drift = output::drift(&out, &files)
                 .with_context(|| format!("cannot read {}", out.display()))?;
             if drift.is_empty() {
-                eprintln!(
+                say(format_args!(
                     "{}: {} is current ({} files)",
                     spec.display(),
                     out.display(),
                     files.len()
-                );
+                ));
                 return Ok(ExitCode::SUCCESS);
             }
             for d in &drift {
@@ -181,4 +201,30 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(1))
         }
     }
+}
+
+/// The one line `build` prints: where the output went and what changed in it.
+/// `specs/shop.toml → generated/shop: 2 written, 81 unchanged, 0 removed; new migration 0002_add_products_color`
+fn build_summary(spec: &Path, out: &Path, plan: &output::Plan) -> String {
+    let migrations: Vec<String> = plan
+        .writes
+        .iter()
+        .filter_map(|(path, _)| emit::history::parse_migration_path(path))
+        .filter(|(engine, _, _)| *engine == emit::history::ENGINES[0])
+        .map(|(_, version, slug)| format!("{version:04}_{slug}"))
+        .collect();
+    let mut line = format!(
+        "{} \u{2192} {}: {} written, {} unchanged, {} removed",
+        spec.display(),
+        out.display(),
+        plan.writes.len(),
+        plan.unchanged.len(),
+        plan.removals.len()
+    );
+    match migrations.as_slice() {
+        [] => {}
+        [one] => line.push_str(&format!("; new migration {one}")),
+        many => line.push_str(&format!("; new migrations {}", many.join(", "))),
+    }
+    line
 }
