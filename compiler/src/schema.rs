@@ -397,8 +397,65 @@ pub fn json_schema() -> Value {
             ),
             ("routes", routes),
             ("list", list),
+            (
+                "hooks",
+                json!({"type": "array", "items": {"type": "string", "enum": keys::HOOKS}, "uniqueItems": true, "description": "Extension methods run around this resource's writes: before_* inside the transaction (may change or reject the record), after_* after the commit."}),
+            ),
         ],
         &["fields"],
+    );
+    let fields_of = |desc: &str| json!({"type": "object", "additionalProperties": field.clone(), "description": desc});
+    let shape = |desc: &str, list: bool| {
+        let mut one_of = vec![
+            json!({"type": "string", "description": "A resource name."}),
+            fields_of("A field table."),
+        ];
+        if list {
+            one_of.push(json!({"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 1, "description": "[resource]: a list of that resource's JSON."}));
+        }
+        json!({"oneOf": one_of, "description": desc})
+    };
+    let operation = obj(
+        vec![
+            (
+                "method",
+                json!({"type": "string", "enum": keys::METHODS, "description": "HTTP method."}),
+            ),
+            (
+                "path",
+                string(
+                    "URL template, `{param}` segments declared in `params` (`/products/{id}/rating-summary`).",
+                ),
+            ),
+            (
+                "exposure",
+                json!({"type": "string", "enum": ["public", "internal"], "description": "public: also through API Gateway (API key required); internal (default): in-cluster only."}),
+            ),
+            ("summary", string("One line for the API documents.")),
+            (
+                "params",
+                fields_of("The path template's parameters, field-like."),
+            ),
+            (
+                "query",
+                fields_of("Query parameters, field-like (optional unless `required = true`)."),
+            ),
+            (
+                "body",
+                shape(
+                    "Request body: a field table, or a resource name (its create body).",
+                    false,
+                ),
+            ),
+            (
+                "output",
+                shape(
+                    "Success response: a field table, a resource name or [resource] (204 when absent).",
+                    true,
+                ),
+            ),
+        ],
+        &["method", "path"],
     );
     let mut top = obj(
         vec![
@@ -410,6 +467,10 @@ pub fn json_schema() -> Value {
             (
                 "resources",
                 json!({"type": "object", "additionalProperties": resource, "minProperties": 1}),
+            ),
+            (
+                "operations",
+                json!({"type": "object", "additionalProperties": operation, "description": "Custom routes, implemented in the extension crate."}),
             ),
         ],
         &["service", "gcp", "resources"],

@@ -28,6 +28,8 @@ fn all_key_lists() -> Vec<(&'static str, &'static [&'static str])> {
         ("has_many", keys::HAS_MANY),
         ("routes", keys::ROUTES),
         ("list", keys::LIST),
+        ("operation", keys::OPERATION),
+        ("hooks", keys::HOOKS),
     ]
 }
 
@@ -79,6 +81,11 @@ fn json_schema_lists_every_key() {
     check(resource, keys::RESOURCE, "resource");
     check(&resource["properties"]["routes"], keys::ROUTES, "routes");
     check(&resource["properties"]["list"], keys::LIST, "list");
+    check(
+        &props["operations"]["additionalProperties"],
+        keys::OPERATION,
+        "operation",
+    );
     check(
         &resource["properties"]["fields"]["additionalProperties"]["oneOf"][1],
         keys::FIELD,

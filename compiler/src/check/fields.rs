@@ -50,7 +50,7 @@ pub(super) fn check_fields(c: &mut Checker, r: &ResourceSpec) -> BTreeSet<String
     seen.into_keys().collect()
 }
 
-fn check_field(c: &mut Checker, f: &FieldSpec) {
+pub(super) fn check_field(c: &mut Checker, f: &FieldSpec) {
     let Some(ty) = &f.ty else { return };
     if !keys::FIELD_TYPES.contains(&ty.value.as_str()) {
         let hint = match did_you_mean(&ty.value, keys::FIELD_TYPES.iter().copied()) {

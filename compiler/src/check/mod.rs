@@ -8,6 +8,7 @@
 mod deploy;
 mod fields;
 pub mod idents;
+mod operations;
 mod resources;
 
 pub use deploy::parse_cidr;
@@ -176,6 +177,12 @@ pub fn check(spec: &Spec, shape: &[Diagnostic]) -> Vec<Diagnostic> {
     check_relay(&mut c);
     check_database(&mut c);
     check_resources(&mut c);
+    let resources = spec
+        .resources
+        .iter()
+        .map(|r| names(&r.name.value).snake)
+        .collect();
+    operations::check_operations(&mut c, &resources);
     c.diags
 }
 

@@ -542,5 +542,6 @@ pub fn check_model(spec: &Spec, model: &crate::model::Model) -> Vec<Diagnostic> 
             );
         }
     }
+    diags.extend(super::operations::check_operations_model(spec, model));
     diags
 }

@@ -35,12 +35,12 @@ fn method(m: HttpMethod) -> &'static str {
 
 fn main_rs(model: &Model) -> EmittedFile {
     let mut routes = String::new();
-    for (_, route) in model.public_routes() {
+    for route in model.public_endpoints() {
         routes.push_str(&format!(
             "    PublicRoute::new({}, {}, {}),\n",
             method(route.method),
-            rust_str(&route.path),
-            rust_str(&route.operation_id),
+            rust_str(route.path),
+            rust_str(route.operation_id),
         ));
     }
     let (imports, table) = if routes.is_empty() {

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use super::names::{names, pluralize, singular_guess};
 use super::*;
 use crate::check::DerivedNames;
-use crate::spec::{DatabaseSpec, EgressSpec, ResourceSpec, Scalar, Sp, Spec};
+use crate::spec::{DatabaseSpec, EgressSpec, FieldSpec, ResourceSpec, Scalar, Sp, Spec};
 
 fn s(v: &Option<Sp<String>>, default: &str) -> String {
     v.as_ref()
@@ -87,6 +87,8 @@ pub fn lower(spec: &Spec, source: SpecSource) -> Model {
         names: ServiceNames {
             backend_crate: format!("{}-backend", source.stem),
             relay_crate: format!("{}-relay", source.stem),
+            api_crate: format!("{}-api", source.stem),
+            extension_crate: format!("{}-extension", source.stem),
             k8s_name: derived.k8s_name,
             k8s_database_secret,
             cloud_run_service: derived.cloud_run_service,
@@ -169,6 +171,7 @@ pub fn lower(spec: &Spec, source: SpecSource) -> Model {
         memory: s(&r.memory, "512Mi"),
     };
     let resources = lower_resources(&spec.resources);
+    let operations = super::lower_operations::lower_operations(&spec.operations);
     Model {
         source,
         service,
@@ -177,6 +180,7 @@ pub fn lower(spec: &Spec, source: SpecSource) -> Model {
         relay,
         database,
         resources,
+        operations,
     }
 }
 
@@ -281,6 +285,14 @@ fn lower_resources(specs: &[ResourceSpec]) -> Vec<Resource> {
             let fields = lower_fields(r);
             let json = lower_json(r, &fields, &belongs_to, &has_many);
             let routes = lower_routes(r, &rn, &plural, &belongs_to, &plural_of);
+            let mut hooks: Vec<Hook> = r
+                .hooks
+                .iter()
+                .flat_map(|h| h.value.iter())
+                .filter_map(|h| Hook::from_name(&h.value))
+                .collect();
+            hooks.sort();
+            hooks.dedup();
             let list = ListSettings {
                 default_limit: n(&r.list.default_limit, 100u32),
                 max_limit: n(
@@ -310,15 +322,20 @@ fn lower_resources(specs: &[ResourceSpec]) -> Vec<Resource> {
                 json,
                 list,
                 routes,
+                hooks,
             }
         })
         .collect()
 }
 
 fn lower_fields(r: &ResourceSpec) -> Vec<Field> {
-    r.fields
-        .iter()
-        .map(|f| {
+    r.fields.iter().map(lower_field).collect()
+}
+
+/// One checked field (of a resource, or of an operation's parameters and shapes).
+pub(super) fn lower_field(f: &FieldSpec) -> Field {
+    {
+        {
             let ty_name = f.ty.as_ref().map_or("text", |t| t.value.as_str());
             let int = |v: &Option<Sp<Scalar>>| match v.as_ref().map(|v| &v.value) {
                 Some(Scalar::Int(i)) => Some(*i),
@@ -395,8 +412,8 @@ fn lower_fields(r: &ResourceSpec) -> Vec<Field> {
                 default,
                 writable: !f.read_only.as_ref().is_some_and(|r| r.value),
             }
-        })
-        .collect()
+        }
+    }
 }
 
 fn lower_json(

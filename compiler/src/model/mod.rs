@@ -11,6 +11,7 @@
 //! [`RouteKind`]'s order.
 
 mod lower;
+mod lower_operations;
 pub mod names;
 
 pub use lower::lower;
@@ -36,6 +37,8 @@ pub struct Model {
     pub database: Database,
     /// Sorted by `names.snake`.
     pub resources: Vec<Resource>,
+    /// Custom routes the extension crate implements; sorted by `names.snake`.
+    pub operations: Vec<Operation>,
 }
 
 /// One identifier in every spelling the artifacts need.
@@ -90,6 +93,13 @@ pub struct ServiceNames {
     pub backend_crate: String,
     /// Package of the generated relay crate: `<spec stem>-relay`.
     pub relay_crate: String,
+    /// Package of the generated extension interface (`<spec stem>-api`): the traits and
+    /// typed inputs the extension crate implements. Only generated when the spec has
+    /// operations or hooks.
+    pub api_crate: String,
+    /// Package of the user-owned extension crate (`<spec stem>-extension`), at
+    /// `extensions/<spec stem>/` beside the `generated/` folder.
+    pub extension_crate: String,
     /// Kubernetes Deployment / Service / ServiceAccount name (= service name).
     pub k8s_name: String,
     /// Kubernetes Secret that holds `DATABASE_URL`.
@@ -233,6 +243,99 @@ pub struct Resource {
     pub list: ListSettings,
     /// In [`RouteKind`] order.
     pub routes: Vec<Route>,
+    /// Extension methods run around this resource's writes, in [`Hook`] order.
+    pub hooks: Vec<Hook>,
+}
+
+/// A point in a write where the extension crate's code runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Hook {
+    /// Inside the transaction, before the insert: may change or reject the record.
+    BeforeCreate,
+    /// Inside the transaction, before the update: may change or reject the changes.
+    BeforeUpdate,
+    /// Inside the transaction, before the delete: may reject it.
+    BeforeDelete,
+    /// After the commit; a failure is logged, the write stands.
+    AfterCreate,
+    AfterUpdate,
+    AfterDelete,
+}
+
+impl Hook {
+    pub const ALL: [Hook; 6] = [
+        Hook::BeforeCreate,
+        Hook::BeforeUpdate,
+        Hook::BeforeDelete,
+        Hook::AfterCreate,
+        Hook::AfterUpdate,
+        Hook::AfterDelete,
+    ];
+    /// The spec's spelling (`before_create`), also the trait method's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Hook::BeforeCreate => "before_create",
+            Hook::BeforeUpdate => "before_update",
+            Hook::BeforeDelete => "before_delete",
+            Hook::AfterCreate => "after_create",
+            Hook::AfterUpdate => "after_update",
+            Hook::AfterDelete => "after_delete",
+        }
+    }
+    pub fn from_name(name: &str) -> Option<Hook> {
+        Hook::ALL.into_iter().find(|h| h.name() == name)
+    }
+    /// Whether it runs inside the write's transaction (and may reject the write).
+    pub fn is_before(self) -> bool {
+        matches!(
+            self,
+            Hook::BeforeCreate | Hook::BeforeUpdate | Hook::BeforeDelete
+        )
+    }
+}
+
+/// `[operations.NAME]`: a custom route whose handler the extension crate implements.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Operation {
+    /// `rating_summary`: the trait method (snake), the input types (pascal).
+    pub names: Names,
+    pub method: HttpMethod,
+    /// OpenAPI-style template with whole-segment parameters (`/products/{id}/rating`).
+    pub path: String,
+    /// Unique across the API (= `names.camel`).
+    pub operation_id: String,
+    pub exposure: Exposure,
+    /// One line for the API documents and the trait method's doc comment.
+    pub summary: String,
+    /// Path parameters, in the order the path names them.
+    pub params: Vec<Field>,
+    /// Query parameters, in declaration order.
+    pub query: Vec<Field>,
+    /// The request body, if the operation takes one (always a JSON object).
+    pub body: Option<Shape>,
+    /// The success response; `None`: 204 without a body.
+    pub output: Option<Shape>,
+}
+
+/// A body or response shape of an [`Operation`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shape {
+    /// A JSON object with these members (declaration order).
+    Fields(Vec<Field>),
+    /// A resource by singular snake name: as a body, its create payload; as an output,
+    /// `{"<singular>": <its JSON>}`.
+    Resource(String),
+    /// Output only: `{"<plural>": [<its JSON>, …]}`.
+    List(String),
+}
+
+/// One route API Gateway and the relay let through: a public CRUD route or a public
+/// operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublicEndpoint<'m> {
+    pub method: HttpMethod,
+    pub path: &'m str,
+    pub operation_id: &'m str,
 }
 
 /// A user-declared column.
@@ -477,6 +580,13 @@ pub struct Route {
     pub exposure: Exposure,
 }
 
+/// `{id}` → `id`, in path order; whole segments only (the checker guarantees it).
+pub fn path_params(path: &str) -> Vec<&str> {
+    path.split('/')
+        .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .collect()
+}
+
 impl Model {
     /// The resource with this singular snake name. Lowering guarantees every name a
     /// model refers to exists, so a miss is a bug in shopgen.
@@ -498,6 +608,31 @@ impl Model {
     pub fn public_routes(&self) -> impl Iterator<Item = (&Resource, &Route)> {
         self.routes()
             .filter(|(_, r)| r.exposure == Exposure::Public)
+    }
+
+    /// Everything the gateway and the relay let through: public CRUD routes (resources
+    /// by name, routes in kind order), then public operations (by name).
+    pub fn public_endpoints(&self) -> impl Iterator<Item = PublicEndpoint<'_>> {
+        let routes = self.public_routes().map(|(_, r)| PublicEndpoint {
+            method: r.method,
+            path: &r.path,
+            operation_id: &r.operation_id,
+        });
+        let operations = self
+            .operations
+            .iter()
+            .filter(|o| o.exposure == Exposure::Public)
+            .map(|o| PublicEndpoint {
+                method: o.method,
+                path: &o.path,
+                operation_id: &o.operation_id,
+            });
+        routes.chain(operations)
+    }
+
+    /// Whether the spec needs an extension crate (it declares operations or hooks).
+    pub fn has_extension(&self) -> bool {
+        !self.operations.is_empty() || self.resources.iter().any(|r| !r.hooks.is_empty())
     }
 }
 

@@ -4,6 +4,7 @@
 //! (TOML syntax, unknown keys, wrong value types) and keeps going, so one run reports
 //! every error. Meaning (references, names, limits, ranges) is `check`'s job.
 
+mod operations;
 pub mod reader;
 
 use std::ops::Range;
@@ -24,6 +25,9 @@ pub struct Spec {
     pub database: DatabaseSpec,
     /// In source order; lowering sorts them.
     pub resources: Vec<ResourceSpec>,
+    /// `[operations.NAME]`: custom routes implemented in the extension crate; in
+    /// source order.
+    pub operations: Vec<OperationSpec>,
     /// Span of the whole document, for errors about missing sections.
     pub span: Range<usize>,
 }
@@ -135,6 +139,40 @@ pub struct ResourceSpec {
     pub json: Option<Sp<Vec<Sp<String>>>>,
     pub routes: RoutesSpec,
     pub list: ListSpec,
+    /// `hooks = ["before_create", …]`: extension methods run around writes.
+    pub hooks: Option<Sp<Vec<Sp<String>>>>,
+}
+
+/// `[operations.NAME]`: one custom route.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OperationSpec {
+    pub name: Sp<String>,
+    /// The item path (`operations.rating_summary`).
+    pub path: String,
+    /// Span of the operation's table.
+    pub span: Range<usize>,
+    pub method: Option<Sp<String>>,
+    /// The `path` key: the URL template (`/products/{id}/rating-summary`).
+    pub route: Option<Sp<String>>,
+    pub exposure: Option<Sp<String>>,
+    pub summary: Option<Sp<String>>,
+    /// `params.NAME`: the path template's parameters, field-like.
+    pub params: Vec<FieldSpec>,
+    /// `query.NAME`: query parameters, field-like.
+    pub query: Vec<FieldSpec>,
+    pub body: Option<ShapeSpec>,
+    pub output: Option<ShapeSpec>,
+}
+
+/// A request body or response shape of an operation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ShapeSpec {
+    /// A field table written inline; the span is the table's.
+    Fields(Sp<Vec<FieldSpec>>),
+    /// `"product"`: that resource (its create body, or its JSON).
+    Resource(Sp<String>),
+    /// `["product"]`: a list of that resource's JSON.
+    List(Sp<String>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -210,6 +248,7 @@ pub mod keys {
         "relay",
         "database",
         "resources",
+        "operations",
     ];
     pub const SERVICE: &[&str] = &[
         "name",
@@ -271,6 +310,22 @@ pub mod keys {
         "json",
         "routes",
         "list",
+        "hooks",
+    ];
+    /// `[operations.NAME]`.
+    pub const OPERATION: &[&str] = &[
+        "method", "path", "exposure", "summary", "params", "query", "body", "output",
+    ];
+    /// Methods an operation may use.
+    pub const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE"];
+    /// Hook names a resource may list, in the order they run.
+    pub const HOOKS: &[&str] = &[
+        "before_create",
+        "before_update",
+        "before_delete",
+        "after_create",
+        "after_update",
+        "after_delete",
     ];
     pub const FIELD: &[&str] = &[
         "type",
@@ -363,6 +418,9 @@ pub fn parse(src: &str) -> (Spec, Vec<Diagnostic>) {
     }
     if let Some(t) = root.table(&mut cx, "database") {
         spec.database = read_database(&mut cx, &t);
+    }
+    if let Some(t) = root.table(&mut cx, "operations") {
+        spec.operations = operations::read_operations(&mut cx, &t);
     }
     if let Some(t) = root.table(&mut cx, "resources") {
         for (name, span, value) in t.entries() {
@@ -522,29 +580,10 @@ fn read_database(cx: &mut Cx, t: &Table) -> DatabaseSpec {
 
 fn read_resource(cx: &mut Cx, name: Sp<String>, t: &Table) -> ResourceSpec {
     t.only(cx, keys::RESOURCE);
-    let mut fields = Vec::new();
-    if let Some(ft) = t.table(cx, "fields") {
-        for (fname, fspan, value) in ft.entries() {
-            let path = ft.path_of(fname);
-            let fname = Sp::new(fname.to_string(), fspan);
-            match value.get_ref() {
-                DeValue::String(ty) => fields.push(FieldSpec::shorthand(fname, path, Sp::new(ty.to_string(), value.span()))),
-                DeValue::Table(inner) => {
-                    let ftab = Table::new(inner, value.span(), path.clone());
-                    fields.push(read_field(cx, fname, path, &ftab));
-                }
-                other => cx.diags.push(
-                    Diagnostic::new(
-                        "E0103",
-                        value.span(),
-                        path,
-                        format!("expected a type name or a table, found {}", kind(other)),
-                    )
-                    .hint(format!("write `fields.{} = \"text\"` or `fields.{} = {{ type = \"string\", max_length = 80 }}`", fname.value, fname.value)),
-                ),
-            }
-        }
-    }
+    let fields = t
+        .table(cx, "fields")
+        .map(|ft| read_fields(cx, &ft))
+        .unwrap_or_default();
     let mut belongs_to = Vec::new();
     if let Some(bt) = t.table(cx, "belongs_to") {
         for (bname, bspan, value) in bt.entries() {
@@ -645,7 +684,36 @@ fn read_resource(cx: &mut Cx, name: Sp<String>, t: &Table) -> ResourceSpec {
         json: t.strings(cx, "json"),
         routes,
         list,
+        hooks: t.strings(cx, "hooks"),
     }
+}
+
+/// A table of fields (`fields`, an operation's `query`, `params`, `body`, `output`):
+/// each a type name or a field table, in source order.
+fn read_fields(cx: &mut Cx, ft: &Table) -> Vec<FieldSpec> {
+    let mut fields = Vec::new();
+    let table_key = ft.path.rsplit('.').next().unwrap_or("fields").to_string();
+    for (fname, fspan, value) in ft.entries() {
+        let path = ft.path_of(fname);
+        let fname = Sp::new(fname.to_string(), fspan);
+        match value.get_ref() {
+            DeValue::String(ty) => fields.push(FieldSpec::shorthand(fname, path, Sp::new(ty.to_string(), value.span()))),
+            DeValue::Table(inner) => {
+                let ftab = Table::new(inner, value.span(), path.clone());
+                fields.push(read_field(cx, fname, path, &ftab));
+            }
+            other => cx.diags.push(
+                Diagnostic::new(
+                    "E0103",
+                    value.span(),
+                    path,
+                    format!("expected a type name or a table, found {}", kind(other)),
+                )
+                .hint(format!("write `{table_key}.{0} = \"text\"` or `{table_key}.{0} = {{ type = \"string\", max_length = 80 }}`", fname.value)),
+            ),
+        }
+    }
+    fields
 }
 
 fn read_field(cx: &mut Cx, name: Sp<String>, path: String, t: &Table) -> FieldSpec {

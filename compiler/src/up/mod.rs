@@ -516,8 +516,8 @@ fn print_banner(
         .or_else(|| keys.iter().next().map(String::as_str))
         .unwrap_or("KEY");
     let example_path = model
-        .public_routes()
-        .map(|(_, r)| r.path.as_str())
+        .public_endpoints()
+        .map(|e| e.path)
         .find(|p| !p.contains('{'))
         .unwrap_or("/");
     println!();

@@ -23,7 +23,8 @@ pub use swagger2::{Node, gateway_swagger2};
 
 use super::{CommentSyntax, EmittedFile};
 use crate::model::{
-    FieldType, HttpMethod, JsonMember, Model, OpenApiDialect, Resource, Route, RouteKind,
+    Exposure, Field, FieldType, HttpMethod, JsonMember, Model, OpenApiDialect, Operation, Resource,
+    Route, RouteKind, Shape,
 };
 use indexmap::IndexMap;
 use openapiv3 as oa;
@@ -74,18 +75,35 @@ pub fn relay_url_template() -> String {
 /// The routes a document lists, and the component schemas they need.
 struct Selection<'m> {
     routes: Vec<(&'m Resource, &'m Route)>,
+    /// Custom operations (`[operations.NAME]`), by name.
+    operations: Vec<&'m Operation>,
 }
 
 impl<'m> Selection<'m> {
     fn public(model: &'m Model) -> Self {
         Selection {
             routes: model.public_routes().collect(),
+            operations: model
+                .operations
+                .iter()
+                .filter(|o| o.exposure == Exposure::Public)
+                .collect(),
         }
     }
     fn all(model: &'m Model) -> Self {
         Selection {
             routes: model.routes().collect(),
+            operations: model.operations.iter().collect(),
         }
+    }
+}
+
+/// Component schema names of an operation's field-table body and output.
+fn operation_schema_name(op: &Operation, output: bool) -> String {
+    if output {
+        format!("{}Result", op.names.pascal)
+    } else {
+        format!("{}Body", op.names.pascal)
     }
 }
 
@@ -174,6 +192,20 @@ fn components_for(model: &Model, sel: &Selection<'_>) -> IndexMap<String, Refere
             _ => {}
         }
     }
+    for op in &sel.operations {
+        if let Some(Shape::Resource(r)) = &op.body {
+            wanted.insert((r.clone(), SchemaRole::Input));
+        }
+        match &op.output {
+            Some(Shape::Resource(r)) => {
+                wanted.insert((r.clone(), SchemaRole::Response));
+            }
+            Some(Shape::List(r)) => {
+                wanted.insert((r.clone(), SchemaRole::ListResponse));
+            }
+            _ => {}
+        }
+    }
     // Responses need the object, objects need their embedded children.
     let mut objects = std::collections::BTreeSet::new();
     for (snake, role) in &wanted {
@@ -232,6 +264,17 @@ fn components_for(model: &Model, sel: &Selection<'_>) -> IndexMap<String, Refere
                 ),
             };
             out.insert(schema_name(resource, *role), ReferenceOr::Item(schema));
+        }
+    }
+    // Operations' own shapes, operations by name, body before output.
+    for op in &sel.operations {
+        for (shape, output) in [(&op.body, false), (&op.output, true)] {
+            if let Some(Shape::Fields(fields)) = shape {
+                out.insert(
+                    operation_schema_name(op, output),
+                    ReferenceOr::Item(fields_schema(fields)),
+                );
+            }
         }
     }
     // Nested-create payloads are inline (they drop the parent's key), so none here.
@@ -515,16 +558,30 @@ fn input_schema(resource: &Resource, from_path: Option<&str>, patch: bool) -> oa
     s
 }
 
+/// An operation's field table as a JSON object: required members are listed as such,
+/// others may be absent or `null`; nothing else is accepted.
+fn fields_schema(fields: &[Field]) -> oa::Schema {
+    let mut props = IndexMap::new();
+    let mut required = Vec::new();
+    for field in fields {
+        let s = nullable(field_value_schema(&field.ty), !field.required);
+        props.insert(field.names.snake.clone(), ReferenceOr::Item(Box::new(s)));
+        if field.required && field.default.is_none() {
+            required.push(field.names.snake.clone());
+        }
+    }
+    let mut s = object(props, required);
+    if let oa::SchemaKind::Type(oa::Type::Object(obj)) = &mut s.schema_kind {
+        obj.additional_properties = Some(oa::AdditionalProperties::Any(false));
+    }
+    s
+}
+
 // ---------------------------------------------------------------------------------
 // Operations (OpenAPI 3.0)
 // ---------------------------------------------------------------------------------
 
-/// `{id}` → `id`, in path order; whole segments only (the model guarantees it).
-pub fn path_params(path: &str) -> Vec<&str> {
-    path.split('/')
-        .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-        .collect()
-}
+pub use crate::model::path_params;
 
 fn json_content(schema: ReferenceOr<oa::Schema>) -> IndexMap<String, oa::MediaType> {
     let mut content = IndexMap::new();
@@ -683,6 +740,88 @@ fn operation3(model: &Model, resource: &Resource, route: &Route, secured: bool) 
     op
 }
 
+/// A custom operation (`[operations.NAME]`) as an OpenAPI 3.0 operation.
+fn custom_operation3(model: &Model, op: &Operation, secured: bool) -> oa::Operation {
+    let mut out = oa::Operation {
+        operation_id: Some(op.operation_id.clone()),
+        summary: Some(op.summary.clone()),
+        tags: vec!["operations".to_string()],
+        ..Default::default()
+    };
+    for p in &op.params {
+        out.parameters.push(ReferenceOr::Item(oa::Parameter::Path {
+            parameter_data: param_data(
+                &p.names.snake,
+                "Path parameter.",
+                true,
+                field_value_schema(&p.ty),
+            ),
+            style: oa::PathStyle::Simple,
+        }));
+    }
+    for q in &op.query {
+        let mut schema = field_value_schema(&q.ty);
+        if let Some(d) = &q.default {
+            schema.schema_data.default = default_json(d);
+        }
+        out.parameters.push(ReferenceOr::Item(query(param_data(
+            &q.names.snake,
+            "Query parameter.",
+            q.required,
+            schema,
+        ))));
+    }
+    let body = match &op.body {
+        Some(Shape::Resource(r)) => Some(schema_ref(&schema_name(
+            model.resource(r),
+            SchemaRole::Input,
+        ))),
+        Some(Shape::Fields(_)) => Some(schema_ref(&operation_schema_name(op, false))),
+        Some(Shape::List(_)) | None => None,
+    };
+    if let Some(schema) = body {
+        out.request_body = Some(ReferenceOr::Item(oa::RequestBody {
+            content: json_content(schema),
+            required: true,
+            ..Default::default()
+        }));
+    }
+    let (code, desc, schema) = match &op.output {
+        None => (204, "Done.", None),
+        Some(Shape::Fields(_)) => (200, "The result.", Some(operation_schema_name(op, true))),
+        Some(Shape::Resource(r)) => (
+            200,
+            "The item.",
+            Some(schema_name(model.resource(r), SchemaRole::Response)),
+        ),
+        Some(Shape::List(r)) => (
+            200,
+            "The items.",
+            Some(schema_name(model.resource(r), SchemaRole::ListResponse)),
+        ),
+    };
+    out.responses.responses.insert(
+        oa::StatusCode::Code(code),
+        response(desc, schema.map(|s| schema_ref(&s))),
+    );
+    out.responses.default = Some(response("Error.", Some(schema_ref(ERROR_SCHEMA))));
+    if secured {
+        out.security = Some(vec![api_key_requirement()]);
+    }
+    out
+}
+
+fn default_json(d: &crate::model::DefaultValue) -> Option<serde_json::Value> {
+    use crate::model::DefaultValue;
+    match d {
+        DefaultValue::Str(s) => Some(serde_json::json!(s)),
+        DefaultValue::Int(i) => Some(serde_json::json!(i)),
+        DefaultValue::Float(f) => Some(serde_json::json!(f)),
+        DefaultValue::Bool(b) => Some(serde_json::json!(b)),
+        DefaultValue::Now => None,
+    }
+}
+
 fn api_key_requirement() -> oa::SecurityRequirement {
     let mut req = IndexMap::new();
     req.insert(API_KEY_SCHEME.to_string(), Vec::new());
@@ -745,18 +884,31 @@ fn paths3(model: &Model, sel: &Selection<'_>, secured: bool) -> oa::Paths {
             unreachable!("path items are built inline")
         };
         let op = Some(operation3(model, resource, route, secured));
-        match route.method {
-            HttpMethod::Get => item.get = op,
-            HttpMethod::Post => item.post = op,
-            HttpMethod::Put => item.put = op,
-            HttpMethod::Patch => item.patch = op,
-            HttpMethod::Delete => item.delete = op,
-        }
+        set_method(item, route.method, op);
+    }
+    for op in &sel.operations {
+        let entry = paths
+            .entry(op.path.clone())
+            .or_insert_with(|| ReferenceOr::Item(oa::PathItem::default()));
+        let ReferenceOr::Item(item) = entry else {
+            unreachable!("path items are built inline")
+        };
+        set_method(item, op.method, Some(custom_operation3(model, op, secured)));
     }
     paths.sort_keys();
     oa::Paths {
         paths,
         extensions: IndexMap::new(),
+    }
+}
+
+fn set_method(item: &mut oa::PathItem, method: HttpMethod, op: Option<oa::Operation>) {
+    match method {
+        HttpMethod::Get => item.get = op,
+        HttpMethod::Post => item.post = op,
+        HttpMethod::Put => item.put = op,
+        HttpMethod::Patch => item.patch = op,
+        HttpMethod::Delete => item.delete = op,
     }
 }
 

@@ -1,0 +1,76 @@
+//! Lower: `[operations.NAME]` → [`Operation`]s, sorted by name. Infallible: `check`
+//! has rejected unknown methods, resources, types and undeclared path parameters.
+
+use super::lower::lower_field;
+use super::names::names;
+use super::*;
+use crate::spec::{OperationSpec, ShapeSpec};
+
+pub(super) fn lower_operations(specs: &[OperationSpec]) -> Vec<Operation> {
+    let mut out: Vec<Operation> = specs.iter().map(lower_operation).collect();
+    out.sort_by(|a, b| a.names.snake.cmp(&b.names.snake));
+    out
+}
+
+fn method(m: &str) -> HttpMethod {
+    match m {
+        "POST" => HttpMethod::Post,
+        "PUT" => HttpMethod::Put,
+        "PATCH" => HttpMethod::Patch,
+        "DELETE" => HttpMethod::Delete,
+        _ => HttpMethod::Get,
+    }
+}
+
+fn lower_operation(o: &OperationSpec) -> Operation {
+    let n = names(&o.name.value);
+    let path = o
+        .route
+        .as_ref()
+        .map_or_else(|| "/".to_string(), |p| p.value.clone());
+    // Path parameters in the order the template names them.
+    let mut params = Vec::new();
+    for segment in path_params(&path) {
+        if let Some(f) = o.params.iter().find(|f| f.name.value == segment) {
+            params.push(lower_field(f));
+        }
+    }
+    let query = o
+        .query
+        .iter()
+        .map(|f| {
+            let mut field = lower_field(f);
+            // Query parameters are optional unless the spec says otherwise.
+            field.required = f.required.as_ref().is_some_and(|r| r.value);
+            field
+        })
+        .collect();
+    let exposure = match o.exposure.as_ref().map(|e| e.value.as_str()) {
+        Some("public") => Exposure::Public,
+        _ => Exposure::Internal,
+    };
+    let m = method(o.method.as_ref().map_or("GET", |m| m.value.as_str()));
+    Operation {
+        operation_id: n.camel.clone(),
+        summary: o.summary.as_ref().map_or_else(
+            || format!("{} (custom operation)", n.snake),
+            |s| s.value.clone(),
+        ),
+        names: n,
+        method: m,
+        path,
+        exposure,
+        params,
+        query,
+        body: o.body.as_ref().map(lower_shape),
+        output: o.output.as_ref().map(lower_shape),
+    }
+}
+
+fn lower_shape(s: &ShapeSpec) -> Shape {
+    match s {
+        ShapeSpec::Fields(fields) => Shape::Fields(fields.value.iter().map(lower_field).collect()),
+        ShapeSpec::Resource(r) => Shape::Resource(names(&r.value).snake),
+        ShapeSpec::List(r) => Shape::List(names(&r.value).snake),
+    }
+}
