@@ -12,6 +12,7 @@ pub mod history;
 pub mod k8s;
 pub mod openapi;
 pub mod relay;
+pub mod rust;
 pub mod terraform;
 
 use crate::model::Model;
@@ -181,9 +182,4 @@ path = "src/main.rs"
 [dependencies]
 {deps}"#
     )
-}
-
-/// A Rust string literal for `s`, for emitters that write Rust source.
-pub fn rust_str(s: &str) -> String {
-    format!("{s:?}")
 }

@@ -4,8 +4,11 @@
 //! template, operation id), the relay's allowlist. Everything else (the proxy engine,
 //! settings, logging) lives in `runtime/relay` (`shopgen-relay-runtime`).
 
-use super::{CommentSyntax, EmittedFile, binary_crate_manifest, rust_str};
+use super::rust::{doc, rust_file};
+use super::{CommentSyntax, EmittedFile, binary_crate_manifest};
 use crate::model::{HttpMethod, Model};
+use proc_macro2::TokenStream;
+use quote::quote;
 
 pub fn emit(model: &Model) -> Vec<EmittedFile> {
     vec![cargo_toml(model), main_rs(model)]
@@ -23,55 +26,53 @@ fn cargo_toml(model: &Model) -> EmittedFile {
     EmittedFile::new("relay/Cargo.toml", body, CommentSyntax::Hash)
 }
 
-fn method(m: HttpMethod) -> &'static str {
+fn method(m: HttpMethod) -> TokenStream {
     match m {
-        HttpMethod::Get => "Method::Get",
-        HttpMethod::Post => "Method::Post",
-        HttpMethod::Put => "Method::Put",
-        HttpMethod::Patch => "Method::Patch",
-        HttpMethod::Delete => "Method::Delete",
+        HttpMethod::Get => quote!(Method::Get),
+        HttpMethod::Post => quote!(Method::Post),
+        HttpMethod::Put => quote!(Method::Put),
+        HttpMethod::Patch => quote!(Method::Patch),
+        HttpMethod::Delete => quote!(Method::Delete),
     }
 }
 
 fn main_rs(model: &Model) -> EmittedFile {
-    let mut routes = String::new();
-    for route in model.public_endpoints() {
-        routes.push_str(&format!(
-            "    PublicRoute::new({}, {}, {}),\n",
-            method(route.method),
-            rust_str(route.path),
-            rust_str(route.operation_id),
-        ));
-    }
-    let (imports, table) = if routes.is_empty() {
-        (
-            "PublicRoute",
-            "const PUBLIC_ROUTES: &[PublicRoute] = &[];\n".to_string(),
-        )
+    let routes: Vec<TokenStream> = model
+        .public_endpoints()
+        .map(|route| {
+            let method = method(route.method);
+            let (path, operation_id) = (route.path, route.operation_id);
+            quote!(PublicRoute::new(#method, #path, #operation_id))
+        })
+        .collect();
+    let imports = if routes.is_empty() {
+        quote!(PublicRoute)
     } else {
-        (
-            "{Method, PublicRoute}",
-            format!("const PUBLIC_ROUTES: &[PublicRoute] = &[\n{routes}];\n"),
-        )
+        quote!({ Method, PublicRoute })
     };
-    let body = format!(
-        r#"//! The {service} relay: forwards the spec's public routes from Google API Gateway
-//! to the internal load balancer (`UPSTREAM_URL`) and refuses everything else.
-//!
-//! Settings come from the environment; run with `--help` to list them.
+    let table_doc = doc(
+        "The spec's public routes: the only requests this relay forwards. API Gateway's\n\
+         document (`openapi/gateway.yaml`) lists the same operations.",
+    );
+    let name = &model.service.names.cloud_run_service;
+    let body = rust_file(
+        &format!(
+            "The {service} relay: forwards the spec's public routes from Google API Gateway\n\
+             to the internal load balancer (`UPSTREAM_URL`) and refuses everything else.\n\
+             \n\
+             Settings come from the environment; run with `--help` to list them.",
+            service = model.service.name
+        ),
+        quote! {
+            use shopgen_relay_runtime::#imports;
 
-use shopgen_relay_runtime::{imports};
+            #table_doc
+            const PUBLIC_ROUTES: &[PublicRoute] = &[#(#routes),*];
 
-/// The spec's public routes: the only requests this relay forwards. API Gateway's
-/// document (`openapi/gateway.yaml`) lists the same operations.
-{table}
-fn main() -> std::process::ExitCode {{
-    shopgen_relay_runtime::main({name}, PUBLIC_ROUTES)
-}}
-"#,
-        imports = imports,
-        service = model.service.name,
-        name = rust_str(&model.service.names.cloud_run_service),
+            fn main() -> std::process::ExitCode {
+                shopgen_relay_runtime::main(#name, PUBLIC_ROUTES)
+            }
+        },
     );
     EmittedFile::new("relay/src/main.rs", body, CommentSyntax::Slashes)
 }

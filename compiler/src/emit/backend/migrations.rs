@@ -5,6 +5,7 @@
 //! that [`super::schema`] derives from a change of the spec.
 
 use super::*;
+use std::fmt::Write as _;
 
 /// A field's SQLite column type.
 pub(super) fn sqlite_type(f: &Field) -> String {

@@ -34,6 +34,10 @@ impl RowColumn<'_> {
             RowColumn::ForeignKey(b) => &b.column,
         }
     }
+
+    fn ident(&self) -> Ident {
+        format_ident!("{}", self.name())
+    }
 }
 
 impl<'m> Plan<'m> {
@@ -115,21 +119,30 @@ impl<'m> Plan<'m> {
     /// Module-local names keep every line's length independent of the spec's names
     /// (`product::Record`, `product::Json`), so the layout is rustfmt's whatever the
     /// names are.
-    fn row_type(&self) -> &str {
-        "Record"
+    fn row_type(&self) -> Ident {
+        format_ident!("Record")
     }
 
-    fn json_type(&self) -> String {
-        "Json".to_string()
+    fn json_type(&self) -> Ident {
+        format_ident!("Json")
     }
 
     /// The struct a parent embeds: the full JSON unless this resource embeds
     /// children of its own (which are not expanded a second level down).
-    fn embedded_type(&self) -> String {
+    fn embedded_type(&self) -> Ident {
         if self.embeds.is_empty() {
             self.json_type()
         } else {
-            "EmbeddedJson".to_string()
+            format_ident!("EmbeddedJson")
+        }
+    }
+
+    /// The method that turns a row into [`Plan::embedded_type`].
+    fn embedded_conversion(&self) -> Ident {
+        if self.embeds.is_empty() {
+            format_ident!("into_json")
+        } else {
+            format_ident!("into_embedded_json")
         }
     }
 
@@ -145,89 +158,76 @@ impl<'m> Plan<'m> {
 
 pub(super) fn resource_rs(model: &Model, r: &Resource) -> String {
     let plan = Plan::new(model, r);
-    let mut out = String::new();
-    module_doc(&mut out, &plan);
-    imports(&mut out, &plan);
+    let mut items = imports(&plan);
     if plan.needs_table {
-        table_static(&mut out, &plan);
+        items.extend(table_static(&plan));
     }
     if plan.needs_list {
-        list_static(&mut out, &plan);
+        items.extend(list_static(&plan));
     }
     let needs_select = plan.needs_list || !plan.embedded_in.is_empty();
     if needs_select {
-        writeln!(
-            out,
-            "\n/// The columns of a [`{}`], in order.",
+        let d = doc(&format!(
+            "The columns of a [`{}`], in order.",
             plan.row_type()
-        )
-        .ok();
-        const_str(&mut out, "SELECT", &plan.select());
+        ));
+        let select = plan.select();
+        items.extend(quote! {
+            #d
+            const SELECT: &str = #select;
+        });
     }
     if plan.needs_find {
-        writeln!(out, "\n/// One [`{}`] by id.", plan.row_type()).ok();
+        let d = doc(&format!("One [`{}`] by id.", plan.row_type()));
         let one = format!("{} WHERE id = $1", plan.select());
-        const_str(&mut out, "SELECT_ONE", &one);
+        items.extend(quote! {
+            #d
+            const SELECT_ONE: &str = #one;
+        });
     }
     if plan.needs_to_json || !plan.embedded_in.is_empty() {
-        row_struct(&mut out, &plan);
-        json_structs(&mut out, &plan);
+        items.extend(row_struct(&plan));
+        items.extend(json_structs(&plan));
     }
     if plan.needs_to_json {
-        to_json_fn(&mut out, &plan);
+        items.extend(to_json_fn(&plan));
     }
     for (parent, _, b) in &plan.embedded_in {
-        children_fn(&mut out, &plan, parent, b);
+        items.extend(children_fn(&plan, parent, b));
     }
     if plan.needs_find {
-        find_fn(&mut out, &plan);
+        items.extend(find_fn(&plan));
     }
     for route in &r.routes {
-        handler(&mut out, &plan, route);
+        items.extend(handler(&plan, route));
     }
-    out
+    rust_file(&module_doc(&plan), items)
 }
 
-/// `const NAME: &str = "…";`, moved to its own line when rustfmt would.
-fn const_str(out: &mut String, name: &str, value: &str) {
-    let line = format!("const {name}: &str = {};", rust_str(value));
-    let next_line = format!("    {};", rust_str(value));
-    if line.len() > 100 && next_line.len() <= 100 {
-        writeln!(out, "const {name}: &str =\n{next_line}").ok();
-    } else {
-        // rustfmt leaves a literal that fits nowhere on the `const` line.
-        writeln!(out, "{line}").ok();
-    }
-}
-
-fn module_doc(out: &mut String, plan: &Plan) {
+fn module_doc(plan: &Plan) -> String {
     let r = plan.r;
-    writeln!(
-        out,
-        "//! `{}`: the `{}` table, its JSON and its routes.",
+    let mut out = format!(
+        "`{}`: the `{}` table, its JSON and its routes.",
         r.names.snake, r.table
-    )
-    .ok();
+    );
     if !r.routes.is_empty() {
-        out.push_str("//!\n");
+        out.push('\n');
         for route in &r.routes {
-            writeln!(
-                out,
-                "//! - `{} {}` ({})",
+            out.push_str(&format!(
+                "\n- `{} {}` ({})",
                 route.method.as_str(),
                 route.path,
                 match route.exposure {
                     crate::model::Exposure::Public => "public: also through API Gateway",
                     crate::model::Exposure::Internal => "internal",
                 }
-            )
-            .ok();
+            ));
         }
     }
-    out.push('\n');
+    out
 }
 
-fn imports(out: &mut String, plan: &Plan) {
+fn imports(plan: &Plan) -> TokenStream {
     let r = plan.r;
     let writes = r.routes.iter().any(|rt| {
         matches!(
@@ -237,15 +237,18 @@ fn imports(out: &mut String, plan: &Plan) {
                 | RouteKind::Replace
                 | RouteKind::Delete
                 | RouteKind::NestedCreate { .. }
+                | RouteKind::NestedList { .. }
         )
-    }) || r
-        .routes
-        .iter()
-        .any(|rt| matches!(rt.kind, RouteKind::NestedList { .. }));
+    });
+    let mut out = TokenStream::new();
     if writes {
-        out.push_str("use shopgen_backend_runtime::crud;\n");
+        out.extend(quote!(
+            use shopgen_backend_runtime::crud;
+        ));
     }
-    out.push_str("use shopgen_backend_runtime::prelude::*;\n");
+    out.extend(quote!(
+        use shopgen_backend_runtime::prelude::*;
+    ));
     let mut others: Vec<&str> = Vec::new();
     for (_, child) in &plan.embeds {
         others.push(&child.names.snake);
@@ -261,367 +264,325 @@ fn imports(out: &mut String, plan: &Plan) {
     others.retain(|o| *o != r.names.snake);
     others.sort_unstable();
     others.dedup();
-    if !others.is_empty() {
-        out.push('\n');
-        for o in others {
-            writeln!(out, "use crate::{o};").ok();
-        }
+    for o in others {
+        let o = format_ident!("{o}");
+        out.extend(quote!(use crate::#o;));
     }
+    out
 }
 
-fn table_static(out: &mut String, plan: &Plan) {
+fn table_static(plan: &Plan) -> TokenStream {
     let r = plan.r;
-    writeln!(
-        out,
-        "\n/// The `{}` table: the columns a request may write, with the spec's rules.",
+    let d = doc(&format!(
+        "The `{}` table: the columns a request may write, with the spec's rules.",
         r.table
-    )
-    .ok();
-    out.push_str("pub static TABLE: Table = Table {\n");
-    writeln!(out, "    name: {},", rust_str(&r.table)).ok();
-    writeln!(out, "    singular: {},", rust_str(&r.names.snake)).ok();
-    writeln!(out, "    plural: {},", rust_str(&r.plural.snake)).ok();
-    writeln!(
-        out,
-        "    path: {},",
-        rust_str(&format!("/{}", r.plural.kebab))
-    )
-    .ok();
-    let specs: Vec<String> = r
+    ));
+    let name = &r.table;
+    let singular = &r.names.snake;
+    let plural = &r.plural.snake;
+    let path = format!("/{}", r.plural.kebab);
+    let specs = r
         .fields
         .iter()
         .map(field_spec)
-        .chain(r.belongs_to.iter().map(|b| foreign_key_spec(plan.model, b)))
-        .collect();
-    if specs.is_empty() {
-        out.push_str("    fields: &[],\n");
-    } else {
-        out.push_str("    fields: &[\n");
-        for s in specs {
-            out.push_str(&s);
-        }
-        out.push_str("    ],\n");
-    }
-    out.push_str("};\n");
-}
-
-fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
-    match v {
-        Some(v) => format!("Some({v})"),
-        None => "None".into(),
+        .chain(r.belongs_to.iter().map(|b| foreign_key_spec(plan.model, b)));
+    quote! {
+        #d
+        pub static TABLE: Table = Table {
+            name: #name,
+            singular: #singular,
+            plural: #plural,
+            path: #path,
+            fields: &[#(#specs),*],
+        };
     }
 }
 
-fn opt_str(v: Option<&String>) -> String {
-    match v {
-        Some(v) => format!("Some({})", rust_str(v)),
-        None => "None".into(),
-    }
+fn opt_u32(v: Option<u32>) -> TokenStream {
+    option(v.map(|n| uint(n.into())))
 }
 
-fn float_literal(f: f64) -> String {
-    let s = format!("{f:?}");
-    if s.contains('.') || s.contains('e') || s.contains("inf") || s.contains("NaN") {
-        s
-    } else {
-        format!("{s}.0")
-    }
+fn opt_i64(v: Option<i64>) -> TokenStream {
+    option(v.map(int))
 }
 
-/// A struct literal's fields, each `name: value` on its own line at `indent`.
-fn struct_lit(name: &str, fields: &[(&str, String)], indent: usize) -> String {
-    let pad = " ".repeat(indent);
-    let mut s = format!("{name} {{\n");
-    for (k, v) in fields {
-        writeln!(s, "{pad}    {k}: {v},").ok();
-    }
-    write!(s, "{pad}}}").ok();
-    s
-}
-
-/// `Kind::…` for a field type, at `indent` (the column of `kind:`).
-fn kind_literal(ty: &FieldType, indent: usize) -> String {
-    let lit = |name: &str, fields: &[(&str, String)]| -> String {
-        // rustfmt keeps a short struct literal on one line (`struct_lit_width`, 18).
-        let inline = format!(
-            "{name} {{ {} }}",
-            fields
-                .iter()
-                .map(|(k, v)| format!("{k}: {v}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        if inline.len() - name.len() - 1 <= 18 + 4 && fields.len() <= 1 {
-            inline
-        } else {
-            struct_lit(name, fields, indent)
-        }
-    };
+/// `Kind::…` for a field type.
+fn kind_literal(ty: &FieldType) -> TokenStream {
     match ty {
         FieldType::String {
             max_length,
             min_length,
             pattern,
-        } => lit(
-            "Kind::String",
-            &[
-                ("min_length", opt(*min_length)),
-                ("max_length", opt(Some(*max_length))),
-                ("pattern", opt_str(pattern.as_ref())),
-            ],
-        ),
+        } => {
+            let min_length = opt_u32(*min_length);
+            let max_length = opt_u32(Some(*max_length));
+            let pattern = option(pattern.as_ref());
+            quote!(Kind::String {
+                min_length: #min_length,
+                max_length: #max_length,
+                pattern: #pattern,
+            })
+        }
         FieldType::Text {
             min_length,
             max_length,
-        } => lit(
-            "Kind::Text",
-            &[
-                ("min_length", opt(*min_length)),
-                ("max_length", opt(*max_length)),
-            ],
-        ),
+        } => {
+            let min_length = opt_u32(*min_length);
+            let max_length = opt_u32(*max_length);
+            quote!(Kind::Text {
+                min_length: #min_length,
+                max_length: #max_length,
+            })
+        }
         FieldType::Integer { min, max } => {
-            lit("Kind::Integer", &[("min", opt(*min)), ("max", opt(*max))])
+            let (min, max) = (opt_i64(*min), opt_i64(*max));
+            quote!(Kind::Integer { min: #min, max: #max })
         }
         FieldType::BigInt { min, max } => {
-            lit("Kind::BigInt", &[("min", opt(*min)), ("max", opt(*max))])
+            let (min, max) = (opt_i64(*min), opt_i64(*max));
+            quote!(Kind::BigInt { min: #min, max: #max })
         }
-        FieldType::Boolean => "Kind::Boolean".into(),
+        FieldType::Boolean => quote!(Kind::Boolean),
         FieldType::Decimal {
             precision,
             scale,
             min,
             max,
-        } => lit(
-            "Kind::Decimal",
-            &[
-                ("precision", precision.to_string()),
-                ("scale", scale.to_string()),
-                ("min", opt_str(min.as_ref())),
-                ("max", opt_str(max.as_ref())),
-            ],
-        ),
-        FieldType::Float { min, max } => lit(
-            "Kind::Float",
-            &[
-                ("min", opt(min.map(float_literal))),
-                ("max", opt(max.map(float_literal))),
-            ],
-        ),
-        FieldType::Timestamp => "Kind::Timestamp".into(),
-        FieldType::Date => "Kind::Date".into(),
-        FieldType::Uuid => "Kind::Uuid".into(),
-        FieldType::Enum { values } => {
-            let list: Vec<String> = values.iter().map(|v| rust_str(v)).collect();
-            let inline = format!("&[{}]", list.join(", "));
-            let pad = " ".repeat(indent + 4);
-            if inline.len() + "values: ".len() <= 18 {
-                return format!("Kind::Enum {{ values: {inline} }}");
-            }
-            let values =
-                if pad.len() + "values: ".len() + inline.len() < 100 && inline.len() - 3 <= 60 {
-                    inline
-                } else {
-                    let mut s = "&[\n".to_string();
-                    for v in &list {
-                        writeln!(s, "{pad}    {v},").ok();
-                    }
-                    write!(s, "{pad}]").ok();
-                    s
-                };
-            struct_lit("Kind::Enum", &[("values", values)], indent)
+        } => {
+            let precision = uint((*precision).into());
+            let scale = uint((*scale).into());
+            let (min, max) = (option(min.as_ref()), option(max.as_ref()));
+            quote!(Kind::Decimal {
+                precision: #precision,
+                scale: #scale,
+                min: #min,
+                max: #max,
+            })
         }
+        FieldType::Float { min, max } => {
+            let (min, max) = (option(min.map(float)), option(max.map(float)));
+            quote!(Kind::Float { min: #min, max: #max })
+        }
+        FieldType::Timestamp => quote!(Kind::Timestamp),
+        FieldType::Date => quote!(Kind::Date),
+        FieldType::Uuid => quote!(Kind::Uuid),
+        FieldType::Enum { values } => quote!(Kind::Enum { values: &[#(#values),*] }),
     }
 }
 
-fn default_literal(d: Option<&DefaultValue>) -> String {
+fn default_literal(d: Option<&DefaultValue>) -> TokenStream {
     match d {
-        None => "None".into(),
-        Some(DefaultValue::Str(s)) => format!("Some(DefaultValue::Str({}))", rust_str(s)),
-        Some(DefaultValue::Int(i)) => format!("Some(DefaultValue::Int({i}))"),
-        Some(DefaultValue::Float(f)) => format!("Some(DefaultValue::Float({}))", float_literal(*f)),
-        Some(DefaultValue::Bool(b)) => format!("Some(DefaultValue::Bool({b}))"),
-        Some(DefaultValue::Now) => "Some(DefaultValue::Now)".into(),
+        None => quote!(None),
+        Some(DefaultValue::Str(s)) => quote!(Some(DefaultValue::Str(#s))),
+        Some(DefaultValue::Int(i)) => {
+            let i = int(*i);
+            quote!(Some(DefaultValue::Int(#i)))
+        }
+        Some(DefaultValue::Float(f)) => {
+            let f = float(*f);
+            quote!(Some(DefaultValue::Float(#f)))
+        }
+        Some(DefaultValue::Bool(b)) => quote!(Some(DefaultValue::Bool(#b))),
+        Some(DefaultValue::Now) => quote!(Some(DefaultValue::Now)),
     }
 }
 
-fn field_spec(f: &Field) -> String {
-    let fields = [
-        ("name", rust_str(&f.column)),
-        ("kind", kind_literal(&f.ty, 12)),
-        ("required", f.required.to_string()),
-        ("unique", f.unique.to_string()),
-        ("default", default_literal(f.default.as_ref())),
-        ("writable", f.writable.to_string()),
-    ];
-    format!("        {},\n", struct_lit("FieldSpec", &fields, 8))
-}
-
-fn foreign_key_spec(model: &Model, b: &BelongsTo) -> String {
-    let parent = model.resource(&b.target);
-    let kind = struct_lit(
-        "Kind::Reference",
-        &[
-            ("table", rust_str(&parent.table)),
-            ("singular", rust_str(&parent.names.snake)),
-        ],
-        12,
-    );
-    let fields = [
-        ("name", rust_str(&b.column)),
-        ("kind", kind),
-        ("required", b.required.to_string()),
-        ("unique", "false".into()),
-        ("default", "None".into()),
-        ("writable", "true".into()),
-    ];
-    format!("        {},\n", struct_lit("FieldSpec", &fields, 8))
-}
-
-fn list_static(out: &mut String, plan: &Plan) {
-    let l = &plan.r.list;
-    writeln!(
-        out,
-        "\n/// Paging, filters and sorting of `{}` lists.",
-        plan.r.plural.snake
-    )
-    .ok();
-    let names = |v: &[String]| -> String {
-        let list: Vec<String> = v.iter().map(|s| rust_str(s)).collect();
-        let inline = format!("&[{}]", list.join(", "));
-        // rustfmt's `array_width` (60).
-        if inline.len() - 3 <= 60 {
-            inline
-        } else {
-            let mut s = "&[\n".to_string();
-            for item in &list {
-                writeln!(s, "        {item},").ok();
-            }
-            s.push_str("    ]");
-            s
+fn field_spec(f: &Field) -> TokenStream {
+    let name = &f.column;
+    let kind = kind_literal(&f.ty);
+    let (required, unique, writable) = (f.required, f.unique, f.writable);
+    let default = default_literal(f.default.as_ref());
+    quote! {
+        FieldSpec {
+            name: #name,
+            kind: #kind,
+            required: #required,
+            unique: #unique,
+            default: #default,
+            writable: #writable,
         }
-    };
-    let fields = [
-        ("default_limit", l.default_limit.to_string()),
-        ("max_limit", l.max_limit.to_string()),
-        ("filter", names(&l.filter)),
-        ("sort", names(&l.sort)),
-    ];
-    writeln!(
-        out,
-        "static LIST: ListSpec = {};",
-        struct_lit("ListSpec", &fields, 0)
-    )
-    .ok();
+    }
+}
+
+fn foreign_key_spec(model: &Model, b: &BelongsTo) -> TokenStream {
+    let parent = model.resource(&b.target);
+    let name = &b.column;
+    let table = &parent.table;
+    let singular = &parent.names.snake;
+    let required = b.required;
+    quote! {
+        FieldSpec {
+            name: #name,
+            kind: Kind::Reference {
+                table: #table,
+                singular: #singular,
+            },
+            required: #required,
+            unique: false,
+            default: None,
+            writable: true,
+        }
+    }
+}
+
+fn list_static(plan: &Plan) -> TokenStream {
+    let l = &plan.r.list;
+    let d = doc(&format!(
+        "Paging, filters and sorting of `{}` lists.",
+        plan.r.plural.snake
+    ));
+    let default_limit = uint(l.default_limit.into());
+    let max_limit = uint(l.max_limit.into());
+    let filter = &l.filter;
+    let sort = &l.sort;
+    quote! {
+        #d
+        static LIST: ListSpec = ListSpec {
+            default_limit: #default_limit,
+            max_limit: #max_limit,
+            filter: &[#(#filter),*],
+            sort: &[#(#sort),*],
+        };
+    }
 }
 
 /// The Rust type of a selected column.
-fn column_type(c: &RowColumn) -> String {
+fn column_type(c: &RowColumn) -> TokenStream {
     match c {
-        RowColumn::Id => "i64".into(),
+        RowColumn::Id => quote!(i64),
         RowColumn::Field(f) => {
             let t = match &f.ty {
                 FieldType::String { .. } | FieldType::Text { .. } | FieldType::Enum { .. } => {
-                    "String"
+                    quote!(String)
                 }
-                FieldType::Integer { .. } => "i32",
-                FieldType::BigInt { .. } => "i64",
-                FieldType::Boolean => "bool",
-                FieldType::Decimal { .. } => "Decimal",
-                FieldType::Float { .. } => "f64",
-                FieldType::Timestamp => "Timestamp",
-                FieldType::Date => "Date",
-                FieldType::Uuid => "Uuid",
+                FieldType::Integer { .. } => quote!(i32),
+                FieldType::BigInt { .. } => quote!(i64),
+                FieldType::Boolean => quote!(bool),
+                FieldType::Decimal { .. } => quote!(Decimal),
+                FieldType::Float { .. } => quote!(f64),
+                FieldType::Timestamp => quote!(Timestamp),
+                FieldType::Date => quote!(Date),
+                FieldType::Uuid => quote!(Uuid),
             };
-            if f.required {
-                t.into()
-            } else {
-                format!("Option<{t}>")
-            }
+            if f.required { t } else { quote!(Option<#t>) }
         }
         RowColumn::ForeignKey(b) => {
             if b.required {
-                "i64".into()
+                quote!(i64)
             } else {
-                "Option<i64>".into()
+                quote!(Option<i64>)
             }
         }
     }
 }
 
 /// The expression that reads column `i`.
-fn column_read(c: &RowColumn, i: usize) -> String {
+fn column_read(c: &RowColumn, i: usize) -> TokenStream {
+    let index = uint(i as u64);
     match c {
         RowColumn::Field(Field {
             ty: FieldType::Decimal { scale, .. },
             required,
             ..
         }) => {
+            let scale = uint((*scale).into());
             if *required {
-                format!("row.decimal({i}, {scale})?")
+                quote!(row.decimal(#index, #scale)?)
             } else {
-                format!("row.opt_decimal({i}, {scale})?")
+                quote!(row.opt_decimal(#index, #scale)?)
             }
         }
-        _ => format!("row.get({i})?"),
+        _ => quote!(row.get(#index)?),
     }
 }
 
-fn row_struct(out: &mut String, plan: &Plan) {
+fn row_struct(plan: &Plan) -> TokenStream {
     let name = plan.row_type();
-    writeln!(
-        out,
-        "\n/// A row of `{}`: the columns the API reads.",
+    let d = doc(&format!(
+        "A row of `{}`: the columns the API reads.",
         plan.r.table
-    )
-    .ok();
+    ));
     if plan.columns.is_empty() {
-        writeln!(out, "pub struct {name};").ok();
-        writeln!(
-            out,
-            "\nimpl FromRow for {name} {{\n    \
-             fn from_row(_row: &Row) -> Result<Self, DbError> {{\n        \
-             Ok({name})\n    }}\n}}"
-        )
-        .ok();
-        return;
+        return quote! {
+            #d
+            pub struct #name;
+
+            impl FromRow for #name {
+                fn from_row(_row: &Row) -> Result<Self, DbError> {
+                    Ok(#name)
+                }
+            }
+        };
     }
-    writeln!(out, "pub struct {name} {{").ok();
-    for c in &plan.columns {
-        writeln!(out, "    pub {}: {},", c.name(), column_type(c)).ok();
+    let fields = plan.columns.iter().map(|c| {
+        let (field, ty) = (c.ident(), column_type(c));
+        quote!(pub #field: #ty)
+    });
+    let reads = plan.columns.iter().enumerate().map(|(i, c)| {
+        let (field, read) = (c.ident(), column_read(c, i));
+        quote!(#field: #read)
+    });
+    quote! {
+        #d
+        pub struct #name {
+            #(#fields,)*
+        }
+
+        impl FromRow for #name {
+            fn from_row(row: &Row) -> Result<Self, DbError> {
+                Ok(#name {
+                    #(#reads,)*
+                })
+            }
+        }
     }
-    out.push_str("}\n");
-    writeln!(
-        out,
-        "\nimpl FromRow for {name} {{\n    \
-         fn from_row(row: &Row) -> Result<Self, DbError> {{\n        \
-         Ok({name} {{"
-    )
-    .ok();
-    for (i, c) in plan.columns.iter().enumerate() {
-        writeln!(out, "            {}: {},", c.name(), column_read(c, i)).ok();
-    }
-    out.push_str("        })\n    }\n}\n");
 }
 
-/// The members of the JSON struct: (key, Rust type, value expression from `row`).
-fn json_members(plan: &Plan, embedded: bool) -> Vec<(String, String, String)> {
+/// One member of a JSON struct.
+struct JsonField {
+    key: Ident,
+    ty: TokenStream,
+    value: JsonValue,
+}
+
+/// Where a JSON member's value comes from.
+enum JsonValue {
+    /// The row's column of the same name.
+    Column,
+    /// The children a loader fetched, in the local variable named after the relation.
+    Children,
+}
+
+impl JsonField {
+    /// The value expression, reading the row from `row`.
+    fn value(&self, row: &TokenStream) -> TokenStream {
+        let key = &self.key;
+        match self.value {
+            JsonValue::Column => quote!(#row.#key),
+            JsonValue::Children => quote!(#key.take(#row.id)),
+        }
+    }
+}
+
+/// The members of the JSON struct, in the spec's JSON order.
+fn json_members(plan: &Plan, embedded: bool) -> Vec<JsonField> {
     let r = plan.r;
+    let column = |c: &RowColumn| JsonField {
+        key: c.ident(),
+        ty: column_type(c),
+        value: JsonValue::Column,
+    };
     let mut members = Vec::new();
     for m in &r.json {
         match m {
-            JsonMember::Id => members.push(("id".into(), "i64".into(), "row.id".into())),
+            JsonMember::Id => members.push(column(&RowColumn::Id)),
             JsonMember::Field(name) => {
                 if let Some(c) = plan
                     .columns
                     .iter()
                     .find(|c| matches!(c, RowColumn::Field(f) if f.names.snake == *name))
                 {
-                    members.push((
-                        c.name().to_string(),
-                        column_type(c),
-                        format!("row.{}", c.name()),
-                    ));
+                    members.push(column(c));
                 }
             }
             JsonMember::ForeignKey(name) => {
@@ -630,21 +591,19 @@ fn json_members(plan: &Plan, embedded: bool) -> Vec<(String, String, String)> {
                     .iter()
                     .find(|c| matches!(c, RowColumn::ForeignKey(b) if b.name.snake == *name))
                 {
-                    members.push((
-                        c.name().to_string(),
-                        column_type(c),
-                        format!("row.{}", c.name()),
-                    ));
+                    members.push(column(c));
                 }
             }
             JsonMember::HasMany(name) if !embedded => {
                 if let Some((h, child)) = plan.embeds.iter().find(|(h, _)| h.name.snake == *name) {
                     let child_plan = Plan::new(plan.model, child);
-                    members.push((
-                        h.name.snake.clone(),
-                        format!("Vec<{}::{}>", child.names.snake, child_plan.embedded_type()),
-                        format!("{}.take(row.id)", h.name.snake),
-                    ));
+                    let module = format_ident!("{}", child.names.snake);
+                    let ty = child_plan.embedded_type();
+                    members.push(JsonField {
+                        key: format_ident!("{}", h.name.snake),
+                        ty: quote!(Vec<#module::#ty>),
+                        value: JsonValue::Children,
+                    });
                 }
             }
             JsonMember::HasMany(_) => {}
@@ -653,222 +612,186 @@ fn json_members(plan: &Plan, embedded: bool) -> Vec<(String, String, String)> {
     members
 }
 
-fn json_structs(out: &mut String, plan: &Plan) {
-    let keys: Vec<String> = json_members(plan, false)
-        .into_iter()
-        .map(|(k, _, _)| format!("`{k}`"))
-        .collect();
-    writeln!(
-        out,
-        "\n/// A {} as the API shows it: {}.",
+fn json_structs(plan: &Plan) -> TokenStream {
+    let members = json_members(plan, false);
+    let keys: Vec<String> = members.iter().map(|m| format!("`{}`", m.key)).collect();
+    let d = doc(&format!(
+        "A {} as the API shows it: {}.",
         plan.r.names.snake,
         if keys.is_empty() {
             "an empty object".to_string()
         } else {
             keys.join(", ")
         }
-    )
-    .ok();
-    json_struct(out, &plan.json_type(), &json_members(plan, false));
+    ));
+    let mut out = json_struct(d, &plan.json_type(), &members);
     if plan.embeds.is_empty() {
         if !plan.embedded_in.is_empty() || plan.needs_to_json {
-            into_json_fn(out, plan, &plan.json_type(), "into_json", false);
+            out.extend(into_json_fn(plan, &plan.json_type(), false));
         }
     } else if !plan.embedded_in.is_empty() {
-        writeln!(
-            out,
-            "\n/// A {} inside its parent's JSON (its own relations are not expanded).",
+        let d = doc(&format!(
+            "A {} inside its parent's JSON (its own relations are not expanded).",
             plan.r.names.snake
-        )
-        .ok();
-        json_struct(out, &plan.embedded_type(), &json_members(plan, true));
-        into_json_fn(out, plan, &plan.embedded_type(), "into_embedded_json", true);
+        ));
+        out.extend(json_struct(
+            d,
+            &plan.embedded_type(),
+            &json_members(plan, true),
+        ));
+        out.extend(into_json_fn(plan, &plan.embedded_type(), true));
+    }
+    out
+}
+
+fn json_struct(d: TokenStream, name: &Ident, members: &[JsonField]) -> TokenStream {
+    let fields = members.iter().map(|m| {
+        let (key, ty) = (&m.key, &m.ty);
+        quote!(pub #key: #ty)
+    });
+    quote! {
+        #d
+        #[derive(Serialize)]
+        pub struct #name {
+            #(#fields,)*
+        }
     }
 }
 
-fn json_struct(out: &mut String, name: &str, members: &[(String, String, String)]) {
-    out.push_str("#[derive(Serialize)]\n");
-    if members.is_empty() {
-        writeln!(out, "pub struct {name} {{}}").ok();
-        return;
-    }
-    writeln!(out, "pub struct {name} {{").ok();
-    for (k, t, _) in members {
-        writeln!(out, "    pub {k}: {t},").ok();
-    }
-    out.push_str("}\n");
-}
-
-fn into_json_fn(out: &mut String, plan: &Plan, ty: &str, fn_name: &str, embedded: bool) {
+fn into_json_fn(plan: &Plan, ty: &Ident, embedded: bool) -> TokenStream {
     let members = json_members(plan, embedded);
     let row = plan.row_type();
-    writeln!(
-        out,
-        "\nimpl {row} {{\n    pub fn {fn_name}(self) -> {ty} {{"
-    )
-    .ok();
-    if members.is_empty() {
-        writeln!(out, "        {ty} {{}}\n    }}\n}}").ok();
-        return;
+    let fn_name = if embedded {
+        plan.embedded_conversion()
+    } else {
+        format_ident!("into_json")
+    };
+    let this = quote!(self);
+    let fields = members.iter().map(|m| {
+        let (key, value) = (&m.key, m.value(&this));
+        quote!(#key: #value)
+    });
+    quote! {
+        impl #row {
+            pub fn #fn_name(self) -> #ty {
+                #ty {
+                    #(#fields,)*
+                }
+            }
+        }
     }
-    writeln!(out, "        {ty} {{").ok();
-    for (k, _, v) in &members {
-        let v = v
-            .strip_prefix("row.")
-            .map_or(v.clone(), |rest| format!("self.{rest}"));
-        writeln!(out, "            {k}: {v},").ok();
-    }
-    out.push_str("        }\n    }\n}\n");
 }
 
-fn to_json_fn(out: &mut String, plan: &Plan) {
+fn to_json_fn(plan: &Plan) -> TokenStream {
     let row = plan.row_type();
     let ty = plan.json_type();
     if plan.embeds.is_empty() {
-        writeln!(
-            out,
-            "\n/// The JSON of `rows`.\n\
-             async fn to_json(_db: &Db, rows: Vec<{row}>) -> Result<Vec<{ty}>, ApiError> {{\n    \
-             Ok(rows.into_iter().map({row}::into_json).collect())\n}}"
-        )
-        .ok();
-        return;
+        return quote! {
+            #[doc = " The JSON of `rows`."]
+            async fn to_json(_db: &Db, rows: Vec<#row>) -> Result<Vec<#ty>, ApiError> {
+                Ok(rows.into_iter().map(#row::into_json).collect())
+            }
+        };
     }
     let names: Vec<String> = plan
         .embeds
         .iter()
         .map(|(h, _)| format!("`{}`", h.name.snake))
         .collect();
-    writeln!(
-        out,
-        "\n/// The JSON of `rows`, with their {} loaded in one query per relation.",
+    let d = doc(&format!(
+        "The JSON of `rows`, with their {} loaded in one query per relation.",
         names.join(", ")
-    )
-    .ok();
-    let sig =
-        format!("async fn to_json(db: &Db, rows: Vec<{row}>) -> Result<Vec<{ty}>, ApiError> {{");
-    if sig.len() <= 100 {
-        writeln!(out, "{sig}").ok();
-    } else {
-        writeln!(
-            out,
-            "async fn to_json(\n    db: &Db,\n    rows: Vec<{row}>,\n) -> Result<Vec<{ty}>, ApiError> {{"
-        )
-        .ok();
-    }
-    out.push_str("    let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();\n");
-    for (h, child) in &plan.embeds {
-        let call = format!(
-            "    let mut {} = {}::{}(db, &ids).await?;",
-            h.name.snake,
-            child.names.snake,
-            children_fn_name(plan.r, h)
-        );
-        if call.len() <= 100 {
-            writeln!(out, "{call}").ok();
-        } else {
-            let (lhs, rhs) = call.split_once(" = ").unwrap_or((&call, ""));
-            writeln!(out, "{lhs} =\n        {rhs}").ok();
+    ));
+    let loads = plan.embeds.iter().map(|(h, child)| {
+        let var = format_ident!("{}", h.name.snake);
+        let module = format_ident!("{}", child.names.snake);
+        let loader = children_fn_name(plan.r);
+        quote!(let mut #var = #module::#loader(db, &ids).await?;)
+    });
+    let row_var = quote!(row);
+    let fields = json_members(plan, false).into_iter().map(|m| {
+        let value = m.value(&row_var);
+        let key = m.key;
+        quote!(#key: #value)
+    });
+    quote! {
+        #d
+        async fn to_json(db: &Db, rows: Vec<#row>) -> Result<Vec<#ty>, ApiError> {
+            let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
+            #(#loads)*
+            Ok(rows
+                .into_iter()
+                .map(|row| #ty {
+                    #(#fields,)*
+                })
+                .collect())
         }
     }
-    out.push_str("    Ok(rows.into_iter().map(|row| ");
-    // rustfmt lays the closure body out vertically (a struct literal).
-    let members = json_members(plan, false);
-    // Reformat as rustfmt would: a chain broken one call per line.
-    out.truncate(out.len() - "    Ok(rows.into_iter().map(|row| ".len());
-    out.push_str("    Ok(rows\n        .into_iter()\n        .map(|row| ");
-    writeln!(out, "{ty} {{").ok();
-    for (k, _, v) in &members {
-        writeln!(out, "            {k}: {v},").ok();
-    }
-    out.push_str("        })\n        .collect())\n}\n");
 }
 
 /// `of_products`: the loader a parent calls, named after the parent's plural.
-fn children_fn_name(parent: &Resource, h: &HasMany) -> String {
-    let _ = h;
-    format!("of_{}", parent.plural.snake)
+fn children_fn_name(parent: &Resource) -> Ident {
+    format_ident!("of_{}", parent.plural.snake)
 }
 
-fn children_fn(out: &mut String, plan: &Plan, parent: &Resource, b: &BelongsTo) {
+fn children_fn(plan: &Plan, parent: &Resource, b: &BelongsTo) -> TokenStream {
     let r = plan.r;
-    let h = parent
+    let has_inverse = parent
         .has_many
         .iter()
-        .find(|h| h.target == r.names.snake && h.inverse == b.name.snake);
-    let Some(h) = h else { return };
-    let name = children_fn_name(parent, h);
-    let ty = plan.embedded_type();
-    let into = if plan.embeds.is_empty() {
-        "into_json"
-    } else {
-        "into_embedded_json"
-    };
-    let key = if b.required {
-        format!("row.{}", b.column)
-    } else {
-        format!("row.{}.unwrap_or_default()", b.column)
-    };
-    writeln!(
-        out,
-        "\n/// The {} of the given {}, grouped by `{}`: one query.",
-        r.plural.snake, parent.plural.snake, b.column
-    )
-    .ok();
-    let ids = "parent_ids";
-    let sig = format!(
-        "pub async fn {name}(db: &Db, {ids}: &[i64]) -> Result<Children<{ty}>, ApiError> {{"
-    );
-    if sig.len() <= 100 {
-        writeln!(out, "{sig}").ok();
-    } else {
-        writeln!(
-            out,
-            "pub async fn {name}(\n    db: &Db,\n    {ids}: &[i64],\n) -> Result<Children<{ty}>, ApiError> {{"
-        )
-        .ok();
+        .any(|h| h.target == r.names.snake && h.inverse == b.name.snake);
+    if !has_inverse {
+        return TokenStream::new();
     }
-    writeln!(
-        out,
-        "    let fk = {};\n    \
-         let rows: Vec<{}> = db.fetch_children(SELECT, fk, {ids}).await?;",
-        rust_str(&b.column),
-        plan.row_type(),
-    )
-    .ok();
-    writeln!(
-        out,
-        "    let mut children = Children::new();\n    \
-         for row in rows {{\n        \
-         let parent = {key};\n        \
-         children.push(parent, row.{into}());\n    \
-         }}\n    \
-         Ok(children)\n}}"
-    )
-    .ok();
+    let name = children_fn_name(parent);
+    let ty = plan.embedded_type();
+    let into = plan.embedded_conversion();
+    let column = format_ident!("{}", b.column);
+    let key = if b.required {
+        quote!(row.#column)
+    } else {
+        quote!(row.#column.unwrap_or_default())
+    };
+    let d = doc(&format!(
+        "The {} of the given {}, grouped by `{}`: one query.",
+        r.plural.snake, parent.plural.snake, b.column
+    ));
+    let fk = &b.column;
+    let row = plan.row_type();
+    quote! {
+        #d
+        pub async fn #name(db: &Db, parent_ids: &[i64]) -> Result<Children<#ty>, ApiError> {
+            let fk = #fk;
+            let rows: Vec<#row> = db.fetch_children(SELECT, fk, parent_ids).await?;
+            let mut children = Children::new();
+            for row in rows {
+                let parent = #key;
+                children.push(parent, row.#into());
+            }
+            Ok(children)
+        }
+    }
 }
 
-fn find_fn(out: &mut String, plan: &Plan) {
-    let r = plan.r;
+fn find_fn(plan: &Plan) -> TokenStream {
     let row = plan.row_type();
     let ty = plan.json_type();
-    writeln!(
-        out,
-        "\n/// The JSON of {} `id`, or 404.\n\
-         async fn find(db: &Db, id: i64) -> Result<{ty}, ApiError> {{\n    \
-         let row: Option<{row}> = db.fetch_optional(SELECT_ONE, &[Value::Int(id)]).await?;\n    \
-         let row = row.ok_or_else(|| TABLE.not_found(id))?;\n    \
-         let mut json = to_json(db, vec![row]).await?;\n    \
-         json.pop().ok_or_else(|| TABLE.not_found(id))\n}}",
-        r.names.snake
-    )
-    .ok();
+    let d = doc(&format!("The JSON of {} `id`, or 404.", plan.r.names.snake));
+    quote! {
+        #d
+        async fn find(db: &Db, id: i64) -> Result<#ty, ApiError> {
+            let row: Option<#row> = db.fetch_optional(SELECT_ONE, &[Value::Int(id)]).await?;
+            let row = row.ok_or_else(|| TABLE.not_found(id))?;
+            let mut json = to_json(db, vec![row]).await?;
+            json.pop().ok_or_else(|| TABLE.not_found(id))
+        }
+    }
 }
 
-fn handler(out: &mut String, plan: &Plan, route: &Route) {
+fn handler(plan: &Plan, route: &Route) -> TokenStream {
     let r = plan.r;
-    let name = handler_name(route);
-    let head = format!("\n/// `{} {}`", route.method.as_str(), route.path);
+    let name = handler_ident(route);
+    let head = format!("`{} {}`", route.method.as_str(), route.path);
     let embeds: Vec<String> = plan
         .embeds
         .iter()
@@ -879,130 +802,117 @@ fn handler(out: &mut String, plan: &Plan, route: &Route) {
     } else {
         format!(" with its {}", embeds.join(" and "))
     };
-    let sig = |args: &str| -> String {
-        let one = format!("pub async fn {name}({args}) -> Result<Response, ApiError> {{");
-        if one.len() <= 100 {
-            one
-        } else {
-            let mut s = format!("pub async fn {name}(\n");
-            for a in args.split(", ") {
-                writeln!(s, "    {a},").ok();
-            }
-            s.push_str(") -> Result<Response, ApiError> {");
-            s
-        }
-    };
-    match &route.kind {
-        RouteKind::List => {
-            writeln!(
-                out,
-                "{head}: a page of {}{with} (`limit`, `offset`, `sort`,\n/// filters).\n{}\n    \
-                 let mut page = LIST.parse(&TABLE, db.engine(), &uri)?;\n    \
-                 let rows: Vec<{}> = page.fetch(&db, SELECT).await?;\n    \
-                 page.respond(TABLE.plural, &to_json(&db, rows).await?)\n}}",
-                r.plural.snake,
-                sig("State(db): State<Db>, OriginalUri(uri): OriginalUri"),
-                plan.row_type(),
-            )
-            .ok();
-        }
-        RouteKind::Get => {
-            writeln!(
-                out,
-                "{head}: one {}{with}.\n{}\n    ok(TABLE.singular, &find(&db, id).await?)\n}}",
-                r.names.snake,
-                sig("State(db): State<Db>, Id(id): Id"),
-            )
-            .ok();
-        }
-        RouteKind::Create => {
-            writeln!(
-                out,
+    let row = plan.row_type();
+    let (text, args, body) = match &route.kind {
+        RouteKind::List => (
+            format!(
+                "{head}: a page of {}{with} (`limit`, `offset`, `sort`,\nfilters).",
+                r.plural.snake
+            ),
+            quote!(State(db): State<Db>, OriginalUri(uri): OriginalUri),
+            quote! {
+                let mut page = LIST.parse(&TABLE, db.engine(), &uri)?;
+                let rows: Vec<#row> = page.fetch(&db, SELECT).await?;
+                page.respond(TABLE.plural, &to_json(&db, rows).await?)
+            },
+        ),
+        RouteKind::Get => (
+            format!("{head}: one {}{with}.", r.names.snake),
+            quote!(State(db): State<Db>, Id(id): Id),
+            quote!(ok(TABLE.singular, &find(&db, id).await?)),
+        ),
+        RouteKind::Create => (
+            format!(
                 "{head}: checks the body against [`TABLE`], inserts, answers 201 with the\n\
-                 /// new {} and its `Location`.\n{}\n    \
-                 let values = TABLE.validate(body, Mode::Create)?;\n    \
-                 let id = crud::insert(&db, &TABLE, values).await?;\n    \
-                 created(&TABLE, id, &find(&db, id).await?)\n}}",
-                r.names.snake,
-                sig("State(db): State<Db>, body: JsonBody"),
-            )
-            .ok();
-        }
+                 new {} and its `Location`.",
+                r.names.snake
+            ),
+            quote!(State(db): State<Db>, body: JsonBody),
+            quote! {
+                let values = TABLE.validate(body, Mode::Create)?;
+                let id = crud::insert(&db, &TABLE, values).await?;
+                created(&TABLE, id, &find(&db, id).await?)
+            },
+        ),
         RouteKind::Update | RouteKind::Replace => {
             let (what, mode) = if route.kind == RouteKind::Update {
-                ("changes the fields the body names", "Mode::Update")
+                ("changes the fields the body names", quote!(Mode::Update))
             } else {
-                ("replaces every writable field", "Mode::Replace")
+                ("replaces every writable field", quote!(Mode::Replace))
             };
-            writeln!(
-                out,
-                "{head}: {what}.\n{}\n    \
-                 let values = TABLE.validate(body, {mode})?;\n    \
-                 if !crud::update(&db, &TABLE, id, values).await? {{\n        \
-                 return Err(TABLE.not_found(id));\n    }}\n    \
-                 ok(TABLE.singular, &find(&db, id).await?)\n}}",
-                sig("State(db): State<Db>, Id(id): Id, body: JsonBody"),
+            (
+                format!("{head}: {what}."),
+                quote!(State(db): State<Db>, Id(id): Id, body: JsonBody),
+                quote! {
+                    let values = TABLE.validate(body, #mode)?;
+                    if !crud::update(&db, &TABLE, id, values).await? {
+                        return Err(TABLE.not_found(id));
+                    }
+                    ok(TABLE.singular, &find(&db, id).await?)
+                },
             )
-            .ok();
         }
-        RouteKind::Delete => {
-            writeln!(
-                out,
-                "{head}: removes the {}.\n{}\n    \
-                 if !crud::delete(&db, &TABLE, id).await? {{\n        \
-                 return Err(TABLE.not_found(id));\n    }}\n    \
-                 Ok(no_content())\n}}",
-                r.names.snake,
-                sig("State(db): State<Db>, Id(id): Id"),
-            )
-            .ok();
-        }
+        RouteKind::Delete => (
+            format!("{head}: removes the {}.", r.names.snake),
+            quote!(State(db): State<Db>, Id(id): Id),
+            quote! {
+                if !crud::delete(&db, &TABLE, id).await? {
+                    return Err(TABLE.not_found(id));
+                }
+                Ok(no_content())
+            },
+        ),
         RouteKind::NestedList { relation } => {
             let Some(b) = r.belongs_to(relation) else {
-                return;
+                return TokenStream::new();
             };
             let parent = plan.model.resource(&b.target);
-            writeln!(
-                out,
-                "{head}: a page of the {} of one {}.\n{}\n    \
-                 crud::exists(&db, &{}::TABLE, id).await?;\n    \
-                 let mut page = LIST\n        \
-                 .parse(&TABLE, db.engine(), &uri)?\n        \
-                 .with_parent({}, id);\n    \
-                 let rows: Vec<{}> = page.fetch(&db, SELECT).await?;\n    \
-                 page.respond(TABLE.plural, &to_json(&db, rows).await?)\n}}",
-                r.plural.snake,
-                parent.names.snake,
-                sig("State(db): State<Db>, Id(id): Id, OriginalUri(uri): OriginalUri"),
-                parent.names.snake,
-                rust_str(&b.column),
-                plan.row_type(),
+            let module = format_ident!("{}", parent.names.snake);
+            let column = &b.column;
+            (
+                format!(
+                    "{head}: a page of the {} of one {}.",
+                    r.plural.snake, parent.names.snake
+                ),
+                quote!(State(db): State<Db>, Id(id): Id, OriginalUri(uri): OriginalUri),
+                quote! {
+                    crud::exists(&db, &#module::TABLE, id).await?;
+                    let mut page = LIST
+                        .parse(&TABLE, db.engine(), &uri)?
+                        .with_parent(#column, id);
+                    let rows: Vec<#row> = page.fetch(&db, SELECT).await?;
+                    page.respond(TABLE.plural, &to_json(&db, rows).await?)
+                },
             )
-            .ok();
         }
         RouteKind::NestedCreate { relation } => {
             let Some(b) = r.belongs_to(relation) else {
-                return;
+                return TokenStream::new();
             };
             let parent = plan.model.resource(&b.target);
-            let validate = format!(
-                "    let parent = [({}, Value::Int(id))];\n    \
-                 let values = TABLE.validate_with(body, Mode::Create, &parent)?;",
-                rust_str(&b.column)
-            );
-            writeln!(
-                out,
-                "{head}: creates a {} of {} `id`.\n{}\n    \
-                 crud::exists(&db, &{}::TABLE, id).await?;\n\
-                 {validate}\n    \
-                 let id = crud::insert(&db, &TABLE, values).await?;\n    \
-                 created(&TABLE, id, &find(&db, id).await?)\n}}",
-                r.names.snake,
-                parent.names.snake,
-                sig("State(db): State<Db>, Id(id): Id, body: JsonBody"),
-                parent.names.snake,
+            let module = format_ident!("{}", parent.names.snake);
+            let column = &b.column;
+            (
+                format!(
+                    "{head}: creates a {} of {} `id`.",
+                    r.names.snake, parent.names.snake
+                ),
+                quote!(State(db): State<Db>, Id(id): Id, body: JsonBody),
+                quote! {
+                    crud::exists(&db, &#module::TABLE, id).await?;
+                    let parent = [(#column, Value::Int(id))];
+                    let values = TABLE.validate_with(body, Mode::Create, &parent)?;
+                    let id = crud::insert(&db, &TABLE, values).await?;
+                    created(&TABLE, id, &find(&db, id).await?)
+                },
             )
-            .ok();
+        }
+    };
+    let d = doc(&text);
+    quote! {
+        #d
+        pub async fn #name(#args) -> Result<Response, ApiError> {
+            #body
         }
     }
 }

@@ -12,6 +12,7 @@
 //! uses the default once, to fill the rows that exist).
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
