@@ -23,15 +23,18 @@
 //! `shopgen_db_queries_total` on `/metrics`), which the tests use to prove that a list
 //! with embedded relations costs a constant number of queries.
 
+use crate::migration::Migrations;
+pub use crate::row::{Column, FromRow, Row};
 use crate::sqlite_read::Reader;
-use crate::types::{Date, Decimal, Timestamp, Uuid};
-use sqlx::postgres::{PgArguments, PgPoolOptions, PgRow};
+use crate::types::{Decimal, Uuid};
+use crate::value::SQLITE_INTEGER_DECIMAL_PRECISION;
+pub use crate::value::{Sql, SqlType, Value};
+use sqlx::postgres::{PgArguments, PgPoolOptions};
 use sqlx::query::Query;
 use sqlx::sqlite::{
-    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, PgPool, Postgres, Row as _, Sqlite, SqlitePool, ValueRef as _};
+use sqlx::{AssertSqlSafe, PgPool, Postgres, Sqlite, SqlitePool};
 use std::borrow::Cow;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -124,47 +127,12 @@ pub enum ConnectError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
-/// A value bound to a `$n` placeholder.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    /// SQL NULL; PostgreSQL wants to know its type.
-    Null(SqlType),
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Text(String),
-    /// Already at the column's scale.
-    Decimal {
-        value: Decimal,
-        precision: u32,
-    },
-    Timestamp(Timestamp),
-    Date(Date),
-    Uuid(Uuid),
-}
-
-/// The type of a [`Value::Null`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SqlType {
-    Bool,
-    Int,
-    Float,
-    Text,
-    Decimal { precision: u32 },
-    Timestamp,
-    Date,
-    Uuid,
-}
-
 /// Rows a SQLite connection's worker thread may hand over before the request reads
 /// them. sqlx's default (50) made the worker block on a full channel several times per
 /// `GET /products` (600 rows) and wait to be woken by the async side, a pair of context
 /// switches each time. Every caller here collects all rows anyway (lists are bounded by
 /// their `limit`), so a larger buffer costs no memory that the result does not.
 const SQLITE_ROW_BUFFER: usize = 4096;
-
-/// Decimals up to this precision are scaled integers in SQLite.
-pub(crate) const SQLITE_INTEGER_DECIMAL_PRECISION: u32 = 18;
 
 type SqliteQuery<'q> = Query<'q, Sqlite, SqliteArguments>;
 type PgQuery<'q> = Query<'q, Postgres, PgArguments>;
@@ -211,10 +179,6 @@ fn bind_pg<'q>(q: PgQuery<'q>, value: &Value) -> PgQuery<'q> {
         Value::Uuid(u) => q.bind(*u),
     }
 }
-
-/// SQL text: a literal from generated code, or built per request by the runtime from
-/// identifiers the spec declared (never from request input, which is always bound).
-pub type Sql = Cow<'static, str>;
 
 impl Db {
     /// Opens a pool; SQLite files are created on first start.
@@ -408,10 +372,7 @@ impl Db {
     }
 
     /// Applies the migrations of this engine that are not applied yet.
-    pub async fn migrate(
-        &self,
-        migrations: &crate::server::Migrations,
-    ) -> Result<(), ConnectError> {
+    pub async fn migrate(&self, migrations: &Migrations) -> Result<(), ConnectError> {
         let list = match self {
             Db::Sqlite(..) => migrations.sqlite,
             Db::Postgres(_) => migrations.postgres,
@@ -449,174 +410,3 @@ impl Db {
         }
     }
 }
-
-/// One result row from either engine.
-pub enum Row<'r> {
-    Sqlite(SqliteRow),
-    Postgres(PgRow),
-    /// A row of a `Reader` query, read in place.
-    SqliteDirect(&'r rusqlite::Row<'r>),
-}
-
-/// A generated row struct: built from the columns of its `SELECT`, by index.
-pub trait FromRow: Sized {
-    fn from_row(row: &Row<'_>) -> Result<Self, sqlx::Error>;
-}
-
-/// One row with a single id column (`RETURNING id`, `SELECT id`).
-impl FromRow for i64 {
-    fn from_row(row: &Row<'_>) -> Result<Self, sqlx::Error> {
-        row.get(0)
-    }
-}
-
-impl Row<'_> {
-    fn is_null(&self, index: usize) -> Result<bool, sqlx::Error> {
-        Ok(match self {
-            Row::Sqlite(r) => r.try_get_raw(index)?.is_null(),
-            Row::Postgres(r) => r.try_get_raw(index)?.is_null(),
-            Row::SqliteDirect(r) => matches!(
-                r.get_ref(index).map_err(|e| decode_error(index, e))?,
-                rusqlite::types::ValueRef::Null
-            ),
-        })
-    }
-
-    /// A text column of SQLite (timestamps, dates and UUIDs are stored as text).
-    fn sqlite_text(&self, index: usize) -> Result<String, sqlx::Error> {
-        match self {
-            Row::Sqlite(r) => r.try_get(index),
-            Row::SqliteDirect(r) => r.get(index).map_err(|e| decode_error(index, e)),
-            Row::Postgres(_) => Err(sqlx::Error::ColumnDecode {
-                index: index.to_string(),
-                source: "not a SQLite row".into(),
-            }),
-        }
-    }
-
-    /// The column at `index` as a Rust value (`Option<T>` for nullable columns).
-    pub fn get<T: Column>(&self, index: usize) -> Result<T, sqlx::Error> {
-        T::read(self, index)
-    }
-
-    /// A decimal column of the given scale.
-    pub fn decimal(&self, index: usize, scale: u32) -> Result<Decimal, sqlx::Error> {
-        let value = match self {
-            Row::Sqlite(r) => match r.try_get::<i64, _>(index) {
-                Ok(scaled) => Decimal::try_from_i128_with_scale(i128::from(scaled), scale)
-                    .map_err(|e| decode_error(index, e))?,
-                Err(_) => {
-                    let text: String = r.try_get(index)?;
-                    Decimal::from_str_exact(&text).map_err(|e| decode_error(index, e))?
-                }
-            },
-            Row::SqliteDirect(r) => match r.get_ref(index).map_err(|e| decode_error(index, e))? {
-                rusqlite::types::ValueRef::Integer(scaled) => {
-                    Decimal::try_from_i128_with_scale(i128::from(scaled), scale)
-                        .map_err(|e| decode_error(index, e))?
-                }
-                rusqlite::types::ValueRef::Text(text) => std::str::from_utf8(text)
-                    .map_err(|e| decode_error(index, e))
-                    .and_then(|t| Decimal::from_str_exact(t).map_err(|e| decode_error(index, e)))?,
-                other => {
-                    return Err(decode_error(
-                        index,
-                        BadText("decimal", format!("{:?}", other.data_type())),
-                    ));
-                }
-            },
-            Row::Postgres(r) => r.try_get::<Decimal, _>(index)?,
-        };
-        let mut value = value;
-        value.rescale(scale);
-        Ok(value)
-    }
-
-    /// A nullable decimal column.
-    pub fn opt_decimal(&self, index: usize, scale: u32) -> Result<Option<Decimal>, sqlx::Error> {
-        if self.is_null(index)? {
-            Ok(None)
-        } else {
-            self.decimal(index, scale).map(Some)
-        }
-    }
-}
-
-fn decode_error(index: usize, e: impl std::error::Error + Send + Sync + 'static) -> sqlx::Error {
-    sqlx::Error::ColumnDecode {
-        index: index.to_string(),
-        source: Box::new(e),
-    }
-}
-
-/// A Rust type a column can be read as.
-pub trait Column: Sized {
-    fn read(row: &Row<'_>, index: usize) -> Result<Self, sqlx::Error>;
-}
-
-macro_rules! native_column {
-    ($($t:ty),*) => {$(
-        impl Column for $t {
-            fn read(row: &Row<'_>, index: usize) -> Result<Self, sqlx::Error> {
-                match row {
-                    Row::Sqlite(r) => r.try_get(index),
-                    Row::Postgres(r) => r.try_get(index),
-                    Row::SqliteDirect(r) => r.get(index).map_err(|e| decode_error(index, e)),
-                }
-            }
-        }
-    )*};
-}
-
-native_column!(i32, i64, f64, bool, String);
-
-impl Column for Timestamp {
-    fn read(row: &Row<'_>, index: usize) -> Result<Self, sqlx::Error> {
-        match row {
-            Row::Sqlite(_) | Row::SqliteDirect(_) => {
-                let text = row.sqlite_text(index)?;
-                Timestamp::parse(&text)
-                    .ok_or_else(|| decode_error(index, BadText("timestamp", text)))
-            }
-            Row::Postgres(r) => Ok(Timestamp::new(r.try_get(index)?)),
-        }
-    }
-}
-
-impl Column for Date {
-    fn read(row: &Row<'_>, index: usize) -> Result<Self, sqlx::Error> {
-        match row {
-            Row::Sqlite(_) | Row::SqliteDirect(_) => {
-                let text = row.sqlite_text(index)?;
-                Date::parse(&text).ok_or_else(|| decode_error(index, BadText("date", text)))
-            }
-            Row::Postgres(r) => Ok(Date(r.try_get(index)?)),
-        }
-    }
-}
-
-impl Column for Uuid {
-    fn read(row: &Row<'_>, index: usize) -> Result<Self, sqlx::Error> {
-        match row {
-            Row::Sqlite(_) | Row::SqliteDirect(_) => {
-                let text = row.sqlite_text(index)?;
-                Uuid::parse_str(&text).map_err(|e| decode_error(index, e))
-            }
-            Row::Postgres(r) => r.try_get(index),
-        }
-    }
-}
-
-impl<T: Column> Column for Option<T> {
-    fn read(row: &Row<'_>, index: usize) -> Result<Self, sqlx::Error> {
-        if row.is_null(index)? {
-            Ok(None)
-        } else {
-            T::read(row, index).map(Some)
-        }
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("stored {0} `{1}` cannot be read")]
-struct BadText(&'static str, String);

@@ -7,8 +7,9 @@
 //! - [`server`]: settings and CLI (`--help`, `migrate`), the axum server, request ids,
 //!   JSON access logs, Prometheus metrics, `/healthz`, `/readyz`, `/openapi.json`,
 //!   graceful drain on SIGTERM;
-//! - [`db`]: one pool over SQLite or PostgreSQL chosen by `DATABASE_URL`, engine-neutral
-//!   values and rows, migrations, a query counter;
+//! - [`db`]: one pool over SQLite or PostgreSQL chosen by `DATABASE_URL`, migrations, a
+//!   query counter; [`value`] and [`row`]: the engine-neutral values it binds and the
+//!   rows it returns; [`migration`]: the embedded migration lists;
 //! - [`validate`]: the field rules of a table and the check of create/update payloads;
 //! - [`list`]: `limit`/`offset` paging with a `Link: rel="next"` header, equality
 //!   filters and sorting;
@@ -22,10 +23,13 @@ pub mod db;
 pub mod error;
 pub mod extract;
 pub mod list;
+pub mod migration;
+pub mod row;
 pub mod server;
 mod sqlite_read;
 pub mod types;
 pub mod validate;
+pub mod value;
 
 /// Routing functions for the generated route table (`get`, `post`, …).
 pub use axum::routing;
@@ -39,7 +43,8 @@ pub mod prelude {
     pub use crate::error::ApiError;
     pub use crate::extract::{Id, JsonBody};
     pub use crate::list::{Children, ListSpec, Page};
-    pub use crate::server::{Migration, Migrations, Service};
+    pub use crate::migration::{Migration, Migrations};
+    pub use crate::server::Service;
     pub use crate::types::{Date, Decimal, Timestamp, Uuid};
     pub use crate::validate::{DefaultValue, FieldSpec, Kind, Mode, Table};
     pub use axum::Router;

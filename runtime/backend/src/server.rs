@@ -16,6 +16,7 @@
 
 use crate::db::{ConnectOptions, Db, SqliteSync};
 use crate::error::ApiError;
+pub use crate::migration::{Migration, Migrations};
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
@@ -49,21 +50,6 @@ pub struct Service {
     /// The full API document (OpenAPI, YAML), served as JSON at `/openapi.json`.
     pub openapi_yaml: &'static str,
     pub migrations: Migrations,
-}
-
-/// The schema migrations of each engine, in version order.
-#[derive(Debug)]
-pub struct Migrations {
-    pub sqlite: &'static [Migration],
-    pub postgres: &'static [Migration],
-}
-
-/// One migration file.
-#[derive(Debug)]
-pub struct Migration {
-    pub version: i64,
-    pub description: &'static str,
-    pub sql: &'static str,
 }
 
 #[derive(Debug, Parser)]

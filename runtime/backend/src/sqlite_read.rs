@@ -16,7 +16,8 @@
 //! `rusqlite::Rows` does on drop), so a read that starts after a write was
 //! acknowledged sees it. Writes, migrations and `ping` stay on the sqlx pool.
 
-use crate::db::{FromRow, Row, Sql, Value};
+use crate::row::{FromRow, Row};
+use crate::value::{SQLITE_INTEGER_DECIMAL_PRECISION, Sql, Value};
 use rusqlite::types::Value as SqliteValue;
 use rusqlite::{Connection, OpenFlags};
 use std::path::PathBuf;
@@ -147,7 +148,7 @@ fn to_sqlite(value: &Value) -> SqliteValue {
         Value::Float(f) => SqliteValue::Real(*f),
         Value::Text(s) => SqliteValue::Text(s.clone()),
         Value::Decimal { value, precision } => {
-            if *precision <= crate::db::SQLITE_INTEGER_DECIMAL_PRECISION {
+            if *precision <= SQLITE_INTEGER_DECIMAL_PRECISION {
                 SqliteValue::Integer(i64::try_from(value.mantissa()).unwrap_or(i64::MAX))
             } else {
                 SqliteValue::Text(value.to_string())

@@ -7,10 +7,10 @@
 //! Nothing here touches the database: foreign-key existence and uniqueness are checked
 //! by [`crate::crud`] when writing.
 
-use crate::db::{SqlType, Value};
 use crate::error::{ApiError, FieldErrors};
 use crate::extract::JsonBody;
 use crate::types::{Date, Decimal, Timestamp, Uuid};
+use crate::value::{SqlType, Value};
 use regex::Regex;
 use serde_json::{Map, Value as Json};
 use std::collections::HashMap;
