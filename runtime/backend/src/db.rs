@@ -48,7 +48,7 @@ pub fn queries_executed() -> u64 {
     QUERIES.load(Ordering::Relaxed)
 }
 
-fn count_query() {
+pub(crate) fn count_query() {
     QUERIES.fetch_add(1, Ordering::Relaxed);
     metrics::counter!("shopgen_db_queries_total").increment(1);
 }
@@ -123,6 +123,8 @@ pub enum ConnectError {
         path: String,
         source: std::io::Error,
     },
+    #[error("cannot set up the table versions: {0}")]
+    Versions(sqlx::Error),
     #[error("cannot apply migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
@@ -259,6 +261,7 @@ impl Db {
     ) -> Result<Vec<T>, sqlx::Error> {
         count_query();
         let sql = sql.into();
+        crate::reads::record(&sql);
         if let Some(reader) = self.reader_for(&sql) {
             return reader.fetch(sql, args, None).await;
         }
@@ -289,6 +292,7 @@ impl Db {
     ) -> Result<Option<T>, sqlx::Error> {
         count_query();
         let sql = sql.into();
+        crate::reads::record(&sql);
         if let Some(reader) = self.reader_for(&sql) {
             return Ok(reader.fetch(sql, args, Some(1)).await?.pop());
         }
@@ -314,6 +318,7 @@ impl Db {
     /// Runs a statement; returns the number of rows it touched.
     pub async fn execute(&self, sql: impl Into<Sql>, args: &[Value]) -> Result<u64, sqlx::Error> {
         count_query();
+        crate::reads::record_unknown();
         let sql = AssertSqlSafe(sql.into());
         match self {
             Db::Sqlite(pool, _) => {
@@ -355,6 +360,7 @@ impl Db {
             Db::Postgres(pool) => {
                 count_query();
                 let sql = format!("{select} WHERE {foreign_key} = ANY($1) ORDER BY id");
+                crate::reads::record(&sql);
                 let rows = sqlx::query(AssertSqlSafe(sql))
                     .bind(parent_ids.to_vec())
                     .fetch_all(pool)

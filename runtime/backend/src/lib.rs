@@ -13,23 +13,29 @@
 //! - [`validate`]: the field rules of a table and the check of create/update payloads;
 //! - [`list`]: `limit`/`offset` paging with a `Link: rel="next"` header, equality
 //!   filters and sorting;
+//! - [`cache`]: whole `GET` responses kept while the tables they read are unchanged,
+//!   checked against [`versions`] (per-table counters raised by triggers in every
+//!   write's transaction);
 //! - [`crud`]: insert, update and delete of one row, with database errors mapped to
 //!   409/422;
 //! - [`error`]: the one error type and its JSON bodies;
 //! - [`extract`]: request extractors (JSON bodies with 400/413/415, path ids).
 
+pub mod cache;
 pub mod crud;
 pub mod db;
 pub mod error;
 pub mod extract;
 pub mod list;
 pub mod migration;
+mod reads;
 pub mod row;
 pub mod server;
 mod sqlite_read;
 pub mod types;
 pub mod validate;
 pub mod value;
+pub mod versions;
 
 /// Routing functions for the generated route table (`get`, `post`, …).
 pub use axum::routing;

@@ -14,6 +14,7 @@
 //! 4. on SIGTERM or Ctrl-C: `/readyz` turns 503, the listener closes, in-flight
 //!    requests finish (up to `DRAIN_SECONDS`), the pool closes, exit 0.
 
+use crate::cache::ResponseCache;
 use crate::db::{ConnectOptions, Db, SqliteSync};
 use crate::error::ApiError;
 pub use crate::migration::{Migration, Migrations};
@@ -113,6 +114,15 @@ struct Cli {
         global = true
     )]
     request_timeout_seconds: u64,
+    /// Memory for cached `GET` responses, in bytes (`0`: no cache). A cached response
+    /// is served only while no table it was built from has changed.
+    #[arg(
+        long,
+        env = "RESPONSE_CACHE_BYTES",
+        default_value_t = crate::cache::DEFAULT_MAX_BYTES,
+        global = true
+    )]
+    response_cache_bytes: usize,
     /// Log filter (`info`, `warn`, `shop_backend=debug,sqlx=warn`, …).
     #[arg(long, env = "LOG_LEVEL", default_value = "info", global = true)]
     log_level: String,
@@ -248,7 +258,9 @@ async fn main(
         openapi: bytes::Bytes::from(openapi),
         draining: draining.clone(),
     };
-    let app = router(routes(), system, &cli).with_state(db.clone());
+    let cache = (cli.response_cache_bytes > 0)
+        .then(|| Arc::new(ResponseCache::new(db.clone(), cli.response_cache_bytes)));
+    let app = router(routes(), cache, system, &cli).with_state(db.clone());
 
     let addr = SocketAddr::new(cli.host, cli.port.unwrap_or(service.default_port));
     let listener = tokio::net::TcpListener::bind(addr)
@@ -294,6 +306,9 @@ async fn connect_and_migrate(
         let attempt = async {
             let db = Db::connect(options).await?;
             db.migrate(&service.migrations).await?;
+            crate::versions::install(&db)
+                .await
+                .map_err(crate::db::ConnectError::Versions)?;
             Ok::<Db, crate::db::ConnectError>(db)
         };
         match attempt.await {
@@ -345,7 +360,20 @@ struct System {
     draining: Arc<AtomicBool>,
 }
 
-fn router(routes: Router<Db>, system: System, cli: &Cli) -> Router<Db> {
+fn router(
+    routes: Router<Db>,
+    cache: Option<Arc<ResponseCache>>,
+    system: System,
+    cli: &Cli,
+) -> Router<Db> {
+    // Only the generated routes are cached: the layer wraps the routes added so far.
+    let routes = match cache {
+        Some(cache) => routes.layer(axum::middleware::from_fn_with_state(
+            cache,
+            crate::cache::layer,
+        )),
+        None => routes,
+    };
     routes
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

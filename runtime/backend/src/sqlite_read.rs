@@ -34,7 +34,14 @@ pub struct Reader {
     permits: Semaphore,
     acquire_timeout: Duration,
     busy_timeout: Duration,
+    /// The connection [`Reader::versions`] reads table versions on.
+    versions: Mutex<Option<Connection>>,
 }
+
+/// How long [`Reader::versions`] waits for a lock before giving up (the caller then
+/// answers without the cache). Readers of a WAL database do not wait for writers; this
+/// only covers rare moments such as a WAL recovery.
+const VERSIONS_BUSY_TIMEOUT: Duration = Duration::from_millis(50);
 
 /// Statements kept prepared per connection.
 const STATEMENT_CACHE: usize = 64;
@@ -52,7 +59,28 @@ impl Reader {
             permits: Semaphore::new(max_connections.max(1) as usize),
             acquire_timeout,
             busy_timeout,
+            versions: Mutex::new(None),
         }
+    }
+
+    /// The rows of the table-versions query (`name`, `version`), run in place on the
+    /// calling thread rather than on the blocking pool: it steps a table of a few rows
+    /// in microseconds, less than the hand-off to another thread would cost, and it
+    /// runs on every cached `GET`.
+    pub(crate) fn versions(&self, sql: &str) -> Result<Vec<(String, i64)>, sqlx::Error> {
+        let mut slot = self.versions.lock().map_err(|_| sqlx::Error::PoolClosed)?;
+        let conn = match slot.take() {
+            Some(conn) => conn,
+            None => self.open(VERSIONS_BUSY_TIMEOUT)?,
+        };
+        let rows = (|| {
+            let mut statement = conn.prepare_cached(sql)?;
+            let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<Result<Vec<(String, i64)>, _>>()
+        })()
+        .map_err(db_error);
+        *slot = Some(conn);
+        rows
     }
 
     /// The rows of `sql` (at most `limit`), decoded as `T`.
@@ -71,7 +99,7 @@ impl Reader {
         tokio::task::spawn_blocking(move || {
             let conn = match reader.take_idle() {
                 Some(conn) => conn,
-                None => reader.open()?,
+                None => reader.open(reader.busy_timeout)?,
             };
             let rows = run::<T>(&conn, &sql, &args, limit);
             if let Ok(mut idle) = reader.idle.lock() {
@@ -87,13 +115,13 @@ impl Reader {
         self.idle.lock().ok().and_then(|mut idle| idle.pop())
     }
 
-    fn open(&self) -> Result<Connection, sqlx::Error> {
+    fn open(&self, busy_timeout: Duration) -> Result<Connection, sqlx::Error> {
         let conn = Connection::open_with_flags(
             &self.path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(db_error)?;
-        conn.busy_timeout(self.busy_timeout).map_err(db_error)?;
+        conn.busy_timeout(busy_timeout).map_err(db_error)?;
         conn.pragma_update(None, "query_only", true)
             .map_err(db_error)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
@@ -104,6 +132,9 @@ impl Reader {
     pub(crate) fn close(&self) {
         if let Ok(mut idle) = self.idle.lock() {
             idle.clear();
+        }
+        if let Ok(mut versions) = self.versions.lock() {
+            versions.take();
         }
     }
 }
