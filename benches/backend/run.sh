@@ -11,7 +11,13 @@
 #      order (POST /products, POST /products/{id}/reviews), so ids match; our
 #      GET /products body is compared byte for byte with Rails';
 #   3. shop-backend is load-tested: wrk -t2 -c32 -d10s after a 2 s warm-up, on
-#      GET /products and GET /products/1; idle RSS and RSS after load (VmRSS, VmHWM).
+#      GET /products and GET /products/1; idle RSS and RSS after load (VmRSS, VmHWM);
+#   4. the same process again with the response cache off (RESPONSE_CACHE_BYTES=0),
+#      on GET /products;
+#   5. PostgreSQL only: two shop-backend replicas on the one database (the deployed
+#      shape), both loaded at once (one wrk -t1 -c16 each) on GET /products, while a
+#      third client adds one review every 100 ms through replica B (each write
+#      invalidates every cached GET /products on both); req/s summed.
 # Then the ceiling on our body, and a summary with the same-run ratios.
 # Everything on 127.0.0.1; every process started here is stopped by PID on exit.
 #
@@ -34,7 +40,7 @@ while [ $# -gt 0 ]; do
     --engines) ENGINES="$2"; shift 2 ;;
     --peers) PEERS="$2"; shift 2 ;;
     --no-rails) RAILS=0; shift ;;
-    -h|--help) sed -n 2,22p "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
     *) echo "unknown option $1"; exit 2 ;;
   esac
 done
@@ -135,6 +141,41 @@ bench() {
   echo "$label $path $line" | tee -a "$work/summary"
 }
 
+# Two wrk runs at once, one per replica (label port-a port-b path): summed req/s, the
+# higher p99.
+bench_pair() {
+  local label="$1" pa="$2" pb="$3" path="$4"
+  wrk -t1 -c16 -d2s "http://127.0.0.1:$pa$path" >/dev/null 2>&1 &
+  wrk -t1 -c16 -d2s "http://127.0.0.1:$pb$path" >/dev/null 2>&1
+  wait
+  wrk -t1 -c16 -d"$DURATION" --timeout 10s -s "$report_lua" "http://127.0.0.1:$pa$path" >"$work/pair-a" &
+  wrk -t1 -c16 -d"$DURATION" --timeout 10s -s "$report_lua" "http://127.0.0.1:$pb$path" >"$work/pair-b"
+  wait
+  local line
+  line="$(cat "$work/pair-a" "$work/pair-b" | grep '^BENCH' | awk '
+    { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] += kv[2]; if (kv[1] == "p99_ms" && kv[2] > p99) p99 = kv[2]; if (kv[1] == "p50_ms" && kv[2] > p50) p50 = kv[2] } }
+    END { printf "BENCH rps=%.1f p50_ms=%.3f p99_ms=%.3f requests=%d sock_errors=%d non2xx=%d\n", v["rps"], p50, p99, v["requests"], v["sock_errors"], v["non2xx"] }')"
+  echo "$label $path $line" | tee -a "$work/summary"
+}
+
+# One review every 100 ms through `port` until killed (writes during a read load).
+trickle_writes() {
+  python3 - "$1" <<'PY' &
+import http.client, json, sys, time
+conn = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]))
+n = 0
+while True:
+    conn.request("POST", "/products/1/reviews", json.dumps({"name": "Bench", "message": f"write {n}", "rate": 3}),
+                 {"content-type": "application/json"})
+    r = conn.getresponse(); r.read()
+    if r.status != 201:
+        sys.exit(f"trickle: {r.status}")
+    n += 1
+    time.sleep(0.1)
+PY
+  trickle=$!; pids+=("$trickle")
+}
+
 # Rails on `engine`: its own run (seed, load), then its body and figures.
 run_rails() {
   local engine="$1" out="$work/peers-$engine"
@@ -167,6 +208,31 @@ run_backend() {
   bench "shop-$engine" "$port" /products/1
   echo "shop-$engine after_load $(rss "$pid")"
   kill "$pid"; wait "$pid" 2>/dev/null || true
+
+  # The same database, the cache off.
+  HOST=127.0.0.1 PORT="$port" DATABASE_URL="$url" LOG_LEVEL=info RESPONSE_CACHE_BYTES=0 "$BIN" >>"$work/$engine.log" 2>&1 &
+  pid=$!; pids+=("$pid")
+  wait_up "$port" /healthz
+  bench "shop-$engine-nocache" "$port" /products
+  echo "shop-$engine-nocache after_load $(rss "$pid")"
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+
+  if [ "$engine" = postgres ]; then
+    local pa pb pida pidb
+    pa="$(free_port)"; pb="$(free_port)"
+    HOST=127.0.0.1 PORT="$pa" DATABASE_URL="$url" LOG_LEVEL=info "$BIN" >>"$work/$engine.log" 2>&1 &
+    pida=$!; pids+=("$pida")
+    HOST=127.0.0.1 PORT="$pb" DATABASE_URL="$url" LOG_LEVEL=info "$BIN" >>"$work/$engine.log" 2>&1 &
+    pidb=$!; pids+=("$pidb")
+    wait_up "$pa" /healthz; wait_up "$pb" /healthz
+    bench_pair "shop-$engine-2rep" "$pa" "$pb" /products
+    trickle_writes "$pb"
+    bench_pair "shop-$engine-2rep-writes" "$pa" "$pb" /products
+    kill "$trickle" 2>/dev/null || true; wait "$trickle" 2>/dev/null || true
+    echo "shop-$engine-2rep cache: $(curl -fsS "http://127.0.0.1:$pa/metrics" | grep '^shopgen_response_cache_total' | tr '\n' ' ')"
+    echo "shop-$engine-2rep after_load A $(rss "$pida") B $(rss "$pidb")"
+    kill "$pida" "$pidb"; wait "$pida" "$pidb" 2>/dev/null || true
+  fi
 }
 
 IFS=, read -r -a engines <<<"$ENGINES"
@@ -197,11 +263,13 @@ echo "ceiling idle $(rss "$cpid")"
 bench ceiling "$cport" /products
 echo "ceiling after_load $(rss "$cpid")"
 
-# Same-run ratios: shop / Rails throughput, and shop / ceiling on /products.
+# Same-run ratios: shop / Rails throughput, shop / ceiling and cache on / off on
+# /products.
 echo "--- summary (same run)"
 awk '
   { for (i = 3; i <= NF; i++) { split($i, kv, "="); v[$1 "|" $2 "|" kv[1]] = kv[2] } seen[$1] = 1 }
   END {
+    c = v["ceiling|/products|rps"]
     split("sqlite postgres", es, " ")
     for (k = 1; k <= 2; k++) {
       e = es[k]
@@ -211,8 +279,19 @@ awk '
         p = ps[j]; s = v["shop-" e "|" p "|rps"]; r = v["rails-" e "|" p "|rps"]
         line = sprintf("%-8s %-12s shop %9.1f req/s p99 %7.2f ms", e, p, s, v["shop-" e "|" p "|p99_ms"])
         if (r > 0) line = line sprintf(" | rails %7.1f req/s p99 %8.1f ms | %6.1fx", r, v["rails-" e "|" p "|p99_ms"], s / r)
-        if (p == "/products" && v["ceiling|/products|rps"] > 0)
-          line = line sprintf(" | %.1f%% of ceiling", 100 * s / v["ceiling|/products|rps"])
+        if (p == "/products" && c > 0) line = line sprintf(" | %.1f%% of ceiling", 100 * s / c)
+        print line
+      }
+      r = v["rails-" e "|/products|rps"]
+      split("nocache 2rep 2rep-writes", vs, " ")
+      for (j = 1; j <= 3; j++) {
+        t = "shop-" e "-" vs[j]
+        if (!(t in seen)) continue
+        s = v[t "|/products|rps"]
+        line = sprintf("%-8s %-12s %-11s %9.1f req/s p99 %7.2f ms", e, "/products", vs[j], s, v[t "|/products|p99_ms"])
+        if (r > 0) line = line sprintf(" | %6.1fx rails", s / r)
+        if (c > 0) line = line sprintf(" | %.1f%% of ceiling", 100 * s / c)
+        if (vs[j] == "nocache" && s > 0) line = line sprintf(" | cache on = %.1fx off", v["shop-" e "|/products|rps"] / s)
         print line
       }
     }

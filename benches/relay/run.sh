@@ -16,6 +16,10 @@
 #                       rust = 1 worker thread with access log (the default settings),
 #                       rust-nolog = ACCESS_LOG=false, rust2 = WORKER_THREADS=2
 #   --paths LIST        comma list (default /products,/products/1)
+#   --upstream KIND     static (default): the two JSON files above, served from disk;
+#                       small: every path answered with one fixed 53-byte JSON body by
+#                       nginx's `return 200` (no file I/O: the fastest upstream nginx can
+#                       be, so the relays' own per-request cost dominates)
 #   --duration D        wrk duration per run (default 10s)
 #   --warmup D          un-reported wrk warm-up per run (default 2s)
 #   --threads N         wrk threads (default 2)
@@ -41,12 +45,14 @@ CONNECTIONS=32
 RELAY_BIN="$REPO/target/release/shopgen-relay-dev"
 WORK=/tmp/shopgen-relay-bench
 BUILD=1
+UPSTREAM=static
 
 while [ $# -gt 0 ]; do
   case "$1" in
     --peers) PEERS="$2"; shift 2 ;;
     --targets) TARGETS="$2"; shift 2 ;;
     --paths) PATHS="$2"; shift 2 ;;
+    --upstream) UPSTREAM="$2"; shift 2 ;;
     --duration) DURATION="$2"; shift 2 ;;
     --warmup) WARMUP="$2"; shift 2 ;;
     --threads) THREADS="$2"; shift 2 ;;
@@ -117,8 +123,12 @@ http {
         listen 127.0.0.1:$UP_PORT;
         root $WORK/upstream/root;
         default_type application/json;
-        location = /products { try_files /products.json =404; }
-        location ~ ^/products/[0-9]+\$ { try_files /product.json =404; }
+$(if [ "$UPSTREAM" = small ]; then
+    echo "        location / { return 200 '{\"product\":{\"title\":\"Veranda Symph\",\"price\":\"83.84\"}}'; }"
+  else
+    echo "        location = /products { try_files /products.json =404; }"
+    echo "        location ~ ^/products/[0-9]+$ { try_files /product.json =404; }"
+  fi)
     }
 }
 EOF
@@ -174,7 +184,11 @@ done
 
 RESULTS="$WORK/results.md"
 {
-  echo "Upstream: nginx 1 worker, static JSON (/products = $LIST_BYTES B, /products/1 = $ONE_BYTES B)."
+  if [ "$UPSTREAM" = small ]; then
+    echo "Upstream: nginx 1 worker, \`return 200\` with a fixed $ONE_BYTES-byte JSON body on every path."
+  else
+    echo "Upstream: nginx 1 worker, static JSON (/products = $LIST_BYTES B, /products/1 = $ONE_BYTES B)."
+  fi
   echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION --timeout 10s after a $WARMUP warm-up; $(nproc) cores shared by wrk, relay and upstream."
   echo
   echo "| target | path | req/s | p50 ms | p99 ms | errors |"

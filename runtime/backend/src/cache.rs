@@ -10,7 +10,7 @@
 //!    current is the answer: no write to any table it read has committed since it was
 //!    built, and it contains every write those versions count.
 //! 3. Otherwise the handler runs, its statements recording the tables they read
-//!    ([`crate::reads`]); a `200` that read only known tables is stored with the
+//!    (module `reads`); a `200` that read only known tables is stored with the
 //!    versions of step 1, which were read before any of its queries.
 //!
 //! Nested JSON is covered the same way: `GET /products` reads `products` and `reviews`,
