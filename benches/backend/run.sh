@@ -22,10 +22,11 @@
 # Everything on 127.0.0.1; every process started here is stopped by PID on exit.
 #
 #   benches/backend/run.sh [--peers DIR] [--duration 10s] [--engines sqlite,postgres]
-#                          [--no-rails]
+#                          [--no-rails] [--no-build]
 # --peers: the bench-peers checkout (default $BENCH_PEERS or ../shared/bench-peers);
 # its run.sh must have been run once without --skip-install (it installs Rails).
 # --no-rails: seed 100 x 5 synthetic rows instead and skip the peer (no ratios).
+# --no-build: use the release binaries as they are (no cargo).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT="$(pwd)"
@@ -34,12 +35,14 @@ DURATION=10s
 ENGINES=sqlite,postgres
 PEERS="${BENCH_PEERS:-../shared/bench-peers}"
 RAILS=1
+BUILD=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) DURATION="$2"; shift 2 ;;
     --engines) ENGINES="$2"; shift 2 ;;
     --peers) PEERS="$2"; shift 2 ;;
     --no-rails) RAILS=0; shift ;;
+    --no-build) BUILD=0; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
     *) echo "unknown option $1"; exit 2 ;;
   esac
@@ -50,8 +53,10 @@ if [ "$RAILS" = 1 ]; then
 fi
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-cargo build --release -q -p shop-backend
-cargo build --release -q -p shopgen-backend-runtime --example ceiling
+if [ "$BUILD" = 1 ]; then
+  cargo build --release -q -p shop-backend
+  cargo build --release -q -p shopgen-backend-runtime --example ceiling
+fi
 BIN="$ROOT/target/release/shop-backend"
 CEILING="$ROOT/target/release/examples/ceiling"
 
@@ -145,12 +150,15 @@ bench() {
 # higher p99.
 bench_pair() {
   local label="$1" pa="$2" pb="$3" path="$4"
+  local other
   wrk -t1 -c16 -d2s "http://127.0.0.1:$pa$path" >/dev/null 2>&1 &
-  wrk -t1 -c16 -d2s "http://127.0.0.1:$pb$path" >/dev/null 2>&1
-  wait
+  other=$!
+  wrk -t1 -c16 -d2s "http://127.0.0.1:$pb$path" >/dev/null 2>&1 || true
+  wait "$other" || true
   wrk -t1 -c16 -d"$DURATION" --timeout 10s -s "$report_lua" "http://127.0.0.1:$pa$path" >"$work/pair-a" &
+  other=$!
   wrk -t1 -c16 -d"$DURATION" --timeout 10s -s "$report_lua" "http://127.0.0.1:$pb$path" >"$work/pair-b"
-  wait
+  wait "$other"
   local line
   line="$(cat "$work/pair-a" "$work/pair-b" | grep '^BENCH' | awk '
     { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] += kv[2]; if (kv[1] == "p99_ms" && kv[2] > p99) p99 = kv[2]; if (kv[1] == "p50_ms" && kv[2] > p50) p50 = kv[2] } }
