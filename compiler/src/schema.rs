@@ -190,6 +190,62 @@ pub fn json_schema() -> Value {
                 json!({"type": "number", "exclusiveMinimum": 0, "maximum": 3600, "description": "Backend deadline in seconds (default 15)."}),
             ),
             ("title", string("API title (default: the service name).")),
+            (
+                "cors",
+                obj(
+                    vec![
+                        (
+                            "allowed_origins",
+                            json!({"type": "array", "items": {"type": "string"}, "minItems": 1, "description": "Web origins allowed to call the public routes: exact `scheme://host[:port]`, or `*`."}),
+                        ),
+                        (
+                            "allowed_headers",
+                            json!({"type": "array", "items": {"type": "string"}, "description": "Request headers a page may send besides the API key header and Content-Type."}),
+                        ),
+                        (
+                            "expose_headers",
+                            json!({"type": "array", "items": {"type": "string"}, "description": "Response headers a page may read (default ETag, Link, X-Request-Id)."}),
+                        ),
+                        (
+                            "max_age",
+                            int(
+                                "Seconds a browser may cache a preflight answer (default 600).",
+                                0,
+                                86400,
+                            ),
+                        ),
+                        (
+                            "allow_credentials",
+                            json!({"type": "boolean", "description": "Allow cookies and HTTP auth in cross-origin calls (default false; not with `*`)."}),
+                        ),
+                    ],
+                    &["allowed_origins"],
+                ),
+            ),
+            (
+                "consumers",
+                json!({"type": "array", "items": {"type": "string", "pattern": "^[a-z]([a-z0-9-]{0,18}[a-z0-9])?$"}, "description": "One API key per consumer (Terraform), e.g. [\"web\", \"partner-a\"]."}),
+            ),
+            (
+                "quota",
+                obj(
+                    vec![
+                        (
+                            "requests_per_minute",
+                            int(
+                                "Requests per minute per consumer project (API Gateway quota).",
+                                1,
+                                1000000000,
+                            ),
+                        ),
+                        (
+                            "costs",
+                            json!({"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}, "description": "Cost of one call, by public operation id (default 1)."}),
+                        ),
+                    ],
+                    &["requests_per_minute"],
+                ),
+            ),
         ],
         &[],
     );
@@ -400,6 +456,26 @@ pub fn json_schema() -> Value {
             (
                 "hooks",
                 json!({"type": "array", "items": {"type": "string", "enum": keys::HOOKS}, "uniqueItems": true, "description": "Extension methods run around this resource's writes: before_* inside the transaction (may change or reject the record), after_* after the commit."}),
+            ),
+            (
+                "cache",
+                obj(
+                    vec![
+                        (
+                            "max_age",
+                            int(
+                                "Seconds a GET response of this resource may be reused (Cache-Control max-age).",
+                                0,
+                                31536000,
+                            ),
+                        ),
+                        (
+                            "public",
+                            json!({"type": "boolean", "description": "Shared caches (CDNs) may store it too (default false: private)."}),
+                        ),
+                    ],
+                    &["max_age"],
+                ),
             ),
         ],
         &["fields"],

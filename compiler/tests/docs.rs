@@ -30,6 +30,9 @@ fn all_key_lists() -> Vec<(&'static str, &'static [&'static str])> {
         ("list", keys::LIST),
         ("operation", keys::OPERATION),
         ("hooks", keys::HOOKS),
+        ("cors", keys::CORS),
+        ("quota", keys::QUOTA),
+        ("cache", keys::CACHE),
     ]
 }
 

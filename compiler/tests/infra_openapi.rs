@@ -145,6 +145,7 @@ fn google_rules(m: &Model, doc: &Value) -> Vec<String> {
     if !root_security.contains("\"api_key\"") {
         errors.push("root security must require the API key".into());
     }
+    errors.extend(cors_and_quota_rules(m, doc));
     let mut ids = BTreeSet::new();
     for (path, item) in doc["paths"].as_object().expect("paths") {
         for seg in path.split('/') {
@@ -174,6 +175,126 @@ fn google_rules(m: &Model, doc: &Value) -> Vec<String> {
                 if !declared {
                     errors.push(format!("{mth} {path}: path parameter {name} not declared"));
                 }
+            }
+        }
+    }
+    errors
+}
+
+/// CORS: with `cors`, every public path has a keyless `options` operation (API Gateway
+/// passes it to the relay, which answers the preflight); without, none. Quota: with a
+/// quota, the dialect's metric and per-minute limit, and a cost on every keyed
+/// operation naming that metric; without, no quota extension at all.
+fn cors_and_quota_rules(m: &Model, doc: &Value) -> Vec<String> {
+    let mut errors = Vec::new();
+    let mut ids = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        match (item.get("options"), &m.gateway.cors) {
+            (Some(op), Some(_)) => {
+                if op["security"] != serde_json::json!([]) {
+                    errors.push(format!(
+                        "options {path}: must need no API key (security: [])"
+                    ));
+                }
+                if op.get("x-google-quota").is_some() {
+                    errors.push(format!(
+                        "options {path}: a keyless preflight has no consumer to charge"
+                    ));
+                }
+                let id = op["operationId"].as_str().unwrap_or_default().to_string();
+                if !ids.insert(id.clone()) {
+                    errors.push(format!("duplicate preflight operationId {id}"));
+                }
+                for name in shopgen::emit::openapi::path_params(path) {
+                    let declared = op["parameters"].as_array().is_some_and(|ps| {
+                        ps.iter().any(|p| p["in"] == "path" && p["name"] == name)
+                    });
+                    if !declared {
+                        errors.push(format!(
+                            "options {path}: path parameter {name} not declared"
+                        ));
+                    }
+                }
+            }
+            (None, Some(_)) => errors.push(format!("{path}: no options operation for CORS")),
+            (Some(_), None) => errors.push(format!("{path}: options operation without cors")),
+            (None, None) => {}
+        }
+        for mth in METHODS {
+            let Some(op) = item.get(mth) else { continue };
+            let costs = &op["x-google-quota"]["metricCosts"];
+            match &m.gateway.quota {
+                Some(q) => {
+                    let expected = q.cost(op["operationId"].as_str().unwrap_or_default());
+                    if costs[&q.metric] != expected {
+                        errors.push(format!(
+                            "{mth} {path}: metricCosts must charge {expected} to {}",
+                            q.metric
+                        ));
+                    }
+                }
+                None if op.get("x-google-quota").is_some() => {
+                    errors.push(format!("{mth} {path}: x-google-quota without a quota"));
+                }
+                None => {}
+            }
+        }
+    }
+    let (metrics, limits) = if doc.get("openapi").is_some() {
+        let mgmt = &doc["x-google-api-management"];
+        (
+            mgmt["metrics"]
+                .as_object()
+                .map(|o| o.keys().cloned().collect::<Vec<_>>()),
+            mgmt["quota"]["limits"].as_object().map(|o| {
+                o.values()
+                    .map(|l| (l["metric"].clone(), l["values"].clone()))
+                    .collect::<Vec<_>>()
+            }),
+        )
+    } else {
+        let mgmt = &doc["x-google-management"];
+        (
+            mgmt["metrics"].as_array().map(|a| {
+                a.iter()
+                    .map(|x| x["name"].as_str().unwrap_or_default().to_string())
+                    .collect()
+            }),
+            mgmt["quota"]["limits"].as_array().map(|a| {
+                a.iter()
+                    .inspect(|l| {
+                        if l["unit"] != "1/min/{project}" {
+                            errors.push(format!(
+                                "2.0 quota limit unit must be 1/min/{{project}}: {l}"
+                            ));
+                        }
+                    })
+                    .map(|l| (l["metric"].clone(), l["values"]["STANDARD"].clone()))
+                    .collect()
+            }),
+        )
+    };
+    match &m.gateway.quota {
+        Some(q) => {
+            if metrics != Some(vec![q.metric.clone()]) {
+                errors.push(format!(
+                    "quota: one metric {} expected, found {metrics:?}",
+                    q.metric
+                ));
+            }
+            let expected = vec![(
+                Value::String(q.metric.clone()),
+                serde_json::json!(q.requests_per_minute),
+            )];
+            if limits.as_ref() != Some(&expected) {
+                errors.push(format!(
+                    "quota: limit {expected:?} expected, found {limits:?}"
+                ));
+            }
+        }
+        None => {
+            if metrics.is_some() || limits.is_some() {
+                errors.push("quota extensions without a quota".into());
             }
         }
     }
@@ -213,6 +334,53 @@ fn gateway_documents_follow_googles_dialect() {
         assert!(errors.is_empty(), "{}:\n{}", v.name, errors.join("\n"));
     }
     assert_eq!(dialects.len(), 2, "both dialects are exercised");
+}
+
+#[test]
+fn cors_and_quota_appear_in_both_dialects_and_the_rules_catch_their_mistakes() {
+    let mut seen = BTreeSet::new();
+    for v in variants() {
+        let (m, doc, _) = gateway(&v);
+        if m.gateway.cors.is_some() && m.gateway.quota.is_some() {
+            seen.insert(format!("{:?}", m.gateway.dialect));
+            let keyed = doc["paths"]["/products"]["get"].clone();
+            assert_eq!(
+                keyed["x-google-quota"]["metricCosts"]["shop-api-requests"], 2,
+                "{}",
+                v.name
+            );
+            let mut bad = doc.clone();
+            bad["paths"]["/products"]["options"]["security"] = serde_json::json!([{"api_key": []}]);
+            assert!(
+                cors_and_quota_rules(&m, &bad)
+                    .iter()
+                    .any(|e| e.contains("security: []"))
+            );
+            let mut bad = doc.clone();
+            bad["paths"]["/products"]
+                .as_object_mut()
+                .unwrap()
+                .remove("options");
+            assert!(
+                cors_and_quota_rules(&m, &bad)
+                    .iter()
+                    .any(|e| e.contains("no options"))
+            );
+            let mut bad = doc.clone();
+            bad["paths"]["/products"]["get"]["x-google-quota"] =
+                serde_json::json!({"metricCosts": {"other": 1}});
+            assert!(
+                cors_and_quota_rules(&m, &bad)
+                    .iter()
+                    .any(|e| e.contains("metricCosts"))
+            );
+        }
+    }
+    assert_eq!(
+        seen.len(),
+        2,
+        "both dialects carry CORS and quota: {seen:?}"
+    );
 }
 
 #[test]

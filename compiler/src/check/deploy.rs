@@ -312,6 +312,216 @@ pub(super) fn check_gateway(c: &mut Checker) {
     }
 }
 
+/// Whether `s` is a header name a browser may send (an RFC 9110 token).
+fn is_header_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// Why `origin` is not a serialised web origin (`scheme://host[:port]`), if it is not.
+fn origin_problem(origin: &str) -> Option<&'static str> {
+    let rest = match origin.split_once("://") {
+        Some(("http" | "https", rest)) => rest,
+        Some(_) => return Some("the scheme must be `http` or `https`"),
+        None => return Some("an origin is `scheme://host[:port]`"),
+    };
+    if rest.is_empty() {
+        return Some("the origin has no host");
+    }
+    if rest.contains('/') {
+        return Some("an origin has no path, not even a trailing `/`");
+    }
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || rest.starts_with('[') => (h, Some(p)),
+        _ => (rest, None),
+    };
+    if let Some(p) = port
+        && p.parse::<u16>().map_or(true, |p| p == 0)
+    {
+        return Some("the port must be a number from 1 to 65535");
+    }
+    let ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-.[]:".contains(&b));
+    if !ok {
+        return Some(
+            "the host must be lower-case letters, digits, `-` and `.` (as browsers send it)",
+        );
+    }
+    None
+}
+
+pub(super) fn check_cors(c: &mut Checker) {
+    let Some(cors) = c.spec.gateway.cors.clone() else {
+        return;
+    };
+    let origins = match &cors.allowed_origins {
+        None => {
+            super::missing(
+                c,
+                cors.span.clone(),
+                "gateway.cors",
+                "allowed_origins",
+                "list the web origins that may call the API, e.g. `allowed_origins = [\"https://shop.example.com\"]`",
+            );
+            Vec::new()
+        }
+        Some(list) if list.value.is_empty() => {
+            c.err(
+                "E0232",
+                list.span.clone(),
+                "gateway.cors.allowed_origins",
+                "no origin is allowed",
+                "list at least one origin, or remove `cors`",
+            );
+            Vec::new()
+        }
+        Some(list) => list.value.clone(),
+    };
+    let wildcard = origins.iter().find(|o| o.value == "*");
+    if let Some(w) = wildcard
+        && origins.len() > 1
+    {
+        c.err(
+            "E0232",
+            w.span.clone(),
+            "gateway.cors.allowed_origins",
+            "`*` allows every origin; it cannot be combined with others",
+            "keep `*` alone, or list exact origins only",
+        );
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for o in origins.iter().filter(|o| o.value != "*") {
+        if let Some(problem) = origin_problem(&o.value) {
+            c.err(
+                "E0232",
+                o.span.clone(),
+                "gateway.cors.allowed_origins",
+                format!("`{}` is not an origin: {problem}", o.value),
+                "write origins the way browsers send them, e.g. `https://shop.example.com` or `http://localhost:5173`",
+            );
+        } else if !seen.insert(o.value.clone()) {
+            c.err(
+                "E0232",
+                o.span.clone(),
+                "gateway.cors.allowed_origins",
+                format!("`{}` is listed twice", o.value),
+                "remove the duplicate",
+            );
+        }
+    }
+    if let (Some(w), Some(cred)) = (wildcard, &cors.allow_credentials)
+        && cred.value
+    {
+        let _ = w;
+        c.err(
+            "E0232",
+            cred.span.clone(),
+            "gateway.cors.allow_credentials",
+            "credentials cannot be allowed for every origin (`*`)",
+            "browsers refuse `Access-Control-Allow-Origin: *` with credentials: list exact origins, or set `allow_credentials = false`",
+        );
+    }
+    for (list, key) in [
+        (&cors.allowed_headers, "allowed_headers"),
+        (&cors.expose_headers, "expose_headers"),
+    ] {
+        for h in list.iter().flat_map(|l| l.value.iter()) {
+            if !is_header_token(&h.value) {
+                c.err(
+                    "E0232",
+                    h.span.clone(),
+                    format!("gateway.cors.{key}"),
+                    format!("`{}` is not a header name", h.value),
+                    "use letters, digits and `-`, e.g. `x-client-version`",
+                );
+            }
+        }
+    }
+    super::range(c, &cors.max_age, "gateway.cors.max_age", 0, 86_400);
+}
+
+/// Longest consumer name: the key's resource name (`<service>-<consumer>` plus the
+/// suffix Terraform adds) must stay within the 63 characters Google allows.
+pub const MAX_CONSUMER_LEN: usize = 20;
+
+pub(super) fn check_consumers(c: &mut Checker) {
+    let Some(list) = c.spec.gateway.consumers.clone() else {
+        return;
+    };
+    if list.value.is_empty() {
+        c.err(
+            "E0233",
+            list.span.clone(),
+            "gateway.consumers",
+            "no consumer is listed",
+            "list at least one consumer, e.g. `consumers = [\"web\"]`, or remove the key",
+        );
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for name in &list.value {
+        let v = &name.value;
+        let ok = !v.is_empty()
+            && v.len() <= MAX_CONSUMER_LEN
+            && v.starts_with(|ch: char| ch.is_ascii_lowercase())
+            && !v.ends_with('-')
+            && v.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !ok {
+            c.err(
+                "E0233",
+                name.span.clone(),
+                "gateway.consumers",
+                format!("`{v}` is not a valid consumer name"),
+                format!(
+                    "use 1 to {MAX_CONSUMER_LEN} lower-case letters, digits and `-`, starting with a letter (it names the consumer's API key)"
+                ),
+            );
+        } else if !seen.insert(v.clone()) {
+            c.err(
+                "E0233",
+                name.span.clone(),
+                "gateway.consumers",
+                format!("`{v}` is listed twice"),
+                "each consumer gets one key: remove the duplicate",
+            );
+        }
+    }
+}
+
+pub(super) fn check_quota(c: &mut Checker) {
+    let Some(q) = c.spec.gateway.quota.clone() else {
+        return;
+    };
+    match &q.requests_per_minute {
+        None => super::missing(
+            c,
+            q.span.clone(),
+            "gateway.quota",
+            "requests_per_minute",
+            "write e.g. `quota = { requests_per_minute = 600 }`",
+        ),
+        Some(_) => super::range(
+            c,
+            &q.requests_per_minute,
+            "gateway.quota.requests_per_minute",
+            1,
+            1_000_000_000,
+        ),
+    }
+    for (op, cost) in &q.costs {
+        super::range(
+            c,
+            cost,
+            &format!("gateway.quota.costs.{}", op.value),
+            0,
+            1_000_000,
+        );
+    }
+}
+
 pub(super) fn check_relay(c: &mut Checker) {
     let r = &c.spec.relay;
     range(c, &r.min_instances, "relay.min_instances", 0, 1000);

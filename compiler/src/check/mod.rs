@@ -12,7 +12,9 @@ mod operations;
 mod resources;
 
 pub use deploy::parse_cidr;
-use deploy::{check_database, check_gateway, check_gcp, check_relay};
+use deploy::{
+    check_consumers, check_cors, check_database, check_gateway, check_gcp, check_quota, check_relay,
+};
 pub use fields::{fits_decimal, parse_decimal};
 pub use resources::check_model;
 use resources::check_resources;
@@ -174,6 +176,9 @@ pub fn check(spec: &Spec, shape: &[Diagnostic]) -> Vec<Diagnostic> {
     check_service(&mut c);
     check_gcp(&mut c);
     check_gateway(&mut c);
+    check_cors(&mut c);
+    check_consumers(&mut c);
+    check_quota(&mut c);
     check_relay(&mut c);
     check_database(&mut c);
     check_resources(&mut c);

@@ -385,6 +385,19 @@ fn check_routes(c: &mut Checker, info: &ResInfo) {
 }
 
 fn check_list(c: &mut Checker, info: &ResInfo, rels: &BTreeMap<String, String>) {
+    if let Some(cache) = &info.spec.cache {
+        let path = format!("{}.cache", info.spec.path);
+        if cache.max_age.is_none() {
+            missing(
+                c,
+                cache.span.clone(),
+                &path,
+                "max_age",
+                "write e.g. `cache = { max_age = 60, public = true }`",
+            );
+        }
+        range(c, &cache.max_age, &format!("{path}.max_age"), 0, 31_536_000);
+    }
     let l = &info.spec.list;
     let path = format!("{}.list", info.spec.path);
     range(
@@ -503,6 +516,31 @@ pub fn check_model(spec: &Spec, model: &crate::model::Model) -> Vec<Diagnostic> 
     let mut diags = Vec::new();
     let mut paths: BTreeMap<(String, &'static str), String> = BTreeMap::new();
     let mut ops: BTreeMap<String, String> = BTreeMap::new();
+    if let Some(q) = &spec.gateway.quota {
+        let public: Vec<&str> = model
+            .public_routes()
+            .map(|(_, r)| r.operation_id.as_str())
+            .collect();
+        for (op, _) in &q.costs {
+            if public.contains(&op.value.as_str()) {
+                continue;
+            }
+            let hint = match did_you_mean(&op.value, public.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None if public.is_empty() => "no route is public: remove `costs`".to_string(),
+                None => format!("the public operations are: {}", public.join(", ")),
+            };
+            diags.push(
+                Diagnostic::new(
+                    "E0234",
+                    op.span.clone(),
+                    format!("gateway.quota.costs.{}", op.value),
+                    format!("`{}` is not a public operation", op.value),
+                )
+                .hint(hint),
+            );
+        }
+    }
     for (res, route) in model.routes() {
         let span = spec
             .resources

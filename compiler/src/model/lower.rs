@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use super::names::{names, pluralize, singular_guess};
 use super::*;
 use crate::check::DerivedNames;
-use crate::spec::{DatabaseSpec, EgressSpec, FieldSpec, ResourceSpec, Scalar, Sp, Spec};
+use crate::spec::{
+    CorsSpec, DatabaseSpec, EgressSpec, FieldSpec, ResourceSpec, Scalar, Sp, Spec,
+};
 
 fn s(v: &Option<Sp<String>>, default: &str) -> String {
     v.as_ref()
@@ -147,14 +149,40 @@ pub fn lower(spec: &Spec, source: SpecSource) -> Model {
         cluster,
     };
     let gw = &spec.gateway;
+    let api_key_header = s(&gw.api_key_header, "x-api-key").to_ascii_lowercase();
     let gateway = Gateway {
-        api_key_header: s(&gw.api_key_header, "x-api-key").to_ascii_lowercase(),
+        api_key_header: api_key_header.clone(),
         dialect: match gw.openapi.as_ref().map(|o| o.value.as_str()) {
             Some("2.0") => OpenApiDialect::Swagger20,
             _ => OpenApiDialect::OpenApi30,
         },
         deadline_seconds: gw.deadline.as_ref().map_or(15.0, |d| d.value),
         title: s(&gw.title, &service_name),
+        cors: gw.cors.as_ref().map(|c| lower_cors(c, &api_key_header)),
+        consumers: gw
+            .consumers
+            .as_ref()
+            .map(|list| {
+                list.value
+                    .iter()
+                    .map(|c| Consumer {
+                        name: c.value.clone(),
+                        label: c.value.replace('-', "_"),
+                        key_name: format!("{service_name}-{}", c.value),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        quota: gw.quota.as_ref().map(|q| Quota {
+            metric: format!("{service_name}-requests"),
+            limit: format!("{service_name}-requests-per-minute"),
+            requests_per_minute: n(&q.requests_per_minute, 600u64),
+            costs: q
+                .costs
+                .iter()
+                .filter_map(|(op, cost)| Some((op.value.clone(), cost.as_ref()?.value as u64)))
+                .collect(),
+        }),
     };
     let r = &spec.relay;
     let deadline_ms = (gateway.deadline_seconds * 1000.0) as u32;
@@ -323,9 +351,51 @@ fn lower_resources(specs: &[ResourceSpec]) -> Vec<Resource> {
                 list,
                 routes,
                 hooks,
+                cache: r.cache.as_ref().map(|c| CachePolicy {
+                    max_age: n(&c.max_age, 0u32),
+                    public: c.public.as_ref().is_some_and(|p| p.value),
+                }),
             }
         })
         .collect()
+}
+
+/// Response headers a page may read when the spec names none.
+pub const DEFAULT_EXPOSE_HEADERS: &[&str] = &["etag", "link", "x-request-id"];
+
+fn lower_cors(c: &CorsSpec, api_key_header: &str) -> Cors {
+    let strings = |v: &Option<Sp<Vec<Sp<String>>>>| -> Option<Vec<String>> {
+        v.as_ref()
+            .map(|l| l.value.iter().map(|s| s.value.clone()).collect())
+    };
+    let mut allowed_headers: Vec<String> = strings(&c.allowed_headers)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|h| h.to_ascii_lowercase())
+        .collect();
+    allowed_headers.push(api_key_header.to_string());
+    allowed_headers.push("content-type".to_string());
+    allowed_headers.sort();
+    allowed_headers.dedup();
+    let mut expose_headers = Vec::new();
+    for h in strings(&c.expose_headers).unwrap_or_else(|| {
+        DEFAULT_EXPOSE_HEADERS
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    }) {
+        let h = h.to_ascii_lowercase();
+        if !expose_headers.contains(&h) {
+            expose_headers.push(h);
+        }
+    }
+    Cors {
+        allowed_origins: strings(&c.allowed_origins).unwrap_or_default(),
+        allowed_headers,
+        expose_headers,
+        max_age: n(&c.max_age, 600u32),
+        allow_credentials: c.allow_credentials.as_ref().is_some_and(|b| b.value),
+    }
 }
 
 fn lower_fields(r: &ResourceSpec) -> Vec<Field> {

@@ -180,6 +180,76 @@ pub struct Gateway {
     pub deadline_seconds: f64,
     /// Title of the API (shown in the console; API-key restrictions name it).
     pub title: String,
+    /// Which web pages may call the public routes; `None`: no CORS (no `OPTIONS`
+    /// operations, no CORS headers).
+    pub cors: Option<Cors>,
+    /// One API key per consumer, in spec order; empty: the one `client` key.
+    pub consumers: Vec<Consumer>,
+    /// The API Gateway quota; `None`: no quota extensions.
+    pub quota: Option<Quota>,
+}
+
+/// CORS for the public routes: API Gateway passes keyless `OPTIONS` operations to the
+/// relay, which answers the preflight itself and adds the headers to real responses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cors {
+    /// Exact origins (`https://shop.example.com`), or the one entry `*`.
+    pub allowed_origins: Vec<String>,
+    /// Request headers allowed besides the API key header and `content-type`
+    /// (lower case, sorted, deduplicated; the API key header and `content-type` included).
+    pub allowed_headers: Vec<String>,
+    /// Response headers a page may read (lower case, in spec order).
+    pub expose_headers: Vec<String>,
+    /// Seconds a browser may cache a preflight answer.
+    pub max_age: u32,
+    pub allow_credentials: bool,
+}
+
+/// One consumer of the API, with its own API key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consumer {
+    /// As written in the spec (`partner-a`).
+    pub name: String,
+    /// Terraform resource label (`partner_a`).
+    pub label: String,
+    /// The key's resource name prefix (`shop-api-partner-a`).
+    pub key_name: String,
+}
+
+/// API Gateway's quota: one metric counting requests, one per-minute limit per
+/// consumer project, and a cost per operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quota {
+    /// Metric name (`shop-api-requests`).
+    pub metric: String,
+    /// Limit name (`shop-api-requests-per-minute`).
+    pub limit: String,
+    pub requests_per_minute: u64,
+    /// Cost of one call, by public operation id; operations not listed cost 1.
+    pub costs: std::collections::BTreeMap<String, u64>,
+}
+
+impl Quota {
+    /// The cost of one call of this operation.
+    pub fn cost(&self, operation_id: &str) -> u64 {
+        self.costs.get(operation_id).copied().unwrap_or(1)
+    }
+}
+
+/// `Cache-Control` of a resource's GET responses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CachePolicy {
+    pub max_age: u32,
+    /// `public` (shared caches may store it) rather than `private`.
+    pub public: bool,
+}
+
+impl CachePolicy {
+    /// The header value: `public, max-age=60` / `private, max-age=60`.
+    pub fn header_value(&self) -> String {
+        let scope = if self.public { "public" } else { "private" };
+        format!("{scope}, max-age={}", self.max_age)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,6 +315,8 @@ pub struct Resource {
     pub routes: Vec<Route>,
     /// Extension methods run around this resource's writes, in [`Hook`] order.
     pub hooks: Vec<Hook>,
+    /// `Cache-Control` of its GET responses; `None`: `no-store`.
+    pub cache: Option<CachePolicy>,
 }
 
 /// A point in a write where the extension crate's code runs.

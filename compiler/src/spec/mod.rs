@@ -95,6 +95,37 @@ pub struct GatewaySpec {
     pub openapi: Option<Sp<String>>,
     pub deadline: Option<Sp<f64>>,
     pub title: Option<Sp<String>>,
+    pub cors: Option<CorsSpec>,
+    pub consumers: Option<Sp<Vec<Sp<String>>>>,
+    pub quota: Option<QuotaSpec>,
+}
+
+/// `[gateway] cors = { … }`: which web origins may call the public routes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CorsSpec {
+    pub span: Range<usize>,
+    pub allowed_origins: Option<Sp<Vec<Sp<String>>>>,
+    pub allowed_headers: Option<Sp<Vec<Sp<String>>>>,
+    pub expose_headers: Option<Sp<Vec<Sp<String>>>>,
+    pub max_age: Option<Sp<i64>>,
+    pub allow_credentials: Option<Sp<bool>>,
+}
+
+/// `[gateway] quota = { … }`: requests per minute per consumer, and per-operation costs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QuotaSpec {
+    pub span: Range<usize>,
+    pub requests_per_minute: Option<Sp<i64>>,
+    /// `costs = { listProducts = 2 }`: operation id → cost, in source order.
+    pub costs: Vec<(Sp<String>, Option<Sp<i64>>)>,
+}
+
+/// `[resources.X] cache = { … }`: HTTP caching of the resource's GET responses.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CacheSpec {
+    pub span: Range<usize>,
+    pub max_age: Option<Sp<i64>>,
+    pub public: Option<Sp<bool>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -141,6 +172,7 @@ pub struct ResourceSpec {
     pub list: ListSpec,
     /// `hooks = ["before_create", …]`: extension methods run around writes.
     pub hooks: Option<Sp<Vec<Sp<String>>>>,
+    pub cache: Option<CacheSpec>,
 }
 
 /// `[operations.NAME]`: one custom route.
@@ -289,7 +321,24 @@ pub mod keys {
         "services_cidr",
         "nodes_cidr",
     ];
-    pub const GATEWAY: &[&str] = &["api_key_header", "openapi", "deadline", "title"];
+    pub const GATEWAY: &[&str] = &[
+        "api_key_header",
+        "openapi",
+        "deadline",
+        "title",
+        "cors",
+        "consumers",
+        "quota",
+    ];
+    pub const CORS: &[&str] = &[
+        "allowed_origins",
+        "allowed_headers",
+        "expose_headers",
+        "max_age",
+        "allow_credentials",
+    ];
+    pub const QUOTA: &[&str] = &["requests_per_minute", "costs"];
+    pub const CACHE: &[&str] = &["max_age", "public"];
     pub const RELAY: &[&str] = &[
         "min_instances",
         "max_instances",
@@ -311,6 +360,7 @@ pub mod keys {
         "routes",
         "list",
         "hooks",
+        "cache",
     ];
     /// `[operations.NAME]`.
     pub const OPERATION: &[&str] = &[
@@ -402,6 +452,32 @@ pub fn parse(src: &str) -> (Spec, Vec<Diagnostic>) {
             openapi: t.string(&mut cx, "openapi"),
             deadline: t.float(&mut cx, "deadline"),
             title: t.string(&mut cx, "title"),
+            cors: t.table(&mut cx, "cors").map(|c| {
+                c.only(&mut cx, keys::CORS);
+                CorsSpec {
+                    span: c.span.clone(),
+                    allowed_origins: c.strings(&mut cx, "allowed_origins"),
+                    allowed_headers: c.strings(&mut cx, "allowed_headers"),
+                    expose_headers: c.strings(&mut cx, "expose_headers"),
+                    max_age: c.int(&mut cx, "max_age"),
+                    allow_credentials: c.boolean(&mut cx, "allow_credentials"),
+                }
+            }),
+            consumers: t.strings(&mut cx, "consumers"),
+            quota: t.table(&mut cx, "quota").map(|q| {
+                q.only(&mut cx, keys::QUOTA);
+                let mut costs = Vec::new();
+                if let Some(ct) = q.table(&mut cx, "costs") {
+                    for (op, span, _) in ct.entries() {
+                        costs.push((Sp::new(op.to_string(), span), ct.int(&mut cx, op)));
+                    }
+                }
+                QuotaSpec {
+                    span: q.span.clone(),
+                    requests_per_minute: q.int(&mut cx, "requests_per_minute"),
+                    costs,
+                }
+            }),
         };
     }
     if let Some(t) = root.table(&mut cx, "relay") {
@@ -674,7 +750,16 @@ fn read_resource(cx: &mut Cx, name: Sp<String>, t: &Table) -> ResourceSpec {
             sort: l.strings(cx, "sort"),
         };
     }
+    let cache = t.table(cx, "cache").map(|c| {
+        c.only(cx, keys::CACHE);
+        CacheSpec {
+            span: c.span.clone(),
+            max_age: c.int(cx, "max_age"),
+            public: c.boolean(cx, "public"),
+        }
+    });
     ResourceSpec {
+        cache,
         name,
         path: t.path.clone(),
         plural: t.string(cx, "plural"),

@@ -48,6 +48,14 @@ const CONNECTOR: &str = "egress = { connector = \"10.8.0.0/28\" }";
 const EXISTING_CLUSTER: &str = "cluster = { name = \"shop-cluster\", location = \"europe-west2\" }";
 const OPENAPI_30: &str = "openapi = \"3.0\"";
 const SECRET_DB: &str = "secret = { name = \"shop-api-db\", key = \"DATABASE_URL\" }";
+const PRODUCT_ROUTES: &str = "routes = { list = \"public\", get = \"public\" }";
+
+/// The public-API keys: CORS for two origins, two consumers, a quota with one
+/// per-operation cost, and HTTP caching of products.
+pub const PUBLIC_API: &str = "openapi = \"3.0\"
+cors = { allowed_origins = [\"https://shop.example.com\", \"http://localhost:5173\"], allowed_headers = [\"X-Client-Version\"], max_age = 600 }
+consumers = [\"web\", \"partner-a\"]
+quota = { requests_per_minute = 600, costs = { listProducts = 2 } }";
 
 /// The reference spec and variants covering every infrastructure switch.
 pub fn variants() -> Vec<Variant> {
@@ -78,6 +86,29 @@ pub fn variants() -> Vec<Variant> {
                         "cluster = { name = \"shop-gke\", location = \"europe-west2-a\", create = true }",
                     ),
                 ],
+            ),
+        },
+        Variant {
+            name: "public-api",
+            src: edit(
+                &shop,
+                &[
+                    (OPENAPI_30, PUBLIC_API),
+                    (
+                        PRODUCT_ROUTES,
+                        "routes = { list = \"public\", get = \"public\" }\ncache = { max_age = 60, public = true }",
+                    ),
+                ],
+            ),
+        },
+        Variant {
+            name: "public-api-swagger2",
+            src: edit(
+                &shop,
+                &[(
+                    OPENAPI_30,
+                    &PUBLIC_API.replace("openapi = \"3.0\"", "openapi = \"2.0\""),
+                )],
             ),
         },
         Variant {

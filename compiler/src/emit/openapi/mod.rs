@@ -822,6 +822,51 @@ fn default_json(d: &crate::model::DefaultValue) -> Option<serde_json::Value> {
     }
 }
 
+/// The keyless `OPTIONS` operation API Gateway needs to pass a browser's CORS preflight
+/// to the relay (which answers it): one per public path, named after the path's first
+/// public operation.
+fn preflight_operation(tag: &str, path: &str, operation_id: &str) -> oa::Operation {
+    let mut op = oa::Operation {
+        operation_id: Some(preflight_operation_id(operation_id)),
+        summary: Some(format!("CORS preflight for {path}")),
+        description: Some(
+            "Needs no API key (browsers send none with a preflight); the relay answers it \
+             itself, for the allowed origins only."
+                .to_string(),
+        ),
+        tags: vec![tag.to_string()],
+        security: Some(Vec::new()),
+        ..Default::default()
+    };
+    for name in path_params(path) {
+        op.parameters.push(ReferenceOr::Item(oa::Parameter::Path {
+            parameter_data: param_data(
+                name,
+                "Path parameter.",
+                true,
+                typed(oa::Type::String(string_schema())),
+            ),
+            style: oa::PathStyle::Simple,
+        }));
+    }
+    op.responses.responses.insert(
+        oa::StatusCode::Code(204),
+        response("Preflight answered: the CORS headers, no body.", None),
+    );
+    op
+}
+
+/// `listProducts` → `preflightListProducts`.
+pub fn preflight_operation_id(operation_id: &str) -> String {
+    let mut chars = operation_id.chars();
+    let first = chars.next().map(|c| c.to_ascii_uppercase());
+    format!(
+        "preflight{}{}",
+        first.map(String::from).unwrap_or_default(),
+        chars.as_str()
+    )
+}
+
 fn api_key_requirement() -> oa::SecurityRequirement {
     let mut req = IndexMap::new();
     req.insert(API_KEY_SCHEME.to_string(), Vec::new());
@@ -883,8 +928,21 @@ fn paths3(model: &Model, sel: &Selection<'_>, secured: bool) -> oa::Paths {
         let ReferenceOr::Item(item) = entry else {
             unreachable!("path items are built inline")
         };
-        let op = Some(operation3(model, resource, route, secured));
-        set_method(item, route.method, op);
+        let mut op = operation3(model, resource, route, secured);
+        if secured && let Some(quota) = &model.gateway.quota {
+            op.extensions.insert(
+                "x-google-quota".to_string(),
+                serde_json::json!({ "metricCosts": { quota.metric.clone(): quota.cost(&route.operation_id) } }),
+            );
+        }
+        if secured && model.gateway.cors.is_some() && item.options.is_none() {
+            item.options = Some(preflight_operation(
+                &resource.plural.snake,
+                &route.path,
+                &route.operation_id,
+            ));
+        }
+        set_method(item, route.method, Some(op));
     }
     for op in &sel.operations {
         let entry = paths
@@ -893,7 +951,17 @@ fn paths3(model: &Model, sel: &Selection<'_>, secured: bool) -> oa::Paths {
         let ReferenceOr::Item(item) = entry else {
             unreachable!("path items are built inline")
         };
-        set_method(item, op.method, Some(custom_operation3(model, op, secured)));
+        let mut out = custom_operation3(model, op, secured);
+        if secured && let Some(quota) = &model.gateway.quota {
+            out.extensions.insert(
+                "x-google-quota".to_string(),
+                serde_json::json!({ "metricCosts": { quota.metric.clone(): quota.cost(&op.operation_id) } }),
+            );
+        }
+        if secured && model.gateway.cors.is_some() && item.options.is_none() {
+            item.options = Some(preflight_operation("operations", &op.path, &op.operation_id));
+        }
+        set_method(item, op.method, Some(out));
     }
     paths.sort_keys();
     oa::Paths {
@@ -938,20 +1006,31 @@ pub fn gateway_openapi3(model: &Model) -> oa::OpenAPI {
         }),
     );
     let mut extensions = IndexMap::new();
-    extensions.insert(
-        "x-google-api-management".to_string(),
-        serde_json::json!({
-            "backends": {
-                BACKEND_NAME: {
-                    "address": relay_url_template(),
-                    "jwtAudience": relay_url_template(),
-                    "pathTranslation": "APPEND_PATH_TO_ADDRESS",
-                    "deadline": model.gateway.deadline_seconds,
-                    "protocol": "http/1.1",
+    let mut management = serde_json::json!({
+        "backends": {
+            BACKEND_NAME: {
+                "address": relay_url_template(),
+                "jwtAudience": relay_url_template(),
+                "pathTranslation": "APPEND_PATH_TO_ADDRESS",
+                "deadline": model.gateway.deadline_seconds,
+                "protocol": "http/1.1",
+            }
+        }
+    });
+    if let Some(quota) = &model.gateway.quota {
+        management["metrics"] = serde_json::json!({
+            quota.metric.clone(): { "displayName": format!("{} requests", model.gateway.title) }
+        });
+        management["quota"] = serde_json::json!({
+            "limits": {
+                quota.limit.clone(): {
+                    "metric": quota.metric,
+                    "values": quota.requests_per_minute,
                 }
             }
-        }),
-    );
+        });
+    }
+    extensions.insert("x-google-api-management".to_string(), management);
     extensions.insert(
         "x-google-backend".to_string(),
         serde_json::Value::String(BACKEND_NAME.into()),
@@ -960,7 +1039,11 @@ pub fn gateway_openapi3(model: &Model) -> oa::OpenAPI {
         openapi: "3.0.3".into(),
         info: info(
             model,
-            "The public routes, served through Google API Gateway; every operation needs an API key.",
+            if model.gateway.cors.is_some() {
+                "The public routes, served through Google API Gateway; every operation needs an API key, except the CORS preflights (OPTIONS)."
+            } else {
+                "The public routes, served through Google API Gateway; every operation needs an API key."
+            },
         ),
         paths: paths3(model, &sel, true),
         components: Some(oa::Components {

@@ -286,7 +286,27 @@ pub(super) fn operation2(op: &oa::Operation) -> Node {
     if let Some(sec) = &op.security {
         n.set("security", security2(sec));
     }
+    for (name, value) in &op.extensions {
+        n.set(name, json_node(value));
+    }
     n
+}
+
+/// A JSON value (an extension's) as a node, keys in their order.
+fn json_node(v: &serde_json::Value) -> Node {
+    match v {
+        serde_json::Value::Null => Node::Seq(Vec::new()),
+        serde_json::Value::Bool(b) => Node::Bool(*b),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => Node::Int(i),
+            None => Node::Float(n.as_f64().unwrap_or_default()),
+        },
+        serde_json::Value::String(s) => Node::str(s.clone()),
+        serde_json::Value::Array(items) => Node::Seq(items.iter().map(json_node).collect()),
+        serde_json::Value::Object(map) => {
+            Node::Map(map.iter().map(|(k, v)| (k.clone(), json_node(v))).collect())
+        }
+    }
 }
 
 pub(super) fn security2(reqs: &[oa::SecurityRequirement]) -> Node {
@@ -347,6 +367,44 @@ pub fn gateway_swagger2(model: &Model) -> Node {
             ),
         )
         .with("security", security2(&[api_key_requirement()]));
+    if let Some(quota) = &model.gateway.quota {
+        doc.set(
+            "x-google-management",
+            Node::map()
+                .with(
+                    "metrics",
+                    Node::Seq(vec![
+                        Node::map()
+                            .with("name", Node::str(quota.metric.clone()))
+                            .with(
+                                "displayName",
+                                Node::str(format!("{} requests", model.gateway.title)),
+                            )
+                            .with("valueType", Node::str("INT64"))
+                            .with("metricKind", Node::str("DELTA")),
+                    ]),
+                )
+                .with(
+                    "quota",
+                    Node::map().with(
+                        "limits",
+                        Node::Seq(vec![
+                            Node::map()
+                                .with("name", Node::str(quota.limit.clone()))
+                                .with("metric", Node::str(quota.metric.clone()))
+                                .with("unit", Node::str("1/min/{project}"))
+                                .with(
+                                    "values",
+                                    Node::map().with(
+                                        "STANDARD",
+                                        Node::Int(quota.requests_per_minute as i64),
+                                    ),
+                                ),
+                        ]),
+                    ),
+                ),
+        );
+    }
     let mut paths = Node::map();
     for (path, item) in &doc3.paths.paths {
         let ReferenceOr::Item(item) = item else {
@@ -359,6 +417,7 @@ pub fn gateway_swagger2(model: &Model) -> Node {
             ("put", &item.put),
             ("patch", &item.patch),
             ("delete", &item.delete),
+            ("options", &item.options),
         ] {
             if let Some(op) = op {
                 pn.set(method, operation2(op));
