@@ -386,23 +386,24 @@ async fn start(
     .map_err(anyhow::Error::msg)?;
 
     free_port(ports.relay, "relay", "--relay-port")?;
+    let mut relay_env = vec![
+        ("HOST", "127.0.0.1".into()),
+        ("PORT", ports.relay.to_string()),
+        ("UPSTREAM_URL", backend_url.clone()),
+        ("API_KEY_HEADER", model.gateway.api_key_header.clone()),
+        (
+            "UPSTREAM_TIMEOUT_MS",
+            model.relay.upstream_timeout_ms.to_string(),
+        ),
+        ("MAX_BODY_BYTES", model.relay.max_body_bytes.to_string()),
+    ];
+    // The same CORS policy the deployed relay gets from Terraform.
+    if let Some(cors) = &model.gateway.cors {
+        relay_env.extend(crate::emit::terraform::relay_cors_env(cors));
+    }
     let r = relay.insert(
-        Service::spawn(
-            "relay",
-            relay_exe,
-            &[
-                ("HOST", "127.0.0.1".into()),
-                ("PORT", ports.relay.to_string()),
-                ("UPSTREAM_URL", backend_url.clone()),
-                ("API_KEY_HEADER", model.gateway.api_key_header.clone()),
-                (
-                    "UPSTREAM_TIMEOUT_MS",
-                    model.relay.upstream_timeout_ms.to_string(),
-                ),
-                ("MAX_BODY_BYTES", model.relay.max_body_bytes.to_string()),
-            ],
-        )
-        .with_context(|| format!("cannot start {}", relay_exe.display()))?,
+        Service::spawn("relay", relay_exe, &relay_env)
+            .with_context(|| format!("cannot start {}", relay_exe.display()))?,
     );
     r.wait_ready(
         http,

@@ -89,6 +89,16 @@ pub fn variants() -> Vec<Variant> {
             ),
         },
         Variant {
+            name: "cluster-in-other-region",
+            src: edit(
+                &shop,
+                &[(
+                    EXISTING_CLUSTER,
+                    "cluster = { name = \"shop-cluster\", location = \"europe-west1-b\" }",
+                )],
+            ),
+        },
+        Variant {
             name: "public-api",
             src: edit(
                 &shop,
@@ -108,16 +118,6 @@ pub fn variants() -> Vec<Variant> {
                 &[(
                     OPENAPI_30,
                     &PUBLIC_API.replace("openapi = \"3.0\"", "openapi = \"2.0\""),
-                )],
-            ),
-        },
-        Variant {
-            name: "cluster-in-other-region",
-            src: edit(
-                &shop,
-                &[(
-                    EXISTING_CLUSTER,
-                    "cluster = { name = \"shop-cluster\", location = \"europe-west1-b\" }",
                 )],
             ),
         },

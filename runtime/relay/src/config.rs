@@ -12,6 +12,8 @@ use std::time::Duration;
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::http::uri::{Authority, Uri};
 
+use crate::cors::{CorsPolicy, CorsPolicyError};
+
 /// Default deadline for one upstream exchange, in milliseconds.
 pub const DEFAULT_UPSTREAM_TIMEOUT_MS: u64 = 15_000;
 /// Default deadline for opening a TCP connection to the upstream, in milliseconds.
@@ -80,12 +82,70 @@ pub struct Settings {
     /// Write one JSON line per request to stdout (startup and errors are always logged).
     #[arg(long, env = "ACCESS_LOG", default_value_t = true, action = clap::ArgAction::Set)]
     pub access_log: bool,
+
+    /// Web origins allowed to call the public routes, comma-separated
+    /// (`https://shop.example.com,http://localhost:5173`), or `*`; unset: no CORS, and
+    /// `OPTIONS` is not answered.
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub cors_allowed_origins: Vec<String>,
+
+    /// Request headers a page may send (the API key header and Content-Type among
+    /// them), comma-separated.
+    #[arg(
+        long,
+        env = "CORS_ALLOWED_HEADERS",
+        value_delimiter = ',',
+        default_value = "content-type,x-api-key"
+    )]
+    pub cors_allowed_headers: Vec<String>,
+
+    /// Response headers a page may read, comma-separated.
+    #[arg(
+        long,
+        env = "CORS_EXPOSE_HEADERS",
+        value_delimiter = ',',
+        default_value = "etag,link,x-request-id"
+    )]
+    pub cors_expose_headers: Vec<String>,
+
+    /// Seconds a browser may cache a preflight answer.
+    #[arg(long, env = "CORS_MAX_AGE", default_value_t = 600,
+          value_parser = clap::value_parser!(u32).range(0..=86_400))]
+    pub cors_max_age: u32,
+
+    /// Allow cookies and HTTP authentication in cross-origin calls (never with `*`).
+    #[arg(long, env = "CORS_ALLOW_CREDENTIALS", default_value_t = false,
+          action = clap::ArgAction::Set)]
+    pub cors_allow_credentials: bool,
 }
 
 impl Settings {
-    /// The engine configuration these settings describe.
+    /// The CORS policy these settings describe; `None` without allowed origins.
+    pub fn cors_policy(&self) -> Result<Option<CorsPolicy>, CorsPolicyError> {
+        let origins: Vec<String> = self
+            .cors_allowed_origins
+            .iter()
+            .map(|o| o.trim().to_owned())
+            .filter(|o| !o.is_empty())
+            .collect();
+        if origins.is_empty() {
+            return Ok(None);
+        }
+        CorsPolicy::new(
+            &origins,
+            &self.cors_allowed_headers,
+            &self.cors_expose_headers,
+            self.cors_max_age,
+            self.cors_allow_credentials,
+        )
+        .map(Some)
+    }
+
+    /// The engine configuration these settings describe (an invalid CORS policy,
+    /// which [`Settings::cors_policy`] reports, is left out).
     pub fn relay_config(&self) -> RelayConfig {
         RelayConfig {
+            cors: self.cors_policy().ok().flatten(),
             upstream: self.upstream_url.clone(),
             upstream_timeout: Duration::from_millis(self.upstream_timeout_ms),
             connect_timeout: Duration::from_millis(self.connect_timeout_ms),
@@ -114,6 +174,8 @@ pub struct RelayConfig {
     pub drain_timeout: Duration,
     /// Whether to write one JSON line per request.
     pub access_log: bool,
+    /// Which web origins may call, and how; `None`: no CORS.
+    pub cors: Option<CorsPolicy>,
 }
 
 impl RelayConfig {
@@ -127,6 +189,7 @@ impl RelayConfig {
             api_key_header: HeaderName::from_static(DEFAULT_API_KEY_HEADER),
             drain_timeout: Duration::from_millis(DEFAULT_DRAIN_TIMEOUT_MS),
             access_log: true,
+            cors: None,
         }
     }
 }

@@ -9,6 +9,7 @@
 //! * [`config`]: settings from flags and the environment, validated at start;
 //! * [`proxy`]: the engine (forwarding, deadline, retry, body limit, access log);
 //! * [`headers`]: which headers are stripped, added and kept;
+//! * [`cors`]: the CORS policy, the local preflight answer, headers on responses;
 //! * [`body`]: streamed request and response bodies;
 //! * [`reply`]: the health check and the JSON error shape;
 //! * [`server`]: the HTTP/1.1 listener and graceful shutdown;
@@ -20,7 +21,9 @@
 //!
 //! Settings come from flags or the environment (`--help` lists them: `HOST`, `PORT`,
 //! `UPSTREAM_URL`, `UPSTREAM_TIMEOUT_MS`, `CONNECT_TIMEOUT_MS`, `MAX_BODY_BYTES`,
-//! `API_KEY_HEADER`, `DRAIN_TIMEOUT_MS`, `WORKER_THREADS`, `ACCESS_LOG`). Exit codes: 0
+//! `API_KEY_HEADER`, `DRAIN_TIMEOUT_MS`, `WORKER_THREADS`, `ACCESS_LOG`, and the CORS
+//! policy: `CORS_ALLOWED_ORIGINS`, `CORS_ALLOWED_HEADERS`, `CORS_EXPOSE_HEADERS`,
+//! `CORS_MAX_AGE`, `CORS_ALLOW_CREDENTIALS`; see [`cors`]). Exit codes: 0
 //! after SIGTERM/Ctrl-C and draining, 2 for a bad setting, 1 when the port cannot be
 //! bound, 70 for a malformed route table. The first stdout line is a JSON `listening`
 //! event carrying the bound `addr`, so a supervisor can start a relay with `PORT=0` and
@@ -39,6 +42,7 @@
 
 pub mod body;
 pub mod config;
+pub mod cors;
 pub mod headers;
 pub mod log;
 pub mod proxy;
@@ -75,6 +79,10 @@ pub fn main(service: &'static str, routes: &'static [PublicRoute]) -> ExitCode {
         Ok(s) => s,
         Err(e) => return clap_exit(&e),
     };
+    if let Err(e) = settings.cors_policy() {
+        eprintln!("error: CORS_ALLOWED_ORIGINS / CORS_*: {e}");
+        return ExitCode::from(2);
+    }
     let relay = match Relay::new(service, routes, settings.relay_config()) {
         Ok(relay) => Arc::new(relay),
         Err(e) => {

@@ -32,10 +32,11 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::body::{ResponseBody, UpstreamBody, UpstreamBodyError};
 use crate::config::RelayConfig;
+use crate::cors::{self, CorsPolicy, Preflight};
 use crate::headers;
 use crate::log::{Line, Severity, Value};
 use crate::reply::{self, Reject};
-use crate::route::{PublicRoute, RouteTable, RouteTableError, Verdict};
+use crate::route::{Method, PublicRoute, RouteTable, RouteTableError, Verdict};
 
 /// Longest query string the relay accepts, in bytes; longer ones get 414.
 pub const MAX_QUERY_BYTES: usize = 8192;
@@ -70,6 +71,8 @@ struct Exchanged {
 /// What is known about a request being forwarded, for its response and log line.
 struct Forwarding {
     route: &'static PublicRoute,
+    /// The client's `Origin`, for the CORS headers of the response.
+    origin: Option<HeaderValue>,
     client_uri: Uri,
     head: bool,
     request_id: HeaderValue,
@@ -119,6 +122,14 @@ impl Relay {
         let (mut parts, body) = req.into_parts();
         let request_id = headers::request_id(&parts.headers);
         let head = parts.method == hyper::Method::HEAD;
+        if parts.method == hyper::Method::OPTIONS
+            && let Some(cors) = &self.config.cors
+        {
+            let methods = self.routes.methods_at(parts.uri.path());
+            if !methods.is_empty() {
+                return self.preflight(cors, &parts, &methods, request_id, start);
+            }
+        }
 
         let route = match self.routes.classify(&parts.method, parts.uri.path()) {
             Verdict::Forward(route) => route,
@@ -174,6 +185,7 @@ impl Relay {
             );
         };
         let client_uri = std::mem::replace(&mut parts.uri, uri);
+        let origin = parts.headers.get(hyper::header::ORIGIN).cloned();
         headers::prepare_request_headers(
             &mut parts.headers,
             &self.config.api_key_header,
@@ -185,6 +197,7 @@ impl Relay {
         parts.extensions = hyper::http::Extensions::new();
         let forwarding = Forwarding {
             route,
+            origin,
             client_uri,
             head,
             request_id,
@@ -295,6 +308,7 @@ impl Relay {
         } = exchanged;
         let Forwarding {
             route,
+            origin,
             client_uri,
             head,
             request_id,
@@ -320,6 +334,10 @@ impl Relay {
                 (reject.response(request_id.clone(), head), Some(detail))
             }
         };
+        let mut res = res;
+        if let Some(cors) = &self.config.cors {
+            cors.decorate(origin.as_ref(), res.headers_mut());
+        }
         if self.config.access_log {
             let status = res.status().as_u16();
             let severity = if error.is_some() {
@@ -376,7 +394,58 @@ impl Relay {
             }
             line.emit_batched();
         }
-        reject.response(request_id, head)
+        let mut res = reject.response(request_id, head);
+        if route.is_some()
+            && let Some(cors) = &self.config.cors
+        {
+            cors.decorate(parts.headers.get(hyper::header::ORIGIN), res.headers_mut());
+        }
+        res
+    }
+
+    /// Answers an `OPTIONS` request on a public path locally (see [`crate::cors`]):
+    /// the upstream never sees a preflight.
+    fn preflight(
+        &self,
+        cors: &CorsPolicy,
+        parts: &hyper::http::request::Parts,
+        methods: &[Method],
+        request_id: HeaderValue,
+        start: Instant,
+    ) -> Response<ResponseBody> {
+        let (res, outcome) = match cors.preflight(&parts.headers, methods) {
+            Preflight::Allowed(h) => {
+                let mut res = Response::new(ResponseBody::empty());
+                *res.status_mut() = hyper::StatusCode::NO_CONTENT;
+                *res.headers_mut() = h;
+                (res, "allowed")
+            }
+            Preflight::Plain => {
+                let mut res = Response::new(ResponseBody::empty());
+                *res.status_mut() = hyper::StatusCode::NO_CONTENT;
+                res.headers_mut()
+                    .insert(hyper::header::ALLOW, cors::allow_value(methods, true));
+                (res, "not a preflight")
+            }
+            Preflight::Refused(reason) => (reply::cors_refused(reason, request_id.clone()), reason),
+        };
+        let mut res = res;
+        res.headers_mut()
+            .insert(headers::X_REQUEST_ID.clone(), request_id.clone());
+        if self.config.access_log {
+            access_line(
+                Severity::Info,
+                "OPTIONS",
+                None,
+                parts.uri.path(),
+                res.status().as_u16(),
+                &request_id,
+                start,
+            )
+            .str("preflight", outcome)
+            .emit_batched();
+        }
+        res
     }
 
     /// The upstream URI: the base path, then the client's raw path and query, less the

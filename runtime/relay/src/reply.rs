@@ -7,6 +7,7 @@
 //! |--------|---------------------|------|
 //! | 400    | `invalid_path`      | a path servers could read in different ways (see `route`) |
 //! | 400    | `bad_request`       | the client's body stream failed |
+//! | 403    | `cors_rejected`     | a CORS preflight the policy refuses (see `cors`) |
 //! | 404    | `not_found`         | no public route matches the method and path |
 //! | 413    | `payload_too_large` | the body is over the limit (the connection is closed) |
 //! | 414    | `uri_too_long`      | the path or the query is over its limit |
@@ -104,6 +105,17 @@ impl Reject {
         }
         res
     }
+}
+
+/// 403 `cors_rejected`: a preflight from an origin, for a method or with headers the
+/// CORS policy does not allow. It carries no CORS header, so the browser refuses the
+/// call it was asking about.
+pub fn cors_refused(reason: &str, request_id: HeaderValue) -> Response<ResponseBody> {
+    let mut s = String::with_capacity(96);
+    s.push_str("{\"error\":{\"code\":\"cors_rejected\",\"message\":");
+    push_json_str(&mut s, reason);
+    s.push_str("}}");
+    json_response(StatusCode::FORBIDDEN, ResponseBody::local(s), request_id)
 }
 
 /// The health check's body.

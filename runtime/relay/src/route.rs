@@ -369,6 +369,30 @@ impl RouteTable {
     }
 }
 
+impl RouteTable {
+    /// The methods of the public routes whose template matches `path` (raw, without
+    /// the query), in table order; empty when none does, or when the path is one
+    /// [`RouteTable::classify`] would refuse.
+    pub fn methods_at(&self, path: &str) -> Vec<Method> {
+        let mut out = Vec::new();
+        if path.len() > MAX_PATH_BYTES || path == HEALTH_PATH {
+            return out;
+        }
+        let Some(rest) = path.strip_prefix('/') else {
+            return out;
+        };
+        if check_request_path(rest).is_err() {
+            return out;
+        }
+        for candidate in self.routes.iter() {
+            if segments_match(&candidate.segments, rest) && !out.contains(&candidate.route.method) {
+                out.push(candidate.route.method);
+            }
+        }
+        out
+    }
+}
+
 /// Whether `a` beats `b` for a path both match: at the first segment where they differ,
 /// a literal beats a parameter (so `/products/search` wins over `/products/{id}`).
 fn more_specific(a: &[Segment], b: &[Segment]) -> bool {

@@ -550,6 +550,20 @@ pub fn upstream_url_expr(model: &Model) -> String {
     }
 }
 
+/// The relay's CORS settings (`CORS_*`, read by the relay runtime).
+pub fn relay_cors_env(cors: &crate::model::Cors) -> Vec<(&'static str, String)> {
+    let mut out = vec![
+        ("CORS_ALLOWED_ORIGINS", cors.allowed_origins.join(",")),
+        ("CORS_ALLOWED_HEADERS", cors.allowed_headers.join(",")),
+        ("CORS_EXPOSE_HEADERS", cors.expose_headers.join(",")),
+        ("CORS_MAX_AGE", cors.max_age.to_string()),
+    ];
+    if cors.allow_credentials {
+        out.push(("CORS_ALLOW_CREDENTIALS", "true".to_string()));
+    }
+    out
+}
+
 fn env(name: &str, value: Expr) -> Block {
     block(
         "env",
@@ -587,66 +601,70 @@ fn relay(model: &Model) -> File {
         ),
     };
     let timeout_s = model.gateway.deadline_seconds.ceil().max(1.0) as u64;
-    let container = block(
-        "containers",
-        Body::new()
-            .attr("image", r("local.relay_image"))
-            .blank()
-            .block(block(
-                "ports",
-                Body::new().attr("container_port", num(RELAY_CONTAINER_PORT)),
-            ))
-            .blank()
-            .block(env("UPSTREAM_URL", template(&upstream_url_expr(model))))
-            .block(env(
-                "UPSTREAM_TIMEOUT_MS",
-                str(&model.relay.upstream_timeout_ms.to_string()),
-            ))
-            .block(env(
-                "MAX_BODY_BYTES",
-                str(&model.relay.max_body_bytes.to_string()),
-            ))
-            .block(env("API_KEY_HEADER", str(&model.gateway.api_key_header)))
-            .blank()
-            .block(block(
-                "resources",
-                Body::new()
-                    .attr(
-                        "limits",
-                        object(&[
-                            ("cpu", str(&model.relay.cpu)),
-                            ("memory", str(&model.relay.memory)),
-                        ]),
-                    )
-                    .attr("cpu_idle", bool(true)),
-            ))
-            .blank()
-            .block(block(
-                "startup_probe",
-                Body::new()
-                    .attr("period_seconds", num(1))
-                    .attr("timeout_seconds", num(1))
-                    .attr("failure_threshold", num(10))
-                    .blank()
-                    .block(block(
-                        "http_get",
-                        Body::new().attr("path", str(RELAY_HEALTH_PATH)),
-                    )),
-            ))
-            .blank()
-            .block(block(
-                "liveness_probe",
-                Body::new()
-                    .attr("period_seconds", num(15))
-                    .attr("timeout_seconds", num(2))
-                    .attr("failure_threshold", num(3))
-                    .blank()
-                    .block(block(
-                        "http_get",
-                        Body::new().attr("path", str(RELAY_HEALTH_PATH)),
-                    )),
-            )),
-    );
+    let mut container = Body::new()
+        .attr("image", r("local.relay_image"))
+        .blank()
+        .block(block(
+            "ports",
+            Body::new().attr("container_port", num(RELAY_CONTAINER_PORT)),
+        ))
+        .blank()
+        .block(env("UPSTREAM_URL", template(&upstream_url_expr(model))))
+        .block(env(
+            "UPSTREAM_TIMEOUT_MS",
+            str(&model.relay.upstream_timeout_ms.to_string()),
+        ))
+        .block(env(
+            "MAX_BODY_BYTES",
+            str(&model.relay.max_body_bytes.to_string()),
+        ))
+        .block(env("API_KEY_HEADER", str(&model.gateway.api_key_header)));
+    if let Some(cors) = &model.gateway.cors {
+        for (name, value) in relay_cors_env(cors) {
+            container = container.block(env(name, str(&value)));
+        }
+    }
+    let container = container
+        .blank()
+        .block(block(
+            "resources",
+            Body::new()
+                .attr(
+                    "limits",
+                    object(&[
+                        ("cpu", str(&model.relay.cpu)),
+                        ("memory", str(&model.relay.memory)),
+                    ]),
+                )
+                .attr("cpu_idle", bool(true)),
+        ))
+        .blank()
+        .block(block(
+            "startup_probe",
+            Body::new()
+                .attr("period_seconds", num(1))
+                .attr("timeout_seconds", num(1))
+                .attr("failure_threshold", num(10))
+                .blank()
+                .block(block(
+                    "http_get",
+                    Body::new().attr("path", str(RELAY_HEALTH_PATH)),
+                )),
+        ))
+        .blank()
+        .block(block(
+            "liveness_probe",
+            Body::new()
+                .attr("period_seconds", num(15))
+                .attr("timeout_seconds", num(2))
+                .attr("failure_threshold", num(3))
+                .blank()
+                .block(block(
+                    "http_get",
+                    Body::new().attr("path", str(RELAY_HEALTH_PATH)),
+                )),
+        ));
+    let container = block("containers", container);
     let mut f = File::new();
     f.push_commented(
         "The relay: API Gateway calls it on its run.app URL with an ID token; it forwards\nthe public routes to the internal load balancer through the VPC. Ingress stays\nopen to the internet, guarded by IAM: only the gateway's account may invoke it.",
