@@ -87,7 +87,7 @@ fn preflights_cover_exactly_the_public_paths() {
             .map(|(p, _)| p.clone())
             .collect();
         let expected: BTreeSet<String> = if m.gateway.cors.is_some() {
-            m.public_routes().map(|(_, r)| r.path.clone()).collect()
+            m.public_endpoints().map(|e| e.path.to_string()).collect()
         } else {
             BTreeSet::new()
         };

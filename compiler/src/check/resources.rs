@@ -517,10 +517,7 @@ pub fn check_model(spec: &Spec, model: &crate::model::Model) -> Vec<Diagnostic> 
     let mut paths: BTreeMap<(String, &'static str), String> = BTreeMap::new();
     let mut ops: BTreeMap<String, String> = BTreeMap::new();
     if let Some(q) = &spec.gateway.quota {
-        let public: Vec<&str> = model
-            .public_routes()
-            .map(|(_, r)| r.operation_id.as_str())
-            .collect();
+        let public: Vec<&str> = model.public_endpoints().map(|e| e.operation_id).collect();
         for (op, _) in &q.costs {
             if public.contains(&op.value.as_str()) {
                 continue;

@@ -9,9 +9,7 @@ use std::collections::BTreeMap;
 use super::names::{names, pluralize, singular_guess};
 use super::*;
 use crate::check::DerivedNames;
-use crate::spec::{
-    CorsSpec, DatabaseSpec, EgressSpec, FieldSpec, ResourceSpec, Scalar, Sp, Spec,
-};
+use crate::spec::{CorsSpec, DatabaseSpec, EgressSpec, FieldSpec, ResourceSpec, Scalar, Sp, Spec};
 
 fn s(v: &Option<Sp<String>>, default: &str) -> String {
     v.as_ref()

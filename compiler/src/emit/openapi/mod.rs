@@ -959,7 +959,11 @@ fn paths3(model: &Model, sel: &Selection<'_>, secured: bool) -> oa::Paths {
             );
         }
         if secured && model.gateway.cors.is_some() && item.options.is_none() {
-            item.options = Some(preflight_operation("operations", &op.path, &op.operation_id));
+            item.options = Some(preflight_operation(
+                "operations",
+                &op.path,
+                &op.operation_id,
+            ));
         }
         set_method(item, op.method, Some(out));
     }
