@@ -76,12 +76,11 @@ fn default_out(spec: &Path) -> PathBuf {
 
 /// Reads and compiles a spec; prints diagnostics and returns `None` on user errors.
 fn compile(spec: &Path) -> anyhow::Result<Option<shopgen::model::Model>> {
-    let src =
-        std::fs::read_to_string(spec).with_context(|| format!("cannot read {}", spec.display()))?;
+    let bytes = std::fs::read(spec).with_context(|| format!("cannot read {}", spec.display()))?;
     let source = shopgen::source_for(spec);
-    match shopgen::compile(&src, source.clone()) {
-        Ok(model) => Ok(Some(model)),
-        Err(diags) => {
+    match shopgen::compile_bytes(&bytes, source.clone()) {
+        (_, Ok(model)) => Ok(Some(model)),
+        (src, Err(diags)) => {
             eprint!(
                 "{}",
                 diagnostics::render(&diags, &source.display_path, &src)
