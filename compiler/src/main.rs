@@ -90,21 +90,75 @@ fn compile(spec: &Path) -> anyhow::Result<Option<shopgen::model::Model>> {
     }
 }
 
-/// Compiles a spec and emits every file, given the migrations already in `out`;
-/// prints the errors and returns `None` on user errors.
-fn generate(spec: &Path, out: &Path) -> anyhow::Result<Option<Vec<emit::GeneratedFile>>> {
-    let Some(model) = compile(spec)? else {
-        return Ok(None);
-    };
-    let history = emit::History::read(out)
-        .with_context(|| format!("cannot read the migrations in {}", out.display()))?;
-    match emit::emit_all_with_history(&model, &history) {
+/// What `out` should contain for the spec ([`output::expected`], the one answer
+/// `build`, `check` and `up` share); prints the error and returns `None` when the
+/// spec's schema change cannot be migrated or the history is not shopgen's.
+fn expected(
+    spec: &Path,
+    model: &shopgen::model::Model,
+    out: &Path,
+) -> anyhow::Result<Option<Vec<emit::GeneratedFile>>> {
+    match output::expected(model, out) {
         Ok(files) => Ok(Some(files)),
-        Err(e) => {
+        Err(e @ output::ExpectedError::Read { .. }) => Err(e.into()),
+        Err(output::ExpectedError::Migration(e)) => {
             eprintln!("error: {}: {e}", spec.display());
             Ok(None)
         }
     }
+}
+
+/// Compiles a spec and gives what `out` should contain; prints the errors and
+/// returns `None` on user errors.
+fn generate(spec: &Path, out: &Path) -> anyhow::Result<Option<Vec<emit::GeneratedFile>>> {
+    match compile(spec)? {
+        Some(model) => expected(spec, &model, out),
+        None => Ok(None),
+    }
+}
+
+/// Whether `out` holds exactly what the spec generates. When it does not, prints each
+/// difference and the `build` command that fixes it (`--out` only when `out_given`),
+/// and gives `None`; when it does, gives the number of files.
+fn current(
+    spec: &Path,
+    model: &shopgen::model::Model,
+    out: &Path,
+    out_given: bool,
+) -> anyhow::Result<Option<usize>> {
+    let Some(files) = expected(spec, model, out)? else {
+        return Ok(None);
+    };
+    let drift =
+        output::drift(out, &files).with_context(|| format!("cannot read {}", out.display()))?;
+    if drift.is_empty() {
+        return Ok(Some(files.len()));
+    }
+    for d in &drift {
+        eprintln!("{:>22}: {}", d.describe(), out.join(d.path()).display());
+    }
+    let fix = if out_given {
+        format!(
+            "cargo run -p shopgen -- build {} --out {}",
+            spec.display(),
+            out.display()
+        )
+    } else {
+        format!("cargo run -p shopgen -- build {}", spec.display())
+    };
+    eprintln!(
+        "error: {} differs from {} in {} file(s); run `{fix}`",
+        out.display(),
+        spec.display(),
+        drift.len()
+    );
+    if drift
+        .iter()
+        .any(|d| matches!(d, output::Drift::HandEdited(_)))
+    {
+        eprintln!("note: hand edits are overwritten by a build; change the spec instead");
+    }
+    Ok(None)
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -159,45 +213,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check { spec, out } => {
             let out_given = out.is_some();
             let out = out.unwrap_or_else(|| default_out(&spec));
-            let Some(files) = generate(&spec, &out)? else {
+            let Some(model) = compile(&spec)? else {
                 return Ok(ExitCode::from(1));
             };
-            let drift = output::drift(&out, &files)
-                .with_context(|| format!("cannot read {}", out.display()))?;
-            if drift.is_empty() {
-                say(format_args!(
-                    "{}: {} is current ({} files)",
-                    spec.display(),
-                    out.display(),
-                    files.len()
-                ));
-                return Ok(ExitCode::SUCCESS);
-            }
-            for d in &drift {
-                eprintln!("{:>22}: {}", d.describe(), out.join(d.path()).display());
-            }
-            let fix = if out_given {
-                format!(
-                    "cargo run -p shopgen -- build {} --out {}",
-                    spec.display(),
-                    out.display()
-                )
-            } else {
-                format!("cargo run -p shopgen -- build {}", spec.display())
-            };
-            eprintln!(
-                "error: {} differs from {} in {} file(s); run `{fix}`",
-                out.display(),
-                spec.display(),
-                drift.len()
-            );
-            if drift
-                .iter()
-                .any(|d| matches!(d, output::Drift::HandEdited(_)))
-            {
-                eprintln!("note: hand edits are overwritten by a build; change the spec instead");
-            }
-            Ok(ExitCode::from(1))
+            Ok(match current(&spec, &model, &out, out_given)? {
+                Some(n) => {
+                    say(format_args!(
+                        "{}: {} is current ({n} files)",
+                        spec.display(),
+                        out.display()
+                    ));
+                    ExitCode::SUCCESS
+                }
+                None => ExitCode::from(1),
+            })
         }
     }
 }

@@ -3,8 +3,9 @@
 //! CLI front end only (it starts processes and binds ports; the compiler library stays
 //! pure). Takes a spec and flags; runs, until Ctrl-C or SIGTERM:
 //!
-//! 1. compiles the spec and checks that `generated/<stem>/` is current (else it says
-//!    which files differ and which `build` command fixes them);
+//! 1. compiles the spec and checks that `generated/<stem>/` is current, against the
+//!    same expected output `build` writes and `check` compares (else it says which
+//!    files differ and which `build` command fixes them);
 //! 2. checks the seed file, if any, against the model, and that the ports are free;
 //! 3. `cargo build -p <stem>-backend -p <stem>-relay`, with cargo's progress visible;
 //! 4. starts the backend (`DATABASE_URL`: SQLite at `.shopgen/<stem>.db` unless
@@ -35,7 +36,6 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpListener;
 
 use shopgen::model::Model;
-use shopgen::{diagnostics, emit, output};
 use shopgen_gateway_local::{Gateway, GatewayConfig, GatewayDocument};
 
 use http::Http;
@@ -97,24 +97,16 @@ struct Ports {
 }
 
 async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
-    let src = std::fs::read_to_string(&args.spec)
-        .with_context(|| format!("cannot read {}", args.spec.display()))?;
     let source = shopgen::source_for(&args.spec);
-    let model = match shopgen::compile(&src, source.clone()) {
-        Ok(model) => model,
-        Err(diags) => {
-            eprint!(
-                "{}",
-                diagnostics::render(&diags, &source.display_path, &src)
-            );
-            return Ok(ExitCode::from(1));
-        }
+    let Some(model) = crate::compile(&args.spec)? else {
+        return Ok(ExitCode::from(1));
     };
     let out = args
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("generated").join(&source.stem));
-    if !generated_is_current(&model, &args, &out)? {
+    if crate::current(&args.spec, &model, &out, args.out.is_some())?.is_none() {
+        eprintln!("error: `shopgen up` runs the generated code, so it must be current first");
         return Ok(ExitCode::from(1));
     }
     let seed = match &args.seed {
@@ -227,34 +219,6 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     }
     eprintln!("stopped");
     Ok(code)
-}
-
-/// Says whether `out` holds what the spec generates; prints the differences if not.
-fn generated_is_current(model: &Model, args: &UpArgs, out: &Path) -> anyhow::Result<bool> {
-    let files = emit::emit_all(model);
-    let drift =
-        output::drift(out, &files).with_context(|| format!("cannot read {}", out.display()))?;
-    if drift.is_empty() {
-        return Ok(true);
-    }
-    for d in &drift {
-        eprintln!("{:>22}: {}", d.describe(), out.join(d.path()).display());
-    }
-    let fix = match &args.out {
-        Some(o) => format!(
-            "cargo run -p shopgen -- build {} --out {}",
-            args.spec.display(),
-            o.display()
-        ),
-        None => format!("cargo run -p shopgen -- build {}", args.spec.display()),
-    };
-    eprintln!(
-        "error: {} is not current for {} ({} file(s) differ); run `{fix}` first",
-        out.display(),
-        args.spec.display(),
-        drift.len()
-    );
-    Ok(false)
 }
 
 /// Binds 127.0.0.1:`port` (0: any), or explains which flag picks another port.
