@@ -54,7 +54,8 @@ enum Command {
     /// Print the JSON Schema of the spec format (for editor completion).
     Schema,
     /// Run the whole stack locally: the backend, the relay, and a local emulator of
-    /// API Gateway in front, from the generated files (Ctrl-C stops all three).
+    /// API Gateway in front, from the generated files (Ctrl-C stops all three). Needs
+    /// the cargo feature `up`: `cargo run -p shopgen --features up -- up SPEC`.
     Up(up::UpArgs),
 }
 
@@ -175,7 +176,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     };
     match cli.command {
-        Command::Up(args) => up::run(args),
+        Command::Up(args) => {
+            // The arguments after `up`, as typed, for the message of a build without it.
+            let raw: Vec<String> = std::env::args_os()
+                .skip(1)
+                .map(|a| a.to_string_lossy().into_owned())
+                .skip_while(|a| a != "up")
+                .skip(1)
+                .collect();
+            up::run(args, &raw)
+        }
         Command::Schema => {
             println!(
                 "{}",
