@@ -47,6 +47,44 @@ pub fn compile(src: &str, source: SpecSource) -> Result<Model, Vec<Diagnostic>> 
     }
 }
 
+/// [`compile`] for the raw bytes of a spec file. Gives, with the result, the text the
+/// diagnostics refer to (render them against it): the file itself, or, when the file
+/// is not UTF-8, the file with each bad byte sequence shown as U+FFFD and a single
+/// diagnostic (E0100) at the first one, so it gets a `line:col` like every other error.
+pub fn compile_bytes(
+    bytes: &[u8],
+    source: SpecSource,
+) -> (std::borrow::Cow<'_, str>, Result<Model, Vec<Diagnostic>>) {
+    match std::str::from_utf8(bytes) {
+        Ok(src) => (src.into(), compile(src, source)),
+        Err(e) => {
+            let text = String::from_utf8_lossy(bytes);
+            let at = e.valid_up_to();
+            let bad = &bytes[at..at + e.error_len().unwrap_or(bytes.len() - at)];
+            let shown: Vec<String> = bad.iter().map(|b| format!("0x{b:02X}")).collect();
+            let (noun, verb) = if bad.len() == 1 {
+                ("byte", "is")
+            } else {
+                ("bytes", "are")
+            };
+            let diag = Diagnostic::new(
+                "E0100",
+                at..at + char::REPLACEMENT_CHARACTER.len_utf8(),
+                "(file encoding)",
+                format!(
+                    "the spec is not UTF-8 text: {noun} {} {verb} not a valid character",
+                    shown.join(" ")
+                ),
+            )
+            .hint(
+                "TOML files are UTF-8: save the file as UTF-8 (a single byte such as 0xE9 \
+                 usually means it was saved as Latin-1 or Windows-1252)",
+            );
+            (text, Err(vec![diag]))
+        }
+    }
+}
+
 /// The spec source for a path as the user typed it: `specs/shop.toml` → stem `shop`.
 /// An absolute path inside the current folder is shown relative to it, so generated
 /// headers do not depend on where a checkout lives.

@@ -54,7 +54,8 @@ enum Command {
     /// Print the JSON Schema of the spec format (for editor completion).
     Schema,
     /// Run the whole stack locally: the backend, the relay, and a local emulator of
-    /// API Gateway in front, from the generated files (Ctrl-C stops all three).
+    /// API Gateway in front, from the generated files (Ctrl-C stops all three). Needs
+    /// the cargo feature `up`: `cargo run -p shopgen --features up -- up SPEC`.
     Up(up::UpArgs),
 }
 
@@ -76,12 +77,11 @@ fn default_out(spec: &Path) -> PathBuf {
 
 /// Reads and compiles a spec; prints diagnostics and returns `None` on user errors.
 fn compile(spec: &Path) -> anyhow::Result<Option<shopgen::model::Model>> {
-    let src =
-        std::fs::read_to_string(spec).with_context(|| format!("cannot read {}", spec.display()))?;
+    let bytes = std::fs::read(spec).with_context(|| format!("cannot read {}", spec.display()))?;
     let source = shopgen::source_for(spec);
-    match shopgen::compile(&src, source.clone()) {
-        Ok(model) => Ok(Some(model)),
-        Err(diags) => {
+    match shopgen::compile_bytes(&bytes, source.clone()) {
+        (_, Ok(model)) => Ok(Some(model)),
+        (src, Err(diags)) => {
             eprint!(
                 "{}",
                 diagnostics::render(&diags, &source.display_path, &src)
@@ -91,21 +91,75 @@ fn compile(spec: &Path) -> anyhow::Result<Option<shopgen::model::Model>> {
     }
 }
 
-/// Compiles a spec and emits every file, given the migrations already in `out`;
-/// prints the errors and returns `None` on user errors.
-fn generate(spec: &Path, out: &Path) -> anyhow::Result<Option<Vec<emit::GeneratedFile>>> {
-    let Some(model) = compile(spec)? else {
-        return Ok(None);
-    };
-    let history = emit::History::read(out)
-        .with_context(|| format!("cannot read the migrations in {}", out.display()))?;
-    match emit::emit_all_with_history(&model, &history) {
+/// What `out` should contain for the spec ([`output::expected`], the one answer
+/// `build`, `check` and `up` share); prints the error and returns `None` when the
+/// spec's schema change cannot be migrated or the history is not shopgen's.
+fn expected(
+    spec: &Path,
+    model: &shopgen::model::Model,
+    out: &Path,
+) -> anyhow::Result<Option<Vec<emit::GeneratedFile>>> {
+    match output::expected(model, out) {
         Ok(files) => Ok(Some(files)),
-        Err(e) => {
+        Err(e @ output::ExpectedError::Read { .. }) => Err(e.into()),
+        Err(output::ExpectedError::Migration(e)) => {
             eprintln!("error: {}: {e}", spec.display());
             Ok(None)
         }
     }
+}
+
+/// Compiles a spec and gives what `out` should contain; prints the errors and
+/// returns `None` on user errors.
+fn generate(spec: &Path, out: &Path) -> anyhow::Result<Option<Vec<emit::GeneratedFile>>> {
+    match compile(spec)? {
+        Some(model) => expected(spec, &model, out),
+        None => Ok(None),
+    }
+}
+
+/// Whether `out` holds exactly what the spec generates. When it does not, prints each
+/// difference and the `build` command that fixes it (`--out` only when `out_given`),
+/// and gives `None`; when it does, gives the number of files.
+fn current(
+    spec: &Path,
+    model: &shopgen::model::Model,
+    out: &Path,
+    out_given: bool,
+) -> anyhow::Result<Option<usize>> {
+    let Some(files) = expected(spec, model, out)? else {
+        return Ok(None);
+    };
+    let drift =
+        output::drift(out, &files).with_context(|| format!("cannot read {}", out.display()))?;
+    if drift.is_empty() {
+        return Ok(Some(files.len()));
+    }
+    for d in &drift {
+        eprintln!("{:>22}: {}", d.describe(), out.join(d.path()).display());
+    }
+    let fix = if out_given {
+        format!(
+            "cargo run -p shopgen -- build {} --out {}",
+            spec.display(),
+            out.display()
+        )
+    } else {
+        format!("cargo run -p shopgen -- build {}", spec.display())
+    };
+    eprintln!(
+        "error: {} differs from {} in {} file(s); run `{fix}`",
+        out.display(),
+        spec.display(),
+        drift.len()
+    );
+    if drift
+        .iter()
+        .any(|d| matches!(d, output::Drift::HandEdited(_)))
+    {
+        eprintln!("note: hand edits are overwritten by a build; change the spec instead");
+    }
+    Ok(None)
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -122,7 +176,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     };
     match cli.command {
-        Command::Up(args) => up::run(args),
+        Command::Up(args) => {
+            // The arguments after `up`, as typed, for the message of a build without it.
+            let raw: Vec<String> = std::env::args_os()
+                .skip(1)
+                .map(|a| a.to_string_lossy().into_owned())
+                .skip_while(|a| a != "up")
+                .skip(1)
+                .collect();
+            up::run(args, &raw)
+        }
         Command::Schema => {
             println!(
                 "{}",
@@ -160,45 +223,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check { spec, out } => {
             let out_given = out.is_some();
             let out = out.unwrap_or_else(|| default_out(&spec));
-            let Some(files) = generate(&spec, &out)? else {
+            let Some(model) = compile(&spec)? else {
                 return Ok(ExitCode::from(1));
             };
-            let drift = output::drift(&out, &files)
-                .with_context(|| format!("cannot read {}", out.display()))?;
-            if drift.is_empty() {
-                say(format_args!(
-                    "{}: {} is current ({} files)",
-                    spec.display(),
-                    out.display(),
-                    files.len()
-                ));
-                return Ok(ExitCode::SUCCESS);
-            }
-            for d in &drift {
-                eprintln!("{:>22}: {}", d.describe(), out.join(d.path()).display());
-            }
-            let fix = if out_given {
-                format!(
-                    "cargo run -p shopgen -- build {} --out {}",
-                    spec.display(),
-                    out.display()
-                )
-            } else {
-                format!("cargo run -p shopgen -- build {}", spec.display())
-            };
-            eprintln!(
-                "error: {} differs from {} in {} file(s); run `{fix}`",
-                out.display(),
-                spec.display(),
-                drift.len()
-            );
-            if drift
-                .iter()
-                .any(|d| matches!(d, output::Drift::HandEdited(_)))
-            {
-                eprintln!("note: hand edits are overwritten by a build; change the spec instead");
-            }
-            Ok(ExitCode::from(1))
+            Ok(match current(&spec, &model, &out, out_given)? {
+                Some(n) => {
+                    say(format_args!(
+                        "{}: {} is current ({n} files)",
+                        spec.display(),
+                        out.display()
+                    ));
+                    ExitCode::SUCCESS
+                }
+                None => ExitCode::from(1),
+            })
         }
     }
 }

@@ -1,5 +1,9 @@
 //! Output: the only module that touches the output folder.
 //!
+//! [`expected`] is the one answer to "what should this output folder contain": the
+//! spec's files given the migration history already in the folder. `shopgen build`
+//! writes it, `shopgen check` and `shopgen up` compare the folder with it.
+//!
 //! [`plan`] compares the generated files with what is on disk; [`apply`] carries the
 //! plan out (each file written atomically, only when its bytes change; files that
 //! shopgen generated earlier and no longer generates removed; nothing else touched);
@@ -10,7 +14,34 @@ use std::io;
 use std::path::{Component, Path, PathBuf};
 
 use crate::emit::history::{ENGINES, History, SNAPSHOT_PATH};
-use crate::emit::{GENERATED_MARKER, GeneratedFile, body_hash, parse_header};
+use crate::emit::{
+    GENERATED_MARKER, GeneratedFile, MigrationError, body_hash, emit_all_with_history, parse_header,
+};
+use crate::model::Model;
+
+/// Why [`expected`] has no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ExpectedError {
+    /// The folder's migration history cannot be read.
+    #[error("cannot read the migrations in {}: {source}", .dir.display())]
+    Read { dir: PathBuf, source: io::Error },
+    /// The history is not shopgen's, or the spec changes the schema in a way shopgen
+    /// does not migrate (a user error: nothing is written).
+    #[error(transparent)]
+    Migration(#[from] MigrationError),
+}
+
+/// What the output folder `dir` should contain for `model`: every generated file,
+/// sorted by path, with the migrations an earlier build left in `dir` kept byte for
+/// byte and, when the schema changed, the next migration added. The only function
+/// that answers this; `build`, `check` and `up` all go through it.
+pub fn expected(model: &Model, dir: &Path) -> Result<Vec<GeneratedFile>, ExpectedError> {
+    let history = History::read(dir).map_err(|source| ExpectedError::Read {
+        dir: dir.to_path_buf(),
+        source,
+    })?;
+    Ok(emit_all_with_history(model, &history)?)
+}
 
 impl History {
     /// The migration history of an output folder: the `.sql` files under
@@ -242,6 +273,16 @@ pub fn drift(dir: &Path, files: &[GeneratedFile]) -> io::Result<Vec<Drift>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_folder_without_history_expects_a_first_build() {
+        let src = include_str!("../../specs/shop.toml");
+        let source = crate::source_for(Path::new("specs/shop.toml"));
+        let model = crate::compile(src, source).expect("the reference spec compiles");
+        let dir = std::env::temp_dir().join("shopgen-output-test-does-not-exist");
+        let files = expected(&model, &dir).expect("no history");
+        assert_eq!(files, crate::emit::emit_all(&model));
+    }
 
     #[test]
     fn containment() {

@@ -29,13 +29,14 @@ fn every_invalid_spec_renders_its_expected_diagnostics() {
     );
     for path in &cases {
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
-        let src = std::fs::read_to_string(path).unwrap();
+        let bytes = std::fs::read(path).unwrap();
         let display = format!("tests/diagnostics/{name}.toml");
         let source = SpecSource {
             stem: name.clone(),
             display_path: display.clone(),
         };
-        let diags = match shopgen::compile(&src, source) {
+        let (src, result) = shopgen::compile_bytes(&bytes, source);
+        let diags = match result {
             Ok(_) => {
                 failures.push(format!("{name}: the spec was accepted"));
                 continue;
@@ -59,12 +60,13 @@ fn every_invalid_spec_renders_its_expected_diagnostics() {
 #[test]
 fn diagnostics_carry_location_path_and_hint() {
     for path in cases() {
-        let src = std::fs::read_to_string(&path).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
         let source = SpecSource {
             stem: path.file_stem().unwrap().to_string_lossy().into_owned(),
             display_path: "case.toml".into(),
         };
-        let diags = shopgen::compile(&src, source).expect_err("invalid spec");
+        let (src, result) = shopgen::compile_bytes(&bytes, source);
+        let diags = result.expect_err("invalid spec");
         for d in diags {
             assert!(
                 d.hint.is_some(),

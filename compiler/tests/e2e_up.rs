@@ -139,12 +139,23 @@ impl Up {
     /// Starts `shopgen up specs/shop.toml` with `extra` flags and waits for the banner.
     fn start(extra: &[&str], keys_env: Option<&str>) -> Up {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (gateway, relay, backend) = (free_port(), free_port(), free_port());
         let db = format!("sqlite://{}", dir.path().join("shop.db").display());
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_shopgen"));
         cmd.current_dir(repo_root())
-            .args(["up", "specs/shop.toml", "--database-url", &db])
-            .args(["--gateway-port", &gateway.to_string()])
+            .args(["up", "specs/shop.toml", "--database-url", &db]);
+        Up::spawn(cmd, extra, keys_env, dir)
+    }
+
+    /// Runs `cmd` (`shopgen up …`) on three free ports with `extra` flags; waits for
+    /// the banner. `dir` lives as long as the `Up`.
+    fn spawn(
+        mut cmd: Command,
+        extra: &[&str],
+        keys_env: Option<&str>,
+        dir: tempfile::TempDir,
+    ) -> Up {
+        let (gateway, relay, backend) = (free_port(), free_port(), free_port());
+        cmd.args(["--gateway-port", &gateway.to_string()])
             .args(["--relay-port", &relay.to_string()])
             .args(["--backend-port", &backend.to_string()])
             .args(extra)
@@ -530,6 +541,225 @@ fn busy_ports_are_named_with_their_flag() {
         );
     }
     drop(busy);
+}
+
+/// The reference spec under another name (`grocer`: crates `grocer-backend` and
+/// `grocer-relay`, so its binaries never overwrite the reference ones in the shared
+/// target folder).
+const GROCER: &str = include_str!("../../specs/shop.toml");
+
+/// The grocer after a schema change: a new optional column (`color`) and a new
+/// required one with a default (`stock`) on products, the reviews' `message` column
+/// dropped, and a new table (`tags`).
+fn changed_grocer() -> String {
+    let changed = GROCER
+        .replace(
+            "fields.price = { type = \"decimal\", precision = 10, scale = 2, min = \"0\" }\n",
+            "fields.price = { type = \"decimal\", precision = 10, scale = 2, min = \"0\" }\n\
+             fields.color = { type = \"string\", max_length = 30, required = false }\n\
+             fields.stock = { type = \"integer\", default = 7 }\n",
+        )
+        .replace(
+            "json = [\"title\", \"price\", \"reviews\"]",
+            "json = [\"title\", \"price\", \"color\", \"stock\", \"reviews\"]",
+        )
+        .replace(
+            "fields.message = { type = \"text\", max_length = 4000 }\n",
+            "",
+        )
+        .replace(
+            "json = [\"id\", \"name\", \"message\", \"rate\"]",
+            "json = [\"id\", \"name\", \"rate\"]",
+        );
+    assert!(
+        !changed.contains("message"),
+        "the spec no longer has `message`"
+    );
+    changed
+        + "\n[resources.tag]\n\
+           belongs_to.product = { on_delete = \"cascade\", routes = { list = \"internal\", create = \"internal\" } }\n\
+           fields.label = { type = \"string\", max_length = 40 }\n"
+}
+
+/// A project of a user's own: a workspace with `specs/grocer.toml` and its generated
+/// crates as members, linking this repository's runtime crates, with this repository's
+/// lock file and target folder (so dependencies are reused, and nothing is fetched).
+struct Project {
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    fn new(spec: &str) -> Project {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = repo_root();
+        let manifest = std::fs::read_to_string(root.join("Cargo.toml")).expect("Cargo.toml");
+        let runtime = format!("{{ path = \"{}/runtime/", root.display());
+        let manifest: String = manifest
+            .lines()
+            .map(|line| {
+                if line.starts_with("members = ") {
+                    r#"members = ["generated/grocer/backend", "generated/grocer/relay"]"#.into()
+                } else {
+                    line.replace("{ path = \"runtime/", &runtime)
+                }
+            })
+            .map(|line| line + "\n")
+            .collect();
+        std::fs::write(dir.path().join("Cargo.toml"), manifest).expect("manifest");
+        for file in ["Cargo.lock", "rust-toolchain.toml"] {
+            std::fs::copy(root.join(file), dir.path().join(file)).expect("copy");
+        }
+        std::fs::create_dir(dir.path().join("specs")).expect("specs/");
+        let p = Project { dir };
+        p.set_spec(spec);
+        p
+    }
+
+    fn set_spec(&self, spec: &str) {
+        std::fs::write(self.dir.path().join("specs/grocer.toml"), spec).expect("spec");
+    }
+
+    fn shopgen(&self, args: &[&str]) -> Command {
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| repo_root().join("target"));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_shopgen"));
+        cmd.current_dir(self.dir.path())
+            .args(args)
+            .env("CARGO_TARGET_DIR", target)
+            .env("CARGO_NET_OFFLINE", "true");
+        cmd
+    }
+
+    /// `shopgen build`, then `shopgen check`: both must succeed.
+    fn build(&self) {
+        for command in ["build", "check"] {
+            let out = self
+                .shopgen(&[command, "specs/grocer.toml"])
+                .output()
+                .expect("run shopgen");
+            assert!(
+                out.status.success(),
+                "shopgen {command} failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+
+    /// `shopgen up` on the SQLite file `db` in the project folder.
+    fn up(&self, db: &str) -> Up {
+        let url = format!("sqlite://{}", self.dir.path().join(db).display());
+        let cmd = self.shopgen(&["up", "specs/grocer.toml", "--database-url", &url]);
+        Up::spawn(
+            cmd,
+            &[],
+            Some("grocer-key"),
+            tempfile::tempdir().expect("tempdir"),
+        )
+    }
+}
+
+/// Stops `shopgen up` with SIGTERM; it must exit 0.
+fn stop(mut up: Up) {
+    up.signal(libc::SIGTERM);
+    assert_eq!(up.wait_exit(Duration::from_secs(60)), Some(0));
+}
+
+#[test]
+fn up_after_a_schema_change_keeps_the_rows_and_serves_the_new_columns() {
+    let key = [("x-api-key", "grocer-key")];
+    let project = Project::new(GROCER);
+    project.build();
+
+    // Rows written through the first version.
+    let up = project.up("grocer.db");
+    let a = http(
+        "POST",
+        up.backend,
+        "/products",
+        &[],
+        Some(r#"{"title":"Veranda Symphony","price":"83.84"}"#),
+    );
+    assert_eq!(a.status, 201, "{a:?}");
+    let a = http(
+        "POST",
+        up.backend,
+        "/products/1/reviews",
+        &[],
+        Some(r#"{"name":"Edsger Dijkstra","message":"Too bitter for me.","rate":2}"#),
+    );
+    assert_eq!(a.status, 201, "{a:?}");
+    let a = http("GET", up.gateway, "/products", &key, None);
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(a.body, REFERENCE);
+    stop(up);
+
+    // The spec changes; the build appends a migration that `check` (and `up`) accept.
+    project.set_spec(&changed_grocer());
+    project.build();
+    let migrations = project
+        .dir
+        .path()
+        .join("generated/grocer/backend/migrations/sqlite");
+    let mut names: Vec<String> = std::fs::read_dir(&migrations)
+        .expect("migrations")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(
+        names[0].starts_with("0001_") && names[1].starts_with("0002_"),
+        "{names:?}"
+    );
+
+    // The same SQLite file: the old rows, with the new columns' defaults.
+    let up = project.up("grocer.db");
+    let a = http("GET", up.gateway, "/products", &key, None);
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(
+        a.json(),
+        serde_json::json!({"products": [{
+            "title": "Veranda Symphony", "price": "83.84", "color": null, "stock": 7,
+            "reviews": [{"id": 1, "name": "Edsger Dijkstra", "rate": 2}]
+        }]})
+    );
+    // A new field, written through the internal API, read through the gateway.
+    let a = http(
+        "POST",
+        up.backend,
+        "/products",
+        &[],
+        Some(r#"{"title":"Kilimanjaro","price":"12.50","color":"amber","stock":3}"#),
+    );
+    assert_eq!(a.status, 201, "{a:?}");
+    assert_eq!(a.header("location"), Some("/products/2"));
+    let a = http("GET", up.gateway, "/products/2", &key, None);
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(a.json()["product"]["color"], "amber");
+    assert_eq!(a.json()["product"]["stock"], 3);
+    // The dropped column is gone from the API (unknown members are refused).
+    let a = http(
+        "POST",
+        up.backend,
+        "/products/1/reviews",
+        &[],
+        Some(r#"{"name":"Ada","message":"Bright.","rate":4}"#),
+    );
+    assert_eq!(a.status, 422, "{a:?}");
+    assert!(a.json()["error"]["fields"]["message"].is_array(), "{a:?}");
+    // The new table.
+    let a = http(
+        "POST",
+        up.backend,
+        "/products/1/tags",
+        &[],
+        Some(r#"{"label":"bestseller"}"#),
+    );
+    assert_eq!(a.status, 201, "{a:?}");
+    let a = http("GET", up.backend, "/products/1/tags", &[], None);
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(a.json()["tags"][0]["label"], "bestseller");
+    stop(up);
 }
 
 /// What an upstream received: the request head's lines.

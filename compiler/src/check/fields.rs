@@ -2,7 +2,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::resources::ident;
 use super::*;
 
 /// Checks every field of a resource; returns the usable field names (snake).

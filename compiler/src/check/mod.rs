@@ -191,6 +191,34 @@ pub fn check(spec: &Spec, shape: &[Diagnostic]) -> Vec<Diagnostic> {
     c.diags
 }
 
+/// Checks the name of a resource, field or relation (`what`); returns its snake form
+/// when usable. Shared by the resource and field checks, so it lives here, with the
+/// checker, and neither of those modules depends on the other for it.
+fn ident(c: &mut Checker, name: &Sp<String>, path: &str, what: &str) -> Option<String> {
+    if let Some((msg, hint)) = ident_problem(&name.value) {
+        c.err(
+            "E0202",
+            name.span.clone(),
+            path,
+            format!("{what} name {msg}"),
+            hint,
+        );
+        return None;
+    }
+    let snake = names(&name.value).snake;
+    if let Some(kind) = keyword(&snake) {
+        c.err(
+            "E0203",
+            name.span.clone(),
+            path,
+            format!("{what} name `{}` is {kind}", name.value),
+            format!("choose another name, e.g. `{snake}_value` or a more specific word"),
+        );
+        return None;
+    }
+    Some(snake)
+}
+
 fn missing(c: &mut Checker, span: Range<usize>, path: &str, key: &str, hint: &str) {
     if c.mistyped.contains(&crate::spec::reader::join(path, key)) {
         return;

@@ -6,32 +6,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::fields::check_fields;
 use super::*;
 
-/// Checks an identifier; returns its snake form when usable.
-pub(super) fn ident(c: &mut Checker, name: &Sp<String>, path: &str, what: &str) -> Option<String> {
-    if let Some((msg, hint)) = ident_problem(&name.value) {
-        c.err(
-            "E0202",
-            name.span.clone(),
-            path,
-            format!("{what} name {msg}"),
-            hint,
-        );
-        return None;
-    }
-    let snake = names(&name.value).snake;
-    if let Some(kind) = keyword(&snake) {
-        c.err(
-            "E0203",
-            name.span.clone(),
-            path,
-            format!("{what} name `{}` is {kind}", name.value),
-            format!("choose another name, e.g. `{snake}_value` or a more specific word"),
-        );
-        return None;
-    }
-    Some(snake)
-}
-
 /// Per-resource facts the cross-resource checks need.
 struct ResInfo<'s> {
     spec: &'s ResourceSpec,

@@ -75,7 +75,8 @@ pub const HASH_MARKER: &str = "shopgen-content-hash: sha256:";
 pub use history::{History, MigrationError, emit_all_with_history};
 
 /// Runs every emitter for a first build (no earlier migrations) and returns the files
-/// sorted by path. `shopgen build` uses [`emit_all_with_history`].
+/// sorted by path: what `crate::output::expected` gives for a folder without a
+/// migration history. The CLI always goes through `expected`.
 pub fn emit_all(model: &Model) -> Vec<GeneratedFile> {
     emit_files(model, &backend::MigrationSet::fresh(model), Vec::new())
 }

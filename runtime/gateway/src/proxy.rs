@@ -397,11 +397,12 @@ pub fn find_key(
     headers: &HeaderMap,
     query: Option<&str>,
 ) -> Option<String> {
+    // `application/x-www-form-urlencoded`, as API Gateway reads `?key=`: `+` is a
+    // space, `%XX` a byte; a malformed escape (`%4`, `%zz`, `%+1`) stays as it is.
     let from_query = |name: &str| {
-        query?.split('&').find_map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (k == name && !v.is_empty()).then(|| percent_decode(v))
-        })
+        form_urlencoded::parse(query?.as_bytes())
+            .find(|(k, v)| k == name && !v.is_empty())
+            .map(|(_, v)| v.into_owned())
     };
     for location in locations {
         let found = match location {
@@ -417,38 +418,6 @@ pub fn find_key(
         }
     }
     from_query(KEY_QUERY_PARAMETER)
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(b) => {
-                        out.push(b);
-                        i += 3;
-                    }
-                    None => {
-                        out.push(b'%');
-                        i += 1;
-                    }
-                }
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Rewrites the client's headers for the backend (see the module docs).
@@ -548,6 +517,29 @@ mod tests {
         assert_eq!(find_key(&loc, &h, Some("keys=x")), None);
         h.insert("X-API-KEY", HeaderValue::from_static("k1"));
         assert_eq!(find_key(&loc, &h, Some("key=k2")), Some("k1".into()));
+    }
+
+    #[test]
+    fn query_keys_are_form_decoded_and_malformed_escapes_stay_literal() {
+        let h = HeaderMap::new();
+        let loc = [KeyLocation::Query("api_key".into())];
+        let key = |q: &str| find_key(&loc, &h, Some(q));
+        assert_eq!(key("api_key=a+b%20c"), Some("a b c".into()));
+        // An escape at the very end is decoded too.
+        assert_eq!(key("api_key=k%41"), Some("kA".into()));
+        // Not hex digits: no byte is made up (`%+1` is not 0x01, `% 1` neither).
+        assert_eq!(key("api_key=%+1"), Some("% 1".into()));
+        assert_eq!(key("api_key=%-1"), Some("%-1".into()));
+        assert_eq!(key("api_key=%zz"), Some("%zz".into()));
+        assert_eq!(key("api_key=k%4"), Some("k%4".into()));
+        assert_eq!(key("api_key=k%"), Some("k%".into()));
+        // A byte sequence that is not UTF-8 becomes U+FFFD, never a panic.
+        assert_eq!(key("api_key=%FF"), Some("\u{FFFD}".into()));
+        // The parameter name is decoded as well; the first non-empty value wins.
+        assert_eq!(key("api%5Fkey=x&api_key=y"), Some("x".into()));
+        assert_eq!(key("api_key=&api_key=y"), Some("y".into()));
+        // Falls back to `key`.
+        assert_eq!(key("key=z"), Some("z".into()));
     }
 
     #[test]
