@@ -10,10 +10,12 @@
 //! with `--locked` (the checked-in `Cargo.lock`); the runtime stage is distroless
 //! `cc` as its `nonroot` user (uid 65532, which the Kubernetes pod spec also pins).
 
+use super::filters;
 use super::k8s::RUN_AS_USER;
 use super::terraform::RELAY_CONTAINER_PORT;
 use super::{CommentSyntax, EmittedFile};
 use crate::model::Model;
+use askama::Template;
 
 /// The build image: the toolchain `rust-toolchain.toml` pins, on Debian 13.
 pub const BUILD_IMAGE: &str = "rust:1.95.0-slim-trixie";
@@ -58,38 +60,37 @@ pub fn emit(model: &Model) -> Vec<EmittedFile> {
 }
 
 fn dockerfile(dir: &str, package: &str, port: u16, what: &str) -> String {
-    format!(
-        r#"# {what} Build from the repository root with BuildKit (Docker 23+, or
-# `gcloud builds submit`), which the cache mounts below need:
-#   docker build -f {dir}/Dockerfile -t IMAGE .
-# (No `# syntax=` directive: a parser directive only counts on the very first line,
-# and shopgen's header comes first.)
-
-FROM {BUILD_IMAGE} AS build
-WORKDIR /src
-COPY . .
-# The registry and target caches speed up rebuilds; the binary is copied out of the
-# cache mount so it lands in the layer.
-RUN --mount=type=cache,target=/usr/local/cargo/registry \
-    --mount=type=cache,target=/src/target \
-    cargo build --release --locked -p {package} \
-    && install -D /src/target/release/{package} /out/{package}
-
-FROM {RUNTIME_IMAGE}
-COPY --from=build /out/{package} /usr/local/bin/{package}
-USER {RUN_AS_USER}:{RUN_AS_USER}
-EXPOSE {port}
-ENTRYPOINT ["/usr/local/bin/{package}"]
-"#
-    )
+    super::render(&Dockerfile {
+        what,
+        dir,
+        build_image: BUILD_IMAGE,
+        runtime_image: RUNTIME_IMAGE,
+        package,
+        entrypoint: &format!("/usr/local/bin/{package}"),
+        user: RUN_AS_USER,
+        port,
+    })
 }
 
+/// `templates/Dockerfile`: a multi-stage build of one workspace binary.
+#[derive(Template)]
+#[template(path = "Dockerfile", escape = "none")]
+struct Dockerfile<'a> {
+    what: &'a str,
+    dir: &'a str,
+    build_image: &'a str,
+    runtime_image: &'a str,
+    package: &'a str,
+    entrypoint: &'a str,
+    user: i64,
+    port: u16,
+}
+
+/// `templates/dockerignore`: the same for every crate.
+#[derive(Template)]
+#[template(path = "dockerignore", escape = "none")]
+struct DockerIgnore;
+
 fn dockerignore() -> String {
-    "# Keeps the build context small: the image builds from sources and Cargo.lock.\n\
-     .git\n\
-     **/target\n\
-     **/*.tfstate\n\
-     **/*.tfstate.*\n\
-     **/.terraform\n"
-        .to_string()
+    super::render(&DockerIgnore)
 }

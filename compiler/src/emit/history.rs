@@ -15,10 +15,7 @@ use super::backend::{MigrationSet, migration_file};
 use super::{GeneratedFile, parse_header};
 use crate::model::Model;
 
-/// Where the snapshot lives, relative to the output folder.
-pub const SNAPSHOT_PATH: &str = "backend/migrations/schema.toml";
-/// The engines, each with its folder under `backend/migrations/`.
-pub const ENGINES: [&str; 2] = ["sqlite", "postgres"];
+pub use super::backend::{ENGINES, SNAPSHOT_PATH};
 
 /// What an earlier build left in the output folder, read before emitting.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -8,6 +8,7 @@
 
 pub mod backend;
 pub mod docker;
+mod filters;
 pub mod history;
 pub mod k8s;
 pub mod openapi;
@@ -162,25 +163,27 @@ pub fn parse_header(contents: &str) -> Option<(&str, &str)> {
 /// whose one binary is `src/main.rs`, depending on `dependencies` (workspace
 /// dependencies, by name).
 pub fn binary_crate_manifest(name: &str, description: &str, dependencies: &[&str]) -> String {
-    let deps: String = dependencies
-        .iter()
-        .map(|d| format!("{d}.workspace = true\n"))
-        .collect();
-    format!(
-        r#"[package]
-name = "{name}"
-description = "{description}"
-version = "0.1.0"
-edition.workspace = true
-license.workspace = true
-rust-version.workspace = true
-publish = false
+    render(&BinaryCrateManifest {
+        name,
+        description,
+        dependencies,
+    })
+}
 
-[[bin]]
-name = "{name}"
-path = "src/main.rs"
+/// `templates/binary_crate.Cargo.toml`.
+#[derive(askama::Template)]
+#[template(path = "binary_crate.Cargo.toml", escape = "none")]
+struct BinaryCrateManifest<'a> {
+    name: &'a str,
+    description: &'a str,
+    dependencies: &'a [&'a str],
+}
 
-[dependencies]
-{deps}"#
-    )
+/// Renders a template. Templates are checked at compile time and their filters do
+/// not fail, so an error here is a bug in shopgen.
+pub(crate) fn render(template: &impl askama::Template) -> String {
+    match template.render() {
+        Ok(text) => text,
+        Err(e) => panic!("internal error: a template failed to render: {e}"),
+    }
 }

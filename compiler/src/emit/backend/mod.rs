@@ -35,6 +35,12 @@ use quote::{format_ident, quote};
 /// Decimals up to this precision are scaled integers in SQLite (the runtime's rule).
 const SQLITE_INTEGER_DECIMAL_PRECISION: u32 = 18;
 
+/// Where the schema snapshot lives, relative to the output folder. The migration
+/// history (`super::history`) reads it; the backend does not depend on the history.
+pub const SNAPSHOT_PATH: &str = "backend/migrations/schema.toml";
+/// The engines, each with its folder under `backend/migrations/`.
+pub const ENGINES: [&str; 2] = ["sqlite", "postgres"];
+
 /// The backend's migrations: every version with its file-name slug, in order (what
 /// `main.rs` lists), and the migration files to emit this time. Earlier migrations
 /// are not among the files: they are kept on disk exactly as they were applied.
@@ -62,7 +68,7 @@ impl MigrationSet {
 /// migration history.
 pub fn schema_snapshot(model: &Model) -> EmittedFile {
     EmittedFile::new(
-        super::history::SNAPSHOT_PATH,
+        SNAPSHOT_PATH,
         schema::Schema::from_model(model).to_toml(),
         CommentSyntax::Hash,
     )
