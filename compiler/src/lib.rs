@@ -8,6 +8,7 @@
 pub mod check;
 pub mod diagnostics;
 pub mod emit;
+pub mod init;
 pub mod model;
 pub mod output;
 pub mod schema;

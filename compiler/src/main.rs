@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 use shopgen::{diagnostics, emit, output};
 
+mod cli;
 mod up;
 
 /// shopgen: one TOML spec → a deployable API stack (backend service, relay,
@@ -53,6 +54,8 @@ enum Command {
     Lint { spec: PathBuf },
     /// Print the JSON Schema of the spec format (for editor completion).
     Schema,
+    /// Start an API of your own: write a commented starter spec, specs/NAME.toml.
+    Init(cli::init::InitArgs),
     /// Run the whole stack locally: the backend, the relay, and a local emulator of
     /// API Gateway in front, from the generated files (Ctrl-C stops all three).
     Up(up::UpArgs),
@@ -123,6 +126,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     match cli.command {
         Command::Up(args) => up::run(args),
+        Command::Init(args) => cli::init::run(args, verbosity == Verbosity::Quiet),
         Command::Schema => {
             println!(
                 "{}",
