@@ -7,6 +7,7 @@
 
 pub mod check;
 pub mod diagnostics;
+pub mod diff;
 pub mod emit;
 pub mod init;
 pub mod model;

@@ -56,6 +56,10 @@ enum Command {
     Schema,
     /// Start an API of your own: write a commented starter spec, specs/NAME.toml.
     Init(cli::init::InitArgs),
+    /// What a spec change does: exposure, data and infrastructure changes, compared
+    /// with the spec the output was built from or the spec at a git ref. Exit 0: no
+    /// change; 1: changes; 3: exposure widens; 2: error.
+    Diff(cli::diff::DiffArgs),
     /// Run the whole stack locally: the backend, the relay, and a local emulator of
     /// API Gateway in front, from the generated files (Ctrl-C stops all three).
     Up(up::UpArgs),
@@ -127,6 +131,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Up(args) => up::run(args),
         Command::Init(args) => cli::init::run(args, verbosity == Verbosity::Quiet),
+        Command::Diff(args) => cli::diff::run(args),
         Command::Schema => {
             println!(
                 "{}",
