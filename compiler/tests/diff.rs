@@ -137,6 +137,16 @@ fn cases() -> Vec<(&'static str, Edit, u8)> {
             1,
         ),
         (
+            "add_public_operation",
+            |s| {
+                format!(
+                    "{s}\n[operations.rating_summary]\nmethod = \"GET\"\npath = \"/products/{{id}}/rating-summary\"\n\
+                 exposure = \"public\"\nparams.id = {{ type = \"bigint\", min = 1 }}\noutput.average = \"float\"\n"
+                )
+            },
+            3,
+        ),
+        (
             "validation_only",
             |s| s.replace("min = 1, max = 5", "min = 0, max = 10"),
             1,
@@ -357,4 +367,43 @@ fn the_command_compares_with_the_output_folder_and_with_a_git_ref() {
     let (code, _, err) = shopgen(cwd, &["diff", "specs/shop.toml"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("error["), "{err}");
+}
+
+#[test]
+fn a_custom_operation_that_stops_being_public_is_an_exposure_change() {
+    let with_op = |exposure: &str| {
+        format!(
+            "{}\n[operations.rating_summary]\nmethod = \"GET\"\npath = \"/products/{{id}}/rating-summary\"\n\
+             exposure = \"{exposure}\"\nparams.id = {{ type = \"bigint\", min = 1 }}\noutput.average = \"float\"\n",
+            shop_src()
+        )
+    };
+    let base = compile(&with_op("public"));
+    let new = compile(&with_op("internal"));
+    let report = diff::diff(
+        Some(&base),
+        &new,
+        &history_of(&base),
+        "specs/shop.toml",
+        "generated/shop",
+    );
+    assert_eq!(report.exit_code(), 1);
+    assert_eq!(report.exposure.len(), 1, "{:?}", report.exposure);
+    let change = &report.exposure[0];
+    assert_eq!(change.kind, "operation");
+    assert_eq!(change.name, "GET /products/{id}/rating-summary");
+    assert_eq!(change.operation_id.as_deref(), Some("ratingSummary"));
+    assert_eq!(
+        change.change,
+        diff::exposure::ExposureKind::StopsBeingPublic
+    );
+    // And back: widening.
+    let back = diff::diff(
+        Some(&new),
+        &base,
+        &history_of(&new),
+        "specs/shop.toml",
+        "generated/shop",
+    );
+    assert_eq!(back.exit_code(), 3);
 }

@@ -15,7 +15,7 @@ use crate::model::{Exposure, Model};
 /// Something a request can reach, keyed by what a client sends (`GET /products`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reachable {
-    /// `route` (and, for new endpoint kinds, their own word).
+    /// `route` (a generated CRUD route) or `operation` (a custom operation).
     pub kind: &'static str,
     /// `GET /products`: method and path template.
     pub name: String,
@@ -39,7 +39,7 @@ pub struct Setting {
     pub consequence: &'static str,
 }
 
-/// Every endpoint of the model, by name.
+/// Every endpoint of the model (generated routes and custom operations), by name.
 pub fn reachable(model: &Model) -> BTreeMap<String, Reachable> {
     let mut out = BTreeMap::new();
     for (_, route) in model.routes() {
@@ -51,6 +51,18 @@ pub fn reachable(model: &Model) -> BTreeMap<String, Reachable> {
                 name,
                 operation_id: route.operation_id.clone(),
                 public: route.exposure == Exposure::Public,
+            },
+        );
+    }
+    for op in &model.operations {
+        let name = format!("{} {}", op.method.as_str(), op.path);
+        out.insert(
+            name.clone(),
+            Reachable {
+                kind: "operation",
+                name,
+                operation_id: op.operation_id.clone(),
+                public: op.exposure == Exposure::Public,
             },
         );
     }
