@@ -7,7 +7,9 @@
 
 pub mod check;
 pub mod diagnostics;
+pub mod diff;
 pub mod emit;
+pub mod init;
 pub mod model;
 pub mod output;
 pub mod schema;
@@ -38,7 +40,8 @@ pub fn compile(src: &str, source: SpecSource) -> Result<Model, Vec<Diagnostic>> 
     if !diags.is_empty() {
         return Err(diags);
     }
-    let model = model::lower(&spec, source);
+    let mut model = model::lower(&spec, source);
+    model.spec_record = emit::spec_record::normalize(src).unwrap_or_default();
     let diags = check::check_model(&spec, &model);
     if diags.is_empty() {
         Ok(model)

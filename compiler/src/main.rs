@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 use shopgen::{diagnostics, emit, output};
 
+mod cli;
 mod up;
 
 /// shopgen: one TOML spec → a deployable API stack (backend service, relay,
@@ -53,6 +54,12 @@ enum Command {
     Lint { spec: PathBuf },
     /// Print the JSON Schema of the spec format (for editor completion).
     Schema,
+    /// Start an API of your own: write a commented starter spec, specs/NAME.toml.
+    Init(cli::init::InitArgs),
+    /// What a spec change does: exposure, data and infrastructure changes, compared
+    /// with the spec the output was built from or the spec at a git ref. Exit 0: no
+    /// change; 1: changes; 3: exposure widens; 2: error.
+    Diff(cli::diff::DiffArgs),
     /// Run the whole stack locally: the backend, the relay, and a local emulator of
     /// API Gateway in front, from the generated files (Ctrl-C stops all three). Needs
     /// the cargo feature `up`: `cargo run -p shopgen --features up -- up SPEC`.
@@ -186,6 +193,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .collect();
             up::run(args, &raw)
         }
+        Command::Init(args) => cli::init::run(args, verbosity == Verbosity::Quiet),
+        Command::Diff(args) => cli::diff::run(args),
         Command::Schema => {
             println!(
                 "{}",

@@ -14,6 +14,7 @@ pub mod k8s;
 pub mod openapi;
 pub mod relay;
 pub mod rust;
+pub mod spec_record;
 pub mod terraform;
 
 use crate::model::Model;
@@ -97,6 +98,7 @@ fn emit_files(
     files.extend(k8s::emit(model));
     files.extend(terraform::emit(model));
     files.extend(openapi::emit(model));
+    files.push(spec_record::emit(model));
     let mut out: Vec<GeneratedFile> = files
         .into_iter()
         .map(|f| GeneratedFile {

@@ -207,6 +207,7 @@ pub fn lower(spec: &Spec, source: SpecSource) -> Model {
         database,
         resources,
         operations,
+        spec_record: String::new(),
     }
 }
 

@@ -39,6 +39,9 @@ pub struct Model {
     pub resources: Vec<Resource>,
     /// Custom routes the extension crate implements; sorted by `names.snake`.
     pub operations: Vec<Operation>,
+    /// The spec source in normal form (no comments, tables sorted), which the output
+    /// records as `spec.toml` for `shopgen diff`; set by [`crate::compile`].
+    pub spec_record: String,
 }
 
 /// One identifier in every spelling the artifacts need.

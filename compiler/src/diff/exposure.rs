@@ -1,0 +1,226 @@
+//! Diff, part 1: exposure. What a client on the internet can reach, and how.
+//!
+//! A model's exposure is two lists: its [`Reachable`] endpoints (every route, each
+//! internal or public) and its gateway [`Setting`]s (the API-key header). Comparing
+//! two models compares those lists, so a new kind of endpoint or setting plugs in by
+//! adding its entries to [`reachable`] or [`settings`]; the comparison, the ordering
+//! and the rendering stay as they are.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::model::{Exposure, Model};
+
+/// Something a request can reach, keyed by what a client sends (`GET /products`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reachable {
+    /// `route` (a generated CRUD route) or `operation` (a custom operation).
+    pub kind: &'static str,
+    /// `GET /products`: method and path template.
+    pub name: String,
+    /// `listProducts`.
+    pub operation_id: String,
+    /// Reachable through API Gateway (with an API key), not only inside the cluster.
+    pub public: bool,
+}
+
+/// A gateway setting that decides who gets through.
+#[derive(Debug, Clone)]
+pub struct Setting {
+    /// `api_key_header`: the spec's key.
+    pub name: &'static str,
+    /// What a reader calls it (`API key header`).
+    pub label: &'static str,
+    pub value: String,
+    /// Whether a change from `old` to `new` lets more requests through.
+    pub widens: fn(old: &str, new: &str) -> bool,
+    /// What the change means for clients.
+    pub consequence: &'static str,
+}
+
+/// Every endpoint of the model (generated routes and custom operations), by name.
+pub fn reachable(model: &Model) -> BTreeMap<String, Reachable> {
+    let mut out = BTreeMap::new();
+    for (_, route) in model.routes() {
+        let name = format!("{} {}", route.method.as_str(), route.path);
+        out.insert(
+            name.clone(),
+            Reachable {
+                kind: "route",
+                name,
+                operation_id: route.operation_id.clone(),
+                public: route.exposure == Exposure::Public,
+            },
+        );
+    }
+    for op in &model.operations {
+        let name = format!("{} {}", op.method.as_str(), op.path);
+        out.insert(
+            name.clone(),
+            Reachable {
+                kind: "operation",
+                name,
+                operation_id: op.operation_id.clone(),
+                public: op.exposure == Exposure::Public,
+            },
+        );
+    }
+    out
+}
+
+/// Every gateway setting that decides who gets through, by name.
+pub fn settings(model: &Model) -> Vec<Setting> {
+    vec![Setting {
+        name: "api_key_header",
+        label: "API key header",
+        value: model.gateway.api_key_header.clone(),
+        widens: |_, _| false,
+        consequence: "clients must send their key in the new header; requests with the old one get 401",
+    }]
+}
+
+/// What happens to one endpoint or setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExposureKind {
+    /// An internal endpoint becomes reachable through API Gateway.
+    BecomesPublic,
+    /// A public endpoint becomes internal only.
+    StopsBeingPublic,
+    /// A new endpoint (public or internal).
+    Added,
+    /// An endpoint that no longer exists.
+    Removed,
+    /// A gateway setting changes its value.
+    SettingChanged,
+}
+
+/// One exposure change. Fields that do not apply to the kind are left out of the
+/// JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExposureChange {
+    pub change: ExposureKind,
+    /// `route`, or `setting`.
+    pub kind: &'static str,
+    /// `GET /products`, or the setting's spec key (`api_key_header`).
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operation_id: Option<String>,
+    /// For an endpoint: whether it is public after the change (before it, for a
+    /// removed one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public: Option<bool>,
+    /// For a setting: the old and the new value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// More requests get through from the internet than before.
+    pub widens: bool,
+    /// One sentence for a reader.
+    pub summary: String,
+}
+
+/// Every exposure change from `old` to `new`: widening ones first, then the rest, each
+/// group in name order.
+pub fn changes(old: Option<&Model>, new: &Model) -> Vec<ExposureChange> {
+    let before = old.map(reachable).unwrap_or_default();
+    let after = reachable(new);
+    let mut out = Vec::new();
+    for (name, now) in &after {
+        let reach = |public: bool| {
+            if public {
+                "public (through API Gateway, API key required)"
+            } else {
+                "internal (inside the cluster only)"
+            }
+        };
+        let change = match before.get(name) {
+            None => Some((
+                ExposureKind::Added,
+                now.public,
+                format!(
+                    "{} {name} ({}) is added, {}",
+                    now.kind,
+                    now.operation_id,
+                    reach(now.public)
+                ),
+            )),
+            Some(was) if !was.public && now.public => Some((
+                ExposureKind::BecomesPublic,
+                true,
+                format!(
+                    "{} {name} ({}) becomes public: reachable from the internet through API Gateway",
+                    now.kind, now.operation_id
+                ),
+            )),
+            Some(was) if was.public && !now.public => Some((
+                ExposureKind::StopsBeingPublic,
+                false,
+                format!(
+                    "{} {name} ({}) stops being public: internal only; API Gateway stops forwarding it",
+                    now.kind, now.operation_id
+                ),
+            )),
+            Some(_) => None,
+        };
+        if let Some((change, widens, summary)) = change {
+            out.push(ExposureChange {
+                change,
+                kind: now.kind,
+                name: name.clone(),
+                operation_id: Some(now.operation_id.clone()),
+                public: Some(now.public),
+                from: None,
+                to: None,
+                widens,
+                summary,
+            });
+        }
+    }
+    for (name, was) in before.iter().filter(|(n, _)| !after.contains_key(*n)) {
+        out.push(ExposureChange {
+            change: ExposureKind::Removed,
+            kind: was.kind,
+            name: name.clone(),
+            operation_id: Some(was.operation_id.clone()),
+            public: Some(was.public),
+            from: None,
+            to: None,
+            widens: false,
+            summary: format!(
+                "{} {name} ({}) is removed{}",
+                was.kind,
+                was.operation_id,
+                if was.public {
+                    "; it was public: API Gateway stops forwarding it"
+                } else {
+                    " (it was internal)"
+                }
+            ),
+        });
+    }
+    if let Some(old) = old {
+        for (was, now) in settings(old).iter().zip(settings(new)) {
+            if was.value != now.value {
+                out.push(ExposureChange {
+                    change: ExposureKind::SettingChanged,
+                    kind: "setting",
+                    name: now.name.to_string(),
+                    operation_id: None,
+                    public: None,
+                    from: Some(was.value.clone()),
+                    to: Some(now.value.clone()),
+                    widens: (now.widens)(&was.value, &now.value),
+                    summary: format!(
+                        "{} changes from `{}` to `{}`: {}",
+                        now.label, was.value, now.value, now.consequence
+                    ),
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| (!a.widens, a.change, &a.name).cmp(&(!b.widens, b.change, &b.name)));
+    out
+}
