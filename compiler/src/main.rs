@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use shopgen::{diagnostics, emit, output};
 
 mod cli;
+mod deploy_cli;
 mod up;
 
 /// shopgen: one TOML spec → a deployable API stack (backend service, relay,
@@ -64,6 +65,16 @@ enum Command {
     /// API Gateway in front, from the generated files (Ctrl-C stops all three). Needs
     /// the cargo feature `up`: `cargo run -p shopgen --features up -- up SPEC`.
     Up(up::UpArgs),
+    /// Deploy the stack to Google Cloud with terraform, gcloud, docker and kubectl:
+    /// preflight, APIs and registry, images (immutable tag), full apply, database
+    /// Secret, kubectl apply, smoke test through the gateway. Resumable; --dry-run
+    /// prints every command and runs none.
+    Deploy(deploy_cli::DeployArgs),
+    /// Remove the deployed stack (needs --yes; Cloud SQL is kept while its
+    /// deletion_protection holds).
+    Destroy(deploy_cli::DeployArgs),
+    /// Show what is deployed and call one public route through the gateway.
+    Status(deploy_cli::DeployArgs),
 }
 
 fn main() -> ExitCode {
@@ -195,6 +206,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Init(args) => cli::init::run(args, verbosity == Verbosity::Quiet),
         Command::Diff(args) => cli::diff::run(args),
+        Command::Deploy(args) => deploy_cli::run(deploy_cli::Which::Deploy, args),
+        Command::Destroy(args) => deploy_cli::run(deploy_cli::Which::Destroy, args),
+        Command::Status(args) => deploy_cli::run(deploy_cli::Which::Status, args),
         Command::Schema => {
             println!(
                 "{}",

@@ -172,6 +172,10 @@ pub fn json_schema() -> Value {
             ),
             ("egress", egress),
             ("cluster", cluster),
+            (
+                "ilb_source_ranges",
+                json!({"type": "array", "items": {"type": "string"}, "description": "Private IPv4 ranges the internal load balancer admits besides the relay's egress range (default none)."}),
+            ),
         ],
         &["project", "region", "cluster"],
     );

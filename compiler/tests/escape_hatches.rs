@@ -48,7 +48,7 @@ patches:
       kind: Deployment
       name: shop-api
     patch: |-
-      - op: replace
+      - op: add
         path: /spec/replicas
         value: 7
 "#;
@@ -92,11 +92,12 @@ fn user_infrastructure_files_survive_rebuilds_and_check() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // `replicas` sets the autoscaler's minimum (the Deployment leaves the count to it).
     assert!(
-        fs::read_to_string(root.join("generated/shop/k8s/deployment.yaml"))
+        fs::read_to_string(root.join("generated/shop/k8s/hpa.yaml"))
             .unwrap()
-            .contains("replicas: 3"),
-        "the rebuild rewrote the deployment"
+            .contains("minReplicas: 3"),
+        "the rebuild rewrote the autoscaler"
     );
     assert_eq!(
         fs::read_to_string(tf.join("relay_override.tf")).unwrap(),

@@ -263,7 +263,8 @@ fn the_backend_image_is_the_same_in_terraform_and_kubernetes() {
             "${google_artifact_registry_repository.images.repository_id}",
             &m.service.names.artifact_repository,
         );
-    assert_eq!(resolved, image);
+    // Terraform names the tagged image; the Deployment the untagged name deploy tags.
+    assert_eq!(resolved, format!("{image}:${{var.image_tag}}"));
 }
 
 fn dns_label(s: &str) -> bool {
@@ -330,7 +331,12 @@ fn every_name_fits_its_platform_limit() {
                     .to_string()
             })
             .expect("key name");
-        assert!(dns_label(&key_name), "API key name {key_name}");
+        // The suffix is 3 random bytes in hex.
+        let key_name = key_name.replace("${random_id.api_key.hex}", "0a1b2c");
+        assert!(
+            dns_label(&key_name) && key_name.len() <= 63,
+            "API key name {key_name}"
+        );
         // api_config_id_prefix + the provider's 26-character unique suffix ≤ 63.
         assert!(n.api_id.len() + 1 + 26 <= 63, "api config id too long");
         if let Some(nodes) = body(&files, "terraform/cluster.tf")

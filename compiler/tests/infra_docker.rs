@@ -61,3 +61,86 @@ fn hadolint_accepts_the_dockerfiles() {
         }
     }
 }
+
+#[test]
+fn image_builds_use_the_pinned_toolchain_without_downloading_components() {
+    let toolchain = std::fs::read_to_string(infra_support::repo().join("rust-toolchain.toml"))
+        .expect("rust-toolchain.toml");
+    let channel = toolchain
+        .lines()
+        .find_map(|l| l.strip_prefix("channel = "))
+        .expect("channel")
+        .trim_matches('"');
+    let m = model(&variants()[0]);
+    let files = files(&m);
+    for dir in ["backend", "relay"] {
+        let text = body(&files, &format!("{dir}/Dockerfile"));
+        // rustup would read rust-toolchain.toml and fetch rustfmt and clippy in
+        // every build; the build image already has this exact toolchain.
+        assert!(
+            text.contains(&format!("ENV RUSTUP_TOOLCHAIN={channel}\n")),
+            "{dir}: {text}"
+        );
+        assert!(text.contains(&format!("FROM rust:{channel}-")), "{dir}");
+        let ignore = body(&files, &format!("{dir}/Dockerfile.dockerignore"));
+        for entry in [".ci/venv", "**/.shopgen", "**/*.tfstate", "**/.terraform"] {
+            assert!(ignore.lines().any(|l| l == entry), "{dir}: {entry}");
+        }
+    }
+}
+
+#[test]
+fn cloud_build_uploads_no_state_and_pushes_both_images() {
+    let m = model(&variants()[0]);
+    let files = files(&m);
+    let ignore = body(&files, "cloudbuild/gcloudignore");
+    for entry in [
+        ".git",
+        "**/target",
+        "**/*.tfstate",
+        "**/*.tfstate.*",
+        "**/.terraform",
+        "**/*.tfvars",
+        "**/.shopgen",
+        ".ci/venv",
+    ] {
+        assert!(ignore.lines().any(|l| l == entry), "{entry} is uploaded");
+    }
+    #[derive(serde::Deserialize)]
+    struct Step {
+        name: String,
+        args: Vec<String>,
+        env: Vec<String>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Options {
+        logging: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct Config {
+        steps: Vec<Step>,
+        images: Vec<String>,
+        options: Options,
+    }
+    let config: Config = infra_support::yaml(body(&files, "cloudbuild/cloudbuild.yaml"));
+    assert_eq!(config.steps.len(), 2);
+    for (step, dir) in config.steps.iter().zip(["backend", "relay"]) {
+        assert_eq!(step.name, "gcr.io/cloud-builders/docker");
+        assert!(step.env.contains(&"DOCKER_BUILDKIT=1".to_string()));
+        let tag = format!("${{_IMAGE_REPOSITORY}}/{dir}:${{_TAG}}");
+        assert_eq!(
+            step.args,
+            [
+                "build",
+                "-f",
+                &format!("generated/shop/{dir}/Dockerfile"),
+                "-t",
+                &tag,
+                "."
+            ]
+        );
+        assert!(config.images.contains(&tag));
+    }
+    // A build run as a chosen service account must name where its logs go.
+    assert_eq!(config.options.logging, "CLOUD_LOGGING_ONLY");
+}

@@ -273,6 +273,11 @@ fn sub<'a>(body: &'a hcl::Body, key: &str) -> Vec<&'a hcl::Body> {
         .collect()
 }
 
+/// An expression with its layout whitespace removed.
+fn flat(s: &str) -> String {
+    s.replace(char::is_whitespace, "")
+}
+
 fn parsed(v: &Variant) -> hcl::Body {
     hcl::parse(&all_tf(v)).expect("generated Terraform parses")
 }
@@ -423,6 +428,10 @@ fn the_relay_is_private_to_the_gateway_and_reaches_the_reserved_address() {
             "\"http://${google_compute_address.ilb.address}\""
         );
         assert_eq!(envs["\"API_KEY_HEADER\""], "\"x-api-key\"");
+        assert_eq!(
+            envs["\"ALLOWED_INVOKERS\""],
+            "\"${google_service_account.gateway.email},${google_service_account.gateway.unique_id}\""
+        );
         assert!(
             !envs.contains_key("\"PORT\""),
             "Cloud Run reserves PORT; it sets it from ports.container_port"
@@ -511,5 +520,151 @@ fn variables_are_described_and_default_to_the_spec() {
     }
     for b in tf.blocks().filter(|b| b.identifier() == "output") {
         attr(b.body(), "description");
+    }
+}
+
+#[test]
+fn both_providers_name_a_quota_project_for_user_credentials() {
+    for v in variants() {
+        let tf = parsed(&v);
+        for p in ["google", "google-beta"] {
+            let provider = block_of(&tf, "provider", p, "");
+            assert_eq!(attr(provider, "user_project_override"), "true", "{p}");
+            assert_eq!(
+                attr(provider, "billing_project"),
+                "var.billing_project == \"\" ? var.project : var.billing_project",
+                "{p}"
+            );
+        }
+        let billing = block_of(&tf, "variable", "billing_project", "");
+        assert_eq!(attr(billing, "default"), "\"\"");
+    }
+}
+
+#[test]
+fn created_clusters_use_gke_subsetting() {
+    let mut created = 0;
+    for v in variants() {
+        if !v.src.contains("create = true") {
+            continue;
+        }
+        created += 1;
+        let tf = parsed(&v);
+        let c = block_of(&tf, "resource", "google_container_cluster", "cluster");
+        assert_eq!(attr(c, "enable_l4_ilb_subsetting"), "true", "{}", v.name);
+    }
+    assert!(created >= 2);
+}
+
+#[test]
+fn the_managed_service_is_enabled_after_the_gateway_serves_the_config() {
+    for v in variants() {
+        let tf = parsed(&v);
+        let managed = block_of(&tf, "resource", "google_project_service", "managed_service");
+        assert_eq!(
+            flat(&attr(managed, "depends_on")),
+            "[google_api_gateway_gateway.gateway]"
+        );
+        let key = block_of(&tf, "resource", "google_apikeys_key", "client");
+        assert_eq!(
+            flat(&attr(key, "depends_on")),
+            "[google_project_service.managed_service]"
+        );
+    }
+}
+
+#[test]
+fn images_have_immutable_tags_and_no_default_tag() {
+    for v in variants() {
+        let tf = parsed(&v);
+        let repo = block_of(
+            &tf,
+            "resource",
+            "google_artifact_registry_repository",
+            "images",
+        );
+        assert_eq!(
+            attr(sub(repo, "docker_config")[0], "immutable_tags"),
+            "true"
+        );
+        let tag = block_of(&tf, "variable", "image_tag", "");
+        assert!(
+            tag.attributes().all(|a| a.key() != "default"),
+            "{}: a default tag (`latest`) would be pushed by nobody and move",
+            v.name
+        );
+        let text = all_tf(&v);
+        assert!(
+            text.contains(
+                "relay_image      = \"${local.image_repository}/relay:${var.image_tag}\""
+            )
+        );
+        assert!(
+            text.contains(
+                "backend_image    = \"${local.image_repository}/backend:${var.image_tag}\""
+            )
+        );
+    }
+}
+
+#[test]
+fn the_api_key_name_gets_a_fresh_suffix_per_stack() {
+    for v in variants() {
+        let tf = parsed(&v);
+        let key = block_of(&tf, "resource", "google_apikeys_key", "client");
+        assert_eq!(
+            attr(key, "name"),
+            "\"shop-api-client-${random_id.api_key.hex}\""
+        );
+        let suffix = block_of(&tf, "resource", "random_id", "api_key");
+        assert_eq!(attr(suffix, "byte_length"), "3");
+        assert!(all_tf(&v).contains("source  = \"hashicorp/random\""));
+    }
+}
+
+#[test]
+fn cloud_build_runs_as_its_own_account_with_the_roles_it_needs() {
+    for v in variants() {
+        let tf = parsed(&v);
+        let sa = block_of(&tf, "resource", "google_service_account", "build");
+        assert_eq!(attr(sa, "account_id"), "\"shop-api-build\"");
+        let push = block_of(
+            &tf,
+            "resource",
+            "google_artifact_registry_repository_iam_member",
+            "build_push",
+        );
+        assert_eq!(attr(push, "role"), "\"roles/artifactregistry.writer\"");
+        let roles = attr(
+            block_of(&tf, "resource", "google_project_iam_member", "build"),
+            "for_each",
+        );
+        for r in shopgen::emit::terraform::BUILD_PROJECT_ROLES {
+            assert!(roles.contains(r), "{roles}");
+        }
+        // Every target of the first, targeted apply exists.
+        for t in shopgen::emit::terraform::BOOTSTRAP_TARGETS {
+            let (ty, name) = t.split_once('.').unwrap();
+            block_of(&tf, "resource", ty, name);
+        }
+    }
+}
+
+#[test]
+fn the_load_balancer_source_ranges_output_names_the_relay_egress_range() {
+    for v in variants() {
+        let tf = parsed(&v);
+        let out = attr(block_of(&tf, "output", "ilb_source_ranges", ""), "value");
+        let expected = match v.name {
+            "shop" | "cloudsql-created-cluster" => "[\"10.8.0.0/28\"]",
+            "cluster-in-other-region" => "[\"10.8.0.0/28\",\"10.20.0.0/24\"]",
+            "direct-vpc-created-cluster" => "[google_compute_subnetwork.cluster.ip_cidr_range]",
+            "direct-vpc-swagger2" => "[data.google_compute_subnetwork.subnet.ip_cidr_range]",
+            other => panic!("no expectation for {other}"),
+        };
+        assert_eq!(flat(&out), expected, "{}", v.name);
+        for name in ["internal_lb_ip", "backend_image", "build_service_account"] {
+            block_of(&tf, "output", name, "");
+        }
     }
 }

@@ -139,6 +139,11 @@ pub(super) fn check_gcp(c: &mut Checker) {
     }
     gcp_name(c, &g.network, "gcp.network");
     gcp_name(c, &g.subnetwork, "gcp.subnetwork");
+    if let Some(ranges) = &g.ilb_source_ranges {
+        for r in &ranges.value {
+            cidr(c, r, "gcp.ilb_source_ranges", None);
+        }
+    }
     if let Some(e) = &g.egress
         && let EgressSpec::Connector {
             cidr: range_,

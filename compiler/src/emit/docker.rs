@@ -17,6 +17,8 @@ use super::{CommentSyntax, EmittedFile};
 use crate::model::Model;
 use askama::Template;
 
+/// The toolchain `rust-toolchain.toml` pins; the build image ships exactly it.
+pub const RUST_TOOLCHAIN: &str = "1.95.0";
 /// The build image: the toolchain `rust-toolchain.toml` pins, on Debian 13.
 pub const BUILD_IMAGE: &str = "rust:1.95.0-slim-trixie";
 /// The runtime image: glibc and libgcc, no shell, no package manager.
@@ -56,7 +58,59 @@ pub fn emit(model: &Model) -> Vec<EmittedFile> {
             dockerignore(),
             CommentSyntax::Hash,
         ),
+        EmittedFile::new(CLOUDBUILD_CONFIG, cloudbuild(model), CommentSyntax::Hash),
+        EmittedFile::new(GCLOUDIGNORE, gcloudignore(), CommentSyntax::Hash),
     ]
+}
+
+/// The Cloud Build config that builds and pushes both images (relative to the
+/// output folder). Substitutions: `_IMAGE_REPOSITORY` (Terraform's
+/// `image_repository` output) and `_TAG` (the immutable tag).
+pub const CLOUDBUILD_CONFIG: &str = "cloudbuild/cloudbuild.yaml";
+/// What `gcloud builds submit --ignore-file` leaves out of the upload (relative to
+/// the output folder).
+pub const GCLOUDIGNORE: &str = "cloudbuild/gcloudignore";
+
+fn cloudbuild(model: &Model) -> String {
+    let n = &model.service.names;
+    let spec = &model.source.stem;
+    let mut steps = String::new();
+    let mut images = Vec::new();
+    for (dir, image) in [("backend", &n.backend_image), ("relay", &n.relay_image)] {
+        let tag = format!("${{_IMAGE_REPOSITORY}}/{image}:${{_TAG}}");
+        steps.push_str(&format!(
+            "  - name: gcr.io/cloud-builders/docker\n    env: [\"DOCKER_BUILDKIT=1\"]\n    args: [\"build\", \"-f\", \"generated/{spec}/{dir}/Dockerfile\", \"-t\", \"{tag}\", \".\"]\n"
+        ));
+        images.push(format!("\"{tag}\""));
+    }
+    format!(
+        "# Builds both images from the repository root and pushes them, as the builder's\n\
+         # service account (Terraform output build_service_account):\n\
+         #   gcloud builds submit --config generated/{spec}/{CLOUDBUILD_CONFIG} \\\n\
+         #     --ignore-file generated/{spec}/{GCLOUDIGNORE} --service-account SA \\\n\
+         #     --substitutions _IMAGE_REPOSITORY=REPO,_TAG=TAG .\n\
+         # A build run as a chosen service account must say where its logs go.\n\
+         steps:\n{steps}\
+         images: [{}]\n\
+         options:\n  logging: CLOUD_LOGGING_ONLY\n",
+        images.join(", ")
+    )
+}
+
+fn gcloudignore() -> String {
+    "# What `gcloud builds submit` must not upload: Terraform state (it holds the API\n\
+     # key and the database password), provider caches, build output, local data.\n\
+     # Without this file gcloud would fall back to .gitignore.\n\
+     .git\n\
+     **/target\n\
+     **/*.tfstate\n\
+     **/*.tfstate.*\n\
+     **/.terraform\n\
+     **/.terraform.lock.hcl\n\
+     **/*.tfvars\n\
+     **/.shopgen\n\
+     .ci/venv\n"
+        .to_string()
 }
 
 fn dockerfile(dir: &str, package: &str, port: u16, what: &str) -> String {
@@ -64,6 +118,7 @@ fn dockerfile(dir: &str, package: &str, port: u16, what: &str) -> String {
         what,
         dir,
         build_image: BUILD_IMAGE,
+        rust_toolchain: RUST_TOOLCHAIN,
         runtime_image: RUNTIME_IMAGE,
         package,
         entrypoint: &format!("/usr/local/bin/{package}"),
@@ -79,6 +134,7 @@ struct Dockerfile<'a> {
     what: &'a str,
     dir: &'a str,
     build_image: &'a str,
+    rust_toolchain: &'a str,
     runtime_image: &'a str,
     package: &'a str,
     entrypoint: &'a str,

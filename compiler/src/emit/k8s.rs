@@ -8,11 +8,19 @@
 //! The Service is a GKE internal passthrough load balancer on the address Terraform
 //! reserves (`networking.gke.io/load-balancer-ip-addresses` takes the address *name*),
 //! `service_port` → `container_port`; global access is requested only when the relay
-//! runs in another region than the cluster.
+//! runs in another region than the cluster. It admits only the relay's egress range
+//! and the spec's `gcp.ilb_source_ranges` (`loadBalancerSourceRanges`; without it
+//! GKE's firewall rule admits the whole VPC). Two values are known only after
+//! Terraform ran, so `shopgen deploy` patches them in at deploy time, never into
+//! these files: `spec.loadBalancerIP` (the reserved IP, which clusters without GKE
+//! subsetting read instead of the annotation) and, for Direct VPC egress on an
+//! existing subnetwork, that subnetwork's range.
+//!
+//! The Deployment has no `replicas`: the HorizontalPodAutoscaler owns the count.
 
 use std::collections::BTreeMap;
 
-use super::terraform::{database_secret, needs_global_access};
+use super::terraform::{database_secret, needs_global_access, relay_egress_range};
 use super::{CommentSyntax, EmittedFile};
 use crate::model::Model;
 use k8s_openapi::api::apps::v1::{
@@ -280,7 +288,9 @@ fn deployment(model: &Model) -> Deployment {
     Deployment {
         metadata: meta(model, &s.names.k8s_name),
         spec: Some(DeploymentSpec {
-            replicas: Some(s.replicas as i32),
+            // The HorizontalPodAutoscaler owns the replica count: a count here would
+            // reset its choice on every `kubectl apply`.
+            replicas: None,
             revision_history_limit: Some(5),
             selector: LabelSelector {
                 match_labels: Some(selector_labels(model)),
@@ -306,8 +316,16 @@ fn deployment(model: &Model) -> Deployment {
     }
 }
 
+/// The source ranges the internal load balancer admits, as far as the spec fixes them.
+pub fn ilb_source_ranges(model: &Model) -> Vec<String> {
+    let mut r: Vec<String> = relay_egress_range(model).into_iter().collect();
+    r.extend(model.gcp.ilb_source_ranges.iter().cloned());
+    r
+}
+
 fn service(model: &Model) -> Service {
     let s = &model.service;
+    let ranges = ilb_source_ranges(model);
     let mut annotations = BTreeMap::from([
         (LB_TYPE_ANNOTATION.to_string(), "Internal".to_string()),
         (
@@ -324,6 +342,7 @@ fn service(model: &Model) -> Service {
         metadata,
         spec: Some(ServiceSpec {
             type_: Some("LoadBalancer".into()),
+            load_balancer_source_ranges: (!ranges.is_empty()).then_some(ranges),
             selector: Some(selector_labels(model)),
             ports: Some(vec![ServicePort {
                 name: Some("http".into()),

@@ -145,6 +145,11 @@ pub fn lower(spec: &Spec, source: SpecSource) -> Model {
         subnetwork: s(&g.subnetwork, "default"),
         egress,
         cluster,
+        ilb_source_ranges: g
+            .ilb_source_ranges
+            .as_ref()
+            .map(|v| v.value.iter().map(|r| r.value.clone()).collect())
+            .unwrap_or_default(),
     };
     let gw = &spec.gateway;
     let api_key_header = s(&gw.api_key_header, "x-api-key").to_ascii_lowercase();

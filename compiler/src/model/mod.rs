@@ -137,6 +137,9 @@ pub struct Gcp {
     pub subnetwork: String,
     pub egress: Egress,
     pub cluster: Cluster,
+    /// Source ranges the internal load balancer admits besides the relay's egress
+    /// range (`gcp.ilb_source_ranges`).
+    pub ilb_source_ranges: Vec<String>,
 }
 
 /// How the Cloud Run relay reaches the private network.

@@ -64,6 +64,8 @@ pub struct GcpSpec {
     pub subnetwork: Option<Sp<String>>,
     pub egress: Option<Sp<EgressSpec>>,
     pub cluster: Option<ClusterSpec>,
+    /// Extra source ranges the internal load balancer admits.
+    pub ilb_source_ranges: Option<Sp<Vec<Sp<String>>>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -305,6 +307,7 @@ pub mod keys {
         "subnetwork",
         "egress",
         "cluster",
+        "ilb_source_ranges",
     ];
     pub const CONNECTOR: &[&str] = &[
         "connector",
@@ -615,6 +618,7 @@ fn read_gcp(cx: &mut Cx, t: &Table) -> GcpSpec {
         subnetwork: t.string(cx, "subnetwork"),
         egress,
         cluster,
+        ilb_source_ranges: t.strings(cx, "ilb_source_ranges"),
     }
 }
 

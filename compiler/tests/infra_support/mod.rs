@@ -92,10 +92,29 @@ pub fn variants() -> Vec<Variant> {
             name: "cluster-in-other-region",
             src: edit(
                 &shop,
-                &[(
-                    EXISTING_CLUSTER,
-                    "cluster = { name = \"shop-cluster\", location = \"europe-west1-b\" }",
-                )],
+                &[
+                    (
+                        EXISTING_CLUSTER,
+                        "cluster = { name = \"shop-cluster\", location = \"europe-west1-b\" }",
+                    ),
+                    (
+                        "subnetwork = \"default\"",
+                        "subnetwork = \"default\"\nilb_source_ranges = [\"10.20.0.0/24\"]",
+                    ),
+                ],
+            ),
+        },
+        Variant {
+            name: "direct-vpc-created-cluster",
+            src: edit(
+                &shop,
+                &[
+                    (CONNECTOR, "egress = \"direct-vpc\""),
+                    (
+                        EXISTING_CLUSTER,
+                        "cluster = { name = \"shop-gke\", location = \"europe-west2\", create = true }",
+                    ),
+                ],
             ),
         },
         Variant {

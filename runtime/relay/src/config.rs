@@ -12,6 +12,7 @@ use std::time::Duration;
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::http::uri::{Authority, Uri};
 
+use crate::caller::AllowedInvokers;
 use crate::cors::{CorsPolicy, CorsPolicyError};
 
 /// Default deadline for one upstream exchange, in milliseconds.
@@ -117,6 +118,11 @@ pub struct Settings {
     #[arg(long, env = "CORS_ALLOW_CREDENTIALS", default_value_t = false,
           action = clap::ArgAction::Set)]
     pub cors_allow_credentials: bool,
+    /// Comma-separated service-account emails or unique ids allowed to call the relay
+    /// (API Gateway's account); other callers get 403. Empty: every caller Cloud Run
+    /// lets in (local stacks only).
+    #[arg(long, env = "ALLOWED_INVOKERS", default_value = "")]
+    pub allowed_invokers: String,
 }
 
 impl Settings {
@@ -153,6 +159,7 @@ impl Settings {
             api_key_header: self.api_key_header.clone(),
             drain_timeout: Duration::from_millis(self.drain_timeout_ms),
             access_log: self.access_log,
+            allowed_invokers: AllowedInvokers::parse(&self.allowed_invokers),
         }
     }
 }
@@ -176,6 +183,8 @@ pub struct RelayConfig {
     pub access_log: bool,
     /// Which web origins may call, and how; `None`: no CORS.
     pub cors: Option<CorsPolicy>,
+    /// Who may call the relay (see [`crate::caller`]); `None` lets every caller in.
+    pub allowed_invokers: Option<AllowedInvokers>,
 }
 
 impl RelayConfig {
@@ -190,6 +199,7 @@ impl RelayConfig {
             drain_timeout: Duration::from_millis(DEFAULT_DRAIN_TIMEOUT_MS),
             access_log: true,
             cors: None,
+            allowed_invokers: None,
         }
     }
 }

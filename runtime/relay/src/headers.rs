@@ -130,6 +130,7 @@ pub fn prepare_request_headers(
     strip_hop_by_hop(headers);
     headers.remove(header::EXPECT);
     headers.remove(header::AUTHORIZATION);
+    headers.remove(&crate::caller::X_SERVERLESS_AUTHORIZATION);
     headers.remove(api_key_header);
 
     let client_host = headers.insert(header::HOST, upstream_host.clone());

@@ -8,6 +8,7 @@
 //! * [`route`]: the public-route table and the strict path matcher (allowlist);
 //! * [`config`]: settings from flags and the environment, validated at start;
 //! * [`proxy`]: the engine (forwarding, deadline, retry, body limit, access log);
+//! * [`caller`]: only API Gateway's service account may call (`ALLOWED_INVOKERS`);
 //! * [`headers`]: which headers are stripped, added and kept;
 //! * [`cors`]: the CORS policy, the local preflight answer, headers on responses;
 //! * [`body`]: streamed request and response bodies;
@@ -23,7 +24,8 @@
 //! `UPSTREAM_URL`, `UPSTREAM_TIMEOUT_MS`, `CONNECT_TIMEOUT_MS`, `MAX_BODY_BYTES`,
 //! `API_KEY_HEADER`, `DRAIN_TIMEOUT_MS`, `WORKER_THREADS`, `ACCESS_LOG`, and the CORS
 //! policy: `CORS_ALLOWED_ORIGINS`, `CORS_ALLOWED_HEADERS`, `CORS_EXPOSE_HEADERS`,
-//! `CORS_MAX_AGE`, `CORS_ALLOW_CREDENTIALS`; see [`cors`]). Exit codes: 0
+//! `CORS_MAX_AGE`, `CORS_ALLOW_CREDENTIALS`; see [`cors`]; and `ALLOWED_INVOKERS`, see
+//! [`caller`]). Exit codes: 0
 //! after SIGTERM/Ctrl-C and draining, 2 for a bad setting, 1 when the port cannot be
 //! bound, 70 for a malformed route table. The first stdout line is a JSON `listening`
 //! event carrying the bound `addr`, so a supervisor can start a relay with `PORT=0` and
@@ -41,6 +43,7 @@
 //! * One JSON error shape for everything the relay answers itself (see [`reply`]).
 
 pub mod body;
+pub mod caller;
 pub mod config;
 pub mod cors;
 pub mod headers;

@@ -131,7 +131,15 @@ impl Relay {
             }
         }
 
-        let route = match self.routes.classify(&parts.method, parts.uri.path()) {
+        let verdict = self.routes.classify(&parts.method, parts.uri.path());
+        // Health checks come from Cloud Run itself; everything else only from the gateway.
+        if !matches!(verdict, Verdict::Health)
+            && let Some(allowed) = &self.config.allowed_invokers
+            && !allowed.allows(&parts.headers)
+        {
+            return self.reject(&parts, None, Reject::Forbidden, request_id, start, "");
+        }
+        let route = match verdict {
             Verdict::Forward(route) => route,
             Verdict::Health => return health(self, &parts, request_id, start),
             Verdict::NotFound => {

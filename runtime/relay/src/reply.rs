@@ -8,6 +8,7 @@
 //! | 400    | `invalid_path`      | a path servers could read in different ways (see `route`) |
 //! | 400    | `bad_request`       | the client's body stream failed |
 //! | 403    | `cors_rejected`     | a CORS preflight the policy refuses (see `cors`) |
+//! | 403    | `forbidden`         | the verified caller is not API Gateway's account (see `caller`) |
 //! | 404    | `not_found`         | no public route matches the method and path |
 //! | 413    | `payload_too_large` | the body is over the limit (the connection is closed) |
 //! | 414    | `uri_too_long`      | the path or the query is over its limit |
@@ -28,6 +29,8 @@ pub enum Reject {
     InvalidPath(&'static str),
     /// 400 `bad_request`.
     BadRequest,
+    /// 403 `forbidden`.
+    Forbidden,
     /// 404 `not_found`.
     NotFound,
     /// 413 `payload_too_large`.
@@ -45,6 +48,7 @@ impl Reject {
     pub fn status(self) -> StatusCode {
         match self {
             Reject::InvalidPath(_) | Reject::BadRequest => StatusCode::BAD_REQUEST,
+            Reject::Forbidden => StatusCode::FORBIDDEN,
             Reject::NotFound => StatusCode::NOT_FOUND,
             Reject::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Reject::UriTooLong => StatusCode::URI_TOO_LONG,
@@ -58,6 +62,7 @@ impl Reject {
         match self {
             Reject::InvalidPath(_) => "invalid_path",
             Reject::BadRequest => "bad_request",
+            Reject::Forbidden => "forbidden",
             Reject::NotFound => "not_found",
             Reject::PayloadTooLarge => "payload_too_large",
             Reject::UriTooLong => "uri_too_long",
@@ -71,6 +76,7 @@ impl Reject {
         match self {
             Reject::InvalidPath(reason) => reason,
             Reject::BadRequest => "the request body could not be read",
+            Reject::Forbidden => "only the API's gateway may call this service",
             Reject::NotFound => "no public route matches this method and path",
             Reject::PayloadTooLarge => "the request body is larger than this API accepts",
             Reject::UriTooLong => "the request path or query is too long",

@@ -3,40 +3,227 @@
 //! each run of single-line attributes), so generated `.tf` files pass
 //! `terraform fmt -check` as written.
 //!
-//! Values are expressions written as text ([`Expr`]); [`str`] quotes and escapes a
-//! literal string (including `${` / `%{`, which would otherwise start a template).
+//! Values are typed expressions ([`Expr`]): literals, references ([`Ref`]: `var.x`,
+//! `google_x.y.attr`, `local.z`), function calls, lists, objects, conditionals and
+//! template strings are each built by a constructor, so an emitter cannot write a
+//! malformed expression (an unbalanced quote, a `${` left unescaped in a literal, an
+//! identifier that is not one). Only rendering turns them into text.
 
 use std::fmt::Write as _;
 
-/// An HCL expression, as text. Multi-line expressions (objects, long lists) are
-/// written with their inner lines indented relative to the attribute.
+/// One step of a reference: an attribute name (an HCL identifier).
+fn check_ident(s: &str) -> &str {
+    let mut chars = s.chars();
+    let ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    assert!(ok, "internal error: `{s}` is not an HCL identifier");
+    s
+}
+
+/// A reference: a root name and attribute steps (`google_compute_address.ilb.address`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Expr(pub String);
+pub struct Ref(Vec<String>);
+
+impl Ref {
+    fn new(root: &str, steps: &[&str]) -> Self {
+        let mut v = vec![check_ident(root).to_string()];
+        v.extend(steps.iter().map(|s| check_ident(s).to_string()));
+        Ref(v)
+    }
+    /// `var.NAME`.
+    pub fn var(name: &str) -> Self {
+        Ref::new("var", &[name])
+    }
+    /// `local.NAME`.
+    pub fn local(name: &str) -> Self {
+        Ref::new("local", &[name])
+    }
+    /// `TYPE.NAME` of a managed resource.
+    pub fn resource(ty: &str, name: &str) -> Self {
+        Ref::new(ty, &[name])
+    }
+    /// `data.TYPE.NAME`.
+    pub fn data(ty: &str, name: &str) -> Self {
+        Ref::new("data", &[ty, name])
+    }
+    /// `each.value`.
+    pub fn each_value() -> Self {
+        Ref::new("each", &["value"])
+    }
+    /// `path.module`.
+    pub fn path_module() -> Self {
+        Ref::new("path", &["module"])
+    }
+    /// A bare name (a provider reference such as `google-beta`).
+    pub fn name(name: &str) -> Self {
+        Ref::new(name, &[])
+    }
+    /// This reference with one more attribute step.
+    pub fn attr(mut self, step: &str) -> Self {
+        self.0.push(check_ident(step).to_string());
+        self
+    }
+    /// As an expression.
+    pub fn expr(self) -> Expr {
+        Expr::Ref(self)
+    }
+}
+
+/// A binary operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Eq,
+}
+
+/// One part of a template string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Part {
+    /// Literal text (escaped, `${` / `%{` doubled).
+    Text(String),
+    /// `${expr}`.
+    Interp(Expr),
+}
+
+/// An HCL expression.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expr {
+    Str(String),
+    Bool(bool),
+    Num(String),
+    Ref(Ref),
+    Template(Vec<Part>),
+    Call(&'static str, Vec<Expr>),
+    /// A list on one line.
+    List(Vec<Expr>),
+    /// A list with one item per line.
+    ListLines(Vec<Expr>),
+    Object(Vec<(String, Expr)>),
+    Cond(Box<Expr>, Box<Expr>, Box<Expr>),
+    Binary(Box<Expr>, Op, Box<Expr>),
+    /// A type constraint (`string`, `number`, `bool`, `list(string)`).
+    Type(&'static str),
+}
+
+impl From<Ref> for Expr {
+    fn from(r: Ref) -> Self {
+        Expr::Ref(r)
+    }
+}
 
 impl Expr {
-    /// A reference or any other expression written verbatim (`var.region`).
-    pub fn raw(s: impl Into<String>) -> Self {
-        Expr(s.into())
-    }
     fn is_multiline(&self) -> bool {
-        self.0.contains('\n')
+        self.render().contains('\n')
+    }
+
+    /// The expression as text; inner lines of multi-line expressions are indented
+    /// relative to the first line.
+    pub fn render(&self) -> String {
+        match self {
+            Expr::Str(s) => quote(s),
+            Expr::Bool(b) => b.to_string(),
+            Expr::Num(n) => n.clone(),
+            Expr::Type(t) => (*t).to_string(),
+            Expr::Ref(r) => r.0.join("."),
+            Expr::Template(parts) => {
+                let mut out = String::from("\"");
+                for p in parts {
+                    match p {
+                        Part::Text(t) => {
+                            let q = quote(t);
+                            out.push_str(&q[1..q.len() - 1]);
+                        }
+                        Part::Interp(e) => {
+                            let inner = e.render();
+                            assert!(
+                                !inner.contains('\n'),
+                                "internal error: multi-line expression in a template"
+                            );
+                            let _ = write!(out, "${{{inner}}}");
+                        }
+                    }
+                }
+                out.push('"');
+                out
+            }
+            Expr::Call(name, args) => {
+                let args: Vec<String> = args.iter().map(Expr::render).collect();
+                format!("{}({})", check_ident(name), args.join(", "))
+            }
+            Expr::List(items) => {
+                let items: Vec<String> = items.iter().map(Expr::render).collect();
+                format!("[{}]", items.join(", "))
+            }
+            Expr::ListLines(items) => {
+                if items.is_empty() {
+                    return "[]".into();
+                }
+                let mut s = String::from("[\n");
+                for item in items {
+                    for line in item.render().lines() {
+                        let _ = writeln!(s, "  {line}");
+                    }
+                    s.pop();
+                    s.push_str(",\n");
+                }
+                s.push(']');
+                s
+            }
+            Expr::Object(entries) => {
+                let mut body = Body::default();
+                for (k, v) in entries {
+                    body = body.attr(k, v.clone());
+                }
+                let mut s = String::from("{\n");
+                body.render_into(&mut s, 1);
+                s.push('}');
+                s
+            }
+            Expr::Cond(c, a, b) => format!("{} ? {} : {}", c.render(), a.render(), b.render()),
+            Expr::Binary(a, op, b) => {
+                let op = match op {
+                    Op::Eq => "==",
+                };
+                format!("{} {op} {}", a.render(), b.render())
+            }
+        }
     }
 }
 
 /// A quoted HCL string literal.
 pub fn str(s: &str) -> Expr {
-    Expr(quote(s))
+    Expr::Str(s.to_string())
 }
 
-/// A quoted template string: `${…}` interpolations are kept (for `"${var.x}-y"`), but
-/// quotes, backslashes and control characters are escaped.
-pub fn template(s: &str) -> Expr {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        push_escaped(&mut out, c);
-    }
-    out.push('"');
-    Expr(out)
+/// A template string from literal text and interpolated expressions.
+pub fn template(parts: Vec<Part>) -> Expr {
+    Expr::Template(parts)
+}
+
+/// Literal text in a [`template`].
+pub fn text(s: impl Into<String>) -> Part {
+    Part::Text(s.into())
+}
+
+/// `${expr}` in a [`template`].
+pub fn interp(e: impl Into<Expr>) -> Part {
+    Part::Interp(e.into())
+}
+
+/// A function call.
+pub fn call(name: &'static str, args: Vec<Expr>) -> Expr {
+    Expr::Call(name, args)
+}
+
+/// `cond ? a : b`.
+pub fn cond(c: Expr, a: Expr, b: Expr) -> Expr {
+    Expr::Cond(Box::new(c), Box::new(a), Box::new(b))
+}
+
+/// `a == b`.
+pub fn eq(a: Expr, b: Expr) -> Expr {
+    Expr::Binary(Box::new(a), Op::Eq, Box::new(b))
 }
 
 fn push_escaped(out: &mut String, c: char) {
@@ -69,43 +256,32 @@ pub fn quote(s: &str) -> String {
 
 /// `true` / `false`.
 pub fn bool(b: bool) -> Expr {
-    Expr(b.to_string())
+    Expr::Bool(b)
 }
 
 /// A number.
-pub fn num(n: impl std::fmt::Display) -> Expr {
-    Expr(n.to_string())
+pub fn num(n: impl Into<u64>) -> Expr {
+    Expr::Num(n.into().to_string())
 }
 
 /// `[a, b]` on one line.
-pub fn list(items: &[Expr]) -> Expr {
-    let inner: Vec<&str> = items.iter().map(|e| e.0.as_str()).collect();
-    Expr(format!("[{}]", inner.join(", ")))
+pub fn list(items: Vec<Expr>) -> Expr {
+    Expr::List(items)
 }
 
 /// A list with one item per line (for `depends_on` and long lists).
-pub fn list_lines(items: &[Expr]) -> Expr {
-    if items.is_empty() {
-        return Expr("[]".into());
-    }
-    let mut s = String::from("[\n");
-    for item in items {
-        let _ = writeln!(s, "  {},", item.0);
-    }
-    s.push(']');
-    Expr(s)
+pub fn list_lines(items: Vec<Expr>) -> Expr {
+    Expr::ListLines(items)
 }
 
 /// An object `{ key = value }` with one attribute per line, `=` aligned.
 pub fn object(entries: &[(&str, Expr)]) -> Expr {
-    let mut body = Body::default();
-    for (k, v) in entries {
-        body = body.attr(k, v.clone());
-    }
-    let mut s = String::from("{\n");
-    body.render_into(&mut s, 1);
-    s.push('}');
-    Expr(s)
+    Expr::Object(
+        entries
+            .iter()
+            .map(|(k, v)| (check_ident(k).to_string(), v.clone()))
+            .collect(),
+    )
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,8 +302,9 @@ impl Body {
     pub fn new() -> Self {
         Self::default()
     }
-    pub fn attr(mut self, key: &str, value: Expr) -> Self {
-        self.items.push(Item::Attr(key.to_string(), value));
+    pub fn attr(mut self, key: &str, value: impl Into<Expr>) -> Self {
+        self.items
+            .push(Item::Attr(check_ident(key).to_string(), value.into()));
         self
     }
     pub fn attr_opt(self, key: &str, value: Option<Expr>) -> Self {
@@ -178,7 +355,8 @@ impl Body {
                         .unwrap_or(0);
                     for it in &items[start..end] {
                         if let Item::Attr(k, v) = it {
-                            let mut lines = v.0.lines();
+                            let text = v.render();
+                            let mut lines = text.lines();
                             let first = lines.next().unwrap_or("");
                             let _ = writeln!(out, "{pad}{k:<width$} = {first}");
                             for line in lines {
@@ -224,7 +402,7 @@ pub struct Block {
 impl Block {
     pub fn new(ty: &str, labels: &[&str], body: Body) -> Self {
         Block {
-            ty: ty.to_string(),
+            ty: check_ident(ty).to_string(),
             labels: labels.iter().map(|l| l.to_string()).collect(),
             body,
         }
@@ -296,6 +474,47 @@ mod tests {
     }
 
     #[test]
+    fn templates_escape_text_and_interpolate_references() {
+        let t = template(vec![
+            text("serviceAccount:\"${not}\""),
+            interp(Ref::resource("google_service_account", "gw").attr("email")),
+        ]);
+        assert_eq!(
+            t.render(),
+            "\"serviceAccount:\\\"$${not}\\\"${google_service_account.gw.email}\""
+        );
+    }
+
+    #[test]
+    fn calls_conditionals_and_nested_layouts() {
+        let e = call("toset", vec![list_lines(vec![str("a"), str("b")])]);
+        assert_eq!(e.render(), "toset([\n  \"a\",\n  \"b\",\n])");
+        let c = cond(
+            eq(Ref::var("x").expr(), str("")),
+            Expr::Num("0".into()),
+            num(1u32),
+        );
+        assert_eq!(c.render(), "var.x == \"\" ? 0 : 1");
+        let f = call(
+            "f",
+            vec![
+                str("p"),
+                object(&[("k", Ref::local("v").expr()), ("long_key", bool(true))]),
+            ],
+        );
+        assert_eq!(
+            f.render(),
+            "f(\"p\", {\n  k        = local.v\n  long_key = true\n})"
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "not an HCL identifier")]
+    fn references_reject_non_identifiers() {
+        let _ = Ref::var("a b");
+    }
+
+    #[test]
     fn aligns_runs_of_attributes() {
         let mut f = File::new();
         f.push(Block::new(
@@ -305,7 +524,7 @@ mod tests {
                 .attr("name", str("n"))
                 .attr("project_id", str("p"))
                 .blank()
-                .attr("a", num(1))
+                .attr("a", num(1u32))
                 .block(Block::new("inner", &[], Body::new().attr("k", bool(true)))),
         ));
         assert_eq!(

@@ -1,26 +1,30 @@
 //! Emit: the Google Cloud side as Terraform, `terraform/*.tf`.
 //!
 //! Stage: `emit`. Takes the [`Model`]; gives one `.tf` file per concern, laid out as
-//! `terraform fmt` would (see the `hcl` submodule):
+//! `terraform fmt` would (see the `hcl` submodule, whose expressions are typed):
 //!
-//! - `versions.tf`: Terraform and provider version ranges, the two Google providers;
-//! - `variables.tf`: every input, described, defaulting to the spec's values;
-//! - `apis.tf`: the project services, including the API's own managed service
-//!   (API keys are rejected until it is enabled);
+//! - `versions.tf`: Terraform and provider version ranges, the two Google providers
+//!   (with an explicit quota project: API keys need one and the provider does not
+//!   take it from the user's credentials);
+//! - `variables.tf`: every input, described, defaulting to the spec's values (the
+//!   image tag has no default: each apply names the immutable tag it deploys);
+//! - `apis.tf`: the project services, and the API's own managed service once the
+//!   gateway exists (API keys are rejected until it is enabled);
 //! - `network.tf`: the reserved internal address of the internal load balancer (the
 //!   Kubernetes Service names it; the relay's `UPSTREAM_URL` carries its IP), and the
 //!   Serverless VPC Access connector when the spec picks that egress;
-//! - `registry.tf`, `iam.tf`: the Artifact Registry repository, the relay's and the
-//!   gateway's service accounts;
+//! - `registry.tf`, `iam.tf`: the Artifact Registry repository (immutable tags), the
+//!   relay's, the gateway's and the image builder's service accounts;
 //! - `relay.tf`: the relay on Cloud Run v2, invokable only by the gateway's account;
 //! - `gateway.tf`: API Gateway (`google-beta`), its config built from
-//!   `../openapi/gateway.yaml` with the relay's host filled in, and the API key;
+//!   `../openapi/gateway.yaml` with the relay's host filled in, and the API key (its
+//!   name carries a random suffix: deleted key names stay taken for about 30 days);
 //! - `cluster.tf`: the existing GKE cluster (a data source) or a new private,
-//!   VPC-native one with Workload Identity;
+//!   VPC-native one with Workload Identity and GKE subsetting;
 //! - `database.tf`: Cloud SQL for PostgreSQL on a private IP with its URL in Secret
 //!   Manager, when the spec asks for it;
 //! - `outputs.tf`: the gateway URL, the API key (sensitive), the relay URL, the
-//!   internal IP, the image names.
+//!   internal IP and the ranges allowed to reach it, the image names.
 //!
 //! Every resource and data block is checked against the provider schema in
 //! `tests/infra_terraform.rs`.
@@ -33,7 +37,10 @@ use platform::{cluster, database};
 use super::openapi::RELAY_HOST_VAR;
 use super::{CommentSyntax, EmittedFile};
 use crate::model::{Cluster, Database, Egress, Model};
-use hcl::{Block, Body, Expr, File, bool, list, list_lines, num, object, str, template};
+use hcl::{
+    Block, Body, Expr, File, Ref, bool, call, cond, eq, interp, list, list_lines, num, object, str,
+    template, text,
+};
 
 /// The provider version range the generated Terraform is checked against: the schema
 /// test data covers hashicorp/google and google-beta 6.50 and 8.7.
@@ -42,6 +49,20 @@ pub const PROVIDER_VERSION: &str = ">= 6.50, < 9.0";
 pub const RELAY_CONTAINER_PORT: u16 = 8080;
 /// The relay's health endpoint (probes).
 pub const RELAY_HEALTH_PATH: &str = "/healthz";
+/// The resources the first, targeted apply creates: the APIs and the image
+/// repository (with the builder's account), which must exist before images are
+/// pushed and before Cloud Run can start the relay.
+pub const BOOTSTRAP_TARGETS: [&str; 5] = [
+    "google_project_service.apis",
+    "google_artifact_registry_repository.images",
+    "google_service_account.build",
+    "google_artifact_registry_repository_iam_member.build_push",
+    "google_project_iam_member.build",
+];
+/// The roles the image builder's account holds on the project: writing build logs
+/// and reading the uploaded source.
+pub const BUILD_PROJECT_ROLES: [&str; 2] =
+    ["roles/logging.logWriter", "roles/storage.objectViewer"];
 
 pub fn emit(model: &Model) -> Vec<EmittedFile> {
     let mut files = vec![
@@ -67,8 +88,38 @@ pub fn emit(model: &Model) -> Vec<EmittedFile> {
         .collect()
 }
 
-fn r(s: &str) -> Expr {
-    Expr::raw(s)
+/// `var.NAME`.
+fn var(name: &str) -> Expr {
+    Ref::var(name).expr()
+}
+
+/// `local.NAME`.
+fn local(name: &str) -> Expr {
+    Ref::local(name).expr()
+}
+
+/// `TYPE.NAME.ATTR` of a managed resource.
+fn res(ty: &str, name: &str, attr: &str) -> Expr {
+    Ref::resource(ty, name).attr(attr).expr()
+}
+
+/// `data.TYPE.NAME.ATTR`.
+fn data_ref(ty: &str, name: &str, attr: &str) -> Expr {
+    Ref::data(ty, name).attr(attr).expr()
+}
+
+/// `"serviceAccount:${EMAIL}"`.
+fn sa_member(email: Expr) -> Expr {
+    template(vec![text("serviceAccount:"), interp(email)])
+}
+
+/// `toset([...])`, one item per line.
+fn toset(items: Vec<Expr>) -> Expr {
+    call("toset", vec![list_lines(items)])
+}
+
+fn strs(items: &[&str]) -> Vec<Expr> {
+    items.iter().map(|s| str(s)).collect()
 }
 
 fn resource(ty: &str, name: &str, body: Body) -> Block {
@@ -83,8 +134,12 @@ fn block(ty: &str, body: Body) -> Block {
     Block::new(ty, &[], body)
 }
 
+fn depends_on(refs: &[Ref]) -> Expr {
+    list(refs.iter().cloned().map(Ref::expr).collect())
+}
+
 fn depends_on_apis() -> Expr {
-    list(&[r("google_project_service.apis")])
+    depends_on(&[Ref::resource("google_project_service", "apis")])
 }
 
 fn cloud_sql(model: &Model) -> bool {
@@ -127,6 +182,13 @@ fn node_service_account(model: &Model) -> String {
     format!("{}-nodes", base.trim_end_matches('-'))
 }
 
+/// The image builder's service account id (6–30 chars).
+pub fn build_service_account(model: &Model) -> String {
+    let mut base = model.service.name.clone();
+    base.truncate(30 - "-build".len());
+    format!("{}-build", base.trim_end_matches('-'))
+}
+
 /// The name of the Kubernetes Secret holding `DATABASE_URL`, and its key.
 pub fn database_secret(model: &Model) -> (String, String) {
     match &model.database {
@@ -135,6 +197,29 @@ pub fn database_secret(model: &Model) -> (String, String) {
             model.service.names.k8s_database_secret.clone(),
             "DATABASE_URL".to_string(),
         ),
+    }
+}
+
+/// The address range the relay's traffic to the internal load balancer comes from,
+/// when the spec fixes it (the connector's /28, or the subnetwork shopgen creates);
+/// `None` for Direct VPC egress on an existing subnetwork, whose range Terraform
+/// reads (output `ilb_source_ranges`).
+pub fn relay_egress_range(model: &Model) -> Option<String> {
+    match (&model.gcp.egress, &model.gcp.cluster) {
+        (Egress::Connector { cidr, .. }, _) => Some(cidr.clone()),
+        (Egress::DirectVpc, Cluster::Create { nodes_cidr, .. }) => Some(nodes_cidr.clone()),
+        (Egress::DirectVpc, Cluster::Existing { .. }) => None,
+    }
+}
+
+/// The relay's egress range as a Terraform expression.
+fn relay_egress_range_expr(model: &Model) -> Expr {
+    match &model.gcp.egress {
+        Egress::Connector { cidr, .. } => str(cidr),
+        Egress::DirectVpc if creates_cluster(model) => {
+            res("google_compute_subnetwork", "cluster", "ip_cidr_range")
+        }
+        Egress::DirectVpc => data_ref("google_compute_subnetwork", "subnet", "ip_cidr_range"),
     }
 }
 
@@ -170,8 +255,8 @@ pub fn project_services(model: &Model) -> Vec<&'static str> {
 // versions.tf, variables.tf
 // ---------------------------------------------------------------------------------
 
-fn versions(model: &Model) -> File {
-    let mut providers = Body::new()
+fn versions(_model: &Model) -> File {
+    let providers = Body::new()
         .attr(
             "google",
             object(&[
@@ -185,16 +270,14 @@ fn versions(model: &Model) -> File {
                 ("source", str("hashicorp/google-beta")),
                 ("version", str(PROVIDER_VERSION)),
             ]),
-        );
-    if cloud_sql(model) {
-        providers = providers.attr(
+        )
+        .attr(
             "random",
             object(&[
                 ("source", str("hashicorp/random")),
                 ("version", str(">= 3.6, < 4.0")),
             ]),
         );
-    }
     let mut f = File::new();
     f.push(block(
         "terraform",
@@ -203,25 +286,39 @@ fn versions(model: &Model) -> File {
             .blank()
             .block(block("required_providers", providers)),
     ));
-    for p in ["google", "google-beta"] {
-        f.push(Block::new(
-            "provider",
-            &[p],
-            Body::new()
-                .attr("project", r("var.project"))
-                .attr("region", r("var.region")),
-        ));
+    for (i, p) in ["google", "google-beta"].into_iter().enumerate() {
+        let body = Body::new()
+            .attr("project", var("project"))
+            .attr("region", var("region"))
+            .attr("user_project_override", bool(true))
+            .attr(
+                "billing_project",
+                cond(
+                    eq(var("billing_project"), str("")),
+                    var("project"),
+                    var("billing_project"),
+                ),
+            );
+        let provider = Block::new("provider", &[p], body);
+        if i == 0 {
+            f.push_commented(
+                "Requests name their quota project explicitly: the API Keys API refuses user\ncredentials without one, and the provider does not take it from the credentials.",
+                provider,
+            );
+        } else {
+            f.push(provider);
+        }
     }
     f
 }
 
-fn variable(name: &str, ty: &str, description: &str, default: Option<Expr>) -> Block {
+fn variable(name: &str, ty: &'static str, description: &str, default: Option<Expr>) -> Block {
     Block::new(
         "variable",
         &[name],
         Body::new()
             .attr("description", str(description))
-            .attr("type", r(ty))
+            .attr("type", Expr::Type(ty))
             .attr_opt("default", default),
     )
 }
@@ -232,8 +329,14 @@ fn variables(model: &Model) -> File {
     f.push(variable(
         "project",
         "string",
-        "Google Cloud project id.",
+        "Google Cloud project id (`shopgen deploy --project` overrides the spec's).",
         Some(str(&model.gcp.project)),
+    ));
+    f.push(variable(
+        "billing_project",
+        "string",
+        "Quota and billing project for API requests; empty means `project`.",
+        Some(str("")),
     ));
     f.push(variable(
         "region",
@@ -283,8 +386,8 @@ fn variables(model: &Model) -> File {
     f.push(variable(
         "image_tag",
         "string",
-        "Tag of the relay image in Artifact Registry. Use an immutable tag (for example the git commit) so each apply deploys what it names.",
-        Some(str("latest")),
+        "Immutable tag of the images in Artifact Registry (the repository refuses to move a tag). `shopgen deploy` derives it from the sources: the commit, plus a digest of uncommitted changes.",
+        None,
     ));
     f.push(variable(
         "relay_min_instances",
@@ -320,7 +423,6 @@ fn variables(model: &Model) -> File {
 // ---------------------------------------------------------------------------------
 
 fn apis(model: &Model) -> File {
-    let services: Vec<Expr> = project_services(model).iter().map(|s| str(s)).collect();
     let mut f = File::new();
     f.push_commented(
         "Every API the stack uses. Left enabled on destroy: other workloads may use them.",
@@ -328,23 +430,25 @@ fn apis(model: &Model) -> File {
             "google_project_service",
             "apis",
             Body::new()
-                .attr(
-                    "for_each",
-                    Expr(format!("toset({})", list_lines(&services).0)),
-                )
+                .attr("for_each", toset(strs(&project_services(model))))
                 .blank()
-                .attr("service", r("each.value"))
+                .attr("service", Ref::each_value())
                 .attr("disable_on_destroy", bool(false)),
         ),
     );
     f.push_commented(
-        "The API's own managed service: API keys restricted to this API are rejected\nuntil it is enabled in the project.",
+        "The API's own managed service: API keys restricted to this API are rejected\nuntil it is enabled in the project. A new API's service can take a while to become\nvisible, so it is enabled only after the gateway serves its config; if it is not\nvisible yet, the apply fails on this resource alone and a rerun completes it\n(`shopgen deploy` retries).",
         resource(
             "google_project_service",
             "managed_service",
             Body::new()
-                .attr("service", r("google_api_gateway_api.api.managed_service"))
-                .attr("disable_on_destroy", bool(false)),
+                .attr("service", res("google_api_gateway_api", "api", "managed_service"))
+                .attr("disable_on_destroy", bool(false))
+                .blank()
+                .attr(
+                    "depends_on",
+                    depends_on(&[Ref::resource("google_api_gateway_gateway", "gateway")]),
+                ),
         ),
     );
     f
@@ -356,41 +460,38 @@ fn network(model: &Model) -> File {
     f.push(data(
         "google_compute_network",
         "vpc",
-        Body::new().attr("name", r("var.network")),
+        Body::new().attr("name", var("network")),
     ));
-    let (subnet_ref, address_region) = if creates_cluster(model) {
-        (
-            "google_compute_subnetwork.cluster.id",
-            r("local.cluster_region"),
-        )
+    let subnet_ref = if creates_cluster(model) {
+        res("google_compute_subnetwork", "cluster", "id")
     } else {
         f.push(data(
             "google_compute_subnetwork",
             "subnet",
             Body::new()
-                .attr("name", r("var.subnetwork"))
-                .attr("region", r("local.cluster_region")),
+                .attr("name", var("subnetwork"))
+                .attr("region", local("cluster_region")),
         ));
-        (
-            "data.google_compute_subnetwork.subnet.self_link",
-            r("local.cluster_region"),
-        )
+        data_ref("google_compute_subnetwork", "subnet", "self_link")
     };
     f.push_commented(
-        "The internal load balancer's address, reserved so Terraform knows the IP before\nthe Service exists: the Service names it (networking.gke.io/load-balancer-ip-addresses),\nthe relay's UPSTREAM_URL carries its IP.",
+        "The internal load balancer's address, reserved so Terraform knows the IP before\nthe Service exists. The Service names it (networking.gke.io/load-balancer-ip-addresses,\nread by GKE subsetting); `shopgen deploy` also sets spec.loadBalancerIP to it, which\nclusters without subsetting read. The relay's UPSTREAM_URL carries the IP.",
         resource(
             "google_compute_address",
             "ilb",
             Body::new()
                 .attr("name", str(&n.ilb_address))
-                .attr("region", address_region)
-                .attr("subnetwork", r(subnet_ref))
+                .attr("region", local("cluster_region"))
+                .attr("subnetwork", subnet_ref)
                 .attr("address_type", str("INTERNAL"))
                 .attr("purpose", str("GCE_ENDPOINT"))
-                .attr("description", str(&format!(
-                    "Internal load balancer of the {} backend (Kubernetes Service {}/{}).",
-                    model.service.name, model.service.namespace, model.service.names.k8s_name
-                )))
+                .attr(
+                    "description",
+                    str(&format!(
+                        "Internal load balancer of the {} backend (Kubernetes Service {}/{}).",
+                        model.service.name, model.service.namespace, model.service.names.k8s_name
+                    )),
+                )
                 .blank()
                 .attr("depends_on", depends_on_apis()),
         ),
@@ -409,12 +510,12 @@ fn network(model: &Model) -> File {
                 "relay",
                 Body::new()
                     .attr("name", str(&n.vpc_connector))
-                    .attr("region", r("var.region"))
-                    .attr("network", r("data.google_compute_network.vpc.name"))
+                    .attr("region", var("region"))
+                    .attr("network", data_ref("google_compute_network", "vpc", "name"))
                     .attr("ip_cidr_range", str(cidr))
                     .attr("machine_type", str(machine_type))
-                    .attr("min_instances", num(min_instances))
-                    .attr("max_instances", num(max_instances))
+                    .attr("min_instances", num(*min_instances))
+                    .attr("max_instances", num(*max_instances))
                     .blank()
                     .attr("depends_on", depends_on_apis()),
             ),
@@ -423,17 +524,38 @@ fn network(model: &Model) -> File {
     f
 }
 
+fn repo_member(name: &str, role: &str, member: Expr, count: Option<Expr>) -> Block {
+    let mut body = Body::new();
+    if let Some(c) = count {
+        body = body.attr("count", c).blank();
+    }
+    resource(
+        "google_artifact_registry_repository_iam_member",
+        name,
+        body.attr(
+            "location",
+            res("google_artifact_registry_repository", "images", "location"),
+        )
+        .attr(
+            "repository",
+            res("google_artifact_registry_repository", "images", "name"),
+        )
+        .attr("role", str(role))
+        .attr("member", member),
+    )
+}
+
 fn registry(model: &Model) -> File {
     let n = &model.service.names;
     let mut f = File::new();
     f.push_commented(
-        "Holds the backend and relay images.",
+        "Holds the backend and relay images. Tags are immutable: a tag names one image\nfor good, so what an apply deploys is what its tag named when it was pushed.",
         resource(
             "google_artifact_registry_repository",
             "images",
             Body::new()
                 .attr("repository_id", str(&n.artifact_repository))
-                .attr("location", r("var.region"))
+                .attr("location", var("region"))
                 .attr("format", str("DOCKER"))
                 .attr(
                     "description",
@@ -443,60 +565,77 @@ fn registry(model: &Model) -> File {
                     )),
                 )
                 .blank()
+                .block(block(
+                    "docker_config",
+                    Body::new().attr("immutable_tags", bool(true)),
+                ))
+                .blank()
                 .attr("depends_on", depends_on_apis()),
         ),
     );
+    let nodes = res("google_service_account", "nodes", "email");
     if creates_cluster(model) {
-        f.push(resource(
-            "google_artifact_registry_repository_iam_member",
+        f.push(repo_member(
             "nodes_read",
-            Body::new()
-                .attr(
-                    "location",
-                    r("google_artifact_registry_repository.images.location"),
-                )
-                .attr(
-                    "repository",
-                    r("google_artifact_registry_repository.images.name"),
-                )
-                .attr("role", str("roles/artifactregistry.reader"))
-                .attr(
-                    "member",
-                    r("\"serviceAccount:${google_service_account.nodes.email}\""),
-                ),
+            "roles/artifactregistry.reader",
+            sa_member(nodes),
+            None,
         ));
     } else {
         f.push_commented(
             "Lets the existing cluster's nodes pull the backend image, when their account is given.",
-            resource(
-                "google_artifact_registry_repository_iam_member",
+            repo_member(
                 "nodes_read",
-                Body::new()
-                    .attr("count", r("var.gke_node_service_account == \"\" ? 0 : 1"))
-                    .blank()
-                    .attr("location", r("google_artifact_registry_repository.images.location"))
-                    .attr("repository", r("google_artifact_registry_repository.images.name"))
-                    .attr("role", str("roles/artifactregistry.reader"))
-                    .attr("member", r("\"serviceAccount:${var.gke_node_service_account}\"")),
+                "roles/artifactregistry.reader",
+                sa_member(var("gke_node_service_account")),
+                Some(cond(
+                    eq(var("gke_node_service_account"), str("")),
+                    num(0u32),
+                    num(1u32),
+                )),
             ),
         );
     }
+    f.push_commented(
+        "Cloud Build pushes the images as the builder's account.",
+        repo_member(
+            "build_push",
+            "roles/artifactregistry.writer",
+            sa_member(res("google_service_account", "build", "email")),
+            None,
+        ),
+    );
+    let image = |name: &str| {
+        template(vec![
+            interp(local("image_repository")),
+            text(format!("/{name}:")),
+            interp(var("image_tag")),
+        ])
+    };
     f.push(Block::new(
         "locals",
         &[],
         Body::new()
             .attr(
                 "image_repository",
-                template("${google_artifact_registry_repository.images.location}-docker.pkg.dev/${var.project}/${google_artifact_registry_repository.images.repository_id}"),
+                template(vec![
+                    interp(res(
+                        "google_artifact_registry_repository",
+                        "images",
+                        "location",
+                    )),
+                    text("-docker.pkg.dev/"),
+                    interp(var("project")),
+                    text("/"),
+                    interp(res(
+                        "google_artifact_registry_repository",
+                        "images",
+                        "repository_id",
+                    )),
+                ]),
             )
-            .attr(
-                "relay_image",
-                template(&format!("${{local.image_repository}}/{}:${{var.image_tag}}", n.relay_image)),
-            )
-            .attr(
-                "backend_image",
-                template(&format!("${{local.image_repository}}/{}", n.backend_image)),
-            ),
+            .attr("relay_image", image(&n.relay_image))
+            .attr("backend_image", image(&n.backend_image)),
     ));
     f
 }
@@ -520,17 +659,48 @@ fn iam(model: &Model) -> File {
         ),
     );
     f.push_commented(
-        "API Gateway signs its calls to the relay as this account; it may invoke the relay\nand nothing else.",
+        "API Gateway signs its calls to the relay as this account; it may invoke the relay\nand nothing else, and the relay refuses every other caller.",
         resource(
             "google_service_account",
             "gateway",
             Body::new()
                 .attr("account_id", str(&n.gateway_service_account))
-                .attr("display_name", str(&format!("{} API Gateway backend caller", model.service.name)))
+                .attr(
+                    "display_name",
+                    str(&format!("{} API Gateway backend caller", model.service.name)),
+                )
                 .blank()
                 .attr("depends_on", depends_on_apis()),
         ),
     );
+    f.push_commented(
+        "Cloud Build runs the image builds as this account (new projects' default build\naccount may lack these permissions): it writes logs, reads the uploaded source and\npushes to the image repository.",
+        resource(
+            "google_service_account",
+            "build",
+            Body::new()
+                .attr("account_id", str(&build_service_account(model)))
+                .attr(
+                    "display_name",
+                    str(&format!("{} image builds (Cloud Build)", model.service.name)),
+                )
+                .blank()
+                .attr("depends_on", depends_on_apis()),
+        ),
+    );
+    f.push(resource(
+        "google_project_iam_member",
+        "build",
+        Body::new()
+            .attr("for_each", toset(strs(&BUILD_PROJECT_ROLES)))
+            .blank()
+            .attr("project", var("project"))
+            .attr("role", Ref::each_value())
+            .attr(
+                "member",
+                sa_member(res("google_service_account", "build", "email")),
+            ),
+    ));
     f
 }
 
@@ -539,15 +709,15 @@ fn iam(model: &Model) -> File {
 // ---------------------------------------------------------------------------------
 
 /// The relay's `UPSTREAM_URL`: plain HTTP to the internal load balancer's reserved IP.
-pub fn upstream_url_expr(model: &Model) -> String {
-    if model.service.service_port == 80 {
-        "http://${google_compute_address.ilb.address}".to_string()
-    } else {
-        format!(
-            "http://${{google_compute_address.ilb.address}}:{}",
-            model.service.service_port
-        )
+fn upstream_url(model: &Model) -> Expr {
+    let mut parts = vec![
+        text("http://"),
+        interp(res("google_compute_address", "ilb", "address")),
+    ];
+    if model.service.service_port != 80 {
+        parts.push(text(format!(":{}", model.service.service_port)));
     }
+    template(parts)
 }
 
 /// The relay's CORS settings (`CORS_*`, read by the relay runtime).
@@ -571,13 +741,31 @@ fn env(name: &str, value: Expr) -> Block {
     )
 }
 
+fn http_probe(name: &str, period: u32, timeout: u32, failures: u32) -> Block {
+    block(
+        name,
+        Body::new()
+            .attr("period_seconds", num(period))
+            .attr("timeout_seconds", num(timeout))
+            .attr("failure_threshold", num(failures))
+            .blank()
+            .block(block(
+                "http_get",
+                Body::new().attr("path", str(RELAY_HEALTH_PATH)),
+            )),
+    )
+}
+
 fn relay(model: &Model) -> File {
     let n = &model.service.names;
     let vpc_access = match &model.gcp.egress {
         Egress::Connector { .. } => block(
             "vpc_access",
             Body::new()
-                .attr("connector", r("google_vpc_access_connector.relay.id"))
+                .attr(
+                    "connector",
+                    res("google_vpc_access_connector", "relay", "id"),
+                )
                 .attr("egress", str("PRIVATE_RANGES_ONLY")),
         ),
         Egress::DirectVpc => block(
@@ -588,28 +776,28 @@ fn relay(model: &Model) -> File {
                 .block(block(
                     "network_interfaces",
                     Body::new()
-                        .attr("network", r("data.google_compute_network.vpc.id"))
+                        .attr("network", data_ref("google_compute_network", "vpc", "id"))
                         .attr(
                             "subnetwork",
-                            r(if creates_cluster(model) {
-                                "google_compute_subnetwork.cluster.id"
+                            if creates_cluster(model) {
+                                res("google_compute_subnetwork", "cluster", "id")
                             } else {
-                                "data.google_compute_subnetwork.subnet.id"
-                            }),
+                                data_ref("google_compute_subnetwork", "subnet", "id")
+                            },
                         ),
                 )),
         ),
     };
     let timeout_s = model.gateway.deadline_seconds.ceil().max(1.0) as u64;
     let mut container = Body::new()
-        .attr("image", r("local.relay_image"))
+        .attr("image", local("relay_image"))
         .blank()
         .block(block(
             "ports",
             Body::new().attr("container_port", num(RELAY_CONTAINER_PORT)),
         ))
         .blank()
-        .block(env("UPSTREAM_URL", template(&upstream_url_expr(model))))
+        .block(env("UPSTREAM_URL", upstream_url(model)))
         .block(env(
             "UPSTREAM_TIMEOUT_MS",
             str(&model.relay.upstream_timeout_ms.to_string()),
@@ -618,69 +806,57 @@ fn relay(model: &Model) -> File {
             "MAX_BODY_BYTES",
             str(&model.relay.max_body_bytes.to_string()),
         ))
-        .block(env("API_KEY_HEADER", str(&model.gateway.api_key_header)));
+        .block(env("API_KEY_HEADER", str(&model.gateway.api_key_header)))
+        .block(env(
+            "ALLOWED_INVOKERS",
+            template(vec![
+                interp(res("google_service_account", "gateway", "email")),
+                text(","),
+                interp(res("google_service_account", "gateway", "unique_id")),
+            ]),
+        ));
     if let Some(cors) = &model.gateway.cors {
         for (name, value) in relay_cors_env(cors) {
             container = container.block(env(name, str(&value)));
         }
     }
-    let container = container
-        .blank()
-        .block(block(
-            "resources",
-            Body::new()
-                .attr(
-                    "limits",
-                    object(&[
-                        ("cpu", str(&model.relay.cpu)),
-                        ("memory", str(&model.relay.memory)),
-                    ]),
-                )
-                .attr("cpu_idle", bool(true)),
-        ))
-        .blank()
-        .block(block(
-            "startup_probe",
-            Body::new()
-                .attr("period_seconds", num(1))
-                .attr("timeout_seconds", num(1))
-                .attr("failure_threshold", num(10))
-                .blank()
-                .block(block(
-                    "http_get",
-                    Body::new().attr("path", str(RELAY_HEALTH_PATH)),
-                )),
-        ))
-        .blank()
-        .block(block(
-            "liveness_probe",
-            Body::new()
-                .attr("period_seconds", num(15))
-                .attr("timeout_seconds", num(2))
-                .attr("failure_threshold", num(3))
-                .blank()
-                .block(block(
-                    "http_get",
-                    Body::new().attr("path", str(RELAY_HEALTH_PATH)),
-                )),
-        ));
-    let container = block("containers", container);
+    let container = block(
+        "containers",
+        container
+            .blank()
+            .block(block(
+                "resources",
+                Body::new()
+                    .attr(
+                        "limits",
+                        object(&[
+                            ("cpu", str(&model.relay.cpu)),
+                            ("memory", str(&model.relay.memory)),
+                        ]),
+                    )
+                    .attr("cpu_idle", bool(true)),
+            ))
+            .blank()
+            .block(http_probe("startup_probe", 1, 1, 10))
+            .blank()
+            .block(http_probe("liveness_probe", 15, 2, 3)),
+    );
     let mut f = File::new();
     f.push_commented(
-        "The relay: API Gateway calls it on its run.app URL with an ID token; it forwards\nthe public routes to the internal load balancer through the VPC. Ingress stays\nopen to the internet, guarded by IAM: only the gateway's account may invoke it.",
+        "The relay: API Gateway calls it on its run.app URL with an ID token; it forwards\nthe public routes to the internal load balancer through the VPC. Ingress stays\nopen to the internet, guarded by IAM: only the gateway's account may invoke it.\nIAM also lets the project's Owners and Editors in, so the relay itself refuses\nevery caller but the gateway's account (ALLOWED_INVOKERS, 403).",
         resource(
             "google_cloud_run_v2_service",
             "relay",
             Body::new()
                 .attr("name", str(&n.cloud_run_service))
-                .attr("location", r("var.region"))
+                .attr("location", var("region"))
                 .attr("ingress", str("INGRESS_TRAFFIC_ALL"))
-                .attr("deletion_protection", r("var.relay_deletion_protection"))
+                .attr("deletion_protection", var("relay_deletion_protection"))
                 .blank()
                 .block(block(
                     "template",
                     Body::new()
-                        .attr("service_account", r("google_service_account.relay.email"))
+                        .attr("service_account", res("google_service_account", "relay", "email"))
                         .attr(
                             "max_instance_request_concurrency",
                             num(model.relay.concurrency),
@@ -690,8 +866,8 @@ fn relay(model: &Model) -> File {
                         .block(block(
                             "scaling",
                             Body::new()
-                                .attr("min_instance_count", r("var.relay_min_instances"))
-                                .attr("max_instance_count", r("var.relay_max_instances")),
+                                .attr("min_instance_count", var("relay_min_instances"))
+                                .attr("max_instance_count", var("relay_max_instances")),
                         ))
                         .blank()
                         .block(vpc_access)
@@ -702,19 +878,20 @@ fn relay(model: &Model) -> File {
                 .attr("depends_on", depends_on_apis()),
         ),
     );
+    let relay = |attr: &str| res("google_cloud_run_v2_service", "relay", attr);
     f.push_commented(
         "Only API Gateway (its service account) may call the relay; never allUsers.",
         resource(
             "google_cloud_run_v2_service_iam_member",
             "gateway_invoker",
             Body::new()
-                .attr("project", r("google_cloud_run_v2_service.relay.project"))
-                .attr("location", r("google_cloud_run_v2_service.relay.location"))
-                .attr("name", r("google_cloud_run_v2_service.relay.name"))
+                .attr("project", relay("project"))
+                .attr("location", relay("location"))
+                .attr("name", relay("name"))
                 .attr("role", str("roles/run.invoker"))
                 .attr(
                     "member",
-                    r("\"serviceAccount:${google_service_account.gateway.email}\""),
+                    sa_member(res("google_service_account", "gateway", "email")),
                 ),
         ),
     );
@@ -727,6 +904,7 @@ fn relay(model: &Model) -> File {
 
 fn gateway(model: &Model) -> File {
     let n = &model.service.names;
+    let beta = || Ref::name("google-beta");
     let mut f = File::new();
     f.push_commented(
         "API Gateway exists only in the google-beta provider.",
@@ -734,26 +912,48 @@ fn gateway(model: &Model) -> File {
             "google_api_gateway_api",
             "api",
             Body::new()
-                .attr("provider", r("google-beta"))
+                .attr("provider", beta())
                 .attr("api_id", str(&n.api_id))
                 .attr("display_name", str(&model.gateway.title))
                 .blank()
                 .attr("depends_on", depends_on_apis()),
         ),
     );
-    let contents = Expr(format!(
-        "base64encode(templatefile(\"${{path.module}}/../openapi/gateway.yaml\", {{\n  {RELAY_HOST_VAR} = trimprefix(google_cloud_run_v2_service.relay.uri, \"https://\")\n}}))"
-    ));
+    let contents = call(
+        "base64encode",
+        vec![call(
+            "templatefile",
+            vec![
+                template(vec![
+                    interp(Ref::path_module()),
+                    text("/../openapi/gateway.yaml"),
+                ]),
+                object(&[(
+                    RELAY_HOST_VAR,
+                    call(
+                        "trimprefix",
+                        vec![
+                            res("google_cloud_run_v2_service", "relay", "uri"),
+                            str("https://"),
+                        ],
+                    ),
+                )]),
+            ],
+        )],
+    );
     f.push_commented(
         "Configs are immutable: each change creates a new one (random suffix) before the\nold one goes, so the gateway always points at a live config. The document is\nopenapi/gateway.yaml with the relay's host filled in.",
         resource(
             "google_api_gateway_api_config",
             "api",
             Body::new()
-                .attr("provider", r("google-beta"))
-                .attr("api", r("google_api_gateway_api.api.api_id"))
+                .attr("provider", beta())
+                .attr("api", res("google_api_gateway_api", "api", "api_id"))
                 .attr("api_config_id_prefix", str(&format!("{}-", n.api_id)))
-                .attr("display_name", str(&format!("{} (shopgen)", model.gateway.title)))
+                .attr(
+                    "display_name",
+                    str(&format!("{} (shopgen)", model.gateway.title)),
+                )
                 .blank()
                 .block(block(
                     "openapi_documents",
@@ -771,7 +971,7 @@ fn gateway(model: &Model) -> File {
                         "backend_config",
                         Body::new().attr(
                             "google_service_account",
-                            r("google_service_account.gateway.email"),
+                            res("google_service_account", "gateway", "email"),
                         ),
                     )),
                 ))
@@ -786,12 +986,23 @@ fn gateway(model: &Model) -> File {
         "google_api_gateway_gateway",
         "gateway",
         Body::new()
-            .attr("provider", r("google-beta"))
+            .attr("provider", beta())
             .attr("gateway_id", str(&n.gateway_id))
-            .attr("region", r("var.gateway_region"))
-            .attr("api_config", r("google_api_gateway_api_config.api.id"))
+            .attr("region", var("gateway_region"))
+            .attr(
+                "api_config",
+                res("google_api_gateway_api_config", "api", "id"),
+            )
             .attr("display_name", str(&model.gateway.title)),
     ));
+    f.push_commented(
+        "A deleted key's name stays taken for about 30 days: each key gets a fresh suffix,\nso destroying and re-creating the stack does not collide with the old key.",
+        resource(
+            "random_id",
+            "api_key",
+            Body::new().attr("byte_length", num(3u32)),
+        ),
+    );
     f.push_commented(
         &format!(
             "The client key, accepted only by this API; clients send it in the `{}` header.",
@@ -801,7 +1012,13 @@ fn gateway(model: &Model) -> File {
             "google_apikeys_key",
             "client",
             Body::new()
-                .attr("name", str(&format!("{}-client", model.service.name)))
+                .attr(
+                    "name",
+                    template(vec![
+                        text(format!("{}-client-", model.service.name)),
+                        interp(res("random_id", "api_key", "hex")),
+                    ]),
+                )
                 .attr(
                     "display_name",
                     str(&format!("{} client key", model.gateway.title)),
@@ -811,14 +1028,16 @@ fn gateway(model: &Model) -> File {
                     "restrictions",
                     Body::new().block(block(
                         "api_targets",
-                        Body::new()
-                            .attr("service", r("google_api_gateway_api.api.managed_service")),
+                        Body::new().attr(
+                            "service",
+                            res("google_api_gateway_api", "api", "managed_service"),
+                        ),
                     )),
                 ))
                 .blank()
                 .attr(
                     "depends_on",
-                    list(&[r("google_project_service.managed_service")]),
+                    depends_on(&[Ref::resource("google_project_service", "managed_service")]),
                 ),
         ),
     );
@@ -826,7 +1045,7 @@ fn gateway(model: &Model) -> File {
 }
 
 // ---------------------------------------------------------------------------------
-// cluster.tf
+// outputs.tf
 // ---------------------------------------------------------------------------------
 
 fn output(name: &str, description: &str, value: Expr, sensitive: bool) -> Block {
@@ -844,7 +1063,14 @@ fn outputs(model: &Model) -> File {
     f.push(output(
         "gateway_url",
         "Public base URL of the API (API Gateway).",
-        template("https://${google_api_gateway_gateway.gateway.default_hostname}"),
+        template(vec![
+            text("https://"),
+            interp(res(
+                "google_api_gateway_gateway",
+                "gateway",
+                "default_hostname",
+            )),
+        ]),
         false,
     ));
     f.push(output(
@@ -853,68 +1079,82 @@ fn outputs(model: &Model) -> File {
             "The client API key; send it in the `{}` header.",
             model.gateway.api_key_header
         ),
-        r("google_apikeys_key.client.key_string"),
+        res("google_apikeys_key", "client", "key_string"),
         true,
     ));
     f.push(output(
         "relay_url",
         "The relay's Cloud Run URL (IAM-protected; only the gateway may call it).",
-        r("google_cloud_run_v2_service.relay.uri"),
+        res("google_cloud_run_v2_service", "relay", "uri"),
         false,
     ));
     f.push(output(
         "internal_lb_ip",
-        "IP of the backend's internal load balancer.",
-        r("google_compute_address.ilb.address"),
+        "IP of the backend's internal load balancer (the Service's spec.loadBalancerIP).",
+        res("google_compute_address", "ilb", "address"),
         false,
     ));
     f.push(output(
         "internal_lb_address_name",
         "Name of the reserved address the Kubernetes Service uses.",
-        r("google_compute_address.ilb.name"),
+        res("google_compute_address", "ilb", "name"),
+        false,
+    ));
+    let mut ranges = vec![relay_egress_range_expr(model)];
+    ranges.extend(model.gcp.ilb_source_ranges.iter().map(|r| str(r)));
+    f.push(output(
+        "ilb_source_ranges",
+        "Source ranges the internal load balancer admits (the Service's spec.loadBalancerSourceRanges): the relay's egress range and the spec's extra ranges.",
+        list(ranges),
         false,
     ));
     f.push(output(
         "managed_service",
         "The API's managed service name.",
-        r("google_api_gateway_api.api.managed_service"),
+        res("google_api_gateway_api", "api", "managed_service"),
         false,
     ));
     f.push(output(
         "image_repository",
         "Artifact Registry path the images are pushed to.",
-        r("local.image_repository"),
+        local("image_repository"),
         false,
     ));
     f.push(output(
         "relay_image",
         "The relay image this configuration deploys.",
-        r("local.relay_image"),
+        local("relay_image"),
         false,
     ));
     f.push(output(
         "backend_image",
-        "The backend image name, without tag (tag it with kustomize).",
-        r("local.backend_image"),
+        "The backend image this configuration's tag names (kubectl deploys it).",
+        local("backend_image"),
+        false,
+    ));
+    f.push(output(
+        "build_service_account",
+        "The account Cloud Build runs the image builds as.",
+        res("google_service_account", "build", "email"),
         false,
     ));
     f.push(output(
         "cluster_name",
         "The GKE cluster.",
-        r("var.cluster_name"),
+        var("cluster_name"),
         false,
     ));
     f.push(output(
         "cluster_location",
         "The GKE cluster's location.",
-        r("var.cluster_location"),
+        var("cluster_location"),
         false,
     ));
     if cloud_sql(model) {
         f.push(output(
             "database_url_secret",
             "Secret Manager secret holding DATABASE_URL.",
-            r("google_secret_manager_secret.database_url.secret_id"),
+            res("google_secret_manager_secret", "database_url", "secret_id"),
             false,
         ));
     }

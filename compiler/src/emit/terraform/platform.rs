@@ -10,10 +10,17 @@ pub(super) fn cluster(model: &Model) -> File {
         Block::new(
             "locals",
             &[],
-            Body::new().attr(
-                "cluster_region",
-                r("length(split(\"-\", var.cluster_location)) == 3 ? join(\"-\", slice(split(\"-\", var.cluster_location), 0, 2)) : var.cluster_location"),
-            ),
+            Body::new().attr("cluster_region", {
+                let parts = || call("split", vec![str("-"), var("cluster_location")]);
+                cond(
+                    eq(call("length", vec![parts()]), num(3u32)),
+                    call(
+                        "join",
+                        vec![str("-"), call("slice", vec![parts(), num(0u32), num(2u32)])],
+                    ),
+                    var("cluster_location"),
+                )
+            }),
         ),
     );
     let Cluster::Create {
@@ -30,8 +37,8 @@ pub(super) fn cluster(model: &Model) -> File {
                 "google_container_cluster",
                 "cluster",
                 Body::new()
-                    .attr("name", r("var.cluster_name"))
-                    .attr("location", r("var.cluster_location")),
+                    .attr("name", var("cluster_name"))
+                    .attr("location", var("cluster_location")),
             ),
         );
         return f;
@@ -43,9 +50,9 @@ pub(super) fn cluster(model: &Model) -> File {
             "google_compute_subnetwork",
             "cluster",
             Body::new()
-                .attr("name", r("var.subnetwork"))
-                .attr("region", r("local.cluster_region"))
-                .attr("network", r("data.google_compute_network.vpc.id"))
+                .attr("name", var("subnetwork"))
+                .attr("region", local("cluster_region"))
+                .attr("network", data_ref("google_compute_network", "vpc", "id"))
                 .attr("ip_cidr_range", str(nodes_cidr))
                 .attr("private_ip_google_access", bool(true))
                 .blank()
@@ -72,8 +79,8 @@ pub(super) fn cluster(model: &Model) -> File {
             "nat",
             Body::new()
                 .attr("name", str(&format!("{svc}-router")))
-                .attr("region", r("local.cluster_region"))
-                .attr("network", r("data.google_compute_network.vpc.id")),
+                .attr("region", local("cluster_region"))
+                .attr("network", data_ref("google_compute_network", "vpc", "id")),
         ),
     );
     f.push(resource(
@@ -81,8 +88,8 @@ pub(super) fn cluster(model: &Model) -> File {
         "nat",
         Body::new()
             .attr("name", str(&format!("{svc}-nat")))
-            .attr("router", r("google_compute_router.nat.name"))
-            .attr("region", r("google_compute_router.nat.region"))
+            .attr("router", res("google_compute_router", "nat", "name"))
+            .attr("region", res("google_compute_router", "nat", "region"))
             .attr("nat_ip_allocate_option", str("AUTO_ONLY"))
             .attr(
                 "source_subnetwork_ip_ranges_to_nat",
@@ -101,26 +108,23 @@ pub(super) fn cluster(model: &Model) -> File {
                 .attr("depends_on", depends_on_apis()),
         ),
     );
-    let roles: Vec<Expr> = [
+    let roles = strs(&[
         "roles/logging.logWriter",
         "roles/monitoring.metricWriter",
         "roles/monitoring.viewer",
         "roles/stackdriver.resourceMetadata.writer",
-    ]
-    .iter()
-    .map(|s| str(s))
-    .collect();
+    ]);
     f.push(resource(
         "google_project_iam_member",
         "nodes",
         Body::new()
-            .attr("for_each", Expr(format!("toset({})", list_lines(&roles).0)))
+            .attr("for_each", toset(roles))
             .blank()
-            .attr("project", r("var.project"))
-            .attr("role", r("each.value"))
+            .attr("project", var("project"))
+            .attr("role", Ref::each_value())
             .attr(
                 "member",
-                r("\"serviceAccount:${google_service_account.nodes.email}\""),
+                sa_member(res("google_service_account", "nodes", "email")),
             ),
     ));
     f.push_commented(
@@ -129,16 +133,17 @@ pub(super) fn cluster(model: &Model) -> File {
             "google_container_cluster",
             "cluster",
             Body::new()
-                .attr("name", r("var.cluster_name"))
-                .attr("location", r("var.cluster_location"))
-                .attr("network", r("data.google_compute_network.vpc.id"))
-                .attr("subnetwork", r("google_compute_subnetwork.cluster.id"))
+                .attr("name", var("cluster_name"))
+                .attr("location", var("cluster_location"))
+                .attr("network", data_ref("google_compute_network", "vpc", "id"))
+                .attr("subnetwork", res("google_compute_subnetwork", "cluster", "id"))
                 .attr("networking_mode", str("VPC_NATIVE"))
+                .attr("enable_l4_ilb_subsetting", bool(true))
                 .attr("deletion_protection", bool(false))
                 .blank()
                 .comment("Node pools are managed separately.")
                 .attr("remove_default_node_pool", bool(true))
-                .attr("initial_node_count", num(1))
+                .attr("initial_node_count", num(1u32))
                 .blank()
                 .block(block(
                     "ip_allocation_policy",
@@ -157,7 +162,10 @@ pub(super) fn cluster(model: &Model) -> File {
                 .blank()
                 .block(block(
                     "workload_identity_config",
-                    Body::new().attr("workload_pool", template("${var.project}.svc.id.goog")),
+                    Body::new().attr(
+                        "workload_pool",
+                        template(vec![interp(var("project")), text(".svc.id.goog")]),
+                    ),
                 ))
                 .blank()
                 .block(block(
@@ -173,25 +181,28 @@ pub(super) fn cluster(model: &Model) -> File {
         "default",
         Body::new()
             .attr("name", str("default"))
-            .attr("cluster", r("google_container_cluster.cluster.id"))
-            .attr("location", r("var.cluster_location"))
-            .attr("node_count", num(1))
+            .attr("cluster", res("google_container_cluster", "cluster", "id"))
+            .attr("location", var("cluster_location"))
+            .attr("node_count", num(1u32))
             .blank()
             .block(block(
                 "autoscaling",
                 Body::new()
-                    .attr("min_node_count", num(1))
-                    .attr("max_node_count", num(3)),
+                    .attr("min_node_count", num(1u32))
+                    .attr("max_node_count", num(3u32)),
             ))
             .blank()
             .block(block(
                 "node_config",
                 Body::new()
                     .attr("machine_type", str("e2-standard-2"))
-                    .attr("service_account", r("google_service_account.nodes.email"))
+                    .attr(
+                        "service_account",
+                        res("google_service_account", "nodes", "email"),
+                    )
                     .attr(
                         "oauth_scopes",
-                        list(&[str("https://www.googleapis.com/auth/cloud-platform")]),
+                        list(vec![str("https://www.googleapis.com/auth/cloud-platform")]),
                     )
                     .blank()
                     .block(block(
@@ -231,8 +242,8 @@ pub(super) fn database(model: &Model) -> Option<File> {
                 .attr("name", str(&format!("{svc}-sql-range")))
                 .attr("purpose", str("VPC_PEERING"))
                 .attr("address_type", str("INTERNAL"))
-                .attr("prefix_length", num(16))
-                .attr("network", r("data.google_compute_network.vpc.id"))
+                .attr("prefix_length", num(16u32))
+                .attr("network", data_ref("google_compute_network", "vpc", "id"))
                 .blank()
                 .attr("depends_on", depends_on_apis()),
         ),
@@ -241,11 +252,15 @@ pub(super) fn database(model: &Model) -> Option<File> {
         "google_service_networking_connection",
         "sql",
         Body::new()
-            .attr("network", r("data.google_compute_network.vpc.id"))
+            .attr("network", data_ref("google_compute_network", "vpc", "id"))
             .attr("service", str("servicenetworking.googleapis.com"))
             .attr(
                 "reserved_peering_ranges",
-                list(&[r("google_compute_global_address.sql_private_range.name")]),
+                list(vec![res(
+                    "google_compute_global_address",
+                    "sql_private_range",
+                    "name",
+                )]),
             ),
     ));
     f.push_commented(
@@ -255,7 +270,7 @@ pub(super) fn database(model: &Model) -> Option<File> {
             "db",
             Body::new()
                 .attr("name", str(instance))
-                .attr("region", r("var.region"))
+                .attr("region", var("region"))
                 .attr("database_version", str(database_version))
                 .attr("deletion_protection", bool(*deletion_protection))
                 .blank()
@@ -266,9 +281,10 @@ pub(super) fn database(model: &Model) -> Option<File> {
                         .blank()
                         .block(block(
                             "ip_configuration",
-                            Body::new()
-                                .attr("ipv4_enabled", bool(false))
-                                .attr("private_network", r("data.google_compute_network.vpc.id")),
+                            Body::new().attr("ipv4_enabled", bool(false)).attr(
+                                "private_network",
+                                data_ref("google_compute_network", "vpc", "id"),
+                            ),
                         ))
                         .blank()
                         .block(block(
@@ -279,22 +295,23 @@ pub(super) fn database(model: &Model) -> Option<File> {
                 .blank()
                 .attr(
                     "depends_on",
-                    list(&[r("google_service_networking_connection.sql")]),
+                    depends_on(&[Ref::resource("google_service_networking_connection", "sql")]),
                 ),
         ),
     );
     f.push(resource(
         "google_sql_database",
         "db",
-        Body::new()
-            .attr("name", str(database))
-            .attr("instance", r("google_sql_database_instance.db.name")),
+        Body::new().attr("name", str(database)).attr(
+            "instance",
+            res("google_sql_database_instance", "db", "name"),
+        ),
     ));
     f.push(resource(
         "random_password",
         "db",
         Body::new()
-            .attr("length", num(32))
+            .attr("length", num(32u32))
             .attr("special", bool(false)),
     ));
     f.push(resource(
@@ -302,8 +319,11 @@ pub(super) fn database(model: &Model) -> Option<File> {
         "app",
         Body::new()
             .attr("name", str(user))
-            .attr("instance", r("google_sql_database_instance.db.name"))
-            .attr("password", r("random_password.db.result")),
+            .attr(
+                "instance",
+                res("google_sql_database_instance", "db", "name"),
+            )
+            .attr("password", res("random_password", "db", "result")),
     ));
     f.push_commented(
         "DATABASE_URL for the backend; copy it into the Kubernetes Secret (docs/deploy.md).",
@@ -325,12 +345,26 @@ pub(super) fn database(model: &Model) -> Option<File> {
         "google_secret_manager_secret_version",
         "database_url",
         Body::new()
-            .attr("secret", r("google_secret_manager_secret.database_url.id"))
+            .attr(
+                "secret",
+                res("google_secret_manager_secret", "database_url", "id"),
+            )
             .attr(
                 "secret_data",
-                template(
-                    "postgres://${google_sql_user.app.name}:${random_password.db.result}@${google_sql_database_instance.db.private_ip_address}:5432/${google_sql_database.db.name}",
-                ),
+                template(vec![
+                    text("postgres://"),
+                    interp(res("google_sql_user", "app", "name")),
+                    text(":"),
+                    interp(res("random_password", "db", "result")),
+                    text("@"),
+                    interp(res(
+                        "google_sql_database_instance",
+                        "db",
+                        "private_ip_address",
+                    )),
+                    text(":5432/"),
+                    interp(res("google_sql_database", "db", "name")),
+                ]),
             ),
     ));
     Some(f)

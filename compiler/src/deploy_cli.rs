@@ -1,0 +1,159 @@
+//! `shopgen deploy`, `destroy` and `status`: the command line, and the stack facts the
+//! deploy runtime (`shopgen-deploy`) takes from the compiled model.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use shopgen::emit::{docker, terraform};
+use shopgen::model::{Cluster, Database, HttpMethod, Model};
+use shopgen_deploy::{Builder, Options, Stack};
+
+/// Who builds the images.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum BuilderArg {
+    /// Docker with BuildKit on this machine.
+    Docker,
+    /// Cloud Build, as the stack's builder service account.
+    CloudBuild,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DeployArgs {
+    /// The spec file, e.g. specs/shop.toml.
+    pub spec: PathBuf,
+    /// Google Cloud project (default: the spec's `gcp.project`).
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Region of the relay, gateway and registry (default: the spec's `gcp.region`).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Immutable image tag (default: the commit, plus a digest of uncommitted changes).
+    #[arg(long)]
+    pub image_tag: Option<String>,
+    /// Who builds the images.
+    #[arg(long, value_enum, default_value = "docker")]
+    pub builder: BuilderArg,
+    /// Print every phase and command; run nothing that needs credentials or a network.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Confirm (destroy).
+    #[arg(long)]
+    pub yes: bool,
+}
+
+/// The stack facts the deploy runtime needs.
+fn stack(model: &Model, spec: &Path, out: &Path) -> Stack {
+    let n = &model.service.names;
+    let (cluster_name, cluster_location, created) = match &model.gcp.cluster {
+        Cluster::Existing { name, location } => (name, location, false),
+        Cluster::Create { name, location, .. } => (name, location, true),
+    };
+    let database = match &model.database {
+        Database::ExistingSecret { secret, key } => shopgen_deploy::Database::ExistingSecret {
+            secret: secret.clone(),
+            key: key.clone(),
+        },
+        Database::CloudSql {
+            instance,
+            deletion_protection,
+            ..
+        } => shopgen_deploy::Database::CloudSql {
+            instance: instance.clone(),
+            deletion_protection: *deletion_protection,
+            secret: terraform::database_secret(model).0,
+        },
+    };
+    let smoke_path = model
+        .public_routes()
+        .map(|(_, r)| r)
+        .find(|r| r.method == HttpMethod::Get && !r.path.contains('{'))
+        .or_else(|| model.public_routes().map(|(_, r)| r).next())
+        .map(|r| r.path.clone())
+        .unwrap_or_else(|| "/".to_string());
+    let out = out.display().to_string();
+    Stack {
+        spec: spec.display().to_string(),
+        stem: model.source.stem.clone(),
+        out_dir: out.clone(),
+        project: model.gcp.project.clone(),
+        region: model.gcp.region.clone(),
+        namespace: model.service.namespace.clone(),
+        k8s_name: n.k8s_name.clone(),
+        cluster_name: cluster_name.clone(),
+        cluster_location: cluster_location.clone(),
+        cluster_created: created,
+        database,
+        artifact_repository: n.artifact_repository.clone(),
+        backend_image: n.backend_image.clone(),
+        relay_image: n.relay_image.clone(),
+        backend_image_in_manifests: shopgen::emit::k8s::backend_image_name(model),
+        bootstrap_targets: terraform::BOOTSTRAP_TARGETS
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        smoke_path,
+        api_key_header: model.gateway.api_key_header.clone(),
+        cloudbuild_config: format!("{out}/{}", docker::CLOUDBUILD_CONFIG),
+        gcloudignore: format!("{out}/{}", docker::GCLOUDIGNORE),
+        backend_dockerfile: format!("{out}/backend/Dockerfile"),
+        relay_dockerfile: format!("{out}/relay/Dockerfile"),
+    }
+}
+
+/// Which of the three commands.
+#[derive(Debug, Clone, Copy)]
+pub enum Which {
+    Deploy,
+    Destroy,
+    Status,
+}
+
+/// Runs `deploy`, `destroy` or `status` from the current folder (the repository root).
+pub fn run(which: Which, args: DeployArgs) -> anyhow::Result<ExitCode> {
+    let out = crate::default_out(&args.spec);
+    let Some(model) = crate::compile(&args.spec)? else {
+        return Ok(ExitCode::from(1));
+    };
+    let generated_current = match crate::generate(&args.spec, &out)? {
+        None => return Ok(ExitCode::from(1)),
+        Some(files) => {
+            let drift = shopgen::output::drift(&out, &files)?;
+            if drift.is_empty() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{} file(s) differ from the spec; run `shopgen build {}`",
+                    drift.len(),
+                    args.spec.display()
+                ))
+            }
+        }
+    };
+    let stack = stack(&model, &args.spec, &out);
+    let opts = Options {
+        project: args.project,
+        region: args.region,
+        image_tag: args.image_tag,
+        builder: match args.builder {
+            BuilderArg::Docker => Builder::Docker,
+            BuilderArg::CloudBuild => Builder::CloudBuild,
+        },
+        dry_run: args.dry_run,
+        yes: args.yes,
+        root: std::env::current_dir()?,
+        generated_current,
+    };
+    let mut stdout = std::io::stdout();
+    let result = match which {
+        Which::Deploy => shopgen_deploy::deploy(&stack, &opts, &mut stdout),
+        Which::Destroy => shopgen_deploy::destroy(&stack, &opts, &mut stdout),
+        Which::Status => shopgen_deploy::status(&stack, &opts, &mut stdout),
+    };
+    match result {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(f) => {
+            eprintln!("error: {f}");
+            Ok(ExitCode::from(f.exit_code()))
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! `shopgen deploy`, `shopgen destroy` and `shopgen status`: put a generated stack on
+//! Google Cloud with the real tools (`terraform`, `gcloud`, `docker`, `kubectl`,
+//! `curl`), never re-implementing them.
+//!
+//! Deploy runs in phases, each with a progress line and every command shown as it
+//! would be typed:
+//!
+//! 1. **preflight**: tools and their minimum versions, gcloud login and application
+//!    default credentials, the project and its billing, the generated folder is
+//!    current, the cluster (exists; GKE subsetting on or off);
+//! 2. **bootstrap**: `terraform apply -target=…` of the APIs, the image repository and
+//!    the builder's account, which must exist before images are pushed;
+//! 3. **images**: both images built and pushed with one immutable tag (Docker, or
+//!    Cloud Build as its own service account), skipped when the tag already exists;
+//! 4. **apply**: the full `terraform apply` (retried while the API's new managed
+//!    service is not yet visible);
+//! 5. **secret**: the database URL Secret (Cloud SQL: copied from Secret Manager;
+//!    an existing database: checked, and the user told how to create it);
+//! 6. **kubernetes**: `kubectl apply -k` of an overlay that pins the image tag and
+//!    patches in what only Terraform knows (the reserved IP as `loadBalancerIP`, the
+//!    source ranges), then `rollout status`;
+//! 7. **smoke**: one public route through the gateway URL with the API key, 2xx
+//!    expected (retried while a new key propagates);
+//!
+//! then a summary. A rerun after a failure skips the phases already done for the same
+//! project, region and tag (`.shopgen/deploy/<spec>.json`). `--dry-run` prints the
+//! whole plan and runs nothing that needs credentials or a network.
+
+mod phases;
+pub mod runner;
+pub mod tag;
+
+use std::path::PathBuf;
+
+pub use phases::{deploy, destroy, status};
+
+/// What the deploy needs to know about the stack (the CLI takes it from the model).
+#[derive(Debug, Clone)]
+pub struct Stack {
+    /// The spec file as given (`specs/shop.toml`).
+    pub spec: String,
+    /// The spec's stem (`shop`): names the state file and the overlay folder.
+    pub stem: String,
+    /// The generated folder, relative to the repository root (`generated/shop`).
+    pub out_dir: String,
+    /// The spec's project and region (the defaults of `--project` / `--region`).
+    pub project: String,
+    pub region: String,
+    pub namespace: String,
+    /// The Deployment's and the Service's name.
+    pub k8s_name: String,
+    pub cluster_name: String,
+    pub cluster_location: String,
+    /// Whether Terraform creates the cluster (else it must exist).
+    pub cluster_created: bool,
+    pub database: Database,
+    pub artifact_repository: String,
+    pub backend_image: String,
+    pub relay_image: String,
+    /// The backend image name the generated Deployment carries (kustomize renames it).
+    pub backend_image_in_manifests: String,
+    /// Terraform targets of the bootstrap apply.
+    pub bootstrap_targets: Vec<String>,
+    /// A public GET route without path parameters, for the smoke test (`/products`).
+    pub smoke_path: String,
+    pub api_key_header: String,
+    /// Cloud Build config and ignore file, relative to the repository root.
+    pub cloudbuild_config: String,
+    pub gcloudignore: String,
+    /// Dockerfiles, relative to the repository root.
+    pub backend_dockerfile: String,
+    pub relay_dockerfile: String,
+}
+
+/// Where the backend's `DATABASE_URL` comes from.
+#[derive(Debug, Clone)]
+pub enum Database {
+    /// A Kubernetes Secret the user creates.
+    ExistingSecret { secret: String, key: String },
+    /// Cloud SQL created by Terraform; the URL is in Secret Manager.
+    CloudSql {
+        instance: String,
+        deletion_protection: bool,
+        secret: String,
+    },
+}
+
+/// Who builds the images.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Builder {
+    Docker,
+    CloudBuild,
+}
+
+/// The command line of `deploy` / `destroy` / `status`.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub project: Option<String>,
+    pub region: Option<String>,
+    pub image_tag: Option<String>,
+    pub builder: Builder,
+    pub dry_run: bool,
+    pub yes: bool,
+    /// The repository root (commands run there).
+    pub root: PathBuf,
+    /// Whether the generated folder is current (`shopgen check`), with the fix.
+    pub generated_current: Result<(), String>,
+}
+
+/// Why a run stopped.
+#[derive(Debug)]
+pub enum Failure {
+    /// A phase failed: its name, what happened, what to do.
+    Phase {
+        phase: &'static str,
+        message: String,
+    },
+    /// The user must confirm (`--yes`).
+    Refused(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Phase { phase, message } => write!(f, "{phase} failed: {message}"),
+            Failure::Refused(m) => f.write_str(m),
+        }
+    }
+}
+
+impl Failure {
+    /// The process exit code: 1 for a failed phase, 2 for a refusal.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Phase { .. } => 1,
+            Failure::Refused(_) => 2,
+        }
+    }
+}
