@@ -372,6 +372,10 @@ async fn start(
                 ("HOST", "127.0.0.1".into()),
                 ("PORT", ports.backend.to_string()),
                 ("DATABASE_URL", database_url.into()),
+                (
+                    "CACHE_CONTROL_ROUTES",
+                    model.cache_control_routes().unwrap_or_default(),
+                ),
             ],
         )
         .with_context(|| format!("cannot start {}", backend_exe.display()))?,

@@ -792,21 +792,53 @@ fn gateway(model: &Model) -> File {
             .attr("api_config", r("google_api_gateway_api_config.api.id"))
             .attr("display_name", str(&model.gateway.title)),
     ));
-    f.push_commented(
-        &format!(
-            "The client key, accepted only by this API; clients send it in the `{}` header.",
-            model.gateway.api_key_header
-        ),
-        resource(
-            "google_apikeys_key",
+    let (comment, label, body) = if model.gateway.consumers.is_empty() {
+        (
+            format!(
+                "The client key, accepted only by this API; clients send it in the `{}` header.",
+                model.gateway.api_key_header
+            ),
             "client",
             Body::new()
                 .attr("name", str(&format!("{}-client", model.service.name)))
                 .attr(
                     "display_name",
                     str(&format!("{} client key", model.gateway.title)),
+                ),
+        )
+    } else {
+        let names: Vec<Expr> = model
+            .gateway
+            .consumers
+            .iter()
+            .map(|c| str(&c.name))
+            .collect();
+        (
+            format!(
+                "One key per consumer (the spec's `consumers`), each accepted only by this API;\n\
+                 clients send it in the `{}` header. All of them count against this project's\n\
+                 quota: see docs/api.md on giving a partner a quota of its own.",
+                model.gateway.api_key_header
+            ),
+            "consumer",
+            Body::new()
+                .attr("for_each", Expr::raw(format!("toset({})", list(&names).0)))
+                .attr(
+                    "name",
+                    template(&format!("{}-${{each.key}}", model.service.name)),
                 )
-                .blank()
+                .attr(
+                    "display_name",
+                    template(&format!("{} key for ${{each.key}}", model.gateway.title)),
+                ),
+        )
+    };
+    f.push_commented(
+        &comment,
+        resource(
+            "google_apikeys_key",
+            label,
+            body.blank()
                 .block(block(
                     "restrictions",
                     Body::new().block(block(
@@ -847,15 +879,39 @@ fn outputs(model: &Model) -> File {
         template("https://${google_api_gateway_gateway.gateway.default_hostname}"),
         false,
     ));
-    f.push(output(
-        "api_key",
-        &format!(
-            "The client API key; send it in the `{}` header.",
-            model.gateway.api_key_header
-        ),
-        r("google_apikeys_key.client.key_string"),
-        true,
-    ));
+    match model.gateway.consumers.first() {
+        None => f.push(output(
+            "api_key",
+            &format!(
+                "The client API key; send it in the `{}` header.",
+                model.gateway.api_key_header
+            ),
+            r("google_apikeys_key.client.key_string"),
+            true,
+        )),
+        Some(first) => {
+            f.push(output(
+                "api_key",
+                &format!(
+                    "The first consumer's ({}) API key; send it in the `{}` header.",
+                    first.name, model.gateway.api_key_header
+                ),
+                r(&format!(
+                    "google_apikeys_key.consumer[{}].key_string",
+                    hcl::quote(&first.name)
+                )),
+                true,
+            ));
+            f.push(output(
+                "api_keys",
+                "Every consumer's API key, by consumer name.",
+                Expr::raw(
+                    "{ for name, key in google_apikeys_key.consumer : name => key.key_string }",
+                ),
+                true,
+            ));
+        }
+    }
     f.push(output(
         "relay_url",
         "The relay's Cloud Run URL (IAM-protected; only the gateway may call it).",
