@@ -393,6 +393,42 @@ fn the_api_key_is_restricted_to_the_managed_service_and_output_sensitive() {
 }
 
 #[test]
+fn consumers_get_one_restricted_key_each_and_outputs_naming_them() {
+    let v = variants()
+        .into_iter()
+        .find(|v| v.name == "public-api")
+        .expect("the public-api variant");
+    let m = model(&v);
+    assert_eq!(m.gateway.consumers.len(), 2);
+    let tf = parsed(&v);
+    let key = block_of(&tf, "resource", "google_apikeys_key", "consumer");
+    assert_eq!(attr(key, "for_each"), "toset([\"web\", \"partner-a\"])");
+    assert_eq!(attr(key, "name"), "\"shop-api-${each.key}\"");
+    let target = sub(sub(key, "restrictions")[0], "api_targets")[0];
+    assert_eq!(
+        attr(target, "service"),
+        "google_api_gateway_api.api.managed_service"
+    );
+    assert!(
+        !all_tf(&v).contains("google_apikeys_key\" \"client\""),
+        "consumers replace the single client key"
+    );
+    let out = block_of(&tf, "output", "api_keys", "");
+    assert!(attr(out, "value").contains("google_apikeys_key.consumer"));
+    assert_eq!(attr(out, "sensitive"), "true");
+    let first = block_of(&tf, "output", "api_key", "");
+    assert_eq!(
+        attr(first, "value"),
+        "google_apikeys_key.consumer[\"web\"].key_string"
+    );
+    // The relay gets the CORS policy as runtime settings.
+    let run = block_of(&tf, "resource", "google_cloud_run_v2_service", "relay");
+    let text = all_tf(&v);
+    assert!(text.contains("CORS_ALLOWED_ORIGINS"), "{run:?}");
+    assert!(text.contains("\"https://shop.example.com,http://localhost:5173\""));
+}
+
+#[test]
 fn the_relay_is_private_to_the_gateway_and_reaches_the_reserved_address() {
     for v in variants() {
         let text = all_tf(&v);

@@ -207,25 +207,34 @@ fn deployment(model: &Model) -> Deployment {
             protocol: Some("TCP".into()),
             ..Default::default()
         }]),
-        env: Some(vec![
-            EnvVar {
-                name: "PORT".into(),
-                value: Some(s.container_port.to_string()),
-                ..Default::default()
-            },
-            EnvVar {
-                name: "DATABASE_URL".into(),
-                value_from: Some(EnvVarSource {
-                    secret_key_ref: Some(SecretKeySelector {
-                        name: secret,
-                        key,
-                        optional: Some(false),
+        env: Some(
+            vec![
+                EnvVar {
+                    name: "PORT".into(),
+                    value: Some(s.container_port.to_string()),
+                    ..Default::default()
+                },
+                EnvVar {
+                    name: "DATABASE_URL".into(),
+                    value_from: Some(EnvVarSource {
+                        secret_key_ref: Some(SecretKeySelector {
+                            name: secret,
+                            key,
+                            optional: Some(false),
+                        }),
+                        ..Default::default()
                     }),
                     ..Default::default()
-                }),
+                },
+            ]
+            .into_iter()
+            .chain(model.cache_control_routes().map(|rules| EnvVar {
+                name: "CACHE_CONTROL_ROUTES".into(),
+                value: Some(rules),
                 ..Default::default()
-            },
-        ]),
+            }))
+            .collect(),
+        ),
         readiness_probe: Some(http_probe(READINESS_PATH, 5, 2)),
         liveness_probe: Some(http_probe(LIVENESS_PATH, 10, 3)),
         startup_probe: Some(http_probe(LIVENESS_PATH, 2, 30)),

@@ -682,6 +682,21 @@ impl Model {
             .flat_map(|r| r.routes.iter().map(move |route| (r, route)))
     }
 
+    /// The backend's `CACHE_CONTROL_ROUTES`: `ROUTE=Cache-Control` for every GET route
+    /// of a resource with a `cache` policy, `;`-separated; `None` when no resource has
+    /// one (every answer then says `no-store`).
+    pub fn cache_control_routes(&self) -> Option<String> {
+        let rules: Vec<String> = self
+            .routes()
+            .filter(|(_, route)| route.method == HttpMethod::Get)
+            .filter_map(|(r, route)| {
+                r.cache
+                    .map(|c| format!("{}={}", route.path, c.header_value()))
+            })
+            .collect();
+        (!rules.is_empty()).then(|| rules.join(";"))
+    }
+
     /// The routes API Gateway exposes (and the relay allows).
     pub fn public_routes(&self) -> impl Iterator<Item = (&Resource, &Route)> {
         self.routes()

@@ -156,6 +156,11 @@ pub fn run(args: UpArgs, _raw: &[String]) -> anyhow::Result<ExitCode> {
         relay_port: args.relay_port,
         backend_port: args.backend_port.unwrap_or(model.service.container_port),
         database_url,
+        // The per-route Cache-Control policy, as k8s/deployment.yaml sets it.
+        backend_env: vec![(
+            "CACHE_CONTROL_ROUTES".into(),
+            model.cache_control_routes().unwrap_or_default(),
+        )],
         relay_env,
         api_key_header: model.gateway.api_key_header.clone(),
         api_keys: args

@@ -19,9 +19,11 @@
 //! - [`crud`]: insert, update and delete of one row, with database errors mapped to
 //!   409/422;
 //! - [`error`]: the one error type and its JSON bodies;
-//! - [`extract`]: request extractors (JSON bodies with 400/413/415, path ids).
+//! - [`extract`]: request extractors (JSON bodies with 400/413/415, path ids);
+//! - [`conditional`]: `ETag`, `304 Not Modified` and `Cache-Control` on every route.
 
 pub mod cache;
+pub mod conditional;
 pub mod crud;
 pub mod db;
 pub mod error;

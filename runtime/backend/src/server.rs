@@ -10,11 +10,13 @@
 //!    and applies pending migrations;
 //! 3. serves the routes plus `/healthz`, `/readyz`, `/metrics` and `/openapi.json`,
 //!    each request with an id (`X-Request-Id`, kept when the client sends a sane one),
-//!    one access-log line, and request metrics;
+//!    one access-log line, request metrics, and HTTP caching headers (`ETag`, `304`,
+//!    `Cache-Control`; see [`crate::conditional`]);
 //! 4. on SIGTERM or Ctrl-C: `/readyz` turns 503, the listener closes, in-flight
 //!    requests finish (up to `DRAIN_SECONDS`), the pool closes, exit 0.
 
 use crate::cache::ResponseCache;
+use crate::conditional::{CachePolicies, conditional};
 use crate::db::{ConnectOptions, Db, SqliteSync};
 use crate::error::ApiError;
 pub use crate::migration::{Migration, Migrations};
@@ -135,6 +137,16 @@ struct Cli {
         global = true
     )]
     log_format: LogFormat,
+    /// `Cache-Control` of successful GETs by route: `;`-separated `ROUTE=VALUE` rules
+    /// (`/products=public, max-age=60`); every other answer says `no-store`.
+    #[arg(
+        long,
+        env = "CACHE_CONTROL_ROUTES",
+        default_value = "",
+        value_parser = CachePolicies::parse,
+        global = true
+    )]
+    cache_control_routes: CachePolicies,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
@@ -385,6 +397,10 @@ fn router(
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(cli.request_timeout_seconds.max(1)),
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(cli.cache_control_routes.clone()),
+            conditional,
         ))
         .layer(axum::middleware::from_fn(observe))
 }

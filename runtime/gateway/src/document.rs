@@ -29,6 +29,7 @@ use hyper::Method;
 use hyper::header::HeaderName;
 use serde_json::{Map, Value};
 
+use crate::quota::{QuotaLimit, read_costs, read_limits};
 use crate::route::{PathTemplate, TemplateError};
 
 /// API Gateway's default backend deadline (`deadline` absent): 15 seconds.
@@ -95,6 +96,8 @@ pub struct Operation {
     pub operation_id: Option<String>,
     pub key: KeyRequirement,
     pub backend: Backend,
+    /// `x-google-quota.metricCosts`: (metric, cost) charged per call.
+    pub metric_costs: Vec<(String, u64)>,
 }
 
 /// The facts of a gateway document the emulator enforces.
@@ -110,6 +113,8 @@ pub struct GatewayDocument {
     /// `x-google-allow: all` (2.0): unlisted requests also go to the root backend,
     /// with no key check.
     pub allow_all: bool,
+    /// The quota limits (see [`crate::quota`]).
+    pub quota_limits: Vec<QuotaLimit>,
 }
 
 /// Why a document cannot be used.
@@ -198,6 +203,7 @@ impl GatewayDocument {
             ));
         }
         let base_path = reader.base_path()?;
+        let (metrics, quota_limits) = read_limits(&root, dialect)?;
         let root_security = root.get("security");
         let mut operations = Vec::new();
         let paths = match root.get("paths") {
@@ -232,7 +238,9 @@ impl GatewayDocument {
                         )
                     })?,
                 };
+                let metric_costs = read_costs(op, &metrics, &at)?;
                 operations.push(Operation {
+                    metric_costs,
                     method: method.clone(),
                     template: template.clone(),
                     operation_id: op
@@ -250,6 +258,7 @@ impl GatewayDocument {
             operations,
             default_backend,
             allow_all,
+            quota_limits,
         })
     }
 }

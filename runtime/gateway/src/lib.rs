@@ -1,6 +1,7 @@
 //! A local **emulator** of Google API Gateway, for running shopgen's stack on one
-//! machine (`shopgen up`). It is not a production gateway: it has no TLS, no quota, no
-//! Service Control, and the ID token it sends is a fake that proves nothing.
+//! machine (`shopgen up`). It is not a production gateway: it has no TLS, no Service
+//! Control (each API key stands for its own consumer project), and the ID token it
+//! sends is a fake that proves nothing.
 //!
 //! It reads the very document deployed to API Gateway
 //! (`generated/<spec>/openapi/gateway.yaml`, Swagger 2.0 or OpenAPI 3.x) and enforces
@@ -11,6 +12,9 @@
 //!   ([`route`], [`reply`]);
 //! - the API key, from the header or query parameter the security scheme names, or the
 //!   `key` query parameter: missing → 401, not one of the configured keys → 400;
+//! - the quota (`x-google-management` / `x-google-api-management` limits and each
+//!   operation's `x-google-quota` costs), per API key and minute: over it → 429
+//!   ([`quota`]);
 //! - the backend named in the document, with `APPEND_PATH_TO_ADDRESS` or
 //!   `CONSTANT_ADDRESS` path translation, its address overridable (locally: the relay),
 //!   under the backend's `deadline` (→ 504), with API Gateway's request headers
@@ -21,6 +25,7 @@
 
 pub mod document;
 pub mod proxy;
+pub mod quota;
 pub mod reply;
 pub mod route;
 pub mod server;

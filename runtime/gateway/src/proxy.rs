@@ -2,7 +2,8 @@
 //!
 //! Takes one client request; gives the backend's response or one of the gateway's
 //! own answers ([`Reject`]), in ESPv2's order: the route match first (404/405, before
-//! any key check), then the API key (401 missing, 400 not valid), then the backend
+//! any key check), then the API key (401 missing, 400 not valid), then the quota (429,
+//! see [`crate::quota`]), then the backend
 //! call under the operation's deadline (504), with one retry when the connection
 //! cannot be opened (ESPv2's route retry policy is `connect-failure`, one retry), else
 //! 503.
@@ -42,9 +43,13 @@ use hyper_util::rt::TokioExecutor;
 use crate::document::{
     Backend, GatewayDocument, KeyLocation, KeyRequirement, Operation, PathTranslation,
 };
+use crate::quota::QuotaCounter;
 use crate::reply::Reject;
 use crate::route::normalize;
 use shopgen_relay_runtime::headers::strip_hop_by_hop;
+
+/// API Gateway's quota window: limits are per minute.
+pub const QUOTA_WINDOW: Duration = Duration::from_secs(60);
 
 /// API Gateway's request and response body limit (32 MB).
 pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
@@ -114,6 +119,9 @@ struct Route {
 /// The emulated gateway for one document.
 pub struct Gateway {
     routes: Vec<Route>,
+    quota: QuotaCounter,
+    /// The service name quota errors name (the document's title).
+    service: String,
     fallback: Option<Target>,
     config: GatewayConfig,
     client: Client<HttpConnector, Full<Bytes>>,
@@ -154,10 +162,22 @@ impl Gateway {
             .build(connector);
         Ok(Gateway {
             routes,
+            quota: QuotaCounter::new(doc.quota_limits.clone(), QUOTA_WINDOW),
+            service: doc.title.clone(),
             fallback,
             config,
             client,
         })
+    }
+
+    /// The same gateway with quota windows of `window` instead of one minute (tests).
+    pub fn with_quota_window(mut self, window: Duration) -> Gateway {
+        self.quota = QuotaCounter::new(self.quota_limits().to_vec(), window);
+        self
+    }
+
+    fn quota_limits(&self) -> &[crate::quota::QuotaLimit] {
+        self.quota.limits()
     }
 
     /// The configuration this gateway runs with.
@@ -174,7 +194,11 @@ impl Gateway {
             Err(reject) => (reject.response(), None),
             Ok((route_target, op, path)) => {
                 let name = op.and_then(|o| o.operation_id.clone());
-                let outcome = match op.map(|o| self.check_key(&o.key, &req)) {
+                let checked = op.map(|o| {
+                    self.check_key(&o.key, &req)
+                        .and_then(|key| self.charge(o, key.as_deref()))
+                });
+                let outcome = match checked {
                     Some(Err(reject)) => reject.response(),
                     _ => self.forward(req, route_target, op, &path, peer.ip()).await,
                 };
@@ -221,23 +245,39 @@ impl Gateway {
         })
     }
 
-    /// ESPv2's service-control check, against the configured key set.
+    /// ESPv2's service-control check, against the configured key set; gives the valid
+    /// key the caller presented, if any.
     fn check_key(
         &self,
         requirement: &KeyRequirement,
         req: &Request<Incoming>,
-    ) -> Result<(), Reject> {
+    ) -> Result<Option<String>, Reject> {
         let (locations, optional) = match requirement {
-            KeyRequirement::None => return Ok(()),
+            KeyRequirement::None => return Ok(None),
             KeyRequirement::Required(l) => (l, false),
             KeyRequirement::Optional(l) => (l, true),
         };
         match find_key(locations, req.headers(), req.uri().query()) {
-            None if optional => Ok(()),
+            None if optional => Ok(None),
             None => Err(Reject::MissingKey),
-            Some(key) if self.config.api_keys.contains(&key) => Ok(()),
+            Some(key) if self.config.api_keys.contains(&key) => Ok(Some(key)),
             Some(_) => Err(Reject::InvalidKey),
         }
+    }
+
+    /// ESPv2's quota allocation: the operation's costs, charged to the key. A call
+    /// without a key (a keyless operation) has no consumer and is not charged.
+    fn charge(&self, op: &Operation, key: Option<&str>) -> Result<(), Reject> {
+        let Some(key) = key else {
+            return Ok(());
+        };
+        self.quota
+            .charge(key, &op.metric_costs)
+            .map_err(|e| Reject::QuotaExceeded {
+                metric: e.metric,
+                limit: e.limit,
+                service: self.service.clone(),
+            })
     }
 
     async fn forward(

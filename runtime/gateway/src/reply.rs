@@ -13,9 +13,10 @@
 //! | 504 | `upstream request timeout` | Envoy's local reply when the route timeout (the backend `deadline`) passes |
 //! | 503 | `upstream connect error or disconnect/reset before headers. reset reason: connection failure` | Envoy's local reply when the backend cannot be reached (after ESPv2's one retry on connect failure) |
 //! | 413 | `Payload Too Large` | Envoy's buffer limit; API Gateway's documented request limit is 32 MB |
+//! | 429 | `RESOURCE_EXHAUSTED: Quota exceeded for quota metric '<m>' and limit '<l>' of service '<s>' for consumer '…'.` | ESPv2 `check_response_convert_utils.cc` (`ConvertAllocateQuotaResponse`: `QuotaError::RESOURCE_EXHAUSTED` → `kResourceExhausted` with Service Control's description); the description is Service Control's usual quota text, with the consumer (a project number in the cloud) left generic |
 //!
-//! The 504/503/413 texts are Envoy's well-known defaults, not checked against a live
-//! gateway.
+//! The 504/503/413 texts are Envoy's well-known defaults, and the 429 description
+//! Service Control's usual wording; neither was checked against a live gateway.
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -35,6 +36,12 @@ pub enum Reject {
     InvalidKey,
     /// 413: the request body is over API Gateway's limit.
     PayloadTooLarge,
+    /// 429: the caller's quota for this minute is used up.
+    QuotaExceeded {
+        metric: String,
+        limit: String,
+        service: String,
+    },
     /// 503: the backend could not be reached.
     Unreachable,
     /// 504: the backend did not answer within the deadline.
@@ -50,6 +57,7 @@ impl Reject {
             Reject::MissingKey => StatusCode::UNAUTHORIZED,
             Reject::InvalidKey => StatusCode::BAD_REQUEST,
             Reject::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Reject::QuotaExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
             Reject::Unreachable => StatusCode::SERVICE_UNAVAILABLE,
             Reject::Timeout => StatusCode::GATEWAY_TIMEOUT,
         }
@@ -71,6 +79,14 @@ impl Reject {
                 "INVALID_ARGUMENT: API key not valid. Please pass a valid API key.".into()
             }
             Reject::PayloadTooLarge => "Payload Too Large".into(),
+            Reject::QuotaExceeded {
+                metric,
+                limit,
+                service,
+            } => format!(
+                "RESOURCE_EXHAUSTED: Quota exceeded for quota metric '{metric}' and limit \
+                 '{limit}' of service '{service}' for consumer 'api_key'."
+            ),
             Reject::Unreachable => "upstream connect error or disconnect/reset before headers. \
                                     reset reason: connection failure"
                 .into(),

@@ -62,6 +62,8 @@ pub struct Stack {
     pub backend_port: u16,
     /// The backend's `DATABASE_URL`.
     pub database_url: String,
+    /// The backend's environment besides `HOST`, `PORT` and `DATABASE_URL`.
+    pub backend_env: Vec<(String, String)>,
     /// The relay's environment besides `HOST`, `PORT` and `UPSTREAM_URL`.
     pub relay_env: Vec<(String, String)>,
     /// The header API Gateway reads the key from (for the banner's example).
@@ -284,17 +286,15 @@ async fn start(
     (backend, relay): (&mut Option<Service>, &mut Option<Service>),
 ) -> anyhow::Result<()> {
     free_port(ports.backend, "backend", "--backend-port")?;
+    let mut env: Vec<(&str, String)> = vec![
+        ("HOST", "127.0.0.1".into()),
+        ("PORT", ports.backend.to_string()),
+        ("DATABASE_URL", stack.database_url.clone()),
+    ];
+    env.extend(stack.backend_env.iter().map(|(k, v)| (k.as_str(), v.clone())));
     let b = backend.insert(
-        Service::spawn(
-            "backend",
-            backend_exe,
-            &[
-                ("HOST", "127.0.0.1".into()),
-                ("PORT", ports.backend.to_string()),
-                ("DATABASE_URL", stack.database_url.clone()),
-            ],
-        )
-        .with_context(|| format!("cannot start {}", backend_exe.display()))?,
+        Service::spawn("backend", backend_exe, &env)
+            .with_context(|| format!("cannot start {}", backend_exe.display()))?,
     );
     let backend_url = format!("http://127.0.0.1:{}", ports.backend);
     b.wait_ready(

@@ -60,9 +60,20 @@ impl Ref {
     pub fn name(name: &str) -> Self {
         Ref::new(name, &[])
     }
+    /// `each.key`.
+    pub fn each_key() -> Self {
+        Ref::new("each", &["key"])
+    }
     /// This reference with one more attribute step.
     pub fn attr(mut self, step: &str) -> Self {
         self.0.push(check_ident(step).to_string());
+        self
+    }
+    /// This reference indexed by a string key (`TYPE.NAME["key"]`), for an instance
+    /// of a resource with `for_each`.
+    pub fn index(mut self, key: &str) -> Self {
+        let last = self.0.pop().expect("a reference has a root");
+        self.0.push(format!("{last}[{}]", quote(key)));
         self
     }
     /// As an expression.
@@ -104,6 +115,13 @@ pub enum Expr {
     Binary(Box<Expr>, Op, Box<Expr>),
     /// A type constraint (`string`, `number`, `bool`, `list(string)`).
     Type(&'static str),
+    /// `{ for K, V in COLLECTION : K => VALUE }`: an object built from a map.
+    ForObject {
+        key: &'static str,
+        value: &'static str,
+        collection: Ref,
+        result: Box<Expr>,
+    },
 }
 
 impl From<Ref> for Expr {
@@ -180,6 +198,19 @@ impl Expr {
                 s.push('}');
                 s
             }
+            Expr::ForObject {
+                key,
+                value,
+                collection,
+                result,
+            } => format!(
+                "{{ for {}, {} in {} : {} => {} }}",
+                check_ident(key),
+                check_ident(value),
+                collection.0.join("."),
+                check_ident(key),
+                result.render()
+            ),
             Expr::Cond(c, a, b) => format!("{} ? {} : {}", c.render(), a.render(), b.render()),
             Expr::Binary(a, op, b) => {
                 let op = match op {
@@ -219,6 +250,17 @@ pub fn call(name: &'static str, args: Vec<Expr>) -> Expr {
 /// `cond ? a : b`.
 pub fn cond(c: Expr, a: Expr, b: Expr) -> Expr {
     Expr::Cond(Box::new(c), Box::new(a), Box::new(b))
+}
+
+/// `{ for KEY, VALUE in COLLECTION : KEY => RESULT }` (RESULT usually refers to
+/// `Ref::name(VALUE)`).
+pub fn for_object(key: &'static str, value: &'static str, collection: Ref, result: Expr) -> Expr {
+    Expr::ForObject {
+        key,
+        value,
+        collection,
+        result: Box::new(result),
+    }
 }
 
 /// `a == b`.

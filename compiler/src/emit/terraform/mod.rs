@@ -38,7 +38,8 @@ use super::openapi::RELAY_HOST_VAR;
 use super::{CommentSyntax, EmittedFile};
 use crate::model::{Cluster, Database, Egress, Model};
 use hcl::{
-    Block, Body, Expr, File, Ref, bool, call, cond, eq, interp, list, list_lines, num, object, str,
+    Block, Body, Expr, File, Ref, bool, call, cond, eq, for_object, interp, list, list_lines, num,
+    object, str,
     template, text,
 };
 
@@ -1003,13 +1004,12 @@ fn gateway(model: &Model) -> File {
             Body::new().attr("byte_length", num(3u32)),
         ),
     );
-    f.push_commented(
-        &format!(
-            "The client key, accepted only by this API; clients send it in the `{}` header.",
-            model.gateway.api_key_header
-        ),
-        resource(
-            "google_apikeys_key",
+    let (comment, label, body) = if model.gateway.consumers.is_empty() {
+        (
+            format!(
+                "The client key, accepted only by this API; clients send it in the `{}` header.",
+                model.gateway.api_key_header
+            ),
             "client",
             Body::new()
                 .attr(
@@ -1022,8 +1022,49 @@ fn gateway(model: &Model) -> File {
                 .attr(
                     "display_name",
                     str(&format!("{} client key", model.gateway.title)),
+                ),
+        )
+    } else {
+        let names: Vec<Expr> = model
+            .gateway
+            .consumers
+            .iter()
+            .map(|c| str(&c.name))
+            .collect();
+        (
+            format!(
+                "One key per consumer (the spec's `consumers`), each accepted only by this API;\n\
+                 clients send it in the `{}` header. All of them count against this project's\n\
+                 quota: see docs/api.md on giving a partner a quota of its own.",
+                model.gateway.api_key_header
+            ),
+            "consumer",
+            Body::new()
+                .attr("for_each", call("toset", vec![list(names)]))
+                .attr(
+                    "name",
+                    template(vec![
+                        text(format!("{}-", model.service.name)),
+                        interp(Ref::each_key()),
+                        text("-"),
+                        interp(res("random_id", "api_key", "hex")),
+                    ]),
                 )
-                .blank()
+                .attr(
+                    "display_name",
+                    template(vec![
+                        text(format!("{} key for ", model.gateway.title)),
+                        interp(Ref::each_key()),
+                    ]),
+                ),
+        )
+    };
+    f.push_commented(
+        &comment,
+        resource(
+            "google_apikeys_key",
+            label,
+            body.blank()
                 .block(block(
                     "restrictions",
                     Body::new().block(block(
@@ -1073,15 +1114,42 @@ fn outputs(model: &Model) -> File {
         ]),
         false,
     ));
-    f.push(output(
-        "api_key",
-        &format!(
-            "The client API key; send it in the `{}` header.",
-            model.gateway.api_key_header
-        ),
-        res("google_apikeys_key", "client", "key_string"),
-        true,
-    ));
+    match model.gateway.consumers.first() {
+        None => f.push(output(
+            "api_key",
+            &format!(
+                "The client API key; send it in the `{}` header.",
+                model.gateway.api_key_header
+            ),
+            res("google_apikeys_key", "client", "key_string"),
+            true,
+        )),
+        Some(first) => {
+            f.push(output(
+                "api_key",
+                &format!(
+                    "The first consumer's ({}) API key; send it in the `{}` header.",
+                    first.name, model.gateway.api_key_header
+                ),
+                Ref::resource("google_apikeys_key", "consumer")
+                    .index(&first.name)
+                    .attr("key_string")
+                    .expr(),
+                true,
+            ));
+            f.push(output(
+                "api_keys",
+                "Every consumer's API key, by consumer name.",
+                for_object(
+                    "name",
+                    "key",
+                    Ref::resource("google_apikeys_key", "consumer"),
+                    Ref::name("key").attr("key_string").expr(),
+                ),
+                true,
+            ));
+        }
+    }
     f.push(output(
         "relay_url",
         "The relay's Cloud Run URL (IAM-protected; only the gateway may call it).",

@@ -1,0 +1,198 @@
+//! HTTP caching of GET answers: a strong `ETag` on every successful `GET`,
+//! `304 Not Modified` for a matching `If-None-Match`, and `Cache-Control` on every
+//! response.
+//!
+//! A layer over the whole router (see `server`), so every route of every generated
+//! backend gets it without generated code:
+//!
+//! * The `ETag` (on `GET`; a `HEAD` answer gets the `Cache-Control` only) is a strong
+//!   validator of the exact body bytes: the first 128 bits of
+//!   their SHA-256, as 32 hex digits in quotes. Equal bytes give equal tags on either
+//!   engine and on every replica (no per-process state), and any change of the body —
+//!   a write, another page, another sort — gives another tag.
+//! * `If-None-Match` is compared weakly (RFC 9110 13.1.2: `W/"x"` matches `"x"`), `*`
+//!   matches any current answer. A match gives `304` with no body, and the `ETag`,
+//!   `Cache-Control` and `Vary` the `200` would have carried.
+//! * `Cache-Control`: the route's policy from `CACHE_CONTROL_ROUTES` (the spec's
+//!   `cache = { max_age, public }`, e.g. `public, max-age=60`) on its successful GET
+//!   answers; `no-store` on everything else, so a spec that says nothing gets nothing
+//!   cached anywhere.
+
+use std::collections::BTreeMap;
+
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+
+/// `Cache-Control` by route template (`/products/{id}`), for successful GETs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CachePolicies {
+    by_route: BTreeMap<String, HeaderValue>,
+}
+
+impl CachePolicies {
+    /// Parses `CACHE_CONTROL_ROUTES`: `;`-separated `ROUTE=VALUE` rules, e.g.
+    /// `/products=public, max-age=60;/products/{id}=public, max-age=60`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let mut by_route = BTreeMap::new();
+        for rule in s.split(';').map(str::trim).filter(|r| !r.is_empty()) {
+            let Some((route, value)) = rule.split_once('=') else {
+                return Err(format!("`{rule}` is not ROUTE=CACHE-CONTROL"));
+            };
+            let route = route.trim();
+            if !route.starts_with('/') {
+                return Err(format!("`{route}` is not a route path"));
+            }
+            let value = HeaderValue::from_str(value.trim())
+                .map_err(|_| format!("`{}` is not a header value", value.trim()))?;
+            by_route.insert(route.to_string(), value);
+        }
+        Ok(CachePolicies { by_route })
+    }
+
+    fn for_route(&self, route: Option<&str>) -> HeaderValue {
+        route
+            .and_then(|r| self.by_route.get(r))
+            .cloned()
+            .unwrap_or(HeaderValue::from_static("no-store"))
+    }
+}
+
+/// The strong entity tag of a body: `"` + 32 hex digits of its SHA-256 + `"`.
+pub fn etag(body: &[u8]) -> HeaderValue {
+    let digest = Sha256::digest(body);
+    let mut s = String::with_capacity(34);
+    s.push('"');
+    for b in &digest[..16] {
+        s.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+        s.push(char::from(b"0123456789abcdef"[usize::from(b & 0xf)]));
+    }
+    s.push('"');
+    HeaderValue::from_str(&s).unwrap_or(HeaderValue::from_static("\"0\""))
+}
+
+/// Whether `If-None-Match` (every occurrence) matches `tag`, by weak comparison.
+pub fn none_match(headers: &HeaderMap, tag: &HeaderValue) -> bool {
+    let opaque = |t: &str| t.trim().trim_start_matches("W/").to_owned();
+    let want = opaque(tag.to_str().unwrap_or(""));
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim() == "*" || opaque(t) == want)
+}
+
+/// The layer: see the module documentation.
+pub async fn conditional(
+    axum::extract::State(policies): axum::extract::State<std::sync::Arc<CachePolicies>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned());
+    let conditions = req.headers().clone();
+    let response = next.run(req).await;
+    let ok = response.status() == StatusCode::OK;
+    if !ok || !matches!(method, Method::GET | Method::HEAD) {
+        return with_cache_control(response, HeaderValue::from_static("no-store"));
+    }
+    let policy = policies.for_route(route.as_deref());
+    if method == Method::HEAD {
+        // axum drops a HEAD answer's body before this layer sees it, so there are no
+        // bytes to tag: the policy only.
+        return with_cache_control(response, policy);
+    }
+    let (mut parts, body) = response.into_parts();
+    let bytes = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(b) => b,
+        Err(e) => {
+            return ApiError::Internal(format!("response body: {e}")).into_response();
+        }
+    };
+    let tag = parts
+        .headers
+        .get(header::ETAG)
+        .cloned()
+        .unwrap_or_else(|| etag(&bytes));
+    parts.headers.insert(header::ETAG, tag.clone());
+    parts.headers.insert(header::CACHE_CONTROL, policy);
+    if none_match(&conditions, &tag) {
+        let mut not_modified = Response::new(Body::empty());
+        *not_modified.status_mut() = StatusCode::NOT_MODIFIED;
+        for name in [
+            header::ETAG,
+            header::CACHE_CONTROL,
+            header::VARY,
+            header::CONTENT_LOCATION,
+            header::DATE,
+            header::EXPIRES,
+        ] {
+            for v in parts.headers.get_all(&name) {
+                not_modified.headers_mut().append(name.clone(), v.clone());
+            }
+        }
+        return not_modified;
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+fn with_cache_control(mut response: Response, value: HeaderValue) -> Response {
+    if !response.headers().contains_key(header::CACHE_CONTROL) {
+        response.headers_mut().insert(header::CACHE_CONTROL, value);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_are_strong_and_follow_the_bytes() {
+        let a = etag(b"{\"products\":[]}");
+        assert_eq!(a.len(), 34);
+        assert!(a.to_str().unwrap().starts_with('"'));
+        assert_eq!(a, etag(b"{\"products\":[]}"));
+        assert_ne!(a, etag(b"{\"products\":[{}]}"));
+    }
+
+    #[test]
+    fn if_none_match_compares_weakly_and_accepts_lists_and_star() {
+        let tag = etag(b"x");
+        let t = tag.to_str().unwrap().to_owned();
+        let h = |v: &str| {
+            let mut m = HeaderMap::new();
+            m.insert(header::IF_NONE_MATCH, HeaderValue::from_str(v).unwrap());
+            m
+        };
+        assert!(none_match(&h(&t), &tag));
+        assert!(none_match(&h(&format!("W/{t}")), &tag));
+        assert!(none_match(&h(&format!("\"other\", {t}")), &tag));
+        assert!(none_match(&h("*"), &tag));
+        assert!(!none_match(&h("\"other\""), &tag));
+        assert!(!none_match(&HeaderMap::new(), &tag));
+    }
+
+    #[test]
+    fn policies_parse_and_default_to_no_store() {
+        let p =
+            CachePolicies::parse("/products=public, max-age=60; /products/{id}=private, max-age=0")
+                .unwrap();
+        assert_eq!(p.for_route(Some("/products")), "public, max-age=60");
+        assert_eq!(p.for_route(Some("/products/{id}")), "private, max-age=0");
+        assert_eq!(p.for_route(Some("/reviews")), "no-store");
+        assert_eq!(p.for_route(None), "no-store");
+        assert!(CachePolicies::parse("products").is_err());
+        assert!(CachePolicies::parse("products=x").is_err());
+        assert_eq!(CachePolicies::parse("").unwrap(), CachePolicies::default());
+    }
+}
