@@ -185,12 +185,13 @@ async fn the_quota_is_enforced_per_key_with_api_gateways_429_and_resets() {
     for doc in [OAS3, SWAGGER] {
         let (up, seen) = upstream().await;
         let gw = gateway(doc, up, Duration::from_secs(3)).await;
-        let get = |key: &'static str, path: &'static str| {
+        let get = |key: &'static str, path: &'static str| async move {
             call(
                 Method::GET,
                 format!("http://{gw}{path}"),
-                &[("x-api-key", key)][..],
+                &[("x-api-key", key)],
             )
+            .await
         };
         // Wait for the start of a window, so the calls below share one.
         tokio::time::sleep(Duration::from_millis(3050)).await;
