@@ -291,7 +291,12 @@ async fn start(
         ("PORT", ports.backend.to_string()),
         ("DATABASE_URL", stack.database_url.clone()),
     ];
-    env.extend(stack.backend_env.iter().map(|(k, v)| (k.as_str(), v.clone())));
+    env.extend(
+        stack
+            .backend_env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone())),
+    );
     let b = backend.insert(
         Service::spawn("backend", backend_exe, &env)
             .with_context(|| format!("cannot start {}", backend_exe.display()))?,

@@ -39,8 +39,7 @@ use super::{CommentSyntax, EmittedFile};
 use crate::model::{Cluster, Database, Egress, Model};
 use hcl::{
     Block, Body, Expr, File, Ref, bool, call, cond, eq, for_object, interp, list, list_lines, num,
-    object, str,
-    template, text,
+    object, str, template, text,
 };
 
 /// The provider version range the generated Terraform is checked against: the schema
