@@ -319,8 +319,14 @@ fn every_name_fits_its_platform_limit() {
         }
         let files = files(&m);
         let gateway_tf = body(&files, "terraform/gateway.tf");
+        // One key (`client`), or one per consumer (`consumer`, named by `each.key`).
+        let label = if m.gateway.consumers.is_empty() {
+            "client"
+        } else {
+            "consumer"
+        };
         let key_name = gateway_tf
-            .split("resource \"google_apikeys_key\" \"client\" {")
+            .split(&format!("resource \"google_apikeys_key\" \"{label}\" {{"))
             .nth(1)
             .and_then(|b| b.lines().find_map(|l| l.trim().strip_prefix("name")))
             .map(|l| {
@@ -333,6 +339,14 @@ fn every_name_fits_its_platform_limit() {
             .expect("key name");
         // The suffix is 3 random bytes in hex.
         let key_name = key_name.replace("${random_id.api_key.hex}", "0a1b2c");
+        let longest_consumer = m
+            .gateway
+            .consumers
+            .iter()
+            .map(|c| c.name.as_str())
+            .max_by_key(|n| n.len())
+            .unwrap_or("");
+        let key_name = key_name.replace("${each.key}", longest_consumer);
         assert!(
             dns_label(&key_name) && key_name.len() <= 63,
             "API key name {key_name}"

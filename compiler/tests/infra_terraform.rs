@@ -403,7 +403,10 @@ fn consumers_get_one_restricted_key_each_and_outputs_naming_them() {
     let tf = parsed(&v);
     let key = block_of(&tf, "resource", "google_apikeys_key", "consumer");
     assert_eq!(attr(key, "for_each"), "toset([\"web\", \"partner-a\"])");
-    assert_eq!(attr(key, "name"), "\"shop-api-${each.key}\"");
+    assert_eq!(
+        attr(key, "name"),
+        "\"shop-api-${each.key}-${random_id.api_key.hex}\""
+    );
     let target = sub(sub(key, "restrictions")[0], "api_targets")[0];
     assert_eq!(
         attr(target, "service"),
@@ -601,7 +604,12 @@ fn the_managed_service_is_enabled_after_the_gateway_serves_the_config() {
             flat(&attr(managed, "depends_on")),
             "[google_api_gateway_gateway.gateway]"
         );
-        let key = block_of(&tf, "resource", "google_apikeys_key", "client");
+        let label = if model(&v).gateway.consumers.is_empty() {
+            "client"
+        } else {
+            "consumer"
+        };
+        let key = block_of(&tf, "resource", "google_apikeys_key", label);
         assert_eq!(
             flat(&attr(key, "depends_on")),
             "[google_project_service.managed_service]"
@@ -647,11 +655,16 @@ fn images_have_immutable_tags_and_no_default_tag() {
 fn the_api_key_name_gets_a_fresh_suffix_per_stack() {
     for v in variants() {
         let tf = parsed(&v);
-        let key = block_of(&tf, "resource", "google_apikeys_key", "client");
-        assert_eq!(
-            attr(key, "name"),
-            "\"shop-api-client-${random_id.api_key.hex}\""
-        );
+        let (label, name) = if model(&v).gateway.consumers.is_empty() {
+            ("client", "\"shop-api-client-${random_id.api_key.hex}\"")
+        } else {
+            (
+                "consumer",
+                "\"shop-api-${each.key}-${random_id.api_key.hex}\"",
+            )
+        };
+        let key = block_of(&tf, "resource", "google_apikeys_key", label);
+        assert_eq!(attr(key, "name"), name, "{}", v.name);
         let suffix = block_of(&tf, "resource", "random_id", "api_key");
         assert_eq!(attr(suffix, "byte_length"), "3");
         assert!(all_tf(&v).contains("source  = \"hashicorp/random\""));
@@ -692,7 +705,9 @@ fn the_load_balancer_source_ranges_output_names_the_relay_egress_range() {
         let tf = parsed(&v);
         let out = attr(block_of(&tf, "output", "ilb_source_ranges", ""), "value");
         let expected = match v.name {
-            "shop" | "cloudsql-created-cluster" => "[\"10.8.0.0/28\"]",
+            "shop" | "cloudsql-created-cluster" | "public-api" | "public-api-swagger2" => {
+                "[\"10.8.0.0/28\"]"
+            }
             "cluster-in-other-region" => "[\"10.8.0.0/28\",\"10.20.0.0/24\"]",
             "direct-vpc-created-cluster" => "[google_compute_subnetwork.cluster.ip_cidr_range]",
             "direct-vpc-swagger2" => "[data.google_compute_subnetwork.subnet.ip_cidr_range]",
