@@ -238,3 +238,43 @@ async fn the_wildcard_allows_every_origin() {
     assert!(res.header("vary").is_none());
     relay.stop().await;
 }
+
+#[tokio::test]
+async fn a_browsers_revalidation_passes_through_with_cors_headers() {
+    let (up, relay) = setup(&[SHOP], false).await;
+    let origin = format!("Origin: {SHOP}");
+    let res = get(relay.addr, "/products?etag=v1", &origin).await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.header("etag"), Some("\"v1\""));
+    assert_eq!(res.header("cache-control"), Some("private, max-age=0"));
+    assert_eq!(res.header("access-control-allow-origin"), Some(SHOP));
+    assert!(!res.body.is_empty());
+
+    // The conditional request goes up unchanged; the 304 comes back with no body, the
+    // same validators, and the CORS headers the browser needs to use its cached copy.
+    let res = get(
+        relay.addr,
+        "/products?etag=v1",
+        &format!("{origin}\nIf-None-Match: \"v1\""),
+    )
+    .await;
+    assert_eq!(res.status, 304, "{}", res.body_str());
+    assert!(res.body.is_empty());
+    assert_eq!(res.header("etag"), Some("\"v1\""));
+    assert_eq!(res.header("cache-control"), Some("private, max-age=0"));
+    assert_eq!(res.header("access-control-allow-origin"), Some(SHOP));
+    assert_eq!(res.header("vary"), Some("Origin"));
+    assert_eq!(up.last().headers["if-none-match"], "\"v1\"");
+
+    // A tag that no longer matches: the full answer again.
+    let res = get(
+        relay.addr,
+        "/products?etag=v2",
+        &format!("{origin}\nIf-None-Match: \"v1\""),
+    )
+    .await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.header("etag"), Some("\"v2\""));
+    assert!(!res.body.is_empty());
+    relay.stop().await;
+}

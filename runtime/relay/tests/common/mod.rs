@@ -73,7 +73,9 @@ impl Upstream {
 
 /// Starts a recording upstream. Its behaviour is chosen per request by query
 /// parameters: `status=N`, `delay_ms=N` (before the head), `stall_ms=N` (between the
-/// first and second half of the body), `size=N` (body length). The first
+/// first and second half of the body), `size=N` (body length), `etag=V` (answers carry
+/// `ETag: "V"` and `Cache-Control: private, max-age=0`; a request whose
+/// `If-None-Match` is `"V"` gets `304` with no body). The first
 /// `drop_first` connections are accepted and closed without an answer.
 pub async fn upstream(drop_first: usize) -> Upstream {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -144,8 +146,20 @@ async fn answer(req: Request<Incoming>, requests: Arc<Mutex<Vec<Recorded>>>) -> 
     if let Some(ms) = get("delay_ms") {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
-    let status = get("status").map_or(200, |s| s as u16);
+    let etag = params.get("etag").map(|v| format!("\"{v}\""));
+    let not_modified = etag.is_some()
+        && parts
+            .headers
+            .get("if-none-match")
+            .and_then(|v| v.to_str().ok())
+            == etag.as_deref();
+    let status = if not_modified {
+        304
+    } else {
+        get("status").map_or(200, |s| s as u16)
+    };
     let payload = match get("size") {
+        _ if not_modified => Bytes::new(),
         Some(n) => Bytes::from(vec![b'x'; n as usize]),
         None => Bytes::from(format!(
             "{{\"upstream\":true,\"method\":\"{}\",\"body_len\":{}}}",
@@ -169,6 +183,14 @@ async fn answer(req: Request<Incoming>, requests: Arc<Mutex<Vec<Recorded>>>) -> 
     h.insert("proxy-foo", "1".parse().unwrap());
     h.insert("connection", "x-resp-hop".parse().unwrap());
     h.insert("x-resp-hop", "1".parse().unwrap());
+    if let Some(tag) = etag {
+        h.insert("etag", tag.parse().unwrap());
+        h.insert("cache-control", "private, max-age=0".parse().unwrap());
+    }
+    if not_modified {
+        h.remove("content-length");
+        h.remove("content-type");
+    }
     res
 }
 
