@@ -60,7 +60,7 @@ fn stack(model: &Model, spec: &Path, out: &Path) -> Stack {
         } => shopgen_deploy::Database::CloudSql {
             instance: instance.clone(),
             deletion_protection: *deletion_protection,
-            secret: terraform::database_secret(model).0,
+            secret: model.database_secret().0,
         },
     };
     let smoke_path = model

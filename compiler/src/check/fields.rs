@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::*;
+use shopgen_facts::decimal::MAX_PRECISION;
 
 /// Checks every field of a resource; returns the usable field names (snake).
 pub(super) fn check_fields(c: &mut Checker, r: &ResourceSpec) -> BTreeSet<String> {
@@ -228,13 +229,13 @@ pub(super) fn check_field(c: &mut Checker, f: &FieldSpec) {
     if t == "decimal" {
         match (&f.precision, &f.scale) {
             (Some(p), Some(s)) => {
-                if !(1..=28).contains(&p.value) {
+                if !(1..=i64::from(MAX_PRECISION)).contains(&p.value) {
                     c.err(
                         "E0210",
                         p.span.clone(),
                         format!("{}.precision", f.path),
                         format!("precision {} is out of range", p.value),
-                        "use a precision from 1 to 28: the backend keeps decimals exact up to 28 significant digits",
+                        format!("use a precision from 1 to {MAX_PRECISION}: the backend keeps decimals exact up to {MAX_PRECISION} significant digits"),
                     );
                 } else if s.value < 0 || s.value > p.value {
                     c.err(

@@ -11,11 +11,10 @@
 //! `cc` as its `nonroot` user (uid 65532, which the Kubernetes pod spec also pins).
 
 use super::filters;
-use super::k8s::RUN_AS_USER;
-use super::terraform::RELAY_CONTAINER_PORT;
 use super::{CommentSyntax, EmittedFile};
 use crate::model::Model;
 use askama::Template;
+use shopgen_facts::{container, relay};
 
 /// The toolchain `rust-toolchain.toml` pins; the build image ships exactly it.
 pub const RUST_TOOLCHAIN: &str = "1.95.0";
@@ -48,7 +47,7 @@ pub fn emit(model: &Model) -> Vec<EmittedFile> {
             dockerfile(
                 &format!("generated/{spec}/relay"),
                 &n.relay_crate,
-                RELAY_CONTAINER_PORT,
+                relay::CONTAINER_PORT,
                 "The relay (Cloud Run).",
             ),
             CommentSyntax::Hash,
@@ -122,7 +121,7 @@ fn dockerfile(dir: &str, package: &str, port: u16, what: &str) -> String {
         runtime_image: RUNTIME_IMAGE,
         package,
         entrypoint: &format!("/usr/local/bin/{package}"),
-        user: RUN_AS_USER,
+        user: container::RUN_AS_USER,
         port,
     })
 }

@@ -20,7 +20,6 @@
 
 use std::collections::BTreeMap;
 
-use super::terraform::{database_secret, needs_global_access, relay_egress_range};
 use super::{CommentSyntax, EmittedFile};
 use crate::model::Model;
 use k8s_openapi::api::apps::v1::{
@@ -42,6 +41,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
+use shopgen_facts::{backend, container};
 
 /// GKE: make a `LoadBalancer` Service an internal passthrough load balancer.
 pub const LB_TYPE_ANNOTATION: &str = "networking.gke.io/load-balancer-type";
@@ -51,12 +51,9 @@ pub const LB_ADDRESS_ANNOTATION: &str = "networking.gke.io/load-balancer-ip-addr
 pub const LB_GLOBAL_ACCESS_ANNOTATION: &str =
     "networking.gke.io/internal-load-balancer-allow-global-access";
 /// The backend's readiness and liveness endpoints.
-pub const READINESS_PATH: &str = "/readyz";
-pub const LIVENESS_PATH: &str = "/healthz";
 /// The backend container's name in the pod.
 pub const CONTAINER_NAME: &str = "backend";
 /// The non-root user the images run as (distroless `nonroot`).
-pub const RUN_AS_USER: i64 = 65532;
 /// Seconds the pod gets beyond the backend's own drain before SIGKILL.
 pub const GRACE_MARGIN_SECONDS: u32 = 10;
 /// Seconds a terminating pod keeps serving before it gets SIGTERM: the time GKE's
@@ -197,7 +194,7 @@ pub fn termination_grace_seconds(model: &Model) -> i64 {
 
 fn deployment(model: &Model) -> Deployment {
     let s = &model.service;
-    let (secret, key) = database_secret(model);
+    let (secret, key) = model.database_secret();
     let container = Container {
         name: CONTAINER_NAME.into(),
         image: Some(backend_image_name(model)),
@@ -210,12 +207,12 @@ fn deployment(model: &Model) -> Deployment {
         env: Some(
             vec![
                 EnvVar {
-                    name: "PORT".into(),
+                    name: backend::env::PORT.into(),
                     value: Some(s.container_port.to_string()),
                     ..Default::default()
                 },
                 EnvVar {
-                    name: "DATABASE_URL".into(),
+                    name: backend::env::DATABASE_URL.into(),
                     value_from: Some(EnvVarSource {
                         secret_key_ref: Some(SecretKeySelector {
                             name: secret,
@@ -229,15 +226,15 @@ fn deployment(model: &Model) -> Deployment {
             ]
             .into_iter()
             .chain(model.cache_control_routes().map(|rules| EnvVar {
-                name: "CACHE_CONTROL_ROUTES".into(),
+                name: backend::env::CACHE_CONTROL_ROUTES.into(),
                 value: Some(rules),
                 ..Default::default()
             }))
             .collect(),
         ),
-        readiness_probe: Some(http_probe(READINESS_PATH, 5, 2)),
-        liveness_probe: Some(http_probe(LIVENESS_PATH, 10, 3)),
-        startup_probe: Some(http_probe(LIVENESS_PATH, 2, 30)),
+        readiness_probe: Some(http_probe(backend::READINESS_PATH, 5, 2)),
+        liveness_probe: Some(http_probe(backend::LIVENESS_PATH, 10, 3)),
+        startup_probe: Some(http_probe(backend::LIVENESS_PATH, 2, 30)),
         lifecycle: Some(Lifecycle {
             pre_stop: Some(LifecycleHandler {
                 sleep: Some(SleepAction {
@@ -275,8 +272,8 @@ fn deployment(model: &Model) -> Deployment {
         termination_grace_period_seconds: Some(termination_grace_seconds(model)),
         security_context: Some(PodSecurityContext {
             run_as_non_root: Some(true),
-            run_as_user: Some(RUN_AS_USER),
-            run_as_group: Some(RUN_AS_USER),
+            run_as_user: Some(container::RUN_AS_USER),
+            run_as_group: Some(container::RUN_AS_USER),
             seccomp_profile: Some(SeccompProfile {
                 type_: "RuntimeDefault".into(),
                 ..Default::default()
@@ -327,7 +324,7 @@ fn deployment(model: &Model) -> Deployment {
 
 /// The source ranges the internal load balancer admits, as far as the spec fixes them.
 pub fn ilb_source_ranges(model: &Model) -> Vec<String> {
-    let mut r: Vec<String> = relay_egress_range(model).into_iter().collect();
+    let mut r: Vec<String> = model.relay_egress_range().into_iter().collect();
     r.extend(model.gcp.ilb_source_ranges.iter().cloned());
     r
 }
@@ -342,7 +339,7 @@ fn service(model: &Model) -> Service {
             s.names.ilb_address.clone(),
         ),
     ]);
-    if needs_global_access(model) {
+    if model.needs_global_access() {
         annotations.insert(LB_GLOBAL_ACCESS_ANNOTATION.to_string(), "true".to_string());
     }
     let mut metadata = meta(model, &s.names.k8s_name);

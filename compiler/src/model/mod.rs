@@ -10,6 +10,8 @@
 //! (that order is the column order and the default JSON order), routes follow
 //! [`RouteKind`]'s order.
 
+mod derived;
+pub use derived::region_of;
 mod lower;
 mod lower_operations;
 pub mod names;

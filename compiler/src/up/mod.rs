@@ -126,22 +126,22 @@ pub fn run(args: UpArgs, _raw: &[String]) -> anyhow::Result<ExitCode> {
         .to_string();
     let mut relay_env: Vec<(String, String)> = vec![
         (
-            "API_KEY_HEADER".into(),
+            shopgen_facts::relay::env::API_KEY_HEADER.into(),
             model.gateway.api_key_header.clone(),
         ),
         (
-            "UPSTREAM_TIMEOUT_MS".into(),
+            shopgen_facts::relay::env::UPSTREAM_TIMEOUT_MS.into(),
             model.relay.upstream_timeout_ms.to_string(),
         ),
         (
-            "MAX_BODY_BYTES".into(),
+            shopgen_facts::relay::env::MAX_BODY_BYTES.into(),
             model.relay.max_body_bytes.to_string(),
         ),
     ];
     // The same CORS policy the deployed relay gets from Terraform.
     if let Some(cors) = &model.gateway.cors {
         relay_env.extend(
-            crate::emit::terraform::relay_cors_env(cors)
+            cors.relay_env()
                 .into_iter()
                 .map(|(k, v)| (k.to_string(), v)),
         );
@@ -158,7 +158,7 @@ pub fn run(args: UpArgs, _raw: &[String]) -> anyhow::Result<ExitCode> {
         database_url,
         // The per-route Cache-Control policy, as k8s/deployment.yaml sets it.
         backend_env: vec![(
-            "CACHE_CONTROL_ROUTES".into(),
+            shopgen_facts::backend::env::CACHE_CONTROL_ROUTES.into(),
             model.cache_control_routes().unwrap_or_default(),
         )],
         relay_env,

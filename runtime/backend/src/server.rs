@@ -28,6 +28,7 @@ use axum::routing::get;
 use axum::{Extension, Router};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use shopgen_facts::backend::env;
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -60,13 +61,13 @@ struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
     /// TCP port to listen on.
-    #[arg(long, env = "PORT", global = true)]
+    #[arg(long, env = env::PORT, global = true)]
     port: Option<u16>,
     /// Address to listen on (`127.0.0.1` to stay on loopback).
-    #[arg(long, env = "HOST", default_value = "0.0.0.0", global = true)]
+    #[arg(long, env = env::HOST, default_value = "0.0.0.0", global = true)]
     host: IpAddr,
     /// `sqlite://path/file.db` (created on first start) or `postgres://user:pass@host:port/db`.
-    #[arg(long, env = "DATABASE_URL", global = true)]
+    #[arg(long, env = env::DATABASE_URL, global = true)]
     database_url: Option<String>,
     /// Connections in the pool.
     #[arg(
@@ -120,7 +121,7 @@ struct Cli {
     /// is served only while no table it was built from has changed.
     #[arg(
         long,
-        env = "RESPONSE_CACHE_BYTES",
+        env = env::RESPONSE_CACHE_BYTES,
         default_value_t = crate::cache::DEFAULT_MAX_BYTES,
         global = true
     )]
@@ -141,7 +142,7 @@ struct Cli {
     /// (`/products=public, max-age=60`); every other answer says `no-store`.
     #[arg(
         long,
-        env = "CACHE_CONTROL_ROUTES",
+        env = env::CACHE_CONTROL_ROUTES,
         default_value = "",
         value_parser = CachePolicies::parse,
         global = true
@@ -387,8 +388,8 @@ fn router(
         None => routes,
     };
     routes
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+        .route(shopgen_facts::backend::LIVENESS_PATH, get(healthz))
+        .route(shopgen_facts::backend::READINESS_PATH, get(readyz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })

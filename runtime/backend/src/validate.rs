@@ -463,7 +463,10 @@ pub fn check_decimal(
     value.rescale(scale);
     if value.scale() != scale {
         // rust_decimal holds 28 significant digits; a wider value cannot be kept exact.
-        return Err("has more significant digits than this service can keep exactly (28)".into());
+        return Err(format!(
+            "has more significant digits than this service can keep exactly ({})",
+            shopgen_facts::decimal::MAX_PRECISION
+        ));
     }
     Ok(Value::Decimal { value, precision })
 }

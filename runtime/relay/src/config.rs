@@ -14,6 +14,7 @@ use hyper::http::uri::{Authority, Uri};
 
 use crate::caller::AllowedInvokers;
 use crate::cors::{CorsPolicy, CorsPolicyError};
+use shopgen_facts::relay::env;
 
 /// Default deadline for one upstream exchange, in milliseconds.
 pub const DEFAULT_UPSTREAM_TIMEOUT_MS: u64 = 15_000;
@@ -36,21 +37,21 @@ pub const DEFAULT_DRAIN_TIMEOUT_MS: u64 = 9_000;
 )]
 pub struct Settings {
     /// Address to listen on (all interfaces on Cloud Run).
-    #[arg(long, env = "HOST", default_value = "0.0.0.0")]
+    #[arg(long, env = env::HOST, default_value = "0.0.0.0")]
     pub host: IpAddr,
 
     /// Port to listen on (Cloud Run sets PORT); 0 picks a free port.
-    #[arg(long, env = "PORT", default_value_t = 8080)]
+    #[arg(long, env = env::PORT, default_value_t = shopgen_facts::relay::CONTAINER_PORT)]
     pub port: u16,
 
     /// Upstream base URL, plain http, e.g. http://10.20.0.5 (the internal load balancer);
     /// may carry a base path.
-    #[arg(long, env = "UPSTREAM_URL")]
+    #[arg(long, env = env::UPSTREAM_URL)]
     pub upstream_url: UpstreamUrl,
 
     /// Deadline for one upstream exchange (response head and body), in milliseconds;
     /// past it the client gets 504.
-    #[arg(long, env = "UPSTREAM_TIMEOUT_MS", default_value_t = DEFAULT_UPSTREAM_TIMEOUT_MS,
+    #[arg(long, env = env::UPSTREAM_TIMEOUT_MS, default_value_t = DEFAULT_UPSTREAM_TIMEOUT_MS,
           value_parser = parse_millis)]
     pub upstream_timeout_ms: u64,
 
@@ -60,12 +61,12 @@ pub struct Settings {
     pub connect_timeout_ms: u64,
 
     /// Largest request body forwarded, in bytes; larger ones get 413.
-    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES,
+    #[arg(long, env = env::MAX_BODY_BYTES, default_value_t = DEFAULT_MAX_BODY_BYTES,
           value_parser = parse_body_limit)]
     pub max_body_bytes: u64,
 
     /// Header carrying the client's API key; stripped before forwarding.
-    #[arg(long, env = "API_KEY_HEADER", default_value = DEFAULT_API_KEY_HEADER,
+    #[arg(long, env = env::API_KEY_HEADER, default_value = DEFAULT_API_KEY_HEADER,
           value_parser = parse_header_name)]
     pub api_key_header: HeaderName,
 
@@ -87,14 +88,14 @@ pub struct Settings {
     /// Web origins allowed to call the public routes, comma-separated
     /// (`https://shop.example.com,http://localhost:5173`), or `*`; unset: no CORS, and
     /// `OPTIONS` is not answered.
-    #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
+    #[arg(long, env = env::CORS_ALLOWED_ORIGINS, value_delimiter = ',')]
     pub cors_allowed_origins: Vec<String>,
 
     /// Request headers a page may send (the API key header and Content-Type among
     /// them), comma-separated.
     #[arg(
         long,
-        env = "CORS_ALLOWED_HEADERS",
+        env = env::CORS_ALLOWED_HEADERS,
         value_delimiter = ',',
         default_value = "content-type,x-api-key"
     )]
@@ -103,25 +104,25 @@ pub struct Settings {
     /// Response headers a page may read, comma-separated.
     #[arg(
         long,
-        env = "CORS_EXPOSE_HEADERS",
+        env = env::CORS_EXPOSE_HEADERS,
         value_delimiter = ',',
         default_value = "etag,link,x-request-id"
     )]
     pub cors_expose_headers: Vec<String>,
 
     /// Seconds a browser may cache a preflight answer.
-    #[arg(long, env = "CORS_MAX_AGE", default_value_t = 600,
+    #[arg(long, env = env::CORS_MAX_AGE, default_value_t = 600,
           value_parser = clap::value_parser!(u32).range(0..=86_400))]
     pub cors_max_age: u32,
 
     /// Allow cookies and HTTP authentication in cross-origin calls (never with `*`).
-    #[arg(long, env = "CORS_ALLOW_CREDENTIALS", default_value_t = false,
+    #[arg(long, env = env::CORS_ALLOW_CREDENTIALS, default_value_t = false,
           action = clap::ArgAction::Set)]
     pub cors_allow_credentials: bool,
     /// Comma-separated service-account emails or unique ids allowed to call the relay
     /// (API Gateway's account); other callers get 403. Empty: every caller Cloud Run
     /// lets in (local stacks only).
-    #[arg(long, env = "ALLOWED_INVOKERS", default_value = "")]
+    #[arg(long, env = env::ALLOWED_INVOKERS, default_value = "")]
     pub allowed_invokers: String,
 }
 

@@ -23,7 +23,7 @@ use std::fmt;
 pub const MAX_PATH_BYTES: usize = 2048;
 
 /// The path of the relay's own health check, answered without contacting the upstream.
-pub const HEALTH_PATH: &str = "/healthz";
+pub const HEALTH_PATH: &str = shopgen_facts::relay::HEALTH_PATH;
 
 /// An HTTP method a public route can be declared with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

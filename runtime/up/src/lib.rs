@@ -35,6 +35,7 @@ use anyhow::{Context, bail};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpListener;
 
+use shopgen_facts::{backend::env as backend, relay::env as relay};
 use shopgen_gateway_local::{Gateway, GatewayConfig, GatewayDocument};
 
 use http::Http;
@@ -287,9 +288,9 @@ async fn start(
 ) -> anyhow::Result<()> {
     free_port(ports.backend, "backend", "--backend-port")?;
     let mut env: Vec<(&str, String)> = vec![
-        ("HOST", "127.0.0.1".into()),
-        ("PORT", ports.backend.to_string()),
-        ("DATABASE_URL", stack.database_url.clone()),
+        (backend::HOST, "127.0.0.1".into()),
+        (backend::PORT, ports.backend.to_string()),
+        (backend::DATABASE_URL, stack.database_url.clone()),
     ];
     env.extend(
         stack
@@ -312,9 +313,9 @@ async fn start(
 
     free_port(ports.relay, "relay", "--relay-port")?;
     let mut env: Vec<(&str, String)> = vec![
-        ("HOST", "127.0.0.1".into()),
-        ("PORT", ports.relay.to_string()),
-        ("UPSTREAM_URL", backend_url.clone()),
+        (relay::HOST, "127.0.0.1".into()),
+        (relay::PORT, ports.relay.to_string()),
+        (relay::UPSTREAM_URL, backend_url.clone()),
     ];
     env.extend(stack.relay_env.iter().map(|(k, v)| (k.as_str(), v.clone())));
     let r = relay.insert(

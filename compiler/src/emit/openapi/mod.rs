@@ -33,7 +33,7 @@ use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
 /// The Terraform `templatefile` variable holding the relay's host name
 /// (`shop-api-relay-abc123-nw.a.run.app`); the only `${…}` sequence in `gateway.yaml`.
-pub const RELAY_HOST_VAR: &str = "relay_host";
+pub use shopgen_facts::gateway::RELAY_HOST_VAR;
 /// How [`RELAY_HOST_VAR`] appears in the checked-in document.
 pub const RELAY_HOST_PLACEHOLDER: &str = "${relay_host}";
 /// The key naming the relay in `x-google-api-management.backends`.

@@ -34,21 +34,17 @@ mod platform;
 
 use platform::{cluster, database};
 
-use super::openapi::RELAY_HOST_VAR;
 use super::{CommentSyntax, EmittedFile};
 use crate::model::{Cluster, Database, Egress, Model};
 use hcl::{
     Block, Body, Expr, File, Ref, bool, call, cond, eq, for_object, interp, list, list_lines, num,
     object, str, template, text,
 };
+use shopgen_facts::{gateway, relay};
 
 /// The provider version range the generated Terraform is checked against: the schema
 /// test data covers hashicorp/google and google-beta 6.50 and 8.7.
 pub const PROVIDER_VERSION: &str = ">= 6.50, < 9.0";
-/// The port the relay container listens on (Cloud Run passes it as `PORT`).
-pub const RELAY_CONTAINER_PORT: u16 = 8080;
-/// The relay's health endpoint (probes).
-pub const RELAY_HEALTH_PATH: &str = "/healthz";
 /// The resources the first, targeted apply creates: the APIs and the image
 /// repository (with the builder's account), which must exist before images are
 /// pushed and before Cloud Run can start the relay.
@@ -150,31 +146,6 @@ fn creates_cluster(model: &Model) -> bool {
     matches!(model.gcp.cluster, Cluster::Create { .. })
 }
 
-/// The region of a cluster location (`europe-west2-a` → `europe-west2`).
-pub fn region_of(location: &str) -> &str {
-    let parts: Vec<&str> = location.split('-').collect();
-    if parts.len() == 3 && parts[2].len() == 1 && parts[2].chars().all(|c| c.is_ascii_lowercase()) {
-        &location[..location.len() - 2]
-    } else {
-        location
-    }
-}
-
-fn cluster_name_location(model: &Model) -> (&str, &str) {
-    match &model.gcp.cluster {
-        Cluster::Existing { name, location } | Cluster::Create { name, location, .. } => {
-            (name, location)
-        }
-    }
-}
-
-/// Whether the internal load balancer needs global access: the relay (in
-/// `gcp.region`) reaches it from another region.
-pub fn needs_global_access(model: &Model) -> bool {
-    let (_, location) = cluster_name_location(model);
-    region_of(location) != model.gcp.region
-}
-
 /// The GKE node service account id for a cluster shopgen creates (6–30 chars).
 fn node_service_account(model: &Model) -> String {
     let mut base = model.service.name.clone();
@@ -187,29 +158,6 @@ pub fn build_service_account(model: &Model) -> String {
     let mut base = model.service.name.clone();
     base.truncate(30 - "-build".len());
     format!("{}-build", base.trim_end_matches('-'))
-}
-
-/// The name of the Kubernetes Secret holding `DATABASE_URL`, and its key.
-pub fn database_secret(model: &Model) -> (String, String) {
-    match &model.database {
-        Database::ExistingSecret { secret, key } => (secret.clone(), key.clone()),
-        Database::CloudSql { .. } => (
-            model.service.names.k8s_database_secret.clone(),
-            "DATABASE_URL".to_string(),
-        ),
-    }
-}
-
-/// The address range the relay's traffic to the internal load balancer comes from,
-/// when the spec fixes it (the connector's /28, or the subnetwork shopgen creates);
-/// `None` for Direct VPC egress on an existing subnetwork, whose range Terraform
-/// reads (output `ilb_source_ranges`).
-pub fn relay_egress_range(model: &Model) -> Option<String> {
-    match (&model.gcp.egress, &model.gcp.cluster) {
-        (Egress::Connector { cidr, .. }, _) => Some(cidr.clone()),
-        (Egress::DirectVpc, Cluster::Create { nodes_cidr, .. }) => Some(nodes_cidr.clone()),
-        (Egress::DirectVpc, Cluster::Existing { .. }) => None,
-    }
 }
 
 /// The relay's egress range as a Terraform expression.
@@ -324,7 +272,7 @@ fn variable(name: &str, ty: &'static str, description: &str, default: Option<Exp
 }
 
 fn variables(model: &Model) -> File {
-    let (cluster_name, cluster_location) = cluster_name_location(model);
+    let (cluster_name, cluster_location) = model.cluster_name_location();
     let mut f = File::new();
     f.push(variable(
         "project",
@@ -720,20 +668,6 @@ fn upstream_url(model: &Model) -> Expr {
     template(parts)
 }
 
-/// The relay's CORS settings (`CORS_*`, read by the relay runtime).
-pub fn relay_cors_env(cors: &crate::model::Cors) -> Vec<(&'static str, String)> {
-    let mut out = vec![
-        ("CORS_ALLOWED_ORIGINS", cors.allowed_origins.join(",")),
-        ("CORS_ALLOWED_HEADERS", cors.allowed_headers.join(",")),
-        ("CORS_EXPOSE_HEADERS", cors.expose_headers.join(",")),
-        ("CORS_MAX_AGE", cors.max_age.to_string()),
-    ];
-    if cors.allow_credentials {
-        out.push(("CORS_ALLOW_CREDENTIALS", "true".to_string()));
-    }
-    out
-}
-
 fn env(name: &str, value: Expr) -> Block {
     block(
         "env",
@@ -751,7 +685,7 @@ fn http_probe(name: &str, period: u32, timeout: u32, failures: u32) -> Block {
             .blank()
             .block(block(
                 "http_get",
-                Body::new().attr("path", str(RELAY_HEALTH_PATH)),
+                Body::new().attr("path", str(relay::HEALTH_PATH)),
             )),
     )
 }
@@ -794,21 +728,24 @@ fn relay(model: &Model) -> File {
         .blank()
         .block(block(
             "ports",
-            Body::new().attr("container_port", num(RELAY_CONTAINER_PORT)),
+            Body::new().attr("container_port", num(relay::CONTAINER_PORT)),
         ))
         .blank()
-        .block(env("UPSTREAM_URL", upstream_url(model)))
+        .block(env(relay::env::UPSTREAM_URL, upstream_url(model)))
         .block(env(
-            "UPSTREAM_TIMEOUT_MS",
+            relay::env::UPSTREAM_TIMEOUT_MS,
             str(&model.relay.upstream_timeout_ms.to_string()),
         ))
         .block(env(
-            "MAX_BODY_BYTES",
+            relay::env::MAX_BODY_BYTES,
             str(&model.relay.max_body_bytes.to_string()),
         ))
-        .block(env("API_KEY_HEADER", str(&model.gateway.api_key_header)))
         .block(env(
-            "ALLOWED_INVOKERS",
+            relay::env::API_KEY_HEADER,
+            str(&model.gateway.api_key_header),
+        ))
+        .block(env(
+            relay::env::ALLOWED_INVOKERS,
             template(vec![
                 interp(res("google_service_account", "gateway", "email")),
                 text(","),
@@ -816,7 +753,7 @@ fn relay(model: &Model) -> File {
             ]),
         ));
     if let Some(cors) = &model.gateway.cors {
-        for (name, value) in relay_cors_env(cors) {
+        for (name, value) in cors.relay_env() {
             container = container.block(env(name, str(&value)));
         }
     }
@@ -929,7 +866,7 @@ fn gateway(model: &Model) -> File {
                     text("/../openapi/gateway.yaml"),
                 ]),
                 object(&[(
-                    RELAY_HOST_VAR,
+                    gateway::RELAY_HOST_VAR,
                     call(
                         "trimprefix",
                         vec![

@@ -231,7 +231,7 @@ pub(super) fn database(model: &Model) -> Option<File> {
         return None;
     };
     let svc = &model.service.name;
-    let (secret, _) = database_secret(model);
+    let (secret, _) = model.database_secret();
     let mut f = File::new();
     f.push_commented(
         "Private services access: Cloud SQL gets a private IP in this VPC.",

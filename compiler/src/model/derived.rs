@@ -1,0 +1,85 @@
+//! Values several emitters need that follow from the spec: computed here once, so
+//! the Kubernetes manifests, the Terraform and `shopgen up` agree without one emitter
+//! importing another. Values that do not depend on the spec are in `shopgen-facts`.
+
+use shopgen_facts::{backend, relay};
+
+use super::{Cluster, Cors, Database, Egress, Model};
+
+/// The region of a cluster location (`europe-west2-a` → `europe-west2`).
+pub fn region_of(location: &str) -> &str {
+    let parts: Vec<&str> = location.split('-').collect();
+    if parts.len() == 3 && parts[2].len() == 1 && parts[2].chars().all(|c| c.is_ascii_lowercase()) {
+        &location[..location.len() - 2]
+    } else {
+        location
+    }
+}
+
+impl Model {
+    /// The cluster's name and location, whether shopgen creates it or reads it.
+    pub fn cluster_name_location(&self) -> (&str, &str) {
+        match &self.gcp.cluster {
+            Cluster::Existing { name, location } | Cluster::Create { name, location, .. } => {
+                (name, location)
+            }
+        }
+    }
+
+    /// Whether the internal load balancer needs global access: the relay (in
+    /// `gcp.region`) reaches it from another region.
+    pub fn needs_global_access(&self) -> bool {
+        let (_, location) = self.cluster_name_location();
+        region_of(location) != self.gcp.region
+    }
+
+    /// The name of the Kubernetes Secret holding the backend's `DATABASE_URL`, and
+    /// its key.
+    pub fn database_secret(&self) -> (String, String) {
+        match &self.database {
+            Database::ExistingSecret { secret, key } => (secret.clone(), key.clone()),
+            Database::CloudSql { .. } => (
+                self.service.names.k8s_database_secret.clone(),
+                backend::env::DATABASE_URL.to_string(),
+            ),
+        }
+    }
+
+    /// The address range the relay's traffic to the internal load balancer comes
+    /// from, when the spec fixes it (the connector's /28, or the subnetwork shopgen
+    /// creates); `None` for Direct VPC egress on an existing subnetwork, whose range
+    /// Terraform reads (output `ilb_source_ranges`).
+    pub fn relay_egress_range(&self) -> Option<String> {
+        match (&self.gcp.egress, &self.gcp.cluster) {
+            (Egress::Connector { cidr, .. }, _) => Some(cidr.clone()),
+            (Egress::DirectVpc, Cluster::Create { nodes_cidr, .. }) => Some(nodes_cidr.clone()),
+            (Egress::DirectVpc, Cluster::Existing { .. }) => None,
+        }
+    }
+}
+
+impl Cors {
+    /// The relay's CORS settings, as the environment it reads (Terraform sets them on
+    /// the Cloud Run service, `shopgen up` on the local relay).
+    pub fn relay_env(&self) -> Vec<(&'static str, String)> {
+        let mut out = vec![
+            (
+                relay::env::CORS_ALLOWED_ORIGINS,
+                self.allowed_origins.join(","),
+            ),
+            (
+                relay::env::CORS_ALLOWED_HEADERS,
+                self.allowed_headers.join(","),
+            ),
+            (
+                relay::env::CORS_EXPOSE_HEADERS,
+                self.expose_headers.join(","),
+            ),
+            (relay::env::CORS_MAX_AGE, self.max_age.to_string()),
+        ];
+        if self.allow_credentials {
+            out.push((relay::env::CORS_ALLOW_CREDENTIALS, "true".to_string()));
+        }
+        out
+    }
+}

@@ -1,0 +1,93 @@
+//! Facts two artifacts of a shopgen stack must agree on, in one place.
+//!
+//! The compiler writes Kubernetes manifests, Terraform, Dockerfiles and the gateway
+//! document; the runtimes serve what those files describe. Where a value appears on
+//! both sides (the port a container listens on, the path a probe calls, the name of an
+//! environment variable the relay reads) it is defined here once, so the generated
+//! infrastructure and the code it runs cannot drift apart. Values that depend on a
+//! spec are computed once in the compiler's model instead.
+//!
+//! This crate has no dependencies and no behaviour.
+
+#![forbid(unsafe_code)]
+
+/// The containers both images build.
+pub mod container {
+    /// The user and group id the images and the Pod run as: distroless `nonroot`.
+    pub const RUN_AS_USER: i64 = 65532;
+}
+
+/// The generated backend service (`shopgen-backend-runtime`).
+pub mod backend {
+    /// Liveness: the process answers (Kubernetes liveness and startup probes).
+    pub const LIVENESS_PATH: &str = "/healthz";
+    /// Readiness: the database answers and the server is not draining (503 then).
+    pub const READINESS_PATH: &str = "/readyz";
+    /// Prometheus metrics.
+    pub const METRICS_PATH: &str = "/metrics";
+    /// The service's own OpenAPI document.
+    pub const OPENAPI_PATH: &str = "/openapi.json";
+
+    /// The environment variables the backend reads.
+    pub mod env {
+        /// Listen address.
+        pub const HOST: &str = "HOST";
+        /// Listen port (the spec's container port).
+        pub const PORT: &str = "PORT";
+        /// `sqlite://…` or `postgres://…` (with `sslmode`).
+        pub const DATABASE_URL: &str = "DATABASE_URL";
+        /// The per-route `Cache-Control` policy (`METHOD PATH=VALUE;…`).
+        pub const CACHE_CONTROL_ROUTES: &str = "CACHE_CONTROL_ROUTES";
+        /// The response cache's size cap in bytes (0 turns it off).
+        pub const RESPONSE_CACHE_BYTES: &str = "RESPONSE_CACHE_BYTES";
+    }
+}
+
+/// The generated relay (`shopgen-relay-runtime`), Cloud Run's container.
+pub mod relay {
+    /// The port the relay listens on in its container (Cloud Run's default).
+    pub const CONTAINER_PORT: u16 = 8080;
+    /// The relay's own health check (Cloud Run startup and liveness probes).
+    pub const HEALTH_PATH: &str = "/healthz";
+
+    /// The environment variables the relay reads.
+    pub mod env {
+        /// Listen address.
+        pub const HOST: &str = "HOST";
+        /// Listen port.
+        pub const PORT: &str = "PORT";
+        /// The backend's base URL (the internal load balancer).
+        pub const UPSTREAM_URL: &str = "UPSTREAM_URL";
+        /// Deadline for the whole upstream exchange, in milliseconds.
+        pub const UPSTREAM_TIMEOUT_MS: &str = "UPSTREAM_TIMEOUT_MS";
+        /// Largest request body forwarded, in bytes.
+        pub const MAX_BODY_BYTES: &str = "MAX_BODY_BYTES";
+        /// The API key header API Gateway checks; the relay never forwards it.
+        pub const API_KEY_HEADER: &str = "API_KEY_HEADER";
+        /// Service account emails (or subjects) whose ID tokens may call the relay.
+        pub const ALLOWED_INVOKERS: &str = "ALLOWED_INVOKERS";
+        /// CORS: allowed origins, comma-separated (`*` for any).
+        pub const CORS_ALLOWED_ORIGINS: &str = "CORS_ALLOWED_ORIGINS";
+        /// CORS: request headers a preflight may ask for, comma-separated.
+        pub const CORS_ALLOWED_HEADERS: &str = "CORS_ALLOWED_HEADERS";
+        /// CORS: response headers a page may read, comma-separated.
+        pub const CORS_EXPOSE_HEADERS: &str = "CORS_EXPOSE_HEADERS";
+        /// CORS: how long a browser may keep a preflight answer, in seconds.
+        pub const CORS_MAX_AGE: &str = "CORS_MAX_AGE";
+        /// CORS: whether credentialed requests are allowed.
+        pub const CORS_ALLOW_CREDENTIALS: &str = "CORS_ALLOW_CREDENTIALS";
+    }
+}
+
+/// Decimal fields.
+pub mod decimal {
+    /// The most significant digits a decimal keeps exactly (the backend's
+    /// `rust_decimal` holds 28); the checker refuses a larger `precision`.
+    pub const MAX_PRECISION: u32 = 28;
+}
+
+/// The API Gateway document and the Terraform that deploys it.
+pub mod gateway {
+    /// The `templatefile` variable Terraform fills with the relay's host.
+    pub const RELAY_HOST_VAR: &str = "relay_host";
+}
