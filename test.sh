@@ -16,6 +16,12 @@ for spec in specs/*.toml; do
   target/debug/shopgen check "$spec"
 done
 
+step "shopgen links no server stack unless built with the up feature"
+if cargo tree -p shopgen -e normal --prefix none | grep -E '^(tokio|hyper|axum) '; then
+  echo "error: the shopgen package links the crates above without the up feature" >&2
+  exit 1
+fi
+
 # `shopgen up` is the `up` feature of the shopgen package (it links the server stack);
 # everything below builds and tests with it, and clippy also checks the build without.
 step "cargo clippy (workspace, generated crates included)"
