@@ -122,6 +122,26 @@ fn cases() -> Vec<(&'static str, Edit, u8)> {
             1,
         ),
         (
+            "add_quota",
+            |s| {
+                s.replace(
+                    "api_key_header = \"x-api-key\"",
+                    "api_key_header = \"x-api-key\"\nquota = { requests_per_minute = 600 }",
+                )
+            },
+            1,
+        ),
+        (
+            "add_cors_origin",
+            |s| {
+                s.replace(
+                    "api_key_header = \"x-api-key\"",
+                    "api_key_header = \"x-api-key\"\ncors = { allowed_origins = [\"https://shop.example.com\"] }",
+                )
+            },
+            3,
+        ),
+        (
             "change_replicas",
             |s| s.replace("replicas = 2", "replicas = 3"),
             1,

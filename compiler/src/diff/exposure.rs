@@ -1,7 +1,8 @@
 //! Diff, part 1: exposure. What a client on the internet can reach, and how.
 //!
 //! A model's exposure is two lists: its [`Reachable`] endpoints (every route, each
-//! internal or public) and its gateway [`Setting`]s (the API-key header). Comparing
+//! internal or public) and its gateway [`Setting`]s (the API-key header, consumers,
+//! quota, CORS origins and credentials). Comparing
 //! two models compares those lists, so a new kind of endpoint or setting plugs in by
 //! adding its entries to [`reachable`] or [`settings`]; the comparison, the ordering
 //! and the rendering stay as they are.
@@ -71,13 +72,81 @@ pub fn reachable(model: &Model) -> BTreeMap<String, Reachable> {
 
 /// Every gateway setting that decides who gets through, by name.
 pub fn settings(model: &Model) -> Vec<Setting> {
-    vec![Setting {
-        name: "api_key_header",
-        label: "API key header",
-        value: model.gateway.api_key_header.clone(),
-        widens: |_, _| false,
-        consequence: "clients must send their key in the new header; requests with the old one get 401",
-    }]
+    let g = &model.gateway;
+    let quota = match &g.quota {
+        Some(q) => format!("{} requests per minute", q.requests_per_minute),
+        None => NONE.to_string(),
+    };
+    let origins = match &g.cors {
+        Some(c) => c.allowed_origins.join(", "),
+        None => NONE.to_string(),
+    };
+    let credentials = g.cors.as_ref().is_some_and(|c| c.allow_credentials);
+    let consumers = if g.consumers.is_empty() {
+        "client".to_string()
+    } else {
+        let names: Vec<&str> = g.consumers.iter().map(|c| c.name.as_str()).collect();
+        names.join(", ")
+    };
+    vec![
+        Setting {
+            name: "api_key_header",
+            label: "API key header",
+            value: g.api_key_header.clone(),
+            widens: |_, _| false,
+            consequence: "clients must send their key in the new header; requests with the old one get 401",
+        },
+        Setting {
+            name: "consumers",
+            label: "API key consumers",
+            value: consumers,
+            widens: |old, new| list(new).iter().any(|c| !list(old).contains(c)),
+            consequence: "each consumer has its own API key: a new consumer is a new key that gets through, a removed one's key is deleted",
+        },
+        Setting {
+            name: "quota",
+            label: "Quota",
+            value: quota,
+            widens: |old, new| match (per_minute(old), per_minute(new)) {
+                (Some(_), None) => true,
+                (Some(o), Some(n)) => n > o,
+                (None, _) => false,
+            },
+            consequence: "API Gateway rejects calls over the limit with 429, counted per consumer project and minute",
+        },
+        Setting {
+            name: "cors.allowed_origins",
+            label: "CORS allowed origins",
+            value: origins,
+            widens: |old, new| {
+                let old = list(old);
+                list(new)
+                    .iter()
+                    .any(|o| *o != NONE && (!old.contains(o) && !old.contains(&"*")))
+            },
+            consequence: "web pages on these origins may call the public routes from a browser",
+        },
+        Setting {
+            name: "cors.allow_credentials",
+            label: "CORS credentials",
+            value: credentials.to_string(),
+            widens: |old, new| old == "false" && new == "true",
+            consequence: "browsers send cookies and HTTP authentication with cross-origin calls when this is true",
+        },
+    ]
+}
+
+/// How a setting that is not in the spec reads.
+const NONE: &str = "none";
+
+/// The items of a `, `-separated setting value.
+fn list(value: &str) -> Vec<&str> {
+    value.split(", ").collect()
+}
+
+/// The limit of a quota setting value; `None` for no quota.
+fn per_minute(value: &str) -> Option<u64> {
+    value.split(' ').next()?.parse().ok()
 }
 
 /// What happens to one endpoint or setting.
