@@ -505,6 +505,8 @@ impl Browser {
                 "--disable-background-networking",
                 "--disable-component-update",
                 "--disable-sync",
+                // Containers often give /dev/shm only 64 MiB: shared memory goes to /tmp.
+                "--disable-dev-shm-usage",
                 "--remote-debugging-address=127.0.0.1",
                 "--remote-debugging-port=0",
             ])
