@@ -28,7 +28,6 @@ static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
-static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
 
 /// Longest incoming request id kept as is.
 pub const MAX_REQUEST_ID_LEN: usize = 128;
@@ -83,40 +82,38 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Removes the hop-by-hop headers (RFC 9110 7.6.1): those named in `Connection`, then the
-/// fixed list, then every `Proxy-*`.
+/// Removes the hop-by-hop headers (RFC 9110 7.6.1): those named in `Connection`,
+/// `Connection` itself, `Keep-Alive`, `TE`, `Trailer`, `Transfer-Encoding`, `Upgrade`
+/// and every `Proxy-*`.
+///
+/// One pass over the names present finds them (most requests carry none), rather than
+/// one hash lookup per name on the list.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    if headers.contains_key(header::CONNECTION) {
-        let named: Vec<HeaderName> = headers
-            .get_all(header::CONNECTION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
-            .collect();
-        for name in named {
-            headers.remove(name);
-        }
-        headers.remove(header::CONNECTION);
+    if !headers.keys().any(is_hop_by_hop) {
+        return;
     }
-    headers.remove(&KEEP_ALIVE);
-    headers.remove(header::TE);
-    headers.remove(header::TRAILER);
-    headers.remove(header::TRANSFER_ENCODING);
-    headers.remove(header::UPGRADE);
-    headers.remove(&PROXY_CONNECTION);
-    headers.remove(header::PROXY_AUTHORIZATION);
-    headers.remove(header::PROXY_AUTHENTICATE);
-    if headers.keys().any(|k| k.as_str().starts_with("proxy-")) {
-        let proxy: Vec<HeaderName> = headers
-            .keys()
-            .filter(|k| k.as_str().starts_with("proxy-"))
-            .cloned()
-            .collect();
-        for name in proxy {
-            headers.remove(name);
-        }
+    let mut remove: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .collect();
+    remove.extend(headers.keys().filter(|k| is_hop_by_hop(k)).cloned());
+    for name in remove {
+        headers.remove(name);
     }
+}
+
+/// Whether `name` is hop-by-hop by itself (not counting the names `Connection` lists).
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    *name == header::CONNECTION
+        || *name == header::TE
+        || *name == header::TRAILER
+        || *name == header::TRANSFER_ENCODING
+        || *name == header::UPGRADE
+        || *name == KEEP_ALIVE
+        || name.as_str().starts_with("proxy-")
 }
 
 /// Rewrites a request's headers for the upstream (see the module docs).
@@ -186,11 +183,33 @@ pub fn prepare_response_headers(headers: &mut HeaderMap, request_id: HeaderValue
 
 fn format_ip(ip: IpAddr, buf: &mut [u8; 64]) -> &str {
     use std::io::Write;
-    let mut cursor = std::io::Cursor::new(&mut buf[..]);
     let ip = match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
         v4 => v4,
     };
+    if let IpAddr::V4(v4) = ip {
+        // Dotted decimal by hand: the formatting machinery costs more than the rest of
+        // this function.
+        let mut len = 0;
+        for (i, octet) in v4.octets().into_iter().enumerate() {
+            if i > 0 {
+                buf[len] = b'.';
+                len += 1;
+            }
+            if octet >= 100 {
+                buf[len] = b'0' + octet / 100;
+                len += 1;
+            }
+            if octet >= 10 {
+                buf[len] = b'0' + octet / 10 % 10;
+                len += 1;
+            }
+            buf[len] = b'0' + octet % 10;
+            len += 1;
+        }
+        return std::str::from_utf8(&buf[..len]).unwrap_or("");
+    }
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
     let _ = write!(cursor, "{ip}");
     let len = usize::try_from(cursor.position()).unwrap_or(0);
     std::str::from_utf8(&buf[..len]).unwrap_or("")
@@ -207,6 +226,57 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.len(), 32);
         assert!(a.as_bytes().iter().all(u8::is_ascii_hexdigit));
+    }
+
+    #[test]
+    fn addresses_format_as_usual() {
+        for ip in [
+            "0.0.0.0",
+            "127.0.0.1",
+            "10.20.30.40",
+            "255.255.255.255",
+            "192.168.0.9",
+            "::1",
+            "2001:db8::7",
+        ] {
+            let mut buf = [0u8; 64];
+            assert_eq!(format_ip(ip.parse().unwrap(), &mut buf), ip);
+        }
+        let mut buf = [0u8; 64];
+        assert_eq!(
+            format_ip("::ffff:1.2.3.4".parse().unwrap(), &mut buf),
+            "1.2.3.4"
+        );
+    }
+
+    #[test]
+    fn every_hop_by_hop_header_goes_and_nothing_else() {
+        let mut h = HeaderMap::new();
+        for name in [
+            "keep-alive",
+            "te",
+            "trailer",
+            "transfer-encoding",
+            "upgrade",
+            "proxy-authorization",
+            "proxy-authenticate",
+            "proxy-connection",
+        ] {
+            h.insert(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_static("1"),
+            );
+        }
+        h.insert("x-kept", HeaderValue::from_static("1"));
+        h.append("accept", HeaderValue::from_static("a"));
+        h.append("accept", HeaderValue::from_static("b"));
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 3, "{h:?}");
+        assert_eq!(h.get_all("accept").iter().count(), 2);
+        // Nothing to remove: unchanged.
+        let before = h.clone();
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h, before);
     }
 
     #[test]

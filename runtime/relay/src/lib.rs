@@ -8,6 +8,7 @@
 //! * [`route`]: the public-route table and the strict path matcher (allowlist);
 //! * [`config`]: settings from flags and the environment, validated at start;
 //! * [`proxy`]: the engine (forwarding, deadline, retry, body limit, access log);
+//! * [`upstream`]: each client connection's own connection to the upstream;
 //! * [`caller`]: only API Gateway's service account may call (`ALLOWED_INVOKERS`);
 //! * [`headers`]: which headers are stripped, added and kept;
 //! * [`cors`]: the CORS policy, the local preflight answer, headers on responses;
@@ -52,6 +53,7 @@ pub mod proxy;
 pub mod reply;
 pub mod route;
 pub mod server;
+pub mod upstream;
 
 use std::process::ExitCode;
 use std::sync::Arc;

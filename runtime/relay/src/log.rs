@@ -79,12 +79,8 @@ impl Line {
         self.buf.push_str("\":");
         match value {
             Value::Str(s) => push_json_str(&mut self.buf, s),
-            Value::U64(n) => {
-                let _ = write!(self.buf, "{n}");
-            }
-            Value::Millis(ms) => {
-                let _ = write!(self.buf, "{ms:.3}");
-            }
+            Value::U64(n) => push_u64(&mut self.buf, n),
+            Value::Millis(ms) => push_millis(&mut self.buf, ms),
         }
         self
     }
@@ -153,8 +149,49 @@ pub async fn flusher() {
     }
 }
 
+/// Appends `n` in decimal (without the formatting machinery: one line per request).
+fn push_u64(buf: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    buf.push_str(std::str::from_utf8(&digits[at..]).unwrap_or("0"));
+}
+
+/// Appends `ms` with three decimals.
+fn push_millis(buf: &mut String, ms: f64) {
+    if !(0.0..1e12).contains(&ms) {
+        let _ = write!(buf, "{ms:.3}");
+        return;
+    }
+    // In range, so the conversion is exact enough and cannot overflow.
+    let micros = (ms * 1000.0).round() as u64;
+    push_u64(buf, micros / 1000);
+    let frac = micros % 1000;
+    buf.push('.');
+    buf.push(char::from(b'0' + (frac / 100) as u8));
+    buf.push(char::from(b'0' + (frac / 10 % 10) as u8));
+    buf.push(char::from(b'0' + (frac % 10) as u8));
+}
+
 /// Appends `s` as a JSON string literal.
 pub fn push_json_str(buf: &mut String, s: &str) {
+    if !s
+        .bytes()
+        .any(|b| b < 0x20 || b == b'"' || b == b'\\' || b == 0x7f)
+    {
+        // Nothing to escape (the common case): one copy.
+        buf.push('"');
+        buf.push_str(s);
+        buf.push('"');
+        return;
+    }
     buf.push('"');
     let mut start = 0;
     for (i, c) in s.char_indices() {
@@ -194,5 +231,31 @@ mod tests {
             line,
             r#"{"severity":"WARNING","message":"upstream \"down\"","path":"/a\\b\n\u0001","status":502,"upstream_ms":1.235}"#
         );
+    }
+
+    #[test]
+    fn numbers_format_like_the_formatter() {
+        for n in [0u64, 7, 10, 99, 100, 12345, u64::MAX] {
+            let mut s = String::new();
+            push_u64(&mut s, n);
+            assert_eq!(s, n.to_string());
+        }
+        for ms in [
+            0.0,
+            0.0004,
+            0.0006,
+            1.0,
+            1.2344,
+            12.5,
+            999.9996,
+            123_456.789,
+        ] {
+            let mut s = String::new();
+            push_millis(&mut s, ms);
+            assert_eq!(s, format!("{ms:.3}"), "{ms}");
+        }
+        let mut s = String::new();
+        push_millis(&mut s, f64::NAN);
+        assert_eq!(s, "NaN");
     }
 }

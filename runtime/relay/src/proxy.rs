@@ -1,8 +1,9 @@
 //! The proxy engine: one request in, one response out.
 //!
 //! Takes a client request and its peer address; decides with the route table, applies
-//! the body limit, rewrites the headers, forwards through a pooled keep-alive HTTP/1.1
-//! client, retries once when that is safe, and maps failures to the relay's JSON errors
+//! the body limit, rewrites the headers, forwards over the client connection's own
+//! keep-alive HTTP/1.1 connection to the upstream (see [`crate::upstream`]), retries once
+//! when that is safe, and maps failures to the relay's JSON errors
 //! (see `reply`). Writes one JSON log line per request.
 //!
 //! * Deadline: one per exchange ([`RelayConfig::upstream_timeout`]), from the moment the
@@ -20,15 +21,13 @@
 use std::error::Error as StdError;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use hyper::body::{Body, Incoming};
 use hyper::header::HeaderValue;
 use hyper::http::uri::{PathAndQuery, Scheme};
 use hyper::{Request, Response, Uri, Version};
-use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::body::{ResponseBody, UpstreamBody, UpstreamBodyError};
 use crate::config::RelayConfig;
@@ -37,20 +36,20 @@ use crate::headers;
 use crate::log::{Line, Severity, Value};
 use crate::reply::{self, Reject};
 use crate::route::{Method, PublicRoute, RouteTable, RouteTableError, Verdict};
+use crate::upstream::{UpstreamError, UpstreamSlot};
 
 /// Longest query string the relay accepts, in bytes; longer ones get 414.
 pub const MAX_QUERY_BYTES: usize = 8192;
 
-/// Idle upstream connections are closed after this long.
-const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// The relay: its routes, its configuration and its upstream connection pool.
+/// The relay: its routes, its configuration and how it connects to the upstream.
 #[derive(Debug)]
 pub struct Relay {
     service: &'static str,
     routes: RouteTable,
     config: RelayConfig,
-    client: Client<HttpConnector, UpstreamBody>,
+    connector: HttpConnector,
+    /// `http://host:port` of the upstream, what the connector connects to.
+    upstream_base: Uri,
 }
 
 /// How the upstream exchange ended, before it becomes a response.
@@ -92,17 +91,18 @@ impl Relay {
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(config.connect_timeout));
         connector.enforce_http(true);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .set_host(false)
-            .build(connector);
+        let upstream_base = Uri::builder()
+            .scheme(Scheme::HTTP)
+            .authority(config.upstream.authority().clone())
+            .path_and_query("/")
+            .build()
+            .expect("a scheme, a validated authority and / make a URI");
         Ok(Relay {
             service,
             routes,
             config,
-            client,
+            connector,
+            upstream_base,
         })
     }
 
@@ -116,8 +116,14 @@ impl Relay {
         &self.config
     }
 
-    /// Answers one request from `peer`.
-    pub async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<ResponseBody> {
+    /// Answers one request from `peer`, forwarding it (if it is to be forwarded) over
+    /// `upstream`, the client connection's upstream connection.
+    pub async fn handle(
+        &self,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+        upstream: &UpstreamSlot,
+    ) -> Response<ResponseBody> {
         let start = Instant::now();
         let (mut parts, body) = req.into_parts();
         let request_id = headers::request_id(&parts.headers);
@@ -221,7 +227,7 @@ impl Relay {
             // Not retryable: stream it directly.
             let upstream_body = UpstreamBody::streamed(body, limit);
             let req = Request::from_parts(parts, upstream_body);
-            let exchanged = self.exchange(req, None, None, start).await;
+            let exchanged = self.exchange(upstream, req, None, None, start).await;
             return self.finish(exchanged, forwarding);
         };
         let upstream_body = match &parked {
@@ -236,13 +242,16 @@ impl Relay {
             )
         });
         let req = Request::from_parts(parts, upstream_body);
-        let exchanged = self.exchange(req, retry_head, parked, start).await;
+        let exchanged = self
+            .exchange(upstream, req, retry_head, parked, start)
+            .await;
         self.finish(exchanged, forwarding)
     }
 
     /// Sends the request (and the retry, if any) under the deadline.
     async fn exchange(
         &self,
+        upstream: &UpstreamSlot,
         req: Request<UpstreamBody>,
         retry_head: Option<(hyper::Method, Uri, hyper::HeaderMap)>,
         parked: Option<Arc<Mutex<Option<Incoming>>>>,
@@ -253,11 +262,12 @@ impl Relay {
         let upstream_start = Instant::now();
         let mut retried = false;
         let attempt = async {
-            let first = self.client.request(req).await;
+            let first = self.send(upstream, req).await;
             let error = match first {
                 Ok(res) => return Ok(res),
                 Err(e) => e,
             };
+            upstream.reset();
             let Some((method, uri, headers)) = retry_head else {
                 return Err(error);
             };
@@ -277,9 +287,13 @@ impl Relay {
             *req.method_mut() = method;
             *req.uri_mut() = uri;
             *req.headers_mut() = headers;
-            self.client.request(req).await
+            self.send(upstream, req).await
         };
         let result = tokio::time::timeout_at(deadline, attempt).await;
+        if !matches!(result, Ok(Ok(_))) {
+            // The connection is in an unknown state (or mid-exchange, at the deadline).
+            upstream.reset();
+        }
         let upstream_ms = upstream_start.elapsed().as_secs_f64() * 1000.0;
         let outcome = match result {
             Ok(Ok(res)) => Outcome::Response(res),
@@ -305,6 +319,14 @@ impl Relay {
             upstream_ms,
             retried,
         }
+    }
+
+    fn send(
+        &self,
+        upstream: &UpstreamSlot,
+        req: Request<UpstreamBody>,
+    ) -> impl Future<Output = Result<Response<Incoming>, UpstreamError>> {
+        upstream.send(&self.connector, &self.upstream_base, req)
     }
 
     /// Turns the exchange's outcome into the client's response, and logs it.
@@ -456,7 +478,8 @@ impl Relay {
         res
     }
 
-    /// The upstream URI: the base path, then the client's raw path and query, less the
+    /// The upstream request target (origin form: the connection is the upstream's): the
+    /// base path, then the client's raw path and query, less the
     /// `key` query parameter (API Gateway also accepts the API key as `?key=`; like the
     /// key header, it is a credential for the gateway, never for the backend).
     fn upstream_uri(&self, client: &Uri) -> Option<Uri> {
@@ -479,12 +502,7 @@ impl Relay {
             }
             PathAndQuery::try_from(s).ok()?
         };
-        Uri::builder()
-            .scheme(Scheme::HTTP)
-            .authority(self.config.upstream.authority().clone())
-            .path_and_query(path_and_query)
-            .build()
-            .ok()
+        Some(Uri::from(path_and_query))
     }
 }
 
@@ -536,16 +554,15 @@ fn access_line(
 
 /// Whether the upstream exchange failed at the connection level before any response:
 /// the connection could not be opened, or it was closed or reset before a response.
-fn is_connection_failure(e: &hyper_util::client::legacy::Error) -> bool {
-    if e.is_connect() {
-        return true;
-    }
+fn is_connection_failure(e: &UpstreamError) -> bool {
+    let h = match e {
+        UpstreamError::Connect(_) => return true,
+        UpstreamError::Http(h) => h,
+    };
     if find_source::<UpstreamBodyError>(e).is_some() {
         return false;
     }
-    if let Some(h) = find_source::<hyper::Error>(e)
-        && (h.is_incomplete_message() || h.is_canceled() || h.is_closed())
-    {
+    if h.is_incomplete_message() || h.is_canceled() || h.is_closed() {
         return true;
     }
     find_source::<std::io::Error>(e).is_some_and(|io| {

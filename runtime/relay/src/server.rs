@@ -20,6 +20,7 @@ use tokio::net::TcpListener;
 
 use crate::log::{Line, Severity, Value};
 use crate::proxy::Relay;
+use crate::upstream::UpstreamSlot;
 
 /// How long a client may take to send a request's headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -50,14 +51,20 @@ pub async fn serve(listener: TcpListener, relay: Arc<Relay>, shutdown: impl Futu
         };
         let _ = stream.set_nodelay(true);
         let relay = relay.clone();
-        let service = service_fn(move |req| {
-            let relay = relay.clone();
-            async move { Ok::<_, Infallible>(relay.handle(req, peer).await) }
+        // The client connection's own upstream connection, driven by the same task.
+        let upstream = UpstreamSlot::new();
+        let service = service_fn({
+            let upstream = upstream.clone();
+            move |req| {
+                let relay = relay.clone();
+                let upstream = upstream.clone();
+                async move { Ok::<_, Infallible>(relay.handle(req, peer, &upstream).await) }
+            }
         });
         let conn = http.serve_connection(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn);
+        let conn = Box::pin(graceful.watch(conn));
         tokio::spawn(async move {
-            let _ = conn.await;
+            let _ = upstream.drive(conn).await;
         });
     }
     drop(listener);
