@@ -32,8 +32,10 @@
 //! cap. When the versions cannot be read (database busy or unreachable), the request
 //! is answered without the cache.
 //!
-//! Headers the handler (or a layer inside this one) sets are stored with the body: an
-//! `ETag` computed there is computed once per stored body.
+//! Headers the handler (or a layer inside this one) sets are stored with the body. A
+//! stored response gets its `ETag` ([`crate::conditional::etag`], the same tag the
+//! conditional layer outside would compute from the same bytes) when it is stored, so
+//! the tag of a cached body is computed once, not on every hit.
 //!
 //! # Memory
 //!
@@ -302,6 +304,12 @@ pub async fn layer(
                 .into_response();
         }
     };
+    let mut parts = parts;
+    if !parts.headers.contains_key(header::ETAG) {
+        parts
+            .headers
+            .insert(header::ETAG, crate::conditional::etag(&body));
+    }
     cache.store(
         key,
         Entry {

@@ -5,7 +5,7 @@
 //! this crate for the rest, which is the same in every service:
 //!
 //! - [`server`]: settings and CLI (`--help`, `migrate`), the axum server, request ids,
-//!   JSON access logs, Prometheus metrics, `/healthz`, `/readyz`, `/openapi.json`,
+//!   JSON access logs (batched by [`logout`]), Prometheus metrics, `/healthz`, `/readyz`, `/openapi.json`,
 //!   graceful drain on SIGTERM;
 //! - [`db`]: one pool over SQLite or PostgreSQL chosen by `DATABASE_URL`, migrations, a
 //!   query counter; [`value`] and [`row`]: the engine-neutral values it binds and the
@@ -29,6 +29,7 @@ pub mod db;
 pub mod error;
 pub mod extract;
 pub mod list;
+pub mod logout;
 pub mod migration;
 mod reads;
 pub mod row;

@@ -308,6 +308,17 @@ fn request_ids_logs_health_metrics_and_api_document() {
         .header("x-request-id")
         .expect("id");
     assert_eq!(generated.len(), 36, "a UUID: {generated}");
+    // Version 4 (random) UUIDs, each one new.
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..200 {
+        let id = http
+            .get(&server.url("/healthz"))
+            .header("x-request-id")
+            .expect("id");
+        let parsed = uuid::Uuid::parse_str(&id).expect("a UUID");
+        assert_eq!(parsed.get_version_num(), 4, "{id}");
+        assert!(seen.insert(id.clone()), "{id} twice");
+    }
     let r = http.get(&server.url("/readyz"));
     assert_eq!((r.status, r.body.as_str()), (200, r#"{"status":"ready"}"#));
 
