@@ -75,8 +75,9 @@ pub struct Settings {
           value_parser = parse_millis)]
     pub drain_timeout_ms: u64,
 
-    /// Threads serving requests; 1 (the default, right for a 1-vCPU Cloud Run instance)
-    /// runs everything on the main thread.
+    /// Event loops serving requests, one thread each (like nginx's workers); 1 (the
+    /// default, right for a 1-vCPU Cloud Run instance) runs everything on the main
+    /// thread. More share the port; the kernel spreads the connections over them.
     #[arg(long, env = "WORKER_THREADS", default_value_t = 1,
           value_parser = clap::value_parser!(u16).range(1..=256))]
     pub worker_threads: u16,

@@ -95,26 +95,35 @@ pub fn main(service: &'static str, routes: &'static [PublicRoute]) -> ExitCode {
             return ExitCode::from(EXIT_SOFTWARE);
         }
     };
-    let runtime = if settings.worker_threads == 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(usize::from(settings.worker_threads))
-            .enable_all()
-            .build()
-    };
-    let runtime = match runtime {
+    let loops = usize::from(settings.worker_threads);
+    let runtimes: Result<Vec<_>, _> = (0..loops)
+        .map(|_| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+        })
+        .collect();
+    let runtimes = match runtimes {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async move {
-        let listener = match tokio::net::TcpListener::bind((settings.host, settings.port)).await {
-            Ok(l) => l,
+    // One listening socket per event loop, each registered with its own loop; with
+    // more than one they share the port (SO_REUSEPORT) and the kernel spreads the
+    // connections over them, as over nginx's workers.
+    let mut listeners = Vec::with_capacity(loops);
+    let mut addr = std::net::SocketAddr::new(settings.host, settings.port);
+    for runtime in &runtimes {
+        let _context = runtime.enter();
+        match listen(addr, loops > 1) {
+            Ok(listener) => {
+                if let Ok(bound) = listener.local_addr() {
+                    addr = bound;
+                }
+                listeners.push(listener);
+            }
             Err(e) => {
                 eprintln!(
                     "error: cannot listen on {}:{} (HOST, PORT): {e}",
@@ -122,20 +131,65 @@ pub fn main(service: &'static str, routes: &'static [PublicRoute]) -> ExitCode {
                 );
                 return ExitCode::FAILURE;
             }
-        };
-        let addr = listener
-            .local_addr()
-            .map_or_else(|_| "?".to_owned(), |a| a.to_string());
-        Line::new(Severity::Info, "listening")
-            .str("service", service)
-            .str("addr", &addr)
-            .str("upstream", &settings.upstream_url.to_string())
-            .field("routes", Value::U64(routes.len() as u64))
-            .emit();
-        serve(listener, relay, shutdown_signal()).await;
-        Line::new(Severity::Info, "stopped").emit();
-        ExitCode::SUCCESS
-    })
+        }
+    }
+    Line::new(Severity::Info, "listening")
+        .str("service", service)
+        .str("addr", &addr.to_string())
+        .str("upstream", &settings.upstream_url.to_string())
+        .field("routes", Value::U64(routes.len() as u64))
+        .emit();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut runtimes = runtimes.into_iter();
+    let mut listeners = listeners.into_iter();
+    let (Some(main_runtime), Some(main_listener)) = (runtimes.next(), listeners.next()) else {
+        return ExitCode::FAILURE;
+    };
+    let workers: Vec<_> = runtimes
+        .zip(listeners)
+        .enumerate()
+        .filter_map(|(i, (runtime, listener))| {
+            let relay = relay.clone();
+            let mut stopped = stopped.clone();
+            std::thread::Builder::new()
+                .name(format!("relay-{}", i + 1))
+                .spawn(move || {
+                    runtime.block_on(serve(listener, relay, async move {
+                        let _ = stopped.wait_for(|s| *s).await;
+                    }));
+                })
+                .ok()
+        })
+        .collect();
+    main_runtime.block_on(serve(main_listener, relay, async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    }));
+    for worker in workers {
+        let _ = worker.join();
+    }
+    Line::new(Severity::Info, "stopped").emit();
+    ExitCode::SUCCESS
+}
+
+/// A listening socket on `addr`, sharing the port with others when `shared`.
+fn listen(addr: std::net::SocketAddr, shared: bool) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    #[cfg(unix)]
+    {
+        socket.set_reuseaddr(true)?;
+        if shared {
+            socket.set_reuseport(true)?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = shared;
+    socket.bind(addr)?;
+    socket.listen(1024)
 }
 
 fn clap_exit(e: &clap::Error) -> ExitCode {
