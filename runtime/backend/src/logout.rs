@@ -79,6 +79,75 @@ fn write_out(buffer: &mut Vec<u8>) {
     }
 }
 
+/// Adds one access-log line, in the shape the JSON subscriber gives the `request`
+/// event inside its `request` span (timestamp, level, message, fields, target, span),
+/// written by hand: through the subscriber, formatting the line and its span costs
+/// more than answering a cached request.
+pub fn access_line(request_id: &str, method: &str, path: &str, status: u16, duration_ms: f64) {
+    use std::fmt::Write as _;
+    let mut line = String::with_capacity(256);
+    line.push_str("{\"timestamp\":\"");
+    push_timestamp(&mut line, std::time::SystemTime::now());
+    line.push_str("\",\"level\":\"INFO\",\"message\":\"request\",\"method\":");
+    push_json_str(&mut line, method);
+    line.push_str(",\"path\":");
+    push_json_str(&mut line, path);
+    let _ = write!(line, ",\"status\":{status},\"duration_ms\":{duration_ms}");
+    line.push_str(",\"target\":\"shopgen_backend_runtime::server\",\"span\":{\"request_id\":");
+    push_json_str(&mut line, request_id);
+    line.push_str(",\"name\":\"request\"}}\n");
+    let _ = LineWriter { urgent: false }.write(line.as_bytes());
+}
+
+/// RFC 3339 in UTC with microseconds, as the subscriber writes it.
+fn push_timestamp(out: &mut String, now: std::time::SystemTime) {
+    use std::fmt::Write as _;
+    let since = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = since.as_secs();
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let _ = write!(
+        out,
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
+        rem / 3_600,
+        rem / 60 % 60,
+        rem % 60,
+        since.subsec_micros()
+    );
+}
+
+/// Appends `s` as a JSON string literal.
+fn push_json_str(out: &mut String, s: &str) {
+    use std::fmt::Write as _;
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
 /// Writes out the buffered lines now.
 pub fn flush() {
     write_out(&mut lock());
@@ -102,5 +171,35 @@ pub async fn flusher() {
         PENDING.notified().await;
         tokio::task::yield_now().await;
         flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339_utc_with_microseconds() {
+        let at = |secs: u64, micros: u32| {
+            let mut s = String::new();
+            push_timestamp(
+                &mut s,
+                std::time::UNIX_EPOCH
+                    + std::time::Duration::from_secs(secs)
+                    + std::time::Duration::from_micros(u64::from(micros)),
+            );
+            s
+        };
+        assert_eq!(at(0, 0), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(at(951_782_400, 7), "2000-02-29T00:00:00.000007Z");
+        assert_eq!(at(1_796_099_425, 695_248), "2026-12-01T04:30:25.695248Z");
+        assert_eq!(at(4_102_444_799, 999_999), "2099-12-31T23:59:59.999999Z");
+    }
+
+    #[test]
+    fn json_strings_are_escaped() {
+        let mut s = String::new();
+        push_json_str(&mut s, "a\"b\\c\n\u{1}é");
+        assert_eq!(s, r#""a\"b\\c\n\u0001é""#);
     }
 }

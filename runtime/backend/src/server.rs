@@ -224,6 +224,7 @@ fn init_logging(cli: &Cli) {
             }
         };
     }
+    JSON_LOGS.store(cli.log_format == LogFormat::Json, Ordering::Relaxed);
     let builder = tracing_subscriber::fmt().with_writer(crate::logout::LogOutput);
     let _ = match cli
         .log_level
@@ -534,14 +535,38 @@ async fn observe(req: Request, next: Next) -> Response {
     let elapsed = started.elapsed();
     let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
     record_request(&method, route, status, elapsed.as_secs_f64());
-    span.in_scope(|| {
-        tracing::info!(
-            method = %method,
-            path = %uri.path(),
+    let duration_ms = elapsed.as_secs_f64() * 1000.0;
+    if JSON_LOGS.load(Ordering::Relaxed) && tracing::enabled!(tracing::Level::INFO) {
+        crate::logout::access_line(
+            id_text(&response),
+            method.as_str(),
+            uri.path(),
             status,
-            duration_ms = elapsed.as_secs_f64() * 1000.0,
-            "request"
+            duration_ms,
         );
-    });
+    } else {
+        span.in_scope(|| {
+            tracing::info!(
+                method = %method,
+                path = %uri.path(),
+                status,
+                duration_ms,
+                "request"
+            );
+        });
+    }
     response
 }
+
+/// The request id as sent back (set just before).
+fn id_text(response: &Response) -> &str {
+    response
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+}
+
+/// Whether log lines are JSON (`LOG_FORMAT=json`): the access line is then written
+/// by [`crate::logout::access_line`] in the subscriber's shape.
+static JSON_LOGS: AtomicBool = AtomicBool::new(false);
