@@ -73,43 +73,41 @@ pub const GCLOUDIGNORE: &str = "cloudbuild/gcloudignore";
 fn cloudbuild(model: &Model) -> String {
     let n = &model.service.names;
     let spec = &model.source.stem;
-    let mut steps = String::new();
-    let mut images = Vec::new();
-    for (dir, image) in [("backend", &n.backend_image), ("relay", &n.relay_image)] {
-        let tag = format!("${{_IMAGE_REPOSITORY}}/{image}:${{_TAG}}");
-        steps.push_str(&format!(
-            "  - name: gcr.io/cloud-builders/docker\n    env: [\"DOCKER_BUILDKIT=1\"]\n    args: [\"build\", \"-f\", \"generated/{spec}/{dir}/Dockerfile\", \"-t\", \"{tag}\", \".\"]\n"
-        ));
-        images.push(format!("\"{tag}\""));
-    }
-    format!(
-        "# Builds both images from the repository root and pushes them, as the builder's\n\
-         # service account (Terraform output build_service_account):\n\
-         #   gcloud builds submit --config generated/{spec}/{CLOUDBUILD_CONFIG} \\\n\
-         #     --ignore-file generated/{spec}/{GCLOUDIGNORE} --service-account SA \\\n\
-         #     --substitutions _IMAGE_REPOSITORY=REPO,_TAG=TAG .\n\
-         # A build run as a chosen service account must say where its logs go.\n\
-         steps:\n{steps}\
-         images: [{}]\n\
-         options:\n  logging: CLOUD_LOGGING_ONLY\n",
-        images.join(", ")
-    )
+    let images = [("backend", &n.backend_image), ("relay", &n.relay_image)].map(|(dir, image)| {
+        CloudBuildImage {
+            dockerfile: format!("generated/{spec}/{dir}/Dockerfile"),
+            tag: format!("${{_IMAGE_REPOSITORY}}/{image}:${{_TAG}}"),
+        }
+    });
+    super::render(&CloudBuild {
+        config: &format!("generated/{spec}/{CLOUDBUILD_CONFIG}"),
+        ignore_file: &format!("generated/{spec}/{GCLOUDIGNORE}"),
+        images: &images,
+    })
 }
 
+/// `templates/cloudbuild.yaml`: one build step per image, then the push list.
+#[derive(Template)]
+#[template(path = "cloudbuild.yaml", escape = "none")]
+struct CloudBuild<'a> {
+    config: &'a str,
+    ignore_file: &'a str,
+    images: &'a [CloudBuildImage],
+}
+
+/// One image Cloud Build builds: its Dockerfile and its tag (with substitutions).
+struct CloudBuildImage {
+    dockerfile: String,
+    tag: String,
+}
+
+/// `templates/gcloudignore`: the same for every spec.
+#[derive(Template)]
+#[template(path = "gcloudignore", escape = "none")]
+struct GcloudIgnore;
+
 fn gcloudignore() -> String {
-    "# What `gcloud builds submit` must not upload: Terraform state (it holds the API\n\
-     # key and the database password), provider caches, build output, local data.\n\
-     # Without this file gcloud would fall back to .gitignore.\n\
-     .git\n\
-     **/target\n\
-     **/*.tfstate\n\
-     **/*.tfstate.*\n\
-     **/.terraform\n\
-     **/.terraform.lock.hcl\n\
-     **/*.tfvars\n\
-     **/.shopgen\n\
-     .ci/venv\n"
-        .to_string()
+    super::render(&GcloudIgnore)
 }
 
 fn dockerfile(dir: &str, package: &str, port: u16, what: &str) -> String {
