@@ -525,6 +525,19 @@ fn the_database_is_referenced_or_created_privately() {
             let db = block_of(&tf, "resource", "google_sql_database_instance", "db");
             let ip = sub(sub(db, "settings")[0], "ip_configuration")[0];
             assert_eq!(attr(ip, "ipv4_enabled"), "false");
+            // TLS only, and the URL the backend gets asks for it.
+            assert_eq!(attr(ip, "ssl_mode"), "\"ENCRYPTED_ONLY\"");
+            let version = block_of(
+                &tf,
+                "resource",
+                "google_secret_manager_secret_version",
+                "database_url",
+            );
+            assert!(
+                attr(version, "secret_data").ends_with("?sslmode=require\""),
+                "{}",
+                attr(version, "secret_data")
+            );
             assert!(text.contains("resource \"google_secret_manager_secret\" \"database_url\""));
             assert!(text.contains("source  = \"hashicorp/random\""));
         } else {

@@ -6,6 +6,9 @@
 //!   ([`Postgres::shared`]), each test getting its own database
 //!   ([`Postgres::fresh_database`]). `SHOPGEN_TEST_POSTGRES_URL` points the tests at an
 //!   existing server instead.
+//! - [`Postgres::start_tls`]: the same with `ssl = on` and TCP clients admitted over
+//!   TLS only (`hostssl` in `pg_hba.conf`), its server certificate issued by a
+//!   throwaway CA made with `openssl` ([`Postgres::ca_cert`]).
 //! - [`free_port`]: a loopback port nobody listens on.
 
 use std::net::TcpListener;
@@ -28,6 +31,12 @@ pub struct Postgres {
     pub port: u16,
     external: Option<String>,
     as_postgres_user: bool,
+    tls: Option<Tls>,
+}
+
+/// The certificate files of a TLS-only cluster.
+struct Tls {
+    ca_cert: PathBuf,
 }
 
 static SHARED: Mutex<Weak<Postgres>> = Mutex::new(Weak::new());
@@ -81,8 +90,28 @@ impl Postgres {
                 port: 0,
                 external: Some(url),
                 as_postgres_user: false,
+                tls: None,
             };
         }
+        Postgres::start_local(false)
+    }
+
+    /// Starts a cluster of its own that TCP clients reach over TLS only: `ssl = on`
+    /// with a server certificate for `localhost` and `127.0.0.1` issued by a
+    /// throwaway CA ([`Postgres::ca_cert`]), and a `pg_hba.conf` whose only TCP entry
+    /// is `hostssl`, so a plain connection is refused. (Never the external server of
+    /// `SHOPGEN_TEST_POSTGRES_URL`: its TLS setup is unknown.) Needs `openssl`.
+    pub fn start_tls() -> Postgres {
+        Postgres::start_local(true)
+    }
+
+    /// The CA certificate (PEM) that issued the server certificate of a
+    /// [`Postgres::start_tls`] cluster: `sslrootcert` for `verify-ca`/`verify-full`.
+    pub fn ca_cert(&self) -> Option<&Path> {
+        self.tls.as_ref().map(|t| t.ca_cert.as_path())
+    }
+
+    fn start_local(tls: bool) -> Postgres {
         let (Some(initdb), Some(pg_ctl)) = (pg_bin("initdb"), pg_bin("pg_ctl")) else {
             panic!(
                 "\n\nPostgreSQL server binaries (initdb, pg_ctl) are not installed: \
@@ -106,11 +135,12 @@ impl Postgres {
             );
         }
         let port = free_port();
-        let pg = Postgres {
+        let mut pg = Postgres {
             dir: Some(dir),
             port,
             external: None,
             as_postgres_user: root,
+            tls: None,
         };
         run_ok(pg.command(&initdb).args([
             "-D",
@@ -123,10 +153,37 @@ impl Postgres {
             "UTF8",
             "--no-locale",
         ]));
-        let options = format!(
+        let mut options = format!(
             "-p {port} -c listen_addresses=127.0.0.1 -k {} -c fsync=off -c max_connections=200",
             path_str(&run)
         );
+        if tls {
+            let dir = pg.dir.as_ref().expect("own cluster").path().join("tls");
+            let files = make_certificates(&dir);
+            if root {
+                // The server reads its key as the postgres user, which must own it.
+                run_ok(
+                    Command::new("chown")
+                        .arg("-R")
+                        .arg("postgres:postgres")
+                        .arg(&dir),
+                );
+            }
+            // Local (socket) connections for the harness's own psql; TCP over TLS only.
+            std::fs::write(
+                data.join("pg_hba.conf"),
+                "local all all trust\nhostssl all all 127.0.0.1/32 trust\n",
+            )
+            .expect("pg_hba.conf");
+            options.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                path_str(&files.server_cert),
+                path_str(&files.server_key)
+            ));
+            pg.tls = Some(Tls {
+                ca_cert: files.ca_cert,
+            });
+        }
         run_ok(pg.command(&pg_ctl).args([
             "-D",
             path_str(&data),
@@ -176,6 +233,86 @@ impl Postgres {
             Some((base, _)) => format!("{base}/{name}"),
             None => panic!("bad admin url {admin}"),
         }
+    }
+}
+
+/// The files [`make_certificates`] writes.
+struct CertFiles {
+    ca_cert: PathBuf,
+    server_cert: PathBuf,
+    server_key: PathBuf,
+}
+
+/// A throwaway CA (self-signed) and a server certificate it issues for `localhost`
+/// and `127.0.0.1` (P-256 keys, valid two days), written into `dir` with `openssl`.
+/// The server certificate is a leaf (`CA:FALSE`, `serverAuth`): rustls refuses a CA
+/// certificate presented as a server's.
+fn make_certificates(dir: &Path) -> CertFiles {
+    std::fs::create_dir_all(dir).expect("tls dir");
+    let f = |name: &str| dir.join(name);
+    let openssl = || {
+        let mut c = Command::new("openssl");
+        c.current_dir(dir);
+        c
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    run_ok(openssl().args(["req", "-x509"]).args(ec).args([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=shopgen test CA",
+    ]));
+    run_ok(openssl().args(["req"]).args(ec).args([
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+    ]));
+    std::fs::write(
+        f("server.ext"),
+        "basicConstraints = critical, CA:FALSE\n\
+         keyUsage = critical, digitalSignature\n\
+         extendedKeyUsage = serverAuth\n\
+         subjectAltName = DNS:localhost, IP:127.0.0.1\n",
+    )
+    .expect("server.ext");
+    run_ok(openssl().args([
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+    ]));
+    use std::os::unix::fs::PermissionsExt;
+    // PostgreSQL refuses a key that others can read.
+    std::fs::set_permissions(f("server.key"), std::fs::Permissions::from_mode(0o600))
+        .expect("chmod server.key");
+    CertFiles {
+        ca_cert: f("ca.crt"),
+        server_cert: f("server.crt"),
+        server_key: f("server.key"),
     }
 }
 

@@ -281,10 +281,14 @@ pub(super) fn database(model: &Model) -> Option<File> {
                         .blank()
                         .block(block(
                             "ip_configuration",
-                            Body::new().attr("ipv4_enabled", bool(false)).attr(
-                                "private_network",
-                                data_ref("google_compute_network", "vpc", "id"),
-                            ),
+                            Body::new()
+                                .attr("ipv4_enabled", bool(false))
+                                .attr(
+                                    "private_network",
+                                    data_ref("google_compute_network", "vpc", "id"),
+                                )
+                                // TLS only: the backend's URL says `sslmode=require`.
+                                .attr("ssl_mode", str("ENCRYPTED_ONLY")),
                         ))
                         .blank()
                         .block(block(
@@ -364,6 +368,9 @@ pub(super) fn database(model: &Model) -> Option<File> {
                     )),
                     text(":5432/"),
                     interp(res("google_sql_database", "db", "name")),
+                    // Encrypted; the certificate is not checked (Cloud SQL's per-instance
+                    // CA is not in the backend's roots; it reaches the private IP only).
+                    text("?sslmode=require"),
                 ]),
             ),
     ));
