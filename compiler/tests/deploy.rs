@@ -116,6 +116,10 @@ impl Env {
         let _ = std::fs::remove_file(self.log_path());
     }
     fn shopgen(&self, args: &[&str], fail: Option<&str>) -> Output {
+        self.shopgen_env(args, fail, &[])
+    }
+    /// [`Env::shopgen`] with extra environment for the fake tools.
+    fn shopgen_env(&self, args: &[&str], fail: Option<&str>, vars: &[(&str, &str)]) -> Output {
         let path = format!(
             "{}:{}",
             self.dir.path().join("bin").display(),
@@ -128,7 +132,9 @@ impl Env {
             .env("FAKE_LOG", self.log_path())
             .env("FAKE_DIR", self.dir.path())
             .env("SHOPGEN_DEPLOY_RETRY_SECONDS", "0")
-            .env_remove("DOCKER_BUILDKIT");
+            .env_remove("DOCKER_BUILDKIT")
+            .env_remove("FAKE_SUBSETTING")
+            .envs(vars.iter().copied());
         match fail {
             Some(f) => c.env("FAKE_FAIL", f),
             None => c.env_remove("FAKE_FAIL"),
@@ -355,12 +361,19 @@ fn the_full_apply_is_retried_while_the_managed_service_is_not_visible() {
         .count();
     assert_eq!(full_applies, 3);
     assert!(text(&out).contains("managed service is not visible yet"));
-    // It gives up after five attempts, with the error.
+    // It gives up after half an hour of attempts a minute apart, with the error.
     let env = Env::new(&shop());
     std::fs::write(env.dir.path().join("ms_fails"), "99").unwrap();
     let out = env.shopgen(DEPLOY, None);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("error: apply failed"), "{}", text(&out));
+    assert!(text(&out).contains("(30/31)"), "{}", text(&out));
+    let full_applies = env
+        .calls()
+        .iter()
+        .filter(|c| c.starts_with("terraform") && c.contains(" apply ") && !c.contains("-target="))
+        .count();
+    assert_eq!(full_applies, 31);
 }
 
 #[test]
@@ -507,4 +520,353 @@ fn deploy_with_cloud_sql_copies_the_url_without_printing_it() {
     assert!(calls[create].contains("[stdin:postgres://app:pw@10.1.0.3:5432/shop]"));
     assert!(calls[create].contains("--from-file=DATABASE_URL=/dev/stdin"));
     assert!(at(&calls, "kubectl apply -f -") > create);
+}
+
+/// The reference spec with the cluster and the database created by Terraform.
+fn empty_project_spec() -> String {
+    shop()
+        .replace(
+            "secret = { name = \"shop-api-db\", key = \"DATABASE_URL\" }",
+            "cloud_sql = { tier = \"db-custom-1-3840\" }",
+        )
+        .replace(
+            "cluster = { name = \"shop-cluster\", location = \"europe-west2\" }",
+            "cluster = { name = \"shop-gke\", location = \"europe-west2\", create = true }",
+        )
+}
+
+#[test]
+fn the_preflight_says_which_load_balancer_case_the_cluster_is_in() {
+    // Subsetting on: the annotation applies; the overlay still sets loadBalancerIP.
+    let env = Env::new(&shop());
+    let out = env.shopgen_env(DEPLOY, None, &[("FAKE_SUBSETTING", "True")]);
+    let printed = text(&out);
+    assert!(out.status.success(), "{printed}");
+    assert!(
+        printed.contains("cluster shop-cluster: GKE subsetting is on"),
+        "{printed}"
+    );
+    let calls = env.calls();
+    let describe = at(&calls, "gcloud container clusters describe shop-cluster");
+    assert!(
+        calls[describe].contains("--location europe-west2 --project some-project"),
+        "{}",
+        calls[describe]
+    );
+    assert!(calls[describe].contains("networkConfig.enableL4ilbSubsetting"));
+    let overlay =
+        std::fs::read_to_string(env.root().join(".shopgen/deploy/shop/kustomization.yaml"))
+            .unwrap();
+    assert!(overlay.contains("/spec/loadBalancerIP"), "{overlay}");
+
+    // Subsetting off: said so, and why spec.loadBalancerIP is set.
+    let env = Env::new(&shop());
+    let printed = text(&env.shopgen(DEPLOY, None));
+    assert!(
+        printed.contains("GKE subsetting is off; the reserved IP is set as spec.loadBalancerIP"),
+        "{printed}"
+    );
+
+    // The cluster is missing: stop before anything changes, and say what to do.
+    let env = Env::new(&shop());
+    let out = env.shopgen(DEPLOY, Some("container clusters describe"));
+    let printed = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{printed}");
+    assert!(printed.contains("error: preflight failed"), "{printed}");
+    assert!(
+        printed.contains("existing cluster shop-cluster"),
+        "{printed}"
+    );
+    assert!(printed.contains("create = true"), "{printed}");
+    assert!(
+        !env.calls()
+            .iter()
+            .any(|c| c.starts_with("terraform -chdir"))
+    );
+}
+
+#[test]
+fn an_empty_project_needs_no_cluster_and_no_database_beforehand() {
+    let env = Env::new(&empty_project_spec());
+    let out = env.shopgen(DEPLOY, None);
+    let printed = text(&out);
+    assert!(out.status.success(), "{printed}");
+    let calls = env.calls();
+    // Nothing is looked up that Terraform creates.
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c.contains("container clusters describe")),
+        "{}",
+        calls.join("\n")
+    );
+    assert!(!calls.iter().any(|c| c.contains("get secret")));
+    assert!(
+        printed.contains("cluster shop-gke is created by Terraform with GKE subsetting"),
+        "{printed}"
+    );
+    // The cluster exists only after the full apply: credentials come after it.
+    let apply = at(&calls, FULL_APPLY);
+    let creds = at(
+        &calls,
+        "gcloud container clusters get-credentials shop-gke --location europe-west2 --project some-project",
+    );
+    assert!(apply < creds, "{}", calls.join("\n"));
+    // The database URL comes from Secret Manager into the Secret, then the rollout.
+    let secret = at(
+        &calls,
+        "gcloud secrets versions access latest --secret=shop-api-db",
+    );
+    assert!(apply < secret && secret < at(&calls, "kubectl apply -k"));
+}
+
+#[test]
+fn the_project_and_region_overrides_reach_every_command() {
+    let env = Env::new(&shop());
+    let out = env.shopgen(
+        &[
+            "deploy",
+            "specs/shop.toml",
+            "--project",
+            "other-project",
+            "--region",
+            "europe-west1",
+            "--image-tag",
+            "v1",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let calls = env.calls();
+    // The spec's project appears nowhere; the override everywhere it is needed.
+    assert!(
+        !calls.iter().any(|c| c.contains("acme-shop-staging")),
+        "{}",
+        calls.join("\n")
+    );
+    for needle in [
+        "gcloud projects describe other-project",
+        "gcloud billing projects describe other-project",
+        "-var project=other-project -var region=europe-west1 -var image_tag=v1 -target=",
+        "docker push europe-west1-docker.pkg.dev/other-project/shop-api/backend:v1",
+        "gcloud auth configure-docker europe-west1-docker.pkg.dev",
+        "get-credentials shop-cluster --location europe-west2 --project other-project",
+    ] {
+        at(&calls, needle);
+    }
+    let overlay =
+        std::fs::read_to_string(env.root().join(".shopgen/deploy/shop/kustomization.yaml"))
+            .unwrap();
+    assert!(
+        overlay.contains("newName: europe-west1-docker.pkg.dev/other-project/shop-api/backend\n"),
+        "{overlay}"
+    );
+}
+
+#[test]
+fn cloud_build_runs_as_the_build_account_with_the_ignore_file() {
+    let env = Env::new(&shop());
+    let mut args = DEPLOY.to_vec();
+    args.extend(["--builder", "cloud-build"]);
+    let out = env.shopgen(&args, None);
+    assert!(out.status.success(), "{}", text(&out));
+    let calls = env.calls();
+    assert!(
+        !calls.iter().any(|c| c.starts_with("docker ")),
+        "no local Docker"
+    );
+    // The account is the one Terraform creates in the bootstrap apply.
+    let iam = std::fs::read_to_string(env.root().join("generated/shop/terraform/iam.tf")).unwrap();
+    assert!(iam.contains("account_id   = \"shop-api-build\""), "{iam}");
+    let bootstrap = at(&calls, "-target=google_service_account.build");
+    let submit = at(
+        &calls,
+        "gcloud builds submit --project some-project --region europe-west2 \
+         --config generated/shop/cloudbuild/cloudbuild.yaml \
+         --ignore-file generated/shop/cloudbuild/gcloudignore \
+         --service-account projects/some-project/serviceAccounts/shop-api-build@some-project.iam.gserviceaccount.com \
+         --substitutions _IMAGE_REPOSITORY=europe-west2-docker.pkg.dev/some-project/shop-api,_TAG=v1 .",
+    );
+    assert!(bootstrap < submit && submit < at(&calls, FULL_APPLY));
+    for f in ["cloudbuild/cloudbuild.yaml", "cloudbuild/gcloudignore"] {
+        assert!(env.root().join("generated/shop").join(f).is_file(), "{f}");
+    }
+}
+
+#[test]
+fn latest_and_malformed_tags_are_refused() {
+    let env = Env::new(&shop());
+    for tag in ["latest", "a:b", ".x"] {
+        let out = env.shopgen(
+            &[
+                "deploy",
+                "specs/shop.toml",
+                "--project",
+                "p",
+                "--image-tag",
+                tag,
+            ],
+            None,
+        );
+        let printed = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{tag}: {printed}");
+        assert!(printed.contains("not an immutable image tag"), "{printed}");
+    }
+    assert!(env.calls().is_empty(), "nothing ran");
+}
+
+#[test]
+fn status_reads_the_outputs_shows_the_backend_and_calls_the_gateway() {
+    let env = Env::new(&shop());
+    let out = env.shopgen(
+        &["status", "specs/shop.toml", "--project", "some-project"],
+        None,
+    );
+    let printed = text(&out);
+    assert!(out.status.success(), "{printed}");
+    assert!(printed.contains("https://shop-api-gateway-1a2b.nw.gateway.dev"));
+    assert!(printed.contains("10.154.0.23"), "{printed}");
+    let calls = env.calls();
+    let get = at(
+        &calls,
+        "kubectl -n shop get deployment/shop-api service/shop-api",
+    );
+    assert!(get < at(&calls, "curl -sS"));
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c.contains(" apply") || c.contains("docker"))
+    );
+    // A smoke test that fails makes status fail.
+    env.clear();
+    let out = env.shopgen(&["status", "specs/shop.toml"], Some("curl -sS"));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+}
+
+/// What the issue's reviewers run: the reference spec, a project override, no tag
+/// (derived from git), and nothing but git on PATH.
+#[test]
+fn the_dry_run_of_the_reference_spec_lists_the_phases_in_order_offline() {
+    let env = Env::new(&shop());
+    let root = env.root();
+    let git_path = std::env::var_os("PATH")
+        .and_then(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join("git"))
+                .find(|p| p.is_file())
+        })
+        .expect("git");
+    let only_git = env.dir.path().join("only-git");
+    std::fs::create_dir_all(&only_git).unwrap();
+    std::os::unix::fs::symlink(&git_path, only_git.join("git")).unwrap();
+    let git = |args: &[&str]| {
+        let o = Command::new(&git_path)
+            .args(args)
+            .current_dir(&root)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "x"]);
+    let tag = git(&["rev-parse", "--short=12", "HEAD"]);
+    let out = Command::new(env!("CARGO_BIN_EXE_shopgen"))
+        .args([
+            "deploy",
+            "--dry-run",
+            "specs/shop.toml",
+            "--project",
+            "some-project",
+        ])
+        .current_dir(&root)
+        .env("PATH", &only_git)
+        .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
+        .output()
+        .unwrap();
+    let printed = text(&out);
+    assert!(out.status.success(), "{printed}");
+    let repo = "europe-west2-docker.pkg.dev/some-project/shop-api";
+    let vars = format!("-var project=some-project -var region=europe-west2 -var image_tag={tag}");
+    let order = [
+        format!(
+            "$ terraform -chdir=generated/shop/terraform apply -input=false -auto-approve {vars} -target=google_project_service.apis -target=google_artifact_registry_repository.images"
+        ),
+        format!(
+            "$ DOCKER_BUILDKIT=1 docker build -f generated/shop/backend/Dockerfile -t {repo}/backend:{tag} ."
+        ),
+        format!("$ docker push {repo}/backend:{tag}"),
+        format!(
+            "$ DOCKER_BUILDKIT=1 docker build -f generated/shop/relay/Dockerfile -t {repo}/relay:{tag} ."
+        ),
+        format!("$ docker push {repo}/relay:{tag}"),
+        format!(
+            "$ terraform -chdir=generated/shop/terraform apply -input=false -auto-approve {vars}\n"
+        ),
+        format!("newName: {repo}/backend\n"),
+        format!("newTag: \"{tag}\""),
+        "$ kubectl apply -k .shopgen/deploy/shop".to_string(),
+        "$ kubectl -n shop rollout status deployment/shop-api".to_string(),
+        "$ curl -sS".to_string(),
+    ];
+    let mut last = 0;
+    for step in &order {
+        let i = printed[last..]
+            .find(step.as_str())
+            .map(|i| i + last)
+            .unwrap_or_else(|| panic!("`{step}` missing or out of order:\n{printed}"));
+        last = i;
+    }
+    assert!(
+        printed.contains(&format!("image tag {tag} (dry run")),
+        "{printed}"
+    );
+    assert!(printed.contains("skipped (dry run)"), "{printed}");
+    assert!(!root.join(".shopgen").exists(), "a dry run writes nothing");
+}
+
+/// docs/deploy.md shows the dry run of the reference spec: every command in it is
+/// one `shopgen deploy` runs today, and every command deploy runs is in it. It also
+/// accounts for each problem of the deploy review.
+#[test]
+fn the_deploy_page_shows_the_commands_deploy_runs() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/deploy.md"))
+            .unwrap();
+    let env = Env::new(&shop());
+    let out = env.shopgen(
+        &[
+            "deploy",
+            "--dry-run",
+            "specs/shop.toml",
+            "--project",
+            "my-shop-prod",
+            "--image-tag",
+            "3f2a9c1d4e5b",
+        ],
+        None,
+    );
+    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{}", text(&out));
+    let transcript = doc
+        .split("```text\nshopgen deploy specs/shop.toml: project my-shop-prod")
+        .nth(1)
+        .and_then(|rest| rest.split("\n```").next())
+        .map(|t| format!("shopgen deploy specs/shop.toml: project my-shop-prod{t}\n"))
+        .expect("docs/deploy.md has the dry-run transcript");
+    assert_eq!(
+        transcript, printed,
+        "docs/deploy.md: the dry-run transcript is out of date"
+    );
+    for n in 1..=12 {
+        assert!(
+            doc.contains(&format!("\n| {n} | ")),
+            "docs/deploy.md: deploy problem {n} is not accounted for"
+        );
+    }
 }

@@ -12,8 +12,8 @@
 //!    the builder's account, which must exist before images are pushed;
 //! 3. **images**: both images built and pushed with one immutable tag (Docker, or
 //!    Cloud Build as its own service account), skipped when the tag already exists;
-//! 4. **apply**: the full `terraform apply` (retried while the API's new managed
-//!    service is not yet visible);
+//! 4. **apply**: the full `terraform apply` (retried, a minute apart for up to half an
+//!    hour, while the API's new managed service is not yet visible);
 //! 5. **secret**: the database URL Secret (Cloud SQL: copied from Secret Manager;
 //!    an existing database: checked, and the user told how to create it);
 //! 6. **kubernetes**: `kubectl apply -k` of an overlay that pins the image tag and

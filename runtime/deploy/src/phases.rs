@@ -14,8 +14,10 @@ const MIN_KUBECTL: (u32, u32) = (1, 27);
 const MIN_DOCKER: (u32, u32) = (23, 0);
 const MIN_GCLOUD: (u32, u32) = (400, 0);
 
-/// Attempts of the full apply while the API's managed service is not yet visible.
-const APPLY_ATTEMPTS: u32 = 5;
+/// Attempts of the full apply while the API's managed service is not yet visible: a
+/// new API's service can take up to half an hour to appear, and attempts are a minute
+/// apart.
+const APPLY_ATTEMPTS: u32 = 31;
 /// Attempts of the smoke test while a new API key propagates.
 const SMOKE_ATTEMPTS: u32 = 10;
 
@@ -632,7 +634,7 @@ fn apply(r: &mut Runner, cx: &Ctx, facts: &mut Facts) -> Result<(), Failure> {
         if waiting && attempt < APPLY_ATTEMPTS {
             let delay = retry_delay(60);
             r.say(format!(
-                "    the API's managed service is not visible yet (new APIs can take minutes); retrying in {}s ({attempt}/{APPLY_ATTEMPTS})",
+                "    the API's managed service is not visible yet (a new API's can take up to 30 minutes); retrying in {}s ({attempt}/{APPLY_ATTEMPTS})",
                 delay.as_secs()
             ));
             std::thread::sleep(delay);
