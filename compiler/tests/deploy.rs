@@ -41,8 +41,9 @@ case "$line" in
   "gcloud version"*) echo "530.0.0" ;;
   "gcloud auth list"*) echo "dev@example.com" ;;
   "gcloud auth application-default print-access-token") echo "ya29.token" ;;
-  "gcloud projects describe"*) echo "some-project" ;;
+  "gcloud projects describe"*) echo "123456789012" ;;
   "gcloud billing projects describe"*) echo "True" ;;
+  "gcloud container clusters describe"*"nodeConfig.serviceAccount"*) echo "${FAKE_NODE_SA-default}" ;;
   "gcloud container clusters describe"*) echo "${FAKE_SUBSETTING:-}" ;;
   "gcloud artifacts docker images describe"*)
     if [ -f "$FAKE_DIR/pushed" ] && grep -qF "$5" "$FAKE_DIR/pushed"; then echo "sha256:abc"; else echo "not found" >&2; exit 1; fi ;;
@@ -134,6 +135,8 @@ impl Env {
             .env("SHOPGEN_DEPLOY_RETRY_SECONDS", "0")
             .env_remove("DOCKER_BUILDKIT")
             .env_remove("FAKE_SUBSETTING")
+            .env_remove("FAKE_NODE_SA")
+            .env_remove("TF_VAR_gke_node_service_account")
             .envs(vars.iter().copied());
         match fail {
             Some(f) => c.env("FAKE_FAIL", f),
@@ -173,6 +176,10 @@ fn at(calls: &[String], needle: &str) -> usize {
         })
         .unwrap_or_else(|| panic!("no call with `{needle}` in:\n{}", calls.join("\n")))
 }
+
+/// The existing cluster's node account the fake gcloud reports (`default`, in the
+/// fake project number 123456789012).
+const NODES: &str = "123456789012-compute@developer.gserviceaccount.com";
 
 const DEPLOY: &[&str] = &[
     "deploy",
@@ -216,9 +223,9 @@ fn deploy_runs_the_phases_in_order_with_the_pinned_tag_and_reserved_ip() {
     assert!(calls[at(&calls, "-target=")].contains("-var project=some-project"));
     // The full apply is not targeted.
     assert!(
-        calls
-            .iter()
-            .any(|c| c.ends_with("-var image_tag=v1") && c.contains(" apply ")),
+        calls.iter().any(|c| c.ends_with(&format!(
+            "-var image_tag=v1 -var gke_node_service_account={NODES}"
+        )) && c.contains(" apply ")),
         "{}",
         calls.join("\n")
     );
@@ -282,6 +289,45 @@ fn the_overlay_renders_with_kustomize_and_patches_the_service() {
         yaml.contains("image: europe-west2-docker.pkg.dev/some-project/shop-api/backend:v1"),
         "{yaml}"
     );
+    // What kubectl applies is valid for every Kubernetes version the stack supports.
+    let Some(validate) = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("kubernetes-validate"))
+            .find(|p| p.is_file())
+    }) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "kubernetes-validate is required in CI (pip install kubernetes-validate)"
+        );
+        eprintln!("!!! SKIPPED: kubernetes-validate is not installed");
+        return;
+    };
+    let docs = env.dir.path().join("rendered");
+    std::fs::create_dir_all(&docs).unwrap();
+    let mut files = Vec::new();
+    for (i, doc) in String::from_utf8_lossy(&rendered.stdout)
+        .split("\n---\n")
+        .enumerate()
+    {
+        let f = docs.join(format!("{i}.yaml"));
+        std::fs::write(&f, format!("{doc}\n")).unwrap();
+        files.push(f);
+    }
+    assert_eq!(files.len(), 6, "{yaml}");
+    for version in ["1.30.0", "1.31.0", "1.32.0", "1.33.0", "1.34.0"] {
+        let out = Command::new(&validate)
+            .args(["--strict", "-k", version])
+            .args(&files)
+            .output()
+            .unwrap();
+        let report = text(&out);
+        assert!(out.status.success(), "{version}: {report}");
+        assert_eq!(
+            report.matches("passed").count(),
+            files.len(),
+            "{version}: {report}"
+        );
+    }
 }
 
 #[test]
@@ -397,10 +443,10 @@ fn dry_run_prints_the_plan_in_order_and_runs_nothing() {
     let printed = text(&out);
     assert!(out.status.success(), "{printed}");
     let order = [
-        "apply -input=false -auto-approve -var project=some-project -var region=europe-west2 -var image_tag=v1 -target=google_project_service.apis",
+        "apply -input=false -auto-approve -var project=some-project -var region=europe-west2 -var image_tag=v1 -var 'gke_node_service_account=<node service account from gcloud>' -target=google_project_service.apis",
         "docker build -f generated/shop/backend/Dockerfile -t europe-west2-docker.pkg.dev/some-project/shop-api/backend:v1 .",
         "docker push europe-west2-docker.pkg.dev/some-project/shop-api/relay:v1",
-        "apply -input=false -auto-approve -var project=some-project -var region=europe-west2 -var image_tag=v1\n",
+        "apply -input=false -auto-approve -var project=some-project -var region=europe-west2 -var image_tag=v1 -var 'gke_node_service_account=<node service account from gcloud>'\n",
         "newTag: \"v1\"",
         "kubectl apply -k .shopgen/deploy/shop",
         "curl -sS",
@@ -601,6 +647,8 @@ fn an_empty_project_needs_no_cluster_and_no_database_beforehand() {
         calls.join("\n")
     );
     assert!(!calls.iter().any(|c| c.contains("get secret")));
+    // Terraform grants its own node account; no existing one is looked up.
+    assert!(!calls.iter().any(|c| c.contains("gke_node_service_account")));
     assert!(
         printed.contains("cluster shop-gke is created by Terraform with GKE subsetting"),
         "{printed}"
@@ -647,7 +695,7 @@ fn the_project_and_region_overrides_reach_every_command() {
     for needle in [
         "gcloud projects describe other-project",
         "gcloud billing projects describe other-project",
-        "-var project=other-project -var region=europe-west1 -var image_tag=v1 -target=",
+        "-var project=other-project -var region=europe-west1 -var image_tag=v1 -var gke_node_service_account=123456789012-compute@developer.gserviceaccount.com -target=",
         "docker push europe-west1-docker.pkg.dev/other-project/shop-api/backend:v1",
         "gcloud auth configure-docker europe-west1-docker.pkg.dev",
         "get-credentials shop-cluster --location europe-west2 --project other-project",
@@ -792,7 +840,9 @@ fn the_dry_run_of_the_reference_spec_lists_the_phases_in_order_offline() {
     let printed = text(&out);
     assert!(out.status.success(), "{printed}");
     let repo = "europe-west2-docker.pkg.dev/some-project/shop-api";
-    let vars = format!("-var project=some-project -var region=europe-west2 -var image_tag={tag}");
+    let vars = format!(
+        "-var project=some-project -var region=europe-west2 -var image_tag={tag} -var 'gke_node_service_account=<node service account from gcloud>'"
+    );
     let order = [
         format!(
             "$ terraform -chdir=generated/shop/terraform apply -input=false -auto-approve {vars} -target=google_project_service.apis -target=google_artifact_registry_repository.images"
@@ -869,4 +919,68 @@ fn the_deploy_page_shows_the_commands_deploy_runs() {
             "docs/deploy.md: deploy problem {n} is not accounted for"
         );
     }
+}
+
+#[test]
+fn the_existing_clusters_node_account_may_pull_the_images() {
+    // `default`: the Compute Engine default account of the project (by number).
+    let env = Env::new(&shop());
+    let out = env.shopgen(DEPLOY, None);
+    let printed = text(&out);
+    assert!(out.status.success(), "{printed}");
+    assert!(
+        printed.contains(&format!("the cluster's nodes run as {NODES}")),
+        "{printed}"
+    );
+    let calls = env.calls();
+    for apply in [at(&calls, "-target="), at(&calls, FULL_APPLY)] {
+        assert!(
+            calls[apply].contains(&format!("-var gke_node_service_account={NODES}")),
+            "{}",
+            calls[apply]
+        );
+    }
+    // An account of its own.
+    let env = Env::new(&shop());
+    let nodes = "gke-nodes@some-project.iam.gserviceaccount.com";
+    assert!(
+        env.shopgen_env(DEPLOY, None, &[("FAKE_NODE_SA", nodes)])
+            .status
+            .success()
+    );
+    let calls = env.calls();
+    assert!(
+        calls[at(&calls, FULL_APPLY)].ends_with(&format!("-var gke_node_service_account={nodes}"))
+    );
+    // Named by the user already: left to Terraform's environment variable.
+    let env = Env::new(&shop());
+    let out = env.shopgen_env(DEPLOY, None, &[("TF_VAR_gke_node_service_account", nodes)]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("given in TF_VAR_gke_node_service_account"));
+    assert!(
+        !env.calls()
+            .iter()
+            .any(|c| c.contains("-var gke_node_service_account"))
+    );
+    // Unknown (no node config): no grant, and the user is told what to set.
+    let env = Env::new(&shop());
+    let out = env.shopgen_env(DEPLOY, None, &[("FAKE_NODE_SA", "")]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("set TF_VAR_gke_node_service_account"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        !env.calls()
+            .iter()
+            .any(|c| c.contains("gke_node_service_account"))
+    );
+    // The account is a variable of the generated Terraform, granted read access.
+    let registry =
+        std::fs::read_to_string(env.root().join("generated/shop/terraform/registry.tf")).unwrap();
+    assert!(
+        registry.contains("member     = \"serviceAccount:${var.gke_node_service_account}\""),
+        "{registry}"
+    );
 }

@@ -7,7 +7,8 @@
 //!
 //! 1. **preflight**: tools and their minimum versions, gcloud login and application
 //!    default credentials, the project and its billing, the generated folder is
-//!    current, the cluster (exists; GKE subsetting on or off);
+//!    current, the cluster (exists; GKE subsetting on or off; the nodes' service
+//!    account, which Terraform then lets read the image repository);
 //! 2. **bootstrap**: `terraform apply -target=…` of the APIs, the image repository and
 //!    the builder's account, which must exist before images are pushed;
 //! 3. **images**: both images built and pushed with one immutable tag (Docker, or

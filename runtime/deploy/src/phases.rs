@@ -37,6 +37,9 @@ struct Ctx<'a> {
     region: String,
     tag: String,
     builder: Builder,
+    /// The existing cluster's node service account, granted read access to the image
+    /// repository (`-var gke_node_service_account`); learnt in the preflight.
+    node_account: Option<String>,
 }
 
 impl Ctx<'_> {
@@ -57,6 +60,11 @@ impl Ctx<'_> {
             "-var".to_string(),
             format!("image_tag={}", self.tag),
         ])
+        .args(
+            self.node_account
+                .iter()
+                .flat_map(|a| ["-var".to_string(), format!("gke_node_service_account={a}")]),
+        )
     }
     fn repository(&self) -> String {
         format!(
@@ -194,6 +202,7 @@ fn context<'a>(stack: &'a Stack, opts: &Options) -> Result<Ctx<'a>, Failure> {
         region: opts.region.clone().unwrap_or_else(|| stack.region.clone()),
         tag,
         builder: opts.builder,
+        node_account: None,
     })
 }
 
@@ -203,7 +212,7 @@ fn context<'a>(stack: &'a Stack, opts: &Options) -> Result<Ctx<'a>, Failure> {
 
 /// `shopgen deploy`.
 pub fn deploy(stack: &Stack, opts: &Options, out: &mut dyn Write) -> Result<(), Failure> {
-    let cx = context(stack, opts)?;
+    let mut cx = context(stack, opts)?;
     let mut r = Runner {
         dry_run: opts.dry_run,
         out,
@@ -229,7 +238,7 @@ pub fn deploy(stack: &Stack, opts: &Options, out: &mut dyn Write) -> Result<(), 
             ""
         }
     ));
-    preflight(&mut r, &cx, opts)?;
+    cx.node_account = preflight(&mut r, &cx, opts)?;
     let phases: [(&'static str, &str, PhaseFn); 6] = [
         (
             "bootstrap",
@@ -287,7 +296,10 @@ impl Facts {
     }
 }
 
-fn preflight(r: &mut Runner, cx: &Ctx, opts: &Options) -> Result<(), Failure> {
+/// The preflight; gives the existing cluster's node service account to grant read
+/// access to the image repository (none when Terraform creates the cluster, or when
+/// `TF_VAR_gke_node_service_account` already names it).
+fn preflight(r: &mut Runner, cx: &Ctx, opts: &Options) -> Result<Option<String>, Failure> {
     const P: &str = "preflight";
     r.say("==> [1/7] preflight: tools, credentials, project, generated files, cluster");
     match &opts.generated_current {
@@ -334,10 +346,12 @@ fn preflight(r: &mut Runner, cx: &Ctx, opts: &Options) -> Result<(), Failure> {
             if cx.stack.cluster_created {
                 "created by Terraform with GKE subsetting"
             } else {
-                "must exist; subsetting checked"
+                "must exist; subsetting and node service account checked"
             }
         ));
-        return Ok(());
+        let node_account = (!cx.stack.cluster_created && !node_account_from_env())
+            .then(|| "<node service account from gcloud>".to_string());
+        return Ok(node_account);
     }
     for (name, cmd, (major, minor)) in &tools {
         if !on_path(name) {
@@ -396,7 +410,7 @@ fn preflight(r: &mut Runner, cx: &Ctx, opts: &Options) -> Result<(), Failure> {
             "projects",
             "describe",
             &cx.project,
-            "--format=value(projectId)",
+            "--format=value(projectNumber)",
         ]))
         .map_err(|e| fail(P, e.to_string()))?;
     if !project.ok() {
@@ -476,7 +490,53 @@ fn preflight(r: &mut Runner, cx: &Ctx, opts: &Options) -> Result<(), Failure> {
             cx.stack.namespace
         ));
     }
-    Ok(())
+    if cx.stack.cluster_created {
+        return Ok(None);
+    }
+    if node_account_from_env() {
+        r.say("    ok: the nodes' service account is given in TF_VAR_gke_node_service_account");
+        return Ok(None);
+    }
+    // The existing cluster's nodes pull the backend image from the new repository:
+    // their account gets read access to it (new projects no longer give the Compute
+    // Engine default account the Editor role that used to cover this).
+    let nodes = r
+        .probe(&cx.gcloud().args([
+            "container",
+            "clusters",
+            "describe",
+            &cx.stack.cluster_name,
+            "--location",
+            &cx.stack.cluster_location,
+            "--project",
+            &cx.project,
+            "--format=value(nodeConfig.serviceAccount)",
+        ]))
+        .map_err(|e| fail(P, e.to_string()))?;
+    let number = project.stdout.trim();
+    let account = match nodes.stdout.trim() {
+        _ if !nodes.ok() => None,
+        "" => None,
+        "default" if !number.is_empty() => {
+            Some(format!("{number}-compute@developer.gserviceaccount.com"))
+        }
+        "default" => None,
+        email => Some(email.to_string()),
+    };
+    match &account {
+        Some(a) => r.say(format!(
+            "    ok: the cluster's nodes run as {a}; it is granted read access to the image repository"
+        )),
+        None => r.say(
+            "    note: the cluster's node service account is unknown; if the nodes cannot pull the backend image, set TF_VAR_gke_node_service_account (docs/deploy.md)",
+        ),
+    }
+    Ok(account)
+}
+
+/// Whether the user names the nodes' account for Terraform already.
+fn node_account_from_env() -> bool {
+    std::env::var("TF_VAR_gke_node_service_account").is_ok_and(|v| !v.trim().is_empty())
 }
 
 fn bootstrap(r: &mut Runner, cx: &Ctx, _: &mut Facts) -> Result<(), Failure> {
