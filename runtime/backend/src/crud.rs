@@ -6,8 +6,9 @@
 //! is 409 naming the field, a foreign key to a missing row 422 naming the field, a
 //! delete of a row that others still reference (`on_delete = "restrict"`) 409.
 
-use crate::db::{Db, Value};
+use crate::db::{Db, FromRow, Sql, Value};
 use crate::error::{ApiError, FieldErrors};
+use crate::tx::Tx;
 use crate::validate::{Assignment, Kind, Table};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -22,9 +23,61 @@ enum Write {
     Delete,
 }
 
-/// Inserts a row; returns its id.
+/// Where a write runs: the pool, or a hooked write's transaction.
+pub(crate) trait Exec: Send {
+    fn fetch_one_opt<T: FromRow + Send + 'static>(
+        &mut self,
+        sql: Sql,
+        args: &[Value],
+    ) -> impl Future<Output = Result<Option<T>, sqlx::Error>> + Send;
+    fn run(
+        &mut self,
+        sql: Sql,
+        args: &[Value],
+    ) -> impl Future<Output = Result<u64, sqlx::Error>> + Send;
+}
+
+impl Exec for &Db {
+    async fn fetch_one_opt<T: FromRow + Send + 'static>(
+        &mut self,
+        sql: Sql,
+        args: &[Value],
+    ) -> Result<Option<T>, sqlx::Error> {
+        self.fetch_optional(sql, args).await
+    }
+    async fn run(&mut self, sql: Sql, args: &[Value]) -> Result<u64, sqlx::Error> {
+        self.execute(sql, args).await
+    }
+}
+
+impl Exec for &mut Tx {
+    async fn fetch_one_opt<T: FromRow + Send + 'static>(
+        &mut self,
+        sql: Sql,
+        args: &[Value],
+    ) -> Result<Option<T>, sqlx::Error> {
+        self.fetch_optional(sql, args).await
+    }
+    async fn run(&mut self, sql: Sql, args: &[Value]) -> Result<u64, sqlx::Error> {
+        self.execute(sql, args).await
+    }
+}
+
+/// Inserts a row; returns its id. A table with hooks writes in a transaction around
+/// its "before" hook, and runs its "after" hook once committed ([`crate::hooks`]).
 pub async fn insert(db: &Db, table: &Table, values: Vec<Assignment>) -> Result<i64, ApiError> {
-    check_references(db, &values).await?;
+    if let Some(hooks) = crate::hooks::of(table) {
+        return crate::hooks::insert(db, table, hooks, values).await;
+    }
+    insert_on(db, table, values).await
+}
+
+pub(crate) async fn insert_on<E: Exec>(
+    mut db: E,
+    table: &Table,
+    values: Vec<Assignment>,
+) -> Result<i64, ApiError> {
+    check_references(&mut db, &values).await?;
     let sql = if values.is_empty() {
         format!("INSERT INTO {} DEFAULT VALUES RETURNING id", table.name)
     } else {
@@ -38,7 +91,7 @@ pub async fn insert(db: &Db, table: &Table, values: Vec<Assignment>) -> Result<i
         )
     };
     let args: Vec<Value> = values.iter().map(|a| a.value.clone()).collect();
-    match db.fetch_optional::<i64>(sql, &args).await {
+    match db.fetch_one_opt::<i64>(sql.into(), &args).await {
         Ok(Some(id)) => Ok(id),
         Ok(None) => Err(ApiError::Internal("INSERT … RETURNING gave no row".into())),
         Err(e) => Err(write_error(table, &values, Write::Insert, e)),
@@ -52,14 +105,22 @@ pub async fn update(
     id: i64,
     values: Vec<Assignment>,
 ) -> Result<bool, ApiError> {
-    if values.is_empty() {
-        let sql = format!("SELECT id FROM {} WHERE id = $1", table.name);
-        return Ok(db
-            .fetch_optional::<i64>(sql, &[Value::Int(id)])
-            .await?
-            .is_some());
+    if let Some(hooks) = crate::hooks::of(table) {
+        return crate::hooks::update(db, table, hooks, id, values).await;
     }
-    check_references(db, &values).await?;
+    update_on(db, table, id, values).await
+}
+
+pub(crate) async fn update_on<E: Exec>(
+    mut db: E,
+    table: &Table,
+    id: i64,
+    values: Vec<Assignment>,
+) -> Result<bool, ApiError> {
+    if values.is_empty() {
+        return exists_on(db, table, id).await;
+    }
+    check_references(&mut db, &values).await?;
     let sets: Vec<String> = values
         .iter()
         .enumerate()
@@ -73,7 +134,7 @@ pub async fn update(
     );
     let mut args: Vec<Value> = values.iter().map(|a| a.value.clone()).collect();
     args.push(Value::Int(id));
-    match db.execute(sql, &args).await {
+    match db.run(sql.into(), &args).await {
         Ok(n) => Ok(n > 0),
         Err(e) => Err(write_error(table, &values, Write::Update, e)),
     }
@@ -81,8 +142,19 @@ pub async fn update(
 
 /// Deletes row `id`; false when there is no such row.
 pub async fn delete(db: &Db, table: &Table, id: i64) -> Result<bool, ApiError> {
+    if let Some(hooks) = crate::hooks::of(table) {
+        return crate::hooks::delete(db, table, hooks, id).await;
+    }
+    delete_on(db, table, id).await
+}
+
+pub(crate) async fn delete_on<E: Exec>(
+    mut db: E,
+    table: &Table,
+    id: i64,
+) -> Result<bool, ApiError> {
     let sql = format!("DELETE FROM {} WHERE id = $1", table.name);
-    match db.execute(sql, &[Value::Int(id)]).await {
+    match db.run(sql.into(), &[Value::Int(id)]).await {
         Ok(n) => Ok(n > 0),
         Err(e) => Err(write_error(table, &[], Write::Delete, e)),
     }
@@ -97,14 +169,27 @@ pub async fn exists(db: &Db, table: &Table, id: i64) -> Result<(), ApiError> {
     }
 }
 
+/// Whether row `id` of `table` exists.
+pub(crate) async fn exists_on<E: Exec>(
+    mut db: E,
+    table: &Table,
+    id: i64,
+) -> Result<bool, ApiError> {
+    let sql = format!("SELECT id FROM {} WHERE id = $1", table.name);
+    Ok(db
+        .fetch_one_opt::<i64>(sql.into(), &[Value::Int(id)])
+        .await?
+        .is_some())
+}
+
 /// 422 for every foreign key that points at no row (one query per reference set).
-async fn check_references(db: &Db, values: &[Assignment]) -> Result<(), ApiError> {
+async fn check_references<E: Exec>(db: &mut E, values: &[Assignment]) -> Result<(), ApiError> {
     let mut errors = FieldErrors::new();
     for a in values {
         if let (Kind::Reference { table, singular }, Value::Int(id)) = (&a.field.kind, &a.value) {
             let sql = format!("SELECT id FROM {table} WHERE id = $1");
             if db
-                .fetch_optional::<i64>(sql, &[Value::Int(*id)])
+                .fetch_one_opt::<i64>(sql.into(), &[Value::Int(*id)])
                 .await?
                 .is_none()
             {

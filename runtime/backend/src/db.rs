@@ -139,7 +139,7 @@ const SQLITE_ROW_BUFFER: usize = 4096;
 type SqliteQuery<'q> = Query<'q, Sqlite, SqliteArguments>;
 type PgQuery<'q> = Query<'q, Postgres, PgArguments>;
 
-fn bind_sqlite<'q>(q: SqliteQuery<'q>, value: &Value) -> SqliteQuery<'q> {
+pub(crate) fn bind_sqlite<'q>(q: SqliteQuery<'q>, value: &Value) -> SqliteQuery<'q> {
     match value {
         Value::Null(_) => q.bind(None::<i64>),
         Value::Bool(b) => q.bind(*b),
@@ -159,7 +159,7 @@ fn bind_sqlite<'q>(q: SqliteQuery<'q>, value: &Value) -> SqliteQuery<'q> {
     }
 }
 
-fn bind_pg<'q>(q: PgQuery<'q>, value: &Value) -> PgQuery<'q> {
+pub(crate) fn bind_pg<'q>(q: PgQuery<'q>, value: &Value) -> PgQuery<'q> {
     match value {
         Value::Null(ty) => match ty {
             SqlType::Bool => q.bind(None::<bool>),

@@ -55,12 +55,25 @@ pub enum ApiError {
     /// 500: a bug or an unexpected database failure; logged, details not sent.
     #[error("internal error: {0}")]
     Internal(String),
+    /// 500: extension code panicked (logged with the panic's message); the body names
+    /// the request id, so the log line can be found.
+    #[error("internal error (request id {request_id})")]
+    Panicked { request_id: String },
+    /// 501: an extension method that is not written yet (the stubs `shopgen build`
+    /// writes answer this).
+    #[error("`{0}` is not implemented yet")]
+    NotImplemented(String),
 }
 
 impl ApiError {
     /// `404 {singular} {id} not found`.
     pub fn not_found(singular: &str, id: i64) -> Self {
         ApiError::NotFound(format!("{singular} {id} not found"))
+    }
+
+    /// 501 for an extension method still to be written (`rating_summary`).
+    pub fn not_implemented(what: &str) -> Self {
+        ApiError::NotImplemented(what.to_string())
     }
 
     /// A 422 for one field.
@@ -80,7 +93,8 @@ impl ApiError {
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Internal(_) | ApiError::Panicked { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
         }
     }
 
@@ -96,7 +110,8 @@ impl ApiError {
             ApiError::Invalid(_) => "invalid",
             ApiError::Conflict { .. } => "conflict",
             ApiError::Unavailable(_) => "unavailable",
-            ApiError::Internal(_) => "internal",
+            ApiError::Internal(_) | ApiError::Panicked { .. } => "internal",
+            ApiError::NotImplemented(_) => "not_implemented",
         }
     }
 

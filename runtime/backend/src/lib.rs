@@ -20,14 +20,18 @@
 //!   409/422;
 //! - [`error`]: the one error type and its JSON bodies;
 //! - [`extract`]: request extractors (JSON bodies with 400/413/415, path ids);
-//! - [`conditional`]: `ETag`, `304 Not Modified` and `Cache-Control` on every route.
+//! - [`conditional`]: `ETag`, `304 Not Modified` and `Cache-Control` on every route;
+//! - [`extension`], [`hooks`], [`tx`]: what the user's extension crate runs with
+//!   (context, transaction, typed inputs, panics caught) and how writes run hooks.
 
 pub mod cache;
 pub mod conditional;
 pub mod crud;
 pub mod db;
 pub mod error;
+pub mod extension;
 pub mod extract;
+pub mod hooks;
 pub mod list;
 pub mod logout;
 pub mod migration;
@@ -35,6 +39,7 @@ mod reads;
 pub mod row;
 pub mod server;
 mod sqlite_read;
+pub mod tx;
 pub mod types;
 pub mod validate;
 pub mod value;
@@ -42,6 +47,8 @@ pub mod versions;
 
 /// Routing functions for the generated route table (`get`, `post`, …).
 pub use axum::routing;
+/// For extension crates: their logs go through the service's subscriber.
+pub use tracing;
 
 /// What a generated backend imports: `use shopgen_backend_runtime::prelude::*;`.
 pub mod prelude {

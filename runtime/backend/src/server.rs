@@ -529,7 +529,9 @@ async fn observe(req: Request, next: Next) -> Response {
     let uri = req.uri().clone();
     let route = req.extensions().get::<MatchedPath>().cloned();
     let span = tracing::info_span!("request", request_id = %id.to_str().unwrap_or("-"));
-    let mut response = next.run(req).instrument(span.clone()).await;
+    let mut response = crate::extension::with_request_id(id.clone(), next.run(req))
+        .instrument(span.clone())
+        .await;
     response.headers_mut().insert(REQUEST_ID.clone(), id);
     let status = response.status().as_u16();
     let elapsed = started.elapsed();

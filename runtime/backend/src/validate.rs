@@ -274,7 +274,7 @@ impl Kind {
         }
     }
 
-    fn default_value(&self, default: DefaultValue) -> Value {
+    pub(crate) fn default_value(&self, default: DefaultValue) -> Value {
         let json = match default {
             DefaultValue::Now => {
                 return match self {
