@@ -241,6 +241,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
             say(format_args!("{}", build_summary(&spec, &out, &plan)));
+            if let Some(model) = compile(&spec)?
+                && model.has_extension()
+            {
+                let dir = output::extension_dir(&out, &model.source.stem);
+                let scaffold =
+                    emit::extension::scaffold(&model, &output::api_path_from_extension(&out));
+                if output::write_scaffold(&dir, &scaffold)
+                    .with_context(|| format!("cannot write {}", dir.display()))?
+                {
+                    say(format_args!(
+                        "wrote {}: the extension crate, yours from now on (shopgen never changes it)",
+                        dir.display()
+                    ));
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { spec, out } => {

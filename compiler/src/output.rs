@@ -270,6 +270,52 @@ pub fn drift(dir: &Path, files: &[GeneratedFile]) -> io::Result<Vec<Drift>> {
     Ok(out)
 }
 
+/// Where the user-owned extension crate of the output folder `out` lives:
+/// `out/../../extensions/<stem>` (`generated/store` → `extensions/store`), with `..`
+/// resolved lexically.
+pub fn extension_dir(out: &Path, stem: &str) -> PathBuf {
+    let mut dir: PathBuf = out.components().collect();
+    for _ in 0..2 {
+        match dir.components().next_back() {
+            Some(Component::Normal(_)) => {
+                dir.pop();
+            }
+            _ => dir.push(".."),
+        }
+    }
+    dir.join("extensions").join(stem)
+}
+
+/// The output's `api/` folder as the extension crate's manifest names it
+/// (`../../generated/store/api`).
+pub fn api_path_from_extension(out: &Path) -> String {
+    let names: Vec<String> = out
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect();
+    let tail = names[names.len().saturating_sub(2)..].join("/");
+    format!("../../{tail}/api")
+}
+
+/// Writes the first version of the extension crate into `dir`, unless `dir` exists
+/// (then nothing is touched: the crate belongs to the user). Whether it wrote.
+pub fn write_scaffold(dir: &Path, files: &[(String, String)]) -> io::Result<bool> {
+    if dir.exists() {
+        return Ok(false);
+    }
+    for (rel, contents) in files {
+        let path = dir.join(rel);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        fs::write(path, contents)?;
+    }
+    Ok(true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -115,6 +115,36 @@ fn check_operation(c: &mut Checker, op: &OperationSpec, resources: &BTreeSet<Str
     }
     let params = check_field_list(c, &op.params, "path parameter");
     let _ = check_field_list(c, &op.query, "query parameter");
+    // Path, query and body members are one input struct: their names must differ.
+    let mut inputs: BTreeMap<String, &str> = BTreeMap::new();
+    for name in &params {
+        inputs.insert(name.clone(), "params");
+    }
+    let body_fields: Vec<&FieldSpec> = match &op.body {
+        Some(ShapeSpec::Fields(f)) => f.value.iter().collect(),
+        _ => Vec::new(),
+    };
+    for (fields, key) in [
+        (op.query.iter().collect::<Vec<_>>(), "query"),
+        (body_fields, "body"),
+    ] {
+        for f in fields {
+            let snake = names(&f.name.value).snake;
+            if let Some(first) = inputs.get(&snake) {
+                if *first != key {
+                    c.err(
+                        "E0204",
+                        f.name.span.clone(),
+                        &f.path,
+                        format!("`{snake}` is declared in both `{first}` and `{key}`"),
+                        "the operation's inputs are one struct: rename one of them",
+                    );
+                }
+                continue;
+            }
+            inputs.insert(snake, key);
+        }
+    }
     match &op.route {
         None => missing(
             c,

@@ -8,6 +8,7 @@
 
 pub mod backend;
 pub mod docker;
+pub mod extension;
 mod filters;
 pub mod history;
 pub mod k8s;
@@ -98,6 +99,7 @@ fn emit_files(
     files.extend(k8s::emit(model));
     files.extend(terraform::emit(model));
     files.extend(openapi::emit(model));
+    files.extend(extension::emit(model));
     files.push(spec_record::emit(model));
     let mut out: Vec<GeneratedFile> = files
         .into_iter()
@@ -163,12 +165,18 @@ pub fn parse_header(contents: &str) -> Option<(&str, &str)> {
 
 /// The `Cargo.toml` of a generated binary crate: a workspace member named `name`
 /// whose one binary is `src/main.rs`, depending on `dependencies` (workspace
-/// dependencies, by name).
-pub fn binary_crate_manifest(name: &str, description: &str, dependencies: &[&str]) -> String {
+/// dependencies, by name) and `path_dependencies` (`(package, relative path)`).
+pub fn binary_crate_manifest(
+    name: &str,
+    description: &str,
+    dependencies: &[&str],
+    path_dependencies: &[(&str, &str)],
+) -> String {
     render(&BinaryCrateManifest {
         name,
         description,
         dependencies,
+        path_dependencies,
     })
 }
 
@@ -176,6 +184,25 @@ pub fn binary_crate_manifest(name: &str, description: &str, dependencies: &[&str
 #[derive(askama::Template)]
 #[template(path = "binary_crate.Cargo.toml", escape = "none")]
 struct BinaryCrateManifest<'a> {
+    name: &'a str,
+    description: &'a str,
+    dependencies: &'a [&'a str],
+    path_dependencies: &'a [(&'a str, &'a str)],
+}
+
+/// The `Cargo.toml` of a generated library crate (workspace dependencies only).
+pub fn library_crate_manifest(name: &str, description: &str, dependencies: &[&str]) -> String {
+    render(&LibraryCrateManifest {
+        name,
+        description,
+        dependencies,
+    })
+}
+
+/// `templates/library_crate.Cargo.toml`.
+#[derive(askama::Template)]
+#[template(path = "library_crate.Cargo.toml", escape = "none")]
+struct LibraryCrateManifest<'a> {
     name: &'a str,
     description: &'a str,
     dependencies: &'a [&'a str],

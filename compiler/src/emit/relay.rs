@@ -22,6 +22,7 @@ fn cargo_toml(model: &Model) -> EmittedFile {
             model.service.name
         ),
         &["shopgen-relay-runtime"],
+        &[],
     );
     EmittedFile::new("relay/Cargo.toml", body, CommentSyntax::Hash)
 }

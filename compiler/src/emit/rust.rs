@@ -34,6 +34,24 @@ pub fn rust_file(module_doc: &str, items: TokenStream) -> String {
     render_file(file)
 }
 
+/// A Rust source file the user owns (the extension crate's first version): like
+/// [`rust_file`] but without `rustfmt::skip`, since the user formats it from then on.
+pub fn rust_file_owned(module_doc: &str, items: TokenStream) -> String {
+    let doc = module_doc
+        .lines()
+        .map(doc_line)
+        .map(|line| quote!(#![doc = #line]));
+    let tokens = quote! {
+        #(#doc)*
+        #items
+    };
+    let file: syn::File = match syn::parse2(tokens) {
+        Ok(file) => file,
+        Err(e) => panic!("internal error: an emitter built tokens that are not a Rust file: {e}"),
+    };
+    render_file(file)
+}
+
 /// Prints a parsed file the way shopgen writes it: inner attributes, then the items,
 /// a blank line between items, none inside a run of `mod` or of `use` declarations.
 pub fn render_file(file: syn::File) -> String {

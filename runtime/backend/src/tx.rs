@@ -51,6 +51,9 @@ impl Tx {
         args: &[Value],
     ) -> Result<Vec<T>, sqlx::Error> {
         count_query();
+        // What a transaction reads is not tracked table by table: a response built
+        // from it is never cached.
+        crate::reads::record_unknown();
         let sql = AssertSqlSafe(sql.into());
         match self {
             Tx::Sqlite(tx) => {
@@ -77,6 +80,9 @@ impl Tx {
         args: &[Value],
     ) -> Result<Option<T>, sqlx::Error> {
         count_query();
+        // What a transaction reads is not tracked table by table: a response built
+        // from it is never cached.
+        crate::reads::record_unknown();
         let sql = AssertSqlSafe(sql.into());
         match self {
             Tx::Sqlite(tx) => {
@@ -103,6 +109,9 @@ impl Tx {
         args: &[Value],
     ) -> Result<u64, sqlx::Error> {
         count_query();
+        // What a transaction reads is not tracked table by table: a response built
+        // from it is never cached.
+        crate::reads::record_unknown();
         let sql = AssertSqlSafe(sql.into());
         match self {
             Tx::Sqlite(tx) => {

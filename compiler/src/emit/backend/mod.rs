@@ -27,10 +27,11 @@ use super::rust::{doc, float, int, option, rust_file, uint};
 use super::{CommentSyntax, EmittedFile, binary_crate_manifest};
 use crate::model::{
     BelongsTo, DefaultValue, Field, FieldType, HasMany, HttpMethod, JsonMember, Model, Resource,
-    Route, RouteKind,
+    Route, RouteKind, Shape,
 };
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
+pub(crate) use resource::field_spec;
 
 /// Decimals up to this precision are scaled integers in SQLite (the runtime's rule).
 const SQLITE_INTEGER_DECIMAL_PRECISION: u32 = 18;
@@ -108,13 +109,26 @@ pub fn emit_with(model: &Model, migrations: &MigrationSet) -> Vec<EmittedFile> {
 }
 
 fn cargo_toml(model: &Model) -> EmittedFile {
+    let names = &model.service.names;
+    // With operations or hooks: the generated interface, and the user's crate beside
+    // the output folder.
+    let extension_path = super::extension::extension_dir_from_backend(&model.source.stem);
+    let path_dependencies: Vec<(&str, &str)> = if model.has_extension() {
+        vec![
+            (names.api_crate.as_str(), "../api"),
+            (names.extension_crate.as_str(), extension_path.as_str()),
+        ]
+    } else {
+        Vec::new()
+    };
     let body = binary_crate_manifest(
-        &model.service.names.backend_crate,
+        &names.backend_crate,
         &format!(
             "The {} backend: a JSON API over SQLite or PostgreSQL",
             model.service.name
         ),
         &["serde", "shopgen-backend-runtime"],
+        &path_dependencies,
     );
     EmittedFile::new("backend/Cargo.toml", body, CommentSyntax::Hash)
 }
@@ -132,10 +146,21 @@ fn main_rs(model: &Model, migrations: &[(i64, String)]) -> EmittedFile {
          table below says which handler answers which request.",
         service = model.service.name
     );
-    let mods = model
+    let mut mods: Vec<Ident> = model
         .resources
         .iter()
-        .map(|r| format_ident!("{}", r.names.snake));
+        .map(|r| format_ident!("{}", r.names.snake))
+        .collect();
+    if model.has_extension() {
+        mods.push(format_ident!("{}", super::extension::GLUE_MODULE));
+        mods.sort_by_key(|m| m.to_string());
+    }
+    let register = if model.has_extension() {
+        let glue = format_ident!("{}", super::extension::GLUE_MODULE);
+        quote!(shopgen_backend_runtime::hooks::register(#glue::HOOKS);)
+    } else {
+        quote!()
+    };
     let methods: Vec<Ident> = used_methods(model)
         .into_iter()
         .map(|m| format_ident!("{m}"))
@@ -211,6 +236,7 @@ fn main_rs(model: &Model, migrations: &[(i64, String)]) -> EmittedFile {
             };
 
             fn main() -> std::process::ExitCode {
+                #register
                 shopgen_backend_runtime::server::run(&SERVICE, routes)
             }
 
@@ -255,6 +281,15 @@ fn route_table(model: &Model) -> Vec<(String, Vec<(&'static str, TokenStream)>)>
         match table.iter_mut().find(|(p, _)| *p == route.path) {
             Some((_, handlers)) => handlers.push(entry),
             None => table.push((route.path.clone(), vec![entry])),
+        }
+    }
+    let glue = format_ident!("{}", super::extension::GLUE_MODULE);
+    for op in &model.operations {
+        let function = format_ident!("{}", op.names.snake);
+        let entry = (method_fn(op.method), quote!(#glue::#function));
+        match table.iter_mut().find(|(p, _)| *p == op.path) {
+            Some((_, handlers)) => handlers.push(entry),
+            None => table.push((op.path.clone(), vec![entry])),
         }
     }
     table

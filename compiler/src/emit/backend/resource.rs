@@ -14,6 +14,8 @@ struct Plan<'m> {
     /// Children this resource embeds, in JSON order.
     embeds: Vec<(&'m HasMany, &'m Resource)>,
     needs_find: bool,
+    /// A custom operation answers with this resource: `find` is `pub(crate)`.
+    find_for_operations: bool,
     needs_to_json: bool,
     needs_list: bool,
     needs_table: bool,
@@ -82,16 +84,26 @@ impl<'m> Plan<'m> {
             }
         }
         let kinds: Vec<&RouteKind> = r.routes.iter().map(|rt| &rt.kind).collect();
-        let needs_find = kinds.iter().any(|k| {
-            matches!(
-                k,
-                RouteKind::Get
-                    | RouteKind::Create
-                    | RouteKind::Update
-                    | RouteKind::Replace
-                    | RouteKind::NestedCreate { .. }
-            )
-        });
+        let snake = &r.names.snake;
+        let find_for_operations = model
+            .operations
+            .iter()
+            .any(|o| matches!(&o.output, Some(Shape::Resource(x) | Shape::List(x)) if x == snake));
+        let body_of_operation = model
+            .operations
+            .iter()
+            .any(|o| matches!(&o.body, Some(Shape::Resource(x)) if x == snake));
+        let needs_find = find_for_operations
+            || kinds.iter().any(|k| {
+                matches!(
+                    k,
+                    RouteKind::Get
+                        | RouteKind::Create
+                        | RouteKind::Update
+                        | RouteKind::Replace
+                        | RouteKind::NestedCreate { .. }
+                )
+            });
         let needs_list = kinds
             .iter()
             .any(|k| matches!(k, RouteKind::List | RouteKind::NestedList { .. }));
@@ -108,10 +120,14 @@ impl<'m> Plan<'m> {
             r,
             columns,
             needs_to_json: needs_find || needs_list,
-            needs_table: !r.routes.is_empty() || is_parent_of_nested,
+            needs_table: !r.routes.is_empty()
+                || is_parent_of_nested
+                || find_for_operations
+                || body_of_operation,
             embedded_in,
             embeds,
             needs_find,
+            find_for_operations,
             needs_list,
         }
     }
@@ -387,7 +403,7 @@ fn default_literal(d: Option<&DefaultValue>) -> TokenStream {
     }
 }
 
-fn field_spec(f: &Field) -> TokenStream {
+pub(crate) fn field_spec(f: &Field) -> TokenStream {
     let name = &f.column;
     let kind = kind_literal(&f.ty);
     let (required, unique, writable) = (f.required, f.unique, f.writable);
@@ -777,9 +793,14 @@ fn find_fn(plan: &Plan) -> TokenStream {
     let row = plan.row_type();
     let ty = plan.json_type();
     let d = doc(&format!("The JSON of {} `id`, or 404.", plan.r.names.snake));
+    let vis = if plan.find_for_operations {
+        quote!(pub(crate))
+    } else {
+        quote!()
+    };
     quote! {
         #d
-        async fn find(db: &Db, id: i64) -> Result<#ty, ApiError> {
+        #vis async fn find(db: &Db, id: i64) -> Result<#ty, ApiError> {
             let row: Option<#row> = db.fetch_optional(SELECT_ONE, &[Value::Int(id)]).await?;
             let row = row.ok_or_else(|| TABLE.not_found(id))?;
             let mut json = to_json(db, vec![row]).await?;
