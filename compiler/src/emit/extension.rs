@@ -692,8 +692,8 @@ fn operation_handler(model: &Model, op: &Operation, api: &Ident) -> TokenStream 
     }
 }
 
-/// The first version of the user-owned extension crate: `(path inside
-/// `extensions/<stem>/`, contents)`. Every method answers 501 Not Implemented.
+/// The first version of the user-owned extension crate, as (path inside the crate's
+/// folder `extensions/<stem>/`, contents). Every method answers 501 Not Implemented.
 /// `api_path` is the generated `api/` folder relative to the crate's folder
 /// (`../../generated/<stem>/api`).
 pub fn scaffold(model: &Model, api_path: &str) -> Vec<(String, String)> {
