@@ -768,7 +768,7 @@ pub fn scaffold(model: &Model, api_path: &str) -> Vec<(String, String)> {
         }
     };
     let lib = super::rust::rust_file_owned(&module_doc, tokens);
-    let manifest = super::render(&ExtensionManifest {
+    let mut manifest = super::render(&ExtensionManifest {
         what: &format!(
             "Custom operations and hooks of the {} backend.",
             model.service.name
@@ -781,6 +781,7 @@ pub fn scaffold(model: &Model, api_path: &str) -> Vec<(String, String)> {
         api_crate: &model.service.names.api_crate,
         api_path,
     });
+    manifest.push('\n');
     vec![
         ("Cargo.toml".to_string(), manifest),
         ("src/lib.rs".to_string(), lib),
