@@ -283,7 +283,11 @@ fn post(up: &Up, path: &str, body: &str) -> Answer {
 
 /// The example's whole story on one database.
 fn store_scenario(mut up: Up) {
-    let a = post(&up, "/products", r#"{"title":"Copper Kettle","price":"40.00"}"#);
+    let a = post(
+        &up,
+        "/products",
+        r#"{"title":"Copper Kettle","price":"40.00"}"#,
+    );
     assert_eq!(a.status, 201, "{a:?}");
     let product = a.json()["product"]["id"].as_i64().expect("product id");
     let reviews = format!("/products/{product}/reviews");
@@ -322,7 +326,11 @@ fn store_scenario(mut up: Up) {
     );
     // A blank name is rejected on its field too (the field rules pass it: it is not
     // empty, only blank).
-    let a = post(&up, &reviews, r#"{"name":"   ","message":"Fine.","rate":3}"#);
+    let a = post(
+        &up,
+        &reviews,
+        r#"{"name":"   ","message":"Fine.","rate":3}"#,
+    );
     assert_eq!(a.status, 422, "{a:?}");
     assert!(a.json()["error"]["fields"]["name"].is_array(), "{a:?}");
     let a = http("GET", up.backend, &reviews, &[], None);
@@ -397,7 +405,13 @@ fn store_scenario(mut up: Up) {
     assert_eq!(a.status, 400, "{a:?}");
     assert_eq!(a.json()["error"]["code"], "bad_query", "{a:?}");
     assert!(a.json()["error"]["fields"]["min_rate"].is_array(), "{a:?}");
-    let a = http("GET", up.gateway, &format!("{summary}?rate=4"), &[KEY], None);
+    let a = http(
+        "GET",
+        up.gateway,
+        &format!("{summary}?rate=4"),
+        &[KEY],
+        None,
+    );
     assert_eq!(a.status, 400, "{a:?}");
     assert!(a.json()["error"]["fields"]["rate"].is_array(), "{a:?}");
     let a = http(
@@ -458,11 +472,23 @@ fn store_scenario(mut up: Up) {
     assert_eq!(a.status, 200, "{a:?}");
     assert_eq!(a.json()["product"]["price"], "46.00", "{a:?}");
     // The gateway and the relay refuse the internal operation.
-    let a = http("POST", up.gateway, &reprice, &[KEY], Some(r#"{"percent":15}"#));
+    let a = http(
+        "POST",
+        up.gateway,
+        &reprice,
+        &[KEY],
+        Some(r#"{"percent":15}"#),
+    );
     assert!(matches!(a.status, 404 | 405), "{a:?}");
     let a = http("POST", up.relay, &reprice, &[], Some(r#"{"percent":15}"#));
     assert_eq!(a.status, 404, "{a:?}");
-    let a = http("GET", up.backend, &format!("/products/{product}"), &[], None);
+    let a = http(
+        "GET",
+        up.backend,
+        &format!("/products/{product}"),
+        &[],
+        None,
+    );
     assert_eq!(a.json()["product"]["price"], "46.00", "unchanged: {a:?}");
     // The backend's own document lists both operations.
     let a = http("GET", up.backend, "/openapi.json", &[], None);
@@ -569,7 +595,10 @@ impl Project {
     fn build(&self) {
         for command in ["build", "check"] {
             let out = self
-                .command(env!("CARGO_BIN_EXE_shopgen"), &[command, "specs/store.toml"])
+                .command(
+                    env!("CARGO_BIN_EXE_shopgen"),
+                    &[command, "specs/store.toml"],
+                )
                 .output()
                 .expect("run shopgen");
             assert!(
@@ -678,7 +707,10 @@ fn regeneration_keeps_the_extension_and_the_compiler_names_what_to_change() {
     // The first build writes the extension crate's stubs, which compile as they are.
     project.build();
     let stub = project.read("extensions/store/src/lib.rs");
-    assert!(stub.contains("ApiError::not_implemented(\"rating_summary\")"), "{stub}");
+    assert!(
+        stub.contains("ApiError::not_implemented(\"rating_summary\")"),
+        "{stub}"
+    );
     let (ok, stderr) = project.cargo_build();
     assert!(ok, "the stubs compile:\n{stderr}");
 
@@ -693,9 +725,15 @@ fn regeneration_keeps_the_extension_and_the_compiler_names_what_to_change() {
     project.write("specs/store.toml", &changed_spec(&spec));
     project.build();
     assert_eq!(project.read("extensions/store/src/lib.rs"), original_lib);
-    assert_eq!(project.read("extensions/store/Cargo.toml"), original_manifest);
+    assert_eq!(
+        project.read("extensions/store/Cargo.toml"),
+        original_manifest
+    );
     let (ok, stderr) = project.cargo_build();
-    assert!(!ok, "the build must fail until the methods exist:\n{stderr}");
+    assert!(
+        !ok,
+        "the build must fail until the methods exist:\n{stderr}"
+    );
     assert!(
         stderr.contains(
             "error[E0046]: not all trait items implemented, missing: `top_rated`, `review_after_delete`"
@@ -715,7 +753,11 @@ fn regeneration_keeps_the_extension_and_the_compiler_names_what_to_change() {
     assert!(ok, "{stderr}");
 
     let mut up = project.up();
-    let a = post(&up, "/products", r#"{"title":"Tea Tin","price":"9.50","sku":"TT-1"}"#);
+    let a = post(
+        &up,
+        "/products",
+        r#"{"title":"Tea Tin","price":"9.50","sku":"TT-1"}"#,
+    );
     assert_eq!(a.status, 201, "{a:?}");
     let a = post(&up, "/products", r#"{"title":"Teapot","price":"31.00"}"#);
     assert_eq!(a.status, 201, "{a:?}");
@@ -727,7 +769,13 @@ fn regeneration_keeps_the_extension_and_the_compiler_names_what_to_change() {
         );
         assert_eq!(a.status, 201, "{a:?}");
     }
-    let a = http("GET", up.gateway, "/top-rated-products?limit=2", &[KEY], None);
+    let a = http(
+        "GET",
+        up.gateway,
+        "/top-rated-products?limit=2",
+        &[KEY],
+        None,
+    );
     assert_eq!(a.status, 200, "{a:?}");
     let products = a.json()["products"].clone();
     let titles: Vec<&str> = products
@@ -737,9 +785,18 @@ fn regeneration_keeps_the_extension_and_the_compiler_names_what_to_change() {
         .map(|p| p["title"].as_str().expect("title"))
         .collect();
     assert_eq!(titles, ["Teapot", "Tea Tin"], "{a:?}");
-    assert_eq!(products[1]["sku"], "TT-1", "the new field is in the output: {a:?}");
+    assert_eq!(
+        products[1]["sku"], "TT-1",
+        "the new field is in the output: {a:?}"
+    );
     assert_eq!(products[0]["sku"], serde_json::Value::Null, "{a:?}");
-    let a = http("GET", up.gateway, "/top-rated-products?limit=0", &[KEY], None);
+    let a = http(
+        "GET",
+        up.gateway,
+        "/top-rated-products?limit=0",
+        &[KEY],
+        None,
+    );
     assert_eq!(a.status, 400, "{a:?}");
     // The operation that returns a product shows the new field too.
     let a = post(&up, "/products/1/reprice", r#"{"percent":-10}"#);
@@ -780,7 +837,9 @@ fn regeneration_keeps_the_extension_and_the_compiler_names_what_to_change() {
 
     // The operation leaves the spec: its method is now an error in the user's crate.
     let changed = changed_spec(&spec);
-    let cut = changed.find("\n[operations.top_rated]").expect("the new operation");
+    let cut = changed
+        .find("\n[operations.top_rated]")
+        .expect("the new operation");
     project.write("specs/store.toml", &changed[..=cut]);
     project.build();
     assert_eq!(project.read("extensions/store/src/lib.rs"), lib);

@@ -276,6 +276,9 @@ pub async fn guard<T>(
     source: &'static str,
     work: impl Future<Output = Result<T, ApiError>>,
 ) -> Result<T, ApiError> {
+    // What user code answers may depend on more than the tables it reads (the clock,
+    // another service, its own state), so the response cache never keeps it.
+    crate::reads::record_unknown();
     match AssertUnwindSafe(work).catch_unwind().await {
         Ok(result) => result,
         Err(panic) => {
