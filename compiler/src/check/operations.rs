@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::fields::check_field;
 use super::idents::RUST_KEYWORDS;
 use super::*;
-use crate::model::{Exposure, Model};
+use crate::model::{Exposure, Model, Shape};
 use crate::spec::{OperationSpec, ShapeSpec};
 
 /// An identifier an operation uses for a Rust item and a JSON key; SQL words are fine.
@@ -201,6 +201,39 @@ fn check_shape(
             check_field_list(c, &fields.value, "field");
         }
         ShapeSpec::Resource(r) | ShapeSpec::List(r) => {
+            // `"[product]"` is a string, not the list form: name conversion would
+            // otherwise read it as `product` and silently return one record.
+            let listed = r
+                .value
+                .strip_prefix('[')
+                .and_then(|s| s.strip_suffix(']'))
+                .map(str::trim)
+                .map(|s| s.trim_matches('"'));
+            if let Some(inner) = listed {
+                let hint = if key == "output" {
+                    format!("a list of records is a TOML array: `output = [\"{inner}\"]`")
+                } else {
+                    format!("a body is one record: `body = \"{inner}\"`")
+                };
+                c.err(
+                    "E0214",
+                    r.span.clone(),
+                    format!("{}.{key}", op.path),
+                    format!("`{}` is a string, not a resource name", r.value),
+                    hint,
+                );
+                return;
+            }
+            if let Some((msg, hint)) = ident_problem(&r.value) {
+                c.err(
+                    "E0214",
+                    r.span.clone(),
+                    format!("{}.{key}", op.path),
+                    format!("resource name {msg}"),
+                    hint,
+                );
+                return;
+            }
             let snake = names(&r.value).snake;
             if !resources.contains(&snake) {
                 let hint = match did_you_mean(&snake, resources.iter().map(String::as_str)) {
@@ -415,6 +448,35 @@ pub(super) fn check_operations_model(spec: &Spec, model: &Model) -> Vec<Diagnost
             .iter()
             .find(|o| names(&o.name.value).snake == snake)
     };
+    // `body = "<resource>"` puts the resource's create members into the operation's
+    // one input struct, beside the path and query parameters.
+    for o in &model.operations {
+        let Some(Shape::Resource(r)) = &o.body else {
+            continue;
+        };
+        let Some(os) = op_spec(&o.names.snake) else {
+            continue;
+        };
+        let Some(ShapeSpec::Resource(body)) = &os.body else {
+            continue;
+        };
+        for member in model.resource(r).create_members() {
+            let clash = [("path parameter", &o.params), ("query parameter", &o.query)]
+                .into_iter()
+                .find(|(_, list)| list.iter().any(|p| p.names.snake == member));
+            if let Some((what, _)) = clash {
+                diags.push(
+                    Diagnostic::new(
+                        "E0204",
+                        body.span.clone(),
+                        format!("{}.body", os.path),
+                        format!("`{member}` is both a {what} and a member of `{r}`'s body"),
+                    )
+                    .hint(format!("the operation's inputs are one struct: rename the {what}, or declare the body as a field table without `{member}`")),
+                );
+            }
+        }
+    }
     for (i, op) in all.iter().enumerate() {
         let Some(name) = op.operation else { continue };
         let Some(os) = op_spec(name) else { continue };

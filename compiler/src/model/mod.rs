@@ -732,6 +732,14 @@ impl Model {
 }
 
 impl Resource {
+    /// The members of its create payload, in payload order: writable fields, then
+    /// belongs-to columns. An operation with `body = "<resource>"` takes exactly these.
+    pub fn create_members(&self) -> impl Iterator<Item = &str> {
+        let fields = self.fields.iter().filter(|f| f.writable);
+        fields
+            .map(|f| f.names.snake.as_str())
+            .chain(self.belongs_to.iter().map(|b| b.column.as_str()))
+    }
     pub fn field(&self, snake: &str) -> Option<&Field> {
         self.fields.iter().find(|f| f.names.snake == snake)
     }
