@@ -2,9 +2,12 @@
 //! constraints, relations, every exposure, short, long and camelCase names, English
 //! plurals) build to the same bytes twice, every generated `.rs` file parses, is a
 //! fixed point of shopgen's printer and passes `rustfmt --check` (edition 2024, as
-//! `cargo fmt --check` runs it). Two further random specs per run are compiled as real
-//! crates with `cargo clippy -D warnings`; between them they hold every field type, and
-//! the seed changes every day so the constraints and shapes rotate.
+//! `cargo fmt --check` runs it). Specs may declare custom operations (every method,
+//! path parameter, query, field-table or resource body and output) and resource hooks.
+//! Two further random specs per run are compiled as real crates with `cargo clippy -D
+//! warnings`, with the extension crate `shopgen build` writes first when they have
+//! operations or hooks; between them they hold every field type, and the seed changes
+//! every day so the constraints and shapes rotate.
 
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -13,6 +16,7 @@ use shopgen::emit::rust::render_file;
 use shopgen::emit::{GeneratedFile, emit_all, parse_header};
 use shopgen::model::SpecSource;
 use shopgen::model::names::pluralize;
+use shopgen::output;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -50,6 +54,39 @@ const FIELD_NAMES: &[&str] = &[
     "token",
     "kind_of_thing",
     "weight",
+];
+
+/// Operation names (each gets its own first path segment, so they never collide with
+/// a resource's routes or each other) and the names of their inputs and outputs: the
+/// pools are disjoint from each other and from resource fields and foreign keys, since
+/// an operation's path, query and body members are one struct.
+const OP_NAMES: &[&str] = &[
+    "rating_summary",
+    "reprice",
+    "ping",
+    "bulk_import_partner_feed_records",
+    "recompute",
+    "x",
+];
+const QUERY_NAMES: &[&str] = &[
+    "min_rate",
+    "q",
+    "include_archived",
+    "since_when",
+    "page_token",
+];
+const BODY_NAMES: &[&str] = &["percent", "note", "new_title", "effective_on", "dry_run"];
+const OUTPUT_NAMES: &[&str] = &["count", "average", "summary_text", "computed_at", "ok"];
+/// Types of the one path parameter `{key}` an operation may have.
+const PARAM_TYPES: &[usize] = &[2, 3, 0, 9, 10, 8];
+const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+const HOOKS: [&str; 6] = [
+    "before_create",
+    "before_update",
+    "before_delete",
+    "after_create",
+    "after_update",
+    "after_delete",
 ];
 
 const TYPES: [&str; 11] = [
@@ -109,6 +146,33 @@ struct ResourceGen {
     /// 0: default JSON; otherwise a custom member list drawn from this.
     json: u8,
     list: u8,
+    /// Its `hooks`: a bit per entry of `HOOKS` when the low two bits are 0.
+    hooks: u8,
+}
+
+#[derive(Debug, Clone)]
+struct OperationGen {
+    name: usize,
+    camel: bool,
+    method: usize,
+    public: bool,
+    /// The type (index into `PARAM_TYPES`) of a path parameter `{key}`.
+    param: Option<(usize, [u8; 4])>,
+    query: Vec<FieldGen>,
+    /// 0: no body; 1: a field table; 2: a resource's create body. Only POST, PUT, PATCH.
+    body: u8,
+    body_fields: Vec<FieldGen>,
+    /// 0: no output (204); 1: a field table; 2: one resource; 3: a list of them.
+    output: u8,
+    output_fields: Vec<FieldGen>,
+    /// Which resource `body`/`output` name (modulo the resources).
+    target: usize,
+}
+
+#[derive(Debug, Clone)]
+struct SpecGen {
+    resources: Vec<ResourceGen>,
+    operations: Vec<OperationGen>,
 }
 
 fn field_gen() -> impl Strategy<Value = FieldGen> {
@@ -139,9 +203,10 @@ fn resource_gen() -> impl Strategy<Value = ResourceGen> {
         prop::option::of((any::<usize>(), any::<[u8; 4]>())),
         any::<u8>(),
         any::<u8>(),
+        any::<u8>(),
     )
         .prop_map(
-            |(name, camel, fields, routes, parent, json, list)| ResourceGen {
+            |(name, camel, fields, routes, parent, json, list, hooks)| ResourceGen {
                 name,
                 camel,
                 fields,
@@ -149,19 +214,128 @@ fn resource_gen() -> impl Strategy<Value = ResourceGen> {
                 parent,
                 json,
                 list,
+                hooks,
             },
         )
 }
 
-fn spec_gen() -> impl Strategy<Value = Vec<ResourceGen>> {
-    prop::collection::vec(resource_gen(), 1..5)
+fn operation_gen() -> impl Strategy<Value = OperationGen> {
+    (
+        (
+            0..OP_NAMES.len(),
+            any::<bool>(),
+            0..METHODS.len(),
+            any::<bool>(),
+        ),
+        prop::option::of((0..PARAM_TYPES.len(), any::<[u8; 4]>())),
+        prop::collection::vec(field_gen(), 0..3),
+        (0..3u8, prop::collection::vec(field_gen(), 1..4)),
+        (0..4u8, prop::collection::vec(field_gen(), 1..4)),
+        any::<usize>(),
+    )
+        .prop_map(
+            |(
+                (name, camel, method, public),
+                param,
+                query,
+                (body, body_fields),
+                (output, output_fields),
+                target,
+            )| OperationGen {
+                name,
+                camel,
+                method,
+                public,
+                param,
+                query,
+                body,
+                body_fields,
+                output,
+                output_fields,
+                target,
+            },
+        )
+}
+
+fn spec_gen() -> impl Strategy<Value = SpecGen> {
+    (
+        prop::collection::vec(resource_gen(), 1..5),
+        prop::collection::vec(operation_gen(), 0..4),
+    )
+        .prop_map(|(resources, operations)| SpecGen {
+            resources,
+            operations,
+        })
+}
+
+/// `fields` as `key.name = {…}` lines, each name (from `pool`) once.
+fn field_lines(out: &mut String, key: &str, fields: &[FieldGen], pool: &[&str]) {
+    let mut seen = Vec::new();
+    for f in fields {
+        let name = f.name % pool.len();
+        if seen.contains(&name) {
+            continue;
+        }
+        seen.push(name);
+        let spelled = spelled(pool[name], f.camel);
+        writeln!(out, "{key}.{spelled} = {}", field_toml(f, f.ty, false)).unwrap();
+    }
+}
+
+/// The `[operations.*]` tables; `resources` are the spec's resource names as written.
+fn operations_toml(out: &mut String, operations: &[OperationGen], resources: &[String]) {
+    let mut seen = Vec::new();
+    for op in operations {
+        if seen.contains(&op.name) {
+            continue;
+        }
+        seen.push(op.name);
+        let snake = OP_NAMES[op.name];
+        let method = METHODS[op.method];
+        writeln!(out, "\n[operations.{}]", spelled(snake, op.camel)).unwrap();
+        writeln!(out, "method = \"{method}\"").unwrap();
+        let mut path = format!("/{}", snake.replace('_', "-"));
+        if op.param.is_some() {
+            path.push_str("/{key}");
+        }
+        writeln!(out, "path = \"{path}\"").unwrap();
+        let exposure = if op.public { "public" } else { "internal" };
+        writeln!(out, "exposure = \"{exposure}\"").unwrap();
+        if let Some((ty, knobs)) = op.param {
+            let f = FieldGen {
+                name: 0,
+                camel: false,
+                ty: PARAM_TYPES[ty],
+                required: true,
+                unique: false,
+                knobs,
+            };
+            writeln!(out, "params.key = {}", field_toml(&f, f.ty, false)).unwrap();
+        }
+        field_lines(out, "query", &op.query, QUERY_NAMES);
+        let target = &resources[op.target % resources.len()];
+        if matches!(method, "POST" | "PUT" | "PATCH") {
+            match op.body {
+                1 => field_lines(out, "body", &op.body_fields, BODY_NAMES),
+                2 => writeln!(out, "body = \"{target}\"").unwrap(),
+                _ => {}
+            }
+        }
+        match op.output {
+            1 => field_lines(out, "output", &op.output_fields, OUTPUT_NAMES),
+            2 => writeln!(out, "output = \"{target}\"").unwrap(),
+            3 => writeln!(out, "output = [\"{target}\"]").unwrap(),
+            _ => {}
+        }
+    }
 }
 
 const EXPOSURE: [&str; 3] = ["off", "internal", "public"];
 const ROUTE_KEYS: [&str; 6] = ["list", "get", "create", "update", "replace", "delete"];
 
-/// One field's TOML table (without the key).
-fn field_toml(f: &FieldGen, ty: usize) -> String {
+/// One field's TOML table (without the key). `stored`: a resource's column (operation
+/// inputs and outputs take neither `unique` nor `read_only`).
+fn field_toml(f: &FieldGen, ty: usize, stored: bool) -> String {
     let k = f.knobs;
     let mut parts = vec![format!("type = \"{}\"", TYPES[ty])];
     let mut required = f.required;
@@ -257,7 +431,7 @@ fn field_toml(f: &FieldGen, ty: usize) -> String {
         "timestamp" => {
             if k[0].is_multiple_of(2) {
                 parts.push("default = \"now\"".into());
-                if k[1].is_multiple_of(2) {
+                if stored && k[1].is_multiple_of(2) {
                     parts.push("read_only = true".into());
                     required = true;
                 }
@@ -284,7 +458,7 @@ fn field_toml(f: &FieldGen, ty: usize) -> String {
         parts.push("required = false".into());
     }
     // A unique field cannot have a default (the second record would collide).
-    if unique && !parts.iter().any(|p| p.starts_with("default")) {
+    if stored && unique && !parts.iter().any(|p| p.starts_with("default")) {
         parts.push("unique = true".into());
     }
     format!("{{ {} }}", parts.join(", "))
@@ -292,7 +466,8 @@ fn field_toml(f: &FieldGen, ty: usize) -> String {
 
 /// The spec's TOML. `extra_types` adds a resource holding those field types (the
 /// clippy specs use it so that every type is compiled every run).
-fn spec_toml(stem: &str, resources: &[ResourceGen], extra_types: &[usize]) -> String {
+fn spec_toml(stem: &str, spec: &SpecGen, extra_types: &[usize]) -> String {
+    let resources = &spec.resources;
     let mut out = format!(
         "[service]\nname = \"{stem}-api\"\nnamespace = \"{stem}\"\n\n\
          [gcp]\nproject = \"acme-{stem}\"\nregion = \"europe-west2\"\nnetwork = \"default\"\n\
@@ -336,7 +511,7 @@ fn spec_toml(stem: &str, resources: &[ResourceGen], extra_types: &[usize]) -> St
             }
             seen_fields.push(f.name);
             let fname = spelled(FIELD_NAMES[f.name], f.camel);
-            writeln!(out, "fields.{fname} = {}", field_toml(f, f.ty)).unwrap();
+            writeln!(out, "fields.{fname} = {}", field_toml(f, f.ty, true)).unwrap();
             members.push(format!("\"{}\"", FIELD_NAMES[f.name]));
         }
         if let Some(p) = parents[i] {
@@ -381,6 +556,15 @@ fn spec_toml(stem: &str, resources: &[ResourceGen], extra_types: &[usize]) -> St
             .map(|(k, e)| format!("{k} = \"{}\"", EXPOSURE[usize::from(e)]))
             .collect();
         writeln!(out, "routes = {{ {} }}", routes.join(", ")).unwrap();
+        if r.hooks % 4 == 0 && r.hooks != 0 {
+            let hooks: Vec<String> = HOOKS
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| (r.hooks >> 2 >> j) & 1 == 1)
+                .map(|(_, h)| format!("\"{h}\""))
+                .collect();
+            writeln!(out, "hooks = [{}]", hooks.join(", ")).unwrap();
+        }
         if !r.list.is_multiple_of(2) {
             let first = FIELD_NAMES[r.fields[0].name];
             writeln!(
@@ -402,10 +586,21 @@ fn spec_toml(stem: &str, resources: &[ResourceGen], extra_types: &[usize]) -> St
                 unique: j.is_multiple_of(3),
                 knobs: [j as u8 * 37, j as u8 * 11, j as u8 * 5, j as u8],
             };
-            writeln!(out, "fields.{}_value = {}", TYPES[*ty], field_toml(&f, *ty)).unwrap();
+            writeln!(
+                out,
+                "fields.{}_value = {}",
+                TYPES[*ty],
+                field_toml(&f, *ty, true)
+            )
+            .unwrap();
         }
         out.push_str("routes = { list = \"public\", get = \"public\", replace = \"internal\" }\n");
     }
+    let written: Vec<String> = chosen
+        .iter()
+        .map(|r| spelled(RESOURCE_NAMES[r.name], r.camel))
+        .collect();
+    operations_toml(&mut out, &spec.operations, &written);
     out
 }
 
@@ -476,9 +671,9 @@ proptest! {
 
     #[test]
     fn random_valid_specs_build_deterministically_to_parsing_rustfmt_clean_rust(
-        resources in spec_gen()
+        spec in spec_gen()
     ) {
-        let src = spec_toml("random", &resources, &[]);
+        let src = spec_toml("random", &spec, &[]);
         let files = compile("random", &src);
         check_rust(&files, &src);
     }
@@ -517,15 +712,31 @@ fn two_random_specs_compile_clippy_clean() {
     let mut members = Vec::new();
     let mut specs = String::new();
     for (i, types) in halves.iter().enumerate() {
-        let resources = spec_gen()
+        let spec = spec_gen()
             .new_tree(&mut runner)
             .expect("generate")
             .current();
         let stem = format!("clippy{i}");
-        let src = spec_toml(&stem, &resources, types);
+        let src = spec_toml(&stem, &spec, types);
         let files = compile(&stem, &src);
-        write_all(&dir.path().join(&stem), &files);
-        members.push(format!("\"{stem}/backend\", \"{stem}/relay\""));
+        // The layout `shopgen build` makes: generated/<stem>/, and the extension crate
+        // (operations or hooks) in extensions/<stem>/ as first written.
+        let out = Path::new("generated").join(&stem);
+        write_all(&dir.path().join(&out), &files);
+        members.push(format!(
+            "\"generated/{stem}/backend\", \"generated/{stem}/relay\""
+        ));
+        let source = SpecSource {
+            stem: stem.clone(),
+            display_path: format!("specs/{stem}.toml"),
+        };
+        let model = shopgen::compile(&src, source).expect("compiled above");
+        if model.has_extension() {
+            let scaffold =
+                shopgen::emit::extension::scaffold(&model, &output::api_path_from_extension(&out));
+            let ext = output::extension_dir(&dir.path().join(&out), &stem);
+            assert!(output::write_scaffold(&ext, &scaffold).expect("scaffold"));
+        }
         writeln!(specs, "--- {stem} (seed {seed})\n{src}").unwrap();
     }
     let root = workspace();
