@@ -23,6 +23,8 @@
 //! skips with a message on stderr. Every wait is bounded; `shopgen up` and the browser
 //! (its whole process group) are stopped when the test ends, failed or not.
 
+mod up_support;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
@@ -30,23 +32,14 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use up_support::{Up, repo_root, scratch_workspace, shopgen, stop_group};
 
-/// How long a first `cargo build` of the generated crates may take on a busy machine.
-const START_TIMEOUT: Duration = Duration::from_secs(1500);
 /// How long the browser may take to start, and any one DevTools command.
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(60);
 const API_KEY: &str = "browser-test-key";
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the compiler crate sits in the repository")
-        .to_path_buf()
-}
 
 /// The Chromium binary: `SHOPGEN_CHROMIUM`, else the first of the usual names on PATH.
 /// `None` (after saying so) when there is none and `CI` is not set.
@@ -80,64 +73,9 @@ fn chromium() -> Option<PathBuf> {
     None
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-/// A workspace whose members are the generated crates under `generated/`, with this
-/// repository's `[workspace.package]` and `[workspace.dependencies]` (path
-/// dependencies made absolute), lock file and toolchain.
-fn scratch_workspace() -> tempfile::TempDir {
-    let root = repo();
-    let manifest: toml::Table = std::fs::read_to_string(root.join("Cargo.toml"))
-        .expect("Cargo.toml")
-        .parse()
-        .expect("Cargo.toml parses");
-    let mut ws = manifest["workspace"]
-        .as_table()
-        .expect("[workspace]")
-        .clone();
-    ws.insert(
-        "members".into(),
-        toml::Value::Array(vec![
-            "generated/*/backend".into(),
-            "generated/*/relay".into(),
-        ]),
-    );
-    ws.remove("exclude");
-    let deps = ws
-        .get_mut("dependencies")
-        .and_then(toml::Value::as_table_mut)
-        .expect("[workspace.dependencies]");
-    for (_, dep) in deps.iter_mut() {
-        if let Some(path) = dep.get_mut("path") {
-            let abs = root.join(path.as_str().expect("a path"));
-            *path = toml::Value::String(abs.display().to_string());
-        }
-    }
-    let mut top = toml::Table::new();
-    top.insert("workspace".into(), toml::Value::Table(ws));
-    if let Some(profile) = manifest.get("profile") {
-        top.insert("profile".into(), profile.clone());
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(
-        dir.path().join("Cargo.toml"),
-        toml::to_string(&top).expect("TOML"),
-    )
-    .expect("write Cargo.toml");
-    for file in ["Cargo.lock", "rust-toolchain.toml"] {
-        std::fs::copy(root.join(file), dir.path().join(file)).expect("copy");
-    }
-    dir
-}
-
 /// The reference spec with CORS for `origin` and products revalidated on every use.
 fn spec_with_cors(origin: &str) -> String {
-    let shop = std::fs::read_to_string(repo().join("specs/shop.toml")).expect("shop.toml");
+    let shop = std::fs::read_to_string(repo_root().join("specs/shop.toml")).expect("shop.toml");
     let edits = [
         (
             "openapi = \"3.0\"\n",
@@ -162,130 +100,36 @@ fn spec_with_cors(origin: &str) -> String {
     spec
 }
 
-fn shopgen(cwd: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_shopgen"));
-    c.current_dir(cwd).env_remove("SHOPGEN_API_KEYS");
-    c
+/// The JSON log lines of one service (`backend`, `relay`, `gateway`) after the
+/// start-up.
+fn log(up: &Up, service: &str) -> Vec<Value> {
+    let prefix = format!("{service} | ");
+    up.output()
+        .iter()
+        .skip(up.start_up)
+        .filter_map(|l| l.trim_start().strip_prefix(&prefix))
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
 }
 
-/// SIGTERM, a grace period, then SIGKILL, to the process group `pgid`; reaps `child`.
-fn stop_group(child: &mut Child, grace: Duration) {
-    let pgid = libc::pid_t::try_from(child.id()).expect("pid fits");
-    if matches!(child.try_wait(), Ok(None)) {
-        // SAFETY: `kill` has no memory-safety preconditions.
-        unsafe {
-            libc::kill(-pgid, libc::SIGTERM);
-        }
-        let started = Instant::now();
-        while started.elapsed() < grace && matches!(child.try_wait(), Ok(None)) {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-    // Whatever is left of the group (the browser's helpers outlive it for a moment).
-    // SAFETY: as above.
-    unsafe {
-        libc::kill(-pgid, libc::SIGKILL);
-    }
-    let _ = child.wait();
-}
-
-/// Lines a child prints, collected by reader threads.
-fn collect(child: &mut Child, tag: &'static str) -> Arc<Mutex<Vec<String>>> {
-    let lines = Arc::new(Mutex::new(Vec::new()));
-    let streams = [
-        child
-            .stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-        child
-            .stderr
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-    ];
-    for stream in streams.into_iter().flatten() {
-        let lines = lines.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                eprintln!("[{tag}] {line}");
-                lines.lock().expect("lock").push(line);
-            }
-        });
-    }
-    lines
-}
-
-/// A running `shopgen up` in its own process group, stopped when dropped.
-struct Up {
-    child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
-    /// Lines printed before the banner (start-up: readiness checks, the seed).
-    start_up: usize,
-}
-
-impl Up {
-    /// Waits for a line containing `needle`; its index.
-    fn wait_for_line(&mut self, needle: &str, timeout: Duration) -> usize {
-        let started = Instant::now();
-        loop {
-            if let Some(at) = self.output().iter().position(|l| l.contains(needle)) {
-                return at;
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                std::thread::sleep(Duration::from_millis(200));
-                panic!(
-                    "shopgen up exited ({status}):\n{}",
-                    self.output().join("\n")
-                );
-            }
-            assert!(
-                started.elapsed() < timeout,
-                "no {needle:?} within {timeout:?}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn output(&self) -> Vec<String> {
-        self.lines.lock().expect("lock").clone()
-    }
-
-    /// The JSON log lines of one service (`backend`, `relay`, `gateway`) after the
-    /// start-up.
-    fn log(&self, service: &str) -> Vec<Value> {
-        let prefix = format!("{service} | ");
-        self.output()
-            .iter()
-            .skip(self.start_up)
-            .filter_map(|l| l.trim_start().strip_prefix(&prefix))
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
-    }
-
-    /// (method, path, status) of each request in the backend's access log.
-    fn backend_requests(&self) -> Vec<(String, String, u64)> {
-        self.log("backend")
-            .iter()
-            .filter(|l| l["message"] == "request" || l["fields"]["message"] == "request")
-            .map(|l| {
-                let f = if l.get("method").is_some() {
-                    l
-                } else {
-                    &l["fields"]
-                };
-                (
-                    f["method"].as_str().unwrap_or_default().to_string(),
-                    f["path"].as_str().unwrap_or_default().to_string(),
-                    f["status"].as_u64().unwrap_or_default(),
-                )
-            })
-            .collect()
-    }
-}
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        stop_group(&mut self.child, Duration::from_secs(20));
-    }
+/// (method, path, status) of each request in the backend's access log.
+fn backend_requests(up: &Up) -> Vec<(String, String, u64)> {
+    log(up, "backend")
+        .iter()
+        .filter(|l| l["message"] == "request" || l["fields"]["message"] == "request")
+        .map(|l| {
+            let f = if l.get("method").is_some() {
+                l
+            } else {
+                &l["fields"]
+            };
+            (
+                f["method"].as_str().unwrap_or_default().to_string(),
+                f["path"].as_str().unwrap_or_default().to_string(),
+                f["status"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect()
 }
 
 /// Serves `page` for `GET /page.html` (and 404 for anything else) on 127.0.0.1, from a
@@ -660,12 +504,12 @@ fn a_page_on_an_allowed_origin_calls_the_gateway_and_revalidates() {
     page_server(allowed, PAGE);
     page_server(other, PAGE);
 
-    let ws = scratch_workspace();
+    let ws = scratch_workspace(&["generated/*/backend", "generated/*/relay"]);
     let cwd = ws.path();
     std::fs::create_dir_all(cwd.join("specs")).expect("mkdir");
     std::fs::write(cwd.join("specs/shop.toml"), spec_with_cors(&allowed_origin)).expect("spec");
     std::fs::copy(
-        repo().join("specs/shop.seed.json"),
+        repo_root().join("specs/shop.seed.json"),
         cwd.join("specs/shop.seed.json"),
     )
     .expect("seed");
@@ -679,32 +523,12 @@ fn a_page_on_an_allowed_origin_calls_the_gateway_and_revalidates() {
         String::from_utf8_lossy(&build.stderr)
     );
 
-    let gateway = free_port();
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("target"));
     let db = format!("sqlite://{}", cwd.join("shop.db").display());
-    let mut child = shopgen(cwd)
-        .args(["up", "specs/shop.toml", "--api-key", API_KEY])
-        .args(["--seed", "specs/shop.seed.json", "--database-url", &db])
-        .args(["--gateway-port", &gateway.to_string()])
-        .args(["--relay-port", &free_port().to_string()])
-        .args(["--backend-port", &free_port().to_string()])
-        .env("CARGO_TARGET_DIR", target)
-        .env("CARGO_NET_OFFLINE", "true")
-        .process_group(0)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start shopgen up");
-    let lines = collect(&mut child, "up");
-    let mut up = Up {
-        child,
-        lines,
-        start_up: 0,
-    };
-    up.start_up = up.wait_for_line("Ctrl-C stops all three.", START_TIMEOUT);
+    let mut cmd = shopgen(cwd);
+    cmd.args(["up", "specs/shop.toml", "--api-key", API_KEY])
+        .args(["--seed", "specs/shop.seed.json", "--database-url", &db]);
+    let up = Up::spawn(cmd, None);
+    let gateway = up.gateway;
 
     let mut browser = Browser::start(&chromium);
     let api = format!("http://127.0.0.1:{gateway}");
@@ -760,14 +584,12 @@ fn a_page_on_an_allowed_origin_calls_the_gateway_and_revalidates() {
 
     // What each hop saw (the logs arrive through pipes: wait for them, boundedly).
     let started = Instant::now();
-    while up
-        .log("relay")
+    while log(&up, "relay")
         .iter()
         .filter(|l| l.get("preflight").is_some())
         .count()
         < 2
-        || up
-            .backend_requests()
+        || backend_requests(&up)
             .iter()
             .filter(|(_, p, _)| p == "/products")
             .count()
@@ -778,7 +600,7 @@ fn a_page_on_an_allowed_origin_calls_the_gateway_and_revalidates() {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let backend = up.backend_requests();
+    let backend = backend_requests(&up);
     assert!(
         backend.iter().all(|(method, _, _)| method != "OPTIONS"),
         "a preflight reached the backend: {backend:?}"
@@ -793,8 +615,7 @@ fn a_page_on_an_allowed_origin_calls_the_gateway_and_revalidates() {
         [200, 304],
         "the first load gets the body, the second a 304 (the refused origin never calls)"
     );
-    let gateway_options: Vec<(String, u64)> = up
-        .log("gateway")
+    let gateway_options: Vec<(String, u64)> = log(&up, "gateway")
         .iter()
         .filter(|l| l["method"] == "OPTIONS")
         .map(|l| {
@@ -813,7 +634,7 @@ fn a_page_on_an_allowed_origin_calls_the_gateway_and_revalidates() {
         "both preflights went through the gateway, keyless, once each (the browser caches \
          the allowed one for max_age)"
     );
-    let relay = up.log("relay");
+    let relay = log(&up, "relay");
     let preflights: Vec<(String, String)> = relay
         .iter()
         .filter_map(|l| {

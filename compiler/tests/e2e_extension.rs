@@ -14,267 +14,22 @@
 //!   naming the request id, a failing after hook leaves the write standing). An
 //!   operation removed from the spec makes the leftover method an error.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+mod up_support;
 
-/// How long a first `cargo build` of the generated crates may take on a busy machine.
-const START_TIMEOUT: Duration = Duration::from_secs(1200);
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use up_support::{Answer, Up, http, repo_root, scratch_workspace, shopgen, target_dir};
 
 const KEY: (&str, &str) = ("x-api-key", "store-key");
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the compiler crate sits in the repository")
-        .to_path_buf()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-/// A response, fully read.
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
-    }
-}
-
-/// One HTTP/1.1 exchange with `Connection: close`.
-fn http(
-    method: &str,
-    port: u16,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Option<&str>,
-) -> Answer {
-    let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port))
-        .unwrap_or_else(|e| panic!("connect to port {port}: {e}"));
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
-    let mut req =
-        format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    if let Some(b) = body {
-        req.push_str(&format!(
-            "Content-Type: application/json\r\nContent-Length: {}\r\n",
-            b.len()
-        ));
-    }
-    req.push_str("\r\n");
-    if let Some(b) = body {
-        req.push_str(b);
-    }
-    stream.write_all(req.as_bytes()).expect("write");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("read");
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, rest) = text
-        .split_once("\r\n\r\n")
-        .unwrap_or_else(|| panic!("no header end in {text:?}"));
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status line in {head:?}"));
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
-    let chunked = headers.iter().any(|(k, v)| {
-        k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
-    });
-    let body = if chunked {
-        dechunk(rest)
-    } else {
-        rest.to_string()
-    };
-    Answer {
-        status,
-        headers,
-        body,
-    }
-}
-
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        s = rest[n..].trim_start_matches("\r\n");
-    }
-    out
-}
-
-/// A running `shopgen up`, with every line it printed (stdout and stderr).
-struct Up {
-    child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
-    gateway: u16,
-    relay: u16,
-    backend: u16,
-}
-
-impl Up {
-    /// Runs `cmd` (`shopgen up …`) on three free ports with the test's API key; waits
-    /// for the banner.
-    fn spawn(mut cmd: Command) -> Up {
-        let (gateway, relay, backend) = (free_port(), free_port(), free_port());
-        cmd.args(["--gateway-port", &gateway.to_string()])
-            .args(["--relay-port", &relay.to_string()])
-            .args(["--backend-port", &backend.to_string()])
-            .env("SHOPGEN_API_KEYS", KEY.1)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("start shopgen up");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        for stream in [
-            child
-                .stdout
-                .take()
-                .map(|s| Box::new(s) as Box<dyn Read + Send>),
-            child
-                .stderr
-                .take()
-                .map(|s| Box::new(s) as Box<dyn Read + Send>),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let lines = lines.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    eprintln!("[up] {line}");
-                    lines.lock().expect("lock").push(line);
-                }
-            });
-        }
-        let mut up = Up {
-            child,
-            lines,
-            gateway,
-            relay,
-            backend,
-        };
-        up.wait_for_line("Ctrl-C stops all three.", START_TIMEOUT);
-        up
-    }
-
-    fn output(&self) -> Vec<String> {
-        self.lines.lock().expect("lock").clone()
-    }
-
-    /// Waits until a printed line contains every one of `needles`; panics (with the
-    /// output) if `shopgen up` exits first or `timeout` passes.
-    fn wait_for_line_with(&mut self, needles: &[&str], timeout: Duration) -> String {
-        let started = Instant::now();
-        loop {
-            if let Some(l) = self
-                .output()
-                .into_iter()
-                .find(|l| needles.iter().all(|n| l.contains(n)))
-            {
-                return l;
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                std::thread::sleep(Duration::from_millis(200));
-                panic!(
-                    "shopgen up exited ({status}) before printing {needles:?}:\n{}",
-                    self.output().join("\n")
-                );
-            }
-            assert!(
-                started.elapsed() < timeout,
-                "no line with {needles:?} within {timeout:?}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn wait_for_line(&mut self, needle: &str, timeout: Duration) -> String {
-        self.wait_for_line_with(&[needle], timeout)
-    }
-
-    /// SIGTERM; `shopgen up` must stop everything and exit 0.
-    fn stop(mut self) {
-        signal(self.child.id(), libc::SIGTERM);
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                assert_eq!(status.code(), Some(0), "shopgen up exit status");
-                return;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "shopgen up still running a minute after SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        // A failed test must not leave the stack running: SIGTERM stops and reaps the
-        // children; SIGKILL as a last resort.
-        if matches!(self.child.try_wait(), Ok(None)) {
-            signal(self.child.id(), libc::SIGTERM);
-            let started = Instant::now();
-            while started.elapsed() < Duration::from_secs(20) {
-                if !matches!(self.child.try_wait(), Ok(None)) {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn signal(pid: u32, sig: libc::c_int) {
-    let pid = libc::pid_t::try_from(pid).expect("pid fits");
-    // SAFETY: `kill` has no memory-safety preconditions.
-    unsafe {
-        libc::kill(pid, sig);
-    }
-}
-
 /// `shopgen up specs/store.toml` in the repository on `database_url`.
 fn up_store(database_url: &str) -> Up {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_shopgen"));
-    cmd.current_dir(repo_root())
-        .args(["up", "specs/store.toml", "--database-url", database_url]);
-    Up::spawn(cmd)
+    let mut cmd = shopgen(&repo_root());
+    cmd.args(["up", "specs/store.toml", "--database-url", database_url])
+        .env("SHOPGEN_API_KEYS", KEY.1);
+    Up::spawn(cmd, None)
 }
 
 fn post(up: &Up, path: &str, body: &str) -> Answer {
@@ -390,7 +145,7 @@ fn store_scenario(mut up: Up) {
         None,
     );
     assert_eq!(a.status, 200, "{a:?}");
-    up.wait_for_line_with(
+    up.wait_for(
         &["summary-trace-1", "rating summary of product"],
         Duration::from_secs(10),
     );
@@ -525,34 +280,15 @@ struct Project {
 
 impl Project {
     fn new() -> Project {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let root = repo_root();
-        let manifest = std::fs::read_to_string(root.join("Cargo.toml")).expect("Cargo.toml");
-        let runtime = format!("{{ path = \"{}/runtime/", root.display());
-        let mut in_members = false;
-        let mut out = String::new();
-        for line in manifest.lines() {
-            if line.starts_with("members = ") {
-                in_members = !line.ends_with(']');
-                out.push_str(
-                    r#"members = ["generated/store/backend", "generated/store/relay", "generated/store/api", "extensions/store"]"#,
-                );
-                out.push('\n');
-                continue;
-            }
-            if in_members {
-                in_members = !line.starts_with(']');
-                continue;
-            }
-            out.push_str(&line.replace("{ path = \"runtime/", &runtime));
-            out.push('\n');
-        }
-        std::fs::write(dir.path().join("Cargo.toml"), out).expect("manifest");
-        for file in ["Cargo.lock", "rust-toolchain.toml", "specs/store.toml"] {
-            let to = dir.path().join(file);
-            std::fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
-            std::fs::copy(root.join(file), to).expect("copy");
-        }
+        let dir = scratch_workspace(&[
+            "generated/store/backend",
+            "generated/store/relay",
+            "generated/store/api",
+            "extensions/store",
+        ]);
+        let spec = dir.path().join("specs/store.toml");
+        std::fs::create_dir_all(spec.parent().expect("parent")).expect("mkdir");
+        std::fs::copy(repo_root().join("specs/store.toml"), spec).expect("copy");
         Project { dir }
     }
 
@@ -576,17 +312,11 @@ impl Project {
         std::fs::write(self.path(rel), text).unwrap_or_else(|e| panic!("{rel}: {e}"));
     }
 
-    fn target() -> PathBuf {
-        std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| repo_root().join("target"))
-    }
-
     fn command(&self, program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Command {
         let mut cmd = Command::new(program);
         cmd.current_dir(self.dir.path())
             .args(args)
-            .env("CARGO_TARGET_DIR", Self::target())
+            .env("CARGO_TARGET_DIR", target_dir())
             .env("CARGO_NET_OFFLINE", "true");
         cmd
     }
@@ -624,10 +354,10 @@ impl Project {
 
     fn up(&self) -> Up {
         let url = format!("sqlite://{}", self.path("store.db").display());
-        Up::spawn(self.command(
-            env!("CARGO_BIN_EXE_shopgen"),
-            &["up", "specs/store.toml", "--database-url", &url],
-        ))
+        let mut cmd = shopgen(self.dir.path());
+        cmd.args(["up", "specs/store.toml", "--database-url", &url])
+            .env("SHOPGEN_API_KEYS", KEY.1);
+        Up::spawn(cmd, None)
     }
 }
 
@@ -820,7 +550,7 @@ fn regeneration_keeps_the_extension_and_the_compiler_names_what_to_change() {
             .is_some_and(|m| m.contains("unlucky-4711")),
         "{a:?}"
     );
-    up.wait_for_line_with(&["unlucky-4711", "unlucky limit"], Duration::from_secs(10));
+    up.wait_for(&["unlucky-4711", "unlucky limit"], Duration::from_secs(10));
     let a = http("GET", up.gateway, "/top-rated-products", &[KEY], None);
     assert_eq!(a.status, 200, "{a:?}");
 
@@ -829,7 +559,7 @@ fn regeneration_keeps_the_extension_and_the_compiler_names_what_to_change() {
     assert_eq!(a.status, 204, "{a:?}");
     let a = http("GET", up.backend, "/reviews/1", &[], None);
     assert_eq!(a.status, 404, "{a:?}");
-    up.wait_for_line_with(
+    up.wait_for(
         &["after-commit hook failed", "the audit service is down"],
         Duration::from_secs(10),
     );

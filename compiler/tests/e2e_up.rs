@@ -6,274 +6,30 @@
 //! dead backend are checked on a chain built by hand from the same pieces (the local
 //! gateway in front of the generated relay in front of a recording upstream).
 
+mod up_support;
+
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// How long a first `cargo build` of the generated crates may take on a busy machine.
-const START_TIMEOUT: Duration = Duration::from_secs(1200);
+use up_support::{Up, free_port, http, repo_root, scratch_workspace, shopgen, signal};
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the compiler crate sits in the repository")
-        .to_path_buf()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-/// A response, fully read.
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+/// Starts `shopgen up specs/shop.toml` from the repository root on its own SQLite
+/// file, with `extra` flags and `SHOPGEN_API_KEYS` set to `keys_env` (or unset).
+fn start(extra: &[&str], keys_env: Option<&str>) -> Up {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}", dir.path().join("shop.db").display());
+    let mut cmd = shopgen(&repo_root());
+    cmd.args(["up", "specs/shop.toml", "--database-url", &db])
+        .args(extra);
+    if let Some(keys) = keys_env {
+        cmd.env("SHOPGEN_API_KEYS", keys);
     }
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
-    }
-}
-
-/// One HTTP/1.1 exchange with `Connection: close`.
-fn http(
-    method: &str,
-    port: u16,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Option<&str>,
-) -> Answer {
-    let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port))
-        .unwrap_or_else(|e| panic!("connect to port {port}: {e}"));
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
-    let mut req =
-        format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    if let Some(b) = body {
-        req.push_str(&format!(
-            "Content-Type: application/json\r\nContent-Length: {}\r\n",
-            b.len()
-        ));
-    }
-    req.push_str("\r\n");
-    if let Some(b) = body {
-        req.push_str(b);
-    }
-    stream.write_all(req.as_bytes()).expect("write");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("read");
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, rest) = text
-        .split_once("\r\n\r\n")
-        .unwrap_or_else(|| panic!("no header end in {text:?}"));
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status line in {head:?}"));
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
-    let chunked = headers.iter().any(|(k, v)| {
-        k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
-    });
-    let body = if chunked {
-        dechunk(rest)
-    } else {
-        rest.to_string()
-    };
-    Answer {
-        status,
-        headers,
-        body,
-    }
-}
-
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        s = rest[n..].trim_start_matches("\r\n");
-    }
-    out
-}
-
-/// A running `shopgen up`, with every line it printed (stdout and stderr).
-struct Up {
-    child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
-    gateway: u16,
-    relay: u16,
-    backend: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Up {
-    /// Starts `shopgen up specs/shop.toml` with `extra` flags and waits for the banner.
-    fn start(extra: &[&str], keys_env: Option<&str>) -> Up {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let db = format!("sqlite://{}", dir.path().join("shop.db").display());
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_shopgen"));
-        cmd.current_dir(repo_root())
-            .args(["up", "specs/shop.toml", "--database-url", &db]);
-        Up::spawn(cmd, extra, keys_env, dir)
-    }
-
-    /// Runs `cmd` (`shopgen up …`) on three free ports with `extra` flags; waits for
-    /// the banner. `dir` lives as long as the `Up`.
-    fn spawn(
-        mut cmd: Command,
-        extra: &[&str],
-        keys_env: Option<&str>,
-        dir: tempfile::TempDir,
-    ) -> Up {
-        let (gateway, relay, backend) = (free_port(), free_port(), free_port());
-        cmd.args(["--gateway-port", &gateway.to_string()])
-            .args(["--relay-port", &relay.to_string()])
-            .args(["--backend-port", &backend.to_string()])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        match keys_env {
-            Some(v) => cmd.env("SHOPGEN_API_KEYS", v),
-            None => cmd.env_remove("SHOPGEN_API_KEYS"),
-        };
-        let mut child = cmd.spawn().expect("start shopgen up");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        for stream in [
-            child
-                .stdout
-                .take()
-                .map(|s| Box::new(s) as Box<dyn Read + Send>),
-            child
-                .stderr
-                .take()
-                .map(|s| Box::new(s) as Box<dyn Read + Send>),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let lines = lines.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    eprintln!("[up] {line}");
-                    lines.lock().expect("lock").push(line);
-                }
-            });
-        }
-        let mut up = Up {
-            child,
-            lines,
-            gateway,
-            relay,
-            backend,
-            _dir: dir,
-        };
-        up.wait_for_line("Ctrl-C stops all three.", START_TIMEOUT);
-        up
-    }
-
-    fn output(&self) -> Vec<String> {
-        self.lines.lock().expect("lock").clone()
-    }
-
-    /// Waits until a printed line contains `needle`; panics (with the output) if
-    /// `shopgen up` exits first or `timeout` passes.
-    fn wait_for_line(&mut self, needle: &str, timeout: Duration) -> String {
-        let started = Instant::now();
-        loop {
-            if let Some(l) = self.output().into_iter().find(|l| l.contains(needle)) {
-                return l;
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                std::thread::sleep(Duration::from_millis(200));
-                panic!(
-                    "shopgen up exited ({status}) before printing {needle:?}:\n{}",
-                    self.output().join("\n")
-                );
-            }
-            assert!(
-                started.elapsed() < timeout,
-                "no line with {needle:?} within {timeout:?}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Waits for `shopgen up` to exit; its exit code.
-    fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                std::thread::sleep(Duration::from_millis(200));
-                return status.code();
-            }
-            assert!(
-                started.elapsed() < timeout,
-                "shopgen up still running after {timeout:?}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn signal(&self, sig: libc::c_int) {
-        signal(self.child.id(), sig);
-    }
-}
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        // A failed test must not leave the stack running: SIGTERM stops and reaps the
-        // children; SIGKILL as a last resort (the children then get PR_SET_PDEATHSIG).
-        if matches!(self.child.try_wait(), Ok(None)) {
-            self.signal(libc::SIGTERM);
-            let started = Instant::now();
-            while started.elapsed() < Duration::from_secs(20) {
-                if !matches!(self.child.try_wait(), Ok(None)) {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn signal(pid: u32, sig: libc::c_int) {
-    let pid = libc::pid_t::try_from(pid).expect("pid fits");
-    // SAFETY: `kill` has no memory-safety preconditions.
-    unsafe {
-        libc::kill(pid, sig);
-    }
+    Up::spawn(cmd, Some(dir))
 }
 
 /// Live processes whose parent is `parent` (from /proc), with their command lines.
@@ -347,7 +103,7 @@ const REFERENCE: &str = r#"{"products":[{"title":"Veranda Symphony","price":"83.
 
 #[test]
 fn reference_scenario_through_gateway_relay_backend_then_sigterm_stops_all() {
-    let mut up = Up::start(&[], Some("k-one, k-two"));
+    let mut up = start(&[], Some("k-one, k-two"));
     let key_header = [("X-API-KEY", "k-two")];
 
     // No key, then a wrong key: API Gateway's answers, from the local gateway.
@@ -453,7 +209,7 @@ fn reference_scenario_through_gateway_relay_backend_then_sigterm_stops_all() {
 fn seed_and_generated_key_then_a_crash_of_the_backend_stops_the_rest() {
     let seed_path = repo_root().join("specs/shop.seed.json");
     let seed_arg = seed_path.to_string_lossy().into_owned();
-    let mut up = Up::start(&["--seed", &seed_arg], None);
+    let mut up = start(&["--seed", &seed_arg], None);
 
     let line = up.wait_for_line("API key (generated", Duration::from_secs(5));
     let key = line
@@ -590,25 +346,7 @@ struct Project {
 
 impl Project {
     fn new(spec: &str) -> Project {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let root = repo_root();
-        let manifest = std::fs::read_to_string(root.join("Cargo.toml")).expect("Cargo.toml");
-        let runtime = format!("{{ path = \"{}/runtime/", root.display());
-        let manifest: String = manifest
-            .lines()
-            .map(|line| {
-                if line.starts_with("members = ") {
-                    r#"members = ["generated/grocer/backend", "generated/grocer/relay"]"#.into()
-                } else {
-                    line.replace("{ path = \"runtime/", &runtime)
-                }
-            })
-            .map(|line| line + "\n")
-            .collect();
-        std::fs::write(dir.path().join("Cargo.toml"), manifest).expect("manifest");
-        for file in ["Cargo.lock", "rust-toolchain.toml"] {
-            std::fs::copy(root.join(file), dir.path().join(file)).expect("copy");
-        }
+        let dir = scratch_workspace(&["generated/grocer/backend", "generated/grocer/relay"]);
         std::fs::create_dir(dir.path().join("specs")).expect("specs/");
         let p = Project { dir };
         p.set_spec(spec);
@@ -620,14 +358,8 @@ impl Project {
     }
 
     fn shopgen(&self, args: &[&str]) -> Command {
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| repo_root().join("target"));
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_shopgen"));
-        cmd.current_dir(self.dir.path())
-            .args(args)
-            .env("CARGO_TARGET_DIR", target)
-            .env("CARGO_NET_OFFLINE", "true");
+        let mut cmd = shopgen(self.dir.path());
+        cmd.args(args);
         cmd
     }
 
@@ -649,20 +381,10 @@ impl Project {
     /// `shopgen up` on the SQLite file `db` in the project folder.
     fn up(&self, db: &str) -> Up {
         let url = format!("sqlite://{}", self.dir.path().join(db).display());
-        let cmd = self.shopgen(&["up", "specs/grocer.toml", "--database-url", &url]);
-        Up::spawn(
-            cmd,
-            &[],
-            Some("grocer-key"),
-            tempfile::tempdir().expect("tempdir"),
-        )
+        let mut cmd = self.shopgen(&["up", "specs/grocer.toml", "--database-url", &url]);
+        cmd.env("SHOPGEN_API_KEYS", "grocer-key");
+        Up::spawn(cmd, None)
     }
-}
-
-/// Stops `shopgen up` with SIGTERM; it must exit 0.
-fn stop(mut up: Up) {
-    up.signal(libc::SIGTERM);
-    assert_eq!(up.wait_exit(Duration::from_secs(60)), Some(0));
 }
 
 #[test]
@@ -692,7 +414,7 @@ fn up_after_a_schema_change_keeps_the_rows_and_serves_the_new_columns() {
     let a = http("GET", up.gateway, "/products", &key, None);
     assert_eq!(a.status, 200, "{a:?}");
     assert_eq!(a.body, REFERENCE);
-    stop(up);
+    up.stop();
 
     // The spec changes; the build appends a migration that `check` (and `up`) accept.
     project.set_spec(&changed_grocer());
@@ -759,7 +481,7 @@ fn up_after_a_schema_change_keeps_the_rows_and_serves_the_new_columns() {
     let a = http("GET", up.backend, "/products/1/tags", &[], None);
     assert_eq!(a.status, 200, "{a:?}");
     assert_eq!(a.json()["tags"][0]["label"], "bestseller");
-    stop(up);
+    up.stop();
 }
 
 /// What an upstream received: the request head's lines.
