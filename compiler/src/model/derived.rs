@@ -56,6 +56,31 @@ impl Model {
             (Egress::DirectVpc, Cluster::Existing { .. }) => None,
         }
     }
+
+    /// The relay's settings from the spec, the same wherever it runs: upstream
+    /// deadline, body limit, the API key header it strips, and the CORS policy. What
+    /// depends on where it runs (the upstream's URL, the callers it admits, its port)
+    /// is added by Terraform (`relay.tf`) and by `shopgen up`.
+    pub fn relay_env(&self) -> Vec<(&'static str, String)> {
+        let mut out = vec![
+            (
+                relay::env::UPSTREAM_TIMEOUT_MS,
+                self.relay.upstream_timeout_ms.to_string(),
+            ),
+            (
+                relay::env::MAX_BODY_BYTES,
+                self.relay.max_body_bytes.to_string(),
+            ),
+            (
+                relay::env::API_KEY_HEADER,
+                self.gateway.api_key_header.clone(),
+            ),
+        ];
+        if let Some(cors) = &self.gateway.cors {
+            out.extend(cors.relay_env());
+        }
+        out
+    }
 }
 
 impl Cors {

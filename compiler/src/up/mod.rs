@@ -124,28 +124,12 @@ pub fn run(args: UpArgs, _raw: &[String]) -> anyhow::Result<ExitCode> {
         .find(|p| !p.contains('{'))
         .unwrap_or("/")
         .to_string();
-    let mut relay_env: Vec<(String, String)> = vec![
-        (
-            shopgen_facts::relay::env::API_KEY_HEADER.into(),
-            model.gateway.api_key_header.clone(),
-        ),
-        (
-            shopgen_facts::relay::env::UPSTREAM_TIMEOUT_MS.into(),
-            model.relay.upstream_timeout_ms.to_string(),
-        ),
-        (
-            shopgen_facts::relay::env::MAX_BODY_BYTES.into(),
-            model.relay.max_body_bytes.to_string(),
-        ),
-    ];
-    // The same CORS policy the deployed relay gets from Terraform.
-    if let Some(cors) = &model.gateway.cors {
-        relay_env.extend(
-            cors.relay_env()
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v)),
-        );
-    }
+    // The relay's settings from the spec, as the deployed relay gets them from Terraform.
+    let relay_env: Vec<(String, String)> = model
+        .relay_env()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
     let names = &model.service.names;
     shopgen_up::run(shopgen_up::Stack {
         service_name: model.service.name.clone(),

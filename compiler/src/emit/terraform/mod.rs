@@ -731,32 +731,18 @@ fn relay(model: &Model) -> File {
             Body::new().attr("container_port", num(relay::CONTAINER_PORT)),
         ))
         .blank()
-        .block(env(relay::env::UPSTREAM_URL, upstream_url(model)))
-        .block(env(
-            relay::env::UPSTREAM_TIMEOUT_MS,
-            str(&model.relay.upstream_timeout_ms.to_string()),
-        ))
-        .block(env(
-            relay::env::MAX_BODY_BYTES,
-            str(&model.relay.max_body_bytes.to_string()),
-        ))
-        .block(env(
-            relay::env::API_KEY_HEADER,
-            str(&model.gateway.api_key_header),
-        ))
-        .block(env(
-            relay::env::ALLOWED_INVOKERS,
-            template(vec![
-                interp(res("google_service_account", "gateway", "email")),
-                text(","),
-                interp(res("google_service_account", "gateway", "unique_id")),
-            ]),
-        ));
-    if let Some(cors) = &model.gateway.cors {
-        for (name, value) in cors.relay_env() {
-            container = container.block(env(name, str(&value)));
-        }
+        .block(env(relay::env::UPSTREAM_URL, upstream_url(model)));
+    for (name, value) in model.relay_env() {
+        container = container.block(env(name, str(&value)));
     }
+    container = container.block(env(
+        relay::env::ALLOWED_INVOKERS,
+        template(vec![
+            interp(res("google_service_account", "gateway", "email")),
+            text(","),
+            interp(res("google_service_account", "gateway", "unique_id")),
+        ]),
+    ));
     let container = block(
         "containers",
         container
