@@ -43,7 +43,7 @@ case "$line" in
   "gcloud auth application-default print-access-token") echo "ya29.token" ;;
   "gcloud projects describe"*) echo "123456789012" ;;
   "gcloud billing projects describe"*) echo "True" ;;
-  "gcloud container clusters describe"*"nodeConfig.serviceAccount"*) echo "${FAKE_NODE_SA-default}" ;;
+  "gcloud container clusters describe"*"nodeConfig.serviceAccount"*) printf '%b\n' "${FAKE_NODE_SA-default\tdefault}" ;;
   "gcloud container clusters describe"*) echo "${FAKE_SUBSETTING:-}" ;;
   "gcloud artifacts docker images describe"*)
     if [ -f "$FAKE_DIR/pushed" ] && grep -qF "$5" "$FAKE_DIR/pushed"; then echo "sha256:abc"; else echo "not found" >&2; exit 1; fi ;;
@@ -136,7 +136,7 @@ impl Env {
             .env_remove("DOCKER_BUILDKIT")
             .env_remove("FAKE_SUBSETTING")
             .env_remove("FAKE_NODE_SA")
-            .env_remove("TF_VAR_gke_node_service_account")
+            .env_remove("TF_VAR_gke_node_service_accounts")
             .envs(vars.iter().copied());
         match fail {
             Some(f) => c.env("FAKE_FAIL", f),
@@ -177,9 +177,14 @@ fn at(calls: &[String], needle: &str) -> usize {
         .unwrap_or_else(|| panic!("no call with `{needle}` in:\n{}", calls.join("\n")))
 }
 
-/// The existing cluster's node account the fake gcloud reports (`default`, in the
-/// fake project number 123456789012).
+/// The existing cluster's node account the fake gcloud reports (`default` for the
+/// cluster and its one pool, in the fake project number 123456789012).
 const NODES: &str = "123456789012-compute@developer.gserviceaccount.com";
+
+/// `NODES` as the Terraform list `deploy` passes.
+fn nodes_var() -> String {
+    format!("gke_node_service_accounts=[\"{NODES}\"]")
+}
 
 const DEPLOY: &[&str] = &[
     "deploy",
@@ -223,9 +228,10 @@ fn deploy_runs_the_phases_in_order_with_the_pinned_tag_and_reserved_ip() {
     assert!(calls[at(&calls, "-target=")].contains("-var project=some-project"));
     // The full apply is not targeted.
     assert!(
-        calls.iter().any(|c| c.ends_with(&format!(
-            "-var image_tag=v1 -var gke_node_service_account={NODES}"
-        )) && c.contains(" apply ")),
+        calls.iter().any(
+            |c| c.ends_with(&format!("-var image_tag=v1 -var {}", nodes_var()))
+                && c.contains(" apply ")
+        ),
         "{}",
         calls.join("\n")
     );
@@ -443,10 +449,10 @@ fn dry_run_prints_the_plan_in_order_and_runs_nothing() {
     let printed = text(&out);
     assert!(out.status.success(), "{printed}");
     let order = [
-        "apply -input=false -auto-approve -var project=some-project -var region=europe-west2 -var image_tag=v1 -var 'gke_node_service_account=<node service account from gcloud>' -target=google_project_service.apis",
+        "apply -input=false -auto-approve -var project=some-project -var region=europe-west2 -var image_tag=v1 -var 'gke_node_service_accounts=<node service accounts from gcloud>' -target=google_project_service.apis",
         "docker build -f generated/shop/backend/Dockerfile -t europe-west2-docker.pkg.dev/some-project/shop-api/backend:v1 .",
         "docker push europe-west2-docker.pkg.dev/some-project/shop-api/relay:v1",
-        "apply -input=false -auto-approve -var project=some-project -var region=europe-west2 -var image_tag=v1 -var 'gke_node_service_account=<node service account from gcloud>'\n",
+        "apply -input=false -auto-approve -var project=some-project -var region=europe-west2 -var image_tag=v1 -var 'gke_node_service_accounts=<node service accounts from gcloud>'\n",
         "newTag: \"v1\"",
         "kubectl apply -k .shopgen/deploy/shop",
         "curl -sS",
@@ -648,7 +654,11 @@ fn an_empty_project_needs_no_cluster_and_no_database_beforehand() {
     );
     assert!(!calls.iter().any(|c| c.contains("get secret")));
     // Terraform grants its own node account; no existing one is looked up.
-    assert!(!calls.iter().any(|c| c.contains("gke_node_service_account")));
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c.contains("gke_node_service_accounts"))
+    );
     assert!(
         printed.contains("cluster shop-gke is created by Terraform with GKE subsetting"),
         "{printed}"
@@ -695,7 +705,7 @@ fn the_project_and_region_overrides_reach_every_command() {
     for needle in [
         "gcloud projects describe other-project",
         "gcloud billing projects describe other-project",
-        "-var project=other-project -var region=europe-west1 -var image_tag=v1 -var gke_node_service_account=123456789012-compute@developer.gserviceaccount.com -target=",
+        "-var project=other-project -var region=europe-west1 -var image_tag=v1 -var gke_node_service_accounts=[\"123456789012-compute@developer.gserviceaccount.com\"] -target=",
         "docker push europe-west1-docker.pkg.dev/other-project/shop-api/backend:v1",
         "gcloud auth configure-docker europe-west1-docker.pkg.dev",
         "get-credentials shop-cluster --location europe-west2 --project other-project",
@@ -841,7 +851,7 @@ fn the_dry_run_of_the_reference_spec_lists_the_phases_in_order_offline() {
     assert!(out.status.success(), "{printed}");
     let repo = "europe-west2-docker.pkg.dev/some-project/shop-api";
     let vars = format!(
-        "-var project=some-project -var region=europe-west2 -var image_tag={tag} -var 'gke_node_service_account=<node service account from gcloud>'"
+        "-var project=some-project -var region=europe-west2 -var image_tag={tag} -var 'gke_node_service_accounts=<node service accounts from gcloud>'"
     );
     let order = [
         format!(
@@ -922,65 +932,79 @@ fn the_deploy_page_shows_the_commands_deploy_runs() {
 }
 
 #[test]
-fn the_existing_clusters_node_account_may_pull_the_images() {
-    // `default`: the Compute Engine default account of the project (by number).
+fn the_existing_clusters_node_accounts_may_pull_the_images() {
+    // `default` (cluster and pool): the Compute Engine default account of the project.
     let env = Env::new(&shop());
     let out = env.shopgen(DEPLOY, None);
     let printed = text(&out);
     assert!(out.status.success(), "{printed}");
     assert!(
-        printed.contains(&format!("the cluster's nodes run as {NODES}")),
+        printed.contains(&format!("the cluster's nodes run as {NODES};")),
         "{printed}"
     );
     let calls = env.calls();
     for apply in [at(&calls, "-target="), at(&calls, FULL_APPLY)] {
         assert!(
-            calls[apply].contains(&format!("-var gke_node_service_account={NODES}")),
+            calls[apply].contains(&format!("-var {}", nodes_var())),
             "{}",
             calls[apply]
         );
     }
-    // An account of its own.
+    // Node pools with accounts of their own: every account once, in order.
     let env = Env::new(&shop());
-    let nodes = "gke-nodes@some-project.iam.gserviceaccount.com";
-    assert!(
-        env.shopgen_env(DEPLOY, None, &[("FAKE_NODE_SA", nodes)])
-            .status
-            .success()
-    );
+    let pools = "default\\tgke-nodes@some-project.iam.gserviceaccount.com;default;batch@some-project.iam.gserviceaccount.com";
+    let out = env.shopgen_env(DEPLOY, None, &[("FAKE_NODE_SA", pools)]);
+    assert!(out.status.success(), "{}", text(&out));
     let calls = env.calls();
+    let expected = format!(
+        "-var gke_node_service_accounts=[\"{NODES}\",\"gke-nodes@some-project.iam.gserviceaccount.com\",\"batch@some-project.iam.gserviceaccount.com\"]"
+    );
     assert!(
-        calls[at(&calls, FULL_APPLY)].ends_with(&format!("-var gke_node_service_account={nodes}"))
+        calls[at(&calls, FULL_APPLY)].ends_with(&expected),
+        "{}",
+        calls[at(&calls, FULL_APPLY)]
     );
     // Named by the user already: left to Terraform's environment variable.
     let env = Env::new(&shop());
-    let out = env.shopgen_env(DEPLOY, None, &[("TF_VAR_gke_node_service_account", nodes)]);
+    let out = env.shopgen_env(
+        DEPLOY,
+        None,
+        &[(
+            "TF_VAR_gke_node_service_accounts",
+            "[\"gke-nodes@x.iam.gserviceaccount.com\"]",
+        )],
+    );
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("given in TF_VAR_gke_node_service_account"));
+    assert!(text(&out).contains("given in TF_VAR_gke_node_service_accounts"));
     assert!(
         !env.calls()
             .iter()
-            .any(|c| c.contains("-var gke_node_service_account"))
+            .any(|c| c.contains("-var gke_node_service_accounts"))
     );
-    // Unknown (no node config): no grant, and the user is told what to set.
-    let env = Env::new(&shop());
-    let out = env.shopgen_env(DEPLOY, None, &[("FAKE_NODE_SA", "")]);
-    assert!(out.status.success(), "{}", text(&out));
-    assert!(
-        text(&out).contains("set TF_VAR_gke_node_service_account"),
-        "{}",
-        text(&out)
-    );
-    assert!(
-        !env.calls()
-            .iter()
-            .any(|c| c.contains("gke_node_service_account"))
-    );
-    // The account is a variable of the generated Terraform, granted read access.
+    // Unknown (no node config, or something that is not an account): no grant, and
+    // the user is told what to set.
+    for reported in ["", "default;not an account"] {
+        let env = Env::new(&shop());
+        let out = env.shopgen_env(DEPLOY, None, &[("FAKE_NODE_SA", reported)]);
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(
+            text(&out).contains("set TF_VAR_gke_node_service_accounts"),
+            "{}",
+            text(&out)
+        );
+        assert!(
+            !env.calls()
+                .iter()
+                .any(|c| c.contains("gke_node_service_accounts")),
+            "{reported:?}"
+        );
+    }
+    // The accounts are a variable of the generated Terraform, each granted read access.
     let registry =
         std::fs::read_to_string(env.root().join("generated/shop/terraform/registry.tf")).unwrap();
     assert!(
-        registry.contains("member     = \"serviceAccount:${var.gke_node_service_account}\""),
+        registry.contains("for_each = toset(var.gke_node_service_accounts)")
+            && registry.contains("member     = \"serviceAccount:${each.value}\""),
         "{registry}"
     );
 }

@@ -37,9 +37,10 @@ struct Ctx<'a> {
     region: String,
     tag: String,
     builder: Builder,
-    /// The existing cluster's node service account, granted read access to the image
-    /// repository (`-var gke_node_service_account`); learnt in the preflight.
-    node_account: Option<String>,
+    /// The existing cluster's node service accounts as a Terraform list (`["a", "b"]`),
+    /// granted read access to the image repository (`-var
+    /// gke_node_service_accounts`); learnt in the preflight.
+    node_accounts: Option<String>,
 }
 
 impl Ctx<'_> {
@@ -61,9 +62,9 @@ impl Ctx<'_> {
             format!("image_tag={}", self.tag),
         ])
         .args(
-            self.node_account
+            self.node_accounts
                 .iter()
-                .flat_map(|a| ["-var".to_string(), format!("gke_node_service_account={a}")]),
+                .flat_map(|a| ["-var".to_string(), format!("gke_node_service_accounts={a}")]),
         )
     }
     fn repository(&self) -> String {
@@ -202,7 +203,7 @@ fn context<'a>(stack: &'a Stack, opts: &Options) -> Result<Ctx<'a>, Failure> {
         region: opts.region.clone().unwrap_or_else(|| stack.region.clone()),
         tag,
         builder: opts.builder,
-        node_account: None,
+        node_accounts: None,
     })
 }
 
@@ -238,7 +239,7 @@ pub fn deploy(stack: &Stack, opts: &Options, out: &mut dyn Write) -> Result<(), 
             ""
         }
     ));
-    cx.node_account = preflight(&mut r, &cx, opts)?;
+    cx.node_accounts = preflight(&mut r, &cx, opts)?;
     let phases: [(&'static str, &str, PhaseFn); 6] = [
         (
             "bootstrap",
@@ -296,9 +297,9 @@ impl Facts {
     }
 }
 
-/// The preflight; gives the existing cluster's node service account to grant read
-/// access to the image repository (none when Terraform creates the cluster, or when
-/// `TF_VAR_gke_node_service_account` already names it).
+/// The preflight; gives the existing cluster's node service accounts (a Terraform
+/// list) to grant read access to the image repository (none when Terraform creates
+/// the cluster, or when `TF_VAR_gke_node_service_accounts` already names them).
 fn preflight(r: &mut Runner, cx: &Ctx, opts: &Options) -> Result<Option<String>, Failure> {
     const P: &str = "preflight";
     r.say("==> [1/7] preflight: tools, credentials, project, generated files, cluster");
@@ -346,12 +347,12 @@ fn preflight(r: &mut Runner, cx: &Ctx, opts: &Options) -> Result<Option<String>,
             if cx.stack.cluster_created {
                 "created by Terraform with GKE subsetting"
             } else {
-                "must exist; subsetting and node service account checked"
+                "must exist; subsetting and node service accounts checked"
             }
         ));
-        let node_account = (!cx.stack.cluster_created && !node_account_from_env())
-            .then(|| "<node service account from gcloud>".to_string());
-        return Ok(node_account);
+        let node_accounts = (!cx.stack.cluster_created && !node_accounts_from_env())
+            .then(|| "<node service accounts from gcloud>".to_string());
+        return Ok(node_accounts);
     }
     for (name, cmd, (major, minor)) in &tools {
         if !on_path(name) {
@@ -493,13 +494,15 @@ fn preflight(r: &mut Runner, cx: &Ctx, opts: &Options) -> Result<Option<String>,
     if cx.stack.cluster_created {
         return Ok(None);
     }
-    if node_account_from_env() {
-        r.say("    ok: the nodes' service account is given in TF_VAR_gke_node_service_account");
+    if node_accounts_from_env() {
+        r.say("    ok: the nodes' service accounts are given in TF_VAR_gke_node_service_accounts");
         return Ok(None);
     }
     // The existing cluster's nodes pull the backend image from the new repository:
-    // their account gets read access to it (new projects no longer give the Compute
-    // Engine default account the Editor role that used to cover this).
+    // their accounts get read access to it (new projects no longer give the Compute
+    // Engine default account the Editor role that used to cover this). Every node pool
+    // may run as an account of its own; the cluster's `nodeConfig` is the default
+    // pool's.
     let nodes = r
         .probe(&cx.gcloud().args([
             "container",
@@ -510,33 +513,66 @@ fn preflight(r: &mut Runner, cx: &Ctx, opts: &Options) -> Result<Option<String>,
             &cx.stack.cluster_location,
             "--project",
             &cx.project,
-            "--format=value(nodeConfig.serviceAccount)",
+            "--format=value(nodeConfig.serviceAccount,nodePools[].config.serviceAccount)",
         ]))
         .map_err(|e| fail(P, e.to_string()))?;
-    let number = project.stdout.trim();
-    let account = match nodes.stdout.trim() {
-        _ if !nodes.ok() => None,
-        "" => None,
-        "default" if !number.is_empty() => {
-            Some(format!("{number}-compute@developer.gserviceaccount.com"))
-        }
-        "default" => None,
-        email => Some(email.to_string()),
+    let accounts = if nodes.ok() {
+        node_accounts(&nodes.stdout, project.stdout.trim())
+    } else {
+        Err(())
     };
-    match &account {
-        Some(a) => r.say(format!(
-            "    ok: the cluster's nodes run as {a}; it is granted read access to the image repository"
-        )),
-        None => r.say(
-            "    note: the cluster's node service account is unknown; if the nodes cannot pull the backend image, set TF_VAR_gke_node_service_account (docs/deploy.md)",
-        ),
+    match accounts {
+        Ok(accounts) => {
+            r.say(format!(
+                "    ok: the cluster's nodes run as {}; granted read access to the image repository",
+                accounts.join(", ")
+            ));
+            let quoted: Vec<String> = accounts.iter().map(|a| format!("\"{a}\"")).collect();
+            Ok(Some(format!("[{}]", quoted.join(","))))
+        }
+        Err(()) => {
+            r.say(
+                "    note: the cluster's node service accounts are unknown; if the nodes cannot pull the backend image, set TF_VAR_gke_node_service_accounts (docs/deploy.md)",
+            );
+            Ok(None)
+        }
     }
-    Ok(account)
 }
 
-/// Whether the user names the nodes' account for Terraform already.
-fn node_account_from_env() -> bool {
-    std::env::var("TF_VAR_gke_node_service_account").is_ok_and(|v| !v.trim().is_empty())
+/// The accounts in `gcloud container clusters describe --format=value(…)` output
+/// (columns by tabs, list items by `;`), each once, in order; `default` is the Compute
+/// Engine default account of the project numbered `number`. `Err` when an account is
+/// `default` and the number is unknown, or when an item is not an email.
+fn node_accounts(out: &str, number: &str) -> Result<Vec<String>, ()> {
+    let mut accounts: Vec<String> = Vec::new();
+    for item in out.split(['\t', ';', '\n']).map(str::trim) {
+        let account = match item {
+            "" => continue,
+            "default" if number.is_empty() => return Err(()),
+            "default" => format!("{number}-compute@developer.gserviceaccount.com"),
+            email => {
+                let plain = email
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '@' | '.' | '-' | '_'));
+                if !plain || !email.contains('@') {
+                    return Err(());
+                }
+                email.to_string()
+            }
+        };
+        if !accounts.contains(&account) {
+            accounts.push(account);
+        }
+    }
+    if accounts.is_empty() {
+        return Err(());
+    }
+    Ok(accounts)
+}
+
+/// Whether the user names the nodes' accounts for Terraform already.
+fn node_accounts_from_env() -> bool {
+    std::env::var("TF_VAR_gke_node_service_accounts").is_ok_and(|v| !v.trim().is_empty())
 }
 
 fn bootstrap(r: &mut Runner, cx: &Ctx, _: &mut Facts) -> Result<(), Failure> {
@@ -1199,6 +1235,35 @@ pub fn status(stack: &Stack, opts: &Options, out: &mut dyn Write) -> Result<(), 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn node_accounts_of_the_cluster_and_every_pool_once() {
+        let dflt = "42-compute@developer.gserviceaccount.com";
+        assert_eq!(
+            node_accounts("default\tdefault\n", "42"),
+            Ok(vec![dflt.into()])
+        );
+        assert_eq!(
+            node_accounts(
+                "default\ta@p.iam.gserviceaccount.com;default;b@p.iam.gserviceaccount.com",
+                "42"
+            ),
+            Ok(vec![
+                dflt.to_string(),
+                "a@p.iam.gserviceaccount.com".into(),
+                "b@p.iam.gserviceaccount.com".into()
+            ])
+        );
+        // A cluster whose default pool was removed: only the pools' accounts.
+        assert_eq!(
+            node_accounts("\ta@p.iam.gserviceaccount.com\n", ""),
+            Ok(vec!["a@p.iam.gserviceaccount.com".into()])
+        );
+        assert_eq!(node_accounts("", "42"), Err(()));
+        assert_eq!(node_accounts("default", ""), Err(()));
+        assert_eq!(node_accounts("a b@c", "42"), Err(()));
+        assert_eq!(node_accounts("a\"]@c", "42"), Err(()));
+    }
 
     #[test]
     fn versions_parse() {

@@ -357,10 +357,10 @@ fn variables(model: &Model) -> File {
     ));
     if !creates_cluster(model) {
         f.push(variable(
-            "gke_node_service_account",
-            "string",
-            "Email of the existing cluster's node service account; when set, it is granted read access to the image repository. Leave empty if the nodes can already pull from it.",
-            Some(str("")),
+            "gke_node_service_accounts",
+            "list(string)",
+            "Emails of the existing cluster's node service accounts (its node pools may run as different ones); each is granted read access to the image repository. Leave empty if the nodes can already pull from it.",
+            Some(list(vec![])),
         ));
     }
     f
@@ -472,10 +472,11 @@ fn network(model: &Model) -> File {
     f
 }
 
-fn repo_member(name: &str, role: &str, member: Expr, count: Option<Expr>) -> Block {
+/// `member` gets `role` on the image repository; with `for_each`, once per item.
+fn repo_member(name: &str, role: &str, member: Expr, for_each: Option<Expr>) -> Block {
     let mut body = Body::new();
-    if let Some(c) = count {
-        body = body.attr("count", c).blank();
+    if let Some(items) = for_each {
+        body = body.attr("for_each", items).blank();
     }
     resource(
         "google_artifact_registry_repository_iam_member",
@@ -531,16 +532,12 @@ fn registry(model: &Model) -> File {
         ));
     } else {
         f.push_commented(
-            "Lets the existing cluster's nodes pull the backend image, when their account is given.",
+            "Lets the existing cluster's nodes pull the backend image: every node pool's\naccount that is given.",
             repo_member(
                 "nodes_read",
                 "roles/artifactregistry.reader",
-                sa_member(var("gke_node_service_account")),
-                Some(cond(
-                    eq(var("gke_node_service_account"), str("")),
-                    num(0u32),
-                    num(1u32),
-                )),
+                sa_member(Ref::each_value().expr()),
+                Some(call("toset", vec![var("gke_node_service_accounts")])),
             ),
         );
     }
