@@ -7,7 +7,9 @@
 //!
 //! * [`route`]: the public-route table and the strict path matcher (allowlist);
 //! * [`config`]: settings from flags and the environment, validated at start;
-//! * [`proxy`]: the engine (forwarding, deadline, retry, body limit, access log);
+//! * [`proxy`]: the engine (forwarding, deadline, retry, body limit, access log) of the
+//!   general path;
+//! * [`h1`]: HTTP/1.1 head parsing and body framing without hyper's codecs;
 //! * [`upstream`]: each client connection's own connection to the upstream;
 //! * [`caller`]: only API Gateway's service account may call (`ALLOWED_INVOKERS`);
 //! * [`headers`]: which headers are stripped, added and kept;
@@ -47,6 +49,7 @@ pub mod body;
 pub mod caller;
 pub mod config;
 pub mod cors;
+pub mod h1;
 pub mod headers;
 pub mod log;
 pub mod proxy;
