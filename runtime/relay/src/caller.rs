@@ -21,7 +21,7 @@
 //! both for the gateway's account. Anything else is 403 `forbidden`.
 
 use hyper::HeaderMap;
-use hyper::header::{AUTHORIZATION, HeaderName};
+use hyper::header::{AUTHORIZATION, HeaderName, HeaderValue};
 
 /// The header Cloud Run checks in preference to `Authorization`.
 pub static X_SERVERLESS_AUTHORIZATION: HeaderName =
@@ -46,7 +46,16 @@ impl AllowedInvokers {
 
     /// Whether the verified caller of a request with these headers is allowed.
     pub fn allows(&self, headers: &HeaderMap) -> bool {
-        verified_identity(headers).is_some_and(|id| {
+        let header = headers
+            .get(&X_SERVERLESS_AUTHORIZATION)
+            .or_else(|| headers.get(AUTHORIZATION));
+        self.allows_token(header.map(HeaderValue::as_bytes))
+    }
+
+    /// Whether the verified caller is allowed, given the value of the header Cloud Run
+    /// checked (`X-Serverless-Authorization` when present, else `Authorization`).
+    pub fn allows_token(&self, header: Option<&[u8]>) -> bool {
+        header.and_then(identity_of).is_some_and(|id| {
             id.email
                 .as_deref()
                 .is_some_and(|e| id.email_verified && self.0.iter().any(|a| a == e))
@@ -71,7 +80,18 @@ pub fn verified_identity(headers: &HeaderMap) -> Option<Identity> {
     let header = headers
         .get(&X_SERVERLESS_AUTHORIZATION)
         .or_else(|| headers.get(AUTHORIZATION))?;
-    let value = header.to_str().ok()?;
+    identity_of(header.as_bytes())
+}
+
+/// The claims of the bearer token in an `Authorization`-style header value.
+fn identity_of(header: &[u8]) -> Option<Identity> {
+    let value = std::str::from_utf8(header).ok()?;
+    if !value
+        .bytes()
+        .all(|b| b == b'\t' || (0x20..0x7f).contains(&b))
+    {
+        return None;
+    }
     let (scheme, token) = value.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("bearer") {
         return None;
@@ -124,7 +144,6 @@ fn base64url_decode(s: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hyper::header::HeaderValue;
 
     fn b64(bytes: &[u8]) -> String {
         const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";

@@ -25,6 +25,8 @@ pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 2_000;
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 1024 * 1024;
 /// Default name of the API-key header, which the relay never forwards.
 pub const DEFAULT_API_KEY_HEADER: &str = "x-api-key";
+/// Default time a client may take to send a request head, from its first byte.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default time allowed to in-flight requests after SIGTERM (Cloud Run gives 10 s).
 pub const DEFAULT_DRAIN_TIMEOUT_MS: u64 = 9_000;
 
@@ -160,6 +162,7 @@ impl Settings {
             max_body_bytes: self.max_body_bytes,
             api_key_header: self.api_key_header.clone(),
             drain_timeout: Duration::from_millis(self.drain_timeout_ms),
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             access_log: self.access_log,
             allowed_invokers: AllowedInvokers::parse(&self.allowed_invokers),
         }
@@ -181,6 +184,9 @@ pub struct RelayConfig {
     pub api_key_header: HeaderName,
     /// Time allowed to in-flight requests at shutdown.
     pub drain_timeout: Duration,
+    /// Time a client may take to send a request head, from its first byte; past it the
+    /// connection is closed.
+    pub header_read_timeout: Duration,
     /// Whether to write one JSON line per request.
     pub access_log: bool,
     /// Which web origins may call, and how; `None`: no CORS.
@@ -199,6 +205,7 @@ impl RelayConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             api_key_header: HeaderName::from_static(DEFAULT_API_KEY_HEADER),
             drain_timeout: Duration::from_millis(DEFAULT_DRAIN_TIMEOUT_MS),
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             access_log: true,
             cors: None,
             allowed_invokers: None,

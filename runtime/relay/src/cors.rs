@@ -236,6 +236,50 @@ impl CorsPolicy {
     }
 }
 
+impl CorsPolicy {
+    /// [`CorsPolicy::decorate`] for a response head being written as bytes: appends
+    /// the header lines (CRLF-terminated) for a request whose `Origin` was `origin`.
+    pub fn decorate_bytes(&self, origin: Option<&[u8]>, out: &mut Vec<u8>) {
+        if matches!(self.origins, AllowedOrigins::List(_)) {
+            out.extend_from_slice(b"vary: Origin\r\n");
+        }
+        let Some(origin) = origin.filter(|o| self.allows_origin(o)) else {
+            return;
+        };
+        out.extend_from_slice(b"access-control-allow-origin: ");
+        match self.origins {
+            AllowedOrigins::Any => out.push(b'*'),
+            AllowedOrigins::List(_) => out.extend_from_slice(origin),
+        }
+        out.extend_from_slice(b"\r\n");
+        if let Some(expose) = &self.expose_headers_value {
+            out.extend_from_slice(b"access-control-expose-headers: ");
+            out.extend_from_slice(expose.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        if self.credentials {
+            out.extend_from_slice(b"access-control-allow-credentials: true\r\n");
+        }
+    }
+
+    /// Whether a request with this `Origin` gets CORS headers on its response.
+    pub fn allows_origin(&self, origin: &[u8]) -> bool {
+        match &self.origins {
+            AllowedOrigins::Any => true,
+            AllowedOrigins::List(list) => list.iter().any(|o| o.as_bytes() == origin),
+        }
+    }
+
+    /// Whether [`CorsPolicy::decorate`] sets the response header `name` (any case) for
+    /// an allowed origin, replacing the upstream's.
+    pub fn sets_header(&self, name: &[u8]) -> bool {
+        name.eq_ignore_ascii_case(b"access-control-allow-origin")
+            || (self.expose_headers_value.is_some()
+                && name.eq_ignore_ascii_case(b"access-control-expose-headers"))
+            || (self.credentials && name.eq_ignore_ascii_case(b"access-control-allow-credentials"))
+    }
+}
+
 /// `GET, HEAD, OPTIONS` style list of a path's methods (`HEAD` with `GET`; `OPTIONS`
 /// when `with_options`).
 pub fn allow_value(methods: &[Method], with_options: bool) -> HeaderValue {

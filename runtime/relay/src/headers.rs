@@ -37,22 +37,31 @@ pub const MAX_REQUEST_ID_LEN: usize = 128;
 /// else a new one.
 pub fn request_id(headers: &HeaderMap) -> HeaderValue {
     let mut values = headers.get_all(&X_REQUEST_ID).iter();
-    if let (Some(v), None) = (values.next(), values.next()) {
-        let b = v.as_bytes();
-        if !b.is_empty()
-            && b.len() <= MAX_REQUEST_ID_LEN
-            && b.iter()
-                .all(|c| c.is_ascii_alphanumeric() || b"-_.:/+=@".contains(c))
-        {
-            return v.clone();
-        }
+    if let (Some(v), None) = (values.next(), values.next())
+        && is_sane_request_id(v.as_bytes())
+    {
+        return v.clone();
     }
     new_request_id()
+}
+
+/// Whether an incoming request id is kept (see [`request_id`]).
+pub fn is_sane_request_id(b: &[u8]) -> bool {
+    !b.is_empty()
+        && b.len() <= MAX_REQUEST_ID_LEN
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"-_.:/+=@".contains(c))
 }
 
 /// A fresh request id: 32 lowercase hex digits, unique within the process and, from a
 /// per-process random seed, across instances.
 pub fn new_request_id() -> HeaderValue {
+    let buf = new_request_id_bytes();
+    HeaderValue::from_bytes(&buf).unwrap_or(HeaderValue::from_static("0"))
+}
+
+/// [`new_request_id`] as bytes, without allocating.
+pub fn new_request_id_bytes() -> [u8; 32] {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
     let seed = *SEED.get_or_init(|| {
@@ -71,7 +80,7 @@ pub fn new_request_id() -> HeaderValue {
         let nibble = (word >> ((15 - (i % 16)) * 4)) & 0xf;
         *byte = b"0123456789abcdef"[nibble as usize];
     }
-    HeaderValue::from_bytes(&buf).unwrap_or(HeaderValue::from_static("0"))
+    buf
 }
 
 /// splitmix64's finaliser: spreads a counter over all 64 bits.
@@ -181,7 +190,7 @@ pub fn prepare_response_headers(headers: &mut HeaderMap, request_id: HeaderValue
     headers.insert(X_REQUEST_ID.clone(), request_id);
 }
 
-fn format_ip(ip: IpAddr, buf: &mut [u8; 64]) -> &str {
+pub(crate) fn format_ip(ip: IpAddr, buf: &mut [u8; 64]) -> &str {
     use std::io::Write;
     let ip = match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),

@@ -9,7 +9,9 @@
 //! * [`config`]: settings from flags and the environment, validated at start;
 //! * [`proxy`]: the engine (forwarding, deadline, retry, body limit, access log) of the
 //!   general path;
-//! * [`h1`]: HTTP/1.1 head parsing and body framing without hyper's codecs;
+//! * `conn`: the relay's own HTTP/1.1 path, which serves ordinary API calls without
+//!   hyper's general-purpose codecs (the same rules as [`proxy`]);
+//! * [`h1`]: HTTP/1.1 head parsing and body framing for that path;
 //! * [`upstream`]: each client connection's own connection to the upstream;
 //! * [`caller`]: only API Gateway's service account may call (`ALLOWED_INVOKERS`);
 //! * [`headers`]: which headers are stripped, added and kept;
@@ -48,6 +50,7 @@
 pub mod body;
 pub mod caller;
 pub mod config;
+mod conn;
 pub mod cors;
 pub mod h1;
 pub mod headers;

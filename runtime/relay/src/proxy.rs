@@ -116,6 +116,11 @@ impl Relay {
         &self.config
     }
 
+    /// The route table.
+    pub fn routes(&self) -> &RouteTable {
+        &self.routes
+    }
+
     /// Answers one request from `peer`, forwarding it (if it is to be forwarded) over
     /// `upstream`, the client connection's upstream connection.
     pub async fn handle(
@@ -537,6 +542,27 @@ fn access_line(
     request_id: &HeaderValue,
     start: Instant,
 ) -> Line {
+    access_line_str(
+        severity,
+        method,
+        route,
+        path,
+        status,
+        request_id.to_str().unwrap_or("-"),
+        start,
+    )
+}
+
+/// The access log line's common fields.
+pub(crate) fn access_line_str(
+    severity: Severity,
+    method: &str,
+    route: Option<&PublicRoute>,
+    path: &str,
+    status: u16,
+    request_id: &str,
+    start: Instant,
+) -> Line {
     let mut line = Line::new(severity, "request")
         .str("method", method)
         .str("route", route.map_or("-", |r| r.path_template()));
@@ -545,7 +571,7 @@ fn access_line(
     }
     line.str("path", path)
         .field("status", Value::U64(u64::from(status)))
-        .str("request_id", request_id.to_str().unwrap_or("-"))
+        .str("request_id", request_id)
         .field(
             "latency_ms",
             Value::Millis(start.elapsed().as_secs_f64() * 1000.0),

@@ -6,12 +6,13 @@
 //! | status | code                | when |
 //! |--------|---------------------|------|
 //! | 400    | `invalid_path`      | a path servers could read in different ways (see `route`) |
-//! | 400    | `bad_request`       | the client's body stream failed |
+//! | 400    | `bad_request`       | a malformed or ambiguous request head or body (see `h1`), or the client's body stream failed |
 //! | 403    | `cors_rejected`     | a CORS preflight the policy refuses (see `cors`) |
 //! | 403    | `forbidden`         | the verified caller is not API Gateway's account (see `caller`) |
 //! | 404    | `not_found`         | no public route matches the method and path |
 //! | 413    | `payload_too_large` | the body is over the limit (the connection is closed) |
 //! | 414    | `uri_too_long`      | the path or the query is over its limit |
+//! | 431    | `header_too_large`  | the request head is over its limit (see `h1`) |
 //! | 502    | `bad_gateway`       | the upstream could not be reached or failed mid-exchange |
 //! | 504    | `gateway_timeout`   | the upstream did not answer before the deadline |
 
@@ -29,6 +30,10 @@ pub enum Reject {
     InvalidPath(&'static str),
     /// 400 `bad_request`.
     BadRequest,
+    /// 400 `bad_request`: a malformed request, with what is wrong.
+    Malformed(&'static str),
+    /// 431 `header_too_large`.
+    HeaderTooLarge,
     /// 403 `forbidden`.
     Forbidden,
     /// 404 `not_found`.
@@ -47,7 +52,10 @@ impl Reject {
     /// The status code.
     pub fn status(self) -> StatusCode {
         match self {
-            Reject::InvalidPath(_) | Reject::BadRequest => StatusCode::BAD_REQUEST,
+            Reject::InvalidPath(_) | Reject::BadRequest | Reject::Malformed(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            Reject::HeaderTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Reject::Forbidden => StatusCode::FORBIDDEN,
             Reject::NotFound => StatusCode::NOT_FOUND,
             Reject::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -61,7 +69,8 @@ impl Reject {
     pub fn code(self) -> &'static str {
         match self {
             Reject::InvalidPath(_) => "invalid_path",
-            Reject::BadRequest => "bad_request",
+            Reject::BadRequest | Reject::Malformed(_) => "bad_request",
+            Reject::HeaderTooLarge => "header_too_large",
             Reject::Forbidden => "forbidden",
             Reject::NotFound => "not_found",
             Reject::PayloadTooLarge => "payload_too_large",
@@ -74,7 +83,8 @@ impl Reject {
     /// The human-readable message.
     pub fn message(self) -> &'static str {
         match self {
-            Reject::InvalidPath(reason) => reason,
+            Reject::InvalidPath(reason) | Reject::Malformed(reason) => reason,
+            Reject::HeaderTooLarge => "the request head is too large",
             Reject::BadRequest => "the request body could not be read",
             Reject::Forbidden => "only the API's gateway may call this service",
             Reject::NotFound => "no public route matches this method and path",
@@ -94,6 +104,18 @@ impl Reject {
         push_json_str(&mut s, self.message());
         s.push_str("}}");
         s
+    }
+
+    /// Whether answering this closes the connection (the rest of the request cannot be
+    /// read, or must not be).
+    pub fn closes(self) -> bool {
+        matches!(
+            self,
+            Reject::PayloadTooLarge
+                | Reject::Malformed(_)
+                | Reject::HeaderTooLarge
+                | Reject::BadRequest
+        )
     }
 
     /// The full response. A 413 closes the connection, so the rest of the body is never
