@@ -224,22 +224,43 @@ impl Record {
     }
 }
 
-tokio::task_local! {
-    /// The id of the request this task serves (set by the server around each request;
-    /// the header value itself, so setting it copies no bytes).
-    static REQUEST_ID: HeaderValue;
+/// The request a task serves: its id, and whether log lines written while serving it
+/// name that id (see [`crate::logout::JsonLines`]).
+struct RequestScope {
+    id: HeaderValue,
+    in_log: bool,
 }
 
-/// Runs `work` with `id` as the current request id.
-pub(crate) async fn with_request_id<F: Future>(id: HeaderValue, work: F) -> F::Output {
-    REQUEST_ID.scope(id, work).await
+tokio::task_local! {
+    /// The request this task serves (set by the server around each request; the
+    /// header value itself, so setting it copies no bytes).
+    static REQUEST: RequestScope;
+}
+
+/// Runs `work` with `id` as the current request id; with `in_log`, JSON log lines
+/// written while it runs carry the id (as the `request` span's field).
+pub(crate) async fn with_request_id<F: Future>(
+    id: HeaderValue,
+    in_log: bool,
+    work: F,
+) -> F::Output {
+    REQUEST.scope(RequestScope { id, in_log }, work).await
 }
 
 /// The current request's id, `-` outside a request.
 pub fn current_request_id() -> String {
-    REQUEST_ID
-        .try_with(|id| id.to_str().unwrap_or("-").to_string())
+    REQUEST
+        .try_with(|r| r.id.to_str().unwrap_or("-").to_string())
         .unwrap_or_else(|_| "-".to_string())
+}
+
+/// The id log lines written by the current task carry, if any (a cheap clone: the
+/// header value shares its bytes).
+pub(crate) fn logged_request_id() -> Option<HeaderValue> {
+    REQUEST
+        .try_with(|r| r.in_log.then(|| r.id.clone()))
+        .ok()
+        .flatten()
 }
 
 /// A route's path parameters, percent-decoded, by name; a path that does not fit

@@ -13,8 +13,10 @@ use std::io::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::Notify;
-use tracing::{Level, Metadata};
-use tracing_subscriber::fmt::MakeWriter;
+use tracing::{Event, Level, Metadata, Subscriber};
+use tracing_subscriber::fmt::format::{Format, Json, Writer};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
+use tracing_subscriber::registry::LookupSpan;
 
 /// Buffered lines are written at once past this size.
 pub const FLUSH_BYTES: usize = 32 * 1024;
@@ -148,6 +150,70 @@ fn push_json_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// The JSON line format: the subscriber's JSON lines (flattened fields, the current
+/// span), and for a line written while a request is served outside any span, the
+/// `"span":{"request_id":…,"name":"request"}` that a `request` span around the
+/// request would have added, from the request's task-local id
+/// (set by the server around each request). The id is read only when a line is
+/// written, so a request that logs nothing (a cached `GET` with the access line
+/// written by [`access_line`]) pays for no span at all.
+pub struct JsonLines(Format<Json>);
+
+impl JsonLines {
+    /// The format the server installs for `LOG_FORMAT=json`.
+    pub fn new() -> Self {
+        JsonLines(
+            tracing_subscriber::fmt::format()
+                .json()
+                .flatten_event(true)
+                .with_current_span(true)
+                .with_span_list(false),
+        )
+    }
+}
+
+impl Default for JsonLines {
+    fn default() -> Self {
+        JsonLines::new()
+    }
+}
+
+impl<S, N> FormatEvent<S, N> for JsonLines
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> std::fmt::Result {
+        let in_span =
+            event.parent().and_then(|id| ctx.span(id)).is_some() || ctx.lookup_current().is_some();
+        let id = if in_span {
+            None
+        } else {
+            crate::extension::logged_request_id()
+        };
+        let Some(id) = id else {
+            return self.0.format_event(ctx, writer, event);
+        };
+        let mut line = String::with_capacity(256);
+        self.0.format_event(ctx, Writer::new(&mut line), event)?;
+        // The span is the last member of the subscriber's object.
+        let Some(object) = line.strip_suffix("}\n") else {
+            return writer.write_str(&line);
+        };
+        let mut tail = String::with_capacity(64);
+        tail.push_str(",\"span\":{\"request_id\":");
+        push_json_str(&mut tail, id.to_str().unwrap_or("-"));
+        tail.push_str(",\"name\":\"request\"}}\n");
+        writer.write_str(object)?;
+        writer.write_str(&tail)
+    }
+}
+
 /// Writes out the buffered lines now.
 pub fn flush() {
     write_out(&mut lock());
@@ -194,6 +260,86 @@ mod tests {
         assert_eq!(at(951_782_400, 7), "2000-02-29T00:00:00.000007Z");
         assert_eq!(at(1_796_099_425, 695_248), "2026-12-01T04:30:25.695248Z");
         assert_eq!(at(4_102_444_799, 999_999), "2099-12-31T23:59:59.999999Z");
+    }
+
+    /// Lines written into a buffer by a subscriber with [`JsonLines`].
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Captured {
+        /// The lines so far, without their timestamps; cleared.
+        fn take(&self) -> Vec<String> {
+            let text = String::from_utf8(std::mem::take(&mut *self.0.lock().expect("lock")))
+                .expect("utf-8");
+            text.lines()
+                .map(|l| {
+                    let v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
+                    assert!(v["timestamp"].is_string(), "{l}");
+                    let at = l.find(",\"level\"").expect("level after timestamp");
+                    l[at..].to_string()
+                })
+                .collect()
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn lines_written_while_serving_carry_the_request_id_as_the_span_did() {
+        use tracing::Instrument as _;
+        let out = Captured::default();
+        let writer = out.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_max_level(tracing::Level::INFO)
+            .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+            .event_format(JsonLines::new())
+            .finish();
+        let _default = tracing::subscriber::set_default(subscriber);
+        let id = axum::http::HeaderValue::from_static("abc-\"1\"");
+        let log = || tracing::warn!(error = "busy", "service unavailable");
+
+        // The way lines carried the id before: a span around the request.
+        let span = tracing::info_span!("request", request_id = %id.to_str().unwrap());
+        async { log() }.instrument(span).await;
+        let with_span = out.take();
+        assert_eq!(with_span.len(), 1);
+        assert!(
+            with_span[0].ends_with(r#","span":{"request_id":"abc-\"1\"","name":"request"}}"#),
+            "{with_span:?}"
+        );
+
+        // Now: the request's task-local id, the same bytes.
+        crate::extension::with_request_id(id.clone(), true, async { log() }).await;
+        assert_eq!(out.take(), with_span);
+
+        // Not named when the span would not have been recorded, nor outside a request.
+        crate::extension::with_request_id(id.clone(), false, async { log() }).await;
+        log();
+        for line in out.take() {
+            assert!(!line.contains("span"), "{line}");
+        }
+
+        // A span opened while handling is the line's span, as before.
+        crate::extension::with_request_id(
+            id,
+            true,
+            async { log() }.instrument(tracing::info_span!("inner", step = 2)),
+        )
+        .await;
+        let lines = out.take();
+        assert!(
+            lines[0].ends_with(r#","span":{"step":2,"name":"inner"}}"#),
+            "{lines:?}"
+        );
     }
 
     #[test]

@@ -207,18 +207,18 @@ pub fn run(service: &'static Service, routes: fn() -> Router<Db>) -> ExitCode {
 
 /// JSON (or compact text) logs on stdout. A plain level (`info`, `warn`, …) is a fixed
 /// maximum level; anything else (`shop_backend=debug,sqlx=warn`) an `EnvFilter`. The
-/// difference matters under load: every request runs inside a span (its request id),
-/// entered on every poll of its future, and `EnvFilter` takes a lock shared by all
-/// threads on each enter and exit (~10 % of the CPU of `GET /products` on PostgreSQL).
+/// difference matters under load: with text logs every request runs inside a span (its
+/// request id), entered on every poll of its future, and `EnvFilter` takes a lock
+/// shared by all threads on each enter and exit (~10 % of the CPU of `GET /products`
+/// on PostgreSQL). JSON lines get the request id from the request's task instead
+/// ([`crate::logout::JsonLines`]), with no span.
 fn init_logging(cli: &Cli) {
     macro_rules! install {
         ($builder:expr) => {
             match cli.log_format {
                 LogFormat::Json => $builder
-                    .json()
-                    .flatten_event(true)
-                    .with_current_span(true)
-                    .with_span_list(false)
+                    .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+                    .event_format(crate::logout::JsonLines::new())
                     .try_init(),
                 LogFormat::Text => $builder.compact().try_init(),
             }
@@ -521,6 +521,12 @@ fn record_request(method: &axum::http::Method, route: &str, status: u16, seconds
 }
 
 /// Request id, access log line and metrics for every request.
+///
+/// JSON lines written while the request is handled carry its id the way a `request`
+/// span's field would (when an INFO span here would be enabled): the line format
+/// reads it from the request's task, and only when a line is written
+/// ([`crate::logout::JsonLines`]), so no span is created, entered on every poll and
+/// closed per request. Text lines keep the span.
 async fn observe(req: Request, next: Next) -> Response {
     let started = Instant::now();
     let id = request_id(&req);
@@ -528,36 +534,52 @@ async fn observe(req: Request, next: Next) -> Response {
     // Cheap clones: both share the request's bytes.
     let uri = req.uri().clone();
     let route = req.extensions().get::<MatchedPath>().cloned();
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    let info = tracing::enabled!(tracing::Level::INFO);
+    if JSON_LOGS.load(Ordering::Relaxed) {
+        let response = crate::extension::with_request_id(id.clone(), info, next.run(req)).await;
+        let (response, status, duration_ms) = finish(response, id, &method, route, started);
+        if info {
+            crate::logout::access_line(
+                id_text(&response),
+                method.as_str(),
+                uri.path(),
+                status,
+                duration_ms,
+            );
+        }
+        return response;
+    }
     let span = tracing::info_span!("request", request_id = %id.to_str().unwrap_or("-"));
-    let mut response = crate::extension::with_request_id(id.clone(), next.run(req))
+    let response = crate::extension::with_request_id(id.clone(), false, next.run(req))
         .instrument(span.clone())
         .await;
+    let (response, status, duration_ms) = finish(response, id, &method, route, started);
+    span.in_scope(|| {
+        tracing::info!(
+            method = %method,
+            path = %uri.path(),
+            status,
+            duration_ms,
+            "request"
+        );
+    });
+    response
+}
+
+/// Sets the request id header and records the metrics; the status and milliseconds.
+fn finish(
+    mut response: Response,
+    id: HeaderValue,
+    method: &axum::http::Method,
+    route: &str,
+    started: Instant,
+) -> (Response, u16, f64) {
     response.headers_mut().insert(REQUEST_ID.clone(), id);
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    record_request(&method, route, status, elapsed.as_secs_f64());
-    let duration_ms = elapsed.as_secs_f64() * 1000.0;
-    if JSON_LOGS.load(Ordering::Relaxed) && tracing::enabled!(tracing::Level::INFO) {
-        crate::logout::access_line(
-            id_text(&response),
-            method.as_str(),
-            uri.path(),
-            status,
-            duration_ms,
-        );
-    } else {
-        span.in_scope(|| {
-            tracing::info!(
-                method = %method,
-                path = %uri.path(),
-                status,
-                duration_ms,
-                "request"
-            );
-        });
-    }
-    response
+    record_request(method, route, status, elapsed.as_secs_f64());
+    (response, status, elapsed.as_secs_f64() * 1000.0)
 }
 
 /// The request id as sent back (set just before).
