@@ -20,7 +20,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::body::Body;
+use axum::body::{Body, HttpBody as _};
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
@@ -95,37 +95,40 @@ pub async fn conditional(
     next: Next,
 ) -> Response {
     let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_owned());
-    let conditions = req.headers().clone();
+    // Cheap clones: the route is shared, and the request headers are kept only when
+    // there is a condition to answer.
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let conditions = req
+        .headers()
+        .contains_key(header::IF_NONE_MATCH)
+        .then(|| req.headers().clone());
     let response = next.run(req).await;
     let ok = response.status() == StatusCode::OK;
     if !ok || !matches!(method, Method::GET | Method::HEAD) {
         return with_cache_control(response, HeaderValue::from_static("no-store"));
     }
-    let policy = policies.for_route(route.as_deref());
+    let policy = policies.for_route(route.as_ref().map(MatchedPath::as_str));
     if method == Method::HEAD {
         // axum drops a HEAD answer's body before this layer sees it, so there are no
         // bytes to tag: the policy only.
         return with_cache_control(response, policy);
     }
     let (mut parts, body) = response.into_parts();
-    let bytes = match axum::body::to_bytes(body, usize::MAX).await {
-        Ok(b) => b,
-        Err(e) => {
-            return ApiError::Internal(format!("response body: {e}")).into_response();
-        }
+    // A body in memory that has its tag (a cached response) is passed on as it is;
+    // otherwise the bytes are read (and the tag computed if there is none).
+    let tagged = parts.headers.get(header::ETAG).cloned();
+    let (tag, body) = match tagged {
+        Some(tag) if body.size_hint().exact().is_some() => (tag, body),
+        tagged => match axum::body::to_bytes(body, usize::MAX).await {
+            Ok(bytes) => (tagged.unwrap_or_else(|| etag(&bytes)), Body::from(bytes)),
+            Err(e) => {
+                return ApiError::Internal(format!("response body: {e}")).into_response();
+            }
+        },
     };
-    let tag = parts
-        .headers
-        .get(header::ETAG)
-        .cloned()
-        .unwrap_or_else(|| etag(&bytes));
     parts.headers.insert(header::ETAG, tag.clone());
     parts.headers.insert(header::CACHE_CONTROL, policy);
-    if none_match(&conditions, &tag) {
+    if conditions.is_some_and(|c| none_match(&c, &tag)) {
         let mut not_modified = Response::new(Body::empty());
         *not_modified.status_mut() = StatusCode::NOT_MODIFIED;
         for name in [
@@ -142,7 +145,7 @@ pub async fn conditional(
         }
         return not_modified;
     }
-    Response::from_parts(parts, Body::from(bytes))
+    Response::from_parts(parts, body)
 }
 
 fn with_cache_control(mut response: Response, value: HeaderValue) -> Response {
