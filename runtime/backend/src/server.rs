@@ -20,12 +20,12 @@ use crate::conditional::{CachePolicies, conditional};
 use crate::db::{ConnectOptions, Db, SqliteSync};
 use crate::error::ApiError;
 pub use crate::migration::{Migration, Migrations};
+use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Extension, Router};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use shopgen_facts::backend::env;
@@ -396,14 +396,23 @@ fn router(
         )),
         None => routes,
     };
+    // The system routes get what they need as state of their own handlers, not as a
+    // request extension every request would carry.
+    let System {
+        metrics,
+        openapi,
+        draining,
+    } = system;
     routes
         .route(shopgen_facts::backend::LIVENESS_PATH, get(healthz))
-        .route(shopgen_facts::backend::READINESS_PATH, get(readyz))
-        .route("/metrics", get(metrics))
-        .route("/openapi.json", get(openapi))
+        .route(
+            shopgen_facts::backend::READINESS_PATH,
+            get(move |db: State<Db>| readyz(db, draining)),
+        )
+        .route("/metrics", get(move || render_metrics(metrics)))
+        .route("/openapi.json", get(move || openapi_document(openapi)))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(Extension(system))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(cli.request_timeout_seconds.max(1)),
@@ -419,8 +428,8 @@ async fn healthz() -> Response {
     json_status(StatusCode::OK, "ok")
 }
 
-async fn readyz(State(db): State<Db>, Extension(system): Extension<System>) -> Response {
-    if system.draining.load(Ordering::SeqCst) {
+async fn readyz(State(db): State<Db>, draining: Arc<AtomicBool>) -> Response {
+    if draining.load(Ordering::SeqCst) {
         return json_status(StatusCode::SERVICE_UNAVAILABLE, "draining");
     }
     match tokio::time::timeout(Duration::from_secs(2), db.ping()).await {
@@ -434,20 +443,16 @@ fn json_status(status: StatusCode, text: &str) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-async fn metrics(Extension(system): Extension<System>) -> Response {
+async fn render_metrics(metrics: PrometheusHandle) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        system.metrics.render(),
+        metrics.render(),
     )
         .into_response()
 }
 
-async fn openapi(Extension(system): Extension<System>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        system.openapi.clone(),
-    )
-        .into_response()
+async fn openapi_document(openapi: bytes::Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], openapi).into_response()
 }
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
