@@ -243,8 +243,28 @@ const BYPASS: [header::HeaderName; 6] = [
     header::RANGE,
 ];
 
-fn outcome(result: &'static str) {
-    metrics::counter!("shopgen_response_cache_total", "result" => result).increment(1);
+/// What the cache did with a request, counted in `shopgen_response_cache_total{result}`.
+#[derive(Clone, Copy)]
+enum Outcome {
+    Hit,
+    Miss,
+    Unavailable,
+}
+
+/// The counters' handles, each looked up in the registry at its first use (the layer
+/// runs only once the server, and so the recorder, is up), not per request.
+static OUTCOMES: [std::sync::OnceLock<metrics::Counter>; 3] =
+    [const { std::sync::OnceLock::new() }; 3];
+
+fn outcome(result: Outcome) {
+    let label = match result {
+        Outcome::Hit => "hit",
+        Outcome::Miss => "miss",
+        Outcome::Unavailable => "unavailable",
+    };
+    OUTCOMES[result as usize]
+        .get_or_init(|| metrics::counter!("shopgen_response_cache_total", "result" => label))
+        .increment(1);
 }
 
 /// The middleware (`axum::middleware::from_fn_with_state`) around the generated routes.
@@ -257,7 +277,7 @@ pub async fn layer(
         return next.run(request).await;
     }
     let Some(now) = cache.versions().await else {
-        outcome("unavailable");
+        outcome(Outcome::Unavailable);
         return next.run(request).await;
     };
     let key = request
@@ -267,10 +287,10 @@ pub async fn layer(
     if let Some(entry) = cache.lookup(key)
         && entry.is_current(&now)
     {
-        outcome("hit");
+        outcome(Outcome::Hit);
         return entry.response();
     }
-    outcome("miss");
+    outcome(Outcome::Miss);
     let key: Box<str> = key.into();
     let (response, read) = reads::tracking(next.run(request)).await;
     if response.status() != StatusCode::OK

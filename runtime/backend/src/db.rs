@@ -38,7 +38,7 @@ use sqlx::{AssertSqlSafe, PgPool, Postgres, Sqlite, SqlitePool};
 use std::borrow::Cow;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 static QUERIES: AtomicU64 = AtomicU64::new(0);
@@ -48,9 +48,28 @@ pub fn queries_executed() -> u64 {
     QUERIES.load(Ordering::Relaxed)
 }
 
+/// Whether the server has installed its metrics recorder ([`metrics_recorder_installed`]).
+static RECORDER: AtomicBool = AtomicBool::new(false);
+
+/// The handle of `shopgen_db_queries_total` in the installed recorder, looked up at
+/// the first statement after the recorder was installed: no registry lookup per
+/// statement.
+static QUERIES_METRIC: std::sync::OnceLock<metrics::Counter> = std::sync::OnceLock::new();
+
+/// Tells the statement counter that the server's metrics recorder is installed.
+pub(crate) fn metrics_recorder_installed() {
+    RECORDER.store(true, Ordering::SeqCst);
+}
+
 pub(crate) fn count_query() {
     QUERIES.fetch_add(1, Ordering::Relaxed);
-    metrics::counter!("shopgen_db_queries_total").increment(1);
+    if RECORDER.load(Ordering::Relaxed) {
+        QUERIES_METRIC
+            .get_or_init(|| metrics::counter!("shopgen_db_queries_total"))
+            .increment(1);
+    } else {
+        metrics::counter!("shopgen_db_queries_total").increment(1);
+    }
 }
 
 /// Process-wide SQLite settings, applied once before the library's first use.

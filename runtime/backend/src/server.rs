@@ -267,6 +267,7 @@ async fn main(
         ])
         .and_then(|b| b.install_recorder())
         .map_err(|e| format!("cannot install the metrics recorder: {e}"))?;
+    crate::db::metrics_recorder_installed();
     let openapi = openapi_json(service.openapi_yaml)?;
     let draining = Arc::new(AtomicBool::new(false));
     let system = System {
