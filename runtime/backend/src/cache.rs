@@ -133,7 +133,7 @@ impl ResponseCache {
     async fn versions(&self) -> Option<Arc<Versions>> {
         match &self.versions {
             Some(shared) => shared.next().await,
-            None => versions::read(&self.db).await.ok().map(Arc::new),
+            None => versions::read(&self.db).await.ok(),
         }
     }
 
@@ -225,7 +225,7 @@ impl SharedReads {
                 }
                 std::mem::take(&mut waiting.waiters)
             };
-            let versions = versions::read(&self.db).await.ok().map(Arc::new);
+            let versions = versions::read(&self.db).await.ok();
             for tx in batch {
                 let _ = tx.send(versions.clone());
             }

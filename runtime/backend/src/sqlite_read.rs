@@ -18,6 +18,7 @@
 
 use crate::row::{FromRow, Row};
 use crate::value::{SQLITE_INTEGER_DECIMAL_PRECISION, Sql, Value};
+use crate::versions::Versions;
 use rusqlite::types::Value as SqliteValue;
 use rusqlite::{Connection, OpenFlags};
 use std::path::PathBuf;
@@ -35,7 +36,15 @@ pub struct Reader {
     acquire_timeout: Duration,
     busy_timeout: Duration,
     /// The connection [`Reader::versions`] reads table versions on.
-    versions: Mutex<Option<Connection>>,
+    versions: Mutex<Option<VersionsConnection>>,
+}
+
+/// The connection table versions are read on, with the versions it read last and the
+/// `PRAGMA data_version` it saw just before reading them.
+#[derive(Debug)]
+struct VersionsConnection {
+    conn: Connection,
+    last: Option<(i64, Arc<Versions>)>,
 }
 
 /// How long [`Reader::versions`] waits for a lock before giving up (the caller then
@@ -63,24 +72,51 @@ impl Reader {
         }
     }
 
-    /// The rows of the table-versions query (`name`, `version`), run in place on the
-    /// calling thread rather than on the blocking pool: it steps a table of a few rows
-    /// in microseconds, less than the hand-off to another thread would cost, and it
-    /// runs on every cached `GET`.
-    pub(crate) fn versions(&self, sql: &str) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    /// The table versions (`sql` gives `name`, `version` rows), read in place on the
+    /// calling thread rather than on the blocking pool: it runs on every cached `GET`
+    /// and takes microseconds, less than the hand-off to another thread would cost.
+    /// `sql` runs only when `PRAGMA data_version` shows that another connection (of
+    /// any process) has committed since the last read; otherwise the last versions are
+    /// returned again (see [`crate::versions::read`]).
+    pub(crate) fn versions(&self, sql: &str) -> Result<Arc<Versions>, sqlx::Error> {
         let mut slot = self.versions.lock().map_err(|_| sqlx::Error::PoolClosed)?;
-        let conn = match slot.take() {
-            Some(conn) => conn,
-            None => self.open(VERSIONS_BUSY_TIMEOUT)?,
+        let mut state = match slot.take() {
+            Some(state) => state,
+            None => VersionsConnection {
+                conn: self.open(VERSIONS_BUSY_TIMEOUT)?,
+                last: None,
+            },
         };
-        let rows = (|| {
-            let mut statement = conn.prepare_cached(sql)?;
+        let read = (|| {
+            // Changes when any other connection has committed since this one last
+            // asked (never for this connection's own writes: it makes none).
+            let seen: i64 = state
+                .conn
+                .prepare_cached("PRAGMA data_version")?
+                .query_row([], |r| r.get(0))?;
+            if let Some((before, versions)) = &state.last
+                && *before == seen
+            {
+                return Ok((seen, Arc::clone(versions)));
+            }
+            // Read after the pragma: these versions count at least every commit it saw.
+            let mut statement = state.conn.prepare_cached(sql)?;
             let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect::<Result<Vec<(String, i64)>, _>>()
-        })()
-        .map_err(db_error);
-        *slot = Some(conn);
-        rows
+            let rows = rows.collect::<Result<Vec<(String, i64)>, _>>()?;
+            Ok((seen, Arc::new(Versions::from_pairs(rows))))
+        })();
+        let result = match read {
+            Ok((seen, versions)) => {
+                state.last = Some((seen, Arc::clone(&versions)));
+                Ok(versions)
+            }
+            Err(e) => {
+                state.last = None;
+                Err(db_error(e))
+            }
+        };
+        *slot = Some(state);
+        result
     }
 
     /// The rows of `sql` (at most `limit`), decoded as `T`.
