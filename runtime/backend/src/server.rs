@@ -414,15 +414,21 @@ fn router(
         .route("/openapi.json", get(move || openapi_document(openapi)))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_secs(cli.request_timeout_seconds.max(1)),
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            Arc::new(cli.cache_control_routes.clone()),
-            conditional,
-        ))
-        .layer(axum::middleware::from_fn(observe))
+        // One layer of three (outermost first), not three layers: `Router::layer` boxes
+        // every route once per layer, and each middleware clones its inner service per
+        // request, so nested boxes meant a chain of boxed clones on every request.
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(axum::middleware::from_fn(observe))
+                .layer(axum::middleware::from_fn_with_state(
+                    Arc::new(cli.cache_control_routes.clone()),
+                    conditional,
+                ))
+                .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Duration::from_secs(cli.request_timeout_seconds.max(1)),
+                )),
+        )
 }
 
 async fn healthz() -> Response {
