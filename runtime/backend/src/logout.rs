@@ -94,7 +94,9 @@ pub fn access_line(request_id: &str, method: &str, path: &str, status: u16, dura
     push_json_str(&mut line, method);
     line.push_str(",\"path\":");
     push_json_str(&mut line, path);
-    let _ = write!(line, ",\"status\":{status},\"duration_ms\":{duration_ms}");
+    line.push_str(",\"status\":");
+    push_digits(&mut line, u64::from(status), 1);
+    let _ = write!(line, ",\"duration_ms\":{duration_ms}");
     line.push_str(",\"target\":\"shopgen_backend_runtime::server\",\"span\":{\"request_id\":");
     push_json_str(&mut line, request_id);
     line.push_str(",\"name\":\"request\"}}\n");
@@ -103,7 +105,6 @@ pub fn access_line(request_id: &str, method: &str, path: &str, status: u16, dura
 
 /// RFC 3339 in UTC with microseconds, as the subscriber writes it.
 fn push_timestamp(out: &mut String, now: std::time::SystemTime) {
-    use std::fmt::Write as _;
     let since = now
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
@@ -120,20 +121,51 @@ fn push_timestamp(out: &mut String, now: std::time::SystemTime) {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    let _ = write!(
-        out,
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
-        rem / 3_600,
-        rem / 60 % 60,
-        rem % 60,
-        since.subsec_micros()
-    );
+    // Digits pushed directly: `write!` with padded fields costs more than the rest of
+    // the line.
+    push_digits(out, u64::try_from(year).unwrap_or(0), 4);
+    out.push('-');
+    push_digits(out, u64::try_from(month).unwrap_or(0), 2);
+    out.push('-');
+    push_digits(out, u64::try_from(day).unwrap_or(0), 2);
+    out.push('T');
+    push_digits(out, rem / 3_600, 2);
+    out.push(':');
+    push_digits(out, rem / 60 % 60, 2);
+    out.push(':');
+    push_digits(out, rem % 60, 2);
+    out.push('.');
+    push_digits(out, u64::from(since.subsec_micros()), 6);
+    out.push('Z');
+}
+
+/// Appends `value` in decimal, zero-padded to at least `width` digits.
+fn push_digits(out: &mut String, value: u64, width: usize) {
+    let mut digits = [b'0'; 20];
+    let mut at = digits.len();
+    let mut rest = value;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    let start = at.min(digits.len().saturating_sub(width));
+    out.extend(digits[start..].iter().map(|&d| char::from(d)));
 }
 
 /// Appends `s` as a JSON string literal.
 fn push_json_str(out: &mut String, s: &str) {
     use std::fmt::Write as _;
     out.push('"');
+    // The usual case (a method, a path, a request id): nothing to escape.
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
@@ -260,6 +292,16 @@ mod tests {
         assert_eq!(at(951_782_400, 7), "2000-02-29T00:00:00.000007Z");
         assert_eq!(at(1_796_099_425, 695_248), "2026-12-01T04:30:25.695248Z");
         assert_eq!(at(4_102_444_799, 999_999), "2099-12-31T23:59:59.999999Z");
+        assert_eq!(at(253_402_300_799, 1), "9999-12-31T23:59:59.000001Z");
+        let digits = |v, w| {
+            let mut s = String::new();
+            push_digits(&mut s, v, w);
+            s
+        };
+        assert_eq!(digits(0, 1), "0");
+        assert_eq!(digits(7, 2), "07");
+        assert_eq!(digits(204, 1), "204");
+        assert_eq!(digits(u64::MAX, 4), u64::MAX.to_string());
     }
 
     /// Lines written into a buffer by a subscriber with [`JsonLines`].
@@ -347,5 +389,10 @@ mod tests {
         let mut s = String::new();
         push_json_str(&mut s, "a\"b\\c\n\u{1}é");
         assert_eq!(s, r#""a\"b\\c\n\u0001é""#);
+        for plain in ["", "GET", "/products?limit=2&offset=4", "é-\u{7f}"] {
+            let mut s = String::new();
+            push_json_str(&mut s, plain);
+            assert_eq!(s, serde_json::to_string(plain).unwrap());
+        }
     }
 }
