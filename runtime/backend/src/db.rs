@@ -48,6 +48,10 @@ pub fn queries_executed() -> u64 {
     QUERIES.load(Ordering::Relaxed)
 }
 
+/// A pooled PostgreSQL connection idle this long is checked with a round trip before
+/// it is used again.
+const PG_CHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
+
 /// Whether the server has installed its metrics recorder ([`metrics_recorder_installed`]).
 static RECORDER: AtomicBool = AtomicBool::new(false);
 
@@ -248,6 +252,21 @@ impl Db {
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
+                // sqlx would check every idle connection it hands out with a round trip
+                // of its own (on top of the one it makes when the connection comes
+                // back), doubling the round trips of every statement, the response
+                // cache's version read included. Only a connection idle for a while
+                // (the database may have restarted meanwhile) is checked; one that
+                // fails is replaced, as before.
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for >= PG_CHECK_IDLE_AFTER {
+                            sqlx::Connection::ping(conn).await?;
+                        }
+                        Ok(true)
+                    })
+                })
                 .connect(url)
                 .await?;
             Ok(Db::Postgres(pool))
