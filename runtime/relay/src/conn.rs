@@ -373,8 +373,9 @@ impl Conn {
         let Ok(target) = std::str::from_utf8(target) else {
             return Next::Handoff;
         };
-        let (path, query) = match target.split_once('?') {
-            Some((p, q)) => (p, Some(q)),
+        let query_at = target.bytes().position(|b| b == b'?');
+        let (path, query) = match query_at {
+            Some(at) => (&target[..at], Some(&target[at + 1..])),
             None => (target, None),
         };
         let method_bytes = head.method.of(buf);
@@ -427,6 +428,8 @@ impl Conn {
         }
         let is_head = method == hyper::Method::HEAD;
         let close = head.close;
+        // Without a `key` parameter (the common case) nothing is allocated.
+        let stripped = query.and_then(strip_api_key_param);
 
         let verdict = relay.routes().classify(&method, path);
         if !matches!(verdict, Verdict::Health)
@@ -486,10 +489,11 @@ impl Conn {
         }
 
         // The upstream request head.
+        // (The target was checked above: UTF-8, in origin form.)
         let buf = &self.buf;
-        let target = std::str::from_utf8(head.target.of(buf)).unwrap_or("/");
-        let (path, query) = match target.split_once('?') {
-            Some((p, q)) => (p, Some(q)),
+        let target = head.target.of(buf);
+        let (path, query) = match query_at {
+            Some(at) => (&target[..at], Some(&target[at + 1..])),
             None => (target, None),
         };
         let method_bytes = head.method.of(buf);
@@ -498,16 +502,17 @@ impl Conn {
         out.extend_from_slice(method_bytes);
         out.push(b' ');
         let base = config.upstream.base_path();
-        let stripped = query.and_then(strip_api_key_param);
         if base.is_empty() && stripped.is_none() {
-            out.extend_from_slice(target.as_bytes());
+            out.extend_from_slice(target);
         } else {
             out.extend_from_slice(base.as_bytes());
-            out.extend_from_slice(path.as_bytes());
-            let query = stripped.as_deref().or(query).unwrap_or("");
+            out.extend_from_slice(path);
+            let query = stripped
+                .as_deref()
+                .map_or(query.unwrap_or(b""), str::as_bytes);
             if !query.is_empty() {
                 out.push(b'?');
-                out.extend_from_slice(query.as_bytes());
+                out.extend_from_slice(query);
             }
         }
         out.extend_from_slice(b" HTTP/1.1\r\n");

@@ -180,12 +180,23 @@ fn push_millis(buf: &mut String, ms: f64) {
     buf.push(char::from(b'0' + (frac % 10) as u8));
 }
 
+/// The bytes [`push_json_str`] escapes: control characters, `"`, backslash and DEL.
+static ESCAPED: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table[0x7f] = true;
+    table
+};
+
 /// Appends `s` as a JSON string literal.
 pub fn push_json_str(buf: &mut String, s: &str) {
-    if !s
-        .bytes()
-        .any(|b| b < 0x20 || b == b'"' || b == b'\\' || b == 0x7f)
-    {
+    if !s.bytes().any(|b| ESCAPED[usize::from(b)]) {
         // Nothing to escape (the common case): one copy.
         buf.push('"');
         buf.push_str(s);

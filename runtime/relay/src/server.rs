@@ -1,7 +1,8 @@
 //! The listener: accepts connections, serves HTTP/1.1 with keep-alive (each connection
 //! on the relay's own path, the `conn` module, which hands unusual ones to hyper's
-//! server and [`Relay::handle`]), and drains on shutdown. HTTP/1.1 only: it is what Cloud Run sends a
-//! container unless end-to-end HTTP/2 is switched on, which shopgen does not do.
+//! server and [`Relay::handle`]), and drains on shutdown. HTTP/1.1 only: it is what
+//! Cloud Run sends a container unless end-to-end HTTP/2 is switched on, which shopgen
+//! does not do.
 //!
 //! Takes a bound [`TcpListener`], a relay and a shutdown future; gives back when the
 //! shutdown future has fired and every connection has finished (or the drain timeout has
