@@ -13,8 +13,9 @@
 //!
 //! What this path does not handle itself, the connection hands, with every byte read
 //! so far, to the general path (hyper's server and [`Relay::handle`]) for the rest of
-//! its life: HTTP/1.0 clients, `Upgrade`, request targets that are not in origin form,
-//! and CORS preflights. Everything the relay answers for an ordinary API call stays here.
+//! its life: HTTP/1.0 clients, `Upgrade` and request targets that are not in origin
+//! form. Everything the relay answers for an API call, CORS preflights included, stays
+//! here.
 //!
 //! Limits and deadlines:
 //! * a request head must be complete within
@@ -49,6 +50,9 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::{Instant, Sleep};
 
+use hyper::header::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::cors::{self, CorsPolicy, Preflight};
 use crate::h1::{self, Field, Framing, HeadError, Kind, RequestHead};
 use crate::headers;
 use crate::log::{Severity, Value};
@@ -385,12 +389,6 @@ impl Conn {
         if method == hyper::Method::CONNECT {
             return Next::Handoff;
         }
-        if method == hyper::Method::OPTIONS
-            && config.cors.is_some()
-            && !relay.routes().methods_at(path).is_empty()
-        {
-            return Next::Handoff;
-        }
 
         // What the head says, in one pass.
         let mut rid: Option<&[u8]> = None;
@@ -425,6 +423,16 @@ impl Conn {
         self.path.clear();
         if config.access_log {
             self.path.push_str(path);
+        }
+        // CORS preflights on public paths are answered here; the upstream never sees
+        // one (as on the general path).
+        if method == hyper::Method::OPTIONS
+            && let Some(cors) = &config.cors
+        {
+            let methods = relay.routes().methods_at(path);
+            if !methods.is_empty() {
+                return self.preflight(&head, cors, &methods, start).await;
+            }
         }
         let is_head = method == hyper::Method::HEAD;
         let close = head.close;
@@ -1158,6 +1166,94 @@ impl Conn {
                 rid,
                 start.into_std(),
             )
+            .emit_batched();
+        }
+        if written.is_err() || close {
+            Next::Close
+        } else {
+            Next::KeepAlive
+        }
+    }
+
+    /// Answers a CORS preflight (an `OPTIONS` request on a public path whose routes
+    /// have `methods`) as [`crate::cors::CorsPolicy::preflight`] decides, and logs it.
+    async fn preflight(
+        &mut self,
+        head: &RequestHead,
+        cors: &CorsPolicy,
+        methods: &[Method],
+        start: Instant,
+    ) -> Next {
+        // The three request headers a preflight is decided on, as a map: preflights
+        // are rare (browsers keep the answer for `max_age`), ordinary calls never
+        // build one.
+        let mut asked = HeaderMap::new();
+        for f in &self.fields {
+            let name = f.name.of(&self.buf);
+            let wanted = f.kind == Kind::Origin
+                || name.eq_ignore_ascii_case(b"access-control-request-method")
+                || name.eq_ignore_ascii_case(b"access-control-request-headers");
+            if wanted
+                && let (Ok(n), Ok(v)) = (
+                    HeaderName::from_bytes(name),
+                    HeaderValue::from_bytes(f.value.of(&self.buf)),
+                )
+            {
+                asked.append(n, v);
+            }
+        }
+        let close = head.close || !self.skip_body(head);
+        self.out.clear();
+        let (status, outcome) = match cors.preflight(&asked, methods) {
+            Preflight::Refused(reason) => {
+                let body = reply::cors_refused_body(reason);
+                write_local_head(
+                    &mut self.out,
+                    403,
+                    "Forbidden",
+                    body.len(),
+                    &self.rid,
+                    close,
+                );
+                self.out.extend_from_slice(b"\r\n");
+                self.out.extend_from_slice(body.as_bytes());
+                (403, reason)
+            }
+            answer => {
+                let (fields, outcome) = match answer {
+                    Preflight::Allowed(fields) => (fields, "allowed"),
+                    _ => {
+                        let mut fields = HeaderMap::new();
+                        fields.insert(hyper::header::ALLOW, cors::allow_value(methods, true));
+                        (fields, "not a preflight")
+                    }
+                };
+                self.out.extend_from_slice(b"HTTP/1.1 204 No Content\r\n");
+                for (name, value) in &fields {
+                    push_field(&mut self.out, name.as_str().as_bytes(), value.as_bytes());
+                }
+                push_field(&mut self.out, b"x-request-id", &self.rid);
+                push_date(&mut self.out);
+                if close {
+                    self.out.extend_from_slice(b"connection: close\r\n");
+                }
+                self.out.extend_from_slice(b"\r\n");
+                (204, outcome)
+            }
+        };
+        let written = self.client.write_all(&self.out).await;
+        if self.relay.config().access_log {
+            let rid = std::str::from_utf8(&self.rid).unwrap_or("-");
+            access_line_str(
+                Severity::Info,
+                "OPTIONS",
+                None,
+                &self.path,
+                status,
+                rid,
+                start.into_std(),
+            )
+            .str("preflight", outcome)
             .emit_batched();
         }
         if written.is_err() || close {

@@ -139,11 +139,17 @@ impl Reject {
 /// CORS policy does not allow. It carries no CORS header, so the browser refuses the
 /// call it was asking about.
 pub fn cors_refused(reason: &str, request_id: HeaderValue) -> Response<ResponseBody> {
+    let body = cors_refused_body(reason);
+    json_response(StatusCode::FORBIDDEN, ResponseBody::local(body), request_id)
+}
+
+/// The body of a refused preflight (403 `cors_rejected`).
+pub fn cors_refused_body(reason: &str) -> String {
     let mut s = String::with_capacity(96);
     s.push_str("{\"error\":{\"code\":\"cors_rejected\",\"message\":");
     push_json_str(&mut s, reason);
     s.push_str("}}");
-    json_response(StatusCode::FORBIDDEN, ResponseBody::local(s), request_id)
+    s
 }
 
 /// The health check's body.

@@ -278,3 +278,42 @@ async fn a_browsers_revalidation_passes_through_with_cors_headers() {
     assert!(!res.body.is_empty());
     relay.stop().await;
 }
+
+#[tokio::test]
+async fn a_preflight_and_the_call_after_it_share_one_keep_alive_connection() {
+    let (up, relay) = setup(&[SHOP], false).await;
+    let mut stream = tokio::net::TcpStream::connect(relay.addr).await.unwrap();
+    // What a browser sends: the preflight, then the call itself on the same connection.
+    let requests = format!(
+        "OPTIONS /products HTTP/1.1\r\nHost: relay\r\nOrigin: {SHOP}\r\n\
+         Access-Control-Request-Method: GET\r\nAccess-Control-Request-Headers: x-api-key\r\n\r\n\
+         GET /products HTTP/1.1\r\nHost: relay\r\nOrigin: {SHOP}\r\nx-api-key: k\r\n\
+         Connection: close\r\n\r\n"
+    );
+    tokio::io::AsyncWriteExt::write_all(&mut stream, requests.as_bytes())
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut buf),
+    )
+    .await;
+    let end = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("the preflight's answer")
+        + 4;
+    let first = parse_response(&buf[..end]);
+    assert_eq!(first.status, 204);
+    assert_eq!(first.header("access-control-allow-origin"), Some(SHOP));
+    assert!(first.header("x-request-id").is_some());
+    assert!(first.header("connection").is_none(), "kept alive");
+    let second = parse_response(&buf[end..]);
+    assert_eq!(second.status, 200, "{}", second.body_str());
+    assert_eq!(second.header("access-control-allow-origin"), Some(SHOP));
+    assert_eq!(up.count(), 1, "only the call reaches the upstream");
+    assert_eq!(up.last().method, "GET");
+    assert!(up.last().headers.get("x-api-key").is_none());
+    relay.stop().await;
+}
