@@ -87,6 +87,8 @@ struct Failure {
     reject: Reject,
     detail: String,
     retry: bool,
+    /// The upstream stopped taking the request body: it may have answered already.
+    upstream_stopped_reading: bool,
 }
 
 impl Failure {
@@ -95,6 +97,7 @@ impl Failure {
             reject,
             detail: detail.into(),
             retry,
+            upstream_stopped_reading: false,
         }
     }
 }
@@ -580,6 +583,7 @@ impl Conn {
         let retryable = route.method().is_idempotent() && body_done;
         let upstream_start = Instant::now();
         let mut retried = false;
+        let mut answered_early = false;
         let mut remaining = match head.framing {
             Framing::Length(n) => n - in_head as u64,
             _ => 0,
@@ -602,6 +606,17 @@ impl Conn {
             };
             let res = match sent {
                 Ok(()) => self.read_response_head(deadline, is_head).await,
+                // An upstream that answers before reading the whole body (a 413 of its
+                // own, say) and closes: its answer is passed on, not a 502.
+                Err(f) if f.upstream_stopped_reading => {
+                    match self.read_response_head(deadline, is_head).await {
+                        Ok(res) => {
+                            answered_early = true;
+                            Ok(res)
+                        }
+                        Err(_) => Err(f),
+                    }
+                }
                 Err(e) => Err(e),
             };
             match res {
@@ -637,10 +652,15 @@ impl Conn {
             }
         };
 
-        // The response.
-        let closing = close || *self.shutdown.borrow();
+        // The response. After an early answer the rest of the request body was never
+        // read: both connections end with it (the client's gently).
+        let closing = close || answered_early || *self.shutdown.borrow();
         let status = res.status;
         let result = self.forward_response(res, deadline, closing).await;
+        if answered_early {
+            self.upstream = None;
+            self.linger = true;
+        }
         if self.relay.config().access_log {
             let error = result.as_ref().err();
             let severity = if error.is_some() {
@@ -852,11 +872,13 @@ impl Conn {
                     ));
                 }
                 Some(Err(e)) => {
-                    return Err(Failure::new(
+                    let mut f = Failure::new(
                         Reject::BadGateway,
                         format!("writing the request body to the upstream: {e}"),
                         false,
-                    ));
+                    );
+                    f.upstream_stopped_reading = true;
+                    return Err(f);
                 }
                 Some(Ok(())) => {}
             }

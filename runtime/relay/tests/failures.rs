@@ -199,3 +199,72 @@ async fn large_bodies_stream_both_ways() {
     assert_eq!(up.last().body.len(), 3_000_000);
     relay.stop().await;
 }
+
+/// An upstream that reads a request head, answers 413 at once and closes without
+/// reading the body (the kernel then resets the connection); its port.
+async fn early_answering_upstream() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let mut got = Vec::new();
+                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let n = tokio::io::AsyncReadExt::read(&mut stream, &mut buf)
+                        .await
+                        .unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    got.extend_from_slice(&buf[..n]);
+                }
+                let body = r#"{"error":{"code":"too_large"}}"#;
+                let answer = format!(
+                    "HTTP/1.1 413 Payload Too Large\r\ncontent-type: application/json\r\n\
+                     content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+                // Dropped with the body unread: a reset, not a clean close.
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn an_upstream_answering_before_the_body_is_read_is_passed_on() {
+    let port = early_answering_upstream().await;
+    let relay = relay(config(&format!("http://127.0.0.1:{port}"), |c| {
+        c.max_body_bytes = 64 * 1024 * 1024;
+    }))
+    .await;
+    // More body than the socket buffers hold, sent while the relay forwards it.
+    let body = vec![b'x'; 16 * 1024 * 1024];
+    let mut stream = tokio::net::TcpStream::connect(relay.addr).await.unwrap();
+    let head = format!(
+        "PUT /products/1 HTTP/1.1\r\nHost: r\r\nContent-Length: {}\r\nX-Request-Id: early-1\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    let sender = tokio::spawn(async move {
+        // The relay stops reading once the upstream has answered: errors are expected.
+        let _ = writer.write_all(&body).await;
+        writer
+    });
+    let mut raw = Vec::new();
+    let _ = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::io::AsyncReadExt::read_to_end(&mut reader, &mut raw),
+    )
+    .await;
+    let res = parse_response(&raw);
+    assert_eq!(res.status, 413, "{}", res.body_str());
+    assert_eq!(res.body_str(), r#"{"error":{"code":"too_large"}}"#);
+    assert_eq!(res.header("connection"), Some("close"));
+    assert_eq!(res.header("x-request-id"), Some("early-1"));
+    sender.abort();
+    relay.stop().await;
+}
