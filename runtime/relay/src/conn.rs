@@ -100,6 +100,19 @@ impl Failure {
             upstream_stopped_reading: false,
         }
     }
+
+    /// 504: the exchange's deadline (`timeout` after the head arrived) passed.
+    fn timeout(timeout: Duration) -> Self {
+        Failure::new(
+            Reject::GatewayTimeout,
+            format!("no response within {} ms", timeout.as_millis()),
+            false,
+        )
+    }
+
+    fn no_upstream() -> Self {
+        Failure::new(Reject::BadGateway, "no upstream connection", false)
+    }
 }
 
 /// A timer that is re-armed only when it fires before the deadline being waited for
@@ -724,11 +737,7 @@ impl Conn {
                 tokio::time::timeout(config.connect_timeout, TcpStream::connect((host, port)));
             let stream = match until(&mut self.exchange_timer, deadline, connect).await {
                 None => {
-                    return Err(Failure::new(
-                        Reject::GatewayTimeout,
-                        timeout_detail(config.upstream_timeout),
-                        false,
-                    ));
+                    return Err(Failure::timeout(config.upstream_timeout));
                 }
                 Some(Err(_)) => {
                     return Err(Failure::new(
@@ -753,11 +762,7 @@ impl Conn {
             });
         }
         let Some(up) = self.upstream.as_mut() else {
-            return Err(Failure::new(
-                Reject::BadGateway,
-                "no upstream connection",
-                false,
-            ));
+            return Err(Failure::no_upstream());
         };
         match until(
             &mut self.exchange_timer,
@@ -766,11 +771,7 @@ impl Conn {
         )
         .await
         {
-            None => Err(Failure::new(
-                Reject::GatewayTimeout,
-                timeout_detail(config.upstream_timeout),
-                false,
-            )),
+            None => Err(Failure::timeout(config.upstream_timeout)),
             Some(Err(e)) => Err(Failure::new(
                 Reject::BadGateway,
                 format!("writing to the upstream: {e}"),
@@ -800,11 +801,7 @@ impl Conn {
                 .await;
                 match read {
                     None => {
-                        return Err(Failure::new(
-                            Reject::GatewayTimeout,
-                            timeout_detail(timeout),
-                            false,
-                        ));
+                        return Err(Failure::timeout(timeout));
                     }
                     Some(Ok(0)) => {
                         return Err(Failure::new(
@@ -850,11 +847,7 @@ impl Conn {
                 }
             };
             let Some(up) = self.upstream.as_mut() else {
-                return Err(Failure::new(
-                    Reject::BadGateway,
-                    "no upstream connection",
-                    false,
-                ));
+                return Err(Failure::no_upstream());
             };
             let written = until(
                 &mut self.exchange_timer,
@@ -865,20 +858,17 @@ impl Conn {
             self.buf.drain(..take);
             match written {
                 None => {
-                    return Err(Failure::new(
-                        Reject::GatewayTimeout,
-                        timeout_detail(timeout),
-                        false,
-                    ));
+                    return Err(Failure::timeout(timeout));
                 }
                 Some(Err(e)) => {
-                    let mut f = Failure::new(
-                        Reject::BadGateway,
-                        format!("writing the request body to the upstream: {e}"),
-                        false,
-                    );
-                    f.upstream_stopped_reading = true;
-                    return Err(f);
+                    return Err(Failure {
+                        upstream_stopped_reading: true,
+                        ..Failure::new(
+                            Reject::BadGateway,
+                            format!("writing the request body to the upstream: {e}"),
+                            false,
+                        )
+                    });
                 }
                 Some(Ok(())) => {}
             }
@@ -923,11 +913,7 @@ impl Conn {
                 }
             }
             let Some(up) = self.upstream.as_mut() else {
-                return Err(Failure::new(
-                    Reject::BadGateway,
-                    "no upstream connection",
-                    false,
-                ));
+                return Err(Failure::no_upstream());
             };
             let read = until(
                 &mut self.exchange_timer,
@@ -937,11 +923,7 @@ impl Conn {
             .await;
             match read {
                 None => {
-                    return Err(Failure::new(
-                        Reject::GatewayTimeout,
-                        timeout_detail(timeout),
-                        false,
-                    ));
+                    return Err(Failure::timeout(timeout));
                 }
                 Some(Ok(0)) => {
                     return Err(Failure::new(
@@ -1535,10 +1517,6 @@ fn push_date(out: &mut Vec<u8>) {
             out.extend_from_slice(b"\r\n");
         }
     });
-}
-
-fn timeout_detail(timeout: Duration) -> String {
-    format!("no response within {} ms", timeout.as_millis())
 }
 
 fn is_reset(e: &io::Error) -> bool {

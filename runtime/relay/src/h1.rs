@@ -218,6 +218,17 @@ fn head_error(e: httparse::Error) -> HeadError {
     }
 }
 
+/// The length of a complete head; `None` while it is still arriving (and may, being
+/// under [`MAX_HEAD_BYTES`] so far).
+fn head_len(parsed: httparse::Result<usize>, buf: &[u8]) -> Result<Option<usize>, HeadError> {
+    match parsed {
+        Ok(httparse::Status::Complete(len)) => Ok(Some(len)),
+        Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD_BYTES => Err(HeadError::TooLarge),
+        Ok(httparse::Status::Partial) => Ok(None),
+        Err(e) => Err(head_error(e)),
+    }
+}
+
 /// Parses a request head from the start of `buf` into `fields` (cleared first).
 /// `Ok(None)`: the head is not complete yet.
 pub fn parse_request(
@@ -227,20 +238,13 @@ pub fn parse_request(
     fields.clear();
     let mut headers = uninit_headers();
     let mut req = httparse::Request::new(&mut []);
-    let len = match httparse::ParserConfig::default().parse_request_with_uninit_headers(
+    let parsed = httparse::ParserConfig::default().parse_request_with_uninit_headers(
         &mut req,
         buf,
         &mut headers,
-    ) {
-        Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) => {
-            return if buf.len() > MAX_HEAD_BYTES {
-                Err(HeadError::TooLarge)
-            } else {
-                Ok(None)
-            };
-        }
-        Err(e) => return Err(head_error(e)),
+    );
+    let Some(len) = head_len(parsed, buf)? else {
+        return Ok(None);
     };
     if len > MAX_HEAD_BYTES {
         return Err(HeadError::TooLarge);
@@ -332,20 +336,13 @@ pub fn parse_response(
     fields.clear();
     let mut headers = uninit_headers();
     let mut res = httparse::Response::new(&mut []);
-    let len = match httparse::ParserConfig::default().parse_response_with_uninit_headers(
+    let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
         &mut res,
         buf,
         &mut headers,
-    ) {
-        Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) => {
-            return if buf.len() > MAX_HEAD_BYTES {
-                Err(HeadError::TooLarge)
-            } else {
-                Ok(None)
-            };
-        }
-        Err(e) => return Err(head_error(e)),
+    );
+    let Some(len) = head_len(parsed, buf)? else {
+        return Ok(None);
     };
     let (Some(status), Some(minor)) = (res.code, res.version) else {
         return Err(HeadError::Malformed);
@@ -695,8 +692,13 @@ fn hex(b: u8) -> u8 {
 }
 
 /// Appends `n` in decimal.
-pub fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
+pub fn push_decimal(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(decimal(n, &mut [0u8; 20]));
+}
+
+/// `n` in decimal ASCII digits, written into the end of `digits` (without the
+/// formatting machinery: heads and log lines use it on every request).
+pub fn decimal(mut n: u64, digits: &mut [u8; 20]) -> &[u8] {
     let mut at = digits.len();
     loop {
         at -= 1;
@@ -706,7 +708,7 @@ pub fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
             break;
         }
     }
-    out.extend_from_slice(&digits[at..]);
+    &digits[at..]
 }
 
 /// Appends `n` in lowercase hexadecimal.

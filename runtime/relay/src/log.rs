@@ -150,18 +150,10 @@ pub async fn flusher() {
 }
 
 /// Appends `n` in decimal (without the formatting machinery: one line per request).
-fn push_u64(buf: &mut String, mut n: u64) {
+fn push_u64(buf: &mut String, n: u64) {
     let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    buf.push_str(std::str::from_utf8(&digits[at..]).unwrap_or("0"));
+    let digits = crate::h1::decimal(n, &mut digits);
+    buf.push_str(std::str::from_utf8(digits).unwrap_or("0"));
 }
 
 /// Appends `ms` with three decimals.
