@@ -17,6 +17,7 @@ use shopgen::emit::{GeneratedFile, emit_all, parse_header};
 use shopgen::model::SpecSource;
 use shopgen::model::names::pluralize;
 use shopgen::output;
+use shopgen::spec::keys::{HOOKS, METHODS};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -79,15 +80,6 @@ const BODY_NAMES: &[&str] = &["percent", "note", "new_title", "effective_on", "d
 const OUTPUT_NAMES: &[&str] = &["count", "average", "summary_text", "computed_at", "ok"];
 /// Types of the one path parameter `{key}` an operation may have.
 const PARAM_TYPES: &[usize] = &[2, 3, 0, 9, 10, 8];
-const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
-const HOOKS: [&str; 6] = [
-    "before_create",
-    "before_update",
-    "before_delete",
-    "after_create",
-    "after_update",
-    "after_delete",
-];
 
 const TYPES: [&str; 11] = [
     "string",

@@ -68,7 +68,7 @@ fn api_cargo_toml(model: &Model) -> EmittedFile {
 }
 
 /// The Rust type of a field's value; `optional` wraps it in `Option`.
-fn rust_type(ty: &FieldType, optional: bool) -> TokenStream {
+pub(crate) fn rust_type(ty: &FieldType, optional: bool) -> TokenStream {
     let t = match ty {
         FieldType::String { .. } | FieldType::Text { .. } | FieldType::Enum { .. } => {
             quote!(String)

@@ -466,22 +466,7 @@ fn list_static(plan: &Plan) -> TokenStream {
 fn column_type(c: &RowColumn) -> TokenStream {
     match c {
         RowColumn::Id => quote!(i64),
-        RowColumn::Field(f) => {
-            let t = match &f.ty {
-                FieldType::String { .. } | FieldType::Text { .. } | FieldType::Enum { .. } => {
-                    quote!(String)
-                }
-                FieldType::Integer { .. } => quote!(i32),
-                FieldType::BigInt { .. } => quote!(i64),
-                FieldType::Boolean => quote!(bool),
-                FieldType::Decimal { .. } => quote!(Decimal),
-                FieldType::Float { .. } => quote!(f64),
-                FieldType::Timestamp => quote!(Timestamp),
-                FieldType::Date => quote!(Date),
-                FieldType::Uuid => quote!(Uuid),
-            };
-            if f.required { t } else { quote!(Option<#t>) }
-        }
+        RowColumn::Field(f) => crate::emit::extension::rust_type(&f.ty, !f.required),
         RowColumn::ForeignKey(b) => {
             if b.required {
                 quote!(i64)
