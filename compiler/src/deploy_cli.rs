@@ -27,6 +27,10 @@ pub struct DeployArgs {
     /// Region of the relay, gateway and registry (default: the spec's `gcp.region`).
     #[arg(long)]
     pub region: Option<String>,
+    /// Region of the API Gateway gateway (default: the spec's `gcp.gateway_region`,
+    /// else its region); API Gateway runs in a subset of regions.
+    #[arg(long)]
+    pub gateway_region: Option<String>,
     /// Immutable image tag (default: the commit, plus a digest of uncommitted changes).
     #[arg(long)]
     pub image_tag: Option<String>,
@@ -97,6 +101,30 @@ fn stack(model: &Model, spec: &Path, out: &Path) -> Stack {
         gcloudignore: format!("{out}/{}", docker::GCLOUDIGNORE),
         backend_dockerfile: format!("{out}/backend/Dockerfile"),
         relay_dockerfile: format!("{out}/relay/Dockerfile"),
+        preflight_apis: vec![
+            "cloudresourcemanager.googleapis.com".to_string(),
+            "serviceusage.googleapis.com".to_string(),
+        ],
+        apis: terraform::project_services(model)
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        state: shopgen_deploy::StateBackend::Gcs {
+            bucket: None,
+            prefix: model.source.stem.clone(),
+        },
+        gateway_region: model.gcp.region.clone(),
+        network: model.gcp.network.clone(),
+        subnetwork: model.gcp.subnetwork.clone(),
+        connector_cidr: match &model.gcp.egress {
+            shopgen::model::Egress::Connector { cidr, .. } => Some(cidr.clone()),
+            shopgen::model::Egress::DirectVpc => None,
+        },
+        build_service_account_id: terraform::build_service_account(model),
+        k8s_selector: format!(
+            "app.kubernetes.io/managed-by=shopgen,app.kubernetes.io/part-of={}",
+            model.service.name
+        ),
     }
 }
 
@@ -133,6 +161,7 @@ pub fn run(which: Which, args: DeployArgs) -> anyhow::Result<ExitCode> {
     let opts = Options {
         project: args.project,
         region: args.region,
+        gateway_region: args.gateway_region,
         image_tag: args.image_tag,
         builder: match args.builder {
             BuilderArg::Docker => Builder::Docker,

@@ -71,6 +71,43 @@ pub struct Stack {
     /// Dockerfiles, relative to the repository root.
     pub backend_dockerfile: String,
     pub relay_dockerfile: String,
+    /// APIs the preflight enables with `gcloud services enable` before the first
+    /// `terraform` call: with `user_project_override` every provider request names the
+    /// project as its quota project (`X-Goog-User-Project`), so Service Usage and Cloud
+    /// Resource Manager must be on before Terraform can enable anything else.
+    pub preflight_apis: Vec<String>,
+    /// Every API the stack uses (Terraform enables them; listed in messages).
+    pub apis: Vec<String>,
+    /// Where Terraform keeps its state.
+    pub state: StateBackend,
+    /// Region of the API Gateway gateway (the spec's `gcp.gateway_region`, else the
+    /// spec's region); `--gateway-region` overrides.
+    pub gateway_region: String,
+    /// The VPC network, the cluster's node subnetwork (existing, or the one Terraform
+    /// creates for a created cluster), and the connector's /28 when the relay uses one.
+    pub network: String,
+    pub subnetwork: String,
+    pub connector_cidr: Option<String>,
+    /// The builder service account's id (`shop-api-build`), as Terraform names it.
+    pub build_service_account_id: String,
+    /// A label selector matching every Kubernetes object shopgen generates
+    /// (`app.kubernetes.io/managed-by=shopgen,app.kubernetes.io/part-of=shop-api`).
+    pub k8s_selector: String,
+}
+
+/// Where Terraform keeps its state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateBackend {
+    /// `terraform.tfstate` in the generated `terraform/` folder (git-ignored there).
+    Local,
+    /// A Cloud Storage bucket, passed to `terraform init` as partial backend
+    /// configuration (`-backend-config=bucket=…`, `-backend-config=prefix=…`).
+    Gcs {
+        /// The spec's bucket; `None`: named from the project and the service.
+        bucket: Option<String>,
+        /// Object prefix inside the bucket (the spec's stem by default).
+        prefix: String,
+    },
 }
 
 /// Where the backend's `DATABASE_URL` comes from.
@@ -98,6 +135,8 @@ pub enum Builder {
 pub struct Options {
     pub project: Option<String>,
     pub region: Option<String>,
+    /// `--gateway-region`: where the API Gateway gateway goes.
+    pub gateway_region: Option<String>,
     pub image_tag: Option<String>,
     pub builder: Builder,
     pub dry_run: bool,
