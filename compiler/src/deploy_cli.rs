@@ -120,12 +120,36 @@ fn stack(model: &Model, spec: &Path, out: &Path) -> Stack {
             shopgen::model::Egress::Connector { cidr, .. } => Some(cidr.clone()),
             shopgen::model::Egress::DirectVpc => None,
         },
+        planned_ranges: planned_ranges(model),
+        cluster_dns_endpoint: created,
         build_service_account_id: terraform::build_service_account(model),
         k8s_selector: format!(
             "app.kubernetes.io/managed-by=shopgen,app.kubernetes.io/part-of={}",
             model.service.name
         ),
     }
+}
+
+/// The address ranges the stack creates in the network.
+fn planned_ranges(model: &Model) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if let shopgen::model::Egress::Connector { cidr, .. } = &model.gcp.egress {
+        out.push(("the relay's VPC connector".to_string(), cidr.clone()));
+    }
+    if let Cluster::Create {
+        master_cidr,
+        pods_cidr,
+        services_cidr,
+        nodes_cidr,
+        ..
+    } = &model.gcp.cluster
+    {
+        out.push(("the cluster's nodes".to_string(), nodes_cidr.clone()));
+        out.push(("the cluster's pods".to_string(), pods_cidr.clone()));
+        out.push(("the cluster's services".to_string(), services_cidr.clone()));
+        out.push(("the cluster's control plane".to_string(), master_cidr.clone()));
+    }
+    out
 }
 
 /// Which of the three commands.

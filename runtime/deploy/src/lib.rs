@@ -88,6 +88,14 @@ pub struct Stack {
     pub network: String,
     pub subnetwork: String,
     pub connector_cidr: Option<String>,
+    /// Every address range the stack creates in the network, with what it is for
+    /// (`("connector", "10.8.0.0/28")`, a created cluster's node, pod, service and
+    /// control-plane ranges, Cloud SQL's allocated range): the preflight checks that
+    /// none overlaps a range the network already has.
+    pub planned_ranges: Vec<(String, String)>,
+    /// A created cluster is reached through its DNS-based control-plane endpoint
+    /// (`get-credentials --dns-endpoint`); an existing cluster's endpoint is detected.
+    pub cluster_dns_endpoint: bool,
     /// The builder service account's id (`shop-api-build`), as Terraform names it.
     pub build_service_account_id: String,
     /// A label selector matching every Kubernetes object shopgen generates

@@ -91,3 +91,23 @@ pub mod gateway {
     /// The `templatefile` variable Terraform fills with the relay's host.
     pub const RELAY_HOST_VAR: &str = "relay_host";
 }
+
+/// Google Cloud facts the compiler's checks and `shopgen deploy` share.
+pub mod gcp {
+    /// The regions where API Gateway gateways can be deployed (API Gateway
+    /// "Deployment locations": <https://cloud.google.com/api-gateway/docs/deployment-model>),
+    /// as of the time of writing. The checker rejects a gateway region outside this
+    /// list; `shopgen deploy --gateway-region` too.
+    pub const API_GATEWAY_REGIONS: [&str; 10] = [
+        "asia-northeast1",
+        "australia-southeast1",
+        "europe-west1",
+        "europe-west2",
+        "us-central1",
+        "us-east1",
+        "us-east4",
+        "us-west2",
+        "us-west3",
+        "us-west4",
+    ];
+}
