@@ -122,7 +122,7 @@ fn stack(model: &Model, spec: &Path, out: &Path) -> Stack {
         },
         planned_ranges: planned_ranges(model),
         cluster_dns_endpoint: created,
-        build_service_account_id: terraform::build_service_account(model),
+        build_service_account_id: n.build_service_account.clone(),
         k8s_selector: format!(
             "app.kubernetes.io/managed-by=shopgen,app.kubernetes.io/part-of={}",
             model.service.name
@@ -147,7 +147,10 @@ fn planned_ranges(model: &Model) -> Vec<(String, String)> {
         out.push(("the cluster's nodes".to_string(), nodes_cidr.clone()));
         out.push(("the cluster's pods".to_string(), pods_cidr.clone()));
         out.push(("the cluster's services".to_string(), services_cidr.clone()));
-        out.push(("the cluster's control plane".to_string(), master_cidr.clone()));
+        out.push((
+            "the cluster's control plane".to_string(),
+            master_cidr.clone(),
+        ));
     }
     out
 }

@@ -153,6 +153,10 @@ pub fn json_schema() -> Value {
                 "nodes_cidr",
                 string("Node subnetwork range (create only; default 10.10.0.0/20)."),
             ),
+            (
+                "authorized_networks",
+                json!({"type": "array", "items": {"type": "string"}, "description": "Ranges allowed to reach the created cluster's public IP endpoint (create only; default none: kubectl uses the IAM-checked DNS endpoint)."}),
+            ),
         ],
         &["name"],
     );
@@ -175,6 +179,20 @@ pub fn json_schema() -> Value {
             (
                 "ilb_source_ranges",
                 json!({"type": "array", "items": {"type": "string"}, "description": "Private IPv4 ranges the internal load balancer admits besides the relay's egress range (default none)."}),
+            ),
+            (
+                "gateway_region",
+                json!({"type": "string", "enum": shopgen_facts::gcp::API_GATEWAY_REGIONS, "description": "Region of the API Gateway gateway (default: region, which must then be one API Gateway runs in)."}),
+            ),
+            (
+                "state",
+                json!({"description": "Where shopgen deploy keeps the Terraform state: \"local\", or a Cloud Storage bucket (default: a bucket named <project>-<service>-tfstate, prefix the spec's file stem).", "oneOf": [
+                    { "const": "local" },
+                    obj(vec![
+                        ("bucket", string("Cloud Storage bucket (default: <project>-<service>-tfstate, created by shopgen deploy).")),
+                        ("prefix", string("Object prefix in the bucket (default: the spec's file stem).")),
+                    ], &[]),
+                ]}),
             ),
         ],
         &["project", "region", "cluster"],
@@ -302,6 +320,8 @@ pub fn json_schema() -> Value {
                 ("database", string("Database name (default: the spec file stem).")),
                 ("user", string("Database user (default \"app\").")),
                 ("deletion_protection", json!({"type": "boolean", "description": "Protect the instance from deletion (default true)."})),
+                ("edition", json!({"type": "string", "enum": ["ENTERPRISE", "ENTERPRISE_PLUS"], "description": "Cloud SQL edition (default: the tier's: ENTERPRISE_PLUS for db-perf-optimized-N-* tiers, else ENTERPRISE)."})),
+                ("allocated_range", string("Private services access range for the instance's address (default \"10.96.0.0/16\"; /16 to /24).")),
             ], &[]),
         }
     });

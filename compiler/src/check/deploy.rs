@@ -1,6 +1,9 @@
 //! Check: deployment settings — `[gcp]`, `[gateway]`, `[relay]`, `[database]`.
 
 use super::*;
+use shopgen_facts::gcp::{
+    API_GATEWAY_REGIONS, DEFAULT_SQL_RANGE, DEFAULT_SQL_TIER, SqlEdition, sql_edition_of_tier,
+};
 
 /// Parses `a.b.c.d/n`; returns the address as a u32 and the prefix length.
 pub fn parse_cidr(s: &str) -> Option<(u32, u8)> {
@@ -181,6 +184,8 @@ pub(super) fn check_gcp(c: &mut Checker) {
             );
         }
     }
+    check_gateway_region(c);
+    check_state(c);
     match &g.cluster {
         None => missing(
             c,
@@ -215,6 +220,205 @@ pub(super) fn check_gcp(c: &mut Checker) {
             );
         }
     }
+}
+
+/// API Gateway runs in a few regions only: the gateway's region is the spec's
+/// `gateway_region`, else its `region`, and must be one of them.
+fn check_gateway_region(c: &mut Checker) {
+    let g = &c.spec.gcp;
+    let list = API_GATEWAY_REGIONS.join(", ");
+    match (&g.gateway_region, &g.region) {
+        (Some(gr), _) if !API_GATEWAY_REGIONS.contains(&gr.value.as_str()) => c.err(
+            "E0235",
+            gr.span.clone(),
+            "gcp.gateway_region",
+            format!("API Gateway does not run in `{}`", gr.value),
+            format!("use one of the regions API Gateway is offered in: {list}"),
+        ),
+        (None, Some(r))
+            if matches(r"^[a-z]+-[a-z]+[0-9]+$", &r.value)
+                && !API_GATEWAY_REGIONS.contains(&r.value.as_str()) =>
+        {
+            c.err(
+                "E0235",
+                r.span.clone(),
+                "gcp.region",
+                format!(
+                    "API Gateway does not run in `{}`, so the gateway needs a region of its own",
+                    r.value
+                ),
+                format!(
+                    "add `gateway_region = \"{}\"` to `[gcp]` (API Gateway's regions: {list}); the relay stays in `{}`",
+                    nearest_gateway_region(&r.value),
+                    r.value
+                ),
+            )
+        }
+        _ => {}
+    }
+}
+
+/// The API Gateway region on the same continent as `region` (same first part), else
+/// `us-central1`.
+fn nearest_gateway_region(region: &str) -> &'static str {
+    let area = region.split('-').next().unwrap_or_default();
+    API_GATEWAY_REGIONS
+        .iter()
+        .copied()
+        .find(|r| r.split('-').next() == Some(area))
+        .unwrap_or("us-central1")
+}
+
+/// `gcp.state = { bucket, prefix }`: a bucket name Cloud Storage accepts, a prefix
+/// that is a path.
+fn check_state(c: &mut Checker) {
+    let Some(state) = &c.spec.gcp.state else {
+        return;
+    };
+    let StateSpec::Gcs { bucket, prefix } = &state.value else {
+        return;
+    };
+    if let Some(b) = bucket {
+        // Cloud Storage bucket names: 3–63 characters of lower-case letters, digits,
+        // `-`, `_` and `.`, starting and ending with a letter or digit, no "goog".
+        let ok = matches(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$", &b.value)
+            && !b.value.starts_with("goog")
+            && !b.value.contains("google");
+        if !ok {
+            c.err(
+                "E0238",
+                b.span.clone(),
+                "gcp.state.bucket",
+                format!("`{}` is not a Cloud Storage bucket name", b.value),
+                "use 3–63 lower-case letters, digits, `-`, `_` or `.`, starting and ending with a letter or digit, without `goog`",
+            );
+        }
+    }
+    if let Some(p) = prefix
+        && (p.value.is_empty()
+            || p.value.starts_with('/')
+            || p.value.ends_with('/')
+            || p.value
+                .split('/')
+                .any(|s| s.is_empty() || s == "." || s == ".."))
+    {
+        c.err(
+            "E0238",
+            p.span.clone(),
+            "gcp.state.prefix",
+            format!("`{}` is not a usable state prefix", p.value),
+            "write a relative path such as `shop` or `prod/shop`",
+        );
+    }
+}
+
+/// The address ranges a spec puts into its network (the connector, a created
+/// cluster's, Cloud SQL's) must not overlap one another.
+pub(super) fn check_range_overlaps(c: &mut Checker) {
+    let g = &c.spec.gcp;
+    let mut ranges: Vec<(&Sp<String>, &'static str)> = Vec::new();
+    if let Some(e) = &g.egress
+        && let EgressSpec::Connector { cidr, .. } = &e.value
+    {
+        ranges.push((cidr, "gcp.egress.connector"));
+    }
+    if let Some(cl) = &g.cluster
+        && cl.create.as_ref().is_some_and(|c| c.value)
+    {
+        for (v, path) in [
+            (&cl.nodes_cidr, "gcp.cluster.nodes_cidr"),
+            (&cl.pods_cidr, "gcp.cluster.pods_cidr"),
+            (&cl.services_cidr, "gcp.cluster.services_cidr"),
+            (&cl.master_cidr, "gcp.cluster.master_cidr"),
+        ] {
+            if let Some(v) = v {
+                ranges.push((v, path));
+            }
+        }
+    }
+    if let DatabaseSpec::CloudSql {
+        allocated_range: Some(r),
+        ..
+    } = &c.spec.database
+    {
+        ranges.push((r, "database.cloud_sql.allocated_range"));
+    }
+    // The defaults of the keys not written take part too (their spans are the spec's
+    // own keys only, so a clash is reported at the key that was written).
+    let defaults = default_ranges(c.spec);
+    let mut found = Vec::new();
+    for (i, (a, path_a)) in ranges.iter().enumerate() {
+        let Some(ra) = parse_cidr(&a.value) else {
+            continue;
+        };
+        for (b, path_b) in &ranges[i + 1..] {
+            if let Some(rb) = parse_cidr(&b.value)
+                && overlaps(ra, rb)
+            {
+                found.push((
+                    b.span.clone(),
+                    *path_b,
+                    b.value.clone(),
+                    *path_a,
+                    a.value.clone(),
+                    "",
+                ));
+            }
+        }
+        for (path_d, d) in &defaults {
+            if ranges.iter().any(|(_, p)| p == path_d) {
+                continue;
+            }
+            if let Some(rd) = parse_cidr(d)
+                && overlaps(ra, rd)
+            {
+                found.push((
+                    a.span.clone(),
+                    *path_a,
+                    a.value.clone(),
+                    *path_d,
+                    d.clone(),
+                    " (its default)",
+                ));
+            }
+        }
+    }
+    for (span, path, value, other_path, other, note) in found {
+        c.err(
+            "E0237",
+            span,
+            path,
+            format!("`{value}` overlaps `{other_path}` = `{other}`{note}"),
+            "give each range its own addresses: Google Cloud refuses overlapping ranges in one network",
+        );
+    }
+}
+
+/// The ranges a spec gets without writing them: a created cluster's and Cloud SQL's.
+fn default_ranges(spec: &Spec) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    if let Some(cl) = &spec.gcp.cluster
+        && cl.create.as_ref().is_some_and(|c| c.value)
+    {
+        out.push(("gcp.cluster.nodes_cidr", "10.10.0.0/20".to_string()));
+        out.push(("gcp.cluster.pods_cidr", "10.64.0.0/14".to_string()));
+        out.push(("gcp.cluster.services_cidr", "10.68.0.0/20".to_string()));
+        out.push(("gcp.cluster.master_cidr", "172.16.0.0/28".to_string()));
+    }
+    if let DatabaseSpec::CloudSql { .. } = &spec.database {
+        out.push((
+            "database.cloud_sql.allocated_range",
+            DEFAULT_SQL_RANGE.to_string(),
+        ));
+    }
+    out
+}
+
+/// Whether two `(address, prefix)` ranges share an address.
+fn overlaps((a, la): (u32, u8), (b, lb): (u32, u8)) -> bool {
+    let len = la.min(lb);
+    let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+    a & mask == b & mask
 }
 
 fn check_cluster(c: &mut Checker, cl: &ClusterSpec) {
@@ -261,6 +465,50 @@ fn check_cluster(c: &mut Checker, cl: &ClusterSpec) {
                 );
             } else {
                 cidr(c, v, path, prefix);
+            }
+        }
+    }
+    if let Some(nets) = &cl.authorized_networks {
+        if !create {
+            c.err(
+                "E0207",
+                nets.span.clone(),
+                "gcp.cluster.authorized_networks",
+                "`authorized_networks` only applies to a cluster shopgen creates",
+                "set `create = true`, or remove the key for an existing cluster",
+            );
+        } else {
+            for n in &nets.value {
+                match parse_cidr(&n.value) {
+                    None => c.err(
+                        "E0220",
+                        n.span.clone(),
+                        "gcp.cluster.authorized_networks",
+                        format!("`{}` is not an IPv4 CIDR range", n.value),
+                        "write it as `203.0.113.0/24` (the addresses kubectl connects from)",
+                    ),
+                    Some((ip, len)) => {
+                        let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+                        if ip & !mask != 0 {
+                            let net = std::net::Ipv4Addr::from(ip & mask);
+                            c.err(
+                                "E0220",
+                                n.span.clone(),
+                                "gcp.cluster.authorized_networks",
+                                format!("`{}` has host bits set", n.value),
+                                format!("did you mean `{net}/{len}`?"),
+                            );
+                        } else if len == 0 {
+                            c.err(
+                                "E0220",
+                                n.span.clone(),
+                                "gcp.cluster.authorized_networks",
+                                "`0.0.0.0/0` opens the control plane to the whole internet",
+                                "list the ranges kubectl connects from, or none (the DNS endpoint checks IAM)",
+                            );
+                        }
+                    }
+                }
             }
         }
     }
@@ -601,8 +849,28 @@ pub(super) fn check_database(c: &mut Checker) {
             database,
             user,
             tier,
+            edition,
+            allocated_range,
             ..
         } => {
+            check_sql_edition(c, tier.as_ref(), edition.as_ref());
+            if let Some(r) = allocated_range {
+                cidr(c, r, "database.cloud_sql.allocated_range", None);
+                if let Some((_, len)) = parse_cidr(&r.value)
+                    && !(8..=24).contains(&len)
+                {
+                    c.err(
+                        "E0220",
+                        r.span.clone(),
+                        "database.cloud_sql.allocated_range",
+                        format!(
+                            "`{}` is a /{len}; private services access needs a /24 or larger",
+                            r.value
+                        ),
+                        "use a /16 (Google's recommendation) to a /24, e.g. `10.96.0.0/16`",
+                    );
+                }
+            }
             if let Some(v) = version
                 && !matches(r"^POSTGRES_1[4-8]$", &v.value)
             {
@@ -642,5 +910,58 @@ pub(super) fn check_database(c: &mut Checker) {
                 }
             }
         }
+    }
+}
+
+/// `cloud_sql.edition` and `cloud_sql.tier`: only pairs that exist. Enterprise Plus
+/// runs the `db-perf-optimized-N-*` tiers only; Enterprise runs shared-core and
+/// `db-custom-*` tiers, not the performance-optimized ones.
+fn check_sql_edition(c: &mut Checker, tier: Option<&Sp<String>>, edition: Option<&Sp<String>>) {
+    let Some(e) = edition else {
+        return;
+    };
+    let wanted = match e.value.as_str() {
+        "ENTERPRISE" => SqlEdition::Enterprise,
+        "ENTERPRISE_PLUS" => SqlEdition::EnterprisePlus,
+        other => {
+            c.err(
+                "E0236",
+                e.span.clone(),
+                "database.cloud_sql.edition",
+                format!("`{other}` is not a Cloud SQL edition"),
+                "use `ENTERPRISE` or `ENTERPRISE_PLUS` (the default follows the tier)",
+            );
+            return;
+        }
+    };
+    let tier_value = tier.map_or(DEFAULT_SQL_TIER, |t| t.value.as_str());
+    if !tier_value.starts_with("db-") {
+        return;
+    }
+    let native = sql_edition_of_tier(tier_value);
+    if native != wanted {
+        let hint = match wanted {
+            SqlEdition::EnterprisePlus => {
+                "Enterprise Plus runs only `db-perf-optimized-N-*` tiers, e.g. `db-perf-optimized-N-2`; or drop `edition` to use Enterprise".to_string()
+            }
+            SqlEdition::Enterprise => {
+                "Enterprise runs shared-core (`db-f1-micro`, `db-g1-small`) and `db-custom-CPUS-MEMORY` tiers; or drop `edition` (the tier picks Enterprise Plus)".to_string()
+            }
+        };
+        let span = tier.map_or(e.span.clone(), |t| t.span.clone());
+        c.err(
+            "E0236",
+            span,
+            if tier.is_some() {
+                "database.cloud_sql.tier"
+            } else {
+                "database.cloud_sql.edition"
+            },
+            format!(
+                "tier `{tier_value}` does not exist in the {} edition",
+                wanted.as_str()
+            ),
+            hint,
+        );
     }
 }

@@ -13,7 +13,8 @@ mod resources;
 
 pub use deploy::parse_cidr;
 use deploy::{
-    check_consumers, check_cors, check_database, check_gateway, check_gcp, check_quota, check_relay,
+    check_consumers, check_cors, check_database, check_gateway, check_gcp, check_quota,
+    check_range_overlaps, check_relay,
 };
 pub use fields::{fits_decimal, parse_decimal};
 pub use resources::check_model;
@@ -27,7 +28,8 @@ use rust_decimal::Decimal;
 use crate::diagnostics::{Diagnostic, did_you_mean};
 use crate::model::names::{names, pluralize};
 use crate::spec::{
-    ClusterSpec, DatabaseSpec, EgressSpec, FieldSpec, ResourceSpec, Scalar, Sp, Spec, keys,
+    ClusterSpec, DatabaseSpec, EgressSpec, FieldSpec, ResourceSpec, Scalar, Sp, Spec, StateSpec,
+    keys,
 };
 use idents::{ident_problem, is_dns_label, keyword};
 
@@ -63,6 +65,23 @@ pub struct DerivedNames {
     pub gateway_id: String,
     pub ilb_address: String,
     pub artifact_repository: String,
+    /// The image builder's service account id (6–30 chars; the service name is cut to
+    /// fit). Terraform creates it; `shopgen deploy` runs Cloud Build as it.
+    pub build_service_account: String,
+    /// A created cluster's node service account id (6–30 chars, cut to fit).
+    pub node_service_account: String,
+    /// The subnetwork shopgen creates for a created cluster unless the spec names one
+    /// (`shop-api-gke`): never `default`, which an auto-mode network already has in
+    /// every region.
+    pub cluster_subnetwork: String,
+}
+
+/// `<service>-<suffix>` cut to `max` characters (the service part shortened, no
+/// trailing `-`).
+fn fitted(service: &str, suffix: &str, max: usize) -> String {
+    let mut base = service.to_string();
+    base.truncate(max.saturating_sub(suffix.len() + 1));
+    format!("{}-{suffix}", base.trim_end_matches('-'))
 }
 
 /// One derived name, what it names, and its length limits.
@@ -86,6 +105,9 @@ impl DerivedNames {
             gateway_id: format!("{service}-gateway"),
             ilb_address: format!("{service}-ilb"),
             artifact_repository: service.to_string(),
+            build_service_account: fitted(service, "build", 30),
+            node_service_account: fitted(service, "nodes", 30),
+            cluster_subnetwork: fitted(service, "gke", 63),
         }
     }
 
@@ -181,6 +203,7 @@ pub fn check(spec: &Spec, shape: &[Diagnostic]) -> Vec<Diagnostic> {
     check_quota(&mut c);
     check_relay(&mut c);
     check_database(&mut c);
+    check_range_overlaps(&mut c);
     check_resources(&mut c);
     let resources = spec
         .resources

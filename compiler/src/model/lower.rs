@@ -9,7 +9,10 @@ use std::collections::BTreeMap;
 use super::names::{names, pluralize, singular_guess};
 use super::*;
 use crate::check::DerivedNames;
-use crate::spec::{CorsSpec, DatabaseSpec, EgressSpec, FieldSpec, ResourceSpec, Scalar, Sp, Spec};
+use crate::spec::{
+    CorsSpec, DatabaseSpec, EgressSpec, FieldSpec, ResourceSpec, Scalar, Sp, Spec, StateSpec,
+};
+use shopgen_facts::gcp::{DEFAULT_SQL_RANGE, DEFAULT_SQL_TIER, sql_edition_of_tier};
 
 fn s(v: &Option<Sp<String>>, default: &str) -> String {
     v.as_ref()
@@ -37,6 +40,7 @@ pub fn lower(spec: &Spec, source: SpecSource) -> Model {
     let sv = &spec.service;
     let replicas = n(&sv.replicas, 2u32);
     let derived = DerivedNames::new(&service_name);
+    let derived_cluster_subnetwork = derived.cluster_subnetwork.clone();
     let database = match &spec.database {
         DatabaseSpec::Default => Database::ExistingSecret {
             secret: format!("{service_name}-db"),
@@ -52,10 +56,19 @@ pub fn lower(spec: &Spec, source: SpecSource) -> Model {
             database,
             user,
             deletion_protection,
+            edition,
+            allocated_range,
             ..
         } => Database::CloudSql {
             instance: format!("{service_name}-pg"),
-            tier: s(tier, "db-f1-micro"),
+            edition: match edition {
+                Some(e) => e.value.clone(),
+                None => sql_edition_of_tier(&s(tier, DEFAULT_SQL_TIER))
+                    .as_str()
+                    .to_string(),
+            },
+            allocated_range: s(allocated_range, DEFAULT_SQL_RANGE),
+            tier: s(tier, DEFAULT_SQL_TIER),
             database_version: s(version, "POSTGRES_16"),
             database: s(database, &names(&source.stem).snake),
             user: s(user, "app"),
@@ -100,6 +113,8 @@ pub fn lower(spec: &Spec, source: SpecSource) -> Model {
             gateway_id: derived.gateway_id,
             ilb_address: derived.ilb_address,
             artifact_repository: derived.artifact_repository,
+            build_service_account: derived.build_service_account,
+            node_service_account: derived.node_service_account,
             backend_image: "backend".into(),
             relay_image: "relay".into(),
         },
@@ -128,6 +143,11 @@ pub fn lower(spec: &Spec, source: SpecSource) -> Model {
             pods_cidr: s(&c.pods_cidr, "10.64.0.0/14"),
             services_cidr: s(&c.services_cidr, "10.68.0.0/20"),
             nodes_cidr: s(&c.nodes_cidr, "10.10.0.0/20"),
+            authorized_networks: c
+                .authorized_networks
+                .as_ref()
+                .map(|v| v.value.iter().map(|r| r.value.clone()).collect())
+                .unwrap_or_default(),
         },
         Some(c) => Cluster::Existing {
             name: s(&c.name, "cluster"),
@@ -138,11 +158,18 @@ pub fn lower(spec: &Spec, source: SpecSource) -> Model {
             location: region.clone(),
         },
     };
+    let region_default = region.clone();
     let gcp = Gcp {
         project: s(&g.project, "project"),
         region,
         network: s(&g.network, "default"),
-        subnetwork: s(&g.subnetwork, "default"),
+        // A created cluster gets a subnetwork of its own: `default` already exists in
+        // every region of an auto-mode network.
+        subnetwork: match (&cluster, &g.subnetwork) {
+            (_, Some(sub)) => sub.value.clone(),
+            (Cluster::Create { .. }, None) => derived_cluster_subnetwork.clone(),
+            (Cluster::Existing { .. }, None) => "default".into(),
+        },
         egress,
         cluster,
         ilb_source_ranges: g
@@ -150,6 +177,21 @@ pub fn lower(spec: &Spec, source: SpecSource) -> Model {
             .as_ref()
             .map(|v| v.value.iter().map(|r| r.value.clone()).collect())
             .unwrap_or_default(),
+        gateway_region: g
+            .gateway_region
+            .as_ref()
+            .map_or_else(|| region_default.clone(), |r| r.value.clone()),
+        state: match g.state.as_ref().map(|s| &s.value) {
+            Some(StateSpec::Local) => TerraformState::Local,
+            Some(StateSpec::Gcs { bucket, prefix }) => TerraformState::Gcs {
+                bucket: bucket.as_ref().map(|b| b.value.clone()),
+                prefix: s(prefix, &source.stem),
+            },
+            None => TerraformState::Gcs {
+                bucket: None,
+                prefix: source.stem.clone(),
+            },
+        },
     };
     let gw = &spec.gateway;
     let api_key_header = s(&gw.api_key_header, "x-api-key").to_ascii_lowercase();

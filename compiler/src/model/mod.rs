@@ -124,6 +124,9 @@ pub struct ServiceNames {
     pub ilb_address: String,
     /// Artifact Registry repository id.
     pub artifact_repository: String,
+    /// The image builder's and a created cluster's node service account ids.
+    pub build_service_account: String,
+    pub node_service_account: String,
     /// Container image names inside that repository.
     pub backend_image: String,
     pub relay_image: String,
@@ -142,6 +145,25 @@ pub struct Gcp {
     /// Source ranges the internal load balancer admits besides the relay's egress
     /// range (`gcp.ilb_source_ranges`).
     pub ilb_source_ranges: Vec<String>,
+    /// Region of the API Gateway gateway (`gcp.gateway_region`, else `region`); one of
+    /// `shopgen_facts::gcp::API_GATEWAY_REGIONS`.
+    pub gateway_region: String,
+    /// Where `shopgen deploy` keeps the Terraform state.
+    pub state: TerraformState,
+}
+
+/// Where the Terraform state lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TerraformState {
+    /// `terraform.tfstate` in the generated folder (git-ignored there).
+    Local,
+    /// A Cloud Storage bucket (the generated Terraform has an empty `backend "gcs"`
+    /// block; the bucket and prefix are given to `terraform init`).
+    Gcs {
+        /// `None`: named by `shopgen deploy` from the project and the service.
+        bucket: Option<String>,
+        prefix: String,
+    },
 }
 
 /// How the Cloud Run relay reaches the private network.
@@ -175,6 +197,10 @@ pub enum Cluster {
         services_cidr: String,
         /// Primary range of a subnetwork shopgen creates for the cluster.
         nodes_cidr: String,
+        /// Ranges allowed to reach the control plane's public IP endpoint (none: the
+        /// IP endpoint admits no public address; kubectl uses the IAM-authenticated
+        /// DNS endpoint).
+        authorized_networks: Vec<String>,
     },
 }
 
@@ -297,6 +323,13 @@ pub enum Database {
         database: String,
         user: String,
         deletion_protection: bool,
+        /// `ENTERPRISE` or `ENTERPRISE_PLUS`: from the spec, else from the tier
+        /// (`db-perf-optimized-*` tiers are Enterprise Plus, every other tier Enterprise).
+        edition: String,
+        /// The private services access range Cloud SQL's addresses come from
+        /// (`10.96.0.0/16` unless the spec says otherwise), pinned so it can be checked
+        /// against the cluster's and the connector's ranges.
+        allocated_range: String,
     },
 }
 

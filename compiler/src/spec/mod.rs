@@ -66,6 +66,10 @@ pub struct GcpSpec {
     pub cluster: Option<ClusterSpec>,
     /// Extra source ranges the internal load balancer admits.
     pub ilb_source_ranges: Option<Sp<Vec<Sp<String>>>>,
+    /// Region of the API Gateway gateway (default: `region`).
+    pub gateway_region: Option<Sp<String>>,
+    /// Where `shopgen deploy` keeps the Terraform state.
+    pub state: Option<Sp<StateSpec>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -89,6 +93,8 @@ pub struct ClusterSpec {
     pub pods_cidr: Option<Sp<String>>,
     pub services_cidr: Option<Sp<String>>,
     pub nodes_cidr: Option<Sp<String>>,
+    /// Ranges allowed to reach a created cluster's public IP endpoint.
+    pub authorized_networks: Option<Sp<Vec<Sp<String>>>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -157,6 +163,18 @@ pub enum DatabaseSpec {
         database: Option<Sp<String>>,
         user: Option<Sp<String>>,
         deletion_protection: Option<Sp<bool>>,
+        edition: Option<Sp<String>>,
+        allocated_range: Option<Sp<String>>,
+    },
+}
+
+/// `gcp.state`: `"local"`, or `{ bucket = "…", prefix = "…" }` (both optional).
+#[derive(Debug, Clone, PartialEq)]
+pub enum StateSpec {
+    Local,
+    Gcs {
+        bucket: Option<Sp<String>>,
+        prefix: Option<Sp<String>>,
     },
 }
 
@@ -308,7 +326,10 @@ pub mod keys {
         "egress",
         "cluster",
         "ilb_source_ranges",
+        "gateway_region",
+        "state",
     ];
+    pub const STATE: &[&str] = &["bucket", "prefix"];
     pub const CONNECTOR: &[&str] = &[
         "connector",
         "min_instances",
@@ -323,6 +344,7 @@ pub mod keys {
         "pods_cidr",
         "services_cidr",
         "nodes_cidr",
+        "authorized_networks",
     ];
     pub const GATEWAY: &[&str] = &[
         "api_key_header",
@@ -353,7 +375,15 @@ pub mod keys {
     ];
     pub const DATABASE: &[&str] = &["secret", "cloud_sql"];
     pub const DATABASE_SECRET: &[&str] = &["name", "key"];
-    pub const CLOUD_SQL: &[&str] = &["tier", "version", "database", "user", "deletion_protection"];
+    pub const CLOUD_SQL: &[&str] = &[
+        "tier",
+        "version",
+        "database",
+        "user",
+        "deletion_protection",
+        "edition",
+        "allocated_range",
+    ];
     pub const RESOURCE: &[&str] = &[
         "plural",
         "fields",
@@ -607,6 +637,36 @@ fn read_gcp(cx: &mut Cx, t: &Table) -> GcpSpec {
             pods_cidr: ct.string(cx, "pods_cidr"),
             services_cidr: ct.string(cx, "services_cidr"),
             nodes_cidr: ct.string(cx, "nodes_cidr"),
+            authorized_networks: ct.strings(cx, "authorized_networks"),
+        }
+    });
+    let state = t.get("state").and_then(|v| match v.get_ref() {
+        DeValue::String(s) if s.as_ref() == "local" => Some(Sp::new(StateSpec::Local, v.span())),
+        DeValue::Table(st) => {
+            let st = Table::new(st, v.span(), t.path_of("state"));
+            st.only(cx, keys::STATE);
+            Some(Sp::new(
+                StateSpec::Gcs {
+                    bucket: st.string(cx, "bucket"),
+                    prefix: st.string(cx, "prefix"),
+                },
+                v.span(),
+            ))
+        }
+        other => {
+            cx.diags.push(
+                Diagnostic::new(
+                    "E0103",
+                    v.span(),
+                    t.path_of("state"),
+                    match other {
+                        DeValue::String(s) => format!("unknown state `{s}`"),
+                        _ => format!("expected `\"local\"` or a table, found {}", kind(other)),
+                    },
+                )
+                .hint("write `state = \"local\"`, or `state = { bucket = \"my-tfstate\" }` (the default is a bucket named from the project and the service)"),
+            );
+            None
         }
     });
     GcpSpec {
@@ -619,6 +679,8 @@ fn read_gcp(cx: &mut Cx, t: &Table) -> GcpSpec {
         egress,
         cluster,
         ilb_source_ranges: t.strings(cx, "ilb_source_ranges"),
+        gateway_region: t.string(cx, "gateway_region"),
+        state,
     }
 }
 
@@ -653,6 +715,8 @@ fn read_database(cx: &mut Cx, t: &Table) -> DatabaseSpec {
             database: c.string(cx, "database"),
             user: c.string(cx, "user"),
             deletion_protection: c.boolean(cx, "deletion_protection"),
+            edition: c.string(cx, "edition"),
+            allocated_range: c.string(cx, "allocated_range"),
         };
     }
     DatabaseSpec::Default

@@ -110,4 +110,43 @@ pub mod gcp {
         "us-west3",
         "us-west4",
     ];
+
+    /// The Cloud SQL tier of a created instance unless the spec names one.
+    pub const DEFAULT_SQL_TIER: &str = "db-f1-micro";
+    /// The private services access range a created Cloud SQL instance's address comes
+    /// from unless the spec names one: clear of the auto-mode subnetworks
+    /// (10.128.0.0/9), the connector's usual 10.8.0.0/28 and a created cluster's default
+    /// ranges.
+    pub const DEFAULT_SQL_RANGE: &str = "10.96.0.0/16";
+
+    /// A Cloud SQL edition (`settings.edition`).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum SqlEdition {
+        Enterprise,
+        EnterprisePlus,
+    }
+
+    /// The only edition a tier exists in: `db-perf-optimized-N-*` tiers are Enterprise
+    /// Plus's; shared-core (`db-f1-micro`, `db-g1-small`) and `db-custom-*` tiers are
+    /// Enterprise's (Cloud SQL "editions" and "machine series" pages). Without an
+    /// explicit edition, POSTGRES_16 and later default to Enterprise Plus, which
+    /// refuses the Enterprise tiers (terraform-provider-google#20498), so shopgen
+    /// always writes the edition.
+    pub fn sql_edition_of_tier(tier: &str) -> SqlEdition {
+        if tier.starts_with("db-perf-optimized-") {
+            SqlEdition::EnterprisePlus
+        } else {
+            SqlEdition::Enterprise
+        }
+    }
+}
+
+impl gcp::SqlEdition {
+    /// The provider's value (`settings.edition`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            gcp::SqlEdition::Enterprise => "ENTERPRISE",
+            gcp::SqlEdition::EnterprisePlus => "ENTERPRISE_PLUS",
+        }
+    }
 }

@@ -35,7 +35,7 @@ mod platform;
 use platform::{cluster, database};
 
 use super::{CommentSyntax, EmittedFile};
-use crate::model::{Cluster, Database, Egress, Model};
+use crate::model::{Cluster, Database, Egress, Model, TerraformState};
 use hcl::{
     Block, Body, Expr, File, Ref, bool, call, cond, eq, for_object, interp, list, list_lines, num,
     object, str, template, text,
@@ -76,13 +76,38 @@ pub fn emit(model: &Model) -> Vec<EmittedFile> {
     if let Some(db) = database(model) {
         files.push(("database.tf", db));
     }
-    files
+    let mut out: Vec<EmittedFile> = files
         .into_iter()
         .map(|(name, f)| {
             EmittedFile::new(format!("terraform/{name}"), f.render(), CommentSyntax::Hash)
         })
-        .collect()
+        .collect();
+    out.push(EmittedFile::new(
+        "terraform/.gitignore",
+        GITIGNORE,
+        CommentSyntax::Hash,
+    ));
+    out
 }
+
+/// `terraform/.gitignore`: Terraform's working files never reach git, whatever
+/// `git add` is given. The state holds the API key (and the database password) in
+/// plain text; `.terraform/` holds provider binaries. The dependency lock file
+/// (`.terraform.lock.hcl`) is not listed: Terraform's documentation asks for it to be
+/// committed, so every apply uses the provider builds the first one checked.
+const GITIGNORE: &str = "\
+# Terraform's working files stay out of git: the state holds the API key and the
+# database password in plain text, .terraform/ holds provider binaries. Commit
+# .terraform.lock.hcl (the provider versions every apply uses).
+.terraform/
+*.tfstate
+*.tfstate.*
+*.tfplan
+*.tfvars
+*.tfvars.json
+crash.log
+crash.*.log
+";
 
 /// `var.NAME`.
 fn var(name: &str) -> Expr {
@@ -146,20 +171,6 @@ fn creates_cluster(model: &Model) -> bool {
     matches!(model.gcp.cluster, Cluster::Create { .. })
 }
 
-/// The GKE node service account id for a cluster shopgen creates (6–30 chars).
-fn node_service_account(model: &Model) -> String {
-    let mut base = model.service.name.clone();
-    base.truncate(30 - "-nodes".len());
-    format!("{}-nodes", base.trim_end_matches('-'))
-}
-
-/// The image builder's service account id (6–30 chars).
-pub fn build_service_account(model: &Model) -> String {
-    let mut base = model.service.name.clone();
-    base.truncate(30 - "-build".len());
-    format!("{}-build", base.trim_end_matches('-'))
-}
-
 /// The relay's egress range as a Terraform expression.
 fn relay_egress_range_expr(model: &Model) -> Expr {
     match &model.gcp.egress {
@@ -175,6 +186,8 @@ fn relay_egress_range_expr(model: &Model) -> Expr {
 pub fn project_services(model: &Model) -> Vec<&'static str> {
     let mut s = vec![
         "apigateway.googleapis.com",
+        "cloudresourcemanager.googleapis.com",
+        "serviceusage.googleapis.com",
         "apikeys.googleapis.com",
         "artifactregistry.googleapis.com",
         "cloudbuild.googleapis.com",
@@ -203,7 +216,7 @@ pub fn project_services(model: &Model) -> Vec<&'static str> {
 // versions.tf, variables.tf
 // ---------------------------------------------------------------------------------
 
-fn versions(_model: &Model) -> File {
+fn versions(model: &Model) -> File {
     let providers = Body::new()
         .attr(
             "google",
@@ -227,13 +240,21 @@ fn versions(_model: &Model) -> File {
             ]),
         );
     let mut f = File::new();
-    f.push(block(
-        "terraform",
-        Body::new()
-            .attr("required_version", str(">= 1.5"))
+    let mut terraform = Body::new()
+        .attr("required_version", str(">= 1.5"))
+        .blank()
+        .block(block("required_providers", providers));
+    if matches!(model.gcp.state, TerraformState::Gcs { .. }) {
+        terraform = terraform
             .blank()
-            .block(block("required_providers", providers)),
-    ));
+            .comment("State in Cloud Storage, never beside these files: the bucket and prefix are")
+            .comment("given to `terraform init -backend-config=bucket=… -backend-config=prefix=…`")
+            .comment(
+                "(`shopgen deploy` does). A backend of your own goes in `backend_override.tf`.",
+            )
+            .block(Block::new("backend", &["gcs"], Body::new()));
+    }
+    f.push(block("terraform", terraform));
     for (i, p) in ["google", "google-beta"].into_iter().enumerate() {
         let body = Body::new()
             .attr("project", var("project"))
@@ -295,8 +316,8 @@ fn variables(model: &Model) -> File {
     f.push(variable(
         "gateway_region",
         "string",
-        "Region of the API Gateway gateway (API Gateway runs in a subset of regions; the relay's region by default).",
-        Some(str(&model.gcp.region)),
+        "Region of the API Gateway gateway: API Gateway runs in a subset of regions (the spec's `gcp.gateway_region`, else its region; `shopgen deploy --gateway-region` overrides).",
+        Some(str(&model.gcp.gateway_region)),
     ));
     f.push(variable(
         "network",
@@ -624,7 +645,7 @@ fn iam(model: &Model) -> File {
             "google_service_account",
             "build",
             Body::new()
-                .attr("account_id", str(&build_service_account(model)))
+                .attr("account_id", str(&model.service.names.build_service_account))
                 .attr(
                     "display_name",
                     str(&format!("{} image builds (Cloud Build)", model.service.name)),

@@ -28,6 +28,7 @@ pub(super) fn cluster(model: &Model) -> File {
         pods_cidr,
         services_cidr,
         nodes_cidr,
+        authorized_networks,
         ..
     } = &model.gcp.cluster
     else {
@@ -102,7 +103,7 @@ pub(super) fn cluster(model: &Model) -> File {
             "google_service_account",
             "nodes",
             Body::new()
-                .attr("account_id", str(&node_service_account(model)))
+                .attr("account_id", str(&model.service.names.node_service_account))
                 .attr("display_name", str(&format!("{svc} GKE nodes")))
                 .blank()
                 .attr("depends_on", depends_on_apis()),
@@ -128,7 +129,7 @@ pub(super) fn cluster(model: &Model) -> File {
             ),
     ));
     f.push_commented(
-        "A private, VPC-native cluster with Workload Identity. The control plane keeps a\npublic endpoint so kubectl works from outside the VPC.",
+        "A private, VPC-native cluster with Workload Identity. kubectl reaches the control\nplane through its DNS endpoint, which checks IAM on every request; its IP endpoint\nadmits only the spec's `authorized_networks` (none by default) and the VPC.",
         resource(
             "google_container_cluster",
             "cluster",
@@ -160,6 +161,27 @@ pub(super) fn cluster(model: &Model) -> File {
                         .attr("master_ipv4_cidr_block", str(master_cidr)),
                 ))
                 .blank()
+                .block(block("master_authorized_networks_config", {
+                    let mut b = Body::new().attr("gcp_public_cidrs_access_enabled", bool(false));
+                    for cidr in authorized_networks {
+                        b = b.block(block(
+                            "cidr_blocks",
+                            Body::new()
+                                .attr("cidr_block", str(cidr))
+                                .attr("display_name", str(&format!("spec: {cidr}"))),
+                        ));
+                    }
+                    b
+                }))
+                .blank()
+                .block(block(
+                    "control_plane_endpoints_config",
+                    Body::new().block(block(
+                        "dns_endpoint_config",
+                        Body::new().attr("allow_external_traffic", bool(true)),
+                    )),
+                ))
+                .blank()
                 .block(block(
                     "workload_identity_config",
                     Body::new().attr(
@@ -183,7 +205,8 @@ pub(super) fn cluster(model: &Model) -> File {
             .attr("name", str("default"))
             .attr("cluster", res("google_container_cluster", "cluster", "id"))
             .attr("location", var("cluster_location"))
-            .attr("node_count", num(1u32))
+            .comment("The autoscaler owns the node count after creation.")
+            .attr("initial_node_count", num(1u32))
             .blank()
             .block(block(
                 "autoscaling",
@@ -226,12 +249,18 @@ pub(super) fn database(model: &Model) -> Option<File> {
         database,
         user,
         deletion_protection,
+        edition,
+        allocated_range,
     } = &model.database
     else {
         return None;
     };
     let svc = &model.service.name;
     let (secret, _) = model.database_secret();
+    let (range_address, range_prefix) = allocated_range
+        .split_once('/')
+        .and_then(|(a, p)| Some((a, p.parse::<u8>().ok()?)))
+        .unwrap_or((allocated_range.as_str(), 16));
     let mut f = File::new();
     f.push_commented(
         "Private services access: Cloud SQL gets a private IP in this VPC.",
@@ -242,7 +271,8 @@ pub(super) fn database(model: &Model) -> Option<File> {
                 .attr("name", str(&format!("{svc}-sql-range")))
                 .attr("purpose", str("VPC_PEERING"))
                 .attr("address_type", str("INTERNAL"))
-                .attr("prefix_length", num(16u32))
+                .attr("address", str(range_address))
+                .attr("prefix_length", num(u32::from(range_prefix)))
                 .attr("network", data_ref("google_compute_network", "vpc", "id"))
                 .blank()
                 .attr("depends_on", depends_on_apis()),
@@ -261,7 +291,10 @@ pub(super) fn database(model: &Model) -> Option<File> {
                     "sql_private_range",
                     "name",
                 )]),
-            ),
+            )
+            .comment("Left in place on destroy: the peering cannot be deleted while Cloud SQL's")
+            .comment("producer side still holds it, and it is reused when the stack is recreated.")
+            .attr("deletion_policy", str("ABANDON")),
     ));
     f.push_commented(
         "PostgreSQL on a private IP only.",
@@ -278,6 +311,11 @@ pub(super) fn database(model: &Model) -> Option<File> {
                     "settings",
                     Body::new()
                         .attr("tier", str(tier))
+                        .comment(
+                            "Explicit: POSTGRES_16 and later default to ENTERPRISE_PLUS, which",
+                        )
+                        .comment("refuses shared-core and custom tiers.")
+                        .attr("edition", str(edition))
                         .blank()
                         .block(block(
                             "ip_configuration",
