@@ -184,7 +184,11 @@ fn parse_version(text: &str) -> Option<(u32, u32)> {
 fn context<'a>(stack: &'a Stack, opts: &Options) -> Result<Ctx<'a>, Failure> {
     let tag = match &opts.image_tag {
         Some(t) => t.clone(),
-        None => tag::derive(&opts.root).map_err(|e| fail("image tag", e))?,
+        None => tag::derive(
+            &opts.root,
+            &[&stack.backend_dockerfile, &stack.relay_dockerfile],
+        )
+        .map_err(|e| fail("image tag", e))?,
     };
     if !tag::valid(&tag) || tag == "latest" {
         return Err(fail(
@@ -1082,7 +1086,13 @@ pub fn destroy(stack: &Stack, opts: &Options, out: &mut dyn Write) -> Result<(),
     // Destroy never builds: the tag only has to name a value for the variable.
     let mut o = opts.clone();
     if o.image_tag.is_none() {
-        o.image_tag = Some(tag::derive(&opts.root).unwrap_or_else(|_| "destroy".to_string()));
+        o.image_tag = Some(
+            tag::derive(
+                &opts.root,
+                &[&stack.backend_dockerfile, &stack.relay_dockerfile],
+            )
+            .unwrap_or_else(|_| "destroy".to_string()),
+        );
     }
     let cx = context(stack, &o)?;
     let mut r = Runner {
@@ -1176,7 +1186,13 @@ pub fn destroy(stack: &Stack, opts: &Options, out: &mut dyn Write) -> Result<(),
 pub fn status(stack: &Stack, opts: &Options, out: &mut dyn Write) -> Result<(), Failure> {
     let mut o = opts.clone();
     if o.image_tag.is_none() {
-        o.image_tag = Some(tag::derive(&opts.root).unwrap_or_else(|_| "status".to_string()));
+        o.image_tag = Some(
+            tag::derive(
+                &opts.root,
+                &[&stack.backend_dockerfile, &stack.relay_dockerfile],
+            )
+            .unwrap_or_else(|_| "status".to_string()),
+        );
     }
     let cx = context(stack, &o)?;
     let mut r = Runner {
