@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use shopgen::emit::{docker, terraform};
-use shopgen::model::{Cluster, Database, HttpMethod, Model};
+use shopgen::model::{Cluster, Database, HttpMethod, Model, TerraformState};
 use shopgen_deploy::{Builder, Options, Stack};
 
 /// Who builds the images.
@@ -101,19 +101,22 @@ fn stack(model: &Model, spec: &Path, out: &Path) -> Stack {
         gcloudignore: format!("{out}/{}", docker::GCLOUDIGNORE),
         backend_dockerfile: format!("{out}/backend/Dockerfile"),
         relay_dockerfile: format!("{out}/relay/Dockerfile"),
-        preflight_apis: vec![
-            "cloudresourcemanager.googleapis.com".to_string(),
-            "serviceusage.googleapis.com".to_string(),
-        ],
+        preflight_apis: terraform::services::PREFLIGHT_APIS
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
         apis: terraform::project_services(model)
             .iter()
             .map(|s| s.to_string())
             .collect(),
-        state: shopgen_deploy::StateBackend::Gcs {
-            bucket: None,
-            prefix: model.source.stem.clone(),
+        state: match &model.gcp.state {
+            TerraformState::Local => shopgen_deploy::StateBackend::Local,
+            TerraformState::Gcs { bucket, prefix } => shopgen_deploy::StateBackend::Gcs {
+                bucket: bucket.clone(),
+                prefix: prefix.clone(),
+            },
         },
-        gateway_region: model.gcp.region.clone(),
+        gateway_region: model.gcp.gateway_region.clone(),
         network: model.gcp.network.clone(),
         subnetwork: model.gcp.subnetwork.clone(),
         connector_cidr: match &model.gcp.egress {
@@ -150,6 +153,15 @@ fn planned_ranges(model: &Model) -> Vec<(String, String)> {
         out.push((
             "the cluster's control plane".to_string(),
             master_cidr.clone(),
+        ));
+    }
+    if let Database::CloudSql {
+        allocated_range, ..
+    } = &model.database
+    {
+        out.push((
+            "Cloud SQL's private services access".to_string(),
+            allocated_range.clone(),
         ));
     }
     out
