@@ -151,7 +151,11 @@ fn the_service_is_an_internal_lb_on_the_reserved_address() {
         // Only the relay's egress range and the spec's extra ranges may reach it.
         let ranges = spec.load_balancer_source_ranges.unwrap_or_default();
         let expected: Vec<&str> = match v.name {
-            "shop" | "cloudsql-created-cluster" | "public-api" | "public-api-swagger2" => {
+            "shop"
+            | "cloudsql-created-cluster"
+            | "empty-project"
+            | "public-api"
+            | "public-api-swagger2" => {
                 vec!["10.8.0.0/28"]
             }
             "cluster-in-other-region" => vec!["10.8.0.0/28", "10.20.0.0/24"],

@@ -140,6 +140,7 @@ fn check_body(body: &hcl::Body, node: &Node, where_: &str, top: bool, out: &mut 
 fn tf_files(files: &[GeneratedFile]) -> Vec<(&str, &str)> {
     under(files, "terraform/")
         .into_iter()
+        .filter(|f| f.path.ends_with(".tf"))
         .map(|f| (f.path.as_str(), body(files, &f.path)))
         .collect()
 }
@@ -289,9 +290,9 @@ fn versions_pin_both_google_providers_to_the_tested_range() {
         assert!(text.contains(p), "versions.tf lacks {p}");
     }
     assert_eq!(
-        text.matches("version = \">= 6.50, < 9.0\"").count(),
+        text.matches("version = \">= 8.7, < 9.0\"").count(),
         2,
-        "both providers pinned to the range the schema test covers"
+        "both providers pinned to the one major the schema test covers"
     );
 }
 
@@ -718,9 +719,12 @@ fn the_load_balancer_source_ranges_output_names_the_relay_egress_range() {
         let tf = parsed(&v);
         let out = attr(block_of(&tf, "output", "ilb_source_ranges", ""), "value");
         let expected = match v.name {
-            "shop" | "cloudsql-created-cluster" | "public-api" | "public-api-swagger2" => {
-                "[\"10.8.0.0/28\"]"
-            }
+            "shop"
+            | "cloudsql-created-cluster"
+            | "empty-project"
+            | "public-api"
+            | "public-api-swagger2" => "[\"10.8.0.0/28\"]",
+            "never" => "[\"10.8.0.0/28\"]",
             "cluster-in-other-region" => "[\"10.8.0.0/28\",\"10.20.0.0/24\"]",
             "direct-vpc-created-cluster" => "[google_compute_subnetwork.cluster.ip_cidr_range]",
             "direct-vpc-swagger2" => "[data.google_compute_subnetwork.subnet.ip_cidr_range]",
@@ -731,4 +735,292 @@ fn the_load_balancer_source_ranges_output_names_the_relay_egress_range() {
             block_of(&tf, "output", name, "");
         }
     }
+}
+
+// ---------------------------------------------------------------------------------
+// A first deploy into an empty project (docs/deploy.md, problems 13–24)
+// ---------------------------------------------------------------------------------
+
+fn variant(name: &str) -> Variant {
+    variants()
+        .into_iter()
+        .find(|v| v.name == name)
+        .unwrap_or_else(|| panic!("no variant {name}"))
+}
+
+#[test]
+fn a_created_cluster_gets_a_subnetwork_of_its_own_never_default() {
+    for name in [
+        "cloudsql-created-cluster",
+        "direct-vpc-created-cluster",
+        "empty-project",
+    ] {
+        let v = variant(name);
+        let tf = parsed(&v);
+        let sub = block_of(&tf, "resource", "google_compute_subnetwork", "cluster");
+        assert_eq!(attr(sub, "name"), "var.subnetwork", "{name}");
+        let var = block_of(&tf, "variable", "subnetwork", "");
+        assert_eq!(attr(var, "default"), "\"shop-api-gke\"", "{name}");
+    }
+    // A subnetwork the spec names is used as written (docs: it must not exist yet).
+    let mut v = variant("direct-vpc-created-cluster");
+    v.src = v.src.replace(
+        "network = \"default\"\n",
+        "network = \"default\"\nsubnetwork = \"shop-nodes\"\n",
+    );
+    let tf = parsed(&v);
+    let var = block_of(&tf, "variable", "subnetwork", "");
+    assert_eq!(attr(var, "default"), "\"shop-nodes\"");
+    // An existing cluster keeps reading the spec's (default) subnetwork.
+    let tf = parsed(&variant("shop"));
+    assert_eq!(
+        attr(block_of(&tf, "variable", "subnetwork", ""), "default"),
+        "\"default\""
+    );
+}
+
+#[test]
+fn cloud_sql_names_its_edition_from_the_tier_and_pins_its_range() {
+    for (name, edition, address, prefix) in [
+        ("cloudsql-created-cluster", "ENTERPRISE", "10.96.0.0", "16"),
+        ("empty-project", "ENTERPRISE", "10.100.0.0", "20"),
+    ] {
+        let tf = parsed(&variant(name));
+        let db = block_of(&tf, "resource", "google_sql_database_instance", "db");
+        let settings = sub(db, "settings");
+        assert_eq!(
+            attr(settings[0], "edition"),
+            format!("\"{edition}\""),
+            "{name}"
+        );
+        let range = block_of(
+            &tf,
+            "resource",
+            "google_compute_global_address",
+            "sql_private_range",
+        );
+        assert_eq!(attr(range, "address"), format!("\"{address}\""), "{name}");
+        assert_eq!(attr(range, "prefix_length"), prefix, "{name}");
+        let conn = block_of(
+            &tf,
+            "resource",
+            "google_service_networking_connection",
+            "sql",
+        );
+        assert_eq!(attr(conn, "deletion_policy"), "\"ABANDON\"", "{name}");
+    }
+    let mut v = variant("cloudsql-created-cluster");
+    v.src = v.src.replace("db-custom-1-3840", "db-perf-optimized-N-2");
+    let tf = parsed(&v);
+    let db = block_of(&tf, "resource", "google_sql_database_instance", "db");
+    assert_eq!(
+        attr(sub(db, "settings")[0], "edition"),
+        "\"ENTERPRISE_PLUS\""
+    );
+}
+
+#[test]
+fn a_created_clusters_control_plane_is_restricted_and_its_pool_autoscales_from_an_initial_count() {
+    let tf = parsed(&variant("empty-project"));
+    let cluster = block_of(&tf, "resource", "google_container_cluster", "cluster");
+    let man = sub(cluster, "master_authorized_networks_config");
+    assert_eq!(attr(man[0], "gcp_public_cidrs_access_enabled"), "false");
+    let cidrs: Vec<String> = sub(man[0], "cidr_blocks")
+        .iter()
+        .map(|b| attr(b, "cidr_block"))
+        .collect();
+    assert_eq!(cidrs, ["\"203.0.113.0/24\""]);
+    let dns = sub(
+        sub(cluster, "control_plane_endpoints_config")[0],
+        "dns_endpoint_config",
+    );
+    assert_eq!(attr(dns[0], "allow_external_traffic"), "true");
+    let pool = block_of(&tf, "resource", "google_container_node_pool", "default");
+    assert_eq!(attr(pool, "initial_node_count"), "1");
+    assert!(
+        pool.attributes().all(|a| a.key() != "node_count"),
+        "node_count beside autoscaling resets the autoscaler's choice"
+    );
+    assert_eq!(sub(pool, "autoscaling").len(), 1);
+}
+
+#[test]
+fn every_resource_calls_an_api_enabled_before_it() {
+    use shopgen::emit::terraform::services::{PREFLIGHT_APIS, api_of};
+    for v in variants() {
+        let tf = parsed(&v);
+        let services = attr(
+            block_of(&tf, "resource", "google_project_service", "apis"),
+            "for_each",
+        );
+        let enabled =
+            |api: &str| services.contains(&format!("\"{api}\"")) || PREFLIGHT_APIS.contains(&api);
+        // Which blocks come after the APIs: those that name `google_project_service.apis`,
+        // or refer to a block that does.
+        let blocks: Vec<(String, String)> = tf
+            .blocks()
+            .filter(|b| b.identifier() == "resource" || b.identifier() == "data")
+            .map(|b| {
+                let labels: Vec<&str> = b.labels().iter().map(|l| l.as_str()).collect();
+                let address = if b.identifier() == "data" {
+                    format!("data.{}.{}", labels[0], labels[1])
+                } else {
+                    format!("{}.{}", labels[0], labels[1])
+                };
+                (address, hcl::to_string(b.body()).unwrap_or_default())
+            })
+            .collect();
+        // `seeds`: what certainly exists first. The full apply runs after the first,
+        // targeted one has enabled every API, so there data sources count too; the
+        // first apply's own targets must follow `google_project_service.apis` itself.
+        let closure = |seeds: Vec<String>| {
+            let mut after: std::collections::BTreeSet<String> = seeds.into_iter().collect();
+            loop {
+                let before = after.len();
+                for (address, text) in &blocks {
+                    if after.iter().any(|a| text.contains(a.as_str())) {
+                        after.insert(address.clone());
+                    }
+                }
+                if after.len() == before {
+                    return after;
+                }
+            }
+        };
+        let first = closure(vec!["google_project_service.apis".to_string()]);
+        for target in shopgen::emit::terraform::BOOTSTRAP_TARGETS {
+            let ty = target.split('.').next().unwrap_or_default();
+            let api = api_of(ty).unwrap_or_default();
+            assert!(
+                target == "google_project_service.apis"
+                    || PREFLIGHT_APIS.contains(&api)
+                    || first.contains(target),
+                "{}: the first apply's {target} ({api}) may be created before the APIs are enabled",
+                v.name
+            );
+        }
+        let mut seeds: Vec<String> = blocks
+            .iter()
+            .filter(|(a, _)| a.starts_with("data."))
+            .map(|(a, _)| a.clone())
+            .collect();
+        seeds.push("google_project_service.apis".to_string());
+        let after = closure(seeds);
+        for (address, _) in &blocks {
+            let ty = address
+                .trim_start_matches("data.")
+                .split('.')
+                .next()
+                .unwrap_or_default();
+            // Data sources are read in the full apply, after the first (targeted) apply
+            // has enabled every API; managed resources may be in that first apply.
+            let data_source = address.starts_with("data.");
+            if !ty.starts_with("google_") {
+                continue;
+            }
+            let api = api_of(ty).unwrap_or_else(|| {
+                panic!(
+                    "{}: {ty} is not in emit::terraform::services::RESOURCE_APIS",
+                    v.name
+                )
+            });
+            assert!(
+                enabled(api),
+                "{}: {address} calls {api}, which is not enabled",
+                v.name
+            );
+            let bootstrap_api = PREFLIGHT_APIS.contains(&api);
+            assert!(
+                data_source
+                    || bootstrap_api
+                    || address == "google_project_service.apis"
+                    || after.contains(address),
+                "{}: {address} ({api}) may be created before the APIs are enabled",
+                v.name
+            );
+        }
+    }
+}
+
+#[test]
+fn service_agents_are_created_ahead_in_the_first_apply() {
+    use shopgen::emit::terraform::BOOTSTRAP_TARGETS;
+    assert!(BOOTSTRAP_TARGETS.contains(&"google_project_service_identity.agents"));
+    for (name, agents) in [
+        ("shop", vec!["apigateway", "run", "vpcaccess"]),
+        (
+            "empty-project",
+            vec![
+                "apigateway",
+                "container",
+                "run",
+                "servicenetworking",
+                "sqladmin",
+                "vpcaccess",
+            ],
+        ),
+        ("direct-vpc-swagger2", vec!["apigateway", "run"]),
+    ] {
+        let tf = parsed(&variant(name));
+        let b = block_of(&tf, "resource", "google_project_service_identity", "agents");
+        assert_eq!(attr(b, "provider"), "google-beta", "{name}");
+        let expected: Vec<String> = agents
+            .iter()
+            .map(|a| format!("\"{a}.googleapis.com\""))
+            .collect();
+        assert_eq!(
+            flat(&attr(b, "for_each")),
+            format!("toset([{}])", expected.join(",")),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn state_stays_out_of_git_and_goes_to_a_bucket_unless_the_spec_says_local() {
+    let v = variant("shop");
+    let files = files(&model(&v));
+    let ignore = body(&files, "terraform/.gitignore");
+    for line in [
+        ".terraform/",
+        "*.tfstate",
+        "*.tfstate.*",
+        "*.tfvars",
+        "*.tfplan",
+    ] {
+        assert!(ignore.lines().any(|l| l == line), ".gitignore lacks {line}");
+    }
+    assert!(
+        !ignore
+            .lines()
+            .any(|l| !l.starts_with('#') && l.contains(".terraform.lock.hcl")),
+        "the lock file is committed"
+    );
+    let versions = flat(body(&files, "terraform/versions.tf"));
+    assert!(versions.contains("backend\"gcs\"{}"), "{versions}");
+    let mut local = variant("shop");
+    local.src = local
+        .src
+        .replace("[gateway]", "state = \"local\"\n\n[gateway]");
+    let files = files_of(&local);
+    assert!(!body(&files, "terraform/versions.tf").contains("backend"));
+    assert!(files.iter().any(|f| f.path == "terraform/.gitignore"));
+}
+
+fn files_of(v: &Variant) -> Vec<GeneratedFile> {
+    files(&model(v))
+}
+
+#[test]
+fn the_gateway_region_comes_from_the_spec() {
+    let tf = parsed(&variant("empty-project"));
+    assert_eq!(
+        attr(block_of(&tf, "variable", "gateway_region", ""), "default"),
+        "\"europe-west1\""
+    );
+    let tf = parsed(&variant("shop"));
+    assert_eq!(
+        attr(block_of(&tf, "variable", "gateway_region", ""), "default"),
+        "\"europe-west2\""
+    );
 }

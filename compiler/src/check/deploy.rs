@@ -186,6 +186,21 @@ pub(super) fn check_gcp(c: &mut Checker) {
     }
     check_gateway_region(c);
     check_state(c);
+    // A created cluster's subnetwork is created: `default` already exists in every
+    // region of a project with the default network (subnetwork names are unique per
+    // project and region, whatever the network), so creating it fails with 409.
+    if let (Some(sub), Some(cl)) = (&g.subnetwork, &g.cluster)
+        && cl.create.as_ref().is_some_and(|c| c.value)
+        && sub.value == "default"
+    {
+        c.err(
+            "E0239",
+            sub.span.clone(),
+            "gcp.subnetwork",
+            "a cluster shopgen creates gets a new subnetwork, and `default` exists already in every region of a project with the default network",
+            "remove `subnetwork` (the created one is named `<service>-gke`), or name one that does not exist yet",
+        );
+    }
     match &g.cluster {
         None => missing(
             c,

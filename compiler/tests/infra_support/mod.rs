@@ -44,6 +44,9 @@ fn edit(src: &str, edits: &[(&str, &str)]) -> String {
     out
 }
 
+/// A created cluster's subnetwork is shopgen's own (`shop-api-gke`): the reference
+/// spec's `subnetwork = "default"` names the existing cluster's.
+const DEFAULT_SUBNETWORK: &str = "subnetwork = \"default\"\n";
 const CONNECTOR: &str = "egress = { connector = \"10.8.0.0/28\" }";
 const EXISTING_CLUSTER: &str = "cluster = { name = \"shop-cluster\", location = \"europe-west2\" }";
 const OPENAPI_30: &str = "openapi = \"3.0\"";
@@ -85,6 +88,7 @@ pub fn variants() -> Vec<Variant> {
                         EXISTING_CLUSTER,
                         "cluster = { name = \"shop-gke\", location = \"europe-west2-a\", create = true }",
                     ),
+                    (DEFAULT_SUBNETWORK, ""),
                 ],
             ),
         },
@@ -114,6 +118,24 @@ pub fn variants() -> Vec<Variant> {
                         EXISTING_CLUSTER,
                         "cluster = { name = \"shop-gke\", location = \"europe-west2\", create = true }",
                     ),
+                    (DEFAULT_SUBNETWORK, ""),
+                ],
+            ),
+        },
+        Variant {
+            name: "empty-project",
+            src: edit(
+                &shop,
+                &[
+                    (
+                        SECRET_DB,
+                        "cloud_sql = { version = \"POSTGRES_17\", allocated_range = \"10.100.0.0/20\" }",
+                    ),
+                    (
+                        EXISTING_CLUSTER,
+                        "cluster = { name = \"shop-gke\", location = \"europe-west2\", create = true, authorized_networks = [\"203.0.113.0/24\"] }\ngateway_region = \"europe-west1\"\nstate = { bucket = \"acme-shop-tfstate\", prefix = \"prod/shop\" }",
+                    ),
+                    (DEFAULT_SUBNETWORK, ""),
                 ],
             ),
         },
