@@ -427,3 +427,75 @@ fn a_custom_operation_that_stops_being_public_is_an_exposure_change() {
     );
     assert_eq!(back.exit_code(), 3);
 }
+
+/// A stack deployed with the previous shopgen: its generated Terraform as that
+/// version wrote it (the created cluster's subnetwork named `default`, the node pool
+/// sized by `node_count`, Cloud SQL's range allocated anywhere). `diff` against the
+/// output folder compares with those files and shows the replacements this shopgen's
+/// output brings before anyone applies it (docs/deploy.md, upgrade notes).
+#[test]
+fn an_upgrade_that_replaces_resources_shows_them_against_the_output_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    fs::create_dir(cwd.join("specs")).unwrap();
+    let src = shop_src()
+        .replace("subnetwork = \"default\"\n", "")
+        .replace(
+            "cluster = { name = \"shop-cluster\", location = \"europe-west2\" }",
+            "cluster = { name = \"shop-cluster\", location = \"europe-west2\", create = true }",
+        )
+        .replace(
+            "secret = { name = \"shop-api-db\", key = \"DATABASE_URL\" }",
+            "cloud_sql = { tier = \"db-custom-1-3840\" }",
+        );
+    fs::write(cwd.join("specs/shop.toml"), &src).unwrap();
+    let (code, _, err) = shopgen(cwd, &["build", "-q", "specs/shop.toml"]);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, out, err) = shopgen(cwd, &["diff", "specs/shop.toml"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+
+    // Turn the output back into what the previous version wrote.
+    let tf = cwd.join("generated/shop/terraform");
+    let rewrite = |file: &str, edits: &[(&str, &str)]| {
+        let path = tf.join(file);
+        let mut text = fs::read_to_string(&path).unwrap();
+        for (from, to) in edits {
+            assert!(text.contains(from), "{file}: `{from}` is not there");
+            text = text.replacen(from, to, 1);
+        }
+        fs::write(&path, text).unwrap();
+    };
+    rewrite(
+        "variables.tf",
+        &[(
+            "default     = \"shop-api-gke\"",
+            "default     = \"default\"",
+        )],
+    );
+    rewrite(
+        "cluster.tf",
+        &[("  initial_node_count = 1\n", "  node_count = 1\n")],
+    );
+    rewrite("database.tf", &[("  address       = \"10.96.0.0\"\n", "")]);
+
+    let (code, out, err) = shopgen(cwd, &["diff", "specs/shop.toml"]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    for replaced in [
+        "google_container_node_pool.default",
+        "google_compute_global_address.sql_private_range",
+        // The subnetwork's name is `var.subnetwork`, whose default changes; the
+        // cluster and the reserved address on it follow.
+        "google_compute_subnetwork.cluster",
+        "google_container_cluster.cluster",
+        "google_compute_address.ilb",
+    ] {
+        let line = out
+            .lines()
+            .find(|l| l.contains(replaced))
+            .unwrap_or_else(|| panic!("{replaced} is not in the report:\n{out}"));
+        assert!(line.contains("REPLACED"), "{line}");
+    }
+    assert!(out.contains("~ terraform variable.subnetwork"), "{out}");
+    // Nothing else is replaced.
+    assert_eq!(out.matches("REPLACED").count(), 5, "{out}");
+}

@@ -192,12 +192,13 @@ pub(super) fn check_gcp(c: &mut Checker) {
     if let (Some(sub), Some(cl)) = (&g.subnetwork, &g.cluster)
         && cl.create.as_ref().is_some_and(|c| c.value)
         && sub.value == "default"
+        && g.network.as_ref().is_none_or(|n| n.value == "default")
     {
         c.err(
             "E0239",
             sub.span.clone(),
             "gcp.subnetwork",
-            "a cluster shopgen creates gets a new subnetwork, and `default` exists already in every region of a project with the default network",
+            "a cluster shopgen creates gets a new subnetwork, and the `default` network has a subnetwork `default` in every region already",
             "remove `subnetwork` (the created one is named `<service>-gke`), or name one that does not exist yet",
         );
     }

@@ -54,7 +54,7 @@ fn compare(args: &DiffArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(EXIT_ERROR));
     };
 
-    let (old, history, against) = match &args.against {
+    let (old, history, against, deployed) = match &args.against {
         None => {
             let record = out.join(spec_record::PATH);
             let text = std::fs::read_to_string(&record).with_context(|| {
@@ -73,7 +73,13 @@ fn compare(args: &DiffArgs) -> anyhow::Result<ExitCode> {
             };
             let history = History::read(&out)
                 .with_context(|| format!("cannot read the migrations in {}", out.display()))?;
-            (Some(old), history, out.display().to_string())
+            let deployed = deployed_infrastructure(&out)?;
+            (
+                Some(old),
+                history,
+                out.display().to_string(),
+                Some(deployed),
+            )
         }
         Some(git_ref) => {
             let spec_at_ref = git_show(git_ref, &args.spec)?;
@@ -87,10 +93,22 @@ fn compare(args: &DiffArgs) -> anyhow::Result<ExitCode> {
                 }
                 None => None,
             };
-            (old, history_at(git_ref, &out)?, format!("git {git_ref}"))
+            (
+                old,
+                history_at(git_ref, &out)?,
+                format!("git {git_ref}"),
+                None,
+            )
         }
     };
-    let report = shopgen::diff::diff(old.as_ref(), &new, &history, &source.display_path, &against);
+    let report = shopgen::diff::diff_deployed(
+        old.as_ref(),
+        &new,
+        &history,
+        &source.display_path,
+        &against,
+        deployed.as_deref(),
+    );
     print!("{}", render(&report, args.format));
     Ok(ExitCode::from(report.exit_code()))
 }
@@ -199,4 +217,33 @@ fn history_at(git_ref: &str, out: &Path) -> anyhow::Result<History> {
     }
     history.migrations.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(history)
+}
+
+/// The generated Terraform and Kubernetes files in the output folder as they are (the
+/// infrastructure the last build wrote, and what was applied from it).
+fn deployed_infrastructure(out: &Path) -> anyhow::Result<Vec<GeneratedFile>> {
+    let mut files = Vec::new();
+    for (dir, ext) in [("terraform", "tf"), ("k8s", "yaml")] {
+        let Ok(entries) = std::fs::read_dir(out.join(dir)) else {
+            continue;
+        };
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == ext))
+            .collect();
+        paths.sort();
+        for path in paths {
+            let contents = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            if parse_header(&contents).is_none() {
+                continue; // a file of the user's (an override), not generated
+            }
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+            files.push(GeneratedFile {
+                path: format!("{dir}/{}", name.unwrap_or_default()),
+                contents,
+            });
+        }
+    }
+    Ok(files)
 }

@@ -71,6 +71,22 @@ pub fn changes(old: &[GeneratedFile], new: &[GeneratedFile]) -> Vec<InfraChange>
         .collect();
     let before = objects(old);
     let after = objects(new);
+    // Variables whose default changes: what reads them changes too (a created
+    // subnetwork named `var.subnetwork` is renamed, so replaced).
+    let changed_vars: Vec<String> = after
+        .iter()
+        .filter_map(|(key, now)| {
+            let name = now.address.strip_prefix("variable.")?;
+            let was = before.get(key)?;
+            (was.attributes.get("default") != now.attributes.get("default"))
+                .then(|| format!("var.{name}"))
+        })
+        .collect();
+    let reads_var = |text: &str, var: &str| {
+        text.match_indices(var).any(|(i, _)| {
+            !text[i + var.len()..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+        })
+    };
     let mut out = Vec::new();
     for (key, now) in &after {
         let Some(was) = before.get(key) else {
@@ -102,6 +118,11 @@ pub fn changes(old: &[GeneratedFile], new: &[GeneratedFile]) -> Vec<InfraChange>
                 attributes.push(format!("(reads {read})"));
             }
         }
+        for (k, v) in &now.attributes {
+            if changed_vars.iter().any(|var| reads_var(v, var)) {
+                attributes.push(k.clone());
+            }
+        }
         if attributes.is_empty() {
             continue;
         }
@@ -125,6 +146,57 @@ pub fn changes(old: &[GeneratedFile], new: &[GeneratedFile]) -> Vec<InfraChange>
             }),
             attributes,
         });
+    }
+    // A replaced resource gets a new id: what names it in an attribute that cannot
+    // change in place is replaced too (a new subnetwork recreates the cluster on it).
+    loop {
+        let replaced: Vec<String> = out
+            .iter()
+            .filter(|c| c.replaces && c.system == System::Terraform)
+            .map(|c| format!("{}.", c.address))
+            .collect();
+        let mut grew = false;
+        for (key, now) in &after {
+            if now.system != System::Terraform || !before.contains_key(key) {
+                continue;
+            }
+            let reasons: Vec<(String, &'static str, String)> = now
+                .attributes
+                .iter()
+                .filter_map(|(k, v)| {
+                    let via = replaced.iter().find(|r| v.contains(r.as_str()))?;
+                    let why = forces_replacement(now.system, &now.address, k)?;
+                    Some((k.clone(), why, via.trim_end_matches('.').to_string()))
+                })
+                .collect();
+            let Some((attr, why, via)) = reasons.first().cloned() else {
+                continue;
+            };
+            let note = format!("{attr} names {via}, which is replaced; {attr} {why}");
+            match out.iter_mut().find(|c| c.address == now.address) {
+                Some(c) if c.replaces => continue,
+                Some(c) => {
+                    c.attributes.push(attr);
+                    c.attributes.sort();
+                    c.attributes.dedup();
+                    c.replaces = true;
+                    c.note = Some(note);
+                }
+                None => out.push(InfraChange {
+                    change: Change::Changed,
+                    system: now.system,
+                    address: now.address.clone(),
+                    file: now.file.clone(),
+                    attributes: vec![attr],
+                    replaces: true,
+                    note: Some(note),
+                }),
+            }
+            grew = true;
+        }
+        if !grew {
+            break;
+        }
     }
     for (key, was) in before.iter().filter(|(k, _)| !after.contains_key(*k)) {
         let _ = key;
@@ -350,7 +422,13 @@ pub fn forces_replacement(system: System, address: &str, attribute: &str) -> Opt
                     "private_cluster_config",
                     "ip_allocation_policy",
                 ],
-                "google_container_node_pool" => &["name", "cluster", "location", "node_config"],
+                "google_container_node_pool" => &[
+                    "name",
+                    "cluster",
+                    "location",
+                    "node_config",
+                    "initial_node_count",
+                ],
                 "google_project_iam_member"
                 | "google_artifact_registry_repository_iam_member"
                 | "google_cloud_run_v2_service_iam_member" => &[

@@ -113,9 +113,39 @@ pub fn diff(
     spec: &str,
     against: &str,
 ) -> Report {
+    diff_deployed(old, new, history, spec, against, None)
+}
+
+/// [`diff`], with the infrastructure compared against the Terraform and Kubernetes
+/// files as they are in the output folder (`deployed`) rather than as this shopgen
+/// would emit them from the old spec: a new shopgen that changes the generated
+/// infrastructure of the same spec (a renamed subnetwork, a node pool that must be
+/// recreated) shows those changes, replacements included, before they are applied.
+pub fn diff_deployed(
+    old: Option<&Model>,
+    new: &Model,
+    history: &History,
+    spec: &str,
+    against: &str,
+    deployed: Option<&[GeneratedFile]>,
+) -> Report {
     let old_files = old.map(emit::emit_all).unwrap_or_default();
     let new_files = emit::emit_all(new);
-    let infrastructure = infra::changes(&old_files, &new_files);
+    let infrastructure = match deployed {
+        Some(files) => {
+            // The deployed Terraform and Kubernetes files; the rest (the documents
+            // Terraform reads) as the old spec gives them.
+            let mut old_side: Vec<GeneratedFile> = files.to_vec();
+            old_side.extend(
+                old_files
+                    .iter()
+                    .filter(|f| !f.path.starts_with("terraform/") && !f.path.starts_with("k8s/"))
+                    .cloned(),
+            );
+            infra::changes(&old_side, &new_files)
+        }
+        None => infra::changes(&old_files, &new_files),
+    };
     let files = other_files(&old_files, &new_files);
     Report {
         spec: spec.to_string(),
