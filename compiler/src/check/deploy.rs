@@ -2,7 +2,8 @@
 
 use super::*;
 use shopgen_facts::gcp::{
-    API_GATEWAY_REGIONS, DEFAULT_SQL_RANGE, DEFAULT_SQL_TIER, SqlEdition, sql_edition_of_tier,
+    API_GATEWAY_REGIONS, DEFAULT_SQL_RANGE, DEFAULT_SQL_TIER, SqlEdition,
+    nearest_api_gateway_region, sql_edition_of_tier,
 };
 
 /// Parses `a.b.c.d/n`; returns the address as a u32 and the prefix length.
@@ -265,24 +266,13 @@ fn check_gateway_region(c: &mut Checker) {
                 ),
                 format!(
                     "add `gateway_region = \"{}\"` to `[gcp]` (API Gateway's regions: {list}); the relay stays in `{}`",
-                    nearest_gateway_region(&r.value),
+                    nearest_api_gateway_region(&r.value),
                     r.value
                 ),
             )
         }
         _ => {}
     }
-}
-
-/// The API Gateway region on the same continent as `region` (same first part), else
-/// `us-central1`.
-fn nearest_gateway_region(region: &str) -> &'static str {
-    let area = region.split('-').next().unwrap_or_default();
-    API_GATEWAY_REGIONS
-        .iter()
-        .copied()
-        .find(|r| r.split('-').next() == Some(area))
-        .unwrap_or("us-central1")
 }
 
 /// `gcp.state = { bucket, prefix }`: a bucket name Cloud Storage accepts, a prefix

@@ -45,7 +45,22 @@ pub fn starter_spec(name: &str, project: &str, region: &str) -> Result<String, I
         .replace("@NAME@", name)
         .replace("@SERVICE@", &service)
         .replace("@PROJECT@", &toml_string(project))
-        .replace("@REGION@", &toml_string(region)))
+        .replace("@REGION@", &toml_string(region))
+        .replace("@GATEWAY_REGION@", &gateway_region_line(region)))
+}
+
+/// `gateway_region = "…"` when API Gateway does not run in `region` (the spec would
+/// not build without it), else nothing.
+fn gateway_region_line(region: &str) -> String {
+    let gateway = shopgen_facts::gcp::nearest_api_gateway_region(region);
+    if gateway == region {
+        String::new()
+    } else {
+        format!(
+            "# API Gateway does not run in {region}: the gateway goes to the nearest region it does.\ngateway_region = {}\n",
+            toml_string(gateway)
+        )
+    }
 }
 
 /// A TOML basic string holding `s`.
@@ -101,6 +116,26 @@ mod tests {
                 Err(InitError::BadName(name.into())),
                 "{name:?}"
             );
+        }
+    }
+
+    #[test]
+    fn a_region_without_api_gateway_gets_a_gateway_region_and_builds() {
+        for (region, gateway) in [
+            ("europe-west3", Some("europe-west1")),
+            ("asia-south1", Some("asia-northeast1")),
+            ("southamerica-east1", Some("us-central1")),
+            ("us-east4", None),
+        ] {
+            compiles("inventory", DEFAULT_PROJECT, region).unwrap();
+            let src = starter_spec("inventory", DEFAULT_PROJECT, region).unwrap();
+            match gateway {
+                Some(g) => assert!(
+                    src.contains(&format!("gateway_region = \"{g}\"\n")),
+                    "{src}"
+                ),
+                None => assert!(!src.contains("gateway_region"), "{src}"),
+            }
         }
     }
 

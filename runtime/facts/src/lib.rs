@@ -111,6 +111,21 @@ pub mod gcp {
         "us-west4",
     ];
 
+    /// The API Gateway region for a stack in `region`: `region` itself when API Gateway
+    /// runs there, else the first one on the same continent (the region's first part,
+    /// `europe` in `europe-west3`), else `us-central1`.
+    pub fn nearest_api_gateway_region(region: &str) -> &str {
+        if let Some(r) = API_GATEWAY_REGIONS.iter().find(|r| **r == region) {
+            return r;
+        }
+        let area = region.split('-').next().unwrap_or_default();
+        API_GATEWAY_REGIONS
+            .iter()
+            .copied()
+            .find(|r| r.split('-').next() == Some(area))
+            .unwrap_or("us-central1")
+    }
+
     /// The Cloud SQL tier of a created instance unless the spec names one.
     pub const DEFAULT_SQL_TIER: &str = "db-f1-micro";
     /// The private services access range a created Cloud SQL instance's address comes
