@@ -60,7 +60,7 @@ pub(crate) fn run(r: &mut Runner, cx: &mut Ctx, opts: &Options) -> Result<(), Fa
         ));
         if cx.stack.cluster_created {
             r.say(format!(
-                "    skipped (dry run): cluster {} is created by Terraform with GKE subsetting",
+                "    ok: cluster {} is created by Terraform with GKE subsetting",
                 cx.stack.cluster_name
             ));
         } else {
@@ -69,6 +69,7 @@ pub(crate) fn run(r: &mut Runner, cx: &mut Ctx, opts: &Options) -> Result<(), Fa
                 cx.stack.cluster_name, cx.stack.subnetwork
             ));
         }
+        endpoint(r, cx)?;
         if !cx.stack.planned_ranges.is_empty() {
             let planned: Vec<String> = cx
                 .stack
@@ -87,7 +88,6 @@ pub(crate) fn run(r: &mut Runner, cx: &mut Ctx, opts: &Options) -> Result<(), Fa
                 }
             ));
         }
-        endpoint(r, cx)?;
         if !cx.stack.cluster_created && !node_accounts_from_env() {
             cx.node_accounts = Some("<node service accounts from gcloud>".to_string());
         }
