@@ -1230,6 +1230,27 @@ fn the_deploy_page_shows_the_commands_deploy_runs() {
             "docs/deploy.md: deploy problem {n} is not accounted for"
         );
     }
+    // The options table lists API Gateway's regions: the ones deploy accepts.
+    let row = doc
+        .lines()
+        .find(|l| l.starts_with("| `--gateway-region G` |"))
+        .expect("docs/deploy.md documents --gateway-region");
+    let listed = row.matches("-west").count()
+        + row.matches("-east").count()
+        + row.matches("-central").count()
+        + row.matches("-north").count()
+        + row.matches("-south").count();
+    assert_eq!(
+        listed,
+        shopgen_facts::gcp::API_GATEWAY_REGIONS.len(),
+        "{row}"
+    );
+    for region in shopgen_facts::gcp::API_GATEWAY_REGIONS {
+        assert!(
+            row.contains(region),
+            "docs/deploy.md: --gateway-region omits {region}"
+        );
+    }
 }
 
 #[test]
