@@ -42,6 +42,7 @@
 //! of its own (`.shopgen/deploy/<spec>/kubeconfig`): the user's kubeconfig and current
 //! context are never read or changed.
 
+mod context;
 mod phases;
 mod preflight;
 pub mod ranges;

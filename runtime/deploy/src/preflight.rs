@@ -13,7 +13,7 @@
 //!
 //! A dry run lists what it would check as skipped and prints the changes' commands.
 
-use crate::phases::{Ctx, fail, must, plan_state};
+use crate::context::{Ctx, fail, must, plan_state};
 use crate::ranges::{InUse, collisions, region_of, subnet_ranges};
 use crate::retry::{API_DISABLED, matches};
 use crate::runner::{Cmd, Output, Runner, Show, on_path};

@@ -9,10 +9,11 @@
 
 use std::io::Write;
 
-use crate::phases::{
+use crate::context::{
     Facts, K8S_KINDS, Progress, context, credentials, fail, image_tag, init, must, plan_state,
-    read_outputs, smoke_test,
+    read_outputs,
 };
+use crate::phases::smoke_test;
 use crate::runner::{Runner, Show};
 use crate::{Database, Failure, Options, Stack, preflight};
 
