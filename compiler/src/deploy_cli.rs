@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use shopgen::emit::{docker, terraform};
 use shopgen::model::{Cluster, Database, HttpMethod, Model, TerraformState};
-use shopgen_deploy::{Builder, Options, Stack};
+use shopgen_deploy::{Builder, Endpoint, Options, Stack};
 
 /// Who builds the images.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -15,6 +15,17 @@ pub enum BuilderArg {
     Docker,
     /// Cloud Build, as the stack's builder service account.
     CloudBuild,
+}
+
+/// How kubectl reaches the cluster's control plane.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum EndpointArg {
+    /// The DNS-based endpoint (`get-credentials --dns-endpoint`).
+    Dns,
+    /// The private IP endpoint (`get-credentials --internal-ip`): from inside the VPC.
+    InternalIp,
+    /// The public IP endpoint.
+    Public,
 }
 
 #[derive(Debug, clap::Args)]
@@ -28,9 +39,14 @@ pub struct DeployArgs {
     #[arg(long)]
     pub region: Option<String>,
     /// Region of the API Gateway gateway (default: the spec's `gcp.gateway_region`,
-    /// else its region); API Gateway runs in a subset of regions.
+    /// else its region; `--region` does not change it). API Gateway runs in a subset
+    /// of regions; others are refused before anything runs.
     #[arg(long)]
     pub gateway_region: Option<String>,
+    /// How kubectl reaches the cluster's control plane (default: detected; a cluster
+    /// shopgen creates is reached through its DNS endpoint).
+    #[arg(long, value_enum)]
+    pub endpoint: Option<EndpointArg>,
     /// Immutable image tag (default: the commit, plus a digest of uncommitted changes).
     #[arg(long)]
     pub image_tag: Option<String>,
@@ -201,6 +217,11 @@ pub fn run(which: Which, args: DeployArgs) -> anyhow::Result<ExitCode> {
         project: args.project,
         region: args.region,
         gateway_region: args.gateway_region,
+        endpoint: args.endpoint.map(|e| match e {
+            EndpointArg::Dns => Endpoint::Dns,
+            EndpointArg::InternalIp => Endpoint::InternalIp,
+            EndpointArg::Public => Endpoint::Public,
+        }),
         image_tag: args.image_tag,
         builder: match args.builder {
             BuilderArg::Docker => Builder::Docker,

@@ -1,9 +1,14 @@
 //! `shopgen deploy`, `destroy` and `status` against fake `terraform`, `gcloud`,
 //! `kubectl`, `docker` and `curl` put first on `PATH`: each records its argv, a few
-//! environment variables and its stdin, answers like the real tool, and fails when
-//! its command line contains `FAKE_FAIL`. The tests check the order of the phases,
-//! the arguments (pinned tag, reserved IP patch, project override), that a failure at
-//! each phase stops with a clear message and exit code 1, and that a rerun resumes.
+//! environment variables and its stdin, answers like the real tool (keeping what it
+//! created, a bucket or a namespace, as files in the fake's folder), and fails when
+//! its command line contains `FAKE_FAIL`. Other `FAKE_*` variables shape its answers
+//! (the cluster's subnetwork, endpoint and ranges, the network's subnetworks, a
+//! bucket that exists, what is left in a namespace, a transient error). The tests
+//! check the order of the phases, the arguments (pinned tag, reserved IP patch,
+//! project override, gateway region, state bucket, endpoint flag, kubeconfig), that
+//! a failure at each phase stops with a clear message and exit code 1, and that a
+//! rerun resumes.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -17,11 +22,33 @@ if [ ! -t 0 ]; then input=$(cat); fi
 {
   printf '%s' "$line"
   [ -n "$DOCKER_BUILDKIT" ] && printf ' [DOCKER_BUILDKIT=%s]' "$DOCKER_BUILDKIT"
+  [ -n "$KUBECONFIG" ] && printf ' [KUBECONFIG=%s]' "$KUBECONFIG"
   [ -n "$input" ] && printf ' [stdin:%s]' "$(printf '%s' "$input" | head -c 200 | tr '\n' '|')"
   printf '\n'
 } >> "$FAKE_LOG"
 if [ -n "$FAKE_FAIL" ] && [[ "$line" == *"$FAKE_FAIL"* ]]; then
   echo "fake $tool: failing as told ($FAKE_FAIL)" >&2
+  exit 1
+fi
+# A transient error: FAKE_ERR on stderr for the next N (file errs) calls matching
+# FAKE_ERR_ON ("full apply": the untargeted terraform apply).
+err_on() {
+  if [ "$FAKE_ERR_ON" = "full apply" ]; then
+    [[ "$line" == "terraform "*" apply "* && "$line" != *"-target="* ]]
+  else
+    [[ "$line" == *"$FAKE_ERR_ON"* ]]
+  fi
+}
+if [ -n "$FAKE_ERR_ON" ] && err_on && [ -f "$FAKE_DIR/errs" ]; then
+  n=$(cat "$FAKE_DIR/errs")
+  if [ "$n" -gt 0 ]; then
+    echo $((n - 1)) > "$FAKE_DIR/errs"
+    printf '%b\n' "$FAKE_ERR" >&2
+    exit 1
+  fi
+fi
+if [[ "$line" == "terraform "*" apply "* && "$line" != *"-target="* && -n "$FAKE_FULL_APPLY_ERR" ]]; then
+  printf '%b\n' "$FAKE_FULL_APPLY_ERR" >&2
   exit 1
 fi
 if [[ "$line" == "terraform "*" apply "* && "$line" != *"-target="* && -f "$FAKE_DIR/ms_fails" ]]; then
@@ -35,6 +62,8 @@ if [[ "$line" == "terraform "*" apply "* && "$line" != *"-target="* && -f "$FAKE
 fi
 case "$line" in
   "terraform version"*) echo "Terraform v1.11.4" ;;
+  # Terraform leaves a migrated local state file empty.
+  "terraform "*" init "*"-migrate-state"*) : > "${1#-chdir=}/terraform.tfstate" ;;
   "terraform "*" output -json") cat "$FAKE_DIR/outputs.json" ;;
   "terraform "*" output -raw api_key") printf 'key-123' ;;
   "terraform "*" state list") printf 'data.google_compute_network.vpc\ngoogle_sql_database_instance.db\ngoogle_cloud_run_v2_service.relay\ngoogle_apikeys_key.client\ngoogle_project_service.apis\n' ;;
@@ -44,7 +73,34 @@ case "$line" in
   "gcloud projects describe"*) echo "123456789012" ;;
   "gcloud billing projects describe"*) echo "True" ;;
   "gcloud container clusters describe"*"nodeConfig.serviceAccount"*) printf '%b\n' "${FAKE_NODE_SA-default\tdefault}" ;;
+  "gcloud container clusters describe"*"value(subnetwork)"*) echo "${FAKE_SUBNET:-default}" ;;
+  "gcloud container clusters describe"*"enablePrivateEndpoint"*) printf '%b\n' "${FAKE_PRIVATE:-}" ;;
+  "gcloud container clusters describe"*"clusterIpv4Cidr"*) printf '%b\n' "${FAKE_CLUSTER_RANGES-10.100.0.0/14\t10.104.0.0/20}" ;;
   "gcloud container clusters describe"*) echo "${FAKE_SUBSETTING:-}" ;;
+  "gcloud container clusters get-credentials"*)
+    f="${KUBECONFIG:-$HOME/.kube/config}"; mkdir -p "$(dirname "$f")"; echo "apiVersion: v1" > "$f" ;;
+  "gcloud compute networks subnets list"*)
+    if [ -n "$FAKE_COMPUTE_DISABLED" ]; then
+      echo "ERROR: (gcloud.compute.networks.subnets.list) Compute Engine API has not been used in project 123 before or it is disabled. reason: SERVICE_DISABLED" >&2; exit 1
+    fi
+    cat "$FAKE_DIR/subnets.json" ;;
+  "gcloud services enable"*) echo "Operation finished successfully." ;;
+  "gcloud storage buckets describe"*)
+    b="${4#gs://}"
+    if [ -n "$FAKE_BUCKET_DENIED" ]; then
+      echo "ERROR: (gcloud.storage.buckets.describe) HTTPError 403: dev@example.com does not have storage.buckets.get access to the Google Cloud Storage bucket." >&2; exit 1
+    fi
+    if [ -f "$FAKE_DIR/bucket-$b" ] || [ -n "$FAKE_BUCKET_EXISTS" ]; then
+      if [ -f "$FAKE_DIR/versioned-$b" ] || [ "$FAKE_BUCKET_EXISTS" = versioned ]; then printf '%s\tTrue\n' "$b"; else printf '%s\t\n' "$b"; fi
+    else
+      echo "ERROR: (gcloud.storage.buckets.describe) gs://$b not found: 404." >&2; exit 1
+    fi ;;
+  "gcloud storage buckets create"*) touch "$FAKE_DIR/bucket-${4#gs://}" ;;
+  "gcloud storage buckets update"*"--versioning"*) touch "$FAKE_DIR/versioned-${4#gs://}" ;;
+  "gcloud builds submit"*"--region"*)
+    if [ -n "$FAKE_BUILD_REGION_REFUSED" ]; then
+      echo "ERROR: (gcloud.builds.submit) FAILED_PRECONDITION: failed precondition: due to quota restrictions, cannot run builds in this region. Please contact support" >&2; exit 1
+    fi ;;
   "gcloud artifacts docker images describe"*)
     if [ -f "$FAKE_DIR/pushed" ] && grep -qF "$5" "$FAKE_DIR/pushed"; then echo "sha256:abc"; else echo "not found" >&2; exit 1; fi ;;
   "gcloud secrets versions access"*) printf 'postgres://app:pw@10.1.0.3:5432/shop' ;;
@@ -52,7 +108,14 @@ case "$line" in
   "docker push "*) echo "$2" >> "$FAKE_DIR/pushed" ;;
   "kubectl version"*) echo "Client Version: v1.33.2" ;;
   "kubectl "*"create secret"*) printf 'apiVersion: v1\nkind: Secret\n' ;;
-  "curl --version") echo "curl 8.5.0" ;;
+  "kubectl get namespace "*)
+    if [ -f "$FAKE_DIR/ns" ] || [ -n "$FAKE_NS_EXISTS" ]; then echo "namespace/$3"; else
+      echo "Error from server (NotFound): namespaces \"$3\" not found" >&2; exit 1
+    fi ;;
+  "kubectl apply -f "*"/namespace.yaml") touch "$FAKE_DIR/ns" ;;
+  "kubectl "*" get all,secrets,configmaps -o name") printf '%b\n' "${FAKE_NS_LEFT-configmap/kube-root-ca.crt}" ;;
+  "kubectl delete namespace "*) rm -f "$FAKE_DIR/ns" ;;
+  "curl --version") echo "curl ${FAKE_CURL_VERSION:-8.5.0} (x86_64-pc-linux-gnu) libcurl/${FAKE_CURL_VERSION:-8.5.0}" ;;
   "curl "*) printf '200' ;;
 esac
 exit 0
@@ -66,6 +129,10 @@ const OUTPUTS: &str = r#"{
   "relay_image": {"value": "europe-west2-docker.pkg.dev/some-project/shop-api/relay:v1"},
   "database_url_secret": {"value": "shop-api-db"}
 }"#;
+
+/// The network's subnetworks the fake gcloud lists: a new project's `default` network
+/// in the reference spec's region.
+const SUBNETS: &str = r#"[{"name": "default", "region": "https://www.googleapis.com/compute/v1/projects/some-project/regions/europe-west2", "ipCidrRange": "10.154.0.0/20", "secondaryIpRanges": []}]"#;
 
 struct Env {
     dir: tempfile::TempDir,
@@ -98,6 +165,8 @@ impl Env {
             std::os::unix::fs::symlink(&fake, bin.join(tool)).unwrap();
         }
         std::fs::write(dir.path().join("outputs.json"), OUTPUTS).unwrap();
+        std::fs::write(dir.path().join("subnets.json"), SUBNETS).unwrap();
+        std::fs::create_dir_all(dir.path().join("home")).unwrap();
         Env { dir }
     }
     fn root(&self) -> PathBuf {
@@ -133,11 +202,17 @@ impl Env {
             .env("FAKE_LOG", self.log_path())
             .env("FAKE_DIR", self.dir.path())
             .env("SHOPGEN_DEPLOY_RETRY_SECONDS", "0")
+            // The user's home: deploy must not write a kubeconfig there.
+            .env("HOME", self.dir.path().join("home"))
+            .env_remove("KUBECONFIG")
             .env_remove("DOCKER_BUILDKIT")
-            .env_remove("FAKE_SUBSETTING")
-            .env_remove("FAKE_NODE_SA")
-            .env_remove("TF_VAR_gke_node_service_accounts")
-            .envs(vars.iter().copied());
+            .env_remove("TF_VAR_gke_node_service_accounts");
+        for (k, _) in std::env::vars() {
+            if k.starts_with("FAKE_") {
+                c.env_remove(k);
+            }
+        }
+        c.envs(vars.iter().copied());
         match fail {
             Some(f) => c.env("FAKE_FAIL", f),
             None => c.env_remove("FAKE_FAIL"),
@@ -168,7 +243,7 @@ fn at(calls: &[String], needle: &str) -> usize {
         .iter()
         .position(|c| {
             if needle == FULL_APPLY {
-                c.starts_with("terraform -chdir=generated/shop/terraform apply -input=false -auto-approve -var project=some-project -var region=europe-west2 -var image_tag=v1")
+                c.starts_with("terraform -chdir=generated/shop/terraform apply -input=false -auto-approve -var project=some-project -var region=europe-west2 -var gateway_region=europe-west2 -var image_tag=v1")
                     && !c.contains("-target=")
             } else {
                 c.contains(needle)
@@ -204,10 +279,13 @@ fn deploy_runs_the_phases_in_order_with_the_pinned_tag_and_reserved_ip() {
     let image = "europe-west2-docker.pkg.dev/some-project/shop-api";
     let order = [
         "gcloud billing projects describe some-project",
-        "terraform -chdir=generated/shop/terraform init",
-        "-target=google_project_service.apis -target=google_artifact_registry_repository.images",
+        "gcloud compute networks subnets list --network default --project some-project",
+        "gcloud services enable cloudresourcemanager.googleapis.com serviceusage.googleapis.com storage.googleapis.com --project some-project",
+        "gcloud storage buckets describe gs://some-project-shop-api-tfstate",
+        "terraform -chdir=generated/shop/terraform init -input=false -backend-config=bucket=some-project-shop-api-tfstate -backend-config=prefix=shop",
+        "-target=google_project_service.apis -target=google_project_service_identity.agents -target=google_artifact_registry_repository.images",
         &format!(
-            "docker build -f generated/shop/backend/Dockerfile -t {image}/backend:v1 . [DOCKER_BUILDKIT=1]"
+            "docker build --platform linux/amd64 -f generated/shop/backend/Dockerfile -t {image}/backend:v1 . [DOCKER_BUILDKIT=1]"
         ),
         &format!("docker push {image}/backend:v1"),
         &format!("docker push {image}/relay:v1"),
@@ -336,53 +414,267 @@ fn the_overlay_renders_with_kustomize_and_patches_the_service() {
     }
 }
 
+/// The phases after the preflight, in order.
+const PHASES: [&str; 6] = [
+    "bootstrap",
+    "images",
+    "apply",
+    "secret",
+    "kubernetes",
+    "smoke",
+];
+
+/// Whether the run said that `phase` was done in an earlier run.
+fn skipped(printed: &str, phase: &str) -> bool {
+    printed.lines().any(|l| {
+        l.contains(&format!("] {phase}: ")) && l.ends_with("done in an earlier run, skipped")
+    })
+}
+
 #[test]
 fn a_failure_at_any_phase_stops_there_and_a_rerun_resumes() {
-    for (fail, phase, not_after) in [
-        ("billing projects describe", "preflight", "terraform -chdir"),
+    let reference = shop();
+    let empty = empty_project_spec();
+    let unknown = "Error: Error creating Connector: googleapi: Error 400: The IP range overlaps";
+    // (spec, FAKE_FAIL, other fake variables, the phase that fails, a command that
+    // must not run after the failure)
+    type Case<'a> = (
+        &'a str,
+        Option<&'a str>,
+        Vec<(&'a str, &'a str)>,
+        &'a str,
+        &'a str,
+    );
+    let cases: Vec<Case> = vec![
         (
-            "-target=google_project_service.apis",
+            &reference,
+            Some("billing projects describe"),
+            vec![],
+            "preflight",
+            "terraform -chdir",
+        ),
+        (
+            &reference,
+            None,
+            vec![("FAKE_SUBNET", "other-subnet")],
+            "preflight",
+            "services enable",
+        ),
+        (
+            &reference,
+            Some("subnets list"),
+            vec![],
+            "preflight",
+            "services enable",
+        ),
+        (
+            &reference,
+            Some("services enable"),
+            vec![],
+            "preflight",
+            "storage buckets",
+        ),
+        (
+            &reference,
+            Some("storage buckets create"),
+            vec![],
+            "preflight",
+            "terraform -chdir",
+        ),
+        (
+            &reference,
+            Some("storage buckets update"),
+            vec![],
+            "preflight",
+            "terraform -chdir",
+        ),
+        (
+            &reference,
+            Some(" init -input=false"),
+            vec![],
+            "bootstrap",
+            "-target=",
+        ),
+        (
+            &reference,
+            Some("-target=google_project_service.apis"),
+            vec![],
             "bootstrap",
             "docker build",
         ),
-        ("docker push", "images", "output -json"),
-        ("get secret", "secret", "kubectl apply -k"),
-        ("rollout status", "kubernetes", "curl -sS"),
-        ("curl -sS", "smoke", "nothing"),
-    ] {
-        let env = Env::new(&shop());
-        let out = env.shopgen(DEPLOY, Some(fail));
+        (
+            &reference,
+            Some("docker build"),
+            vec![],
+            "images",
+            "docker push",
+        ),
+        (
+            &reference,
+            Some("docker push"),
+            vec![],
+            "images",
+            "output -json",
+        ),
+        (
+            &reference,
+            None,
+            vec![("FAKE_FULL_APPLY_ERR", unknown)],
+            "apply",
+            "output -json",
+        ),
+        (
+            &reference,
+            Some("output -json"),
+            vec![],
+            "apply",
+            "get-credentials",
+        ),
+        (
+            &reference,
+            Some("get-credentials"),
+            vec![],
+            "secret",
+            "namespace.yaml",
+        ),
+        (
+            &reference,
+            Some("get namespace"),
+            vec![],
+            "secret",
+            "namespace.yaml",
+        ),
+        (
+            &reference,
+            Some("namespace.yaml"),
+            vec![],
+            "secret",
+            "get secret",
+        ),
+        (
+            &reference,
+            Some("get secret"),
+            vec![],
+            "secret",
+            "kubectl apply -k",
+        ),
+        (
+            &reference,
+            Some("apply -k"),
+            vec![],
+            "kubernetes",
+            "rollout status",
+        ),
+        (
+            &reference,
+            Some("rollout status"),
+            vec![],
+            "kubernetes",
+            "curl -sS",
+        ),
+        (&reference, Some("curl -sS"), vec![], "smoke", "nothing"),
+        (
+            &empty,
+            Some("get-credentials"),
+            vec![],
+            "secret",
+            "get namespace",
+        ),
+        (
+            &empty,
+            Some("secrets versions access"),
+            vec![],
+            "secret",
+            "create secret",
+        ),
+        (&empty, Some("label secret"), vec![], "secret", "apply -k"),
+    ];
+    for (spec, fail, vars, phase, not_after) in cases {
+        let what = format!("{fail:?} {vars:?}");
+        let env = Env::new(spec);
+        let out = env.shopgen_env(DEPLOY, fail, &vars);
         let printed = text(&out);
-        assert_eq!(out.status.code(), Some(1), "{fail}: {printed}");
+        assert_eq!(out.status.code(), Some(1), "{what}: {printed}");
         assert!(
             printed.contains(&format!("error: {phase} failed")),
-            "{fail}: {printed}"
+            "{what}: {printed}"
         );
         let calls = env.calls();
         assert!(
             !calls.iter().any(|c| c.contains(not_after)),
-            "{fail}: ran `{not_after}` after the failure:\n{}",
+            "{what}: ran `{not_after}` after the failure:\n{}",
             calls.join("\n")
         );
-        // Rerun without the failure: phases already done are not repeated.
+        // Rerun without the failure: it resumes at the phase that failed, with the
+        // same tag; the phases before it are not repeated.
         env.clear();
         let again = env.shopgen(DEPLOY, None);
-        assert!(again.status.success(), "{fail}: {}", text(&again));
-        let calls = env.calls();
-        if phase != "preflight" && phase != "bootstrap" {
-            assert!(
-                !calls.iter().any(|c| c.contains("-target=")),
-                "{fail}: the bootstrap apply ran again:\n{}",
-                calls.join("\n")
+        let printed = text(&again);
+        assert!(again.status.success(), "{what}: {printed}");
+        assert!(printed.contains("image tag v1"), "{what}: {printed}");
+        let failed_at = PHASES.iter().position(|p| *p == phase);
+        for (i, p) in PHASES.iter().enumerate() {
+            let before = failed_at.is_some_and(|f| i < f);
+            let always = *p == "kubernetes" || *p == "smoke";
+            assert_eq!(
+                skipped(&printed, p),
+                before && !always,
+                "{what}: phase {p} after a failure at {phase}:\n{printed}"
             );
-            assert!(text(&again).contains("done in an earlier run, skipped"));
         }
-        if phase == "secret" || phase == "kubernetes" || phase == "smoke" {
+        let calls = env.calls();
+        if failed_at.is_some_and(|f| f > 1) {
             assert!(
                 !calls.iter().any(|c| c.contains("docker build")),
-                "{fail}: images were rebuilt"
+                "{what}: images were rebuilt"
             );
         }
+        if fail == Some("storage buckets update") {
+            // The bucket exists, unversioned: the rerun finishes the job.
+            at(
+                &calls,
+                "gcloud storage buckets update gs://some-project-shop-api-tfstate --versioning",
+            );
+            assert!(!calls.iter().any(|c| c.contains("buckets create")));
+        }
+    }
+}
+
+/// Deploy's own files (the record, the overlay, the kubeconfig) are ignored by git in
+/// a real checkout: a rerun derives the same tag and resumes.
+#[test]
+fn a_rerun_without_an_image_tag_resumes_with_the_same_tag() {
+    let env = Env::new(&shop());
+    let root = env.root();
+    std::fs::write(root.join(".gitignore"), ".shopgen/\n").unwrap();
+    let git = |args: &[&str]| {
+        let o = Command::new("git")
+            .args(args)
+            .current_dir(&root)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "x"]);
+    let head = git(&["rev-parse", "--short=12", "HEAD"]);
+    let args = ["deploy", "specs/shop.toml", "--project", "some-project"];
+    let out = env.shopgen(&args, Some("rollout status"));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains(&format!("image tag {head}")));
+    env.clear();
+    let again = env.shopgen(&args, None);
+    let printed = text(&again);
+    assert!(again.status.success(), "{printed}");
+    assert!(printed.contains(&format!("image tag {head},")), "{printed}");
+    for p in ["bootstrap", "images", "apply", "secret"] {
+        assert!(skipped(&printed, p), "{p}: {printed}");
     }
 }
 
@@ -449,10 +741,10 @@ fn dry_run_prints_the_plan_in_order_and_runs_nothing() {
     let printed = text(&out);
     assert!(out.status.success(), "{printed}");
     let order = [
-        "apply -input=false -auto-approve -var project=some-project -var region=europe-west2 -var image_tag=v1 -var 'gke_node_service_accounts=<node service accounts from gcloud>' -target=google_project_service.apis",
-        "docker build -f generated/shop/backend/Dockerfile -t europe-west2-docker.pkg.dev/some-project/shop-api/backend:v1 .",
+        "apply -input=false -auto-approve -var project=some-project -var region=europe-west2 -var gateway_region=europe-west2 -var image_tag=v1 -var 'gke_node_service_accounts=<node service accounts from gcloud>' -target=google_project_service.apis",
+        "docker build --platform linux/amd64 -f generated/shop/backend/Dockerfile -t europe-west2-docker.pkg.dev/some-project/shop-api/backend:v1 .",
         "docker push europe-west2-docker.pkg.dev/some-project/shop-api/relay:v1",
-        "apply -input=false -auto-approve -var project=some-project -var region=europe-west2 -var image_tag=v1 -var 'gke_node_service_accounts=<node service accounts from gcloud>'\n",
+        "apply -input=false -auto-approve -var project=some-project -var region=europe-west2 -var gateway_region=europe-west2 -var image_tag=v1 -var 'gke_node_service_accounts=<node service accounts from gcloud>'\n",
         "newTag: \"v1\"",
         "kubectl apply -k .shopgen/deploy/shop",
         "curl -sS",
@@ -539,7 +831,10 @@ fn destroy_refuses_without_yes_and_keeps_protected_cloud_sql() {
     );
     assert!(out.status.success(), "{}", text(&out));
     let calls = env.calls();
-    let k8s = at(&calls, "kubectl delete -k generated/shop/k8s");
+    let k8s = at(
+        &calls,
+        "kubectl delete deployment,service,serviceaccount,poddisruptionbudget,horizontalpodautoscaler,secret -n shop -l app.kubernetes.io/managed-by=shopgen,app.kubernetes.io/part-of=shop-api --ignore-not-found --wait --cascade=foreground",
+    );
     let destroy = at(&calls, "terraform -chdir=generated/shop/terraform destroy");
     assert!(
         k8s < destroy,
@@ -585,6 +880,8 @@ fn empty_project_spec() -> String {
             "cluster = { name = \"shop-cluster\", location = \"europe-west2\" }",
             "cluster = { name = \"shop-gke\", location = \"europe-west2\", create = true }",
         )
+        // A created cluster gets a subnetwork of its own (`shop-api-gke`).
+        .replace("subnetwork = \"default\"\n", "")
 }
 
 #[test]
@@ -705,7 +1002,9 @@ fn the_project_and_region_overrides_reach_every_command() {
     for needle in [
         "gcloud projects describe other-project",
         "gcloud billing projects describe other-project",
-        "-var project=other-project -var region=europe-west1 -var image_tag=v1 -var gke_node_service_accounts=[\"123456789012-compute@developer.gserviceaccount.com\"] -target=",
+        // --region does not move the gateway: API Gateway runs in fewer regions.
+        "-var project=other-project -var region=europe-west1 -var gateway_region=europe-west2 -var image_tag=v1 -var gke_node_service_accounts=[\"123456789012-compute@developer.gserviceaccount.com\"] -target=",
+        "gcloud storage buckets create gs://other-project-shop-api-tfstate --project other-project --location europe-west1",
         "docker push europe-west1-docker.pkg.dev/other-project/shop-api/backend:v1",
         "gcloud auth configure-docker europe-west1-docker.pkg.dev",
         "get-credentials shop-cluster --location europe-west2 --project other-project",
@@ -851,18 +1150,22 @@ fn the_dry_run_of_the_reference_spec_lists_the_phases_in_order_offline() {
     assert!(out.status.success(), "{printed}");
     let repo = "europe-west2-docker.pkg.dev/some-project/shop-api";
     let vars = format!(
-        "-var project=some-project -var region=europe-west2 -var image_tag={tag} -var 'gke_node_service_accounts=<node service accounts from gcloud>'"
+        "-var project=some-project -var region=europe-west2 -var gateway_region=europe-west2 -var image_tag={tag} -var 'gke_node_service_accounts=<node service accounts from gcloud>'"
     );
     let order = [
+        "$ gcloud services enable cloudresourcemanager.googleapis.com serviceusage.googleapis.com storage.googleapis.com --project some-project".to_string(),
+        "$ gcloud storage buckets create gs://some-project-shop-api-tfstate --project some-project --location europe-west2 --uniform-bucket-level-access --public-access-prevention".to_string(),
+        "$ gcloud storage buckets update gs://some-project-shop-api-tfstate --versioning".to_string(),
+        "$ terraform -chdir=generated/shop/terraform init -input=false -backend-config=bucket=some-project-shop-api-tfstate -backend-config=prefix=shop".to_string(),
         format!(
-            "$ terraform -chdir=generated/shop/terraform apply -input=false -auto-approve {vars} -target=google_project_service.apis -target=google_artifact_registry_repository.images"
+            "$ terraform -chdir=generated/shop/terraform apply -input=false -auto-approve {vars} -target=google_project_service.apis -target=google_project_service_identity.agents -target=google_artifact_registry_repository.images"
         ),
         format!(
-            "$ DOCKER_BUILDKIT=1 docker build -f generated/shop/backend/Dockerfile -t {repo}/backend:{tag} ."
+            "$ DOCKER_BUILDKIT=1 docker build --platform linux/amd64 -f generated/shop/backend/Dockerfile -t {repo}/backend:{tag} ."
         ),
         format!("$ docker push {repo}/backend:{tag}"),
         format!(
-            "$ DOCKER_BUILDKIT=1 docker build -f generated/shop/relay/Dockerfile -t {repo}/relay:{tag} ."
+            "$ DOCKER_BUILDKIT=1 docker build --platform linux/amd64 -f generated/shop/relay/Dockerfile -t {repo}/relay:{tag} ."
         ),
         format!("$ docker push {repo}/relay:{tag}"),
         format!(
@@ -870,8 +1173,8 @@ fn the_dry_run_of_the_reference_spec_lists_the_phases_in_order_offline() {
         ),
         format!("newName: {repo}/backend\n"),
         format!("newTag: \"{tag}\""),
-        "$ kubectl apply -k .shopgen/deploy/shop".to_string(),
-        "$ kubectl -n shop rollout status deployment/shop-api".to_string(),
+        "$ KUBECONFIG=.shopgen/deploy/shop/kubeconfig kubectl apply -k .shopgen/deploy/shop".to_string(),
+        "$ KUBECONFIG=.shopgen/deploy/shop/kubeconfig kubectl -n shop rollout status deployment/shop-api".to_string(),
         "$ curl -sS".to_string(),
     ];
     let mut last = 0;
@@ -927,6 +1230,27 @@ fn the_deploy_page_shows_the_commands_deploy_runs() {
         assert!(
             doc.contains(&format!("\n| {n} | ")),
             "docs/deploy.md: deploy problem {n} is not accounted for"
+        );
+    }
+    // The options table lists API Gateway's regions: the ones deploy accepts.
+    let row = doc
+        .lines()
+        .find(|l| l.starts_with("| `--gateway-region G` |"))
+        .expect("docs/deploy.md documents --gateway-region");
+    let listed = row.matches("-west").count()
+        + row.matches("-east").count()
+        + row.matches("-central").count()
+        + row.matches("-north").count()
+        + row.matches("-south").count();
+    assert_eq!(
+        listed,
+        shopgen_facts::gcp::API_GATEWAY_REGIONS.len(),
+        "{row}"
+    );
+    for region in shopgen_facts::gcp::API_GATEWAY_REGIONS {
+        assert!(
+            row.contains(region),
+            "docs/deploy.md: --gateway-region omits {region}"
         );
     }
 }
@@ -1006,5 +1330,853 @@ fn the_existing_clusters_node_accounts_may_pull_the_images() {
         registry.contains("for_each = toset(var.gke_node_service_accounts)")
             && registry.contains("member     = \"serviceAccount:${each.value}\""),
         "{registry}"
+    );
+}
+
+/// Every call of `tool` (`kubectl`, or `gcloud` with `sub`) in the log.
+fn calls_of<'a>(calls: &'a [String], prefix: &str) -> Vec<&'a String> {
+    calls.iter().filter(|c| c.starts_with(prefix)).collect()
+}
+
+#[test]
+fn the_apis_terraform_needs_are_enabled_before_the_first_terraform_call() {
+    let env = Env::new(&shop());
+    let out = env.shopgen(DEPLOY, None);
+    assert!(out.status.success(), "{}", text(&out));
+    let calls = env.calls();
+    let billing = at(&calls, "gcloud billing projects describe some-project");
+    let enable = at(
+        &calls,
+        "gcloud services enable cloudresourcemanager.googleapis.com serviceusage.googleapis.com storage.googleapis.com --project some-project",
+    );
+    let first_terraform = calls
+        .iter()
+        .position(|c| c.starts_with("terraform -chdir"))
+        .unwrap();
+    assert!(
+        billing < enable && enable < first_terraform,
+        "{}",
+        calls.join("\n")
+    );
+    // Without the permission: the hint names the roles, and Terraform never runs.
+    let env = Env::new(&shop());
+    let out = env.shopgen(DEPLOY, Some("services enable"));
+    let printed = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{printed}");
+    for role in [
+        "roles/serviceusage.serviceUsageAdmin",
+        "roles/serviceusage.serviceUsageConsumer",
+        "roles/iam.serviceAccountAdmin",
+        "Owner",
+    ] {
+        assert!(printed.contains(role), "{role}: {printed}");
+    }
+    assert!(
+        !env.calls()
+            .iter()
+            .any(|c| c.starts_with("terraform -chdir"))
+    );
+}
+
+#[test]
+fn the_state_goes_to_a_versioned_bucket_that_destroy_and_status_read_too() {
+    let env = Env::new(&shop());
+    let out = env.shopgen(DEPLOY, None);
+    let printed = text(&out);
+    assert!(out.status.success(), "{printed}");
+    let calls = env.calls();
+    let bucket = "gs://some-project-shop-api-tfstate";
+    let init = "terraform -chdir=generated/shop/terraform init -input=false -backend-config=bucket=some-project-shop-api-tfstate -backend-config=prefix=shop";
+    let order = [
+        format!("gcloud storage buckets describe {bucket} --project some-project"),
+        format!(
+            "gcloud storage buckets create {bucket} --project some-project --location europe-west2 --uniform-bucket-level-access --public-access-prevention"
+        ),
+        format!("gcloud storage buckets update {bucket} --versioning"),
+        init.to_string(),
+    ];
+    let mut last = 0;
+    for step in &order {
+        let i = at(&calls, step);
+        assert!(i >= last, "`{step}` out of order:\n{}", calls.join("\n"));
+        last = i;
+    }
+    // Every init is the same one.
+    assert!(
+        calls_of(&calls, "terraform -chdir=generated/shop/terraform init")
+            .iter()
+            .all(|c| c.as_str() == init),
+        "{}",
+        calls.join("\n")
+    );
+    assert!(
+        printed.contains(&format!("state: {bucket}/shop")),
+        "{printed}"
+    );
+
+    // The next run finds the bucket, versioned: nothing is created or changed.
+    std::fs::remove_file(env.root().join(".shopgen/deploy/shop.json")).unwrap();
+    env.clear();
+    assert!(env.shopgen(DEPLOY, None).status.success());
+    let calls = env.calls();
+    at(&calls, "gcloud storage buckets describe");
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c.contains("buckets create") || c.contains("buckets update")),
+        "{}",
+        calls.join("\n")
+    );
+
+    // Status and destroy open the same state before reading or destroying it.
+    for (args, then) in [
+        (
+            &["status", "specs/shop.toml", "--project", "some-project"][..],
+            "output -json",
+        ),
+        (
+            &[
+                "destroy",
+                "specs/shop.toml",
+                "--project",
+                "some-project",
+                "--yes",
+            ][..],
+            "terraform -chdir=generated/shop/terraform destroy",
+        ),
+    ] {
+        env.clear();
+        let out = env.shopgen(args, None);
+        assert!(out.status.success(), "{}", text(&out));
+        let calls = env.calls();
+        assert!(at(&calls, init) < at(&calls, then), "{}", calls.join("\n"));
+        assert!(!calls.iter().any(|c| c.contains("storage buckets")));
+    }
+
+    // A bucket the deploy cannot read (another project's name) stops the preflight.
+    let env = Env::new(&shop());
+    let out = env.shopgen_env(DEPLOY, None, &[("FAKE_BUCKET_DENIED", "1")]);
+    let printed = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{printed}");
+    assert!(printed.contains("bucket names are global"), "{printed}");
+    assert!(
+        !env.calls()
+            .iter()
+            .any(|c| c.starts_with("terraform -chdir"))
+    );
+
+    // A bucket named by the spec and not versioned is used as it is, with a note.
+    let env = Env::new(&shop());
+    let out = env.shopgen_env(DEPLOY, None, &[("FAKE_BUCKET_EXISTS", "1")]);
+    assert!(out.status.success(), "{}", text(&out));
+    // (named by deploy: versioning is turned on)
+    at(
+        &env.calls(),
+        "gcloud storage buckets update gs://some-project-shop-api-tfstate --versioning",
+    );
+}
+
+#[test]
+fn a_backend_of_the_users_own_goes_in_an_override_file() {
+    let backend = "terraform {\n  backend \"gcs\" {\n    bucket = \"team-state\"\n    prefix = \"shop\"\n  }\n}\n";
+    // An override file: its backend replaces the generated one; deploy creates no
+    // bucket and passes no backend configuration.
+    let env = Env::new(&shop());
+    let tf = env.root().join("generated/shop/terraform");
+    std::fs::write(tf.join("backend_override.tf"), backend).unwrap();
+    let out = env.shopgen(DEPLOY, None);
+    let printed = text(&out);
+    assert!(out.status.success(), "{printed}");
+    let calls = env.calls();
+    assert!(
+        !calls.iter().any(|c| c.contains("storage buckets")),
+        "{}",
+        calls.join("\n")
+    );
+    assert!(!calls.iter().any(|c| c.contains("-backend-config")));
+    at(
+        &calls,
+        "terraform -chdir=generated/shop/terraform init -input=false",
+    );
+    assert!(
+        printed.contains("generated/shop/terraform/backend_override.tf: used as it is"),
+        "{printed}"
+    );
+    // The storage API is deploy's need only when it manages the bucket.
+    assert!(
+        calls[at(&calls, "gcloud services enable")]
+            .contains("serviceusage.googleapis.com --project")
+    );
+
+    // The same block in a plain file would be a second backend: refused before
+    // anything changes, with the rename to make.
+    let env = Env::new(&shop());
+    let tf = env.root().join("generated/shop/terraform");
+    std::fs::write(tf.join("backend.tf"), backend).unwrap();
+    let out = env.shopgen(DEPLOY, None);
+    let printed = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{printed}");
+    assert!(printed.contains("error: preflight failed"), "{printed}");
+    assert!(
+        printed.contains("generated/shop/terraform/backend.tf declares a backend")
+            && printed.contains("rename it to generated/shop/terraform/backend_override.tf"),
+        "{printed}"
+    );
+    assert!(env.calls().is_empty(), "{}", env.calls().join("\n"));
+    // Destroy and status refuse it too: they would read another state.
+    for cmd in ["status", "destroy"] {
+        let out = env.shopgen(&[cmd, "specs/shop.toml", "--yes"], None);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert!(text(&out).contains("backend_override.tf"));
+    }
+    assert!(env.calls().is_empty());
+}
+
+#[test]
+fn local_state_left_from_an_earlier_run_is_moved_into_the_bucket_once() {
+    let env = Env::new(&shop());
+    let tf = env.root().join("generated/shop/terraform");
+    std::fs::write(tf.join("terraform.tfstate"), "{\"version\": 4}").unwrap();
+    let out = env.shopgen(DEPLOY, Some("rollout status"));
+    let printed = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{printed}");
+    let calls = env.calls();
+    let inits = calls_of(&calls, "terraform -chdir=generated/shop/terraform init");
+    assert_eq!(inits.len(), 1, "{}", calls.join("\n"));
+    assert!(
+        inits[0].ends_with(
+            "-backend-config=bucket=some-project-shop-api-tfstate -backend-config=prefix=shop -migrate-state -force-copy"
+        ),
+        "{}",
+        inits[0]
+    );
+    assert!(
+        printed.contains("is moved to gs://some-project-shop-api-tfstate/shop"),
+        "{printed}"
+    );
+    // A copy is kept aside; Terraform left the file empty (the fake does as it does).
+    assert_eq!(
+        std::fs::read_to_string(tf.join("terraform.tfstate.before-migration")).unwrap(),
+        "{\"version\": 4}"
+    );
+    // The rerun's init (the kubernetes phase reads the outputs) moves nothing.
+    env.clear();
+    assert!(env.shopgen(DEPLOY, None).status.success());
+    let calls = env.calls();
+    let init = &calls[at(&calls, "terraform -chdir=generated/shop/terraform init")];
+    assert!(!init.contains("-migrate-state"), "{init}");
+}
+
+/// The applies wait out the first-run errors of the table in `shopgen_deploy::retry`,
+/// each up to its own bound, and stop at once on any other.
+#[test]
+fn first_run_errors_are_waited_out_each_within_its_own_bound() {
+    let full = "full apply";
+    let cases = [
+        (
+            full,
+            "Error: Error creating Gateway: googleapi: Error 400: API Gateway service agent is missing the required permissions on service account \"projects/-/serviceAccounts/shop-api-gateway@some-project.iam.gserviceaccount.com\".",
+            "IAM propagation",
+            15,
+        ),
+        (
+            full,
+            "Error: Error waiting for Create Service Networking Connection: Error code 7, message: Required 'compute.globalAddresses.list' permission for 'projects/some-project'\n\n  with google_service_networking_connection.sql,",
+            "Service Networking",
+            10,
+        ),
+        (
+            "-target=",
+            "Error: Error creating Repository: googleapi: Error 403: Artifact Registry API has not been used in project 123 before or it is disabled.\nreason: SERVICE_DISABLED",
+            "enablement propagation",
+            10,
+        ),
+        (
+            full,
+            "Error: Error creating Service: googleapi: Error 403: Permission 'iam.serviceaccounts.actAs' denied on service account shop-api-relay@some-project.iam.gserviceaccount.com (or it may not exist).",
+            "IAM propagation",
+            15,
+        ),
+    ];
+    for (on, err, waiting, bound) in cases {
+        let count = |env: &Env| {
+            let applies = env.calls();
+            let applies = calls_of(&applies, "terraform -chdir=generated/shop/terraform apply");
+            applies
+                .iter()
+                .filter(|c| c.contains("-target=") == (on == "-target="))
+                .count()
+        };
+        // Twice, then it goes through.
+        let env = Env::new(&shop());
+        std::fs::write(env.dir.path().join("errs"), "2").unwrap();
+        let vars = [("FAKE_ERR_ON", on), ("FAKE_ERR", err)];
+        let out = env.shopgen_env(DEPLOY, None, &vars);
+        let printed = text(&out);
+        assert!(out.status.success(), "{waiting}: {printed}");
+        assert_eq!(count(&env), 3, "{waiting}");
+        assert!(printed.contains(waiting), "{printed}");
+        assert!(printed.contains(&format!("(2/{bound})")), "{printed}");
+        // Forever: it gives up after its own bound, with the error and what it
+        // waited for.
+        let env = Env::new(&shop());
+        std::fs::write(env.dir.path().join("errs"), "99").unwrap();
+        let out = env.shopgen_env(DEPLOY, None, &vars);
+        let printed = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{printed}");
+        assert_eq!(count(&env), bound, "{waiting}");
+        assert!(
+            printed.contains(&format!("still failing after {bound} attempts")),
+            "{printed}"
+        );
+    }
+    // Any other error stops at once; so does one among transient ones.
+    for err in [
+        "Error: Error creating Connector: googleapi: Error 400: The IP range 10.8.0.0/28 overlaps with subnetwork default",
+        "Error: x\n  with google_project_service.managed_service,\nError: Invalid value for variable",
+    ] {
+        let env = Env::new(&shop());
+        let out = env.shopgen_env(DEPLOY, None, &[("FAKE_FULL_APPLY_ERR", err)]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert!(text(&out).contains("error: apply failed"));
+        assert!(!text(&out).contains("retrying"), "{}", text(&out));
+        assert_eq!(
+            env.calls()
+                .iter()
+                .filter(|c| c.starts_with("terraform")
+                    && c.contains(" apply ")
+                    && !c.contains("-target="))
+                .count(),
+            1
+        );
+    }
+}
+
+#[test]
+fn the_gateway_region_is_the_specs_unless_given_and_must_be_an_api_gateway_region() {
+    // Outside API Gateway's regions: refused before anything runs, with the list.
+    let env = Env::new(&shop());
+    let mut args = DEPLOY.to_vec();
+    args.extend(["--gateway-region", "europe-west3"]);
+    let out = env.shopgen(&args, None);
+    let printed = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{printed}");
+    assert!(
+        printed.contains("--gateway-region europe-west3: API Gateway does not run in that region"),
+        "{printed}"
+    );
+    for region in shopgen_facts::gcp::API_GATEWAY_REGIONS {
+        assert!(printed.contains(region), "{region}: {printed}");
+    }
+    assert!(env.calls().is_empty());
+    // Given: every apply and the destroy carry it, and the first line says it.
+    let env = Env::new(&shop());
+    let mut args = DEPLOY.to_vec();
+    args.extend(["--gateway-region", "europe-west1", "--region", "us-east1"]);
+    let out = env.shopgen(&args, None);
+    let printed = text(&out);
+    assert!(out.status.success(), "{printed}");
+    assert!(
+        printed
+            .lines()
+            .next()
+            .unwrap()
+            .contains("region us-east1, gateway region europe-west1"),
+        "{printed}"
+    );
+    let calls = env.calls();
+    let applies = calls_of(&calls, "terraform -chdir=generated/shop/terraform apply");
+    assert_eq!(applies.len(), 2);
+    for a in applies {
+        assert!(
+            a.contains("-var region=us-east1 -var gateway_region=europe-west1 "),
+            "{a}"
+        );
+    }
+    env.clear();
+    let out = env.shopgen(
+        &[
+            "destroy",
+            "specs/shop.toml",
+            "--gateway-region",
+            "europe-west1",
+            "--yes",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let calls = env.calls();
+    assert!(
+        calls[at(&calls, "terraform -chdir=generated/shop/terraform destroy")]
+            .contains("-var gateway_region=europe-west1 ")
+    );
+}
+
+#[test]
+fn cloud_build_falls_back_to_a_global_build_when_the_region_is_refused() {
+    let env = Env::new(&shop());
+    let mut args = DEPLOY.to_vec();
+    args.extend(["--builder", "cloud-build"]);
+    let out = env.shopgen_env(&args, None, &[("FAKE_BUILD_REGION_REFUSED", "1")]);
+    let printed = text(&out);
+    assert!(out.status.success(), "{printed}");
+    let calls = env.calls();
+    let submits = calls_of(&calls, "gcloud builds submit");
+    assert_eq!(submits.len(), 2, "{}", calls.join("\n"));
+    assert!(submits[0].contains("--region europe-west2"));
+    assert!(!submits[1].contains("--region"), "{}", submits[1]);
+    assert_eq!(
+        submits[0].replace(" --region europe-west2", ""),
+        *submits[1],
+        "the same build, globally"
+    );
+    assert!(
+        printed.contains("building once more as a global build"),
+        "{printed}"
+    );
+    // Another error is not retried.
+    let env = Env::new(&shop());
+    let out = env.shopgen(&args, Some("builds submit"));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(calls_of(&env.calls(), "gcloud builds submit").len(), 1);
+}
+
+#[test]
+fn an_existing_clusters_node_subnetwork_must_be_the_specs() {
+    let env = Env::new(&shop());
+    let out = env.shopgen_env(
+        DEPLOY,
+        None,
+        &[(
+            "FAKE_SUBNET",
+            "projects/some-project/regions/europe-west2/subnetworks/gke-nodes",
+        )],
+    );
+    let printed = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{printed}");
+    assert!(printed.contains("error: preflight failed"), "{printed}");
+    assert!(
+        printed.contains("nodes are in subnetwork gke-nodes"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("set gcp.subnetwork = \"gke-nodes\""),
+        "{printed}"
+    );
+    assert!(printed.contains("networking.gke.io/internal-load-balancer-subnet"));
+    // Nothing changed: no API enabled, no bucket, no Terraform.
+    let calls = env.calls();
+    assert!(
+        !calls.iter().any(|c| c.contains("services enable")
+            || c.contains("storage buckets")
+            || c.starts_with("terraform -chdir")),
+        "{}",
+        calls.join("\n")
+    );
+    // The spec's subnetwork: fine.
+    let env = Env::new(&shop());
+    let out = env.shopgen(DEPLOY, None);
+    assert!(
+        text(&out).contains("the nodes are in subnetwork default"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn the_control_plane_endpoint_is_detected_or_chosen() {
+    let creds = |env: &Env| -> Vec<String> {
+        calls_of(&env.calls(), "gcloud container clusters get-credentials")
+            .into_iter()
+            .cloned()
+            .collect()
+    };
+    for (private, flag, note) in [
+        ("True\\tTrue", Some("--dns-endpoint"), None),
+        (
+            "True\\tFalse",
+            Some("--internal-ip"),
+            Some("run deploy from inside the VPC"),
+        ),
+        ("False\\tTrue", None, None),
+        ("", None, None),
+    ] {
+        let env = Env::new(&shop());
+        let out = env.shopgen_env(DEPLOY, None, &[("FAKE_PRIVATE", private)]);
+        let printed = text(&out);
+        assert!(out.status.success(), "{private}: {printed}");
+        let creds = creds(&env);
+        assert!(!creds.is_empty());
+        for c in &creds {
+            let args = c.split(" [").next().unwrap();
+            match flag {
+                Some(f) => assert!(
+                    args.ends_with(&format!("--project some-project {f}")),
+                    "{c}"
+                ),
+                None => assert!(args.ends_with("--project some-project"), "{c}"),
+            }
+        }
+        if let Some(n) = note {
+            assert!(printed.contains(n), "{printed}");
+        }
+    }
+    // Chosen: no detection.
+    let env = Env::new(&shop());
+    let mut args = DEPLOY.to_vec();
+    args.extend(["--endpoint", "internal-ip"]);
+    let out = env.shopgen_env(&args, None, &[("FAKE_PRIVATE", "True\\tTrue")]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        creds(&env)
+            .iter()
+            .all(|c| c.contains("--project some-project --internal-ip"))
+    );
+    assert!(
+        !env.calls()
+            .iter()
+            .any(|c| c.contains("enablePrivateEndpoint"))
+    );
+    // A created cluster is reached through its DNS endpoint; status and destroy
+    // detect the same way.
+    let env = Env::new(&empty_project_spec());
+    assert!(env.shopgen(DEPLOY, None).status.success());
+    env.clear();
+    assert!(
+        env.shopgen(
+            &["status", "specs/shop.toml", "--project", "some-project"],
+            None
+        )
+        .status
+        .success()
+    );
+    let c = creds(&env);
+    assert_eq!(c.len(), 1);
+    assert!(
+        c[0].contains(
+            "get-credentials shop-gke --location europe-west2 --project some-project --dns-endpoint"
+        ),
+        "{}",
+        c[0]
+    );
+    let env = Env::new(&shop());
+    let out = env.shopgen_env(
+        &["destroy", "specs/shop.toml", "--yes"],
+        None,
+        &[("FAKE_PRIVATE", "True\\tFalse")],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(creds(&env)[0].contains("--internal-ip"));
+}
+
+#[test]
+fn planned_ranges_must_not_overlap_the_networks_or_the_clusters() {
+    let region = "https://www.googleapis.com/compute/v1/projects/some-project/regions/europe-west2";
+    // A GKE pod /14 that holds the connector's /28: the common collision.
+    let env = Env::new(&shop());
+    std::fs::write(
+        env.dir.path().join("subnets.json"),
+        format!(r#"[{{"name": "default", "region": "{region}", "ipCidrRange": "10.154.0.0/20", "secondaryIpRanges": [{{"rangeName": "gke-pods", "ipCidrRange": "10.8.0.0/14"}}]}}]"#),
+    )
+    .unwrap();
+    let out = env.shopgen(DEPLOY, None);
+    let printed = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{printed}");
+    assert!(
+        printed.contains("10.8.0.0/28 (the relay's VPC connector) overlaps 10.8.0.0/14 (secondary range gke-pods of subnetwork default (europe-west2))"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("hint: choose another range in the spec"),
+        "{printed}"
+    );
+    assert!(
+        !env.calls()
+            .iter()
+            .any(|c| c.contains("services enable") || c.starts_with("terraform -chdir"))
+    );
+    // The existing cluster's own ranges (a routes-based cluster's are no subnet's).
+    let env = Env::new(&shop());
+    let out = env.shopgen_env(
+        DEPLOY,
+        None,
+        &[("FAKE_CLUSTER_RANGES", "10.8.0.0/20\\t10.104.0.0/20")],
+    );
+    let printed = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{printed}");
+    assert!(
+        printed.contains("overlaps 10.8.0.0/20 (the cluster shop-cluster's pods)"),
+        "{printed}"
+    );
+    // A created cluster's subnetwork holds the planned ranges on a rerun: skipped,
+    // while another subnetwork with the same ranges still collides.
+    let spec = empty_project_spec().replace(
+        "\nnetwork = \"default\"\n",
+        "\nnetwork = \"default\"\nsubnetwork = \"shop-gke-nodes\"\n",
+    );
+    let own = format!(
+        r#"{{"name": "shop-gke-nodes", "region": "{region}", "ipCidrRange": "10.10.0.0/20", "secondaryIpRanges": [{{"rangeName": "pods", "ipCidrRange": "10.64.0.0/14"}}, {{"rangeName": "services", "ipCidrRange": "10.68.0.0/20"}}]}}"#
+    );
+    let env = Env::new(&spec);
+    std::fs::write(env.dir.path().join("subnets.json"), format!("[{own}]")).unwrap();
+    let out = env.shopgen(DEPLOY, None);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("overlap nothing in network default"));
+    assert!(
+        !env.calls().iter().any(|c| c.contains("clusterIpv4Cidr")),
+        "a created cluster is not described"
+    );
+    let env = Env::new(&spec);
+    std::fs::write(
+        env.dir.path().join("subnets.json"),
+        format!("[{}]", own.replace("europe-west2", "europe-west1")),
+    )
+    .unwrap();
+    let out = env.shopgen(DEPLOY, None);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("(subnetwork shop-gke-nodes (europe-west1))"),
+        "{}",
+        text(&out)
+    );
+    // A new project without the Compute Engine API has no subnetworks yet.
+    let env = Env::new(&empty_project_spec());
+    let out = env.shopgen_env(DEPLOY, None, &[("FAKE_COMPUTE_DISABLED", "1")]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("Compute Engine API is not enabled yet"));
+}
+
+#[test]
+fn kubectl_and_get_credentials_never_touch_the_users_kubeconfig() {
+    let env = Env::new(&empty_project_spec());
+    let status = ["status", "specs/shop.toml", "--project", "some-project"];
+    let destroy = [
+        "destroy",
+        "specs/shop.toml",
+        "--project",
+        "some-project",
+        "--yes",
+    ];
+    for args in [DEPLOY, &status[..], &destroy[..]] {
+        let out = env.shopgen(args, None);
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+    }
+    let calls = env.calls();
+    let kube: Vec<&String> = calls
+        .iter()
+        .filter(|c| c.starts_with("kubectl ") || c.contains("get-credentials"))
+        .collect();
+    assert!(kube.len() > 10, "{}", calls.join("\n"));
+    for c in kube {
+        assert!(
+            c.contains("[KUBECONFIG=.shopgen/deploy/shop/kubeconfig]"),
+            "{c}"
+        );
+    }
+    assert!(
+        !env.dir.path().join("home/.kube").exists(),
+        "the user's ~/.kube was written"
+    );
+    let kubeconfig = env.root().join(".shopgen/deploy/shop/kubeconfig");
+    assert!(kubeconfig.is_file());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&kubeconfig).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "the kubeconfig is private: {mode:o}");
+}
+
+#[test]
+fn destroy_deletes_by_label_and_the_namespace_only_when_deploy_created_it_and_it_is_empty() {
+    let destroy = [
+        "destroy",
+        "specs/shop.toml",
+        "--project",
+        "some-project",
+        "--image-tag",
+        "v1",
+        "--yes",
+    ];
+    let delete = "kubectl delete deployment,service,serviceaccount,poddisruptionbudget,horizontalpodautoscaler -n shop -l app.kubernetes.io/managed-by=shopgen,app.kubernetes.io/part-of=shop-api --ignore-not-found --wait --cascade=foreground";
+    // Deploy created the namespace, and only Kubernetes' own objects are left.
+    let env = Env::new(&shop());
+    assert!(env.shopgen(DEPLOY, None).status.success());
+    let record = std::fs::read_to_string(env.root().join(".shopgen/deploy/shop.json")).unwrap();
+    assert!(
+        record.contains("some-project/europe-west2/shop-cluster/shop"),
+        "{record}"
+    );
+    env.clear();
+    let out = env.shopgen(&destroy, None);
+    let printed = text(&out);
+    assert!(out.status.success(), "{printed}");
+    let calls = env.calls();
+    let k8s = at(&calls, delete);
+    let ns = at(
+        &calls,
+        "kubectl delete namespace shop --ignore-not-found --wait",
+    );
+    assert!(k8s < ns && ns < at(&calls, "terraform -chdir=generated/shop/terraform destroy"));
+    assert!(
+        !calls[k8s].contains(",secret"),
+        "the operator's database Secret is never deleted"
+    );
+    assert!(!env.root().join(".shopgen/deploy/shop.json").exists());
+    // The label selector covers every kind the generated k8s folder holds.
+    let k8s_dir = env.root().join("generated/shop/k8s");
+    for f in std::fs::read_dir(&k8s_dir).unwrap() {
+        let t = std::fs::read_to_string(f.unwrap().path()).unwrap();
+        let kind = t.lines().find_map(|l| l.strip_prefix("kind: ")).unwrap();
+        if kind != "Namespace" && kind != "Kustomization" {
+            assert!(
+                calls[k8s].contains(&format!("{},", kind.to_lowercase()))
+                    || calls[k8s].contains(&format!("{} ", kind.to_lowercase())),
+                "{kind}"
+            );
+        }
+        if kind != "Kustomization" {
+            assert!(
+                t.contains("app.kubernetes.io/managed-by: shopgen")
+                    && t.contains("app.kubernetes.io/part-of: shop-api"),
+                "{t}"
+            );
+        }
+    }
+
+    // The namespace existed before deploy: kept.
+    let env = Env::new(&shop());
+    assert!(
+        env.shopgen_env(DEPLOY, None, &[("FAKE_NS_EXISTS", "1")])
+            .status
+            .success()
+    );
+    env.clear();
+    let out = env.shopgen(&destroy, None);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("namespace shop is kept: deploy did not create it"));
+    assert!(!env.calls().iter().any(|c| c.contains("delete namespace")));
+
+    // Deploy created it, but the operator's database Secret is in it: kept, and the
+    // record stays for a later destroy.
+    let env = Env::new(&shop());
+    assert!(env.shopgen(DEPLOY, None).status.success());
+    env.clear();
+    let out = env.shopgen_env(
+        &destroy,
+        None,
+        &[(
+            "FAKE_NS_LEFT",
+            "configmap/kube-root-ca.crt\\nsecret/shop-api-db",
+        )],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("namespace shop is kept: it still holds secret/shop-api-db"),
+        "{}",
+        text(&out)
+    );
+    assert!(!env.calls().iter().any(|c| c.contains("delete namespace")));
+    let record = std::fs::read_to_string(env.root().join(".shopgen/deploy/shop.json")).unwrap();
+    assert!(record.contains("shop-cluster/shop"), "{record}");
+
+    // Cloud SQL: deploy's Secret carries the labels and goes with the rest.
+    let env = Env::new(&empty_project_spec());
+    assert!(env.shopgen(DEPLOY, None).status.success());
+    let calls = env.calls();
+    let label = at(
+        &calls,
+        "kubectl -n shop label secret shop-api-db --overwrite app.kubernetes.io/managed-by=shopgen app.kubernetes.io/part-of=shop-api",
+    );
+    assert!(at(&calls, "kubectl apply -f -") < label);
+    env.clear();
+    let out = env.shopgen_env(
+        &destroy,
+        None,
+        &[(
+            "FAKE_NS_LEFT",
+            "configmap/kube-root-ca.crt\\nsecret/shop-api-db",
+        )],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let calls = env.calls();
+    assert!(
+        calls[at(&calls, "kubectl delete deployment,")]
+            .contains("horizontalpodautoscaler,secret -n shop")
+    );
+    at(&calls, "kubectl delete namespace shop");
+}
+
+#[test]
+fn curl_older_than_7_55_is_refused() {
+    let env = Env::new(&shop());
+    let out = env.shopgen_env(DEPLOY, None, &[("FAKE_CURL_VERSION", "7.54.1")]);
+    let printed = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{printed}");
+    assert!(
+        printed.contains("curl 7.55 or newer is needed"),
+        "{printed}"
+    );
+    let env = Env::new(&shop());
+    let out = env.shopgen_env(DEPLOY, None, &[("FAKE_CURL_VERSION", "7.55.0")]);
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+/// The dry run of the empty-project spec: every step, in order, offline.
+#[test]
+fn the_dry_run_of_an_empty_project_lists_every_step_in_order() {
+    let env = Env::new(&empty_project_spec());
+    let out = Command::new(env!("CARGO_BIN_EXE_shopgen"))
+        .args([
+            "deploy",
+            "--dry-run",
+            "specs/shop.toml",
+            "--project",
+            "p-1",
+            "--image-tag",
+            "v1",
+        ])
+        .current_dir(env.root())
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap();
+    let printed = text(&out);
+    assert!(out.status.success(), "{printed}");
+    let kc = "KUBECONFIG=.shopgen/deploy/shop/kubeconfig";
+    let order = [
+        "shopgen deploy specs/shop.toml: project p-1, region europe-west2, gateway region europe-west2, image tag v1 (dry run".to_string(),
+        "skipped (dry run): tools present (terraform 1.5+, gcloud 400.0+, kubectl 1.27+, curl 7.55+, docker 23.0+)".to_string(),
+        "ok: cluster shop-gke is created by Terraform".to_string(),
+        "skipped (dry run): address ranges: the relay's VPC connector 10.8.0.0/28, the cluster's nodes 10.10.0.0/20".to_string(),
+        "$ gcloud services enable cloudresourcemanager.googleapis.com serviceusage.googleapis.com storage.googleapis.com --project p-1".to_string(),
+        "state: gs://p-1-shop-api-tfstate/shop".to_string(),
+        "$ gcloud storage buckets describe gs://p-1-shop-api-tfstate --project p-1".to_string(),
+        "$ gcloud storage buckets create gs://p-1-shop-api-tfstate --project p-1 --location europe-west2 --uniform-bucket-level-access --public-access-prevention".to_string(),
+        "$ gcloud storage buckets update gs://p-1-shop-api-tfstate --versioning".to_string(),
+        "==> [2/7] bootstrap".to_string(),
+        "$ terraform -chdir=generated/shop/terraform init -input=false -backend-config=bucket=p-1-shop-api-tfstate -backend-config=prefix=shop\n".to_string(),
+        "$ terraform -chdir=generated/shop/terraform apply -input=false -auto-approve -var project=p-1 -var region=europe-west2 -var gateway_region=europe-west2 -var image_tag=v1 -target=".to_string(),
+        "$ DOCKER_BUILDKIT=1 docker build --platform linux/amd64 -f generated/shop/backend/Dockerfile".to_string(),
+        "$ DOCKER_BUILDKIT=1 docker build --platform linux/amd64 -f generated/shop/relay/Dockerfile".to_string(),
+        "$ terraform -chdir=generated/shop/terraform apply -input=false -auto-approve -var project=p-1 -var region=europe-west2 -var gateway_region=europe-west2 -var image_tag=v1\n".to_string(),
+        format!("$ {kc} gcloud container clusters get-credentials shop-gke --location europe-west2 --project p-1 --dns-endpoint\n"),
+        format!("$ {kc} kubectl get namespace shop -o name"),
+        format!("$ {kc} kubectl apply -f generated/shop/k8s/namespace.yaml"),
+        "$ gcloud secrets versions access latest".to_string(),
+        format!("$ {kc} kubectl -n shop create secret generic shop-api-db"),
+        format!("$ {kc} kubectl apply -f -"),
+        format!("$ {kc} kubectl -n shop label secret shop-api-db --overwrite"),
+        format!("$ {kc} kubectl apply -k .shopgen/deploy/shop"),
+        format!("$ {kc} kubectl -n shop rollout status deployment/shop-api"),
+        "$ curl -sS".to_string(),
+    ];
+    let mut last = 0;
+    for step in &order {
+        let i = printed[last..]
+            .find(step.as_str())
+            .map(|i| i + last)
+            .unwrap_or_else(|| panic!("`{step}` missing or out of order:\n{printed}"));
+        last = i;
+    }
+    assert!(
+        !env.root().join(".shopgen").exists(),
+        "a dry run writes nothing"
     );
 }

@@ -5,35 +5,57 @@
 //! Deploy runs in phases, each with a progress line and every command shown as it
 //! would be typed:
 //!
-//! 1. **preflight**: tools and their minimum versions, gcloud login and application
-//!    default credentials, the project and its billing, the generated folder is
-//!    current, the cluster (exists; GKE subsetting on or off; the nodes' service
-//!    account, which Terraform then lets read the image repository);
-//! 2. **bootstrap**: `terraform apply -target=…` of the APIs, the image repository and
-//!    the builder's account, which must exist before images are pushed;
-//! 3. **images**: both images built and pushed with one immutable tag (Docker, or
-//!    Cloud Build as its own service account), skipped when the tag already exists;
-//! 4. **apply**: the full `terraform apply` (retried, a minute apart for up to half an
-//!    hour, while the API's new managed service is not yet visible);
-//! 5. **secret**: the database URL Secret (Cloud SQL: copied from Secret Manager;
-//!    an existing database: checked, and the user told how to create it);
+//! 1. **preflight**: the generated folder is current, no backend of the user's clashes
+//!    with the generated one, tools and their minimum versions, gcloud login and
+//!    application default credentials, the project and its billing; an existing
+//!    cluster (exists; GKE subsetting on or off; its node subnetwork is the spec's;
+//!    how its control plane is reached; the nodes' service accounts, which Terraform
+//!    then lets read the image repository); no address range the stack creates
+//!    overlaps one the network or the cluster has. Only then does it change anything:
+//!    `gcloud services enable` of the APIs Terraform itself needs, and the state
+//!    bucket (created, versioned) when the state is remote;
+//! 2. **bootstrap**: `terraform init` (with the state bucket as backend
+//!    configuration), then `terraform apply -target=…` of the APIs, the image
+//!    repository and the builder's account, which must exist before images are pushed;
+//! 3. **images**: both images built for linux/amd64 and pushed with one immutable tag
+//!    (Docker, or Cloud Build as its own service account), skipped when the tag
+//!    already exists;
+//! 4. **apply**: the full `terraform apply`;
+//! 5. **secret**: the namespace and the database URL Secret (Cloud SQL: copied from
+//!    Secret Manager; an existing database: checked, and the user told how to create
+//!    it);
 //! 6. **kubernetes**: `kubectl apply -k` of an overlay that pins the image tag and
 //!    patches in what only Terraform knows (the reserved IP as `loadBalancerIP`, the
 //!    source ranges), then `rollout status`;
 //! 7. **smoke**: one public route through the gateway URL with the API key, 2xx
 //!    expected (retried while a new key propagates);
 //!
-//! then a summary. A rerun after a failure skips the phases already done for the same
-//! project, region and tag (`.shopgen/deploy/<spec>.json`). `--dry-run` prints the
-//! whole plan and runs nothing that needs credentials or a network.
+//! then a summary. The applies wait out the errors a first run in a new project is
+//! known to meet (a table in [`retry`]: the managed service not yet visible, IAM and
+//! service agents still propagating, an API just enabled), each a bounded number of
+//! times; any other error stops the run. A rerun after a failure skips the phases
+//! already done for the same project, region and tag (`.shopgen/deploy/<spec>.json`).
+//! `--dry-run` prints the whole plan and runs nothing that needs credentials or a
+//! network.
+//!
+//! Every `kubectl` and `get-credentials` runs with `KUBECONFIG` set to a private file
+//! of its own (`.shopgen/deploy/<spec>/kubeconfig`): the user's kubeconfig and current
+//! context are never read or changed.
 
+mod context;
 mod phases;
+mod preflight;
+pub mod ranges;
+pub mod retry;
 pub mod runner;
+pub mod state;
 pub mod tag;
+mod teardown;
 
 use std::path::PathBuf;
 
-pub use phases::{deploy, destroy, status};
+pub use phases::deploy;
+pub use teardown::{destroy, status};
 
 /// What the deploy needs to know about the stack (the CLI takes it from the model).
 #[derive(Debug, Clone)]
@@ -138,13 +160,40 @@ pub enum Builder {
     CloudBuild,
 }
 
+/// How `kubectl` reaches the cluster's control plane (`get-credentials` flag).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// The DNS-based endpoint (`--dns-endpoint`): reachable from anywhere with IAM,
+    /// when the cluster allows external traffic on it.
+    Dns,
+    /// The private IP endpoint (`--internal-ip`): only from inside the VPC.
+    InternalIp,
+    /// The public IP endpoint (no flag).
+    Public,
+}
+
+impl Endpoint {
+    /// The `gcloud container clusters get-credentials` flag, if any.
+    pub fn flag(self) -> Option<&'static str> {
+        match self {
+            Endpoint::Dns => Some("--dns-endpoint"),
+            Endpoint::InternalIp => Some("--internal-ip"),
+            Endpoint::Public => None,
+        }
+    }
+}
+
 /// The command line of `deploy` / `destroy` / `status`.
 #[derive(Debug, Clone)]
 pub struct Options {
     pub project: Option<String>,
     pub region: Option<String>,
-    /// `--gateway-region`: where the API Gateway gateway goes.
+    /// `--gateway-region`: where the API Gateway gateway goes (one of
+    /// [`shopgen_facts::gcp::API_GATEWAY_REGIONS`]); default: [`Stack::gateway_region`].
     pub gateway_region: Option<String>,
+    /// `--endpoint`: how to reach the control plane; default: detected (a created
+    /// cluster's DNS endpoint; an existing cluster's from its configuration).
+    pub endpoint: Option<Endpoint>,
     pub image_tag: Option<String>,
     pub builder: Builder,
     pub dry_run: bool,
@@ -165,22 +214,25 @@ pub enum Failure {
     },
     /// The user must confirm (`--yes`).
     Refused(String),
+    /// An option's value is refused before anything runs.
+    Invalid(String),
 }
 
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Failure::Phase { phase, message } => write!(f, "{phase} failed: {message}"),
-            Failure::Refused(m) => f.write_str(m),
+            Failure::Refused(m) | Failure::Invalid(m) => f.write_str(m),
         }
     }
 }
 
 impl Failure {
-    /// The process exit code: 1 for a failed phase, 2 for a refusal.
+    /// The process exit code: 1 for a failed phase or a refused option value, 2 for
+    /// a refusal to go on without `--yes`.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Failure::Phase { .. } => 1,
+            Failure::Phase { .. } | Failure::Invalid(_) => 1,
             Failure::Refused(_) => 2,
         }
     }
