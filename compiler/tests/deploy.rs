@@ -79,6 +79,8 @@ case "$line" in
   "gcloud container clusters describe"*) echo "${FAKE_SUBSETTING:-}" ;;
   "gcloud container clusters get-credentials"*)
     f="${KUBECONFIG:-$HOME/.kube/config}"; mkdir -p "$(dirname "$f")"; echo "apiVersion: v1" > "$f" ;;
+  "gcloud compute addresses list"*)
+    if [ -f "$FAKE_DIR/addresses.json" ]; then cat "$FAKE_DIR/addresses.json"; else echo '[]'; fi ;;
   "gcloud compute networks subnets list"*)
     if [ -n "$FAKE_COMPUTE_DISABLED" ]; then
       echo "ERROR: (gcloud.compute.networks.subnets.list) Compute Engine API has not been used in project 123 before or it is disabled. reason: SERVICE_DISABLED" >&2; exit 1
@@ -2179,4 +2181,44 @@ fn the_dry_run_of_an_empty_project_lists_every_step_in_order() {
         !env.root().join(".shopgen").exists(),
         "a dry run writes nothing"
     );
+}
+
+#[test]
+fn a_cloud_sql_range_must_not_overlap_the_networks_private_services_ranges() {
+    // Another service's private services access range in the network collides with
+    // the stack's Cloud SQL range; the stack's own range (a rerun) does not.
+    let env = Env::new(&empty_project_spec());
+    let url = "https://www.googleapis.com/compute/v1/projects/some-project/global/networks/default";
+    std::fs::write(
+        env.dir.path().join("addresses.json"),
+        format!(
+            r#"[{{"name": "shop-api-sql-range", "address": "10.96.0.0", "prefixLength": 16, "network": "{url}"}},
+               {{"name": "redis-range", "address": "10.96.128.0", "prefixLength": 20, "network": "{url}"}}]"#
+        ),
+    )
+    .unwrap();
+    let out = env.shopgen(DEPLOY, None);
+    let printed = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{printed}");
+    assert!(
+        printed.contains("10.96.0.0/16 (Cloud SQL's private services access) overlaps 10.96.128.0/20 (private services access range redis-range)"),
+        "{printed}"
+    );
+    assert!(!printed.contains("range shop-api-sql-range"), "{printed}");
+    assert!(
+        !env.calls()
+            .iter()
+            .any(|c| c.starts_with("terraform -chdir")),
+        "nothing is created"
+    );
+    let env = Env::new(&empty_project_spec());
+    std::fs::write(
+        env.dir.path().join("addresses.json"),
+        format!(
+            r#"[{{"name": "shop-api-sql-range", "address": "10.96.0.0", "prefixLength": 16, "network": "{url}"}}]"#
+        ),
+    )
+    .unwrap();
+    let out = env.shopgen(DEPLOY, None);
+    assert!(out.status.success(), "{}", text(&out));
 }

@@ -118,6 +118,9 @@ pub struct Stack {
     /// A created cluster is reached through its DNS-based control-plane endpoint
     /// (`get-credentials --dns-endpoint`); an existing cluster's endpoint is detected.
     pub cluster_dns_endpoint: bool,
+    /// The name of the stack's own private services access range for Cloud SQL
+    /// (`shop-api-sql-range`), when it has one: its range is the planned one on a rerun.
+    pub sql_range_name: Option<String>,
     /// The builder service account's id (`shop-api-build`), as Terraform names it.
     pub build_service_account_id: String,
     /// A label selector matching every Kubernetes object shopgen generates

@@ -14,7 +14,7 @@
 //! A dry run lists what it would check as skipped and prints the changes' commands.
 
 use crate::context::{Ctx, fail, must, plan_state};
-use crate::ranges::{InUse, collisions, region_of, subnet_ranges};
+use crate::ranges::{InUse, collisions, peering_ranges, region_of, subnet_ranges};
 use crate::retry::{API_DISABLED, matches};
 use crate::runner::{Cmd, Output, Runner, Show, on_path};
 use crate::state::Backend;
@@ -526,6 +526,30 @@ fn address_ranges(r: &mut Runner, cx: &Ctx) -> Result<(), Failure> {
             ),
         ));
     };
+    // Ranges allocated to private services access (another Cloud SQL, Memorystore)
+    // in the network; the stack's own Cloud SQL range holds its planned range on a
+    // rerun.
+    if list.ok() {
+        let peered = probe(
+            r,
+            &cx.gcloud().args([
+                "compute",
+                "addresses",
+                "list",
+                "--global",
+                "--filter=purpose=VPC_PEERING",
+                "--project",
+                &cx.project,
+                "--format=json(name,address,prefixLength,network)",
+            ]),
+        )?;
+        if peered.ok() {
+            in_use.extend(
+                peering_ranges(&peered.stdout, network, cx.stack.sql_range_name.as_deref())
+                    .map_err(|e| fail(P, e))?,
+            );
+        }
+    }
     if !cx.stack.cluster_created {
         let c = describe(r, cx, "value(clusterIpv4Cidr,servicesIpv4Cidr)")?;
         if c.ok() {
@@ -547,7 +571,7 @@ fn address_ranges(r: &mut Runner, cx: &Ctx) -> Result<(), Failure> {
         return Err(fail(
             P,
             format!(
-                "address ranges the stack would create overlap ranges in use:\n  - {}\n  hint: choose another range in the spec (gcp.egress's connector range, the created cluster's ranges) that nothing in network {network} uses",
+                "address ranges the stack would create overlap ranges in use:\n  - {}\n  hint: choose another range in the spec (gcp.egress's connector range, the created cluster's ranges, database.cloud_sql.allocated_range) that nothing in network {network} uses",
                 found.join("\n  - ")
             ),
         ));

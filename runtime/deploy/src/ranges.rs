@@ -98,6 +98,39 @@ pub fn subnet_ranges(json: &str, skip: Option<(&str, &str)>) -> Result<Vec<InUse
     Ok(out)
 }
 
+/// `gcloud compute addresses list --global --filter=purpose=VPC_PEERING
+/// --format=json(name,address,prefixLength,network)` output: the ranges allocated to
+/// private services access (Cloud SQL, Memorystore, …) in `network`, except the one
+/// named `skip` (the stack's own Cloud SQL range, which holds the planned range on a
+/// rerun).
+pub fn peering_ranges(json: &str, network: &str, skip: Option<&str>) -> Result<Vec<InUse>, String> {
+    let v: serde_json::Value = serde_json::from_str(json)
+        .map_err(|e| format!("cannot read the addresses gcloud listed: {e}"))?;
+    let list = v
+        .as_array()
+        .ok_or("the addresses gcloud listed are not a JSON array")?;
+    let mut out = Vec::new();
+    for a in list {
+        let name = a["name"].as_str().unwrap_or("?");
+        // `network` is a URL (…/global/networks/default).
+        let on = a["network"]
+            .as_str()
+            .map(|n| n.rsplit('/').next().unwrap_or(n));
+        if Some(name) == skip || on.is_some_and(|n| n != network) {
+            continue;
+        }
+        let (Some(address), Some(prefix)) = (a["address"].as_str(), a["prefixLength"].as_u64())
+        else {
+            continue;
+        };
+        out.push(InUse {
+            owner: format!("private services access range {name}"),
+            range: format!("{address}/{prefix}"),
+        });
+    }
+    Ok(out)
+}
+
 /// Every planned range (`(what, range)`) that overlaps a range in use, as a sentence
 /// naming both ranges and their owners. Ranges that do not parse as IPv4 are left out
 /// (IPv6 ranges cannot collide with the IPv4 ones the stack plans).
@@ -192,6 +225,25 @@ mod tests {
         assert!(subnet_ranges("{}", None).is_err());
         assert!(subnet_ranges("not json", None).is_err());
         assert_eq!(subnet_ranges("[]", None), Ok(vec![]));
+    }
+
+    #[test]
+    fn private_services_ranges_of_the_network_are_in_use_but_the_stacks_own() {
+        let json = r#"[
+            {"name": "shop-api-sql-range", "address": "10.96.0.0", "prefixLength": 16, "network": "https://www.googleapis.com/compute/v1/projects/p/global/networks/default"},
+            {"name": "redis-range", "address": "10.100.0.0", "prefixLength": 20, "network": "https://www.googleapis.com/compute/v1/projects/p/global/networks/default"},
+            {"name": "other-net", "address": "10.110.0.0", "prefixLength": 16, "network": "https://www.googleapis.com/compute/v1/projects/p/global/networks/other"}
+        ]"#;
+        let in_use = peering_ranges(json, "default", Some("shop-api-sql-range")).unwrap();
+        assert_eq!(
+            in_use,
+            [InUse {
+                owner: "private services access range redis-range".into(),
+                range: "10.100.0.0/20".into()
+            }]
+        );
+        assert_eq!(peering_ranges(json, "default", None).unwrap().len(), 2);
+        assert!(peering_ranges("{}", "default", None).is_err());
     }
 
     #[test]

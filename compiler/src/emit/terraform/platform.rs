@@ -255,7 +255,6 @@ pub(super) fn database(model: &Model) -> Option<File> {
     else {
         return None;
     };
-    let svc = &model.service.name;
     let (secret, _) = model.database_secret();
     let (range_address, range_prefix) = allocated_range
         .split_once('/')
@@ -268,7 +267,7 @@ pub(super) fn database(model: &Model) -> Option<File> {
             "google_compute_global_address",
             "sql_private_range",
             Body::new()
-                .attr("name", str(&format!("{svc}-sql-range")))
+                .attr("name", str(&sql_range_name(model)))
                 .attr("purpose", str("VPC_PEERING"))
                 .attr("address_type", str("INTERNAL"))
                 .attr("address", str(range_address))
