@@ -13,7 +13,7 @@ cargo fmt --all -- --check
 step "shopgen check: every checked-in generated/ folder is current"
 cargo build --quiet -p shopgen
 for spec in specs/*.toml; do
-  target/debug/shopgen check "$spec"
+  "${CARGO_TARGET_DIR:-target}/debug/shopgen" check "$spec"
 done
 
 step "shopgen links no server stack unless built with the up feature"
