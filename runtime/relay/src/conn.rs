@@ -3,7 +3,7 @@
 //! One task per client connection, with one read buffer for the client, one for the
 //! connection's own upstream connection and one for the heads it writes, all reused
 //! from request to request. A request head is parsed in place ([`crate::h1`]), decided
-//! with the route table, caller check and CORS policy, rewritten (the same header rules
+//! by [`crate::admission`] (as on the general path), rewritten (the same header rules
 //! as [`crate::headers`]) and written to the upstream together with the body bytes
 //! already read, in one write; the response head is parsed in place, rewritten and
 //! written to the client together with the body bytes already read. Bodies then pass
@@ -50,15 +50,16 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::{Instant, Sleep};
 
-use hyper::header::{HeaderMap, HeaderName, HeaderValue};
+use hyper::header::HeaderMap;
 
-use crate::cors::{self, CorsPolicy, Preflight};
-use crate::h1::{self, Field, Framing, HeadError, Kind, RequestHead};
-use crate::headers;
+use crate::admission::{self, Admission, admit, split_target};
+use crate::cors::{self, Preflight};
+use crate::h1::{self, Field, Framing, HeadError, HeadFields, Kind, RequestHead};
+use crate::headers::{self, is_visible_ascii};
 use crate::log::{Severity, Value};
-use crate::proxy::{MAX_QUERY_BYTES, Relay, access_line_str, strip_api_key_param};
+use crate::proxy::{Relay, access_line_str, strip_api_key_param};
 use crate::reply::{self, Reject};
-use crate::route::{Method, PublicRoute, Verdict};
+use crate::route::{Method, PublicRoute};
 use crate::upstream::UpstreamSlot;
 
 /// How long a keep-alive client connection may stay idle between requests.
@@ -393,11 +394,8 @@ impl Conn {
         let Ok(target) = std::str::from_utf8(target) else {
             return Next::Handoff;
         };
-        let query_at = target.bytes().position(|b| b == b'?');
-        let (path, query) = match query_at {
-            Some(at) => (&target[..at], Some(&target[at + 1..])),
-            None => (target, None),
-        };
+        let (path, query) = split_target(target);
+        let query_at = query.map(|_| path.len());
         let method_bytes = head.method.of(buf);
         let Ok(method) = hyper::Method::from_bytes(method_bytes) else {
             return Next::Handoff;
@@ -410,8 +408,6 @@ impl Conn {
         let mut rid: Option<&[u8]> = None;
         let mut rid_count = 0;
         let mut origin: Option<&[u8]> = None;
-        let mut serverless: Option<&[u8]> = None;
-        let mut authorization: Option<&[u8]> = None;
         for f in &self.fields {
             match f.kind {
                 Kind::RequestId => {
@@ -419,12 +415,6 @@ impl Conn {
                     rid = Some(f.value.of(buf));
                 }
                 Kind::Origin if origin.is_none() => origin = Some(f.value.of(buf)),
-                Kind::ServerlessAuthorization if serverless.is_none() => {
-                    serverless = Some(f.value.of(buf));
-                }
-                Kind::Authorization if authorization.is_none() => {
-                    authorization = Some(f.value.of(buf));
-                }
                 _ => {}
             }
         }
@@ -440,77 +430,41 @@ impl Conn {
         if config.access_log {
             self.path.push_str(path);
         }
-        // CORS preflights on public paths are answered here; the upstream never sees
-        // one (as on the general path).
-        if method == hyper::Method::OPTIONS
-            && let Some(cors) = &config.cors
-        {
-            let methods = relay.routes().methods_at(path);
-            if !methods.is_empty() {
-                return self.preflight(&head, cors, &methods, start).await;
-            }
-        }
         let is_head = method == hyper::Method::HEAD;
         let close = head.close;
-        // Without a `key` parameter (the common case) nothing is allocated.
-        let stripped = query.and_then(strip_api_key_param);
-
-        let verdict = relay.routes().classify(&method, path);
-        if !matches!(verdict, Verdict::Health)
-            && let Some(allowed) = &config.allowed_invokers
-            && !allowed.allows_token(serverless.or(authorization))
-        {
-            return self
-                .reject(&head, method.as_str(), None, Reject::Forbidden, start, "")
-                .await;
-        }
-        let route = match verdict {
-            Verdict::Forward(route) => route,
-            Verdict::Health => return self.health(&head, method.as_str(), start).await,
-            Verdict::NotFound => {
-                return self
-                    .reject(&head, method.as_str(), None, Reject::NotFound, start, "")
-                    .await;
+        let admission = admit(
+            relay.routes(),
+            config,
+            &admission::Head {
+                method: &method,
+                path,
+                query,
+                body_len: match head.framing {
+                    Framing::None => Some(0),
+                    Framing::Length(n) => Some(n),
+                    Framing::Chunked | Framing::Close => None,
+                },
+                fields: &HeadFields::new(buf, &self.fields),
+            },
+        );
+        let route = match admission {
+            Admission::Admit { route } => route,
+            Admission::Health => return self.health(&head, method.as_str(), start).await,
+            Admission::Preflight { methods, answer } => {
+                return self.preflight(&head, &methods, answer, start).await;
             }
-            Verdict::Invalid(reason) => {
-                let reject = Reject::InvalidPath(reason);
+            Admission::Reject {
+                reject,
+                route,
+                detail,
+            } => {
                 return self
-                    .reject(&head, method.as_str(), None, reject, start, "")
-                    .await;
-            }
-            Verdict::TooLong => {
-                return self
-                    .reject(&head, method.as_str(), None, Reject::UriTooLong, start, "")
+                    .reject(&head, method.as_str(), route, reject, start, detail)
                     .await;
             }
         };
-        if query.is_some_and(|q| q.len() > MAX_QUERY_BYTES) {
-            return self
-                .reject(
-                    &head,
-                    method.as_str(),
-                    Some(route),
-                    Reject::UriTooLong,
-                    start,
-                    "",
-                )
-                .await;
-        }
-        if let Framing::Length(n) = head.framing
-            && n > config.max_body_bytes
-        {
-            let detail = "content-length over the limit";
-            return self
-                .reject(
-                    &head,
-                    method.as_str(),
-                    Some(route),
-                    Reject::PayloadTooLarge,
-                    start,
-                    detail,
-                )
-                .await;
-        }
+        // Without a `key` parameter (the common case) nothing is allocated.
+        let stripped = query.and_then(strip_api_key_param);
 
         // The upstream request head.
         // (The target was checked above: UTF-8, in origin form.)
@@ -1179,36 +1133,18 @@ impl Conn {
         }
     }
 
-    /// Answers a CORS preflight (an `OPTIONS` request on a public path whose routes
-    /// have `methods`) as [`crate::cors::CorsPolicy::preflight`] decides, and logs it.
+    /// Answers an `OPTIONS` request on a public path whose routes have `methods` as
+    /// admission decided (see [`crate::cors`]), and logs it.
     async fn preflight(
         &mut self,
         head: &RequestHead,
-        cors: &CorsPolicy,
         methods: &[Method],
+        answer: Preflight,
         start: Instant,
     ) -> Next {
-        // The three request headers a preflight is decided on, as a map: preflights
-        // are rare (browsers keep the answer for `max_age`), ordinary calls never
-        // build one.
-        let mut asked = HeaderMap::new();
-        for f in &self.fields {
-            let name = f.name.of(&self.buf);
-            let wanted = f.kind == Kind::Origin
-                || name.eq_ignore_ascii_case(b"access-control-request-method")
-                || name.eq_ignore_ascii_case(b"access-control-request-headers");
-            if wanted
-                && let (Ok(n), Ok(v)) = (
-                    HeaderName::from_bytes(name),
-                    HeaderValue::from_bytes(f.value.of(&self.buf)),
-                )
-            {
-                asked.append(n, v);
-            }
-        }
         let close = head.close || !self.skip_body(head);
         self.out.clear();
-        let (status, outcome) = match cors.preflight(&asked, methods) {
+        let (status, outcome) = match answer {
             Preflight::Refused(reason) => {
                 let body = reply::cors_refused_body(reason);
                 write_local_head(
@@ -1445,7 +1381,7 @@ fn write_request_fields(
     if has_forwarded_for {
         for f in fields.iter().filter(|f| f.kind == Kind::ForwardedFor) {
             let v = f.value.of(buf);
-            if !v.is_empty() && is_visible(v) {
+            if !v.is_empty() && is_visible_ascii(v) {
                 out.extend_from_slice(v);
                 out.extend_from_slice(b", ");
             }
@@ -1455,11 +1391,6 @@ fn write_request_fields(
     out.extend_from_slice(b"\r\n");
     push_field(out, b"x-request-id", rid);
     out.extend_from_slice(b"\r\n");
-}
-
-/// Whether a header value is visible ASCII (what `HeaderValue::to_str` accepts).
-fn is_visible(v: &[u8]) -> bool {
-    v.iter().all(|b| *b == b'\t' || (0x20..0x7f).contains(b))
 }
 
 fn push_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {

@@ -192,9 +192,9 @@ pub fn prepare_response_headers(headers: &mut HeaderMap, request_id: HeaderValue
 
 /// A request's header fields as one of the relay's two HTTP paths holds them: a
 /// [`HeaderMap`] on the general path, [`crate::h1::HeadFields`] on its own path. The
-/// rules that read request headers (the CORS preflight, the caller check) read them
-/// through this, so both paths give them the same view: values as received without
-/// surrounding whitespace, in order, names compared in any case.
+/// rules that read request headers ([`crate::admission`], the CORS preflight, the caller
+/// check) read them through this, so both paths give them the same view: values as
+/// received without surrounding whitespace, in order, names compared in any case.
 pub trait Fields {
     /// The values of every field called `name`, in the order received.
     fn values<'s>(&'s self, name: &'s HeaderName) -> impl Iterator<Item = &'s [u8]>;
