@@ -11,22 +11,31 @@
 //!
 //! The steps, in order (the first that decides wins):
 //!
-//! 1. **CORS preflight.** An `OPTIONS` on a public path, with a CORS policy, is answered
+//! 1. **The target's characters.** A path with `"`, `<`, `>`, `` ` ``, `{` or `}`, or a
+//!    query with `"`, `<` or `>`, is refused (400 `invalid_path`): URL writers always
+//!    escape them (the WHATWG URL standard's percent-encode sets), and HTTP parsers
+//!    disagree about them (hyper's, on the general path, refuses some before the relay
+//!    sees the request), so both paths refuse them first, whoever calls.
+//! 2. **CORS preflight.** An `OPTIONS` on a public path, with a CORS policy, is answered
 //!    by the relay as [`CorsPolicy::preflight`] decides, whoever calls: a preflight
 //!    never reaches the upstream, browsers send it without credentials, and the answer
 //!    tells no more than API Gateway's keyless `options` operation does.
-//! 2. **The caller.** With `ALLOWED_INVOKERS`, any request but the health check whose
+//! 3. **The caller.** With `ALLOWED_INVOKERS`, any request but the health check whose
 //!    verified caller is not listed is refused (403 `forbidden`, see [`crate::caller`]),
 //!    before the route table says anything about the path.
-//! 3. **The route table** ([`RouteTable::classify`]): the health check; 404 for no
+//! 4. **The route table** ([`RouteTable::classify`]): the health check; 404 for no
 //!    public route; 400 for an ambiguous path; 414 for a long one.
-//! 4. **The query's length**: over [`MAX_QUERY_BYTES`], 414.
-//! 5. **The declared body length**: a `Content-Length` over
+//! 5. **The query's length**: over [`MAX_QUERY_BYTES`], 414.
+//! 6. **The declared body length**: a `Content-Length` over
 //!    [`RelayConfig::max_body_bytes`], 413 before a byte of it is read. (A chunked body
 //!    is counted as it streams, by each path.)
 //!
-//! Refusals from steps 4 and 5 name the matched route, so their answers carry the CORS
+//! Refusals from steps 5 and 6 name the matched route, so their answers carry the CORS
 //! headers a page needs to read them; the others do not.
+//!
+//! A fragment (`#…`) never belongs in a request target. hyper's parser drops it, and
+//! the general path cannot see it; so the relay's own path reads a target the same way
+//! ([`split_target`]) and forwards only what was decided on.
 
 use crate::caller::verified_credential;
 use crate::config::RelayConfig;
@@ -99,6 +108,9 @@ pub fn admit<F: Fields + ?Sized>(
     config: &RelayConfig,
     head: &Head<'_, F>,
 ) -> Admission {
+    if let Err(reason) = check_target_characters(head.path, head.query) {
+        return Admission::reject(Reject::InvalidPath(reason));
+    }
     if *head.method == hyper::Method::OPTIONS
         && let Some(cors) = &config.cors
         && let Some(admission) = preflight(routes, cors, head)
@@ -150,13 +162,29 @@ fn preflight<F: Fields + ?Sized>(
     Some(Admission::Preflight { methods, answer })
 }
 
-/// A request target in origin form (`/path?query`) as both HTTP paths read it: the
-/// path up to the first `?`, the query after it.
+/// A request target in origin form (`/path?query#fragment`) as both HTTP paths read
+/// it: the path up to the first `?`, the query after it, and nothing from the first
+/// `#` on (as hyper's parser reads it).
 pub fn split_target(target: &str) -> (&str, Option<&str>) {
+    let target = target.find('#').map_or(target, |at| &target[..at]);
     match target.find('?') {
         Some(at) => (&target[..at], Some(&target[at + 1..])),
         None => (target, None),
     }
+}
+
+/// Refuses the characters of step 1 (see the module docs).
+fn check_target_characters(path: &str, query: Option<&str>) -> Result<(), &'static str> {
+    if path
+        .bytes()
+        .any(|b| matches!(b, b'"' | b'<' | b'>' | b'`' | b'{' | b'}'))
+    {
+        return Err("the path has a character that must be percent-encoded");
+    }
+    if query.is_some_and(|q| q.bytes().any(|b| matches!(b, b'"' | b'<' | b'>'))) {
+        return Err("the query has a character that must be percent-encoded");
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -444,6 +472,68 @@ mod tests {
                 &gw,
                 Want::Reject("uri_too_long", false),
             ),
+            // The target's characters come first, whoever calls.
+            (
+                "GET",
+                "/products?q=\"a\"".into(),
+                "",
+                Want::Reject("invalid_path", false),
+            ),
+            (
+                "GET",
+                "/products?q=<a>".into(),
+                &gw,
+                Want::Reject("invalid_path", false),
+            ),
+            (
+                "GET",
+                "/products/`1`".into(),
+                "",
+                Want::Reject("invalid_path", false),
+            ),
+            (
+                "GET",
+                "/products/{1}".into(),
+                &gw,
+                Want::Reject("invalid_path", false),
+            ),
+            (
+                "GET",
+                "/healthz?x=<".into(),
+                "",
+                Want::Reject("invalid_path", false),
+            ),
+            (
+                "GET",
+                "/products?q=`{a}`|^".into(),
+                &gw,
+                Want::Admit("listProducts"),
+            ),
+            // A fragment is not part of what is decided on.
+            (
+                "GET",
+                "/products#x".into(),
+                &gw,
+                Want::Admit("listProducts"),
+            ),
+            (
+                "GET",
+                "/products#/../admin".into(),
+                &gw,
+                Want::Admit("listProducts"),
+            ),
+            (
+                "GET",
+                "/orders#/../products".into(),
+                &gw,
+                Want::Reject("not_found", false),
+            ),
+            (
+                "GET",
+                "/products?q=1#\"".into(),
+                &gw,
+                Want::Admit("listProducts"),
+            ),
             // The query's length.
             ("GET", just_query, &gw, Want::Admit("listProducts")),
             ("GET", long_query, &gw, Want::Reject("uri_too_long", true)),
@@ -496,9 +586,12 @@ mod tests {
     }
 
     #[test]
-    fn a_target_splits_at_its_first_question_mark() {
+    fn a_target_is_read_up_to_its_fragment() {
         assert_eq!(split_target("/a"), ("/a", None));
         assert_eq!(split_target("/a?"), ("/a", Some("")));
         assert_eq!(split_target("/a?b=1?c"), ("/a", Some("b=1?c")));
+        assert_eq!(split_target("/a#b?c"), ("/a", None));
+        assert_eq!(split_target("/a?b#c?d"), ("/a", Some("b")));
+        assert_eq!(split_target("#x"), ("", None));
     }
 }

@@ -395,7 +395,9 @@ impl Conn {
             return Next::Handoff;
         };
         let (path, query) = split_target(target);
+        // What is forwarded: the target without its fragment, as decided on.
         let query_at = query.map(|_| path.len());
+        let target_len = path.len() + query.map_or(0, |q| q.len() + 1);
         let method_bytes = head.method.of(buf);
         let Ok(method) = hyper::Method::from_bytes(method_bytes) else {
             return Next::Handoff;
@@ -469,7 +471,7 @@ impl Conn {
         // The upstream request head.
         // (The target was checked above: UTF-8, in origin form.)
         let buf = &self.buf;
-        let target = head.target.of(buf);
+        let target = &head.target.of(buf)[..target_len];
         let (path, query) = match query_at {
             Some(at) => (&target[..at], Some(&target[at + 1..])),
             None => (target, None),

@@ -44,7 +44,9 @@
 //!   operation, so a local stack behaves like the deployed one and the relay reveals
 //!   no more than the gateway does.
 //! * Ambiguous paths are refused (400), never normalised; the path forwarded is the
-//!   exact bytes that matched (see [`route`]).
+//!   exact bytes that matched (see [`route`]). A fragment (`#…`) is not part of the
+//!   target: both paths read it up to the `#` (hyper's parser drops the rest) and
+//!   forward only that (see [`admission`]).
 //! * Only plain `http` upstreams: the upstream is the internal load balancer inside the
 //!   VPC, and leaving TLS out keeps the binary small.
 //! * One JSON error shape for everything the relay answers itself (see [`reply`]).
