@@ -20,8 +20,9 @@
 //! `sub` claim (the account's unique numeric id) is in the allowlist; Terraform sets
 //! both for the gateway's account. Anything else is 403 `forbidden`.
 
-use hyper::HeaderMap;
-use hyper::header::{AUTHORIZATION, HeaderName, HeaderValue};
+use hyper::header::{AUTHORIZATION, HeaderName};
+
+use crate::headers::{Fields, is_visible_ascii};
 
 /// The header Cloud Run checks in preference to `Authorization`.
 pub static X_SERVERLESS_AUTHORIZATION: HeaderName =
@@ -45,15 +46,12 @@ impl AllowedInvokers {
     }
 
     /// Whether the verified caller of a request with these headers is allowed.
-    pub fn allows(&self, headers: &HeaderMap) -> bool {
-        let header = headers
-            .get(&X_SERVERLESS_AUTHORIZATION)
-            .or_else(|| headers.get(AUTHORIZATION));
-        self.allows_token(header.map(HeaderValue::as_bytes))
+    pub fn allows<F: Fields + ?Sized>(&self, headers: &F) -> bool {
+        self.allows_token(verified_credential(headers))
     }
 
     /// Whether the verified caller is allowed, given the value of the header Cloud Run
-    /// checked (`X-Serverless-Authorization` when present, else `Authorization`).
+    /// checked (see [`verified_credential`]).
     pub fn allows_token(&self, header: Option<&[u8]>) -> bool {
         header.and_then(identity_of).is_some_and(|id| {
             id.email
@@ -75,23 +73,26 @@ pub struct Identity {
     pub sub: Option<String>,
 }
 
+/// The value of the header whose token Cloud Run verified: the first
+/// `X-Serverless-Authorization` when the request has one, else the first
+/// `Authorization`.
+pub fn verified_credential<F: Fields + ?Sized>(headers: &F) -> Option<&[u8]> {
+    headers
+        .first(&X_SERVERLESS_AUTHORIZATION)
+        .or_else(|| headers.first(&AUTHORIZATION))
+}
+
 /// The claims of the token Cloud Run checked, or `None` without a readable one.
-pub fn verified_identity(headers: &HeaderMap) -> Option<Identity> {
-    let header = headers
-        .get(&X_SERVERLESS_AUTHORIZATION)
-        .or_else(|| headers.get(AUTHORIZATION))?;
-    identity_of(header.as_bytes())
+pub fn verified_identity<F: Fields + ?Sized>(headers: &F) -> Option<Identity> {
+    identity_of(verified_credential(headers)?)
 }
 
 /// The claims of the bearer token in an `Authorization`-style header value.
 fn identity_of(header: &[u8]) -> Option<Identity> {
-    let value = std::str::from_utf8(header).ok()?;
-    if !value
-        .bytes()
-        .all(|b| b == b'\t' || (0x20..0x7f).contains(&b))
-    {
+    if !is_visible_ascii(header) {
         return None;
     }
+    let value = std::str::from_utf8(header).ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("bearer") {
         return None;
@@ -144,6 +145,8 @@ fn base64url_decode(s: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hyper::HeaderMap;
+    use hyper::header::HeaderValue;
 
     fn b64(bytes: &[u8]) -> String {
         const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";

@@ -30,6 +30,8 @@
 use hyper::HeaderMap;
 use hyper::header::{self, HeaderName, HeaderValue};
 
+use crate::h1::tokens;
+use crate::headers::{Fields, is_visible_ascii};
 use crate::route::Method;
 
 /// Which origins may call.
@@ -149,40 +151,44 @@ impl CorsPolicy {
     }
 
     /// The `Access-Control-Allow-Origin` value for a request's `Origin`, if allowed.
-    fn allow_origin(&self, origin: &HeaderValue) -> Option<HeaderValue> {
+    fn allow_origin(&self, origin: &[u8]) -> Option<HeaderValue> {
         match &self.origins {
             AllowedOrigins::Any => Some(HeaderValue::from_static("*")),
             AllowedOrigins::List(list) => list
                 .iter()
-                .any(|o| o.as_bytes() == origin.as_bytes())
-                .then(|| origin.clone()),
+                .any(|o| o.as_bytes() == origin)
+                .then(|| HeaderValue::from_bytes(origin).ok())
+                .flatten(),
         }
     }
 
-    /// Decides an `OPTIONS` request on a public path whose routes have `methods`.
-    pub fn preflight(&self, request: &HeaderMap, methods: &[Method]) -> Preflight {
+    /// Decides an `OPTIONS` request, with these header fields, on a public path whose
+    /// routes have `methods`.
+    pub fn preflight<F: Fields + ?Sized>(&self, request: &F, methods: &[Method]) -> Preflight {
         let (Some(origin), Some(requested)) = (
-            single(request, &header::ORIGIN),
-            single(request, &header::ACCESS_CONTROL_REQUEST_METHOD),
+            request.single(&header::ORIGIN),
+            request.single(&header::ACCESS_CONTROL_REQUEST_METHOD),
         ) else {
             return Preflight::Plain;
         };
         let Some(allow_origin) = self.allow_origin(origin) else {
             return Preflight::Refused("this origin may not call the API");
         };
-        let requested = requested.to_str().unwrap_or("");
-        let method_ok = methods.iter().any(|m| m.as_str() == requested)
-            || (requested == "HEAD" && methods.contains(&Method::Get));
+        let method_ok = methods.iter().any(|m| m.as_str().as_bytes() == requested)
+            || (requested == b"HEAD" && methods.contains(&Method::Get));
         if !method_ok {
             return Preflight::Refused("the requested method is not allowed on this path");
         }
-        for value in request.get_all(header::ACCESS_CONTROL_REQUEST_HEADERS) {
-            let Ok(list) = value.to_str() else {
+        for list in request.values(&header::ACCESS_CONTROL_REQUEST_HEADERS) {
+            if !is_visible_ascii(list) {
                 return Preflight::Refused("a requested header is not allowed");
-            };
-            for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-                let name = name.to_ascii_lowercase();
-                if !self.allowed_headers.contains(&name) {
+            }
+            for name in tokens(list) {
+                if !self
+                    .allowed_headers
+                    .iter()
+                    .any(|a| a.as_bytes().eq_ignore_ascii_case(name))
+                {
                     return Preflight::Refused("a requested header is not allowed");
                 }
             }
@@ -220,7 +226,7 @@ impl CorsPolicy {
         if matches!(self.origins, AllowedOrigins::List(_)) {
             response.append(header::VARY, HeaderValue::from_static("Origin"));
         }
-        let Some(allow) = origin.and_then(|o| self.allow_origin(o)) else {
+        let Some(allow) = origin.and_then(|o| self.allow_origin(o.as_bytes())) else {
             return;
         };
         response.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allow);
@@ -296,15 +302,6 @@ pub fn allow_value(methods: &[Method], with_options: bool) -> HeaderValue {
         names.push("OPTIONS");
     }
     HeaderValue::from_str(&names.join(", ")).unwrap_or_else(|_| HeaderValue::from_static(""))
-}
-
-/// The header's value when it appears exactly once.
-fn single<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Option<&'h HeaderValue> {
-    let mut all = headers.get_all(name).iter();
-    match (all.next(), all.next()) {
-        (Some(v), None) => Some(v),
-        _ => None,
-    }
 }
 
 /// Whether `s` is a serialised origin: `http` or `https`, a host, an optional port,

@@ -134,6 +134,36 @@ pub struct Field {
     pub kind: Kind,
 }
 
+/// The header fields of a head parsed from `buf`, as [`crate::headers::Fields`] reads
+/// them (for the rules both HTTP paths share).
+#[derive(Debug, Clone, Copy)]
+pub struct HeadFields<'b> {
+    buf: &'b [u8],
+    fields: &'b [Field],
+}
+
+impl<'b> HeadFields<'b> {
+    /// The fields of a head parsed from `buf` into `fields`.
+    pub fn new(buf: &'b [u8], fields: &'b [Field]) -> Self {
+        HeadFields { buf, fields }
+    }
+}
+
+impl crate::headers::Fields for HeadFields<'_> {
+    fn values<'s>(&'s self, name: &'s hyper::header::HeaderName) -> impl Iterator<Item = &'s [u8]> {
+        let name = name.as_str().as_bytes();
+        let kind = Kind::of(name);
+        // A kind other than these stands for exactly one name.
+        let compare_names = matches!(kind, Kind::Other | Kind::HopByHop);
+        self.fields
+            .iter()
+            .filter(move |f| {
+                f.kind == kind && (!compare_names || f.name.of(self.buf).eq_ignore_ascii_case(name))
+            })
+            .map(|f| f.value.of(self.buf))
+    }
+}
+
 /// How a message body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framing {

@@ -190,6 +190,42 @@ pub fn prepare_response_headers(headers: &mut HeaderMap, request_id: HeaderValue
     headers.insert(X_REQUEST_ID.clone(), request_id);
 }
 
+/// A request's header fields as one of the relay's two HTTP paths holds them: a
+/// [`HeaderMap`] on the general path, [`crate::h1::HeadFields`] on its own path. The
+/// rules that read request headers ([`crate::admission`], the CORS preflight, the caller
+/// check) read them through this, so both paths give them the same view: values as
+/// received without surrounding whitespace, in order, names compared in any case.
+pub trait Fields {
+    /// The values of every field called `name`, in the order received.
+    fn values<'s>(&'s self, name: &'s HeaderName) -> impl Iterator<Item = &'s [u8]>;
+
+    /// The first value of `name`.
+    fn first<'s>(&'s self, name: &'s HeaderName) -> Option<&'s [u8]> {
+        self.values(name).next()
+    }
+
+    /// The value of `name` when the head has exactly one such field.
+    fn single<'s>(&'s self, name: &'s HeaderName) -> Option<&'s [u8]> {
+        let mut all = self.values(name);
+        match (all.next(), all.next()) {
+            (Some(v), None) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl Fields for HeaderMap {
+    fn values<'s>(&'s self, name: &'s HeaderName) -> impl Iterator<Item = &'s [u8]> {
+        self.get_all(name).iter().map(HeaderValue::as_bytes)
+    }
+}
+
+/// Whether a header value is visible ASCII and tabs (what [`HeaderValue::to_str`]
+/// accepts).
+pub fn is_visible_ascii(v: &[u8]) -> bool {
+    v.iter().all(|b| *b == b'\t' || (0x20..0x7f).contains(b))
+}
+
 pub(crate) fn format_ip(ip: IpAddr, buf: &mut [u8; 64]) -> &str {
     use std::io::Write;
     let ip = match ip {

@@ -5,12 +5,14 @@
 //! A generated relay is a table of [`PublicRoute`]s and a call to [`main`]; everything
 //! else lives here:
 //!
+//! * [`admission`]: what the relay does with a request, decided from its head by one
+//!   function both HTTP paths call (route table, caller, CORS preflight, limits);
 //! * [`route`]: the public-route table and the strict path matcher (allowlist);
 //! * [`config`]: settings from flags and the environment, validated at start;
 //! * [`proxy`]: the engine (forwarding, deadline, retry, body limit, access log) of the
 //!   general path;
 //! * `conn`: the relay's own HTTP/1.1 path, which serves ordinary API calls without
-//!   hyper's general-purpose codecs (the same rules as [`proxy`]);
+//!   hyper's general-purpose codecs (the same [`admission`] as [`proxy`]);
 //! * [`h1`]: HTTP/1.1 head parsing and body framing for that path;
 //! * [`upstream`]: each client connection's own connection to the upstream;
 //! * [`caller`]: only API Gateway's service account may call (`ALLOWED_INVOKERS`);
@@ -42,11 +44,14 @@
 //!   operation, so a local stack behaves like the deployed one and the relay reveals
 //!   no more than the gateway does.
 //! * Ambiguous paths are refused (400), never normalised; the path forwarded is the
-//!   exact bytes that matched (see [`route`]).
+//!   exact bytes that matched (see [`route`]). A fragment (`#…`) is not part of the
+//!   target: both paths read it up to the `#` (hyper's parser drops the rest) and
+//!   forward only that (see [`admission`]).
 //! * Only plain `http` upstreams: the upstream is the internal load balancer inside the
 //!   VPC, and leaving TLS out keeps the binary small.
 //! * One JSON error shape for everything the relay answers itself (see [`reply`]).
 
+pub mod admission;
 pub mod body;
 pub mod caller;
 pub mod config;

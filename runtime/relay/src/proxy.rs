@@ -1,10 +1,10 @@
 //! The proxy engine: one request in, one response out.
 //!
-//! Takes a client request and its peer address; decides with the route table, applies
-//! the body limit, rewrites the headers, forwards over the client connection's own
-//! keep-alive HTTP/1.1 connection to the upstream (see [`crate::upstream`]), retries once
-//! when that is safe, and maps failures to the relay's JSON errors
-//! (see `reply`). Writes one JSON log line per request.
+//! Takes a client request and its peer address; decides with [`crate::admission`] (the
+//! function the relay's own HTTP/1.1 path calls too), rewrites the headers, forwards
+//! over the client connection's own keep-alive HTTP/1.1 connection to the upstream (see
+//! [`crate::upstream`]), retries once when that is safe, and maps failures to the
+//! relay's JSON errors (see `reply`). Writes one JSON log line per request.
 //!
 //! * Deadline: one per exchange ([`RelayConfig::upstream_timeout`]), from the moment the
 //!   request arrives, covering connection, retry, response head and response body. Before
@@ -29,17 +29,15 @@ use hyper::http::uri::{PathAndQuery, Scheme};
 use hyper::{Request, Response, Uri, Version};
 use hyper_util::client::legacy::connect::HttpConnector;
 
+use crate::admission::{Admission, Head, admit};
 use crate::body::{ResponseBody, UpstreamBody, UpstreamBodyError};
 use crate::config::RelayConfig;
-use crate::cors::{self, CorsPolicy, Preflight};
+use crate::cors::{self, Preflight};
 use crate::headers;
 use crate::log::{Line, Severity, Value};
 use crate::reply::{self, Reject};
-use crate::route::{Method, PublicRoute, RouteTable, RouteTableError, Verdict};
+use crate::route::{Method, PublicRoute, RouteTable, RouteTableError};
 use crate::upstream::{UpstreamError, UpstreamSlot};
-
-/// Longest query string the relay accepts, in bytes; longer ones get 414.
-pub const MAX_QUERY_BYTES: usize = 8192;
 
 /// The relay: its routes, its configuration and how it connects to the upstream.
 #[derive(Debug)]
@@ -133,65 +131,31 @@ impl Relay {
         let (mut parts, body) = req.into_parts();
         let request_id = headers::request_id(&parts.headers);
         let head = parts.method == hyper::Method::HEAD;
-        if parts.method == hyper::Method::OPTIONS
-            && let Some(cors) = &self.config.cors
-        {
-            let methods = self.routes.methods_at(parts.uri.path());
-            if !methods.is_empty() {
-                return self.preflight(cors, &parts, &methods, request_id, start);
-            }
-        }
-
-        let verdict = self.routes.classify(&parts.method, parts.uri.path());
-        // Health checks come from Cloud Run itself; everything else only from the gateway.
-        if !matches!(verdict, Verdict::Health)
-            && let Some(allowed) = &self.config.allowed_invokers
-            && !allowed.allows(&parts.headers)
-        {
-            return self.reject(&parts, None, Reject::Forbidden, request_id, start, "");
-        }
-        let route = match verdict {
-            Verdict::Forward(route) => route,
-            Verdict::Health => return health(self, &parts, request_id, start),
-            Verdict::NotFound => {
-                return self.reject(&parts, None, Reject::NotFound, request_id, start, "");
-            }
-            Verdict::Invalid(reason) => {
-                return self.reject(
-                    &parts,
-                    None,
-                    Reject::InvalidPath(reason),
-                    request_id,
-                    start,
-                    "",
-                );
-            }
-            Verdict::TooLong => {
-                return self.reject(&parts, None, Reject::UriTooLong, request_id, start, "");
-            }
-        };
-        if parts.uri.query().is_some_and(|q| q.len() > MAX_QUERY_BYTES) {
-            return self.reject(
-                &parts,
-                Some(route),
-                Reject::UriTooLong,
-                request_id,
-                start,
-                "",
-            );
-        }
         let limit = self.config.max_body_bytes;
         let hint = body.size_hint();
-        if hint.lower() > limit {
-            return self.reject(
-                &parts,
-                Some(route),
-                Reject::PayloadTooLarge,
-                request_id,
-                start,
-                "content-length over the limit",
-            );
-        }
+        let admission = admit(
+            &self.routes,
+            &self.config,
+            &Head {
+                method: &parts.method,
+                path: parts.uri.path(),
+                query: parts.uri.query(),
+                body_len: hint.exact(),
+                fields: &parts.headers,
+            },
+        );
+        let route = match admission {
+            Admission::Admit { route } => route,
+            Admission::Health => return health(self, &parts, request_id, start),
+            Admission::Preflight { methods, answer } => {
+                return self.preflight(&parts, &methods, answer, request_id, start);
+            }
+            Admission::Reject {
+                reject,
+                route,
+                detail,
+            } => return self.reject(&parts, route, reject, request_id, start, detail),
+        };
 
         let Some(uri) = self.upstream_uri(&parts.uri) else {
             return self.reject(
@@ -438,17 +402,17 @@ impl Relay {
         res
     }
 
-    /// Answers an `OPTIONS` request on a public path locally (see [`crate::cors`]):
-    /// the upstream never sees a preflight.
+    /// Answers an `OPTIONS` request on a public path locally, as admission decided
+    /// (see [`crate::cors`]): the upstream never sees a preflight.
     fn preflight(
         &self,
-        cors: &CorsPolicy,
         parts: &hyper::http::request::Parts,
         methods: &[Method],
+        answer: Preflight,
         request_id: HeaderValue,
         start: Instant,
     ) -> Response<ResponseBody> {
-        let (res, outcome) = match cors.preflight(&parts.headers, methods) {
+        let (res, outcome) = match answer {
             Preflight::Allowed(h) => {
                 let mut res = Response::new(ResponseBody::empty());
                 *res.status_mut() = hyper::StatusCode::NO_CONTENT;

@@ -5,7 +5,7 @@
 //!
 //! | status | code                | when |
 //! |--------|---------------------|------|
-//! | 400    | `invalid_path`      | a path servers could read in different ways (see `route`) |
+//! | 400    | `invalid_path`      | a path servers could read in different ways (see `route`), or a target with a character URLs always escape (see `admission`) |
 //! | 400    | `bad_request`       | a malformed or ambiguous request head or body (see `h1`), or the client's body stream failed |
 //! | 403    | `cors_rejected`     | a CORS preflight the policy refuses (see `cors`) |
 //! | 403    | `forbidden`         | the verified caller is not API Gateway's account (see `caller`) |

@@ -9,30 +9,6 @@ use shopgen_relay_runtime::caller::AllowedInvokers;
 
 const GATEWAY: &str = "shop-api-gateway@acme.iam.gserviceaccount.com";
 
-fn b64(bytes: &[u8]) -> String {
-    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().fold(0u32, |a, b| (a << 8) | u32::from(*b)) << (8 * (3 - chunk.len()));
-        for i in 0..=chunk.len() {
-            out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
-}
-
-/// An ID token as Cloud Run forwards it after verifying it (signature removed).
-fn bearer(email: &str, sub: &str) -> String {
-    let claims = format!(
-        r#"{{"aud":"https://shop-api-relay-x.a.run.app","email":"{email}","email_verified":true,"iss":"https://accounts.google.com","sub":"{sub}"}}"#
-    );
-    format!(
-        "Bearer {}.{}.SIGNATURE_REMOVED_BY_GOOGLE",
-        b64(br#"{"alg":"RS256","typ":"JWT"}"#),
-        b64(claims.as_bytes())
-    )
-}
-
 async fn setup() -> (Upstream, RunningRelay) {
     let up = upstream(0).await;
     let relay = relay(config(&up.url(), |c| {

@@ -393,3 +393,29 @@ pub async fn dead_addr() -> SocketAddr {
     drop(l);
     addr
 }
+
+/// Unpadded base64url, as JWT segments are written.
+pub fn b64url(bytes: &[u8]) -> String {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().fold(0u32, |a, b| (a << 8) | u32::from(*b)) << (8 * (3 - chunk.len()));
+        for i in 0..=chunk.len() {
+            out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+/// An `Authorization` value carrying an ID token for `email` (unique id `sub`), as
+/// Cloud Run forwards it after verifying it (signature removed).
+pub fn bearer(email: &str, sub: &str) -> String {
+    let claims = format!(
+        r#"{{"aud":"https://shop-api-relay-x.a.run.app","email":"{email}","email_verified":true,"iss":"https://accounts.google.com","sub":"{sub}"}}"#
+    );
+    format!(
+        "Bearer {}.{}.SIGNATURE_REMOVED_BY_GOOGLE",
+        b64url(br#"{"alg":"RS256","typ":"JWT"}"#),
+        b64url(claims.as_bytes())
+    )
+}
