@@ -8,9 +8,8 @@ use std::collections::BTreeMap;
 
 use super::lower_field::lower_field;
 use super::lower_operations::lower_operations;
-use super::names::{names, pluralize, singular_guess};
+use super::names::{DerivedNames, names, pluralize, singular_guess};
 use super::*;
-use crate::check::DerivedNames;
 use crate::spec::{CorsSpec, DatabaseSpec, EgressSpec, ResourceSpec, Sp, Spec, StateSpec};
 use shopgen_facts::gcp::{DEFAULT_SQL_RANGE, DEFAULT_SQL_TIER, sql_edition_of_tier};
 
