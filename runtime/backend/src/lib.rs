@@ -44,6 +44,7 @@ pub mod types;
 pub mod validate;
 pub mod value;
 pub mod versions;
+mod write;
 
 /// Routing functions for the generated route table (`get`, `post`, …).
 pub use axum::routing;
