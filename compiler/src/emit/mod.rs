@@ -2,19 +2,27 @@
 //!
 //! Stage: `lower` → **`emit`**. Each artifact has its own module that reads the
 //! [`Model`] and returns [`EmittedFile`]s (a path relative to the output folder, the
-//! body, and the file's comment syntax). Emitters never touch the disk and never call
-//! each other; this module adds the `@generated` header with a content hash, sorts the
-//! files by path and hands them to the writer (`crate::output`).
+//! body, and the file's comment syntax). Emitters never touch the disk and never use
+//! each other: what two of them share is in a helper module that uses no emitter
+//! ([`rust`] prints Rust, `rust_types` spells a field in Rust, `interface` names the
+//! extension interface, which `extension` declares in `api/` and the glue that
+//! `backend` writes calls; `filters` quotes for templates). [`history`] is not an
+//! emitter: it runs `backend` with the migrations an earlier build left.
+//! `compiler/tests/architecture.rs` checks that no emitter uses another. This module
+//! adds the `@generated` header with a content hash, sorts the files by path and hands
+//! them to the writer (`crate::output`).
 
 pub mod backend;
 pub mod docker;
 pub mod extension;
 mod filters;
 pub mod history;
+mod interface;
 pub mod k8s;
 pub mod openapi;
 pub mod relay;
 pub mod rust;
+mod rust_types;
 pub mod spec_record;
 pub mod terraform;
 

@@ -1,17 +1,16 @@
 //! Lower: a checked [`Spec`] → the [`Model`]. Infallible by construction: `check`
 //! has already rejected everything this code would otherwise have to.
 //!
-//! Defaults live here and only here (docs/spec.md lists the same values; a test
-//! keeps the two in step).
+//! Defaults live here and, for a field's type, in `lower_field`, and nowhere else
+//! (docs/spec.md lists the same values; a test keeps the two in step).
 
 use std::collections::BTreeMap;
 
-use super::names::{names, pluralize, singular_guess};
+use super::lower_field::lower_field;
+use super::lower_operations::lower_operations;
+use super::names::{DerivedNames, names, pluralize, singular_guess};
 use super::*;
-use crate::check::DerivedNames;
-use crate::spec::{
-    CorsSpec, DatabaseSpec, EgressSpec, FieldSpec, ResourceSpec, Scalar, Sp, Spec, StateSpec,
-};
+use crate::spec::{CorsSpec, DatabaseSpec, EgressSpec, ResourceSpec, Sp, Spec, StateSpec};
 use shopgen_facts::gcp::{DEFAULT_SQL_RANGE, DEFAULT_SQL_TIER, sql_edition_of_tier};
 
 fn s(v: &Option<Sp<String>>, default: &str) -> String {
@@ -244,7 +243,7 @@ pub fn lower(spec: &Spec, source: SpecSource) -> Model {
         memory: s(&r.memory, "512Mi"),
     };
     let resources = lower_resources(&spec.resources);
-    let operations = super::lower_operations::lower_operations(&spec.operations);
+    let operations = lower_operations(&spec.operations);
     Model {
         source,
         service,
@@ -446,90 +445,6 @@ fn lower_cors(c: &CorsSpec, api_key_header: &str) -> Cors {
 
 fn lower_fields(r: &ResourceSpec) -> Vec<Field> {
     r.fields.iter().map(lower_field).collect()
-}
-
-/// One checked field (of a resource, or of an operation's parameters and shapes).
-pub(super) fn lower_field(f: &FieldSpec) -> Field {
-    {
-        {
-            let ty_name = f.ty.as_ref().map_or("text", |t| t.value.as_str());
-            let int = |v: &Option<Sp<Scalar>>| match v.as_ref().map(|v| &v.value) {
-                Some(Scalar::Int(i)) => Some(*i),
-                _ => None,
-            };
-            let float = |v: &Option<Sp<Scalar>>| match v.as_ref().map(|v| &v.value) {
-                Some(Scalar::Int(i)) => Some(*i as f64),
-                Some(Scalar::Float(x)) => Some(*x),
-                _ => None,
-            };
-            let dec = |v: &Option<Sp<Scalar>>| match v.as_ref().map(|v| &v.value) {
-                Some(Scalar::Int(i)) => Some(i.to_string()),
-                Some(Scalar::Str(s)) => Some(s.clone()),
-                _ => None,
-            };
-            let len = |v: &Option<Sp<i64>>| v.as_ref().map(|v| v.value as u32);
-            let ty = match ty_name {
-                "string" => FieldType::String {
-                    max_length: len(&f.max_length).unwrap_or(255),
-                    min_length: len(&f.min_length),
-                    pattern: f.pattern.as_ref().map(|p| p.value.clone()),
-                },
-                "integer" => FieldType::Integer {
-                    min: int(&f.min),
-                    max: int(&f.max),
-                },
-                "bigint" => FieldType::BigInt {
-                    min: int(&f.min),
-                    max: int(&f.max),
-                },
-                "boolean" => FieldType::Boolean,
-                "decimal" => FieldType::Decimal {
-                    precision: n(&f.precision, 10u32),
-                    scale: n(&f.scale, 2u32),
-                    min: dec(&f.min),
-                    max: dec(&f.max),
-                },
-                "float" => FieldType::Float {
-                    min: float(&f.min),
-                    max: float(&f.max),
-                },
-                "timestamp" => FieldType::Timestamp,
-                "date" => FieldType::Date,
-                "uuid" => FieldType::Uuid,
-                "enum" => FieldType::Enum {
-                    values: f
-                        .values
-                        .as_ref()
-                        .map(|v| v.value.iter().map(|x| x.value.clone()).collect())
-                        .unwrap_or_default(),
-                },
-                _ => FieldType::Text {
-                    min_length: len(&f.min_length),
-                    max_length: len(&f.max_length),
-                },
-            };
-            let default = f.default.as_ref().map(|d| match (&ty, &d.value) {
-                (FieldType::Timestamp, Scalar::Str(s)) if s == "now" => DefaultValue::Now,
-                (FieldType::Date, Scalar::Str(s)) if s == "today" => DefaultValue::Now,
-                (FieldType::Float { .. }, Scalar::Int(i)) => DefaultValue::Float(*i as f64),
-                (FieldType::Decimal { .. }, Scalar::Int(i)) => DefaultValue::Str(i.to_string()),
-                (_, Scalar::Str(s)) => DefaultValue::Str(s.clone()),
-                (_, Scalar::Int(i)) => DefaultValue::Int(*i),
-                (_, Scalar::Float(x)) => DefaultValue::Float(*x),
-                (_, Scalar::Bool(b)) => DefaultValue::Bool(*b),
-            });
-            let fnames = names(&f.name.value);
-            Field {
-                column: fnames.snake.clone(),
-                names: fnames,
-                ty,
-                required: f.required.as_ref().is_none_or(|r| r.value),
-                unique: f.unique.as_ref().is_some_and(|u| u.value),
-                default,
-                writable: !f.read_only.as_ref().is_some_and(|r| r.value),
-            }
-        }
-    }
 }
 
 fn lower_json(

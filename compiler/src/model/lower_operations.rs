@@ -1,7 +1,7 @@
 //! Lower: `[operations.NAME]` → [`Operation`]s, sorted by name. Infallible: `check`
 //! has rejected unknown methods, resources, types and undeclared path parameters.
 
-use super::lower::lower_field;
+use super::lower_field::lower_field;
 use super::names::names;
 use super::*;
 use crate::spec::{OperationSpec, ShapeSpec};

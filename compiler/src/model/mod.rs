@@ -13,6 +13,7 @@
 mod derived;
 pub use derived::region_of;
 mod lower;
+mod lower_field;
 mod lower_operations;
 pub mod names;
 

@@ -1,4 +1,5 @@
-//! Names: one identifier in every spelling, and English plurals.
+//! Names: one identifier in every spelling, English plurals, and the Google Cloud and
+//! Kubernetes object names derived from the service name.
 
 use heck::{ToKebabCase, ToLowerCamelCase, ToShoutySnakeCase, ToSnakeCase, ToUpperCamelCase};
 
@@ -77,6 +78,116 @@ pub fn singular_guess(plural: &str) -> String {
         }
     }
     plural.strip_suffix('s').unwrap_or(plural).to_string()
+}
+
+/// The Google Cloud and Kubernetes object names derived from the service name.
+/// Lowering copies them into the model; the checker holds each to its platform's
+/// limit ([`DerivedNames::limits`]), so the two can never disagree.
+pub struct DerivedNames {
+    pub k8s_name: String,
+    pub cloud_run_service: String,
+    pub vpc_connector: String,
+    pub relay_service_account: String,
+    pub gateway_service_account: String,
+    pub backend_service_account: String,
+    pub api_id: String,
+    pub gateway_id: String,
+    pub ilb_address: String,
+    pub artifact_repository: String,
+    /// The image builder's service account id (6–30 chars; the service name is cut to
+    /// fit). Terraform creates it; `shopgen deploy` runs Cloud Build as it.
+    pub build_service_account: String,
+    /// A created cluster's node service account id (6–30 chars, cut to fit).
+    pub node_service_account: String,
+    /// The subnetwork shopgen creates for a created cluster unless the spec names one
+    /// (`shop-api-gke`): never `default`, which an auto-mode network already has in
+    /// every region.
+    pub cluster_subnetwork: String,
+}
+
+/// `<service>-<suffix>` cut to `max` characters (the service part shortened, no
+/// trailing `-`).
+fn fitted(service: &str, suffix: &str, max: usize) -> String {
+    let mut base = service.to_string();
+    base.truncate(max.saturating_sub(suffix.len() + 1));
+    format!("{}-{suffix}", base.trim_end_matches('-'))
+}
+
+/// One derived name, what it names, and its length limits.
+pub struct DerivedName<'a> {
+    pub what: &'static str,
+    pub value: &'a str,
+    pub min: usize,
+    pub max: usize,
+}
+
+impl DerivedNames {
+    pub fn new(service: &str) -> Self {
+        DerivedNames {
+            k8s_name: service.to_string(),
+            cloud_run_service: format!("{service}-relay"),
+            vpc_connector: format!("{service}-vpc"),
+            relay_service_account: format!("{service}-relay"),
+            gateway_service_account: format!("{service}-gateway"),
+            backend_service_account: format!("{service}-backend"),
+            api_id: service.to_string(),
+            gateway_id: format!("{service}-gateway"),
+            ilb_address: format!("{service}-ilb"),
+            artifact_repository: service.to_string(),
+            build_service_account: fitted(service, "build", 30),
+            node_service_account: fitted(service, "nodes", 30),
+            cluster_subnetwork: fitted(service, "gke", 63),
+        }
+    }
+
+    /// Every name with its platform's length limits.
+    pub fn limits(&self) -> [DerivedName<'_>; 10] {
+        fn n<'a>(what: &'static str, value: &'a str, min: usize, max: usize) -> DerivedName<'a> {
+            DerivedName {
+                what,
+                value,
+                min,
+                max,
+            }
+        }
+        [
+            n("Kubernetes object name", &self.k8s_name, 1, 63),
+            n("Cloud Run service name", &self.cloud_run_service, 1, 49),
+            n(
+                "Serverless VPC Access connector name",
+                &self.vpc_connector,
+                1,
+                25,
+            ),
+            n(
+                "relay service account id",
+                &self.relay_service_account,
+                6,
+                30,
+            ),
+            n(
+                "gateway service account id",
+                &self.gateway_service_account,
+                6,
+                30,
+            ),
+            n(
+                "backend service account id",
+                &self.backend_service_account,
+                6,
+                30,
+            ),
+            n("API Gateway API id", &self.api_id, 1, 63),
+            n("API Gateway gateway id", &self.gateway_id, 1, 63),
+            n("internal address name", &self.ilb_address, 1, 63),
+            n(
+                "Artifact Registry repository id",
+                &self.artifact_repository,
+                1,
+                63,
+            ),
+        ]
+    }
 }
 
 #[cfg(test)]

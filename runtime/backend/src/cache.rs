@@ -43,7 +43,7 @@
 //! the stored bodies, keys, headers and bookkeeping; the oldest stored entries are
 //! dropped first when a new one would exceed it.
 
-use crate::db::Db;
+use crate::db::{Db, Engine};
 use crate::reads;
 use crate::versions::{self, Versions};
 use axum::body::Body;
@@ -110,12 +110,12 @@ impl Entry {
 impl ResponseCache {
     /// A cache of at most `max_bytes` over `db`.
     pub fn new(db: Db, max_bytes: usize) -> Self {
-        let versions = match db {
-            Db::Postgres(_) => Some(Arc::new(SharedReads {
+        let versions = match db.engine() {
+            Engine::Postgres => Some(Arc::new(SharedReads {
                 db: db.clone(),
                 waiting: Mutex::new(Waiting::default()),
             })),
-            Db::Sqlite(..) => None,
+            Engine::Sqlite => None,
         };
         ResponseCache {
             db,
@@ -362,10 +362,7 @@ mod tests {
     }
 
     fn cache(max_bytes: usize) -> ResponseCache {
-        let pool = sqlx::sqlite::SqlitePoolOptions::new()
-            .connect_lazy("sqlite::memory:")
-            .expect("lazy pool");
-        ResponseCache::new(Db::Sqlite(pool, None), max_bytes)
+        ResponseCache::new(Db::unconnected_sqlite(), max_bytes)
     }
 
     #[tokio::test]

@@ -1,67 +1,18 @@
 //! Writing one row, and the success responses.
 //!
-//! [`insert`], [`update`] and [`delete`] build their SQL from the [`Table`] the
-//! generated code declares (column names come from the spec, values are always bound).
-//! Database errors that bad input can cause are answered as such: a taken unique value
-//! is 409 naming the field, a foreign key to a missing row 422 naming the field, a
-//! delete of a row that others still reference (`on_delete = "restrict"`) 409.
+//! [`insert`], [`update`] and [`delete`] are what generated handlers call: a table
+//! with hooks writes through [`crate::hooks`] (a transaction around its hooks), any
+//! other straight on the pool. Either way the row's SQL, and the answers to database
+//! errors, come from the crate's `write` module.
 
-use crate::db::{Db, FromRow, Sql, Value};
-use crate::error::{ApiError, FieldErrors};
-use crate::tx::Tx;
-use crate::validate::{Assignment, Kind, Table};
+use crate::db::{Db, Value};
+use crate::error::ApiError;
+use crate::validate::{Assignment, Table};
+use crate::write::{delete_on, insert_on, update_on};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::ser::SerializeMap;
-
-/// What the row write was.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Write {
-    Insert,
-    Update,
-    Delete,
-}
-
-/// Where a write runs: the pool, or a hooked write's transaction.
-pub(crate) trait Exec: Send {
-    fn fetch_one_opt<T: FromRow + Send + 'static>(
-        &mut self,
-        sql: Sql,
-        args: &[Value],
-    ) -> impl Future<Output = Result<Option<T>, sqlx::Error>> + Send;
-    fn run(
-        &mut self,
-        sql: Sql,
-        args: &[Value],
-    ) -> impl Future<Output = Result<u64, sqlx::Error>> + Send;
-}
-
-impl Exec for &Db {
-    async fn fetch_one_opt<T: FromRow + Send + 'static>(
-        &mut self,
-        sql: Sql,
-        args: &[Value],
-    ) -> Result<Option<T>, sqlx::Error> {
-        self.fetch_optional(sql, args).await
-    }
-    async fn run(&mut self, sql: Sql, args: &[Value]) -> Result<u64, sqlx::Error> {
-        self.execute(sql, args).await
-    }
-}
-
-impl Exec for &mut Tx {
-    async fn fetch_one_opt<T: FromRow + Send + 'static>(
-        &mut self,
-        sql: Sql,
-        args: &[Value],
-    ) -> Result<Option<T>, sqlx::Error> {
-        self.fetch_optional(sql, args).await
-    }
-    async fn run(&mut self, sql: Sql, args: &[Value]) -> Result<u64, sqlx::Error> {
-        self.execute(sql, args).await
-    }
-}
 
 /// Inserts a row; returns its id. A table with hooks writes in a transaction around
 /// its "before" hook, and runs its "after" hook once committed ([`crate::hooks`]).
@@ -70,32 +21,6 @@ pub async fn insert(db: &Db, table: &Table, values: Vec<Assignment>) -> Result<i
         return crate::hooks::insert(db, table, hooks, values).await;
     }
     insert_on(db, table, values).await
-}
-
-pub(crate) async fn insert_on<E: Exec>(
-    mut db: E,
-    table: &Table,
-    values: Vec<Assignment>,
-) -> Result<i64, ApiError> {
-    check_references(&mut db, &values).await?;
-    let sql = if values.is_empty() {
-        format!("INSERT INTO {} DEFAULT VALUES RETURNING id", table.name)
-    } else {
-        let columns: Vec<&str> = values.iter().map(|a| a.field.name).collect();
-        let params: Vec<String> = (1..=values.len()).map(|i| format!("${i}")).collect();
-        format!(
-            "INSERT INTO {} ({}) VALUES ({}) RETURNING id",
-            table.name,
-            columns.join(", "),
-            params.join(", ")
-        )
-    };
-    let args: Vec<Value> = values.iter().map(|a| a.value.clone()).collect();
-    match db.fetch_one_opt::<i64>(sql.into(), &args).await {
-        Ok(Some(id)) => Ok(id),
-        Ok(None) => Err(ApiError::Internal("INSERT … RETURNING gave no row".into())),
-        Err(e) => Err(write_error(table, &values, Write::Insert, e)),
-    }
 }
 
 /// Updates the given columns of row `id`; false when there is no such row.
@@ -111,35 +36,6 @@ pub async fn update(
     update_on(db, table, id, values).await
 }
 
-pub(crate) async fn update_on<E: Exec>(
-    mut db: E,
-    table: &Table,
-    id: i64,
-    values: Vec<Assignment>,
-) -> Result<bool, ApiError> {
-    if values.is_empty() {
-        return exists_on(db, table, id).await;
-    }
-    check_references(&mut db, &values).await?;
-    let sets: Vec<String> = values
-        .iter()
-        .enumerate()
-        .map(|(i, a)| format!("{} = ${}", a.field.name, i + 1))
-        .collect();
-    let sql = format!(
-        "UPDATE {} SET {} WHERE id = ${}",
-        table.name,
-        sets.join(", "),
-        values.len() + 1
-    );
-    let mut args: Vec<Value> = values.iter().map(|a| a.value.clone()).collect();
-    args.push(Value::Int(id));
-    match db.run(sql.into(), &args).await {
-        Ok(n) => Ok(n > 0),
-        Err(e) => Err(write_error(table, &values, Write::Update, e)),
-    }
-}
-
 /// Deletes row `id`; false when there is no such row.
 pub async fn delete(db: &Db, table: &Table, id: i64) -> Result<bool, ApiError> {
     if let Some(hooks) = crate::hooks::of(table) {
@@ -148,121 +44,12 @@ pub async fn delete(db: &Db, table: &Table, id: i64) -> Result<bool, ApiError> {
     delete_on(db, table, id).await
 }
 
-pub(crate) async fn delete_on<E: Exec>(
-    mut db: E,
-    table: &Table,
-    id: i64,
-) -> Result<bool, ApiError> {
-    let sql = format!("DELETE FROM {} WHERE id = $1", table.name);
-    match db.run(sql.into(), &[Value::Int(id)]).await {
-        Ok(n) => Ok(n > 0),
-        Err(e) => Err(write_error(table, &[], Write::Delete, e)),
-    }
-}
-
 /// 404 unless row `id` of `table` exists (the parent of a nested route).
 pub async fn exists(db: &Db, table: &Table, id: i64) -> Result<(), ApiError> {
     let sql = format!("SELECT id FROM {} WHERE id = $1", table.name);
     match db.fetch_optional::<i64>(sql, &[Value::Int(id)]).await? {
         Some(_) => Ok(()),
         None => Err(ApiError::not_found(table.singular, id)),
-    }
-}
-
-/// Whether row `id` of `table` exists.
-pub(crate) async fn exists_on<E: Exec>(
-    mut db: E,
-    table: &Table,
-    id: i64,
-) -> Result<bool, ApiError> {
-    let sql = format!("SELECT id FROM {} WHERE id = $1", table.name);
-    Ok(db
-        .fetch_one_opt::<i64>(sql.into(), &[Value::Int(id)])
-        .await?
-        .is_some())
-}
-
-/// 422 for every foreign key that points at no row (one query per reference set).
-async fn check_references<E: Exec>(db: &mut E, values: &[Assignment]) -> Result<(), ApiError> {
-    let mut errors = FieldErrors::new();
-    for a in values {
-        if let (Kind::Reference { table, singular }, Value::Int(id)) = (&a.field.kind, &a.value) {
-            let sql = format!("SELECT id FROM {table} WHERE id = $1");
-            if db
-                .fetch_one_opt::<i64>(sql.into(), &[Value::Int(*id)])
-                .await?
-                .is_none()
-            {
-                errors.insert(
-                    a.field.name.to_string(),
-                    vec![format!("{singular} {id} does not exist")],
-                );
-            }
-        }
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::Invalid(errors))
-    }
-}
-
-fn write_error(table: &Table, values: &[Assignment], write: Write, error: sqlx::Error) -> ApiError {
-    let Some(db_error) = error.as_database_error() else {
-        return error.into();
-    };
-    let message = db_error.message().to_string();
-    let constraint = db_error.constraint().unwrap_or_default().to_string();
-    let kind = match db_error.kind() {
-        // SQLite reports `ON DELETE RESTRICT` as a trigger constraint (code 1811).
-        sqlx::error::ErrorKind::Other if message.contains("FOREIGN KEY constraint failed") => {
-            sqlx::error::ErrorKind::ForeignKeyViolation
-        }
-        kind => kind,
-    };
-    match kind {
-        sqlx::error::ErrorKind::UniqueViolation => {
-            let mut fields = FieldErrors::new();
-            for field in table.fields.iter().filter(|f| f.unique) {
-                let sqlite = format!("{}.{}", table.name, field.name);
-                let postgres = format!("{}_{}_key", table.name, field.name);
-                if message.contains(&sqlite) || constraint == postgres {
-                    fields.insert(field.name.to_string(), vec!["is already taken".into()]);
-                }
-            }
-            ApiError::Conflict {
-                message: format!("a {} with these values already exists", table.singular),
-                fields,
-            }
-        }
-        sqlx::error::ErrorKind::ForeignKeyViolation if write == Write::Delete => {
-            ApiError::Conflict {
-                message: format!(
-                    "this {} is still referenced by other records",
-                    table.singular
-                ),
-                fields: FieldErrors::new(),
-            }
-        }
-        sqlx::error::ErrorKind::ForeignKeyViolation => {
-            let mut fields = FieldErrors::new();
-            for a in values {
-                if let Kind::Reference { singular, .. } = a.field.kind {
-                    fields.insert(
-                        a.field.name.to_string(),
-                        vec![format!("{singular} does not exist")],
-                    );
-                }
-            }
-            ApiError::Invalid(fields)
-        }
-        sqlx::error::ErrorKind::NotNullViolation | sqlx::error::ErrorKind::CheckViolation => {
-            ApiError::Invalid(FieldErrors::from([(
-                "body".to_string(),
-                vec![format!("is rejected by the database: {message}")],
-            )]))
-        }
-        _ => error.into(),
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! A generated backend whose spec lists `hooks` registers them at start
 //! ([`register`]), one [`TableHooks`] per table. [`crate::crud`]'s `insert`, `update`
-//! and `delete` then run a hooked table's write like this:
+//! and `delete` then hand a hooked table's write to this module, which runs it like
+//! this (the row's SQL itself comes from the crate's `write` module):
 //!
 //! 1. open a transaction (`BEGIN IMMEDIATE` on SQLite);
 //! 2. update/delete: 404 (`false`) if the row does not exist, before any hook runs;
@@ -20,6 +21,7 @@ use crate::db::Db;
 use crate::error::ApiError;
 use crate::extension::{Context, HookContext, Record, RequestId, after, current_request_id, guard};
 use crate::validate::{Assignment, Table};
+use crate::write::{delete_on, exists_on, insert_on, update_on};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::OnceLock;
@@ -93,7 +95,7 @@ pub(crate) async fn insert(
     let mut cx = HookContext::begin(context(db, "")).await?;
     let mut record = Record::new(table, None, values);
     before(&mut cx, &mut record, hooks.before_create).await?;
-    let id = crate::crud::insert_on(cx.tx(), table, record.into_values()).await?;
+    let id = insert_on(cx.tx(), table, record.into_values()).await?;
     let context = cx.commit().await?;
     run_after(context, id, hooks.after_create).await;
     Ok(id)
@@ -108,12 +110,12 @@ pub(crate) async fn update(
     values: Vec<Assignment>,
 ) -> Result<bool, ApiError> {
     let mut cx = HookContext::begin(context(db, "")).await?;
-    if !crate::crud::exists_on(cx.tx(), table, id).await? {
+    if !exists_on(cx.tx(), table, id).await? {
         return Ok(false);
     }
     let mut record = Record::new(table, Some(id), values);
     before(&mut cx, &mut record, hooks.before_update).await?;
-    if !crate::crud::update_on(cx.tx(), table, id, record.into_values()).await? {
+    if !update_on(cx.tx(), table, id, record.into_values()).await? {
         return Ok(false);
     }
     let context = cx.commit().await?;
@@ -129,12 +131,12 @@ pub(crate) async fn delete(
     id: i64,
 ) -> Result<bool, ApiError> {
     let mut cx = HookContext::begin(context(db, "")).await?;
-    if !crate::crud::exists_on(cx.tx(), table, id).await? {
+    if !exists_on(cx.tx(), table, id).await? {
         return Ok(false);
     }
     let mut record = Record::new(table, Some(id), Vec::new());
     before(&mut cx, &mut record, hooks.before_delete).await?;
-    if !crate::crud::delete_on(cx.tx(), table, id).await? {
+    if !delete_on(cx.tx(), table, id).await? {
         return Ok(false);
     }
     let context = cx.commit().await?;

@@ -38,12 +38,14 @@ pub mod migration;
 mod reads;
 pub mod row;
 pub mod server;
-mod sqlite_read;
-pub mod tx;
 pub mod types;
 pub mod validate;
 pub mod value;
-pub mod versions;
+mod write;
+
+/// Transactions and table versions are engine code, so they live in [`db`]; their
+/// paths here are the ones generated code and extension crates use.
+pub use db::{tx, versions};
 
 /// Routing functions for the generated route table (`get`, `post`, …).
 pub use axum::routing;

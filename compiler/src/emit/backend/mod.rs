@@ -12,18 +12,22 @@
 //!   `WHERE fk IN (…)` query per relation) and one handler per route;
 //! - `backend/migrations/{sqlite,postgres}/0001_create_tables.sql`, and the later
 //!   migrations a change of the spec adds (see [`schema`]);
-//! - `backend/migrations/schema.toml`: the schema those migrations produce.
+//! - `backend/migrations/schema.toml`: the schema those migrations produce;
+//! - `backend/src/extension_glue.rs`, for a spec with operations or hooks: the glue
+//!   that calls the user's extension crate (see `extension_glue`).
 //!
 //! The Rust is built as tokens and printed by [`super::rust`].
 
+mod extension_glue;
 mod migrations;
 mod resource;
 pub mod schema;
 
+use extension_glue::{GLUE_MODULE, extension_glue_rs};
 use migrations::{postgres_migration, sqlite_migration};
 use resource::resource_rs;
 
-use super::rust::{doc, float, int, option, rust_file, uint};
+use super::rust::{doc, int, rust_file, uint};
 use super::{CommentSyntax, EmittedFile, binary_crate_manifest};
 use crate::model::{
     BelongsTo, DefaultValue, Field, FieldType, HasMany, HttpMethod, JsonMember, Model, Resource,
@@ -31,7 +35,6 @@ use crate::model::{
 };
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
-pub(crate) use resource::field_spec;
 
 /// Decimals up to this precision are scaled integers in SQLite (the runtime's rule).
 const SQLITE_INTEGER_DECIMAL_PRECISION: u32 = 18;
@@ -105,6 +108,9 @@ pub fn emit_with(model: &Model, migrations: &MigrationSet) -> Vec<EmittedFile> {
             CommentSyntax::Slashes,
         ));
     }
+    if model.has_extension() {
+        files.push(extension_glue_rs(model));
+    }
     files
 }
 
@@ -112,7 +118,7 @@ fn cargo_toml(model: &Model) -> EmittedFile {
     let names = &model.service.names;
     // With operations or hooks: the generated interface, and the user's crate beside
     // the output folder.
-    let extension_path = super::extension::extension_dir_from_backend(&model.source.stem);
+    let extension_path = extension_dir_from_backend(&model.source.stem);
     let path_dependencies: Vec<(&str, &str)> = if model.has_extension() {
         vec![
             (names.api_crate.as_str(), "../api"),
@@ -131,6 +137,13 @@ fn cargo_toml(model: &Model) -> EmittedFile {
         &path_dependencies,
     );
     EmittedFile::new("backend/Cargo.toml", body, CommentSyntax::Hash)
+}
+
+/// Where the user-owned crate lives, relative to the output folder's `backend/`
+/// (`generated/<stem>/backend/` → `extensions/<stem>/`): two folders above the output
+/// folder, as [`crate::output::extension_dir`] places it.
+fn extension_dir_from_backend(stem: &str) -> String {
+    format!("../../../extensions/{stem}")
 }
 
 // ---------------------------------------------------------------------------------
@@ -152,11 +165,11 @@ fn main_rs(model: &Model, migrations: &[(i64, String)]) -> EmittedFile {
         .map(|r| format_ident!("{}", r.names.snake))
         .collect();
     if model.has_extension() {
-        mods.push(format_ident!("{}", super::extension::GLUE_MODULE));
+        mods.push(format_ident!("{}", GLUE_MODULE));
         mods.sort_by_key(|m| m.to_string());
     }
     let register = if model.has_extension() {
-        let glue = format_ident!("{}", super::extension::GLUE_MODULE);
+        let glue = format_ident!("{}", GLUE_MODULE);
         quote!(shopgen_backend_runtime::hooks::register(#glue::HOOKS);)
     } else {
         quote!()
@@ -283,7 +296,7 @@ fn route_table(model: &Model) -> Vec<(String, Vec<(&'static str, TokenStream)>)>
             None => table.push((route.path.clone(), vec![entry])),
         }
     }
-    let glue = format_ident!("{}", super::extension::GLUE_MODULE);
+    let glue = format_ident!("{}", GLUE_MODULE);
     for op in &model.operations {
         let function = format_ident!("{}", op.names.snake);
         let entry = (method_fn(op.method), quote!(#glue::#function));

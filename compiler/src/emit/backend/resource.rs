@@ -2,6 +2,7 @@
 //! handlers.
 
 use super::*;
+use crate::emit::rust_types::{field_spec, rust_type};
 
 /// What a resource module needs, worked out once from its routes and relations.
 struct Plan<'m> {
@@ -314,112 +315,6 @@ fn table_static(plan: &Plan) -> TokenStream {
     }
 }
 
-fn opt_u32(v: Option<u32>) -> TokenStream {
-    option(v.map(|n| uint(n.into())))
-}
-
-fn opt_i64(v: Option<i64>) -> TokenStream {
-    option(v.map(int))
-}
-
-/// `Kind::…` for a field type.
-fn kind_literal(ty: &FieldType) -> TokenStream {
-    match ty {
-        FieldType::String {
-            max_length,
-            min_length,
-            pattern,
-        } => {
-            let min_length = opt_u32(*min_length);
-            let max_length = opt_u32(Some(*max_length));
-            let pattern = option(pattern.as_ref());
-            quote!(Kind::String {
-                min_length: #min_length,
-                max_length: #max_length,
-                pattern: #pattern,
-            })
-        }
-        FieldType::Text {
-            min_length,
-            max_length,
-        } => {
-            let min_length = opt_u32(*min_length);
-            let max_length = opt_u32(*max_length);
-            quote!(Kind::Text {
-                min_length: #min_length,
-                max_length: #max_length,
-            })
-        }
-        FieldType::Integer { min, max } => {
-            let (min, max) = (opt_i64(*min), opt_i64(*max));
-            quote!(Kind::Integer { min: #min, max: #max })
-        }
-        FieldType::BigInt { min, max } => {
-            let (min, max) = (opt_i64(*min), opt_i64(*max));
-            quote!(Kind::BigInt { min: #min, max: #max })
-        }
-        FieldType::Boolean => quote!(Kind::Boolean),
-        FieldType::Decimal {
-            precision,
-            scale,
-            min,
-            max,
-        } => {
-            let precision = uint((*precision).into());
-            let scale = uint((*scale).into());
-            let (min, max) = (option(min.as_ref()), option(max.as_ref()));
-            quote!(Kind::Decimal {
-                precision: #precision,
-                scale: #scale,
-                min: #min,
-                max: #max,
-            })
-        }
-        FieldType::Float { min, max } => {
-            let (min, max) = (option(min.map(float)), option(max.map(float)));
-            quote!(Kind::Float { min: #min, max: #max })
-        }
-        FieldType::Timestamp => quote!(Kind::Timestamp),
-        FieldType::Date => quote!(Kind::Date),
-        FieldType::Uuid => quote!(Kind::Uuid),
-        FieldType::Enum { values } => quote!(Kind::Enum { values: &[#(#values),*] }),
-    }
-}
-
-fn default_literal(d: Option<&DefaultValue>) -> TokenStream {
-    match d {
-        None => quote!(None),
-        Some(DefaultValue::Str(s)) => quote!(Some(DefaultValue::Str(#s))),
-        Some(DefaultValue::Int(i)) => {
-            let i = int(*i);
-            quote!(Some(DefaultValue::Int(#i)))
-        }
-        Some(DefaultValue::Float(f)) => {
-            let f = float(*f);
-            quote!(Some(DefaultValue::Float(#f)))
-        }
-        Some(DefaultValue::Bool(b)) => quote!(Some(DefaultValue::Bool(#b))),
-        Some(DefaultValue::Now) => quote!(Some(DefaultValue::Now)),
-    }
-}
-
-pub(crate) fn field_spec(f: &Field) -> TokenStream {
-    let name = &f.column;
-    let kind = kind_literal(&f.ty);
-    let (required, unique, writable) = (f.required, f.unique, f.writable);
-    let default = default_literal(f.default.as_ref());
-    quote! {
-        FieldSpec {
-            name: #name,
-            kind: #kind,
-            required: #required,
-            unique: #unique,
-            default: #default,
-            writable: #writable,
-        }
-    }
-}
-
 fn foreign_key_spec(model: &Model, b: &BelongsTo) -> TokenStream {
     let parent = model.resource(&b.target);
     let name = &b.column;
@@ -466,7 +361,7 @@ fn list_static(plan: &Plan) -> TokenStream {
 fn column_type(c: &RowColumn) -> TokenStream {
     match c {
         RowColumn::Id => quote!(i64),
-        RowColumn::Field(f) => crate::emit::extension::rust_type(&f.ty, !f.required),
+        RowColumn::Field(f) => rust_type(&f.ty, !f.required),
         RowColumn::ForeignKey(b) => {
             if b.required {
                 quote!(i64)

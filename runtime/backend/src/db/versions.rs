@@ -30,7 +30,7 @@
 //! existed (or while a migration had replaced a table and its triggers) is never
 //! served again.
 
-use crate::db::Db;
+use super::{Db, Pool};
 use sqlx::{AssertSqlSafe, Executor as _};
 
 /// The table holding the versions.
@@ -70,11 +70,11 @@ const READ: &str =
 /// committed since); changed, the versions are read again. Either way this counts as
 /// one statement in [`crate::db::queries_executed`].
 pub async fn read(db: &Db) -> Result<std::sync::Arc<Versions>, sqlx::Error> {
-    crate::db::count_query();
-    let rows: Vec<(String, i64)> = match db {
-        Db::Sqlite(_, Some(reader)) => return reader.versions(READ),
-        Db::Sqlite(pool, None) => sqlx::query_as(READ).fetch_all(pool).await?,
-        Db::Postgres(pool) => sqlx::query_as(READ).fetch_all(pool).await?,
+    super::count_query();
+    let rows: Vec<(String, i64)> = match &db.0 {
+        Pool::Sqlite(_, Some(reader)) => return reader.versions(READ),
+        Pool::Sqlite(pool, None) => sqlx::query_as(READ).fetch_all(pool).await?,
+        Pool::Postgres(pool) => sqlx::query_as(READ).fetch_all(pool).await?,
     };
     Ok(std::sync::Arc::new(Versions(rows)))
 }
@@ -90,8 +90,8 @@ fn literal(text: &str) -> String {
 /// Creates the versions table and the triggers of every table that lacks them, then
 /// raises every version once.
 pub async fn install(db: &Db) -> Result<(), sqlx::Error> {
-    match db {
-        Db::Postgres(pool) => {
+    match &db.0 {
+        Pool::Postgres(pool) => {
             let mut tx = pool.begin().await?;
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(INSTALL_LOCK)
@@ -149,7 +149,7 @@ pub async fn install(db: &Db) -> Result<(), sqlx::Error> {
                 .await?;
             tx.commit().await
         }
-        Db::Sqlite(pool, _) => {
+        Pool::Sqlite(pool, _) => {
             let mut tx = pool.begin().await?;
             tx.execute(
                 "CREATE TABLE IF NOT EXISTS shopgen_table_versions (\

@@ -16,9 +16,9 @@
 //! `rusqlite::Rows` does on drop), so a read that starts after a write was
 //! acknowledged sees it. Writes, migrations and `ping` stay on the sqlx pool.
 
+use super::versions::Versions;
 use crate::row::{FromRow, Row};
 use crate::value::{SQLITE_INTEGER_DECIMAL_PRECISION, Sql, Value};
-use crate::versions::Versions;
 use rusqlite::types::Value as SqliteValue;
 use rusqlite::{Connection, OpenFlags};
 use std::path::PathBuf;

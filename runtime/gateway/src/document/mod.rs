@@ -21,7 +21,10 @@
 //! locally is one the cloud accepts: a path parameter that is not a whole segment, a
 //! security requirement with no matching definition, an OpenAPI 3 `x-google-backend`
 //! that is not a name in `backends`. Parameters, schemas and types are read by API
-//! Gateway but not enforced, so they are ignored here.
+//! Gateway but not enforced, so they are ignored here. The quota section is read in
+//! `quota`.
+
+mod quota;
 
 use std::time::Duration;
 
@@ -29,8 +32,9 @@ use hyper::Method;
 use hyper::header::HeaderName;
 use serde_json::{Map, Value};
 
-use crate::quota::{QuotaLimit, read_costs, read_limits};
+use crate::quota::QuotaLimit;
 use crate::route::{PathTemplate, TemplateError};
+use quota::{read_costs, read_limits};
 
 /// API Gateway's default backend deadline (`deadline` absent): 15 seconds.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(15);

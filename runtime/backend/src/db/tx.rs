@@ -5,7 +5,7 @@
 //! SQLite transactions start with `BEGIN IMMEDIATE`, so a hook's reads and the write
 //! that follows see one snapshot and never fail half-way on a lock upgrade.
 
-use crate::db::{Db, FromRow, Row, Sql, Value, bind_pg, bind_sqlite, count_query};
+use super::{Db, FromRow, Pool, Row, Sql, Value, bind_pg, bind_sqlite, count_query};
 use sqlx::{AssertSqlSafe, Postgres, Sqlite, Transaction};
 
 /// An open transaction; dropped without [`Tx::commit`], it rolls back.
@@ -27,9 +27,9 @@ impl Db {
     /// Starts a transaction.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         count_query();
-        Ok(match self {
-            Db::Sqlite(pool, _) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
-            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        Ok(match &self.0 {
+            Pool::Sqlite(pool, _) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }
 }

@@ -2,7 +2,10 @@
 //!
 //! Generated code writes one SQL text per query, with `$1`-style placeholders that
 //! both engines read, and binds engine-neutral [`Value`]s; rows come back as [`Row`]
-//! and are read by column index. The engine-specific parts live here:
+//! and are read by column index. Engine code lives in this module and its submodules:
+//! [`Db`] is opaque, so no other module matches on the engine (they ask
+//! [`Db::engine`]). The one exception is reading a column, which [`Row`] (the leaf
+//! module `crate::row`) does for each engine's row type. What differs by engine:
 //!
 //! - decimals are `NUMERIC(p, s)` in PostgreSQL; in SQLite (which has no exact decimal
 //!   type) they are scaled integers (`83.84` in a `DECIMAL(10, 2)` is stored as `8384`),
@@ -12,7 +15,9 @@
 //! - `WHERE fk IN (…)` for loading embedded relations ([`Db::fetch_children`]);
 //! - SQLite `SELECT`s run on reader connections of their own, decoded in place
 //!   (`sqlite_read`), instead of through sqlx's worker thread and per-row channel;
-//!   writes, migrations and `ping` go through the sqlx pool.
+//!   writes, migrations and `ping` go through the sqlx pool;
+//! - transactions ([`tx`]: `BEGIN IMMEDIATE` on SQLite) and the triggers that count
+//!   each table's writes for the response cache ([`versions`]).
 //!
 //! SQLite runs in WAL mode with `synchronous = FULL` by default: a write is on disk
 //! before it is acknowledged, so it survives a crash of the process *and* of the
@@ -23,9 +28,12 @@
 //! `shopgen_db_queries_total` on `/metrics`), which the tests use to prove that a list
 //! with embedded relations costs a constant number of queries.
 
+mod sqlite_read;
+pub mod tx;
+pub mod versions;
+
 use crate::migration::Migrations;
 pub use crate::row::{Column, FromRow, Row};
-use crate::sqlite_read::Reader;
 use crate::types::{Decimal, Uuid};
 use crate::value::SQLITE_INTEGER_DECIMAL_PRECISION;
 pub use crate::value::{Sql, SqlType, Value};
@@ -40,6 +48,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
+
+use sqlite_read::Reader;
 
 static QUERIES: AtomicU64 = AtomicU64::new(0);
 
@@ -107,10 +117,16 @@ pub enum Engine {
 
 /// A connection pool to either engine. Cheap to clone.
 ///
-/// SQLite files also get `Reader` connections, which run the `SELECT`s (see
-/// `sqlite_read`); in-memory databases (one per connection) read through the pool.
+/// Opaque: which engine it talks to is matched only in this module and its
+/// submodules; everyone else asks [`Db::engine`].
 #[derive(Debug, Clone)]
-pub enum Db {
+pub struct Db(Pool);
+
+/// The pool behind a [`Db`]. SQLite files also get `Reader` connections, which run
+/// the `SELECT`s (see `sqlite_read`); in-memory databases (one per connection) read
+/// through the pool.
+#[derive(Debug, Clone)]
+enum Pool {
     Sqlite(SqlitePool, Option<Arc<Reader>>),
     Postgres(PgPool),
 }
@@ -247,7 +263,7 @@ impl Db {
                     busy_timeout,
                 ))
             });
-            Ok(Db::Sqlite(pool, reader))
+            Ok(Db(Pool::Sqlite(pool, reader)))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
@@ -269,7 +285,7 @@ impl Db {
                 })
                 .connect(url)
                 .await?;
-            Ok(Db::Postgres(pool))
+            Ok(Db(Pool::Postgres(pool)))
         } else {
             let scheme = url.split(':').next().unwrap_or_default().to_string();
             Err(ConnectError::UnknownScheme(scheme))
@@ -277,16 +293,16 @@ impl Db {
     }
 
     pub fn engine(&self) -> Engine {
-        match self {
-            Db::Sqlite(..) => Engine::Sqlite,
-            Db::Postgres(_) => Engine::Postgres,
+        match &self.0 {
+            Pool::Sqlite(..) => Engine::Sqlite,
+            Pool::Postgres(_) => Engine::Postgres,
         }
     }
 
     /// The SQLite reader, when `sql` is a `SELECT` and this database has one.
     fn reader_for(&self, sql: &str) -> Option<&Arc<Reader>> {
-        match self {
-            Db::Sqlite(_, Some(reader)) if sql.starts_with("SELECT ") => Some(reader),
+        match &self.0 {
+            Pool::Sqlite(_, Some(reader)) if sql.starts_with("SELECT ") => Some(reader),
             _ => None,
         }
     }
@@ -304,15 +320,15 @@ impl Db {
             return reader.fetch(sql, args, None).await;
         }
         let sql = AssertSqlSafe(sql);
-        match self {
-            Db::Sqlite(pool, _) => {
+        match &self.0 {
+            Pool::Sqlite(pool, _) => {
                 let q = args.iter().fold(sqlx::query(sql), bind_sqlite);
                 let rows = q.fetch_all(pool).await?;
                 rows.into_iter()
                     .map(|r| T::from_row(&Row::Sqlite(r)))
                     .collect()
             }
-            Db::Postgres(pool) => {
+            Pool::Postgres(pool) => {
                 let q = args.iter().fold(sqlx::query(sql), bind_pg);
                 let rows = q.fetch_all(pool).await?;
                 rows.into_iter()
@@ -335,15 +351,15 @@ impl Db {
             return Ok(reader.fetch(sql, args, Some(1)).await?.pop());
         }
         let sql = AssertSqlSafe(sql);
-        match self {
-            Db::Sqlite(pool, _) => {
+        match &self.0 {
+            Pool::Sqlite(pool, _) => {
                 let q = args.iter().fold(sqlx::query(sql), bind_sqlite);
                 q.fetch_optional(pool)
                     .await?
                     .map(|r| T::from_row(&Row::Sqlite(r)))
                     .transpose()
             }
-            Db::Postgres(pool) => {
+            Pool::Postgres(pool) => {
                 let q = args.iter().fold(sqlx::query(sql), bind_pg);
                 q.fetch_optional(pool)
                     .await?
@@ -358,12 +374,12 @@ impl Db {
         count_query();
         crate::reads::record_unknown();
         let sql = AssertSqlSafe(sql.into());
-        match self {
-            Db::Sqlite(pool, _) => {
+        match &self.0 {
+            Pool::Sqlite(pool, _) => {
                 let q = args.iter().fold(sqlx::query(sql), bind_sqlite);
                 Ok(q.execute(pool).await?.rows_affected())
             }
-            Db::Postgres(pool) => {
+            Pool::Postgres(pool) => {
                 let q = args.iter().fold(sqlx::query(sql), bind_pg);
                 Ok(q.execute(pool).await?.rows_affected())
             }
@@ -381,8 +397,8 @@ impl Db {
         if parent_ids.is_empty() {
             return Ok(Vec::new());
         }
-        match self {
-            Db::Sqlite(..) => {
+        match &self.0 {
+            Pool::Sqlite(..) => {
                 let mut sql = format!("{select} WHERE {foreign_key} IN (");
                 for i in 1..=parent_ids.len() {
                     if i > 1 {
@@ -395,7 +411,7 @@ impl Db {
                 let args: Vec<Value> = parent_ids.iter().map(|id| Value::Int(*id)).collect();
                 self.fetch_all(sql, &args).await
             }
-            Db::Postgres(pool) => {
+            Pool::Postgres(pool) => {
                 count_query();
                 let sql = format!("{select} WHERE {foreign_key} = ANY($1) ORDER BY id");
                 crate::reads::record(&sql);
@@ -417,9 +433,9 @@ impl Db {
 
     /// Applies the migrations of this engine that are not applied yet.
     pub async fn migrate(&self, migrations: &Migrations) -> Result<(), ConnectError> {
-        let list = match self {
-            Db::Sqlite(..) => migrations.sqlite,
-            Db::Postgres(_) => migrations.postgres,
+        let list = match &self.0 {
+            Pool::Sqlite(..) => migrations.sqlite,
+            Pool::Postgres(_) => migrations.postgres,
         };
         let migrator = sqlx::migrate::Migrator::with_migrations(
             list.iter()
@@ -434,23 +450,35 @@ impl Db {
                 })
                 .collect(),
         );
-        match self {
-            Db::Sqlite(pool, _) => migrator.run(pool).await?,
-            Db::Postgres(pool) => migrator.run(pool).await?,
+        match &self.0 {
+            Pool::Sqlite(pool, _) => migrator.run(pool).await?,
+            Pool::Postgres(pool) => migrator.run(pool).await?,
         }
         Ok(())
     }
 
     /// Waits for connections in use, then closes the pool (SQLite checkpoints its WAL).
     pub async fn close(&self) {
-        match self {
-            Db::Sqlite(pool, reader) => {
+        match &self.0 {
+            Pool::Sqlite(pool, reader) => {
                 if let Some(reader) = reader {
                     reader.close();
                 }
                 pool.close().await
             }
-            Db::Postgres(pool) => pool.close().await,
+            Pool::Postgres(pool) => pool.close().await,
         }
+    }
+}
+
+#[cfg(test)]
+impl Db {
+    /// An in-memory SQLite pool that connects on first use, for unit tests that build
+    /// a `Db` and never query it.
+    pub(crate) fn unconnected_sqlite() -> Db {
+        let pool = SqlitePoolOptions::new()
+            .connect_lazy("sqlite::memory:")
+            .expect("lazy pool");
+        Db(Pool::Sqlite(pool, None))
     }
 }
