@@ -20,13 +20,10 @@
 //! `sub` claim (the account's unique numeric id) is in the allowlist; Terraform sets
 //! both for the gateway's account. Anything else is 403 `forbidden`.
 
-use hyper::header::{AUTHORIZATION, HeaderName};
+use hyper::header::AUTHORIZATION;
 
+pub use crate::headers::X_SERVERLESS_AUTHORIZATION;
 use crate::headers::{Fields, is_visible_ascii};
-
-/// The header Cloud Run checks in preference to `Authorization`.
-pub static X_SERVERLESS_AUTHORIZATION: HeaderName =
-    HeaderName::from_static("x-serverless-authorization");
 
 /// The principals allowed to call the relay: service-account emails and unique ids.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -24,6 +24,9 @@ use hyper::header::{self, HeaderName, HeaderValue};
 
 /// The request id header, set on the upstream request and on every response.
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// The header Cloud Run checks in preference to `Authorization` (see `caller`).
+pub static X_SERVERLESS_AUTHORIZATION: HeaderName =
+    HeaderName::from_static("x-serverless-authorization");
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
@@ -136,7 +139,7 @@ pub fn prepare_request_headers(
     strip_hop_by_hop(headers);
     headers.remove(header::EXPECT);
     headers.remove(header::AUTHORIZATION);
-    headers.remove(&crate::caller::X_SERVERLESS_AUTHORIZATION);
+    headers.remove(&X_SERVERLESS_AUTHORIZATION);
     headers.remove(api_key_header);
 
     let client_host = headers.insert(header::HOST, upstream_host.clone());
