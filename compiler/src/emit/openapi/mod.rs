@@ -17,7 +17,7 @@
 //! [`Resource::json`] in order, one object is wrapped as `{"product": {...}}`, a list as
 //! `{"products": [...]}`, and errors as `{"error": {"code", "message"}}`.
 //!
-//! Layout: this module chooses what a document holds ([`Selection`]) and names its
+//! Layout: this module chooses what a document holds (`Selection`) and names its
 //! schemas; `schemas` builds the JSON schemas, `operations` the 3.0 operations,
 //! `documents` the two 3.0 documents, `swagger2` the 2.0 gateway document.
 
