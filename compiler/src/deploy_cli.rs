@@ -196,7 +196,7 @@ pub enum Which {
 /// Runs `deploy`, `destroy` or `status` from the current folder (the repository root).
 pub fn run(which: Which, args: DeployArgs) -> anyhow::Result<ExitCode> {
     let out = crate::default_out(&args.spec);
-    let Some(model) = crate::compile(&args.spec)? else {
+    let Some(crate::Compiled { model, .. }) = crate::compile(&args.spec)? else {
         return Ok(ExitCode::from(1));
     };
     let generated_current = match crate::generate(&args.spec, &out)? {

@@ -3,8 +3,10 @@
 //! Every stage that rejects input (`spec` for shape, `check` for meaning) pushes
 //! [`Diagnostic`]s into a list instead of returning early, so one run reports every
 //! error. [`render`] turns them into text with `file:line:col`, the source line, a
-//! caret under the offending span, the item path and a hint. Every code is a
-//! [`Code`] from the one registry in [`codes`].
+//! caret under the offending span, the item path and a hint. The migration planner
+//! (`emit::history`) reports the schema changes it refuses the same way, located at
+//! the spec items that cause them. Every code is a [`Code`] from the one registry in
+//! [`codes`].
 
 pub mod codes;
 

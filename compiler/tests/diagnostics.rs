@@ -1,14 +1,18 @@
 //! Every invalid-spec case in `tests/diagnostics/*.toml` is rejected, and its rendered
-//! diagnostics match `*.stderr` byte for byte. `SHOPGEN_BLESS=1 cargo test -p shopgen
-//! --test diagnostics` rewrites the expectations; review them in the diff.
+//! diagnostics match `*.stderr` byte for byte. Every refused schema change in
+//! `tests/diagnostics/migrations/<case>/` (a build of `before.toml`, then `after.toml`
+//! against the migration history it left) renders as `after.stderr`.
+//! `SHOPGEN_BLESS=1 cargo test -p shopgen --test diagnostics` rewrites the
+//! expectations; review them in the diff.
 //!
 //! The registry of codes (`shopgen::diagnostics::Code`) is held to the cases both
 //! ways: every code has a case, and every code a case renders, or the source
 //! mentions, is in the registry. (docs/spec.md is held to it by the `docs` test.)
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use shopgen::diagnostics::Code;
+use shopgen::diagnostics::{Code, Diagnostic};
+use shopgen::emit::{History, MigrationError, emit_all, emit_all_with_history};
 use shopgen::model::SpecSource;
 
 fn cases() -> Vec<std::path::PathBuf> {
@@ -129,11 +133,100 @@ fields.rate = { type = "integer", min = 5, max = 1 }
     }
 }
 
-/// Every expected rendering.
+/// The refused-migration cases: folders under `tests/diagnostics/migrations/`.
+fn migration_cases() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/diagnostics/migrations");
+    let mut out: Vec<_> = std::fs::read_dir(&dir)
+        .expect("tests/diagnostics/migrations exists")
+        .map(|e| e.expect("readable entry").path())
+        .filter(|p| p.is_dir())
+        .collect();
+    out.sort();
+    out
+}
+
+/// A refused-migration case: `before.toml` built into an output folder (in memory),
+/// then `after.toml` compiled and planned against the history that build left. Gives
+/// the source of `after.toml` and the planner's diagnostics, or why there are none.
+fn refused_migration(case: &Path) -> Result<(String, Vec<Diagnostic>), String> {
+    let compile = |file: &str| -> Result<(String, shopgen::model::Model), String> {
+        let src = std::fs::read_to_string(case.join(file)).map_err(|e| format!("{file}: {e}"))?;
+        let source = SpecSource {
+            stem: "shop".into(),
+            display_path: file.into(),
+        };
+        match shopgen::compile(&src, source) {
+            Ok(model) => Ok((src, model)),
+            Err(d) => Err(format!(
+                "{file} does not compile:\n{}",
+                shopgen::diagnostics::render(&d, file, &src)
+            )),
+        }
+    };
+    let (_, before) = compile("before.toml")?;
+    let history = History::of_build(&emit_all(&before));
+    let (src, after) = compile("after.toml")?;
+    match emit_all_with_history(&after, &history) {
+        Err(MigrationError::Unsupported(diags)) => Ok((src, diags)),
+        Err(e) => Err(format!("not a refused schema change: {e}")),
+        Ok(_) => Err("the change was migrated".into()),
+    }
+}
+
+#[test]
+fn every_refused_migration_renders_its_expected_diagnostics() {
+    let bless = std::env::var_os("SHOPGEN_BLESS").is_some();
+    let mut failures = Vec::new();
+    let cases = migration_cases();
+    assert!(
+        cases.len() >= 8,
+        "expected a case per refused change, found {}",
+        cases.len()
+    );
+    for case in &cases {
+        let name = case.file_name().unwrap().to_string_lossy().into_owned();
+        let (src, diags) = match refused_migration(case) {
+            Ok(found) => found,
+            Err(why) => {
+                failures.push(format!("{name}: {why}"));
+                continue;
+            }
+        };
+        for d in &diags {
+            if d.hint.is_none() || d.path.is_empty() || d.span.is_empty() || d.span.end > src.len()
+            {
+                failures.push(format!(
+                    "{name}: {} is not located in after.toml with a path and a hint: {d:?}",
+                    d.code
+                ));
+            }
+        }
+        let display = format!("tests/diagnostics/migrations/{name}/after.toml");
+        let rendered = shopgen::diagnostics::render(&diags, &display, &src);
+        let expected_path = case.join("after.stderr");
+        if bless {
+            std::fs::write(&expected_path, &rendered).unwrap();
+            continue;
+        }
+        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
+        if expected != rendered {
+            failures.push(format!(
+                "{name}: rendered diagnostics differ\n--- expected\n{expected}--- actual\n{rendered}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Every expected rendering: the invalid specs' and the refused migrations'.
 fn rendered_cases() -> String {
-    cases()
+    let invalid = cases().into_iter().map(|p| p.with_extension("stderr"));
+    let refused = migration_cases()
         .into_iter()
-        .map(|p| std::fs::read_to_string(p.with_extension("stderr")).unwrap_or_default())
+        .map(|p| p.join("after.stderr"));
+    invalid
+        .chain(refused)
+        .map(|p| std::fs::read_to_string(p).unwrap_or_default())
         .collect()
 }
 
@@ -168,7 +261,8 @@ fn every_code_in_the_registry_has_a_case_and_no_case_another_code() {
         .collect();
     assert!(
         missing.is_empty(),
-        "no case in tests/diagnostics renders {missing:?}: add a spec and bless it"
+        "no case in tests/diagnostics renders {missing:?}: add a spec (or a \
+         migrations/<case>/ with before.toml and after.toml) and bless it"
     );
     for (code, before) in codes_in(&rendered) {
         if before.ends_with("error[") {

@@ -6,8 +6,10 @@
 //! table in docs/spec.md ("Diagnostics") lists exactly these codes with exactly these
 //! meanings, and every code has a rendered case under `compiler/tests/diagnostics/`.
 //!
-//! Numbering: E01xx is the file's shape (parse), E02xx the spec's meaning (check). A
-//! code, once published, keeps its meaning; a retired one is not reused.
+//! Numbering: E01xx is the file's shape (parse), E02xx the spec's meaning (check),
+//! E03xx a schema change the database cannot be migrated through (the spec compared
+//! with the migration snapshot in the output folder). A code, once published, keeps
+//! its meaning; a retired one is not reused.
 
 macro_rules! codes {
     ($($code:ident => $meaning:literal,)*) => {
@@ -93,6 +95,14 @@ codes! {
     E0246 => "public route whose template matches an internal route's path",
     E0247 => "unknown hook",
     E0248 => "resource-only field key (`unique`, `read_only`) on an operation field",
+    E0301 => "a column changes type (a field's `type`, `max_length`, `precision` or `scale`)",
+    E0302 => "a field or relation changes between required and optional",
+    E0303 => "a field becomes unique or stops being unique",
+    E0304 => "an enum's `values` change",
+    E0305 => "a relation changes its parent or its `on_delete`",
+    E0306 => "a new required field or relation with no `default` to fill the rows that exist",
+    E0307 => "a new required field whose `default` is set at insert time (`\"now\"`, `\"today\"`)",
+    E0308 => "a unique field removed (SQLite cannot drop a unique column)",
 }
 
 impl std::fmt::Display for Code {
