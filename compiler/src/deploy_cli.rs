@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use shopgen::emit::{docker, terraform};
 use shopgen::model::{Cluster, Database, HttpMethod, Model, TerraformState};
-use shopgen_deploy::{Builder, Endpoint, Options, Stack};
+use shopgen_deploy::{Builder, Endpoint, NotCurrent, Options, Stack};
 
 /// Who builds the images.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -206,11 +206,10 @@ pub fn run(which: Which, args: DeployArgs) -> anyhow::Result<ExitCode> {
             if drift.is_empty() {
                 Ok(())
             } else {
-                Err(format!(
-                    "{} file(s) differ from the spec; run `shopgen build {}`",
-                    drift.len(),
-                    args.spec.display()
-                ))
+                Err(NotCurrent {
+                    differing: drift.len(),
+                    fix: format!("shopgen build {}", args.spec.display()),
+                })
             }
         }
     };
