@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use shopgen::emit::{docker, terraform};
 use shopgen::model::{Cluster, Database, HttpMethod, Model, TerraformState};
-use shopgen_deploy::{Builder, Endpoint, Options, Stack};
+use shopgen_deploy::{Builder, Endpoint, NotCurrent, Options, Stack};
 
 /// Who builds the images.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -196,7 +196,7 @@ pub enum Which {
 /// Runs `deploy`, `destroy` or `status` from the current folder (the repository root).
 pub fn run(which: Which, args: DeployArgs) -> anyhow::Result<ExitCode> {
     let out = crate::default_out(&args.spec);
-    let Some(model) = crate::compile(&args.spec)? else {
+    let Some(crate::Compiled { model, .. }) = crate::compile(&args.spec)? else {
         return Ok(ExitCode::from(1));
     };
     let generated_current = match crate::generate(&args.spec, &out)? {
@@ -206,11 +206,10 @@ pub fn run(which: Which, args: DeployArgs) -> anyhow::Result<ExitCode> {
             if drift.is_empty() {
                 Ok(())
             } else {
-                Err(format!(
-                    "{} file(s) differ from the spec; run `shopgen build {}`",
-                    drift.len(),
-                    args.spec.display()
-                ))
+                Err(NotCurrent {
+                    differing: drift.len(),
+                    fix: format!("shopgen build {}", args.spec.display()),
+                })
             }
         }
     };

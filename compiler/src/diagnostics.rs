@@ -3,15 +3,22 @@
 //! Every stage that rejects input (`spec` for shape, `check` for meaning) pushes
 //! [`Diagnostic`]s into a list instead of returning early, so one run reports every
 //! error. [`render`] turns them into text with `file:line:col`, the source line, a
-//! caret under the offending span, the item path and a hint.
+//! caret under the offending span, the item path and a hint. The migration planner
+//! (`emit::history`) reports the schema changes it refuses the same way, located at
+//! the spec items that cause them. Every code is a [`Code`] from the one registry in
+//! [`codes`].
+
+pub mod codes;
 
 use std::ops::Range;
+
+pub use codes::Code;
 
 /// One user error in a spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
-    /// Stable code (`E0101`), listed in docs/spec.md.
-    pub code: &'static str,
+    /// Stable code (`E0101`), from the registry and listed in docs/spec.md.
+    pub code: Code,
     pub message: String,
     /// Byte range in the spec source.
     pub span: Range<usize>,
@@ -22,7 +29,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn new(
-        code: &'static str,
+        code: Code,
         span: Range<usize>,
         path: impl Into<String>,
         message: impl Into<String>,

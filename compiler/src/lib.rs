@@ -15,13 +15,13 @@ pub mod output;
 pub mod schema;
 pub mod spec;
 
-use diagnostics::Diagnostic;
+use diagnostics::{Code, Diagnostic};
 use model::{Model, SpecSource};
 
 /// Parses, checks and lowers spec source text: the model, or every diagnostic.
 pub fn compile(src: &str, source: SpecSource) -> Result<Model, Vec<Diagnostic>> {
     let (spec, mut diags) = spec::parse(src);
-    if diags.iter().any(|d| d.code == "E0101") {
+    if diags.iter().any(|d| d.code == Code::E0101) {
         return Err(diags);
     }
     let checked = check::check(&spec, &diags);
@@ -29,7 +29,7 @@ pub fn compile(src: &str, source: SpecSource) -> Result<Model, Vec<Diagnostic>> 
     if !check::idents::is_dns_label(&source.stem.replace('_', "-")) || source.stem.len() > 40 {
         diags.push(
             Diagnostic::new(
-                "E0230",
+                Code::E0230,
                 0..0,
                 "(file name)",
                 format!("the spec's file name `{}` cannot name the generated crates", source.stem),
@@ -71,7 +71,7 @@ pub fn compile_bytes(
                 ("bytes", "are")
             };
             let diag = Diagnostic::new(
-                "E0100",
+                Code::E0100,
                 at..at + char::REPLACEMENT_CHARACTER.len_utf8(),
                 "(file encoding)",
                 format!(

@@ -93,12 +93,22 @@ fn default_out(spec: &Path) -> PathBuf {
     PathBuf::from("generated").join(stem)
 }
 
+/// A compiled spec, with its source text: the text that diagnostics found after
+/// compiling (the migration planner's refusals) are rendered against.
+pub(crate) struct Compiled {
+    pub model: shopgen::model::Model,
+    pub src: String,
+}
+
 /// Reads and compiles a spec; prints diagnostics and returns `None` on user errors.
-fn compile(spec: &Path) -> anyhow::Result<Option<shopgen::model::Model>> {
+fn compile(spec: &Path) -> anyhow::Result<Option<Compiled>> {
     let bytes = std::fs::read(spec).with_context(|| format!("cannot read {}", spec.display()))?;
     let source = shopgen::source_for(spec);
     match shopgen::compile_bytes(&bytes, source.clone()) {
-        (_, Ok(model)) => Ok(Some(model)),
+        (src, Ok(model)) => Ok(Some(Compiled {
+            model,
+            src: src.into_owned(),
+        })),
         (src, Err(diags)) => {
             eprint!(
                 "{}",
@@ -111,15 +121,21 @@ fn compile(spec: &Path) -> anyhow::Result<Option<shopgen::model::Model>> {
 
 /// What `out` should contain for the spec ([`output::expected`], the one answer
 /// `build`, `check` and `up` share); prints the error and returns `None` when the
-/// spec's schema change cannot be migrated or the history is not shopgen's.
+/// spec's schema change cannot be migrated (each refused change a diagnostic at its
+/// place in the spec) or the history is not shopgen's.
 fn expected(
     spec: &Path,
-    model: &shopgen::model::Model,
+    compiled: &Compiled,
     out: &Path,
 ) -> anyhow::Result<Option<Vec<emit::GeneratedFile>>> {
-    match output::expected(model, out) {
+    match output::expected(&compiled.model, out) {
         Ok(files) => Ok(Some(files)),
         Err(e @ output::ExpectedError::Read { .. }) => Err(e.into()),
+        Err(output::ExpectedError::Migration(emit::MigrationError::Unsupported(diags))) => {
+            let file = &compiled.model.source.display_path;
+            eprint!("{}", diagnostics::render(&diags, file, &compiled.src));
+            Ok(None)
+        }
         Err(output::ExpectedError::Migration(e)) => {
             eprintln!("error: {}: {e}", spec.display());
             Ok(None)
@@ -131,7 +147,7 @@ fn expected(
 /// returns `None` on user errors.
 fn generate(spec: &Path, out: &Path) -> anyhow::Result<Option<Vec<emit::GeneratedFile>>> {
     match compile(spec)? {
-        Some(model) => expected(spec, &model, out),
+        Some(compiled) => expected(spec, &compiled, out),
         None => Ok(None),
     }
 }
@@ -141,11 +157,11 @@ fn generate(spec: &Path, out: &Path) -> anyhow::Result<Option<Vec<emit::Generate
 /// and gives `None`; when it does, gives the number of files.
 fn current(
     spec: &Path,
-    model: &shopgen::model::Model,
+    compiled: &Compiled,
     out: &Path,
     out_given: bool,
 ) -> anyhow::Result<Option<usize>> {
-    let Some(files) = expected(spec, model, out)? else {
+    let Some(files) = expected(spec, compiled, out)? else {
         return Ok(None);
     };
     let drift =
@@ -241,7 +257,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
             say(format_args!("{}", build_summary(&spec, &out, &plan)));
-            if let Some(model) = compile(&spec)?
+            if let Some(Compiled { model, .. }) = compile(&spec)?
                 && model.has_extension()
             {
                 let dir = output::extension_dir(&out, &model.source.stem);
@@ -261,10 +277,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check { spec, out } => {
             let out_given = out.is_some();
             let out = out.unwrap_or_else(|| default_out(&spec));
-            let Some(model) = compile(&spec)? else {
+            let Some(compiled) = compile(&spec)? else {
                 return Ok(ExitCode::from(1));
             };
-            Ok(match current(&spec, &model, &out, out_given)? {
+            Ok(match current(&spec, &compiled, &out, out_given)? {
                 Some(n) => {
                     say(format_args!(
                         "{}: {} is current ({n} files)",

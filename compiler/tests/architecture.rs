@@ -1,5 +1,6 @@
 //! The workspace's module structure: no import cycles between the source files of any
-//! crate, and no emitter of the compiler using another.
+//! crate, no emitter of the compiler using another, and no runtime crate whose public
+//! API reports errors as bare strings.
 //!
 //! The rule for cycles: within one crate (a library or binary root and the modules it
 //! declares), file A depends on file B when code in A names a module, or an item, that
@@ -119,6 +120,213 @@ fn no_emitter_uses_another() {
         "emit modules that use an emitter other than their own:\n{}",
         found.join("\n")
     );
+}
+
+/// The runtime crates report errors to their callers as types: no `pub` function,
+/// method, trait method, field or type alias there has a `Result<_, String>` in its
+/// type. An error is a type the caller can match on and that implements
+/// `std::error::Error` (`?` into `anyhow`, a `source()` chain), or the item is
+/// `pub(crate)` when only its crate calls it. Test modules are left out; a `pub` item
+/// in a private module counts (make it `pub(crate)`: it says what it is).
+#[test]
+fn runtime_public_api_has_no_string_errors() {
+    let root = workspace_root();
+    let mut found = Vec::new();
+    let mut files = 0;
+    for dir in workspace_members(&root) {
+        if !dir.starts_with("runtime") {
+            continue;
+        }
+        for file in rs_files(&root, &dir.join("src")) {
+            files += 1;
+            let text = std::fs::read_to_string(root.join(&file)).unwrap();
+            let ast = syn::parse_file(&text)
+                .unwrap_or_else(|e| panic!("{} does not parse: {e}", file.display()));
+            let mut items = StringErrors::default();
+            items.visit_file(&ast);
+            found.extend(
+                items
+                    .found
+                    .into_iter()
+                    .map(|item| format!("{}: {item}", file.display())),
+            );
+        }
+    }
+    assert!(files >= 40, "walked only {files} runtime source files");
+    assert!(
+        found.is_empty(),
+        "public items of runtime crates with `Result<_, String>` (give the error a type, \
+         or make the item pub(crate)):\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn string_errors_are_found_where_they_are_public() {
+    let found = |src: &str| {
+        let mut items = StringErrors::default();
+        items.visit_file(&syn::parse_file(src).unwrap());
+        items.found
+    };
+    assert_eq!(
+        found(
+            "pub fn a() -> Result<(), String> { todo!() }
+             pub struct S { pub f: Option<Result<u8, String>>, g: Result<u8, String> }
+             impl S { pub async fn m(&self) -> Result<u8, std::string::String> { todo!() } }
+             pub trait T { fn t(&self) -> Result<u8, String>; }
+             pub type R = Result<u8, String>;"
+        ),
+        ["fn a", "field S::f", "fn S::m", "fn T::t", "type R"]
+    );
+    assert!(
+        found(
+            "fn a() -> Result<(), String> { todo!() }
+             pub(crate) fn b() -> Result<(), String> { todo!() }
+             pub fn c() -> Result<String, Error> { todo!() }
+             impl std::str::FromStr for S { type Err = String; fn from_str(s: &str) -> Result<S, String> { todo!() } }
+             #[cfg(test)] mod tests { pub fn d() -> Result<(), String> { todo!() } }"
+        )
+        .is_empty()
+    );
+}
+
+/// The public items of one file with `Result<_, String>` in their type.
+#[derive(Default)]
+struct StringErrors {
+    found: Vec<String>,
+}
+
+impl<'ast> Visit<'ast> for StringErrors {
+    fn visit_item_mod(&mut self, m: &'ast syn::ItemMod) {
+        let test_only = m.attrs.iter().any(|a| {
+            a.path().is_ident("cfg")
+                && matches!(&a.meta, syn::Meta::List(l) if l.tokens.to_string().contains("test"))
+        });
+        if !test_only {
+            visit::visit_item_mod(self, m);
+        }
+    }
+
+    fn visit_item_fn(&mut self, f: &'ast syn::ItemFn) {
+        if is_pub(&f.vis) && has_string_result(&f.sig.output) {
+            self.found.push(format!("fn {}", f.sig.ident));
+        }
+    }
+
+    fn visit_item_impl(&mut self, i: &'ast syn::ItemImpl) {
+        // A trait's methods are the trait's API (`FromStr::Err` is the trait's choice).
+        if i.trait_.is_some() {
+            return;
+        }
+        let owner = match &*i.self_ty {
+            syn::Type::Path(p) => p
+                .path
+                .segments
+                .last()
+                .map_or(String::new(), |s| s.ident.to_string()),
+            _ => String::new(),
+        };
+        for item in &i.items {
+            if let syn::ImplItem::Fn(f) = item
+                && is_pub(&f.vis)
+                && has_string_result(&f.sig.output)
+            {
+                self.found.push(format!("fn {owner}::{}", f.sig.ident));
+            }
+        }
+    }
+
+    fn visit_item_trait(&mut self, t: &'ast syn::ItemTrait) {
+        if !is_pub(&t.vis) {
+            return;
+        }
+        for item in &t.items {
+            if let syn::TraitItem::Fn(f) = item
+                && has_string_result(&f.sig.output)
+            {
+                self.found.push(format!("fn {}::{}", t.ident, f.sig.ident));
+            }
+        }
+    }
+
+    fn visit_item_struct(&mut self, s: &'ast syn::ItemStruct) {
+        if !is_pub(&s.vis) {
+            return;
+        }
+        for (i, f) in s.fields.iter().enumerate() {
+            if is_pub(&f.vis) && has_string_result(&f.ty) {
+                let name = f.ident.as_ref().map_or(i.to_string(), |n| n.to_string());
+                self.found.push(format!("field {}::{name}", s.ident));
+            }
+        }
+    }
+
+    fn visit_item_type(&mut self, t: &'ast syn::ItemType) {
+        if is_pub(&t.vis) && has_string_result(&*t.ty) {
+            self.found.push(format!("type {}", t.ident));
+        }
+    }
+}
+
+fn is_pub(vis: &syn::Visibility) -> bool {
+    matches!(vis, syn::Visibility::Public(_))
+}
+
+/// Whether a type (or a function's return type) has `Result<_, String>` anywhere in it.
+fn has_string_result<'a>(node: impl Into<TypeRef<'a>>) -> bool {
+    #[derive(Default)]
+    struct Finder(bool);
+    impl<'ast> Visit<'ast> for Finder {
+        fn visit_path_segment(&mut self, seg: &'ast syn::PathSegment) {
+            if seg.ident == "Result"
+                && let syn::PathArguments::AngleBracketed(args) = &seg.arguments
+            {
+                let types: Vec<&syn::Type> = args
+                    .args
+                    .iter()
+                    .filter_map(|a| match a {
+                        syn::GenericArgument::Type(t) => Some(t),
+                        _ => None,
+                    })
+                    .collect();
+                if let [_, syn::Type::Path(err)] = types[..]
+                    && err.qself.is_none()
+                    && err
+                        .path
+                        .segments
+                        .last()
+                        .is_some_and(|s| s.ident == "String")
+                {
+                    self.0 = true;
+                }
+            }
+            visit::visit_path_segment(self, seg);
+        }
+    }
+    let mut finder = Finder::default();
+    match node.into() {
+        TypeRef::Type(t) => finder.visit_type(t),
+        TypeRef::Output(o) => finder.visit_return_type(o),
+    }
+    finder.0
+}
+
+/// A type, or a function's return type.
+enum TypeRef<'a> {
+    Type(&'a syn::Type),
+    Output(&'a syn::ReturnType),
+}
+
+impl<'a> From<&'a syn::Type> for TypeRef<'a> {
+    fn from(t: &'a syn::Type) -> Self {
+        TypeRef::Type(t)
+    }
+}
+
+impl<'a> From<&'a syn::ReturnType> for TypeRef<'a> {
+    fn from(o: &'a syn::ReturnType) -> Self {
+        TypeRef::Output(o)
+    }
 }
 
 /// The member folders of the workspace, from the root `Cargo.toml` (`dir/*` expanded).

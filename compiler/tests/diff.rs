@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use shopgen::diff::{self, render::Format};
-use shopgen::emit::{History, emit_all, history::SNAPSHOT_PATH};
+use shopgen::emit::{History, emit_all};
 use shopgen::model::{Model, SpecSource};
 
 fn repo() -> PathBuf {
@@ -38,17 +38,7 @@ fn compile(src: &str) -> Model {
 
 /// The migration history a first build of `model` leaves in its output folder.
 fn history_of(model: &Model) -> History {
-    let files = emit_all(model);
-    History {
-        snapshot: files
-            .iter()
-            .find(|f| f.path == SNAPSHOT_PATH)
-            .map(|f| f.contents.clone()),
-        migrations: files
-            .into_iter()
-            .filter(|f| f.path.starts_with("backend/migrations/") && f.path.ends_with(".sql"))
-            .collect(),
-    }
+    History::of_build(&emit_all(model))
 }
 
 /// An edit of the reference spec.

@@ -1,8 +1,11 @@
 //! The spec format is documented completely: docs/spec.md names every key the parser
-//! accepts, the JSON Schema lists every key, and the checked-in schema is current.
+//! accepts and lists every diagnostic code of the registry with its meaning (and no
+//! other), the JSON Schema lists every key, and the checked-in schema is current.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
+use shopgen::diagnostics::Code;
 use shopgen::spec::keys;
 
 fn repo_file(p: &str) -> String {
@@ -50,8 +53,111 @@ fn reference_page_documents_every_key() {
             );
         }
     }
-    for code in ["E0101", "E0102", "E0201", "E0219", "E0228", "E0229"] {
-        assert!(doc.contains(code), "docs/spec.md does not list {code}");
+}
+
+/// The rows of the code table in docs/spec.md's "Diagnostics": code → meaning.
+fn documented_codes(doc: &str) -> BTreeMap<String, String> {
+    let section = doc
+        .split("\n## Diagnostics\n")
+        .nth(1)
+        .expect("docs/spec.md has a Diagnostics section");
+    let section = section.split("\n## ").next().unwrap_or(section);
+    let mut rows = BTreeMap::new();
+    for line in section.lines() {
+        let Some(row) = line.strip_prefix("| E") else {
+            continue;
+        };
+        let (code, meaning) = row
+            .strip_suffix(" |")
+            .and_then(|r| r.split_once(" | "))
+            .unwrap_or_else(|| panic!("not a `| code | meaning |` row: {line}"));
+        let previous = rows.insert(format!("E{code}"), meaning.to_string());
+        assert!(previous.is_none(), "docs/spec.md lists E{code} twice");
+    }
+    rows
+}
+
+/// docs/spec.md's code table is the registry (`shopgen::diagnostics::Code`): the same
+/// codes, with the same meanings, in the same order.
+#[test]
+fn reference_page_lists_exactly_the_registered_codes() {
+    let doc = repo_file("docs/spec.md");
+    let documented = documented_codes(&doc);
+    for code in Code::ALL {
+        match documented.get(code.as_str()) {
+            None => panic!(
+                "docs/spec.md's code table lacks {code}; add `| {code} | {} |`",
+                code.meaning()
+            ),
+            Some(meaning) => assert_eq!(
+                meaning,
+                code.meaning(),
+                "{code} means one thing in docs/spec.md and another in the registry"
+            ),
+        }
+    }
+    for code in documented.keys() {
+        assert!(
+            Code::ALL.iter().any(|c| c.as_str() == code),
+            "docs/spec.md lists {code}, which the registry (compiler/src/diagnostics/codes.rs) does not"
+        );
+    }
+    let order: Vec<&str> = doc
+        .lines()
+        .filter_map(|l| l.strip_prefix("| E"))
+        .filter_map(|r| r.split(" |").next())
+        .collect();
+    let registry: Vec<String> = Code::ALL
+        .iter()
+        .map(|c| c.as_str()[1..].to_string())
+        .collect();
+    assert_eq!(
+        order, registry,
+        "docs/spec.md's code table is not in the registry's order"
+    );
+}
+
+/// Every code the documentation mentions in its prose and tables (`refused (E0236)`)
+/// is registered. Code blocks are left out: they quote rustc's output, whose codes
+/// look the same (`error[E0046]`).
+#[test]
+fn documents_mention_only_registered_codes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut docs: Vec<std::path::PathBuf> = std::fs::read_dir(root.join("docs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    docs.extend(["README.md", "ARCHITECTURE.md"].map(|f| root.join(f)));
+    for path in docs {
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let mut fenced = false;
+        let prose: String = text
+            .lines()
+            .filter(|l| {
+                if l.trim_start().starts_with("```") {
+                    fenced = !fenced;
+                }
+                !fenced
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let text = prose;
+        for (at, _) in text.match_indices("E0") {
+            let Some(code) = text.get(at..at + 5) else {
+                continue;
+            };
+            if !code[2..].bytes().all(|b| b.is_ascii_digit()) {
+                continue;
+            }
+            assert!(
+                Code::ALL.iter().any(|c| c.as_str() == code),
+                "{} mentions {code}, which the registry does not list",
+                path.display()
+            );
+        }
     }
 }
 

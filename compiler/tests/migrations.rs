@@ -220,12 +220,21 @@ fn the_emitted_main_rs_lists_several_migrations_rustfmt_clean() {
     );
 }
 
+/// Each refused change is a located diagnostic, rendered like every other spec error:
+/// its code and message, `file:line:col` at the field that causes it, the item path
+/// and a hint; nothing is written, by `build` or by `check`.
 #[test]
 fn unsupported_changes_are_errors_that_write_nothing() {
     let cases = [
         (
             SHOP.replace("precision = 10, scale = 2", "precision = 12, scale = 2"),
-            "column products.price changes type from NUMERIC(10, 2) to NUMERIC(12, 2)",
+            [
+                "error[E0301]: column products.price changes type from NUMERIC(10, 2) to \
+                 NUMERIC(12, 2)\n",
+                "--> specs/shop.toml:31:8\n",
+                "= at: resources.product.fields.price\n",
+                "= help: keep the old type and size, or add the new definition under a new name",
+            ],
         ),
         (
             SHOP.replace(
@@ -233,18 +242,28 @@ fn unsupported_changes_are_errors_that_write_nothing() {
                 "fields.price = { type = \"decimal\", precision = 10, scale = 2, min = \"0\" }\n\
                  fields.sku = { type = \"string\", max_length = 20 }\n",
             ),
-            "required field products.sku is new and has no default to fill the rows that exist; \
-             add a default or make it optional",
+            [
+                "error[E0306]: required field products.sku is new and has no default to fill \
+                 the rows that exist\n",
+                "--> specs/shop.toml:32:8\n",
+                "= at: resources.product.fields.sku\n",
+                "= help: add a default or make it optional (`required = false`)\n",
+            ],
         ),
         (
             SHOP.replace(
                 "fields.rate = { type = \"integer\", min = 1, max = 5 }",
                 "fields.rate = { type = \"integer\", min = 1, max = 5, required = false }",
             ),
-            "column reviews.rate changes from required to optional",
+            [
+                "error[E0302]: column reviews.rate changes from required to optional\n",
+                "--> specs/shop.toml:39:8\n",
+                "= at: resources.review.fields.rate\n",
+                "= help: keep it required, or add the new definition under a new name",
+            ],
         ),
     ];
-    for (spec, message) in cases {
+    for (spec, expected) in cases {
         let p = Project::new(SHOP);
         p.build();
         let before = p.files();
@@ -253,11 +272,16 @@ fn unsupported_changes_are_errors_that_write_nothing() {
             let out = p.shopgen(command);
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert_eq!(out.status.code(), Some(1), "{command}: {stderr}");
+            for part in expected {
+                assert!(
+                    stderr.contains(part),
+                    "{command}: `{part}` not in:\n{stderr}"
+                );
+            }
             assert!(
-                stderr.contains(message),
-                "{command}: `{message}` not in:\n{stderr}"
+                stderr.ends_with("error: specs/shop.toml has 1 error; nothing was written\n"),
+                "{stderr}"
             );
-            assert!(stderr.contains("nothing was written"), "{stderr}");
             assert!(!stderr.contains("panicked"), "{stderr}");
         }
         assert_eq!(p.files(), before, "a failed build wrote files");

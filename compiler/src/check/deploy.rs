@@ -29,7 +29,7 @@ fn is_private(ip: u32) -> bool {
 fn cidr(c: &mut Checker, v: &Sp<String>, path: &str, prefix: Option<u8>) {
     match parse_cidr(&v.value) {
         None => c.err(
-            "E0220",
+            Code::E0220,
             v.span.clone(),
             path,
             format!("`{}` is not an IPv4 CIDR range", v.value),
@@ -40,7 +40,7 @@ fn cidr(c: &mut Checker, v: &Sp<String>, path: &str, prefix: Option<u8>) {
                 && len != p
             {
                 c.err(
-                    "E0220",
+                    Code::E0220,
                     v.span.clone(),
                     path,
                     format!("`{}` is a /{len}; this range must be a /{p}", v.value),
@@ -52,7 +52,7 @@ fn cidr(c: &mut Checker, v: &Sp<String>, path: &str, prefix: Option<u8>) {
             if ip & !mask != 0 {
                 let net = std::net::Ipv4Addr::from(ip & mask);
                 c.err(
-                    "E0220",
+                    Code::E0220,
                     v.span.clone(),
                     path,
                     format!("`{}` has host bits set", v.value),
@@ -60,7 +60,7 @@ fn cidr(c: &mut Checker, v: &Sp<String>, path: &str, prefix: Option<u8>) {
                 );
             } else if !is_private(ip) {
                 c.err(
-                    "E0220",
+                    Code::E0220,
                     v.span.clone(),
                     path,
                     format!("`{}` is not a private (RFC 1918) range", v.value),
@@ -76,7 +76,7 @@ fn gcp_name(c: &mut Checker, v: &Option<Sp<String>>, path: &str) {
         && (!is_dns_label(&v.value) || v.value.len() > 63)
     {
         c.err(
-            "E0224",
+            Code::E0224,
             v.span.clone(),
             path,
             format!("`{}` is not a valid Google Cloud resource name", v.value),
@@ -90,7 +90,7 @@ pub(super) fn check_gcp(c: &mut Checker) {
     let doc = c.spec.span.start..c.spec.span.start;
     if !g.present {
         c.err(
-            "E0201",
+            Code::E0201,
             doc,
             "gcp",
             "missing required table `[gcp]`",
@@ -111,7 +111,7 @@ pub(super) fn check_gcp(c: &mut Checker) {
             let ok = matches(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$", &p.value);
             if !ok {
                 c.err(
-                    "E0224",
+                    Code::E0224,
                     p.span.clone(),
                     "gcp.project",
                     format!("`{}` is not a Google Cloud project id", p.value),
@@ -132,7 +132,7 @@ pub(super) fn check_gcp(c: &mut Checker) {
             let ok = matches(r"^[a-z]+-[a-z]+[0-9]+$", &r.value);
             if !ok {
                 c.err(
-                    "E0224",
+                    Code::E0224,
                     r.span.clone(),
                     "gcp.region",
                     format!("`{}` is not a Google Cloud region", r.value),
@@ -163,7 +163,7 @@ pub(super) fn check_gcp(c: &mut Checker) {
             && lo.value >= hi.value
         {
             c.err(
-                "E0209",
+                Code::E0209,
                 lo.span.clone(),
                 "gcp.egress.min_instances",
                 format!(
@@ -177,7 +177,7 @@ pub(super) fn check_gcp(c: &mut Checker) {
             && !["f1-micro", "e2-micro", "e2-standard-4"].contains(&m.value.as_str())
         {
             c.err(
-                "E0224",
+                Code::E0224,
                 m.span.clone(),
                 "gcp.egress.machine_type",
                 format!("`{}` is not a connector machine type", m.value),
@@ -196,7 +196,7 @@ pub(super) fn check_gcp(c: &mut Checker) {
         && g.network.as_ref().is_none_or(|n| n.value == "default")
     {
         c.err(
-            "E0239",
+            Code::E0239,
             sub.span.clone(),
             "gcp.subnetwork",
             "a cluster shopgen creates gets a new subnetwork, and the `default` network has a subnetwork `default` in every region already",
@@ -226,7 +226,7 @@ pub(super) fn check_gcp(c: &mut Checker) {
         };
         if cluster_region != region.value {
             c.err(
-                "E0231",
+                Code::E0231,
                 loc.span.clone(),
                 "gcp.cluster.location",
                 format!(
@@ -246,7 +246,7 @@ fn check_gateway_region(c: &mut Checker) {
     let list = API_GATEWAY_REGIONS.join(", ");
     match (&g.gateway_region, &g.region) {
         (Some(gr), _) if !API_GATEWAY_REGIONS.contains(&gr.value.as_str()) => c.err(
-            "E0235",
+            Code::E0235,
             gr.span.clone(),
             "gcp.gateway_region",
             format!("API Gateway does not run in `{}`", gr.value),
@@ -257,7 +257,7 @@ fn check_gateway_region(c: &mut Checker) {
                 && !API_GATEWAY_REGIONS.contains(&r.value.as_str()) =>
         {
             c.err(
-                "E0235",
+                Code::E0235,
                 r.span.clone(),
                 "gcp.region",
                 format!(
@@ -292,7 +292,7 @@ fn check_state(c: &mut Checker) {
             && !b.value.contains("google");
         if !ok {
             c.err(
-                "E0238",
+                Code::E0238,
                 b.span.clone(),
                 "gcp.state.bucket",
                 format!("`{}` is not a Cloud Storage bucket name", b.value),
@@ -309,7 +309,7 @@ fn check_state(c: &mut Checker) {
                 .any(|s| s.is_empty() || s == "." || s == ".."))
     {
         c.err(
-            "E0238",
+            Code::E0238,
             p.span.clone(),
             "gcp.state.prefix",
             format!("`{}` is not a usable state prefix", p.value),
@@ -391,7 +391,7 @@ pub(super) fn check_range_overlaps(c: &mut Checker) {
     }
     for (span, path, value, other_path, other, note) in found {
         c.err(
-            "E0237",
+            Code::E0237,
             span,
             path,
             format!("`{value}` overlaps `{other_path}` = `{other}`{note}"),
@@ -442,7 +442,7 @@ fn check_cluster(c: &mut Checker, cl: &ClusterSpec) {
         let ok = matches(r"^[a-z]+-[a-z]+[0-9]+(-[a-z])?$", &l.value);
         if !ok {
             c.err(
-                "E0224",
+                Code::E0224,
                 l.span.clone(),
                 "gcp.cluster.location",
                 format!("`{}` is not a region or zone", l.value),
@@ -460,7 +460,7 @@ fn check_cluster(c: &mut Checker, cl: &ClusterSpec) {
         if let Some(v) = v {
             if !create {
                 c.err(
-                    "E0207",
+                    Code::E0207,
                     v.span.clone(),
                     path,
                     format!(
@@ -477,7 +477,7 @@ fn check_cluster(c: &mut Checker, cl: &ClusterSpec) {
     if let Some(nets) = &cl.authorized_networks {
         if !create {
             c.err(
-                "E0207",
+                Code::E0207,
                 nets.span.clone(),
                 "gcp.cluster.authorized_networks",
                 "`authorized_networks` only applies to a cluster shopgen creates",
@@ -487,7 +487,7 @@ fn check_cluster(c: &mut Checker, cl: &ClusterSpec) {
             for n in &nets.value {
                 match parse_cidr(&n.value) {
                     None => c.err(
-                        "E0220",
+                        Code::E0220,
                         n.span.clone(),
                         "gcp.cluster.authorized_networks",
                         format!("`{}` is not an IPv4 CIDR range", n.value),
@@ -498,7 +498,7 @@ fn check_cluster(c: &mut Checker, cl: &ClusterSpec) {
                         if ip & !mask != 0 {
                             let net = std::net::Ipv4Addr::from(ip & mask);
                             c.err(
-                                "E0220",
+                                Code::E0220,
                                 n.span.clone(),
                                 "gcp.cluster.authorized_networks",
                                 format!("`{}` has host bits set", n.value),
@@ -506,7 +506,7 @@ fn check_cluster(c: &mut Checker, cl: &ClusterSpec) {
                             );
                         } else if len == 0 {
                             c.err(
-                                "E0220",
+                                Code::E0220,
                                 n.span.clone(),
                                 "gcp.cluster.authorized_networks",
                                 "`0.0.0.0/0` opens the control plane to the whole internet",
@@ -529,7 +529,7 @@ pub(super) fn check_gateway(c: &mut Checker) {
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if !ok {
             c.err(
-                "E0222",
+                Code::E0222,
                 h.span.clone(),
                 "gateway.api_key_header",
                 format!("`{}` is not a valid HTTP header name", h.value),
@@ -539,7 +539,7 @@ pub(super) fn check_gateway(c: &mut Checker) {
             .contains(&h.value.to_ascii_lowercase().as_str())
         {
             c.err(
-                "E0222",
+                Code::E0222,
                 h.span.clone(),
                 "gateway.api_key_header",
                 format!("`{}` is used by HTTP itself or by API Gateway", h.value),
@@ -551,7 +551,7 @@ pub(super) fn check_gateway(c: &mut Checker) {
         && !["3.0", "2.0"].contains(&o.value.as_str())
     {
         c.err(
-            "E0221",
+            Code::E0221,
             o.span.clone(),
             "gateway.openapi",
             format!("unsupported OpenAPI dialect `{}`", o.value),
@@ -562,7 +562,7 @@ pub(super) fn check_gateway(c: &mut Checker) {
         && !(d.value > 0.0 && d.value <= 3600.0)
     {
         c.err(
-            "E0223",
+            Code::E0223,
             d.span.clone(),
             "gateway.deadline",
             format!("deadline {} is out of range", d.value),
@@ -629,7 +629,7 @@ pub(super) fn check_cors(c: &mut Checker) {
         }
         Some(list) if list.value.is_empty() => {
             c.err(
-                "E0232",
+                Code::E0232,
                 list.span.clone(),
                 "gateway.cors.allowed_origins",
                 "no origin is allowed",
@@ -644,7 +644,7 @@ pub(super) fn check_cors(c: &mut Checker) {
         && origins.len() > 1
     {
         c.err(
-            "E0232",
+            Code::E0232,
             w.span.clone(),
             "gateway.cors.allowed_origins",
             "`*` allows every origin; it cannot be combined with others",
@@ -655,7 +655,7 @@ pub(super) fn check_cors(c: &mut Checker) {
     for o in origins.iter().filter(|o| o.value != "*") {
         if let Some(problem) = origin_problem(&o.value) {
             c.err(
-                "E0232",
+                Code::E0232,
                 o.span.clone(),
                 "gateway.cors.allowed_origins",
                 format!("`{}` is not an origin: {problem}", o.value),
@@ -663,7 +663,7 @@ pub(super) fn check_cors(c: &mut Checker) {
             );
         } else if !seen.insert(o.value.clone()) {
             c.err(
-                "E0232",
+                Code::E0232,
                 o.span.clone(),
                 "gateway.cors.allowed_origins",
                 format!("`{}` is listed twice", o.value),
@@ -676,7 +676,7 @@ pub(super) fn check_cors(c: &mut Checker) {
     {
         let _ = w;
         c.err(
-            "E0232",
+            Code::E0232,
             cred.span.clone(),
             "gateway.cors.allow_credentials",
             "credentials cannot be allowed for every origin (`*`)",
@@ -690,7 +690,7 @@ pub(super) fn check_cors(c: &mut Checker) {
         for h in list.iter().flat_map(|l| l.value.iter()) {
             if !is_header_token(&h.value) {
                 c.err(
-                    "E0232",
+                    Code::E0232,
                     h.span.clone(),
                     format!("gateway.cors.{key}"),
                     format!("`{}` is not a header name", h.value),
@@ -712,7 +712,7 @@ pub(super) fn check_consumers(c: &mut Checker) {
     };
     if list.value.is_empty() {
         c.err(
-            "E0233",
+            Code::E0233,
             list.span.clone(),
             "gateway.consumers",
             "no consumer is listed",
@@ -730,7 +730,7 @@ pub(super) fn check_consumers(c: &mut Checker) {
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if !ok {
             c.err(
-                "E0233",
+                Code::E0233,
                 name.span.clone(),
                 "gateway.consumers",
                 format!("`{v}` is not a valid consumer name"),
@@ -740,7 +740,7 @@ pub(super) fn check_consumers(c: &mut Checker) {
             );
         } else if !seen.insert(v.clone()) {
             c.err(
-                "E0233",
+                Code::E0233,
                 name.span.clone(),
                 "gateway.consumers",
                 format!("`{v}` is listed twice"),
@@ -798,7 +798,7 @@ pub(super) fn check_relay(c: &mut Checker) {
         && lo.value > hi.value
     {
         c.err(
-            "E0209",
+            Code::E0209,
             lo.span.clone(),
             "relay.min_instances",
             format!(
@@ -812,7 +812,7 @@ pub(super) fn check_relay(c: &mut Checker) {
         && t.value as f64 >= d.value * 1000.0
     {
         c.err(
-            "E0209",
+            Code::E0209,
             t.span.clone(),
             "relay.timeout_ms",
             format!("the relay's timeout ({} ms) is not below the gateway deadline ({} s)", t.value, d.value),
@@ -831,7 +831,7 @@ pub(super) fn check_database(c: &mut Checker) {
                 && (!is_dns_label(&n.value) || n.value.len() > 63)
             {
                 c.err(
-                    "E0219",
+                    Code::E0219,
                     n.span.clone(),
                     "database.secret.name",
                     format!("`{}` is not a valid Kubernetes Secret name", n.value),
@@ -842,7 +842,7 @@ pub(super) fn check_database(c: &mut Checker) {
                 && !matches(r"^[-._a-zA-Z0-9]+$", &k.value)
             {
                 c.err(
-                    "E0219",
+                    Code::E0219,
                     k.span.clone(),
                     "database.secret.key",
                     format!("`{}` is not a valid Secret key", k.value),
@@ -866,7 +866,7 @@ pub(super) fn check_database(c: &mut Checker) {
                     && !(8..=24).contains(&len)
                 {
                     c.err(
-                        "E0220",
+                        Code::E0220,
                         r.span.clone(),
                         "database.cloud_sql.allocated_range",
                         format!(
@@ -881,7 +881,7 @@ pub(super) fn check_database(c: &mut Checker) {
                 && !matches(r"^POSTGRES_1[4-8]$", &v.value)
             {
                 c.err(
-                    "E0224",
+                    Code::E0224,
                     v.span.clone(),
                     "database.cloud_sql.version",
                     format!("`{}` is not a supported Cloud SQL version", v.value),
@@ -892,7 +892,7 @@ pub(super) fn check_database(c: &mut Checker) {
                 && !t.value.starts_with("db-")
             {
                 c.err(
-                    "E0224",
+                    Code::E0224,
                     t.span.clone(),
                     "database.cloud_sql.tier",
                     format!("`{}` is not a Cloud SQL tier", t.value),
@@ -907,7 +907,7 @@ pub(super) fn check_database(c: &mut Checker) {
                     && ident_problem(&v.value).is_some()
                 {
                     c.err(
-                        "E0202",
+                        Code::E0202,
                         v.span.clone(),
                         path,
                         format!("`{}` is not a usable database identifier", v.value),
@@ -931,7 +931,7 @@ fn check_sql_edition(c: &mut Checker, tier: Option<&Sp<String>>, edition: Option
         "ENTERPRISE_PLUS" => SqlEdition::EnterprisePlus,
         other => {
             c.err(
-                "E0236",
+                Code::E0236,
                 e.span.clone(),
                 "database.cloud_sql.edition",
                 format!("`{other}` is not a Cloud SQL edition"),
@@ -956,7 +956,7 @@ fn check_sql_edition(c: &mut Checker, tier: Option<&Sp<String>>, edition: Option
         };
         let span = tier.map_or(e.span.clone(), |t| t.span.clone());
         c.err(
-            "E0236",
+            Code::E0236,
             span,
             if tier.is_some() {
                 "database.cloud_sql.tier"

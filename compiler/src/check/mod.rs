@@ -25,7 +25,7 @@ use std::str::FromStr;
 
 use rust_decimal::Decimal;
 
-use crate::diagnostics::{Diagnostic, did_you_mean};
+use crate::diagnostics::{Code, Diagnostic, did_you_mean};
 use crate::model::names::{DerivedNames, names, pluralize};
 use crate::spec::{
     ClusterSpec, DatabaseSpec, EgressSpec, FieldSpec, ResourceSpec, Scalar, Sp, Spec, StateSpec,
@@ -62,7 +62,7 @@ struct Checker<'s> {
 impl Checker<'_> {
     fn err(
         &mut self,
-        code: &'static str,
+        code: Code,
         span: Range<usize>,
         path: impl Into<String>,
         msg: impl Into<String>,
@@ -81,7 +81,7 @@ pub fn check(spec: &Spec, shape: &[Diagnostic]) -> Vec<Diagnostic> {
         diags: Vec::new(),
         mistyped: shape
             .iter()
-            .filter(|d| d.code == "E0103")
+            .filter(|d| d.code == Code::E0103)
             .map(|d| d.path.clone())
             .collect(),
     };
@@ -110,7 +110,7 @@ pub fn check(spec: &Spec, shape: &[Diagnostic]) -> Vec<Diagnostic> {
 fn ident(c: &mut Checker, name: &Sp<String>, path: &str, what: &str) -> Option<String> {
     if let Some((msg, hint)) = ident_problem(&name.value) {
         c.err(
-            "E0202",
+            Code::E0202,
             name.span.clone(),
             path,
             format!("{what} name {msg}"),
@@ -121,7 +121,7 @@ fn ident(c: &mut Checker, name: &Sp<String>, path: &str, what: &str) -> Option<S
     let snake = names(&name.value).snake;
     if let Some(kind) = keyword(&snake) {
         c.err(
-            "E0203",
+            Code::E0203,
             name.span.clone(),
             path,
             format!("{what} name `{}` is {kind}", name.value),
@@ -137,7 +137,7 @@ fn missing(c: &mut Checker, span: Range<usize>, path: &str, key: &str, hint: &st
         return;
     }
     c.err(
-        "E0201",
+        Code::E0201,
         span,
         path,
         format!("missing required key `{key}`"),
@@ -150,7 +150,7 @@ fn range(c: &mut Checker, v: &Option<Sp<i64>>, path: &str, lo: i64, hi: i64) {
         && (v.value < lo || v.value > hi)
     {
         c.err(
-            "E0223",
+            Code::E0223,
             v.span.clone(),
             path,
             format!("{} is out of range", v.value),
@@ -173,7 +173,7 @@ fn quantity(c: &mut Checker, v: &Option<Sp<String>>, path: &str, memory: bool) {
             "write a CPU quantity such as \"250m\" or \"1\""
         };
         c.err(
-            "E0227",
+            Code::E0227,
             v.span.clone(),
             path,
             format!("`{}` is not a valid quantity", v.value),
@@ -187,7 +187,7 @@ fn check_service(c: &mut Checker) {
     let doc = c.spec.span.start..c.spec.span.start;
     if !s.present {
         c.err(
-            "E0201",
+            Code::E0201,
             doc,
             "service",
             "missing required table `[service]`",
@@ -206,7 +206,7 @@ fn check_service(c: &mut Checker) {
         Some(name) => {
             if !is_dns_label(&name.value) {
                 c.err(
-                    "E0219",
+                    Code::E0219,
                     name.span.clone(),
                     "service.name",
                     format!("`{}` is not a DNS-1123 label", name.value),
@@ -226,7 +226,7 @@ fn check_service(c: &mut Checker) {
                             )
                         };
                         c.err(
-                            "E0219",
+                            Code::E0219,
                             name.span.clone(),
                             "service.name",
                             format!(
@@ -248,7 +248,7 @@ fn check_service(c: &mut Checker) {
         && (!is_dns_label(&ns.value) || ns.value.len() > 63)
     {
         c.err(
-            "E0219",
+            Code::E0219,
             ns.span.clone(),
             "service.namespace",
             format!("`{}` is not a valid Kubernetes namespace", ns.value),
@@ -279,7 +279,7 @@ fn check_service(c: &mut Checker) {
         && lo.value > hi.value
     {
         c.err(
-            "E0209",
+            Code::E0209,
             lo.span.clone(),
             "service.min_replicas",
             format!(

@@ -19,7 +19,7 @@ use crate::spec::{OperationSpec, ShapeSpec};
 fn op_ident(c: &mut Checker, name: &Sp<String>, path: &str, what: &str) -> Option<String> {
     if let Some((msg, hint)) = ident_problem(&name.value) {
         c.err(
-            "E0202",
+            Code::E0202,
             name.span.clone(),
             path,
             format!("{what} name {msg}"),
@@ -30,7 +30,7 @@ fn op_ident(c: &mut Checker, name: &Sp<String>, path: &str, what: &str) -> Optio
     let snake = names(&name.value).snake;
     if RUST_KEYWORDS.contains(&snake.as_str()) {
         c.err(
-            "E0203",
+            Code::E0203,
             name.span.clone(),
             path,
             format!("{what} name `{}` is a Rust keyword", name.value),
@@ -49,7 +49,7 @@ pub(super) fn check_operations(c: &mut Checker, resources: &BTreeSet<String>) {
             && let Some(first) = seen.insert(snake.clone(), &op.name)
         {
             c.err(
-                "E0204",
+                Code::E0204,
                 op.name.span.clone(),
                 &op.path,
                 format!(
@@ -87,7 +87,7 @@ fn check_operation(c: &mut Checker, op: &OperationSpec, resources: &BTreeSet<Str
                 format!("use one of: {}", keys::METHODS.join(", "))
             };
             c.err(
-                "E0240",
+                Code::E0240,
                 m.span.clone(),
                 format!("{}.method", op.path),
                 format!("unknown HTTP method `{}`", m.value),
@@ -104,7 +104,7 @@ fn check_operation(c: &mut Checker, op: &OperationSpec, resources: &BTreeSet<Str
                 "use `public` (through API Gateway, API key required) or `internal` (in-cluster only)".to_string()
             };
             c.err(
-                "E0216",
+                Code::E0216,
                 e.span.clone(),
                 format!("{}.exposure", op.path),
                 format!("unknown exposure `{}`", e.value),
@@ -133,7 +133,7 @@ fn check_operation(c: &mut Checker, op: &OperationSpec, resources: &BTreeSet<Str
             if let Some(first) = inputs.get(&snake) {
                 if *first != key {
                     c.err(
-                        "E0204",
+                        Code::E0204,
                         f.name.span.clone(),
                         &f.path,
                         format!("`{snake}` is declared in both `{first}` and `{key}`"),
@@ -159,7 +159,7 @@ fn check_operation(c: &mut Checker, op: &OperationSpec, resources: &BTreeSet<Str
     if let Some(body) = &op.body {
         if no_body {
             c.err(
-                "E0244",
+                Code::E0244,
                 shape_span(body),
                 format!("{}.body", op.path),
                 format!("a {} request has no body", method.unwrap_or_default()),
@@ -191,7 +191,7 @@ fn check_shape(
         ShapeSpec::Fields(fields) => {
             if fields.value.is_empty() {
                 c.err(
-                    "E0201",
+                    Code::E0201,
                     fields.span.clone(),
                     format!("{}.{key}", op.path),
                     format!("`{key}` declares no fields"),
@@ -216,7 +216,7 @@ fn check_shape(
                     format!("a body is one record: `body = \"{inner}\"`")
                 };
                 c.err(
-                    "E0214",
+                    Code::E0214,
                     r.span.clone(),
                     format!("{}.{key}", op.path),
                     format!("`{}` is a string, not a resource name", r.value),
@@ -226,7 +226,7 @@ fn check_shape(
             }
             if let Some((msg, hint)) = ident_problem(&r.value) {
                 c.err(
-                    "E0214",
+                    Code::E0214,
                     r.span.clone(),
                     format!("{}.{key}", op.path),
                     format!("resource name {msg}"),
@@ -244,7 +244,7 @@ fn check_shape(
                     ),
                 };
                 c.err(
-                    "E0214",
+                    Code::E0214,
                     r.span.clone(),
                     format!("{}.{key}", op.path),
                     format!("`{}` is not a resource of this spec", r.value),
@@ -264,7 +264,7 @@ fn check_field_list(c: &mut Checker, fields: &[FieldSpec], what: &str) -> BTreeS
         };
         if let Some(first) = seen.get(&snake) {
             c.err(
-                "E0204",
+                Code::E0204,
                 f.name.span.clone(),
                 &f.path,
                 format!(
@@ -282,7 +282,7 @@ fn check_field_list(c: &mut Checker, fields: &[FieldSpec], what: &str) -> BTreeS
         ] {
             if let Some(span) = set {
                 c.err(
-                    "E0248",
+                    Code::E0248,
                     span,
                     &f.path,
                     format!("`{key}` has no meaning outside a resource"),
@@ -307,7 +307,7 @@ fn check_path_template(
     let p = route.value.as_str();
     let bad = |c: &mut Checker, msg: String| {
         c.err(
-            "E0241",
+            Code::E0241,
             route.span.clone(),
             &path,
             msg,
@@ -347,7 +347,7 @@ fn check_path_template(
     for name in &used {
         if !params.contains(*name) {
             c.err(
-                "E0242",
+                Code::E0242,
                 route.span.clone(),
                 &path,
                 format!("path parameter `{{{name}}}` is not declared"),
@@ -359,7 +359,7 @@ fn check_path_template(
         let snake = names(&f.name.value).snake;
         if f.name.value == snake && !used.contains(&snake.as_str()) {
             c.err(
-                "E0242",
+                Code::E0242,
                 f.name.span.clone(),
                 &f.path,
                 format!("`{snake}` is declared but `{p}` has no `{{{snake}}}`"),
@@ -380,7 +380,7 @@ fn check_hooks(c: &mut Checker, r: &ResourceSpec) {
                 None => format!("use any of: {}", keys::HOOKS.join(", ")),
             };
             c.err(
-                "E0247",
+                Code::E0247,
                 h.span.clone(),
                 &path,
                 format!("unknown hook `{}`", h.value),
@@ -388,7 +388,7 @@ fn check_hooks(c: &mut Checker, r: &ResourceSpec) {
             );
         } else if !seen.insert(h.value.as_str()) {
             c.err(
-                "E0225",
+                Code::E0225,
                 h.span.clone(),
                 &path,
                 format!("`{}` is listed twice", h.value),
@@ -467,7 +467,7 @@ pub(super) fn check_operations_model(spec: &Spec, model: &Model) -> Vec<Diagnost
             if let Some((what, _)) = clash {
                 diags.push(
                     Diagnostic::new(
-                        "E0204",
+                        Code::E0204,
                         body.span.clone(),
                         format!("{}.body", os.path),
                         format!("`{member}` is both a {what} and a member of `{r}`'s body"),
@@ -496,7 +496,7 @@ pub(super) fn check_operations_model(spec: &Spec, model: &Model) -> Vec<Diagnost
                 if same_shape && op.method == other.method {
                     diags.push(
                         Diagnostic::new(
-                            "E0228",
+                            Code::E0228,
                             path_span.clone(),
                             item.clone(),
                             format!(
@@ -525,7 +525,7 @@ pub(super) fn check_operations_model(spec: &Spec, model: &Model) -> Vec<Diagnost
                 if let Some((mine, theirs)) = conflict {
                     diags.push(
                         Diagnostic::new(
-                            "E0245",
+                            Code::E0245,
                             path_span.clone(),
                             item.clone(),
                             format!(
@@ -545,7 +545,7 @@ pub(super) fn check_operations_model(spec: &Spec, model: &Model) -> Vec<Diagnost
                     {
                         diags.push(
                             Diagnostic::new(
-                                "E0246",
+                                Code::E0246,
                                 path_span.clone(),
                                 item.clone(),
                                 format!(
@@ -560,7 +560,7 @@ pub(super) fn check_operations_model(spec: &Spec, model: &Model) -> Vec<Diagnost
             } else if let Some((mine, theirs)) = prefix_conflict(op.path, other.path) {
                 diags.push(
                     Diagnostic::new(
-                        "E0245",
+                        Code::E0245,
                         path_span.clone(),
                         item.clone(),
                         format!("`{{{mine}}}` sits where `{}` has `{{{theirs}}}`", other.path),
@@ -571,7 +571,7 @@ pub(super) fn check_operations_model(spec: &Spec, model: &Model) -> Vec<Diagnost
             if op.operation_id == other.operation_id {
                 diags.push(
                     Diagnostic::new(
-                        "E0228",
+                        Code::E0228,
                         os.name.span.clone(),
                         os.path.clone(),
                         format!(

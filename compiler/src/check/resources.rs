@@ -18,7 +18,7 @@ pub(super) fn check_resources(c: &mut Checker) {
     if spec.resources.is_empty() {
         let doc = spec.span.start..spec.span.start;
         c.err(
-            "E0201",
+            Code::E0201,
             doc,
             "resources",
             "the spec declares no resources",
@@ -35,7 +35,7 @@ pub(super) fn check_resources(c: &mut Checker) {
         };
         if let Some(first) = by_snake.get(&snake) {
             c.err(
-                "E0204",
+                Code::E0204,
                 r.name.span.clone(),
                 &r.path,
                 format!(
@@ -55,7 +55,7 @@ pub(super) fn check_resources(c: &mut Checker) {
             let plural = names(&plural).snake;
             if let Some((other, other_snake)) = by_plural.get(&plural) {
                 c.err(
-                    "E0204",
+                    Code::E0204,
                     r.name.span.clone(),
                     &r.path,
                     format!(
@@ -66,7 +66,7 @@ pub(super) fn check_resources(c: &mut Checker) {
                 );
             } else if plural == snake && r.plural.is_none() {
                 c.err(
-                    "E0204",
+                    Code::E0204,
                     r.name.span.clone(),
                     &r.path,
                     format!("resource `{}` has the same singular and plural", r.name.value),
@@ -74,7 +74,7 @@ pub(super) fn check_resources(c: &mut Checker) {
                 );
             } else if let Some(kind) = keyword(&plural) {
                 c.err(
-                    "E0203",
+                    Code::E0203,
                     r.name.span.clone(),
                     &r.path,
                     format!("the table name `{plural}` is {kind}"),
@@ -111,7 +111,7 @@ pub(super) fn check_resources(c: &mut Checker) {
                     ),
                 };
                 c.err(
-                    "E0214",
+                    Code::E0214,
                     target_sp.span.clone(),
                     &b.path,
                     format!("`{}` is not a resource of this spec", target_sp.value),
@@ -122,7 +122,7 @@ pub(super) fn check_resources(c: &mut Checker) {
             let fk = format!("{bsnake}_id");
             if info.fields.contains(&fk) || info.fields.contains(&bsnake) {
                 c.err(
-                    "E0205",
+                    Code::E0205,
                     b.name.span.clone(),
                     &b.path,
                     format!("relation `{bsnake}` needs the column `{fk}`, which a field of `{}` already uses", info.snake),
@@ -131,7 +131,7 @@ pub(super) fn check_resources(c: &mut Checker) {
             }
             if rels.insert(bsnake.clone(), target.clone()).is_some() {
                 c.err(
-                    "E0204",
+                    Code::E0204,
                     b.name.span.clone(),
                     &b.path,
                     format!("relation `{bsnake}` is declared twice"),
@@ -147,7 +147,7 @@ pub(super) fn check_resources(c: &mut Checker) {
                     None => format!("use one of: {}", ON_DELETE.join(", ")),
                 };
                 c.err(
-                    "E0217",
+                    Code::E0217,
                     o.span.clone(),
                     format!("{}.on_delete", b.path),
                     format!("unknown on_delete `{}`", o.value),
@@ -160,7 +160,7 @@ pub(super) fn check_resources(c: &mut Checker) {
                 && let Some(o) = &b.on_delete
             {
                 c.err(
-                    "E0217",
+                    Code::E0217,
                     o.span.clone(),
                     format!("{}.on_delete", b.path),
                     "`set_null` needs an optional relation",
@@ -179,7 +179,7 @@ pub(super) fn check_resources(c: &mut Checker) {
                 if public(v) && !parent_get_public {
                     let v = v.as_ref().map_or(b.name.span.clone(), |v| v.span.clone());
                     c.err(
-                        "E0218",
+                        Code::E0218,
                         v,
                         format!("{}.routes.{key}", b.path),
                         format!("public nested route under `{target}`, whose `get` route is not public"),
@@ -207,7 +207,7 @@ pub(super) fn check_resources(c: &mut Checker) {
             let child_snake = names(&child.value).snake;
             let Some(child_rels) = belongs.get(&child_snake) else {
                 c.err(
-                    "E0214",
+                    Code::E0214,
                     child.span.clone(),
                     &h.path,
                     format!("`{}` is not a resource of this spec", child.value),
@@ -230,7 +230,7 @@ pub(super) fn check_resources(c: &mut Checker) {
                         .is_some()
                     {
                         c.err(
-                            "E0204",
+                            Code::E0204,
                             h.name.span.clone(),
                             &h.path,
                             format!("relation `{hsnake}` is declared twice"),
@@ -244,7 +244,7 @@ pub(super) fn check_resources(c: &mut Checker) {
                         .as_ref()
                         .map_or(h.name.span.clone(), |v| v.span.clone());
                     c.err(
-                        "E0215",
+                        Code::E0215,
                         span,
                         &h.path,
                         format!(
@@ -259,7 +259,7 @@ pub(super) fn check_resources(c: &mut Checker) {
                     );
                 }
                 _ => c.err(
-                    "E0215",
+                    Code::E0215,
                     h.name.span.clone(),
                     &h.path,
                     format!(
@@ -293,7 +293,7 @@ pub(super) fn check_resources(c: &mut Checker) {
                     })
                     .map_or(0..0, |b| b.name.span.clone());
                 c.err(
-                    "E0226",
+                    Code::E0226,
                     span,
                     format!("resources.{child}.belongs_to.{rel}"),
                     format!("`{parent}` would get two `{name}` relations (via `{other_child}.{other_rel}` and `{child}.{rel}`)"),
@@ -312,7 +312,7 @@ pub(super) fn check_resources(c: &mut Checker) {
             if info.fields.contains(name) || rels.contains_key(name) {
                 let span = info.spec.name.span.clone();
                 c.err(
-                    "E0205",
+                    Code::E0205,
                     span,
                     &info.spec.path,
                     format!("`{}` has a field or relation named `{name}`, which its has_many relation also uses", info.snake),
@@ -335,7 +335,7 @@ fn exposure(c: &mut Checker, v: &Option<Sp<String>>, path: &str) {
             None => "use `public` (through API Gateway, API key required), `internal` (in-cluster only) or `off`".to_string(),
         };
         c.err(
-            "E0216",
+            Code::E0216,
             v.span.clone(),
             path,
             format!("unknown exposure `{}`", v.value),
@@ -386,7 +386,7 @@ fn check_list(c: &mut Checker, info: &ResInfo, rels: &BTreeMap<String, String>) 
         && d.value > m.value
     {
         c.err(
-            "E0209",
+            Code::E0209,
             d.span.clone(),
             format!("{path}.default_limit"),
             format!(
@@ -410,7 +410,7 @@ fn check_list(c: &mut Checker, info: &ResInfo, rels: &BTreeMap<String, String>) 
                     None => format!("use one of: {}", known.join(", ")),
                 };
                 c.err(
-                    "E0215",
+                    Code::E0215,
                     item.span.clone(),
                     format!("{path}.{key}"),
                     format!("`{}` is not a field of `{}`", item.value, info.snake),
@@ -435,7 +435,7 @@ fn check_json(
         let snake = names(&item.value).snake;
         if !seen.insert(snake.clone()) {
             c.err(
-                "E0225",
+                Code::E0225,
                 item.span.clone(),
                 &path,
                 format!("`{}` is listed twice", item.value),
@@ -452,7 +452,7 @@ fn check_json(
         }
         if rels.contains_key(&snake) {
             c.err(
-                "E0225",
+                Code::E0225,
                 item.span.clone(),
                 &path,
                 format!("`{snake}` is a belongs_to relation; embedding a parent is not supported"),
@@ -472,7 +472,7 @@ fn check_json(
             ),
         };
         c.err(
-            "E0215",
+            Code::E0215,
             item.span.clone(),
             &path,
             format!(
@@ -503,7 +503,7 @@ pub fn check_model(spec: &Spec, model: &crate::model::Model) -> Vec<Diagnostic> 
             };
             diags.push(
                 Diagnostic::new(
-                    "E0234",
+                    Code::E0234,
                     op.span.clone(),
                     format!("gateway.quota.costs.{}", op.value),
                     format!("`{}` is not a public operation", op.value),
@@ -523,7 +523,7 @@ pub fn check_model(spec: &Spec, model: &crate::model::Model) -> Vec<Diagnostic> 
         if let Some(other) = paths.insert(key, res.names.snake.clone()) {
             diags.push(
                 Diagnostic::new(
-                    "E0228",
+                    Code::E0228,
                     span.clone(),
                     path.clone(),
                     format!(
@@ -539,7 +539,7 @@ pub fn check_model(spec: &Spec, model: &crate::model::Model) -> Vec<Diagnostic> 
         if let Some(other) = ops.insert(route.operation_id.clone(), res.names.snake.clone()) {
             diags.push(
                 Diagnostic::new(
-                    "E0228",
+                    Code::E0228,
                     span,
                     path,
                     format!(

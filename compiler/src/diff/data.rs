@@ -65,9 +65,9 @@ pub fn changes(old: Option<&Model>, new: &Model, history: &History) -> Vec<DataC
                 .find(|(engine, _, _)| *engine == ENGINES[0])
                 .map(|(_, version, slug)| format!("{version:04}_{slug}"));
         }
-        Err(MigrationError::Unsupported(problems)) => {
-            for p in problems {
-                out.push(refused(p));
+        Err(MigrationError::Unsupported(refusals)) => {
+            for d in refusals {
+                out.push(refused(d.message));
             }
         }
         Err(e @ MigrationError::History(_)) => out.push(refused(e.to_string())),

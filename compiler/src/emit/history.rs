@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use super::backend::schema::{self, Schema};
 use super::backend::{MigrationSet, migration_file};
 use super::{GeneratedFile, parse_header};
+use crate::diagnostics::Diagnostic;
 use crate::model::Model;
 
 pub use super::backend::{ENGINES, SNAPSHOT_PATH};
@@ -27,17 +28,35 @@ pub struct History {
     pub migrations: Vec<GeneratedFile>,
 }
 
+impl History {
+    /// The history a build leaves in its output folder, taken from the files it
+    /// generated: the schema snapshot and the migration files.
+    pub fn of_build(files: &[GeneratedFile]) -> History {
+        History {
+            snapshot: files
+                .iter()
+                .find(|f| f.path == SNAPSHOT_PATH)
+                .map(|f| f.contents.clone()),
+            migrations: files
+                .iter()
+                .filter(|f| parse_migration_path(&f.path).is_some())
+                .cloned()
+                .collect(),
+        }
+    }
+}
+
 /// Why the migrations cannot be emitted; nothing is written.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum MigrationError {
-    /// The spec changes the schema in a way shopgen does not migrate by itself.
+    /// The spec changes the schema in a way shopgen does not migrate by itself: one
+    /// diagnostic (E03xx) per refused change, located in the spec; render them with
+    /// [`crate::diagnostics::render`] against the spec's source.
     #[error(
-        "the spec changes the database schema in a way shopgen cannot migrate automatically:\n{}\n\
-         hint: keep the old definition, or add the new one under a new name; nothing was \
-         written (see docs/spec.md, \"Changing a spec after the first deployment\")",
-        .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n")
+        "the spec changes the database schema in a way shopgen cannot migrate automatically: {}",
+        .0.iter().map(|d| format!("[{}] {}", d.code, d.message)).collect::<Vec<_>>().join("; ")
     )]
-    Unsupported(Vec<String>),
+    Unsupported(Vec<Diagnostic>),
     /// The files in `backend/migrations/` do not form a history shopgen wrote.
     #[error("backend/migrations/ is not a migration history shopgen wrote: {0}")]
     History(String),

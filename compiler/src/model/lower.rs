@@ -282,6 +282,10 @@ fn lower_resources(specs: &[ResourceSpec]) -> Vec<Resource> {
                     nested_list: exposure(&b.routes.list, Some(Exposure::Internal)),
                     nested_create: exposure(&b.routes.create, Some(Exposure::Internal)),
                     name,
+                    origin: Origin {
+                        path: b.path.clone(),
+                        span: b.name.span.clone(),
+                    },
                 }
             })
             .collect();
@@ -400,6 +404,10 @@ fn lower_resources(specs: &[ResourceSpec]) -> Vec<Resource> {
                     max_age: n(&c.max_age, 0u32),
                     public: c.public.as_ref().is_some_and(|p| p.value),
                 }),
+                origin: Origin {
+                    path: r.path.clone(),
+                    span: r.name.span.clone(),
+                },
             }
         })
         .collect()

@@ -4,7 +4,7 @@
 //! unknown types and values that do not fit them.
 
 use super::names::names;
-use super::{DefaultValue, Field, FieldType};
+use super::{DefaultValue, Field, FieldType, Origin};
 use crate::spec::{FieldSpec, Scalar, Sp};
 
 /// One checked field (of a resource, or of an operation's parameters and shapes).
@@ -89,5 +89,9 @@ pub(super) fn lower_field(f: &FieldSpec) -> Field {
         unique: f.unique.as_ref().is_some_and(|u| u.value),
         default,
         writable: !f.read_only.as_ref().is_some_and(|r| r.value),
+        origin: Origin {
+            path: f.path.clone(),
+            span: f.name.span.clone(),
+        },
     }
 }

@@ -29,6 +29,18 @@ pub struct SpecSource {
     pub display_path: String,
 }
 
+/// Where an item is written in the spec: its item path and the span of its name.
+/// No emitter reads it (output never depends on where things sit in the file); it
+/// locates the errors found after lowering, the schema changes the migration planner
+/// refuses, at the spec item that causes them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// The item path (`resources.product.fields.price`).
+    pub path: String,
+    /// Byte range of the item's name in the spec source (`price`).
+    pub span: std::ops::Range<usize>,
+}
+
 /// The checked, resolved spec.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Model {
@@ -359,6 +371,8 @@ pub struct Resource {
     pub hooks: Vec<Hook>,
     /// `Cache-Control` of its GET responses; `None`: `no-store`.
     pub cache: Option<CachePolicy>,
+    /// `resources.product` in the spec.
+    pub origin: Origin,
 }
 
 /// A point in a write where the extension crate's code runs.
@@ -465,6 +479,8 @@ pub struct Field {
     pub default: Option<DefaultValue>,
     /// Writable in create/update payloads (false for read-only fields).
     pub writable: bool,
+    /// `resources.product.fields.price` (or an operation's parameter) in the spec.
+    pub origin: Origin,
 }
 
 /// Field types, with their constraints.
@@ -562,6 +578,8 @@ pub struct BelongsTo {
     /// `/products/{id}/reviews` routes; `None` when off.
     pub nested_list: Option<Exposure>,
     pub nested_create: Option<Exposure>,
+    /// `resources.review.belongs_to.product` in the spec.
+    pub origin: Origin,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use std::ops::Range;
 
 use toml::de::{DeTable, DeValue};
 
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{Code, Diagnostic};
 use reader::{Cx, Table, kind};
 pub use reader::{Scalar, Sp};
 
@@ -453,7 +453,7 @@ pub fn parse(src: &str) -> (Spec, Vec<Diagnostic>) {
         let span = e.span().unwrap_or(0..0);
         cx.diags.push(
             Diagnostic::new(
-                "E0101",
+                Code::E0101,
                 span,
                 "",
                 format!("TOML syntax: {}", e.message().trim()),
@@ -545,7 +545,7 @@ pub fn parse(src: &str) -> (Spec, Vec<Diagnostic>) {
                 }
                 other => cx.diags.push(
                     Diagnostic::new(
-                        "E0103",
+                        Code::E0103,
                         value.span(),
                         path,
                         format!("expected a table, found {}", kind(other)),
@@ -602,7 +602,7 @@ fn read_gcp(cx: &mut Cx, t: &Table) -> GcpSpec {
                 None => {
                     if et.get("connector").is_none() {
                         cx.diags.push(
-                            Diagnostic::new("E0106", v.span(), t.path_of("egress"), "missing key `connector`")
+                            Diagnostic::new(Code::E0106, v.span(), t.path_of("egress"), "missing key `connector`")
                                 .hint("write `egress = { connector = \"10.8.0.0/28\" }` or `egress = \"direct-vpc\"`"),
                         );
                     }
@@ -613,7 +613,7 @@ fn read_gcp(cx: &mut Cx, t: &Table) -> GcpSpec {
         other => {
             cx.diags.push(
                 Diagnostic::new(
-                    "E0103",
+                    Code::E0103,
                     v.span(),
                     t.path_of("egress"),
                     match other {
@@ -656,7 +656,7 @@ fn read_gcp(cx: &mut Cx, t: &Table) -> GcpSpec {
         other => {
             cx.diags.push(
                 Diagnostic::new(
-                    "E0103",
+                    Code::E0103,
                     v.span(),
                     t.path_of("state"),
                     match other {
@@ -691,7 +691,7 @@ fn read_database(cx: &mut Cx, t: &Table) -> DatabaseSpec {
     if secret.is_some() && cloud_sql.is_some() {
         cx.diags.push(
             Diagnostic::new(
-                "E0107",
+                Code::E0107,
                 t.key_span("cloud_sql"),
                 t.path_of("cloud_sql"),
                 "`secret` and `cloud_sql` are mutually exclusive",
@@ -754,7 +754,7 @@ fn read_resource(cx: &mut Cx, name: Sp<String>, t: &Table) -> ResourceSpec {
                 }
                 other => cx.diags.push(
                     Diagnostic::new(
-                        "E0103",
+                        Code::E0103,
                         value.span(),
                         path,
                         format!("expected a table, found {}", kind(other)),
@@ -784,7 +784,7 @@ fn read_resource(cx: &mut Cx, name: Sp<String>, t: &Table) -> ResourceSpec {
                 }
                 other => cx.diags.push(
                     Diagnostic::new(
-                        "E0103",
+                        Code::E0103,
                         value.span(),
                         path,
                         format!("expected a table, found {}", kind(other)),
@@ -857,7 +857,7 @@ fn read_fields(cx: &mut Cx, ft: &Table) -> Vec<FieldSpec> {
             }
             other => cx.diags.push(
                 Diagnostic::new(
-                    "E0103",
+                    Code::E0103,
                     value.span(),
                     path,
                     format!("expected a type name or a table, found {}", kind(other)),
@@ -874,12 +874,16 @@ fn read_field(cx: &mut Cx, name: Sp<String>, path: String, t: &Table) -> FieldSp
     let ty = t.string(cx, "type");
     if ty.is_none() && t.get("type").is_none() {
         cx.diags.push(
-            Diagnostic::new("E0106", t.span.clone(), path.clone(), "missing key `type`").hint(
-                format!(
-                    "add `type = \"…\"`, one of: {}",
-                    keys::FIELD_TYPES.join(", ")
-                ),
-            ),
+            Diagnostic::new(
+                Code::E0106,
+                t.span.clone(),
+                path.clone(),
+                "missing key `type`",
+            )
+            .hint(format!(
+                "add `type = \"…\"`, one of: {}",
+                keys::FIELD_TYPES.join(", ")
+            )),
         );
     }
     FieldSpec {

@@ -5,7 +5,7 @@ use toml::de::DeValue;
 
 use super::reader::{Cx, Table, kind};
 use super::{OperationSpec, ShapeSpec, Sp, keys, read_fields};
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{Code, Diagnostic};
 
 /// Every `[operations.NAME]` table, in source order.
 pub(super) fn read_operations(cx: &mut Cx, t: &Table) -> Vec<OperationSpec> {
@@ -38,7 +38,7 @@ pub(super) fn read_operations(cx: &mut Cx, t: &Table) -> Vec<OperationSpec> {
             }
             other => cx.diags.push(
                 Diagnostic::new(
-                    "E0103",
+                    Code::E0103,
                     value.span(),
                     path,
                     format!("expected a table, found {}", kind(other)),
@@ -63,7 +63,7 @@ fn read_shape(cx: &mut Cx, t: &Table, key: &str) -> Option<ShapeSpec> {
     let shape_error = |cx: &mut Cx, span, found: &str| {
         cx.diags.push(
             Diagnostic::new(
-                "E0103",
+                Code::E0103,
                 span,
                 t.path_of(key),
                 format!("expected a resource name or a field table, found {found}"),

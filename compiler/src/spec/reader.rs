@@ -8,7 +8,7 @@ use std::ops::Range;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use crate::diagnostics::{Diagnostic, did_you_mean};
+use crate::diagnostics::{Code, Diagnostic, did_you_mean};
 
 /// A value and where it was written.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,7 +90,7 @@ impl<'t, 'i> Table<'t, 'i> {
                 continue;
             }
             let mut d = Diagnostic::new(
-                "E0102",
+                Code::E0102,
                 key.span(),
                 join(&self.path, name),
                 format!("unknown key `{name}`"),
@@ -121,7 +121,7 @@ impl<'t, 'i> Table<'t, 'i> {
     fn mismatch(&self, cx: &mut Cx, key: &str, v: &Value<'_>, expected: &str) {
         cx.diags.push(
             Diagnostic::new(
-                "E0103",
+                Code::E0103,
                 v.span(),
                 self.path_of(key),
                 format!("expected {expected}, found {}", kind(v.get_ref())),
@@ -149,7 +149,7 @@ impl<'t, 'i> Table<'t, 'i> {
                 None => {
                     cx.diags.push(
                         Diagnostic::new(
-                            "E0104",
+                            Code::E0104,
                             v.span(),
                             self.path_of(key),
                             "integer does not fit in 64 bits",
@@ -174,7 +174,7 @@ impl<'t, 'i> Table<'t, 'i> {
                 _ => {
                     cx.diags.push(
                         Diagnostic::new(
-                            "E0104",
+                            Code::E0104,
                             v.span(),
                             self.path_of(key),
                             "expected a finite number",
@@ -215,7 +215,7 @@ impl<'t, 'i> Table<'t, 'i> {
                         DeValue::String(s) => out.push(Sp::new(s.to_string(), item.span())),
                         other => cx.diags.push(
                             Diagnostic::new(
-                                "E0103",
+                                Code::E0103,
                                 item.span(),
                                 self.path_of(key),
                                 format!("expected a string, found {}", kind(other)),

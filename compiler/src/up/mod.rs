@@ -90,14 +90,15 @@ pub fn run(args: UpArgs, _raw: &[String]) -> anyhow::Result<ExitCode> {
     use anyhow::Context;
 
     let source = shopgen::source_for(&args.spec);
-    let Some(model) = crate::compile(&args.spec)? else {
+    let Some(compiled) = crate::compile(&args.spec)? else {
         return Ok(ExitCode::from(1));
     };
+    let model = &compiled.model;
     let out = args
         .out
         .clone()
         .unwrap_or_else(|| crate::default_out(&args.spec));
-    if crate::current(&args.spec, &model, &out, args.out.is_some())?.is_none() {
+    if crate::current(&args.spec, &compiled, &out, args.out.is_some())?.is_none() {
         eprintln!("error: `shopgen up` runs the generated code, so it must be current first");
         return Ok(ExitCode::from(1));
     }
@@ -105,7 +106,7 @@ pub fn run(args: UpArgs, _raw: &[String]) -> anyhow::Result<ExitCode> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read the seed file {}", path.display()))?;
-            let seed = seed::parse(&text, &model)
+            let seed = seed::parse(&text, model)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
             Some(seed)
         }

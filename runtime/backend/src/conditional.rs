@@ -29,6 +29,20 @@ use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 
+/// Why `CACHE_CONTROL_ROUTES` does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CachePolicyError {
+    /// A rule without `=`.
+    #[error("`{0}` is not ROUTE=CACHE-CONTROL")]
+    NotARule(String),
+    /// A route that is not a path.
+    #[error("`{0}` is not a route path")]
+    NotARoute(String),
+    /// A value that cannot be a header's.
+    #[error("`{0}` is not a header value")]
+    NotAHeaderValue(String),
+}
+
 /// `Cache-Control` by route template (`/products/{id}`), for successful GETs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CachePolicies {
@@ -38,18 +52,18 @@ pub struct CachePolicies {
 impl CachePolicies {
     /// Parses `CACHE_CONTROL_ROUTES`: `;`-separated `ROUTE=VALUE` rules, e.g.
     /// `/products=public, max-age=60;/products/{id}=public, max-age=60`.
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, CachePolicyError> {
         let mut by_route = BTreeMap::new();
         for rule in s.split(';').map(str::trim).filter(|r| !r.is_empty()) {
             let Some((route, value)) = rule.split_once('=') else {
-                return Err(format!("`{rule}` is not ROUTE=CACHE-CONTROL"));
+                return Err(CachePolicyError::NotARule(rule.to_string()));
             };
             let route = route.trim();
             if !route.starts_with('/') {
-                return Err(format!("`{route}` is not a route path"));
+                return Err(CachePolicyError::NotARoute(route.to_string()));
             }
             let value = HeaderValue::from_str(value.trim())
-                .map_err(|_| format!("`{}` is not a header value", value.trim()))?;
+                .map_err(|_| CachePolicyError::NotAHeaderValue(value.trim().to_string()))?;
             by_route.insert(route.to_string(), value);
         }
         Ok(CachePolicies { by_route })
@@ -194,8 +208,18 @@ mod tests {
         assert_eq!(p.for_route(Some("/products/{id}")), "private, max-age=0");
         assert_eq!(p.for_route(Some("/reviews")), "no-store");
         assert_eq!(p.for_route(None), "no-store");
-        assert!(CachePolicies::parse("products").is_err());
-        assert!(CachePolicies::parse("products=x").is_err());
+        assert_eq!(
+            CachePolicies::parse("products").map_err(|e| e.to_string()),
+            Err("`products` is not ROUTE=CACHE-CONTROL".to_string())
+        );
+        assert_eq!(
+            CachePolicies::parse("products=x"),
+            Err(CachePolicyError::NotARoute("products".into()))
+        );
+        assert_eq!(
+            CachePolicies::parse("/products=a\nb"),
+            Err(CachePolicyError::NotAHeaderValue("a\nb".into()))
+        );
         assert_eq!(CachePolicies::parse("").unwrap(), CachePolicies::default());
     }
 }

@@ -369,8 +369,9 @@ async fn wait_for_signal() {
     }
 }
 
-/// `/openapi.json`: the embedded YAML document, converted once at start.
-pub fn openapi_json(yaml: &str) -> Result<Vec<u8>, String> {
+/// `/openapi.json`: the embedded YAML document, converted once at start; the error is
+/// the message the service stops with.
+fn openapi_json(yaml: &str) -> Result<Vec<u8>, String> {
     let value: serde_json::Value = serde_saphyr::from_str(yaml)
         .map_err(|e| format!("the embedded API document is not valid YAML: {e}"))?;
     serde_json::to_vec(&value).map_err(|e| e.to_string())

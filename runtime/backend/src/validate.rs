@@ -231,8 +231,9 @@ fn push(errors: &mut FieldErrors, field: &str, message: &str) {
 }
 
 impl FieldSpec {
-    /// Parses a query-string value (`?rate=5`) for an equality filter.
-    pub fn parse_text(&self, text: &str) -> Result<Value, String> {
+    /// Parses a query-string value (`?rate=5`) for an equality filter; the error is
+    /// the message for the 400.
+    pub(crate) fn parse_text(&self, text: &str) -> Result<Value, String> {
         let json = match &self.kind {
             Kind::Integer { .. } | Kind::BigInt { .. } | Kind::Reference { .. } => text
                 .parse::<i64>()
@@ -296,7 +297,7 @@ impl Kind {
 
     /// Checks one JSON value against the type and constraints; the bound value or
     /// the message for the 422.
-    pub fn check(&self, json: &Json) -> Result<Value, String> {
+    pub(crate) fn check(&self, json: &Json) -> Result<Value, String> {
         match self {
             Kind::String {
                 min_length,
@@ -422,7 +423,7 @@ fn check_int(json: &Json, min: i64, max: i64) -> Result<Value, String> {
 /// Exact decimal: a JSON string (`"83.84"`; a JSON number would have passed through
 /// binary floating point on the way, so it is refused), at most `scale` places and
 /// `precision - scale` integer digits, within bounds; returned at exactly `scale` places.
-pub fn check_decimal(
+pub(crate) fn check_decimal(
     json: &Json,
     precision: u32,
     scale: u32,

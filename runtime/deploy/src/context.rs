@@ -325,7 +325,7 @@ pub(crate) fn image_tag(
     };
     match (&opts.image_tag, fallback) {
         (Some(t), _) => Ok(t.clone()),
-        (None, None) => derive().map_err(|e| fail("image tag", e)),
+        (None, None) => derive().map_err(|e| fail("image tag", e.to_string())),
         (None, Some(f)) => Ok(derive().unwrap_or_else(|_| f.to_string())),
     }
 }
@@ -387,7 +387,7 @@ pub(crate) fn plan_state(r: &mut Runner, cx: &mut Ctx, phase: &'static str) -> R
         &r.dir.join(&tf_dir),
         &tf_dir,
     )
-    .map_err(|e| fail(phase, e))?;
+    .map_err(|e| fail(phase, e.to_string()))?;
     Ok(())
 }
 

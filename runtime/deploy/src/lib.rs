@@ -203,31 +203,35 @@ pub struct Options {
     pub yes: bool,
     /// The repository root (commands run there).
     pub root: PathBuf,
-    /// Whether the generated folder is current (`shopgen check`), with the fix.
-    pub generated_current: Result<(), String>,
+    /// Whether the generated folder is current (`shopgen check`).
+    pub generated_current: Result<(), NotCurrent>,
+}
+
+/// The generated folder differs from what the spec generates (`shopgen check`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{differing} file(s) differ from the spec; run `{fix}`")]
+pub struct NotCurrent {
+    /// How many files differ.
+    pub differing: usize,
+    /// The command that makes it current (`shopgen build specs/shop.toml`).
+    pub fix: String,
 }
 
 /// Why a run stopped.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum Failure {
     /// A phase failed: its name, what happened, what to do.
+    #[error("{phase} failed: {message}")]
     Phase {
         phase: &'static str,
         message: String,
     },
     /// The user must confirm (`--yes`).
+    #[error("{0}")]
     Refused(String),
     /// An option's value is refused before anything runs.
+    #[error("{0}")]
     Invalid(String),
-}
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Failure::Phase { phase, message } => write!(f, "{phase} failed: {message}"),
-            Failure::Refused(m) | Failure::Invalid(m) => f.write_str(m),
-        }
-    }
 }
 
 impl Failure {
@@ -238,5 +242,38 @@ impl Failure {
             Failure::Phase { .. } | Failure::Invalid(_) => 1,
             Failure::Refused(_) => 2,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A failure is an error like any other (`?` into `anyhow`, `Box<dyn Error>`), and
+    /// reads as it always has.
+    #[test]
+    fn failures_are_errors_with_their_messages() {
+        let failures: Vec<Box<dyn std::error::Error + Send + Sync>> = vec![
+            Box::new(Failure::Phase {
+                phase: "preflight",
+                message: "generated/shop is not current".into(),
+            }),
+            Box::new(Failure::Refused("pass --yes".into())),
+            Box::new(Failure::Invalid("`latest` is refused".into())),
+            Box::new(NotCurrent {
+                differing: 2,
+                fix: "shopgen build specs/shop.toml".into(),
+            }),
+        ];
+        let shown: Vec<String> = failures.iter().map(|f| f.to_string()).collect();
+        assert_eq!(
+            shown,
+            [
+                "preflight failed: generated/shop is not current",
+                "pass --yes",
+                "`latest` is refused",
+                "2 file(s) differ from the spec; run `shopgen build specs/shop.toml`",
+            ]
+        );
     }
 }

@@ -511,7 +511,7 @@ fn address_ranges(r: &mut Runner, cx: &Ctx) -> Result<(), Failure> {
                 region_of(&cx.stack.cluster_location),
             )
         });
-        subnet_ranges(&list.stdout, skip).map_err(|e| fail(P, e))?
+        subnet_ranges(&list.stdout, skip).map_err(|e| fail(P, e.to_string()))?
     } else if matches(API_DISABLED, &list.stderr) {
         // A new project's Compute Engine API is off: there is no subnetwork yet.
         r.say("    ok: address ranges: the Compute Engine API is not enabled yet, so the network has no subnetworks to collide with");
@@ -546,7 +546,7 @@ fn address_ranges(r: &mut Runner, cx: &Ctx) -> Result<(), Failure> {
         if peered.ok() {
             in_use.extend(
                 peering_ranges(&peered.stdout, network, cx.stack.sql_range_name.as_deref())
-                    .map_err(|e| fail(P, e))?,
+                    .map_err(|e| fail(P, e.to_string()))?,
             );
         }
     }

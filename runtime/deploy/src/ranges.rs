@@ -56,18 +56,38 @@ pub struct InUse {
     pub range: String,
 }
 
+/// `gcloud` output the preflight cannot read.
+#[derive(Debug, thiserror::Error)]
+pub enum ListingError {
+    /// Not JSON at all.
+    #[error("cannot read the {what} gcloud listed: {error}")]
+    NotJson {
+        /// What was listed (`subnetworks`, `addresses`).
+        what: &'static str,
+        error: serde_json::Error,
+    },
+    /// JSON, but not the array `--format=json` prints.
+    #[error("the {what} gcloud listed are not a JSON array")]
+    NotAnArray { what: &'static str },
+}
+
+/// The JSON array of a `gcloud … list --format=json(…)` listing of `what`.
+fn listing(json: &str, what: &'static str) -> Result<Vec<serde_json::Value>, ListingError> {
+    match serde_json::from_str(json) {
+        Ok(serde_json::Value::Array(list)) => Ok(list),
+        Ok(_) => Err(ListingError::NotAnArray { what }),
+        Err(error) => Err(ListingError::NotJson { what, error }),
+    }
+}
+
 /// The primary and secondary ranges of the subnetworks in
 /// `gcloud compute networks subnets list --format=json(name,region,ipCidrRange,secondaryIpRanges)`
 /// output, except those of `skip` (`(name, region)`: the subnetwork shopgen itself
 /// creates for a created cluster, whose ranges are the planned ones on a rerun).
-pub fn subnet_ranges(json: &str, skip: Option<(&str, &str)>) -> Result<Vec<InUse>, String> {
-    let v: serde_json::Value = serde_json::from_str(json)
-        .map_err(|e| format!("cannot read the subnetworks gcloud listed: {e}"))?;
-    let list = v
-        .as_array()
-        .ok_or("the subnetworks gcloud listed are not a JSON array")?;
+pub fn subnet_ranges(json: &str, skip: Option<(&str, &str)>) -> Result<Vec<InUse>, ListingError> {
+    let list = listing(json, "subnetworks")?;
     let mut out = Vec::new();
-    for s in list {
+    for s in &list {
         let name = s["name"].as_str().unwrap_or("?");
         // `region` is a URL (…/regions/europe-west2).
         let region = s["region"]
@@ -103,14 +123,14 @@ pub fn subnet_ranges(json: &str, skip: Option<(&str, &str)>) -> Result<Vec<InUse
 /// private services access (Cloud SQL, Memorystore, …) in `network`, except the one
 /// named `skip` (the stack's own Cloud SQL range, which holds the planned range on a
 /// rerun).
-pub fn peering_ranges(json: &str, network: &str, skip: Option<&str>) -> Result<Vec<InUse>, String> {
-    let v: serde_json::Value = serde_json::from_str(json)
-        .map_err(|e| format!("cannot read the addresses gcloud listed: {e}"))?;
-    let list = v
-        .as_array()
-        .ok_or("the addresses gcloud listed are not a JSON array")?;
+pub fn peering_ranges(
+    json: &str,
+    network: &str,
+    skip: Option<&str>,
+) -> Result<Vec<InUse>, ListingError> {
+    let list = listing(json, "addresses")?;
     let mut out = Vec::new();
-    for a in list {
+    for a in &list {
         let name = a["name"].as_str().unwrap_or("?");
         // `network` is a URL (…/global/networks/default).
         let on = a["network"]
@@ -222,9 +242,16 @@ mod tests {
         let some = subnet_ranges(json, Some(("shop-gke-nodes", "europe-west2"))).unwrap();
         assert_eq!(some.len(), 3);
         assert!(some.iter().all(|u| u.range != "10.20.0.0/22"));
-        assert!(subnet_ranges("{}", None).is_err());
-        assert!(subnet_ranges("not json", None).is_err());
-        assert_eq!(subnet_ranges("[]", None), Ok(vec![]));
+        assert_eq!(
+            subnet_ranges("{}", None).unwrap_err().to_string(),
+            "the subnetworks gcloud listed are not a JSON array"
+        );
+        let not_json = subnet_ranges("not json", None).unwrap_err().to_string();
+        assert!(
+            not_json.starts_with("cannot read the subnetworks gcloud listed: expected"),
+            "{not_json}"
+        );
+        assert_eq!(subnet_ranges("[]", None).unwrap(), vec![]);
     }
 
     #[test]
@@ -243,7 +270,12 @@ mod tests {
             }]
         );
         assert_eq!(peering_ranges(json, "default", None).unwrap().len(), 2);
-        assert!(peering_ranges("{}", "default", None).is_err());
+        assert_eq!(
+            peering_ranges("{}", "default", None)
+                .unwrap_err()
+                .to_string(),
+            "the addresses gcloud listed are not a JSON array"
+        );
     }
 
     #[test]

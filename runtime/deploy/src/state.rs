@@ -133,6 +133,19 @@ impl Plan {
     }
 }
 
+/// A backend block of the user's in the terraform folder that would clash with the
+/// one the generated `versions.tf` declares.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{tf_dir}/{file} declares a backend, and the generated versions.tf declares the stack's (\"Duplicate backend configuration\"); rename it to {tf_dir}/backend_override.tf: an override file's backend replaces the generated one, and deploy then uses it as it is"
+)]
+pub struct BackendClash {
+    /// The terraform folder as shown to the user.
+    pub tf_dir: String,
+    /// The user's file that declares the backend.
+    pub file: String,
+}
+
 /// The state plan for the stack's terraform folder `dir` (`tf_dir` as shown to the
 /// user), with `project` the effective project. `Err`: a backend block of the user's
 /// would clash with the generated one.
@@ -142,7 +155,7 @@ pub fn plan(
     service: &str,
     dir: &Path,
     tf_dir: &str,
-) -> Result<Plan, String> {
+) -> Result<Plan, BackendClash> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .map(|d| {
             d.filter_map(|e| e.ok())
@@ -167,9 +180,10 @@ pub fn plan(
                 kind,
             });
         } else if matches!(state, StateBackend::Gcs { .. }) {
-            return Err(format!(
-                "{tf_dir}/{name} declares a backend, and the generated versions.tf declares the stack's (\"Duplicate backend configuration\"); rename it to {tf_dir}/backend_override.tf: an override file's backend replaces the generated one, and deploy then uses it as it is"
-            ));
+            return Err(BackendClash {
+                tf_dir: tf_dir.to_string(),
+                file: name.clone(),
+            });
         } else if user.is_none() {
             // Local state generates no backend block: the user's is the only one.
             user = Some(Backend::User {
@@ -373,6 +387,14 @@ mod tests {
         // The same block in a plain file clashes with the generated one.
         std::fs::write(d.path().join("backend.tf"), GCS).unwrap();
         let e = plan(&gcs(None), "p", "shop-api", d.path(), "tf").unwrap_err();
+        assert_eq!(
+            e,
+            BackendClash {
+                tf_dir: "tf".into(),
+                file: "backend.tf".into()
+            }
+        );
+        let e = e.to_string();
         assert!(
             e.contains("tf/backend.tf") && e.contains("backend_override.tf"),
             "{e}"

@@ -24,29 +24,62 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn git(root: &Path, args: &[&str]) -> Result<Vec<u8>, String> {
+/// Why the tag cannot be derived from the sources (the images then need `--image-tag`).
+#[derive(Debug, thiserror::Error)]
+pub enum TagError {
+    /// The `git` command cannot be run.
+    #[error("cannot run git: {0}; pass --image-tag")]
+    NoGit(std::io::Error),
+    /// A `git` command failed (outside a git checkout, say).
+    #[error("`git {command}` failed: {stderr}; outside a git checkout, pass --image-tag")]
+    Git { command: String, stderr: String },
+    /// `git ls-tree` printed an entry this code does not understand.
+    #[error("unexpected `git ls-tree` output: {0}")]
+    Listing(String),
+    /// A file or directory of the build context cannot be read.
+    #[error("cannot read {}: {error}", .path.display())]
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// A file changed while its blob id was computed.
+    #[error("{} changed while it was read", .0.display())]
+    Changed(PathBuf),
+    /// An ignore file has a pattern Docker would refuse.
+    #[error("{file}: {message}")]
+    Ignore { file: String, message: String },
+}
+
+fn git(root: &Path, args: &[&str]) -> Result<Vec<u8>, TagError> {
     let out = Command::new("git")
         .arg("-C")
         .arg(root)
         .args(args)
         .output()
-        .map_err(|e| format!("cannot run git: {e}; pass --image-tag"))?;
+        .map_err(TagError::NoGit)?;
     if !out.status.success() {
-        return Err(format!(
-            "`git {}` failed: {}; outside a git checkout, pass --image-tag",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
+        return Err(TagError::Git {
+            command: args.join(" "),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
     }
     Ok(out.stdout)
 }
 
+/// `cannot read PATH: …`.
+fn unreadable(path: &Path, error: std::io::Error) -> TagError {
+    TagError::Read {
+        path: path.to_path_buf(),
+        error,
+    }
+}
+
 /// The tag for the sources under `root` (a git checkout) that the images built from
 /// `dockerfiles` (relative to `root`, which is the build context) are built from.
-pub fn derive(root: &Path, dockerfiles: &[&str]) -> Result<String, String> {
+pub fn derive(root: &Path, dockerfiles: &[&str]) -> Result<String, TagError> {
     let commit = String::from_utf8_lossy(&git(root, &["rev-parse", "--short=12", "HEAD"])?)
         .trim()
         .to_string();
@@ -90,15 +123,10 @@ type Files = BTreeMap<Vec<u8>, (String, String)>;
 
 /// The blobs of `git ls-tree -r -z` output (submodules stay, as `160000` entries that
 /// no file on disk equals).
-fn head_files(listing: &[u8]) -> Result<Files, String> {
+fn head_files(listing: &[u8]) -> Result<Files, TagError> {
     let mut files = Files::new();
     for entry in listing.split(|&b| b == 0).filter(|e| !e.is_empty()) {
-        let bad = || {
-            format!(
-                "unexpected `git ls-tree` output: {}",
-                String::from_utf8_lossy(entry)
-            )
-        };
+        let bad = || TagError::Listing(String::from_utf8_lossy(entry).into_owned());
         let tab = entry.iter().position(|&b| b == b'\t').ok_or_else(bad)?;
         let meta = String::from_utf8_lossy(&entry[..tab]);
         let mut fields = meta.split(' ');
@@ -153,8 +181,8 @@ impl BlobId {
 }
 
 /// The blob id of a file's content, read in pieces.
-fn blob_id(path: &Path, format: ObjectFormat) -> Result<String, String> {
-    let err = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+fn blob_id(path: &Path, format: ObjectFormat) -> Result<String, TagError> {
+    let err = |e: std::io::Error| unreadable(path, e);
     let mut file = fs::File::open(path).map_err(err)?;
     let len = file.metadata().map_err(err)?.len();
     let mut id = BlobId::new(format, len);
@@ -169,7 +197,7 @@ fn blob_id(path: &Path, format: ObjectFormat) -> Result<String, String> {
         id.update(&buf[..n]);
     }
     if read != len {
-        return Err(format!("{} changed while it was read", path.display()));
+        return Err(TagError::Changed(path.to_path_buf()));
     }
     Ok(id.finish())
 }
@@ -189,12 +217,15 @@ struct Context {
 impl Context {
     /// BuildKit's choice: `<Dockerfile>.dockerignore` if it exists, else the context
     /// root's `.dockerignore`, else nothing is excluded.
-    fn load(root: &Path, dockerfile: &str) -> Result<Self, String> {
+    fn load(root: &Path, dockerfile: &str) -> Result<Self, TagError> {
         let dockerfile = clean(dockerfile);
         for ignore_file in [format!("{dockerfile}.dockerignore"), ".dockerignore".into()] {
             match fs::read_to_string(root.join(&ignore_file)) {
                 Ok(text) => {
-                    let rules = Ignore::parse(&text).map_err(|e| format!("{ignore_file}: {e}"))?;
+                    let rules = Ignore::parse(&text).map_err(|message| TagError::Ignore {
+                        file: ignore_file.clone(),
+                        message,
+                    })?;
                     return Ok(Context {
                         dockerfile,
                         ignore_file: Some(ignore_file),
@@ -202,7 +233,7 @@ impl Context {
                     });
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(format!("cannot read {ignore_file}: {e}")),
+                Err(e) => return Err(unreadable(Path::new(&ignore_file), e)),
             }
         }
         Ok(Context {
@@ -223,7 +254,11 @@ impl Context {
 /// The files of the union of the contexts, walked from `root` without following
 /// symbolic links (a link is recorded by its target) and without descending into
 /// directories the ignore rules exclude. Sockets, FIFOs and devices are skipped.
-fn context_files(root: &Path, contexts: &[Context], format: ObjectFormat) -> Result<Files, String> {
+fn context_files(
+    root: &Path,
+    contexts: &[Context],
+    format: ObjectFormat,
+) -> Result<Files, TagError> {
     let mut files = Files::new();
     let start: Vec<Option<Vec<bool>>> = contexts.iter().map(|_| Some(Vec::new())).collect();
     walk(root, &mut Vec::new(), contexts, &start, format, &mut files)?;
@@ -249,12 +284,14 @@ fn walk(
     states: &[Option<Vec<bool>>],
     format: ObjectFormat,
     files: &mut Files,
-) -> Result<(), String> {
-    let err = |p: &Path, e: std::io::Error| format!("cannot read {}: {e}", p.display());
-    for entry in fs::read_dir(dir).map_err(|e| err(dir, e))? {
-        let entry = entry.map_err(|e| err(dir, e))?;
+) -> Result<(), TagError> {
+    for entry in fs::read_dir(dir).map_err(|e| unreadable(dir, e))? {
+        let entry = entry.map_err(|e| unreadable(dir, e))?;
         let path = entry.path();
-        let is_dir = entry.file_type().map_err(|e| err(&path, e))?.is_dir();
+        let is_dir = entry
+            .file_type()
+            .map_err(|e| unreadable(&path, e))?
+            .is_dir();
         let len = rel.len();
         if !rel.is_empty() {
             rel.push(b'/');
@@ -285,15 +322,14 @@ fn walk(
 }
 
 /// A file's git mode and blob id; `None` for what is neither a file nor a link.
-fn file_entry(path: &Path, format: ObjectFormat) -> Result<Option<(String, String)>, String> {
+fn file_entry(path: &Path, format: ObjectFormat) -> Result<Option<(String, String)>, TagError> {
     let meta = match fs::symlink_metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        Err(e) => return Err(unreadable(path, e)),
     };
     if meta.file_type().is_symlink() {
-        let target =
-            fs::read_link(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let target = fs::read_link(path).map_err(|e| unreadable(path, e))?;
         let target = target.as_os_str().as_encoded_bytes();
         let mut id = BlobId::new(format, target.len() as u64);
         id.update(target);
@@ -956,6 +992,8 @@ docs
     fn outside_a_git_checkout_the_error_asks_for_a_tag() {
         let dir = tempfile::tempdir().unwrap();
         let err = derive(dir.path(), &DOCKERFILES).unwrap_err();
+        assert!(matches!(err, TagError::Git { .. }), "{err:?}");
+        let err = err.to_string();
         assert!(err.contains("--image-tag"), "{err}");
     }
 

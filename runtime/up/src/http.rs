@@ -35,7 +35,7 @@ impl Http {
     }
 
     /// Sends `method url` with an optional JSON body; gives up after `timeout`.
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         method: Method,
         url: &str,

@@ -69,7 +69,7 @@ impl Service {
 
     /// Waits until `GET url` answers 200, or fails when the child exits or `timeout`
     /// passes.
-    pub async fn wait_ready(
+    pub(crate) async fn wait_ready(
         &mut self,
         http: &Http,
         url: &str,

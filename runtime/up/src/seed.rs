@@ -72,7 +72,7 @@ impl Seed {
 
     /// The first seeded resource that already has records in the backend at `base`
     /// (so loading again would duplicate them), if any.
-    pub async fn already_present(&self, http: &Http, base: &str) -> Option<String> {
+    pub(crate) async fn already_present(&self, http: &Http, base: &str) -> Option<String> {
         for batch in &self.batches {
             let Some(list) = &batch.list_path else {
                 continue;
@@ -95,8 +95,9 @@ impl Seed {
     }
 
     /// Creates every record through the backend at `base` (`http://127.0.0.1:3000`);
-    /// gives the number created.
-    pub async fn load(&self, http: &Http, base: &str) -> Result<usize, String> {
+    /// gives the number created, or the message the run stops with. Crate-private:
+    /// the runner loads the seed; `Http` is its own client.
+    pub(crate) async fn load(&self, http: &Http, base: &str) -> Result<usize, String> {
         let mut created = 0;
         for batch in &self.batches {
             for record in &batch.records {

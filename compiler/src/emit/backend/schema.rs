@@ -5,7 +5,8 @@
 //! indexes that the migrations create; `backend/migrations/schema.toml` records it
 //! next to the migrations. When a spec changes after its first build, [`migration`]
 //! compares the recorded schema with the model's and writes the SQL of the next
-//! migration for both engines, or says which change needs a hand-written one.
+//! migration for both engines, or refuses: each change it cannot migrate is a
+//! [`Diagnostic`] (E03xx) located at the spec item that causes it.
 //!
 //! Column defaults are not part of the schema: the service applies a field's default
 //! itself, so the tables carry none (a NOT NULL column added to an existing table
@@ -21,6 +22,11 @@ use super::migrations::{
     sqlite_create_table, sqlite_type,
 };
 use super::*;
+use crate::diagnostics::{Code, Diagnostic};
+use crate::model::Origin;
+
+/// Where the reference explains what to do instead of a refused change.
+const SEE_DOCS: &str = "docs/spec.md, \"Changing a spec after the first deployment\"";
 
 /// Every table the migrations create, by name.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,8 +153,12 @@ pub struct NextMigration {
 }
 
 /// The migration from `old` to the model's schema `new`; every change shopgen cannot
-/// migrate by itself, as a sentence each, when there is one.
-pub fn migration(model: &Model, old: &Schema, new: &Schema) -> Result<NextMigration, Vec<String>> {
+/// migrate by itself, as a diagnostic each, when there is one.
+pub fn migration(
+    model: &Model,
+    old: &Schema,
+    new: &Schema,
+) -> Result<NextMigration, Vec<Diagnostic>> {
     let mut problems = Vec::new();
     let mut steps: Vec<String> = Vec::new();
     let mut sqlite = String::from("-- SQLite: from the previous schema to the spec's.\n");
@@ -190,9 +200,18 @@ pub fn migration(model: &Model, old: &Schema, new: &Schema) -> Result<NextMigrat
             let Some(now) = new_t.columns.get(col) else {
                 steps.push(format!("drop_{name}_{col}"));
                 if c.unique {
-                    problems.push(format!(
-                        "column {name}.{col} is unique, and SQLite cannot drop a unique column; \
-                         shopgen cannot migrate this automatically"
+                    problems.push(refusal(
+                        Code::E0308,
+                        &r.origin,
+                        format!(
+                            "unique column {name}.{col} is removed, and SQLite cannot drop a \
+                             unique column"
+                        ),
+                        format!(
+                            "keep the field `{col}` in `{}`; shopgen cannot migrate its \
+                             removal ({SEE_DOCS})",
+                            r.origin.path
+                        ),
                     ));
                 }
                 sqlite.push('\n');
@@ -205,10 +224,22 @@ pub fn migration(model: &Model, old: &Schema, new: &Schema) -> Result<NextMigrat
                 writeln!(postgres, "\nALTER TABLE {name} DROP COLUMN {col};").ok();
                 continue;
             };
+            let item = origin_of(r, col);
+            let keep = |what: &str| {
+                format!(
+                    "keep {what}, or add the new definition under a new name and remove this \
+                     one in a later build ({SEE_DOCS})"
+                )
+            };
             if c.sqlite != now.sqlite || c.postgres != now.postgres {
-                problems.push(format!(
-                    "column {name}.{col} changes type from {} to {}",
-                    c.postgres, now.postgres
+                problems.push(refusal(
+                    Code::E0301,
+                    item,
+                    format!(
+                        "column {name}.{col} changes type from {} to {}",
+                        c.postgres, now.postgres
+                    ),
+                    keep("the old type and size"),
                 ));
             }
             if c.not_null != now.not_null {
@@ -217,22 +248,50 @@ pub fn migration(model: &Model, old: &Schema, new: &Schema) -> Result<NextMigrat
                 } else {
                     ("optional", "required")
                 };
-                problems.push(format!("column {name}.{col} changes from {from} to {to}"));
+                problems.push(refusal(
+                    Code::E0302,
+                    item,
+                    format!("column {name}.{col} changes from {from} to {to}"),
+                    keep(&format!("it {from}")),
+                ));
             }
             if c.unique != now.unique {
-                problems.push(format!(
-                    "column {name}.{col} {} unique",
-                    if now.unique { "becomes" } else { "stops being" }
+                problems.push(refusal(
+                    Code::E0303,
+                    item,
+                    format!(
+                        "column {name}.{col} {} unique",
+                        if now.unique { "becomes" } else { "stops being" }
+                    ),
+                    keep("`unique` as it was"),
                 ));
             }
             if c.check != now.check {
-                problems.push(format!(
-                    "column {name}.{col} changes its list of enum values"
+                problems.push(refusal(
+                    Code::E0304,
+                    item,
+                    format!("column {name}.{col} changes its list of enum values"),
+                    keep("the old enum `values`"),
                 ));
             }
-            if old_t.foreign_keys.get(col) != new_t.foreign_keys.get(col) {
-                problems.push(format!(
-                    "column {name}.{col} changes the table it references or its on_delete"
+            let (was_fk, now_fk) = (old_t.foreign_keys.get(col), new_t.foreign_keys.get(col));
+            if was_fk != now_fk {
+                let change = match (was_fk, now_fk) {
+                    (Some(a), Some(b)) if a.references != b.references => format!(
+                        "changes the table it references from {} to {}",
+                        a.references, b.references
+                    ),
+                    (Some(a), Some(b)) => format!(
+                        "changes its on_delete from {} to {}",
+                        a.on_delete, b.on_delete
+                    ),
+                    _ => "changes the table it references or its on_delete".to_string(),
+                };
+                problems.push(refusal(
+                    Code::E0305,
+                    item,
+                    format!("column {name}.{col} {change}"),
+                    keep("the relation's old parent and `on_delete`"),
                 ));
             }
         }
@@ -287,25 +346,46 @@ fn add_column(
     t: &Table,
     sqlite: &mut String,
     postgres: &mut String,
-    problems: &mut Vec<String>,
+    problems: &mut Vec<Diagnostic>,
 ) {
     let table = &r.table;
     let field = r.fields.iter().find(|f| f.column == col);
+    let item = origin_of(r, col);
     // A NOT NULL column needs a value for the rows that exist: the field's default.
     let mut fill = None;
     if c.not_null {
         match field.and_then(|f| f.default.as_ref().map(|d| (f, d))) {
             Some((f, d)) => match default_literals(f, d) {
                 Some(lits) => fill = Some(lits),
-                None => problems.push(format!(
-                    "required field {table}.{col} is new, and its default cannot fill the rows \
-                     that exist (it is set at insert time); make it optional"
+                None => problems.push(refusal(
+                    Code::E0307,
+                    item,
+                    format!(
+                        "required field {table}.{col} is new, and its default cannot fill the \
+                         rows that exist (it is set at insert time)"
+                    ),
+                    "make it optional (`required = false`): SQLite cannot add a column whose \
+                     default is set at insert time",
                 )),
             },
-            None => problems.push(format!(
-                "required {} {table}.{col} is new and has no default to fill the rows that \
-                 exist; add a default or make it optional",
-                if field.is_some() { "field" } else { "relation" }
+            None if field.is_some() => problems.push(refusal(
+                Code::E0306,
+                item,
+                format!(
+                    "required field {table}.{col} is new and has no default to fill the rows \
+                     that exist"
+                ),
+                "add a default or make it optional (`required = false`)",
+            )),
+            None => problems.push(refusal(
+                Code::E0306,
+                item,
+                format!(
+                    "required relation {table}.{col} is new and has no default to fill the rows \
+                     that exist"
+                ),
+                "make it optional (`required = false`): the rows that exist have no parent to \
+                 point to",
             )),
         }
     }
@@ -379,6 +459,32 @@ fn add_column(
             writeln!(postgres, "CREATE INDEX {index} ON {table} ({cols});").ok();
         }
     }
+}
+
+/// The spec item that holds column `col` of `r`: its field or relation, else the
+/// resource itself.
+fn origin_of<'r>(r: &'r Resource, col: &str) -> &'r Origin {
+    r.fields
+        .iter()
+        .find(|f| f.column == col)
+        .map(|f| &f.origin)
+        .or_else(|| {
+            r.belongs_to
+                .iter()
+                .find(|b| b.column == col)
+                .map(|b| &b.origin)
+        })
+        .unwrap_or(&r.origin)
+}
+
+/// A change the planner refuses, at `item` in the spec.
+fn refusal(
+    code: Code,
+    item: &Origin,
+    message: impl Into<String>,
+    hint: impl Into<String>,
+) -> Diagnostic {
+    Diagnostic::new(code, item.span.clone(), item.path.clone(), message).hint(hint)
 }
 
 /// A default as a constant of each engine (SQLite, PostgreSQL); `None` for a default
