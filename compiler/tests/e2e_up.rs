@@ -183,14 +183,13 @@ fn reference_scenario_through_gateway_relay_backend_then_sigterm_stops_all() {
         None,
     );
     assert_eq!(a.status, 200, "{a:?}");
-    let line = up.wait_for_line("e2e-trace-4711", Duration::from_secs(10));
-    let backend_line = up
-        .output()
-        .into_iter()
-        .find(|l| l.trim_start().starts_with("backend |") && l.contains("e2e-trace-4711"));
+    // The services' output reaches `shopgen up` through separate pipes, so the relay's
+    // line may be printed before the backend's: wait for the backend's own.
+    let at = up.wait_for(&["backend | ", "e2e-trace-4711"], Duration::from_secs(10));
     assert!(
-        backend_line.is_some(),
-        "the backend logged no line with the request id (first seen: {line})"
+        up.output()[at].trim_start().starts_with("backend |"),
+        "{}",
+        up.output()[at]
     );
 
     // SIGTERM: the gateway, the relay and the backend stop; no process is left.
