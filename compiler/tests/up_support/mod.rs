@@ -360,6 +360,16 @@ impl Up {
         signal(self.child.id(), sig);
     }
 
+    /// Sends `sig` to the process group `shopgen up` leads, as a terminal sends Ctrl-C
+    /// (SIGINT) to its foreground group.
+    pub fn signal_group(&self, sig: libc::c_int) {
+        let pgid = libc::pid_t::try_from(self.child.id()).expect("pid fits");
+        // SAFETY: `kill` has no memory-safety preconditions.
+        unsafe {
+            libc::kill(-pgid, sig);
+        }
+    }
+
     /// SIGTERM; `shopgen up` must stop everything and exit 0 within a minute.
     pub fn stop(mut self) {
         self.signal(libc::SIGTERM);
