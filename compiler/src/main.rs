@@ -62,8 +62,8 @@ enum Command {
     /// change; 1: changes; 3: exposure widens; 2: error.
     Diff(cli::diff::DiffArgs),
     /// Run the whole stack locally: the backend, the relay, and a local emulator of
-    /// API Gateway in front, from the generated files (Ctrl-C stops all three). Needs
-    /// the cargo feature `up`: `cargo run -p shopgen --features up -- up SPEC`.
+    /// API Gateway in front, from the generated files (Ctrl-C stops all three). Builds
+    /// them and its runner with cargo in the workspace that holds the output folder.
     Up(up::UpArgs),
     /// Deploy the stack to Google Cloud with terraform, gcloud, docker and kubectl:
     /// preflight, APIs and registry, images (immutable tag), full apply, database
@@ -210,16 +210,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     };
     match cli.command {
-        Command::Up(args) => {
-            // The arguments after `up`, as typed, for the message of a build without it.
-            let raw: Vec<String> = std::env::args_os()
-                .skip(1)
-                .map(|a| a.to_string_lossy().into_owned())
-                .skip_while(|a| a != "up")
-                .skip(1)
-                .collect();
-            up::run(args, &raw)
-        }
+        Command::Up(args) => up::run(args),
         Command::Init(args) => cli::init::run(args, verbosity == Verbosity::Quiet),
         Command::Diff(args) => cli::diff::run(args),
         Command::Deploy(args) => deploy_cli::run(deploy_cli::Which::Deploy, args),

@@ -1,8 +1,9 @@
 //! End-to-end: `shopgen up` on the reference spec, as real processes on 127.0.0.1.
 //!
-//! Each test starts the built `shopgen` binary (`up specs/shop.toml`) from the
-//! repository root on free ports with its own SQLite file, waits for the banner, and
-//! speaks HTTP to the gateway, the relay and the backend. The API key's journey and a
+//! Each test starts the built `shopgen` binary (`up specs/shop.toml`; the plain
+//! binary, which builds its runner `shopgen-up` with the generated crates and hands
+//! over to it) from the repository root on free ports with its own SQLite file, waits
+//! for the banner, and speaks HTTP to the gateway, the relay and the backend. The API key's journey and a
 //! dead backend are checked on a chain built by hand from the same pieces (the local
 //! gateway in front of the generated relay in front of a recording upstream).
 
@@ -64,6 +65,43 @@ fn children_of(parent: u32) -> Vec<(u32, String)> {
         }
     }
     out
+}
+
+/// Every live process below `root` (children, their children, …).
+fn descendants(root: u32) -> Vec<(u32, String)> {
+    let mut found = Vec::new();
+    let mut queue = vec![root];
+    while let Some(parent) = queue.pop() {
+        for (pid, cmd) in children_of(parent) {
+            queue.push(pid);
+            found.push((pid, cmd));
+        }
+    }
+    found
+}
+
+/// Live processes in the process group `pgid`.
+fn group_members(pgid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|stat| {
+                    // `pid (comm) state ppid pgrp …`
+                    let (_, after) = stat.rsplit_once(')')?;
+                    let mut fields = after.split_whitespace();
+                    let state = fields.next()?;
+                    let pgrp = fields.nth(1)?.parse::<u32>().ok()?;
+                    Some(state != "Z" && pgrp == pgid)
+                })
+                .unwrap_or(false)
+        })
+        .collect()
 }
 
 fn alive(pid: u32) -> bool {
@@ -183,14 +221,13 @@ fn reference_scenario_through_gateway_relay_backend_then_sigterm_stops_all() {
         None,
     );
     assert_eq!(a.status, 200, "{a:?}");
-    let line = up.wait_for_line("e2e-trace-4711", Duration::from_secs(10));
-    let backend_line = up
-        .output()
-        .into_iter()
-        .find(|l| l.trim_start().starts_with("backend |") && l.contains("e2e-trace-4711"));
+    // The services' output reaches `shopgen up` through separate pipes, so the relay's
+    // line may be printed before the backend's: wait for the backend's own.
+    let at = up.wait_for(&["backend | ", "e2e-trace-4711"], Duration::from_secs(10));
     assert!(
-        backend_line.is_some(),
-        "the backend logged no line with the request id (first seen: {line})"
+        up.output()[at].trim_start().starts_with("backend |"),
+        "{}",
+        up.output()[at]
     );
 
     // SIGTERM: the gateway, the relay and the backend stop; no process is left.
@@ -201,6 +238,63 @@ fn reference_scenario_through_gateway_relay_backend_then_sigterm_stops_all() {
         wait_gone(pid, Duration::from_secs(5));
     }
     assert!(children_of(up.child.id()).is_empty());
+    let refused = TcpStream::connect((Ipv4Addr::LOCALHOST, up.gateway)).is_err();
+    assert!(refused, "the gateway port still accepts connections");
+}
+
+/// What a new user runs, `shopgen up specs/shop.toml --api-key k` with the plain
+/// `shopgen` (this test's binary is built as `cargo run -p shopgen` builds it: no
+/// features, no server stack linked): it builds its runner and the generated crates,
+/// serves the reference document through the local gateway, and a Ctrl-C (SIGINT to
+/// its process group, as a terminal sends it) stops every process it started.
+#[test]
+fn plain_shopgen_up_serves_the_reference_document_and_ctrl_c_leaves_no_process() {
+    let mut up = start(&["--api-key", "k"], None);
+    for (path, body) in [
+        (
+            "/products",
+            r#"{"title":"Veranda Symphony","price":"83.84"}"#,
+        ),
+        (
+            "/products/1/reviews",
+            r#"{"name":"Edsger Dijkstra","message":"Too bitter for me.","rate":2}"#,
+        ),
+    ] {
+        let a = http("POST", up.backend, path, &[], Some(body));
+        assert_eq!(a.status, 201, "{a:?}");
+    }
+    let a = http("GET", up.gateway, "/products", &[("X-API-KEY", "k")], None);
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(a.body, REFERENCE);
+    assert_eq!(http("GET", up.gateway, "/products", &[], None).status, 401);
+
+    // The stack file the command handed over (it holds the key) is gone.
+    let pid = up.child.id();
+    let leftover: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .expect("temp dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&format!("shopgen-up-{pid}-")))
+        .collect();
+    assert!(leftover.is_empty(), "{leftover:?}");
+
+    let tree = descendants(pid);
+    let (backend_pid, relay_pid) = services(&up);
+    for p in [backend_pid, relay_pid] {
+        assert!(tree.iter().any(|(t, _)| *t == p), "{tree:?}");
+    }
+    up.signal_group(libc::SIGINT);
+    assert_eq!(up.wait_exit(Duration::from_secs(60)), Some(0));
+    assert!(
+        up.output()
+            .iter()
+            .any(|l| l.contains("Ctrl-C: stopping the gateway, the relay and the backend")),
+        "no stop message"
+    );
+    for (p, _) in &tree {
+        wait_gone(*p, Duration::from_secs(5));
+    }
+    assert!(group_members(pid).is_empty(), "{:?}", group_members(pid));
     let refused = TcpStream::connect((Ipv4Addr::LOCALHOST, up.gateway)).is_err();
     assert!(refused, "the gateway port still accepts connections");
 }

@@ -32,7 +32,7 @@ fn the_starter_spec_builds_checks_and_serves_through_the_local_gateway() {
         "{said}"
     );
     assert!(
-        said.contains("cargo run -p shopgen --features up -- up specs/inventory.toml"),
+        said.contains("cargo run -p shopgen -- up specs/inventory.toml"),
         "{said}"
     );
     let spec = std::fs::read_to_string(cwd.join("specs/inventory.toml")).unwrap();

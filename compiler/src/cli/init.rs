@@ -65,10 +65,10 @@ pub fn run(args: InitArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         }
         eprintln!("next:");
         eprintln!(
-            "  cargo run -p shopgen -- build {shown}                  # writes generated/{}/",
+            "  cargo run -p shopgen -- build {shown}   # writes generated/{}/",
             args.name
         );
-        eprintln!("  cargo run -p shopgen --features up -- up {shown}   # runs it on this machine");
+        eprintln!("  cargo run -p shopgen -- up {shown}      # runs it on this machine");
     }
     Ok(ExitCode::SUCCESS)
 }

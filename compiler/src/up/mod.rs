@@ -3,16 +3,20 @@
 //! The command's spec-side half: it compiles the spec, checks that the output folder
 //! holds what `shopgen build` writes (the same expected output `build` and `check`
 //! use, so `up` works after any schema change a build migrates), checks the seed
-//! file against the model, and describes the stack for the runner. The runner, which
-//! starts processes, binds ports and serves the local API Gateway emulator, is the
-//! crate `shopgen-up`; it links tokio and hyper, so the `shopgen` command includes it
-//! only with the cargo feature `up`. Without it, `shopgen up` says how to get it.
+//! file against the model, claims the ports, and describes the stack for the runner.
+//! [`runner`] then builds the generated backend and relay and the runner itself
+//! (`shopgen-up`, which links tokio, hyper and the local API Gateway emulator, so
+//! this command does not) and hands over to it. Why it is split this way:
+//! `shopgen-up-stack`'s decisions.
 
-#[cfg(feature = "up")]
+mod runner;
 mod seed;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+use anyhow::Context;
+use shopgen_up_stack::{FORMAT, Ports, Stack};
 
 /// Environment variable with API keys, comma-separated.
 pub const API_KEYS_ENV: &str = "SHOPGEN_API_KEYS";
@@ -49,46 +53,10 @@ pub struct UpArgs {
     pub seed: Option<PathBuf>,
 }
 
-/// The command that runs `shopgen up` with the same arguments from a build that has
-/// the `up` feature.
-#[cfg_attr(feature = "up", allow(dead_code))]
-fn with_feature(args: &[String]) -> String {
-    let mut command = String::from("cargo run -p shopgen --features up -- up");
-    for arg in args {
-        command.push(' ');
-        let plain = !arg.is_empty()
-            && arg
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+%".contains(c));
-        if plain {
-            command.push_str(arg);
-        } else {
-            command.push('\'');
-            command.push_str(&arg.replace('\'', r"'\''"));
-            command.push('\'');
-        }
-    }
-    command
-}
-
-/// Runs `shopgen up` to the end; the exit code to give. `raw` is the command line
-/// after `up`, for the message of a build without the runner.
-#[cfg(not(feature = "up"))]
-pub fn run(_args: UpArgs, raw: &[String]) -> anyhow::Result<ExitCode> {
-    eprintln!(
-        "error: this shopgen was built without `shopgen up` (it links a web server stack, \
-         so it is the cargo feature `up`, off by default)\n\
-         run it with: {}",
-        with_feature(raw)
-    );
-    Ok(ExitCode::from(2))
-}
-
-/// Runs `shopgen up` to the end; the exit code to give.
-#[cfg(feature = "up")]
-pub fn run(args: UpArgs, _raw: &[String]) -> anyhow::Result<ExitCode> {
-    use anyhow::Context;
-
+/// Runs `shopgen up`: on success the runner takes over this process, so this returns
+/// only on an error before it starts (a bad spec, stale output, a busy port, a
+/// failed build), with the exit code to give.
+pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     let source = shopgen::source_for(&args.spec);
     let Some(compiled) = crate::compile(&args.spec)? else {
         return Ok(ExitCode::from(1));
@@ -112,6 +80,12 @@ pub fn run(args: UpArgs, _raw: &[String]) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
+    // Before the build, so a busy port is reported at once; `0` becomes a free port.
+    let ports = shopgen_up_stack::claim(Ports {
+        gateway: args.gateway_port,
+        relay: args.relay_port,
+        backend: args.backend_port.unwrap_or(model.service.container_port),
+    })?;
     let database_url = match &args.database_url {
         Some(url) => url.clone(),
         None => {
@@ -132,14 +106,14 @@ pub fn run(args: UpArgs, _raw: &[String]) -> anyhow::Result<ExitCode> {
         .map(|(k, v)| (k.to_string(), v))
         .collect();
     let names = &model.service.names;
-    shopgen_up::run(shopgen_up::Stack {
+    let built = runner::build(&out, &names.backend_crate, &names.relay_crate)?;
+    let stack = Stack {
+        format: FORMAT,
         service_name: model.service.name.clone(),
-        out,
-        backend_crate: names.backend_crate.clone(),
-        relay_crate: names.relay_crate.clone(),
-        gateway_port: args.gateway_port,
-        relay_port: args.relay_port,
-        backend_port: args.backend_port.unwrap_or(model.service.container_port),
+        backend_exe: built.backend,
+        relay_exe: built.relay,
+        gateway_document: out.join("openapi").join("gateway.yaml"),
+        ports,
         database_url,
         // The per-route Cache-Control policy, as k8s/deployment.yaml sets it.
         backend_env: vec![(
@@ -156,23 +130,6 @@ pub fn run(args: UpArgs, _raw: &[String]) -> anyhow::Result<ExitCode> {
             .collect(),
         example_path,
         seed,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::with_feature;
-
-    #[test]
-    fn the_command_with_the_feature_repeats_the_arguments() {
-        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(
-            with_feature(&args(&["specs/shop.toml"])),
-            "cargo run -p shopgen --features up -- up specs/shop.toml"
-        );
-        assert_eq!(
-            with_feature(&args(&["specs/shop.toml", "--api-key", "it's mine"])),
-            r"cargo run -p shopgen --features up -- up specs/shop.toml --api-key 'it'\''s mine'"
-        );
-    }
+    };
+    runner::hand_over(&built.runner, &stack)
 }

@@ -1,6 +1,6 @@
 //! Sample data for `shopgen up --seed FILE`: a small JSON format, checked against the
-//! model before anything starts; the runner (`shopgen_up::seed`) loads it through the
-//! backend's internal API.
+//! model before anything starts, and resolved into the stack's `Seed`; the runner loads
+//! it through the backend's internal API.
 //!
 //! The format: top-level keys are resources' plural JSON names, each a list of records
 //! in the order to create them. A record is the create payload; a member named after
@@ -20,7 +20,7 @@ use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
 use shopgen::model::{Model, Resource, RouteKind};
-use shopgen_up::seed::{Batch, Create, Record, Seed};
+use shopgen_up_stack::{Batch, Create, Record, Seed};
 
 /// Parses seed text and checks it against the model: every key names a resource or a
 /// has-many relation, and every record has a route that creates it.

@@ -1,7 +1,8 @@
 //! Shared harness of the tests that run `shopgen up` as real processes on 127.0.0.1:
-//! free ports, a scratch workspace that links this repository's runtime crates, one
-//! HTTP/1.1 exchange at a time over a plain socket, and [`Up`], a running `shopgen up`
-//! whose printed lines are collected and which is stopped when dropped.
+//! free ports, a scratch workspace that links this repository's runtime crates and
+//! has its runner, one HTTP/1.1 exchange at a time over a plain socket, and [`Up`], a
+//! running `shopgen up` whose printed lines are collected and which is stopped when
+//! dropped.
 
 #![allow(dead_code)]
 
@@ -50,10 +51,18 @@ pub fn shopgen(cwd: &Path) -> Command {
     c
 }
 
+/// `shopgen up`'s runner, the package `shopgen-up`: a member of every scratch
+/// workspace, at the same place as in this repository.
+pub const RUNNER_MEMBER: &str = "runtime/up";
+
 /// A workspace whose members are `members`, with this repository's
 /// `[workspace.package]`, `[workspace.dependencies]` (path dependencies made
 /// absolute) and profiles, lock file and toolchain: builds in it reuse the shared
 /// target folder and fetch nothing.
+///
+/// `shopgen up` builds its runner in the workspace that holds the output folder, as
+/// in a checkout of shopgen, so the workspace also has [`RUNNER_MEMBER`]: a link to
+/// this repository's `runtime/up`.
 pub fn scratch_workspace(members: &[&str]) -> tempfile::TempDir {
     let root = repo_root();
     let manifest: toml::Table = std::fs::read_to_string(root.join("Cargo.toml"))
@@ -66,7 +75,13 @@ pub fn scratch_workspace(members: &[&str]) -> tempfile::TempDir {
         .clone();
     ws.insert(
         "members".into(),
-        toml::Value::Array(members.iter().map(|m| (*m).into()).collect()),
+        toml::Value::Array(
+            members
+                .iter()
+                .chain([&RUNNER_MEMBER])
+                .map(|m| (*m).into())
+                .collect(),
+        ),
     );
     ws.remove("exclude");
     let deps = ws
@@ -93,6 +108,9 @@ pub fn scratch_workspace(members: &[&str]) -> tempfile::TempDir {
     for file in ["Cargo.lock", "rust-toolchain.toml"] {
         std::fs::copy(root.join(file), dir.path().join(file)).expect("copy");
     }
+    let runner = dir.path().join(RUNNER_MEMBER);
+    std::fs::create_dir_all(runner.parent().expect("runtime/")).expect("mkdir runtime/");
+    std::os::unix::fs::symlink(root.join(RUNNER_MEMBER), &runner).expect("link runtime/up");
     dir
 }
 
@@ -340,6 +358,16 @@ impl Up {
     /// Sends `sig` to `shopgen up` itself (not its group).
     pub fn signal(&self, sig: libc::c_int) {
         signal(self.child.id(), sig);
+    }
+
+    /// Sends `sig` to the process group `shopgen up` leads, as a terminal sends Ctrl-C
+    /// (SIGINT) to its foreground group.
+    pub fn signal_group(&self, sig: libc::c_int) {
+        let pgid = libc::pid_t::try_from(self.child.id()).expect("pid fits");
+        // SAFETY: `kill` has no memory-safety preconditions.
+        unsafe {
+            libc::kill(-pgid, sig);
+        }
     }
 
     /// SIGTERM; `shopgen up` must stop everything and exit 0 within a minute.

@@ -143,6 +143,7 @@ fn base64url_decode(s: &str) -> Option<Vec<u8>> {
 mod tests {
     use super::*;
     use hyper::HeaderMap;
+    use hyper::header::HeaderName;
     use hyper::header::HeaderValue;
 
     fn b64(bytes: &[u8]) -> String {

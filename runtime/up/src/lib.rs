@@ -1,20 +1,20 @@
 //! `shopgen up`'s runner: the whole stack on one machine, from the generated files.
 //!
 //! This crate holds everything `shopgen up` needs that links the server stack (tokio,
-//! hyper, the local API Gateway emulator), so the compiler itself does not: the
-//! `shopgen` command gets it only with its `up` feature. It knows nothing about specs;
-//! the command compiles the spec, checks that the output folder is current and
+//! hyper, the local API Gateway emulator), so the compiler does not. Its binary,
+//! `shopgen-up`, is built by the `shopgen` command in the same `cargo build` as the
+//! generated backend and relay, and the command then replaces itself with it (see
+//! `shopgen-up-stack` for why). It knows nothing about specs: the command compiles the
+//! spec, checks that the output folder is current, claims the ports, builds, and
 //! describes the stack as a [`Stack`]. [`run`] then, until Ctrl-C or SIGTERM:
 //!
-//! 1. checks that the ports are free;
-//! 2. `cargo build -p <backend crate> -p <relay crate>` in the output folder, with
-//!    cargo's progress visible;
-//! 3. starts the backend, waits for `/readyz`; starts the relay in front of it, waits
+//! 1. binds the gateway's port (the others are checked again as each service starts);
+//! 2. starts the backend, waits for `/readyz`; starts the relay in front of it, waits
 //!    for `/healthz`; loads the seed through the backend's internal API;
-//! 4. serves the local API Gateway emulator (`shopgen-gateway-local`) in-process, from
+//! 3. serves the local API Gateway emulator (`shopgen-gateway-local`) in-process, from
 //!    the output's `openapi/gateway.yaml` with the backend address pointed at the
 //!    relay, and prints the three URLs;
-//! 5. on Ctrl-C or SIGTERM stops the gateway, then the relay, then the backend (SIGTERM,
+//! 4. on Ctrl-C or SIGTERM stops the gateway, then the relay, then the backend (SIGTERM,
 //!    then SIGKILL after a grace period) and reaps them; if the backend or the relay
 //!    exits by itself, says so and stops the rest (exit code 1).
 //!
@@ -22,61 +22,26 @@
 
 mod http;
 mod procs;
-pub mod seed;
+mod seed;
 
 use std::collections::BTreeSet;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener as StdListener};
-use std::path::{Path, PathBuf};
-use std::process::{ExitCode, Stdio};
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpListener;
 
 use shopgen_facts::{backend::env as backend, relay::env as relay};
 use shopgen_gateway_local::{Gateway, GatewayConfig, GatewayDocument};
+use shopgen_up_stack::{Ports, Role, bind_loopback};
 
 use http::Http;
 use procs::Service;
-pub use seed::Seed;
+pub use shopgen_up_stack::Stack;
 
 /// Time the backend and relay get to drain after SIGTERM before they are killed.
 const STOP_GRACE: Duration = Duration::from_secs(15);
-
-/// The stack to run, as the `shopgen` command derives it from the spec and its flags.
-#[derive(Debug, Clone)]
-pub struct Stack {
-    /// The service's name, for the banner.
-    pub service_name: String,
-    /// The output folder; `cargo build` runs there (its generated crates are members
-    /// of the workspace around it).
-    pub out: PathBuf,
-    /// The generated backend's package (and binary) name.
-    pub backend_crate: String,
-    /// The generated relay's package (and binary) name.
-    pub relay_crate: String,
-    /// Requested ports (0: any free port).
-    pub gateway_port: u16,
-    pub relay_port: u16,
-    pub backend_port: u16,
-    /// The backend's `DATABASE_URL`.
-    pub database_url: String,
-    /// The backend's environment besides `HOST`, `PORT` and `DATABASE_URL`.
-    pub backend_env: Vec<(String, String)>,
-    /// The relay's environment besides `HOST`, `PORT` and `UPSTREAM_URL`.
-    pub relay_env: Vec<(String, String)>,
-    /// The header API Gateway reads the key from (for the banner's example).
-    pub api_key_header: String,
-    /// Keys the gateway accepts; when empty, one is generated and printed.
-    pub api_keys: BTreeSet<String>,
-    /// A public path without parameters, for the banner's example request.
-    pub example_path: String,
-    /// Records to create through the internal API after start (into an empty
-    /// database only).
-    pub seed: Option<Seed>,
-}
 
 /// Runs the stack to the end; the exit code to give.
 pub fn run(stack: Stack) -> anyhow::Result<ExitCode> {
@@ -88,59 +53,27 @@ pub fn run(stack: Stack) -> anyhow::Result<ExitCode> {
     runtime.block_on(up(stack))
 }
 
-/// The three ports, after `0` was resolved.
-struct Ports {
-    gateway: u16,
-    relay: u16,
-    backend: u16,
-}
-
 async fn up(stack: Stack) -> anyhow::Result<ExitCode> {
     let mut keys = stack.api_keys.clone();
     let generated_key = keys.is_empty().then(generate_key);
     if let Some(k) = &generated_key {
         keys.insert(k.clone());
     }
-    let out = &stack.out;
-    let gateway_doc_path = out.join("openapi").join("gateway.yaml");
-    let gateway_doc = std::fs::read_to_string(&gateway_doc_path)
+    let gateway_doc_path = &stack.gateway_document;
+    let gateway_doc = std::fs::read_to_string(gateway_doc_path)
         .with_context(|| format!("cannot read {}", gateway_doc_path.display()))?;
     let gateway_doc = GatewayDocument::parse(&gateway_doc)
         .map_err(|e| anyhow::anyhow!("{}: {e}", gateway_doc_path.display()))?;
 
-    // Ports: the gateway's listener is held from now on; the others are checked now
-    // (so a busy port is reported before a long build) and again just before use.
-    let gateway_listener = bind(stack.gateway_port, "gateway", "--gateway-port")?;
-    let ports = Ports {
-        gateway: gateway_listener.local_addr()?.port(),
-        relay: free_port(stack.relay_port, "relay", "--relay-port")?,
-        backend: free_port(stack.backend_port, "backend", "--backend-port")?,
-    };
-    if ports.relay == ports.backend
-        || ports.relay == ports.gateway
-        || ports.backend == ports.gateway
-    {
-        bail!(
-            "the gateway, relay and backend need three different ports (got {}, {}, {})",
-            ports.gateway,
-            ports.relay,
-            ports.backend
-        );
-    }
-
-    let (backend_exe, relay_exe) = build(&stack).await?;
+    // The command claimed the ports before its build; the gateway's is held from now
+    // on, the others are checked again just before each service starts.
+    let ports = stack.ports;
+    let gateway_listener = bind_loopback(ports.gateway, Role::Gateway)?;
 
     let http = Http::new();
     let mut backend: Option<Service> = None;
     let mut relay: Option<Service> = None;
-    let started = start(
-        &stack,
-        &http,
-        &ports,
-        (&backend_exe, &relay_exe),
-        (&mut backend, &mut relay),
-    )
-    .await;
+    let started = start(&stack, &http, (&mut backend, &mut relay)).await;
     let code = match started {
         Ok(()) => {
             let (Some(b), Some(r)) = (backend.as_mut(), relay.as_mut()) else {
@@ -183,110 +116,16 @@ async fn up(stack: Stack) -> anyhow::Result<ExitCode> {
     Ok(code)
 }
 
-/// Binds 127.0.0.1:`port` (0: any), or explains which flag picks another port.
-fn bind(port: u16, what: &str, flag: &str) -> anyhow::Result<StdListener> {
-    StdListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AddrInUse {
-            anyhow::anyhow!(
-                "port {port} ({what}) is already in use; choose another with {flag} <PORT>"
-            )
-        } else {
-            anyhow::anyhow!("cannot listen on 127.0.0.1:{port} ({what}): {e}; see {flag}")
-        }
-    })
-}
-
-/// A port that is free now: `port` itself, or any free one for 0.
-fn free_port(port: u16, what: &str, flag: &str) -> anyhow::Result<u16> {
-    let listener = bind(port, what, flag)?;
-    Ok(listener.local_addr()?.port())
-}
-
-/// Builds the generated backend and relay with cargo (progress on stderr); gives the
-/// two executables.
-async fn build(stack: &Stack) -> anyhow::Result<(PathBuf, PathBuf)> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    eprintln!(
-        "building {} and {} (cargo build) …",
-        stack.backend_crate, stack.relay_crate
-    );
-    let mut child = tokio::process::Command::new(&cargo)
-        .args([
-            "build",
-            "-p",
-            &stack.backend_crate,
-            "-p",
-            &stack.relay_crate,
-            "--message-format=json-render-diagnostics",
-        ])
-        .current_dir(&stack.out)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .context("cannot run cargo")?;
-    let mut executables: Vec<(String, String, PathBuf)> = Vec::new();
-    if let Some(stdout) = child.stdout.take() {
-        let mut lines = BufReader::new(stdout).lines();
-        while let Some(line) = lines.next_line().await? {
-            let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else {
-                continue;
-            };
-            if msg["reason"] != "compiler-artifact" {
-                continue;
-            }
-            let is_bin = msg["target"]["kind"]
-                .as_array()
-                .is_some_and(|k| k.iter().any(|k| k == "bin"));
-            if let (true, Some(exe)) = (is_bin, msg["executable"].as_str()) {
-                executables.push((
-                    msg["package_id"].as_str().unwrap_or_default().to_string(),
-                    msg["target"]["name"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_string(),
-                    PathBuf::from(exe),
-                ));
-            }
-        }
-    }
-    let status = child.wait().await?;
-    if !status.success() {
-        bail!(
-            "`cargo build -p {} -p {}` failed ({status}); see the errors above",
-            stack.backend_crate,
-            stack.relay_crate
-        );
-    }
-    let find = |krate: &str| {
-        executables
-            .iter()
-            .find(|(pkg, target, _)| target == krate || package_is(pkg, krate))
-            .map(|(_, _, exe)| exe.clone())
-            .ok_or_else(|| anyhow::anyhow!("cargo built no executable for `{krate}`"))
-    };
-    Ok((find(&stack.backend_crate)?, find(&stack.relay_crate)?))
-}
-
-/// Whether a cargo package id (`path+file:///…/backend#shop-backend@0.1.0` or the older
-/// `shop-backend 0.1.0 (path+file:///…)`) names the package `name`.
-fn package_is(package_id: &str, name: &str) -> bool {
-    package_id.starts_with(&format!("{name} "))
-        || package_id
-            .rsplit_once('#')
-            .is_some_and(|(_, tail)| tail.split('@').next() == Some(name))
-}
-
 /// Starts the backend and the relay, waits for both, loads the seed.
 async fn start(
     stack: &Stack,
     http: &Http,
-    ports: &Ports,
-    (backend_exe, relay_exe): (&Path, &Path),
     (backend, relay): (&mut Option<Service>, &mut Option<Service>),
 ) -> anyhow::Result<()> {
-    free_port(ports.backend, "backend", "--backend-port")?;
+    let ports = &stack.ports;
+    let backend_exe = &stack.backend_exe;
+    let relay_exe = &stack.relay_exe;
+    drop(bind_loopback(ports.backend, Role::Backend)?);
     let mut env: Vec<(&str, String)> = vec![
         (backend::HOST, "127.0.0.1".into()),
         (backend::PORT, ports.backend.to_string()),
@@ -311,7 +150,7 @@ async fn start(
     .await
     .map_err(anyhow::Error::msg)?;
 
-    free_port(ports.relay, "relay", "--relay-port")?;
+    drop(bind_loopback(ports.relay, Role::Relay)?);
     let mut env: Vec<(&str, String)> = vec![
         (relay::HOST, "127.0.0.1".into()),
         (relay::PORT, ports.relay.to_string()),
@@ -331,15 +170,14 @@ async fn start(
     .map_err(anyhow::Error::msg)?;
 
     if let Some(seed) = &stack.seed {
-        if let Some(present) = seed.already_present(http, &backend_url).await {
+        if let Some(present) = seed::already_present(seed, http, &backend_url).await {
             eprintln!(
                 "seed not loaded: the database already has {present} (loading again would \
                  duplicate them; start from an empty database to reseed)"
             );
             return Ok(());
         }
-        let n = seed
-            .load(http, &backend_url)
+        let n = seed::load(seed, http, &backend_url)
             .await
             .map_err(|e| anyhow::anyhow!("seed: {e}"))?;
         eprintln!("seeded {n} records through the internal API");
@@ -487,26 +325,6 @@ fn generate_key() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn package_ids_in_both_formats() {
-        assert!(package_is(
-            "path+file:///w/generated/shop/backend#shop-backend@0.1.0",
-            "shop-backend"
-        ));
-        assert!(package_is(
-            "shop-backend 0.1.0 (path+file:///w/generated/shop/backend)",
-            "shop-backend"
-        ));
-        assert!(!package_is(
-            "path+file:///w/generated/shop/relay#shop-relay@0.1.0",
-            "shop-backend"
-        ));
-        assert!(!package_is(
-            "path+file:///w/x#shop-backend-extra@0.1.0",
-            "shop-backend"
-        ));
-    }
 
     #[test]
     fn generated_keys_differ() {

@@ -2,110 +2,52 @@
 //! API.
 //!
 //! The `shopgen` command reads the seed file and checks it against the spec; what it
-//! hands over is resolved: every record knows the route that creates it. Every
-//! request is a `POST` in file order (a parent before its children), so ids come out
-//! as the file reads.
+//! hands over ([`Seed`], in the stack) is resolved: every record knows the route that
+//! creates it. Every request is a `POST` in file order (a parent before its
+//! children), so ids come out as the file reads.
 
 use std::time::Duration;
 
 use hyper::Method;
-use serde_json::{Map, Value};
+use serde_json::Value;
+use shopgen_up_stack::{Create, Record, Seed};
 
 use crate::http::{Answer, Http};
 
-/// A checked seed: per resource, the records to create.
-#[derive(Debug, Clone, Default)]
-pub struct Seed {
-    pub batches: Vec<Batch>,
-}
-
-/// The records of one resource, as the file lists them under one top-level key.
-#[derive(Debug, Clone)]
-pub struct Batch {
-    /// The resource's plural JSON name: the file's key and the list answer's member.
-    pub plural: String,
-    /// The resource's list route, if it has one (to see whether it has records).
-    pub list_path: Option<String>,
-    pub records: Vec<Record>,
-}
-
-/// One record and its children.
-#[derive(Debug, Clone)]
-pub struct Record {
-    /// Where it sits in the file (`products[0].reviews[1]`), for messages.
-    pub at: String,
-    /// The resource's singular JSON name (the member a create answer's body holds).
-    pub singular: String,
-    /// How it is created.
-    pub create: Create,
-    /// The create payload, without the children.
-    pub payload: Map<String, Value>,
-    /// Records created after this one, each under it.
-    pub children: Vec<Record>,
-}
-
-/// The route that creates a record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Create {
-    /// `POST path`.
-    Post(String),
-    /// A child through its nested route: `POST path` with the one `{…}` parameter
-    /// replaced by the parent's id (`/products/{id}/reviews`).
-    Nested(String),
-    /// A child through its own route: `POST path` with the parent's id in `column`.
-    WithForeignKey { path: String, column: String },
-}
-
-impl Seed {
-    /// Number of records, children included.
-    pub fn len(&self) -> usize {
-        fn count(records: &[Record]) -> usize {
-            records.iter().map(|r| 1 + count(&r.children)).sum()
+/// The first seeded resource that already has records in the backend at `base` (so
+/// loading again would duplicate them), if any.
+pub(crate) async fn already_present(seed: &Seed, http: &Http, base: &str) -> Option<String> {
+    for batch in &seed.batches {
+        let Some(list) = &batch.list_path else {
+            continue;
+        };
+        let url = format!("{base}{list}?limit=1");
+        let answer = http
+            .send(Method::GET, &url, None, Duration::from_secs(10))
+            .await
+            .ok()?;
+        let body: Value = serde_json::from_slice(&answer.body).ok()?;
+        if body
+            .get(batch.plural.as_str())
+            .and_then(Value::as_array)
+            .is_some_and(|a| !a.is_empty())
+        {
+            return Some(batch.plural.clone());
         }
-        self.batches.iter().map(|b| count(&b.records)).sum()
     }
+    None
+}
 
-    /// Whether the seed creates nothing.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The first seeded resource that already has records in the backend at `base`
-    /// (so loading again would duplicate them), if any.
-    pub(crate) async fn already_present(&self, http: &Http, base: &str) -> Option<String> {
-        for batch in &self.batches {
-            let Some(list) = &batch.list_path else {
-                continue;
-            };
-            let url = format!("{base}{list}?limit=1");
-            let answer = http
-                .send(Method::GET, &url, None, Duration::from_secs(10))
-                .await
-                .ok()?;
-            let body: Value = serde_json::from_slice(&answer.body).ok()?;
-            if body
-                .get(batch.plural.as_str())
-                .and_then(Value::as_array)
-                .is_some_and(|a| !a.is_empty())
-            {
-                return Some(batch.plural.clone());
-            }
+/// Creates every record through the backend at `base` (`http://127.0.0.1:3000`); gives
+/// the number created.
+pub(crate) async fn load(seed: &Seed, http: &Http, base: &str) -> Result<usize, String> {
+    let mut created = 0;
+    for batch in &seed.batches {
+        for record in &batch.records {
+            created += load_record(http, base, record, None).await?;
         }
-        None
     }
-
-    /// Creates every record through the backend at `base` (`http://127.0.0.1:3000`);
-    /// gives the number created, or the message the run stops with. Crate-private:
-    /// the runner loads the seed; `Http` is its own client.
-    pub(crate) async fn load(&self, http: &Http, base: &str) -> Result<usize, String> {
-        let mut created = 0;
-        for batch in &self.batches {
-            for record in &batch.records {
-                created += load_record(http, base, record, None).await?;
-            }
-        }
-        Ok(created)
-    }
+    Ok(created)
 }
 
 /// Replaces the one `{…}` parameter of a nested route's path with `id`.
@@ -197,25 +139,5 @@ mod tests {
             fill_parent("/products/{id}/reviews", 7),
             "/products/7/reviews"
         );
-    }
-
-    #[test]
-    fn children_count() {
-        let record = |children| Record {
-            at: "x".into(),
-            singular: "x".into(),
-            create: Create::Post("/x".into()),
-            payload: Map::new(),
-            children,
-        };
-        let seed = Seed {
-            batches: vec![Batch {
-                plural: "xs".into(),
-                list_path: None,
-                records: vec![record(vec![record(vec![]), record(vec![])]), record(vec![])],
-            }],
-        };
-        assert_eq!(seed.len(), 4);
-        assert!(!seed.is_empty());
     }
 }
