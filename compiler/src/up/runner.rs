@@ -169,7 +169,10 @@ fn write_stack(stack: &Stack) -> anyhow::Result<PathBuf> {
     let mut file = options
         .open(&path)
         .with_context(|| format!("cannot create {}", path.display()))?;
-    file.write_all(stack.to_json().as_bytes())
+    let json = stack
+        .to_json()
+        .context("cannot write the stack description")?;
+    file.write_all(json.as_bytes())
         .and_then(|()| file.sync_all())
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(path)

@@ -4,6 +4,8 @@
 //!
 //! `cargo run --release -p shopgen-backend-runtime --example ceiling -- BODY_FILE PORT`
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken setup
+
 use axum::Router;
 use axum::http::header;
 use axum::response::IntoResponse;

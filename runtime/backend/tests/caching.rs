@@ -4,6 +4,8 @@
 //! bytes on both engines, and `Cache-Control` (`no-store` unless `CACHE_CONTROL_ROUTES`
 //! names the route).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken setup
+
 mod support;
 
 use serde_json::json;

@@ -11,6 +11,8 @@
 //! flight during the read) may show either way and are not checked. Each writer owns
 //! its products and reviews, so their states are a simple history.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken setup
+
 mod support;
 
 use serde_json::{Value, json};

@@ -4,6 +4,8 @@
 //! names the field, deleting a still-referenced parent (`restrict`) is a 409, a
 //! missing parent is a 422, and filters/sorts bind typed values.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken setup
+
 mod support;
 
 use axum::http::Uri;

@@ -3,6 +3,8 @@
 //! partial updates, cascading deletes, request ids, health, metrics and the API
 //! document.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken setup
+
 mod support;
 
 use serde_json::{Value, json};

@@ -2,6 +2,8 @@
 //! payloads, paths and query strings never get a 5xx; valid payloads round-trip
 //! exactly (decimals included).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken setup
+
 mod support;
 
 use proptest::prelude::*;

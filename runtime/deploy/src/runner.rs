@@ -155,9 +155,15 @@ impl Runner<'_> {
             });
         }
         let stream = show == Show::Stream;
-        let err_pipe = child.stderr.take().expect("piped");
+        let err_pipe = child
+            .stderr
+            .take()
+            .ok_or_else(|| std::io::Error::other("the command's error output was not captured"))?;
         let err_thread = std::thread::spawn(move || copy(err_pipe, stream, true));
-        let mut out_pipe = child.stdout.take().expect("piped");
+        let mut out_pipe = child
+            .stdout
+            .take()
+            .ok_or_else(|| std::io::Error::other("the command's output was not captured"))?;
         let mut stdout = Vec::new();
         let mut buf = [0u8; 8192];
         loop {

@@ -1,6 +1,8 @@
 //! The emulator over real HTTP on 127.0.0.1: a client, the gateway, and an upstream
 //! that records what it received.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken setup
+
 use std::collections::BTreeSet;
 use std::convert::Infallible;
 use std::net::SocketAddr;

@@ -1,6 +1,8 @@
 //! Quota, CORS preflights and conditional GETs through the emulator, over real HTTP on
 //! 127.0.0.1, for documents in both dialects shaped like shopgen's.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken setup
+
 use std::collections::BTreeSet;
 use std::convert::Infallible;
 use std::net::SocketAddr;

@@ -72,7 +72,7 @@ use std::sync::Arc;
 use clap::{CommandFactory as _, FromArgMatches as _};
 
 pub use config::{RelayConfig, Settings, UpstreamUrl};
-pub use proxy::Relay;
+pub use proxy::{Relay, RelayError};
 pub use route::{Method, PublicRoute, RouteTable, RouteTableError};
 pub use server::{serve, shutdown_signal};
 
@@ -102,7 +102,9 @@ pub fn main(service: &'static str, routes: &'static [PublicRoute]) -> ExitCode {
     let relay = match Relay::new(service, routes, settings.relay_config()) {
         Ok(relay) => Arc::new(relay),
         Err(e) => {
-            eprintln!("error: {e} (the route table is generated: this is a bug in shopgen)");
+            eprintln!(
+                "error: {e} (the route table and the upstream are checked when shopgen generates them: this is a bug in shopgen)"
+            );
             return ExitCode::from(EXIT_SOFTWARE);
         }
     };

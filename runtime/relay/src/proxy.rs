@@ -39,6 +39,17 @@ use crate::reply::{self, Reject};
 use crate::route::{Method, PublicRoute, RouteTable, RouteTableError};
 use crate::upstream::{UpstreamError, UpstreamSlot};
 
+/// Why a relay could not be put together.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    /// The public route table is not usable.
+    #[error(transparent)]
+    Routes(#[from] RouteTableError),
+    /// The upstream's address does not make a URI.
+    #[error("the upstream address {0} does not make a URI: {1}")]
+    Upstream(String, hyper::http::Error),
+}
+
 /// The relay: its routes, its configuration and how it connects to the upstream.
 #[derive(Debug)]
 pub struct Relay {
@@ -83,7 +94,7 @@ impl Relay {
         service: &'static str,
         routes: &'static [PublicRoute],
         config: RelayConfig,
-    ) -> Result<Self, RouteTableError> {
+    ) -> Result<Self, RelayError> {
         let routes = RouteTable::new(routes)?;
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
@@ -94,7 +105,7 @@ impl Relay {
             .authority(config.upstream.authority().clone())
             .path_and_query("/")
             .build()
-            .expect("a scheme, a validated authority and / make a URI");
+            .map_err(|e| RelayError::Upstream(config.upstream.authority().to_string(), e))?;
         Ok(Relay {
             service,
             routes,

@@ -2,6 +2,8 @@
 //! generated relay's `main` amounts to): settings validation and exit codes, `--help`,
 //! the JSON log lines, and SIGTERM draining in-flight requests before exiting 0.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken setup
+
 mod common;
 
 use std::process::Stdio;

@@ -2,6 +2,8 @@
 //! one), for public paths and allowed origins only, and adds the CORS headers to real
 //! responses for allowed origins only.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken setup
+
 mod common;
 
 use common::*;

@@ -1,6 +1,8 @@
 //! Failure handling over real HTTP: dead and slow upstreams, the retry rule, the body
 //! limit, and the upstream's own errors passing through.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken setup
+
 mod common;
 
 use std::sync::atomic::Ordering;

@@ -1,6 +1,8 @@
 //! Header rules over real HTTP, one test per rule: what the upstream receives and what
 //! the client gets back.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken setup
+
 mod common;
 
 use common::*;

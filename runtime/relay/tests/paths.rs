@@ -1,6 +1,8 @@
 //! The allowlist over real HTTP: which requests reach the upstream, with exactly which
 //! path, and what every path trick gets instead (never forwarded).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken setup
+
 mod common;
 
 use common::*;
