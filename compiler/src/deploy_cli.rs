@@ -142,12 +142,9 @@ fn stack(model: &Model, spec: &Path, out: &Path) -> Stack {
         planned_ranges: planned_ranges(model),
         cluster_dns_endpoint: created,
         sql_range_name: matches!(model.database, Database::CloudSql { .. })
-            .then(|| terraform::sql_range_name(model)),
+            .then(|| n.sql_private_range.clone()),
         build_service_account_id: n.build_service_account.clone(),
-        k8s_selector: format!(
-            "app.kubernetes.io/managed-by=shopgen,app.kubernetes.io/part-of={}",
-            model.service.name
-        ),
+        k8s_selector: model.k8s_stack_selector(),
     }
 }
 

@@ -109,26 +109,11 @@ pub fn backend_image_name(model: &Model) -> String {
 
 /// The labels every object carries; the first two select the pods.
 fn labels(model: &Model) -> BTreeMap<String, String> {
-    let mut l = selector_labels(model);
-    l.insert("app.kubernetes.io/managed-by".into(), "shopgen".into());
-    l.insert(
-        "app.kubernetes.io/part-of".into(),
-        model.service.name.clone(),
-    );
-    l
+    model.k8s_labels()
 }
 
 fn selector_labels(model: &Model) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        (
-            "app.kubernetes.io/component".to_string(),
-            "backend".to_string(),
-        ),
-        (
-            "app.kubernetes.io/name".to_string(),
-            model.service.names.k8s_name.clone(),
-        ),
-    ])
+    model.k8s_selector_labels()
 }
 
 fn meta(model: &Model, name: &str) -> ObjectMeta {

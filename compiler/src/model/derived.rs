@@ -6,6 +6,11 @@ use shopgen_facts::{backend, relay};
 
 use super::{Cluster, Cors, Database, Egress, Model};
 
+/// The label that marks an object as shopgen's.
+const K8S_MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "shopgen");
+/// The label naming the stack an object belongs to (its value: the service name).
+const K8S_PART_OF: &str = "app.kubernetes.io/part-of";
+
 /// The region of a cluster location (`europe-west2-a` → `europe-west2`).
 pub fn region_of(location: &str) -> &str {
     let parts: Vec<&str> = location.split('-').collect();
@@ -17,6 +22,38 @@ pub fn region_of(location: &str) -> &str {
 }
 
 impl Model {
+    /// The labels every generated Kubernetes object carries; the selector labels
+    /// ([`Model::k8s_selector_labels`]) are among them.
+    pub fn k8s_labels(&self) -> std::collections::BTreeMap<String, String> {
+        let mut l = self.k8s_selector_labels();
+        l.insert(K8S_MANAGED_BY.0.into(), K8S_MANAGED_BY.1.into());
+        l.insert(K8S_PART_OF.into(), self.service.name.clone());
+        l
+    }
+
+    /// The labels that select the backend's pods.
+    pub fn k8s_selector_labels(&self) -> std::collections::BTreeMap<String, String> {
+        std::collections::BTreeMap::from([
+            (
+                "app.kubernetes.io/component".to_string(),
+                "backend".to_string(),
+            ),
+            (
+                "app.kubernetes.io/name".to_string(),
+                self.service.names.k8s_name.clone(),
+            ),
+        ])
+    }
+
+    /// A label selector matching every Kubernetes object shopgen generates for this
+    /// stack (`shopgen destroy` deletes by it).
+    pub fn k8s_stack_selector(&self) -> String {
+        format!(
+            "{}={},{K8S_PART_OF}={}",
+            K8S_MANAGED_BY.0, K8S_MANAGED_BY.1, self.service.name
+        )
+    }
+
     /// The cluster's name and location, whether shopgen creates it or reads it.
     pub fn cluster_name_location(&self) -> (&str, &str) {
         match &self.gcp.cluster {

@@ -114,6 +114,7 @@ pub fn lower(spec: &Spec, source: SpecSource) -> Model {
             artifact_repository: derived.artifact_repository,
             build_service_account: derived.build_service_account,
             node_service_account: derived.node_service_account,
+            sql_private_range: derived.sql_private_range,
             backend_image: "backend".into(),
             relay_image: "relay".into(),
         },

@@ -140,6 +140,8 @@ pub struct ServiceNames {
     /// The image builder's and a created cluster's node service account ids.
     pub build_service_account: String,
     pub node_service_account: String,
+    /// Cloud SQL's private services access range.
+    pub sql_private_range: String,
     /// Container image names inside that repository.
     pub backend_image: String,
     pub relay_image: String,

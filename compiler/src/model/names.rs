@@ -103,6 +103,9 @@ pub struct DerivedNames {
     /// (`shop-api-gke`): never `default`, which an auto-mode network already has in
     /// every region.
     pub cluster_subnetwork: String,
+    /// Cloud SQL's private services access range (`shop-api-sql-range`): Terraform
+    /// creates it, `shopgen deploy` knows it as the stack's own.
+    pub sql_private_range: String,
 }
 
 /// `<service>-<suffix>` cut to `max` characters (the service part shortened, no
@@ -137,6 +140,7 @@ impl DerivedNames {
             build_service_account: fitted(service, "build", 30),
             node_service_account: fitted(service, "nodes", 30),
             cluster_subnetwork: fitted(service, "gke", 63),
+            sql_private_range: fitted(service, "sql-range", 63),
         }
     }
 

@@ -194,12 +194,6 @@ fn depends_on_apis() -> Expr {
     depends_on(&[Ref::resource("google_project_service", "apis")])
 }
 
-/// The name of Cloud SQL's private services access range (`shop-api-sql-range`); the
-/// deploy preflight knows it as the stack's own.
-pub fn sql_range_name(model: &Model) -> String {
-    format!("{}-sql-range", model.service.name)
-}
-
 fn cloud_sql(model: &Model) -> bool {
     matches!(model.database, Database::CloudSql { .. })
 }
