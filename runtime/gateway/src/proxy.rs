@@ -46,7 +46,7 @@ use crate::document::{
 use crate::quota::QuotaCounter;
 use crate::reply::Reject;
 use crate::route::normalize;
-use shopgen_relay_runtime::headers::strip_hop_by_hop;
+use shopgen_relay_runtime::strip_hop_by_hop;
 
 /// API Gateway's quota window: limits are per minute.
 pub const QUOTA_WINDOW: Duration = Duration::from_secs(60);

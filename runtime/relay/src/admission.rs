@@ -52,7 +52,7 @@ pub struct Head<'a, F: ?Sized> {
     /// The method.
     pub method: &'a hyper::Method,
     /// The target's path, raw (never decoded), without the query (see
-    /// [`split_target`]).
+    /// `split_target`).
     pub path: &'a str,
     /// The query, without the `?`, when the target has one.
     pub query: Option<&'a str>,

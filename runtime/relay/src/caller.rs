@@ -48,7 +48,7 @@ impl AllowedInvokers {
     }
 
     /// Whether the verified caller is allowed, given the value of the header Cloud Run
-    /// checked (see [`verified_credential`]).
+    /// checked (see `verified_credential`).
     pub fn allows_token(&self, header: Option<&[u8]>) -> bool {
         header.and_then(identity_of).is_some_and(|id| {
             id.email
@@ -77,11 +77,6 @@ pub fn verified_credential<F: Fields + ?Sized>(headers: &F) -> Option<&[u8]> {
     headers
         .first(&X_SERVERLESS_AUTHORIZATION)
         .or_else(|| headers.first(&AUTHORIZATION))
-}
-
-/// The claims of the token Cloud Run checked, or `None` without a readable one.
-pub fn verified_identity<F: Fields + ?Sized>(headers: &F) -> Option<Identity> {
-    identity_of(verified_credential(headers)?)
 }
 
 /// The claims of the bearer token in an `Authorization`-style header value.

@@ -191,7 +191,7 @@ pub struct RelayConfig {
     pub access_log: bool,
     /// Which web origins may call, and how; `None`: no CORS.
     pub cors: Option<CorsPolicy>,
-    /// Who may call the relay (see [`crate::caller`]); `None` lets every caller in.
+    /// Who may call the relay (see `crate::caller`); `None` lets every caller in.
     pub allowed_invokers: Option<AllowedInvokers>,
 }
 

@@ -3,25 +3,26 @@
 //! Cloud Run → the GKE internal load balancer → the backend).
 //!
 //! A generated relay is a table of [`PublicRoute`]s and a call to [`main`]; everything
-//! else lives here:
+//! else lives here, in private modules (the crate's public face is what generated
+//! relays, the local gateway and the tests use, re-exported at the root):
 //!
-//! * [`admission`]: what the relay does with a request, decided from its head by one
+//! * `admission`: what the relay does with a request, decided from its head by one
 //!   function both HTTP paths call (route table, caller, CORS preflight, limits);
-//! * [`route`]: the public-route table and the strict path matcher (allowlist);
-//! * [`config`]: settings from flags and the environment, validated at start;
-//! * [`proxy`]: the engine (forwarding, deadline, retry, body limit, access log) of the
+//! * `route`: the public-route table and the strict path matcher (allowlist);
+//! * `config`: settings from flags and the environment, validated at start;
+//! * `proxy`: the engine (forwarding, deadline, retry, body limit, access log) of the
 //!   general path;
 //! * `conn`: the relay's own HTTP/1.1 path, which serves ordinary API calls without
-//!   hyper's general-purpose codecs (the same [`admission`] as [`proxy`]);
-//! * [`h1`]: HTTP/1.1 head parsing and body framing for that path;
-//! * [`upstream`]: each client connection's own connection to the upstream;
-//! * [`caller`]: only API Gateway's service account may call (`ALLOWED_INVOKERS`);
-//! * [`headers`]: which headers are stripped, added and kept;
-//! * [`cors`]: the CORS policy, the local preflight answer, headers on responses;
-//! * [`body`]: streamed request and response bodies;
-//! * [`reply`]: the health check and the JSON error shape;
-//! * [`server`]: the HTTP/1.1 listener and graceful shutdown;
-//! * [`log`]: JSON log lines.
+//!   hyper's general-purpose codecs (the same `admission` as `proxy`);
+//! * `h1`: HTTP/1.1 head parsing and body framing for that path;
+//! * `upstream`: each client connection's own connection to the upstream;
+//! * `caller`: only API Gateway's service account may call (`ALLOWED_INVOKERS`);
+//! * `headers`: which headers are stripped, added and kept;
+//! * `cors`: the CORS policy, the local preflight answer, headers on responses;
+//! * `body`: streamed request and response bodies;
+//! * `reply`: the health check and the JSON error shape;
+//! * `server`: the HTTP/1.1 listener and graceful shutdown;
+//! * `log`: JSON log lines.
 //!
 //! For tests and local stacks, [`Relay::new`] and [`serve`] run a relay on any listener.
 //!
@@ -31,12 +32,12 @@
 //! `UPSTREAM_URL`, `UPSTREAM_TIMEOUT_MS`, `CONNECT_TIMEOUT_MS`, `MAX_BODY_BYTES`,
 //! `API_KEY_HEADER`, `DRAIN_TIMEOUT_MS`, `WORKER_THREADS`, `ACCESS_LOG`, and the CORS
 //! policy: `CORS_ALLOWED_ORIGINS`, `CORS_ALLOWED_HEADERS`, `CORS_EXPOSE_HEADERS`,
-//! `CORS_MAX_AGE`, `CORS_ALLOW_CREDENTIALS`; see [`cors`]; and `ALLOWED_INVOKERS`, see
-//! [`caller`]). Exit codes: 0
+//! `CORS_MAX_AGE`, `CORS_ALLOW_CREDENTIALS`; see `cors`; and `ALLOWED_INVOKERS`, see
+//! `caller`). Exit codes: 0
 //! after SIGTERM/Ctrl-C and draining, 2 for a bad setting, 1 when the port cannot be
 //! bound, 70 for a malformed route table. The first stdout line is a JSON `listening`
 //! event carrying the bound `addr`, so a supervisor can start a relay with `PORT=0` and
-//! read its port from there. Every other stdout line is JSON too (see [`log`]).
+//! read its port from there. Every other stdout line is JSON too (see `log`).
 //!
 //! ## Decisions
 //!
@@ -44,34 +45,38 @@
 //!   operation, so a local stack behaves like the deployed one and the relay reveals
 //!   no more than the gateway does.
 //! * Ambiguous paths are refused (400), never normalised; the path forwarded is the
-//!   exact bytes that matched (see [`route`]). A fragment (`#…`) is not part of the
+//!   exact bytes that matched (see `route`). A fragment (`#…`) is not part of the
 //!   target: both paths read it up to the `#` (hyper's parser drops the rest) and
-//!   forward only that (see [`admission`]).
+//!   forward only that (see `admission`).
 //! * Only plain `http` upstreams: the upstream is the internal load balancer inside the
 //!   VPC, and leaving TLS out keeps the binary small.
-//! * One JSON error shape for everything the relay answers itself (see [`reply`]).
+//! * One JSON error shape for everything the relay answers itself (see `reply`).
 
-pub mod admission;
-pub mod body;
-pub mod caller;
-pub mod config;
+mod admission;
+mod body;
+mod caller;
+mod config;
 mod conn;
-pub mod cors;
-pub mod h1;
-pub mod headers;
-pub mod log;
-pub mod proxy;
-pub mod reply;
-pub mod route;
-pub mod server;
-pub mod upstream;
+mod cors;
+mod h1;
+mod headers;
+mod log;
+mod proxy;
+mod reply;
+mod route;
+mod server;
+mod upstream;
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{CommandFactory as _, FromArgMatches as _};
 
+pub use admission::{Admission, Head, MAX_QUERY_BYTES, admit};
+pub use caller::AllowedInvokers;
 pub use config::{RelayConfig, Settings, UpstreamUrl};
+pub use cors::CorsPolicy;
+pub use headers::strip_hop_by_hop;
 pub use proxy::{Relay, RelayError};
 pub use route::{Method, PublicRoute, RouteTable, RouteTableError};
 pub use server::{serve, shutdown_signal};

@@ -99,7 +99,7 @@ impl PublicRoute {
     ///
     /// # Panics
     ///
-    /// If `path_template` is malformed (see [`check_template`]). Generated code builds
+    /// If `path_template` is malformed (see `check_template`). Generated code builds
     /// its routes in a `const` item, so a malformed template is a compile error there.
     pub const fn new(
         method: Method,

@@ -12,8 +12,8 @@
 mod common;
 
 use common::*;
-use shopgen_relay_runtime::caller::AllowedInvokers;
-use shopgen_relay_runtime::cors::CorsPolicy;
+use shopgen_relay_runtime::AllowedInvokers;
+use shopgen_relay_runtime::CorsPolicy;
 
 const GATEWAY: &str = "shop-api-gateway@acme.iam.gserviceaccount.com";
 const SHOP: &str = "https://shop.example.com";

@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use shopgen_relay_runtime::caller::AllowedInvokers;
+use shopgen_relay_runtime::AllowedInvokers;
 
 const GATEWAY: &str = "shop-api-gateway@acme.iam.gserviceaccount.com";
 

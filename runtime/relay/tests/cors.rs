@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use shopgen_relay_runtime::cors::CorsPolicy;
+use shopgen_relay_runtime::CorsPolicy;
 
 const SHOP: &str = "https://shop.example.com";
 
