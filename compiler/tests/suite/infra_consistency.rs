@@ -5,11 +5,9 @@
 //! reserved address feeds the Service annotation and the relay's `UPSTREAM_URL`; the
 //! API-key header is the same everywhere; image names agree; names fit every limit.
 
-mod infra_support;
-
 use std::collections::BTreeSet;
 
-use infra_support::{body, files, model, variants, yaml};
+use crate::support::infra::{body, files, model, variants, yaml};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;

@@ -7,12 +7,11 @@
 //! arguments and blocks, arguments written as blocks, missing required arguments,
 //! unknown resource types, and beta-only resources without `provider = google-beta`.
 
-mod infra_support;
-
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use infra_support::{Variant, body, files, model, run_ok, tool, under, variants, write};
+use crate::support::infra::{Variant, body, files, model, under, variants, write};
+use crate::support::{run_ok, tool};
 use serde::Deserialize;
 use shopgen::emit::GeneratedFile;
 

@@ -3,50 +3,31 @@
 //! the spec changes or drops every operation), and `shopgen check` does not look at it.
 //! A spec without operations and hooks gets no extension crate and no `api/` crate.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the compiler crate sits in the repository")
-        .to_path_buf()
-}
+use crate::support::{Project, project, repo_file};
 
-fn shopgen(dir: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_shopgen"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("run shopgen");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+/// `shopgen` in the project: whether it succeeded, and its stderr.
+fn shopgen(dir: &Project, args: &[&str]) -> (bool, String) {
+    let run = dir.shopgen(args).run();
+    (run.success(), run.stderr)
 }
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-fn project(spec: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::create_dir(dir.path().join("specs")).expect("specs/");
-    std::fs::write(dir.path().join("specs/store.toml"), spec).expect("spec");
-    dir
-}
-
 #[test]
 fn first_build_writes_the_extension_crate_later_builds_never_touch_it() {
-    let spec = read(&repo_root().join("specs/store.toml"));
-    let dir = project(&spec);
-    let (ok, err) = shopgen(dir.path(), &["build", "specs/store.toml"]);
+    let spec = repo_file("specs/store.toml");
+    let dir = project().file("specs/store.toml", spec.as_str()).build();
+    let (ok, err) = shopgen(&dir, &["build", "specs/store.toml"]);
     assert!(ok, "{err}");
     assert!(
         err.contains("extensions/store"),
         "the build says where the crate went: {err}"
     );
-    let ext = dir.path().join("extensions/store");
+    let ext = dir.path("extensions/store");
     let manifest = read(&ext.join("Cargo.toml"));
     assert!(
         manifest.contains("name = \"store-extension\""),
@@ -78,7 +59,7 @@ fn first_build_writes_the_extension_crate_later_builds_never_touch_it() {
         !lib.contains("@generated"),
         "the crate is not generated code"
     );
-    let backend = read(&dir.path().join("generated/store/backend/Cargo.toml"));
+    let backend = dir.read("generated/store/backend/Cargo.toml");
     assert!(
         backend.contains("store-extension = { path = \"../../../extensions/store\" }"),
         "{backend}"
@@ -88,34 +69,31 @@ fn first_build_writes_the_extension_crate_later_builds_never_touch_it() {
     let mine = "//! Mine.\n";
     std::fs::write(ext.join("src/lib.rs"), mine).expect("write");
     std::fs::write(ext.join("NOTES.md"), "notes\n").expect("write");
-    let (ok, err) = shopgen(dir.path(), &["build", "specs/store.toml"]);
+    let (ok, err) = shopgen(&dir, &["build", "specs/store.toml"]);
     assert!(ok, "{err}");
     assert!(!err.contains("extensions/store"), "nothing written: {err}");
-    let (ok, err) = shopgen(dir.path(), &["check", "specs/store.toml"]);
+    let (ok, err) = shopgen(&dir, &["check", "specs/store.toml"]);
     assert!(ok, "check ignores the extension crate: {err}");
 
     // A changed spec (an operation less) rebuilds generated/, not the user's crate.
     let start = spec.find("[operations.reprice]").expect("reprice");
-    std::fs::write(dir.path().join("specs/store.toml"), &spec[..start]).expect("spec");
-    let (ok, err) = shopgen(dir.path(), &["build", "specs/store.toml"]);
+    dir.write("specs/store.toml", &spec[..start]);
+    let (ok, err) = shopgen(&dir, &["build", "specs/store.toml"]);
     assert!(ok, "{err}");
     assert_eq!(read(&ext.join("src/lib.rs")), mine);
     assert_eq!(read(&ext.join("NOTES.md")), "notes\n");
-    let api = read(&dir.path().join("generated/store/api/src/lib.rs"));
+    let api = dir.read("generated/store/api/src/lib.rs");
     assert!(!api.contains("fn reprice("), "{api}");
     assert!(api.contains("fn rating_summary("), "{api}");
 }
 
 #[test]
 fn a_spec_without_operations_or_hooks_has_no_extension() {
-    let spec = read(&repo_root().join("specs/shop.toml"));
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::create_dir(dir.path().join("specs")).expect("specs/");
-    std::fs::write(dir.path().join("specs/shop.toml"), spec).expect("spec");
-    let (ok, err) = shopgen(dir.path(), &["build", "specs/shop.toml"]);
+    let dir = project().repo_file("specs/shop.toml").build();
+    let (ok, err) = shopgen(&dir, &["build", "specs/shop.toml"]);
     assert!(ok, "{err}");
-    assert!(!dir.path().join("extensions").exists());
-    assert!(!dir.path().join("generated/shop/api").exists());
-    let backend = read(&dir.path().join("generated/shop/backend/Cargo.toml"));
+    assert!(!dir.path("extensions").exists());
+    assert!(!dir.path("generated/shop/api").exists());
+    let backend = dir.read("generated/shop/backend/Cargo.toml");
     assert!(!backend.contains("{ path ="), "{backend}");
 }

@@ -1,27 +1,18 @@
 //! `shopgen diff` over a table of spec changes to the reference spec: each case's
 //! report in text, Markdown and JSON matches `tests/diff/<case>.{txt,md,json}` byte for
-//! byte (`SHOPGEN_BLESS=1 cargo test -p shopgen --test diff` rewrites them), and its
+//! byte (`SHOPGEN_BLESS=1 cargo test -p shopgen --test suite -- diff::` rewrites them), and its
 //! exit code is the one the table names. The command itself is run against an output
 //! folder and against a git ref.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use shopgen::diff::{self, render::Format};
 use shopgen::emit::{History, emit_all};
 use shopgen::model::{Model, SpecSource};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn shop_src() -> String {
-    fs::read_to_string(repo().join("specs/shop.toml")).unwrap()
-}
+use crate::support::{golden, project, repo, shop_src};
 
 fn compile(src: &str) -> Model {
     let source = SpecSource {
@@ -166,7 +157,6 @@ fn cases() -> Vec<(&'static str, Edit, u8)> {
 
 #[test]
 fn spec_changes_report_in_every_format_with_their_exit_codes() {
-    let bless = std::env::var_os("SHOPGEN_BLESS").is_some();
     let base_src = shop_src();
     let base = compile(&base_src);
     let history = history_of(&base);
@@ -199,12 +189,8 @@ fn spec_changes_report_in_every_format_with_their_exit_codes() {
             (Format::Json, "json"),
         ] {
             let got = diff::render::render(&report, format);
-            let path = dir.join(format!("{case}.{ext}"));
-            if bless {
-                fs::create_dir_all(&dir).unwrap();
-                fs::write(&path, &got).unwrap();
-            } else if fs::read_to_string(&path).ok().as_deref() != Some(got.as_str()) {
-                failures.push(format!("{case}.{ext} differs; got:\n{got}"));
+            if let Err(why) = golden::check(&dir.join(format!("{case}.{ext}")), &got) {
+                failures.push(why);
             }
         }
     }
@@ -264,17 +250,10 @@ fn a_new_spec_adds_every_route() {
     );
 }
 
+/// `shopgen` in `cwd`: exit code, stdout, stderr.
 fn shopgen(cwd: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_shopgen"))
-        .current_dir(cwd)
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let run = crate::support::shopgen(args).cwd(cwd).run();
+    (run.code(), run.stdout, run.stderr)
 }
 
 fn git(cwd: &Path, args: &[&str]) {
@@ -293,11 +272,9 @@ fn git(cwd: &Path, args: &[&str]) {
 
 #[test]
 fn the_command_compares_with_the_output_folder_and_with_a_git_ref() {
-    let dir = tempfile::tempdir().unwrap();
-    let cwd = dir.path();
-    fs::create_dir(cwd.join("specs")).unwrap();
+    let dir = project().repo_file("specs/shop.toml").build();
+    let cwd = dir.root();
     let spec = cwd.join("specs/shop.toml");
-    fs::write(&spec, shop_src()).unwrap();
     let (code, _, err) = shopgen(cwd, &["build", "-q", "specs/shop.toml"]);
     assert_eq!(code, Some(0), "{err}");
     git(cwd, &["init", "-q"]);
@@ -425,9 +402,6 @@ fn a_custom_operation_that_stops_being_public_is_an_exposure_change() {
 /// output brings before anyone applies it (docs/deploy.md, upgrade notes).
 #[test]
 fn an_upgrade_that_replaces_resources_shows_them_against_the_output_folder() {
-    let dir = tempfile::tempdir().unwrap();
-    let cwd = dir.path();
-    fs::create_dir(cwd.join("specs")).unwrap();
     let src = shop_src()
         .replace("subnetwork = \"default\"\n", "")
         .replace(
@@ -438,7 +412,8 @@ fn an_upgrade_that_replaces_resources_shows_them_against_the_output_folder() {
             "secret = { name = \"shop-api-db\", key = \"DATABASE_URL\" }",
             "cloud_sql = { tier = \"db-custom-1-3840\" }",
         );
-    fs::write(cwd.join("specs/shop.toml"), &src).unwrap();
+    let dir = project().file("specs/shop.toml", src).build();
+    let cwd = dir.root();
     let (code, _, err) = shopgen(cwd, &["build", "-q", "specs/shop.toml"]);
     assert_eq!(code, Some(0), "{err}");
     let (code, out, err) = shopgen(cwd, &["diff", "specs/shop.toml"]);

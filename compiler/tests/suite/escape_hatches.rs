@@ -4,21 +4,10 @@
 //! A build writes the output, the user adds such files, a rebuild keeps them byte for
 //! byte, `check` still passes, and the overlay renders the change it makes.
 
-mod infra_support;
-
 use std::fs;
-use std::path::Path;
 use std::process::Command;
 
-use infra_support::{repo, run_ok, tool};
-
-fn shopgen(args: &[&str], cwd: &Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_shopgen"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("run shopgen")
-}
+use crate::support::{project, run_ok, tool};
 
 const OVERRIDE_TF: &str = r#"# Ours, not shopgen's: Terraform merges *_override.tf files into the generated
 # resources of the same name.
@@ -55,16 +44,10 @@ patches:
 
 #[test]
 fn user_infrastructure_files_survive_rebuilds_and_check() {
-    let tmp = tempfile::tempdir().expect("temp dir");
-    let root = tmp.path();
-    fs::create_dir_all(root.join("specs")).unwrap();
-    fs::copy(repo().join("specs/shop.toml"), root.join("specs/shop.toml")).unwrap();
-    let out = shopgen(&["build", "specs/shop.toml"], root);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let tmp = project().repo_file("specs/shop.toml").build();
+    let root = tmp.root();
+    let out = tmp.shopgen(["build", "specs/shop.toml"]).run();
+    assert!(out.success(), "{}", out.stderr);
 
     let tf = root.join("generated/shop/terraform");
     assert!(
@@ -86,12 +69,8 @@ fn user_infrastructure_files_survive_rebuilds_and_check() {
         spec.replace("replicas = 2", "replicas = 3"),
     )
     .unwrap();
-    let out = shopgen(&["build", "specs/shop.toml"], root);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = tmp.shopgen(["build", "specs/shop.toml"]).run();
+    assert!(out.success(), "{}", out.stderr);
     // `replicas` sets the autoscaler's minimum (the Deployment leaves the count to it).
     assert!(
         fs::read_to_string(root.join("generated/shop/k8s/hpa.yaml"))
@@ -112,11 +91,11 @@ fn user_infrastructure_files_survive_rebuilds_and_check() {
         OVERLAY
     );
 
-    let check = shopgen(&["check", "specs/shop.toml"], root);
+    let check = tmp.shopgen(["check", "specs/shop.toml"]).run();
     assert!(
-        check.status.success(),
+        check.success(),
         "check fails with user files beside the output:\n{}",
-        String::from_utf8_lossy(&check.stderr)
+        check.stderr
     );
 
     // The user's files are valid beside the generated ones.

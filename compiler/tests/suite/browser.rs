@@ -23,8 +23,6 @@
 //! skips with a message on stderr. Every wait is bounded; `shopgen up` and the browser
 //! (its whole process group) are stopped when the test ends, failed or not.
 
-mod up_support;
-
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
@@ -35,47 +33,35 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use up_support::{Up, repo_root, scratch_workspace, shopgen, stop_group};
+
+use crate::support::tool::tool_named;
+use crate::support::up::{Up, stop_group};
+use crate::support::{http, project, shop_src};
 
 /// How long the browser may take to start, and any one DevTools command.
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(60);
 const API_KEY: &str = "browser-test-key";
 
-/// The Chromium binary: `SHOPGEN_CHROMIUM`, else the first of the usual names on PATH.
-/// `None` (after saying so) when there is none and `CI` is not set.
+/// The Chromium binary: `SHOPGEN_CHROMIUM`, else the first of the usual names on PATH
+/// (`support::tool`: `None` after saying so when there is none and `CI` is not set).
 fn chromium() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("SHOPGEN_CHROMIUM") {
         return Some(PathBuf::from(path));
     }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    for name in [
-        "chromium",
-        "chromium-browser",
-        "google-chrome",
-        "google-chrome-stable",
-    ] {
-        for dir in std::env::split_paths(&path) {
-            let candidate = dir.join(name);
-            if candidate.is_file() {
-                return Some(candidate);
-            }
-        }
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "Chromium is not installed, and CI must run the browser test: \
-         apt-get install chromium (.ci/run does)"
-    );
-    eprintln!(
-        "\n*** SKIPPED the browser test: no chromium on PATH \
-         (apt-get install chromium, or set SHOPGEN_CHROMIUM) ***\n"
-    );
-    None
+    tool_named(
+        &[
+            "chromium",
+            "chromium-browser",
+            "google-chrome",
+            "google-chrome-stable",
+        ],
+        "apt-get install chromium (.ci/run does), or set SHOPGEN_CHROMIUM",
+    )
 }
 
 /// The reference spec with CORS for `origin` and products revalidated on every use.
 fn spec_with_cors(origin: &str) -> String {
-    let shop = std::fs::read_to_string(repo_root().join("specs/shop.toml")).expect("shop.toml");
+    let shop = shop_src();
     let edits = [
         (
             "openapi = \"3.0\"\n",
@@ -189,37 +175,6 @@ window.done = (async () => {
 })();
 </script></body></html>
 "#;
-
-/// One HTTP/1.1 GET to 127.0.0.1:`port`; the body (by Content-Length).
-fn http_get(port: u16, path: &str) -> String {
-    let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).expect("connect");
-    stream
-        .set_read_timeout(Some(BROWSER_TIMEOUT))
-        .expect("timeout");
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
-    )
-    .expect("write");
-    let mut reader = BufReader::new(stream);
-    let mut length = None;
-    let mut line = String::new();
-    loop {
-        line.clear();
-        reader.read_line(&mut line).expect("read header");
-        if line.trim().is_empty() {
-            break;
-        }
-        if let Some((k, v)) = line.split_once(':')
-            && k.eq_ignore_ascii_case("content-length")
-        {
-            length = v.trim().parse::<usize>().ok();
-        }
-    }
-    let mut body = vec![0; length.expect("Content-Length")];
-    reader.read_exact(&mut body).expect("read body");
-    String::from_utf8(body).expect("UTF-8")
-}
 
 /// A minimal websocket client (RFC 6455): text frames out (masked), frames in.
 struct WebSocket {
@@ -386,8 +341,8 @@ impl Browser {
             .and_then(|r| r.split('/').next())
             .and_then(|p| p.parse().ok())
             .unwrap_or_else(|| panic!("DevTools URL {browser_url}"));
-        let targets: Value =
-            serde_json::from_str(&http_get(port, "/json/list")).expect("JSON target list");
+        let targets: Value = serde_json::from_str(&http("GET", port, "/json/list", &[], None).body)
+            .expect("JSON target list");
         let page = targets
             .as_array()
             .and_then(|t| t.iter().find(|t| t["type"] == "page"))
@@ -504,30 +459,22 @@ fn a_page_on_an_allowed_origin_calls_the_gateway_and_revalidates() {
     page_server(allowed, PAGE);
     page_server(other, PAGE);
 
-    let ws = scratch_workspace(&["generated/*/backend", "generated/*/relay"]);
-    let cwd = ws.path();
-    std::fs::create_dir_all(cwd.join("specs")).expect("mkdir");
-    std::fs::write(cwd.join("specs/shop.toml"), spec_with_cors(&allowed_origin)).expect("spec");
-    std::fs::copy(
-        repo_root().join("specs/shop.seed.json"),
-        cwd.join("specs/shop.seed.json"),
-    )
-    .expect("seed");
-    let build = shopgen(cwd)
-        .args(["build", "specs/shop.toml"])
-        .output()
-        .expect("shopgen build");
-    assert!(
-        build.status.success(),
-        "{}",
-        String::from_utf8_lossy(&build.stderr)
-    );
+    let ws = project()
+        .workspace(&["generated/*/backend", "generated/*/relay"])
+        .runner()
+        .file("specs/shop.toml", spec_with_cors(&allowed_origin))
+        .repo_file("specs/shop.seed.json")
+        .build();
+    let cwd = ws.root();
+    let build = ws.shopgen(["build", "specs/shop.toml"]).run();
+    assert!(build.success(), "{}", build.stderr);
 
     let db = format!("sqlite://{}", cwd.join("shop.db").display());
-    let mut cmd = shopgen(cwd);
-    cmd.args(["up", "specs/shop.toml", "--api-key", API_KEY])
-        .args(["--seed", "specs/shop.seed.json", "--database-url", &db]);
-    let up = Up::spawn(cmd, None);
+    let up = Up::spawn(
+        ws.shopgen(["up", "specs/shop.toml", "--api-key", API_KEY])
+            .args(["--seed", "specs/shop.seed.json", "--database-url", &db]),
+        None,
+    );
     let gateway = up.gateway;
 
     let mut browser = Browser::start(&chromium);

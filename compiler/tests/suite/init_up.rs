@@ -5,17 +5,19 @@
 //! crates (with this workspace's lock file and target directory, so dependencies are
 //! reused), laid out like a user's checkout: `specs/`, `generated/`.
 
-mod up_support;
-
-use up_support::{Up, http, scratch_workspace, shopgen};
+use crate::support::up::Up;
+use crate::support::{http, project};
 
 #[test]
 fn the_starter_spec_builds_checks_and_serves_through_the_local_gateway() {
-    let ws = scratch_workspace(&["generated/*/backend", "generated/*/relay"]);
-    let cwd = ws.path();
+    let ws = project()
+        .workspace(&["generated/*/backend", "generated/*/relay"])
+        .runner()
+        .build();
+    let cwd = ws.root();
 
-    let init = shopgen(cwd)
-        .args([
+    let init = ws
+        .shopgen([
             "init",
             "inventory",
             "--gcp-project",
@@ -23,9 +25,8 @@ fn the_starter_spec_builds_checks_and_serves_through_the_local_gateway() {
             "--region",
             "europe-west1",
         ])
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&init.stderr).into_owned();
+        .run();
+    let said = init.stderr;
     assert!(init.status.success(), "{said}");
     assert!(
         said.contains("cargo run -p shopgen -- build specs/inventory.toml"),
@@ -41,37 +42,24 @@ fn the_starter_spec_builds_checks_and_serves_through_the_local_gateway() {
 
     // It refuses to overwrite.
     std::fs::write(cwd.join("specs/inventory.toml"), "# mine\n").unwrap();
-    let again = shopgen(cwd).args(["init", "inventory"]).output().unwrap();
-    assert_eq!(again.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    let again = ws.shopgen(["init", "inventory"]).run();
+    assert_eq!(again.code(), Some(1));
+    assert!(again.stderr.contains("already exists"));
     assert_eq!(
         std::fs::read_to_string(cwd.join("specs/inventory.toml")).unwrap(),
         "# mine\n"
     );
     std::fs::write(cwd.join("specs/inventory.toml"), &spec).unwrap();
 
-    let build = shopgen(cwd)
-        .args(["build", "specs/inventory.toml"])
-        .output()
-        .unwrap();
-    assert!(
-        build.status.success(),
-        "{}",
-        String::from_utf8_lossy(&build.stderr)
-    );
-    let check = shopgen(cwd)
-        .args(["check", "specs/inventory.toml"])
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stderr)
-    );
+    let build = ws.shopgen(["build", "specs/inventory.toml"]).run();
+    assert!(build.success(), "{}", build.stderr);
+    let check = ws.shopgen(["check", "specs/inventory.toml"]).run();
+    assert!(check.success(), "{}", check.stderr);
 
-    let mut cmd = shopgen(cwd);
-    cmd.args(["up", "specs/inventory.toml", "--api-key", "k1"]);
-    let up = Up::spawn(cmd, None);
+    let up = Up::spawn(
+        ws.shopgen(["up", "specs/inventory.toml", "--api-key", "k1"]),
+        None,
+    );
     let (gateway, backend) = (up.gateway, up.backend);
 
     // Create through the internal API (inside the cluster), read through the gateway.

@@ -3,11 +3,10 @@
 //! `kubernetes-validate --strict`, and rendered with `kubectl kustomize` (also through
 //! an overlay that sets the image tag, as docs/deploy.md does).
 
-mod infra_support;
-
 use std::process::Command;
 
-use infra_support::{body, files, model, run_ok, tool, variants, write, yaml};
+use crate::support::infra::{body, files, model, variants, write, yaml};
+use crate::support::{run_ok, tool};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{Namespace, Service, ServiceAccount};

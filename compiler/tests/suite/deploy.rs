@@ -10,8 +10,10 @@
 //! a failure at each phase stops with a clear message and exit code 1, and that a
 //! rerun resumes.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
+
+use crate::support::{Project, Run, project, repo_file, shop_src, shopgen, tool};
 
 /// The fake tool: one script, linked under each tool's name.
 const FAKE: &str = r#"#!/usr/bin/env bash
@@ -136,46 +138,39 @@ const OUTPUTS: &str = r#"{
 /// in the reference spec's region.
 const SUBNETS: &str = r#"[{"name": "default", "region": "https://www.googleapis.com/compute/v1/projects/some-project/regions/europe-west2", "ipCidrRange": "10.154.0.0/20", "secondaryIpRanges": []}]"#;
 
+/// A scratch folder: the checkout `repo/` with the spec built into `generated/shop`,
+/// the fake tools in `bin/`, what they answer from, and the log of their calls.
 struct Env {
-    dir: tempfile::TempDir,
+    dir: Project,
 }
 
 impl Env {
     /// A checkout with `spec` built into `generated/shop`, and the fake tools.
     fn new(spec: &str) -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("repo");
-        std::fs::create_dir_all(root.join("specs")).unwrap();
-        std::fs::write(root.join("specs/shop.toml"), spec).unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_shopgen"))
-            .args(["build", "specs/shop.toml"])
-            .current_dir(&root)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let bin = dir.path().join("bin");
-        std::fs::create_dir_all(&bin).unwrap();
+        let dir = project()
+            .file("repo/specs/shop.toml", spec)
+            .file("bin/fake-tool", FAKE)
+            .file("outputs.json", OUTPUTS)
+            .file("subnets.json", SUBNETS)
+            .build();
+        dir.shopgen(["build", "specs/shop.toml"])
+            .cwd(dir.path("repo"))
+            .ok();
+        let bin = dir.path("bin");
         let fake = bin.join("fake-tool");
-        std::fs::write(&fake, FAKE).unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
         for tool in ["terraform", "gcloud", "kubectl", "docker", "curl"] {
             std::os::unix::fs::symlink(&fake, bin.join(tool)).unwrap();
         }
-        std::fs::write(dir.path().join("outputs.json"), OUTPUTS).unwrap();
-        std::fs::write(dir.path().join("subnets.json"), SUBNETS).unwrap();
-        std::fs::create_dir_all(dir.path().join("home")).unwrap();
+        std::fs::create_dir_all(dir.path("home")).unwrap();
         Env { dir }
     }
     fn root(&self) -> PathBuf {
-        self.dir.path().join("repo")
+        self.dir.path("repo")
     }
     fn log_path(&self) -> PathBuf {
-        self.dir.path().join("calls.log")
+        self.dir.path("calls.log")
     }
     fn calls(&self) -> Vec<String> {
         std::fs::read_to_string(self.log_path())
@@ -187,53 +182,68 @@ impl Env {
     fn clear(&self) {
         let _ = std::fs::remove_file(self.log_path());
     }
-    fn shopgen(&self, args: &[&str], fail: Option<&str>) -> Output {
+    fn shopgen(&self, args: &[&str], fail: Option<&str>) -> Run {
         self.shopgen_env(args, fail, &[])
     }
     /// [`Env::shopgen`] with extra environment for the fake tools.
-    fn shopgen_env(&self, args: &[&str], fail: Option<&str>, vars: &[(&str, &str)]) -> Output {
+    fn shopgen_env(&self, args: &[&str], fail: Option<&str>, vars: &[(&str, &str)]) -> Run {
         let path = format!(
             "{}:{}",
-            self.dir.path().join("bin").display(),
+            self.dir.path("bin").display(),
             std::env::var("PATH").unwrap_or_default()
         );
-        let mut c = Command::new(env!("CARGO_BIN_EXE_shopgen"));
-        c.args(args)
-            .current_dir(self.root())
+        let mut c = shopgen(args)
+            .cwd(self.root())
             .env("PATH", path)
             .env("FAKE_LOG", self.log_path())
-            .env("FAKE_DIR", self.dir.path())
+            .env("FAKE_DIR", self.dir.root())
             .env("SHOPGEN_DEPLOY_RETRY_SECONDS", "0")
             // The user's home: deploy must not write a kubeconfig there.
-            .env("HOME", self.dir.path().join("home"))
+            .env("HOME", self.dir.path("home"))
             .env_remove("KUBECONFIG")
             .env_remove("DOCKER_BUILDKIT")
             .env_remove("TF_VAR_gke_node_service_accounts");
         for (k, _) in std::env::vars() {
             if k.starts_with("FAKE_") {
-                c.env_remove(k);
+                c = c.env_remove(k);
             }
         }
-        c.envs(vars.iter().copied());
-        match fail {
+        c = c.envs(vars.iter().copied());
+        c = match fail {
             Some(f) => c.env("FAKE_FAIL", f),
             None => c.env_remove("FAKE_FAIL"),
         };
-        c.output().unwrap()
+        c.run()
     }
 }
 
 fn shop() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs/shop.toml"))
-        .unwrap()
+    shop_src()
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+/// What a finished command printed: stdout, then stderr.
+trait Printed {
+    fn printed(&self) -> String;
+}
+
+impl Printed for Output {
+    fn printed(&self) -> String {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&self.stdout),
+            String::from_utf8_lossy(&self.stderr)
+        )
+    }
+}
+
+impl Printed for Run {
+    fn printed(&self) -> String {
+        self.text()
+    }
+}
+
+fn text(o: &impl Printed) -> String {
+    o.printed()
 }
 
 /// Stands for the full (untargeted) `terraform apply` in [`at`].
@@ -348,12 +358,7 @@ fn deploy_runs_the_phases_in_order_with_the_pinned_tag_and_reserved_ip() {
 
 #[test]
 fn the_overlay_renders_with_kustomize_and_patches_the_service() {
-    let Some(kubectl) = std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join("kubectl"))
-            .find(|p| p.is_file())
-    }) else {
-        eprintln!("!!! SKIPPED: kubectl is not installed");
+    let Some(kubectl) = tool("kubectl", "https://kubernetes.io/docs/tasks/tools/") else {
         return;
     };
     let env = Env::new(&shop());
@@ -376,19 +381,10 @@ fn the_overlay_renders_with_kustomize_and_patches_the_service() {
         "{yaml}"
     );
     // What kubectl applies is valid for every Kubernetes version the stack supports.
-    let Some(validate) = std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join("kubernetes-validate"))
-            .find(|p| p.is_file())
-    }) else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "kubernetes-validate is required in CI (pip install kubernetes-validate)"
-        );
-        eprintln!("!!! SKIPPED: kubernetes-validate is not installed");
+    let Some(validate) = tool("kubernetes-validate", "pip install kubernetes-validate") else {
         return;
     };
-    let docs = env.dir.path().join("rendered");
+    let docs = env.dir.path("rendered");
     std::fs::create_dir_all(&docs).unwrap();
     let mut files = Vec::new();
     for (i, doc) in String::from_utf8_lossy(&rendered.stdout)
@@ -697,7 +693,7 @@ fn pushed_images_are_not_rebuilt() {
 fn the_full_apply_is_retried_while_the_managed_service_is_not_visible() {
     let env = Env::new(&shop());
     // Two failures on the managed service: retried, then it goes through.
-    std::fs::write(env.dir.path().join("ms_fails"), "2").unwrap();
+    std::fs::write(env.dir.path("ms_fails"), "2").unwrap();
     let out = env.shopgen(DEPLOY, None);
     assert!(out.status.success(), "{}", text(&out));
     let full_applies = env
@@ -709,7 +705,7 @@ fn the_full_apply_is_retried_while_the_managed_service_is_not_visible() {
     assert!(text(&out).contains("managed service is not visible yet"));
     // It gives up after half an hour of attempts a minute apart, with the error.
     let env = Env::new(&shop());
-    std::fs::write(env.dir.path().join("ms_fails"), "99").unwrap();
+    std::fs::write(env.dir.path("ms_fails"), "99").unwrap();
     let out = env.shopgen(DEPLOY, None);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("error: apply failed"), "{}", text(&out));
@@ -726,20 +722,18 @@ fn the_full_apply_is_retried_while_the_managed_service_is_not_visible() {
 fn dry_run_prints_the_plan_in_order_and_runs_nothing() {
     let env = Env::new(&shop());
     // No fake tools needed: nothing may run.
-    let out = Command::new(env!("CARGO_BIN_EXE_shopgen"))
-        .args([
-            "deploy",
-            "--dry-run",
-            "specs/shop.toml",
-            "--project",
-            "some-project",
-            "--image-tag",
-            "v1",
-        ])
-        .current_dir(env.root())
-        .env("PATH", "/nonexistent")
-        .output()
-        .unwrap();
+    let out = shopgen([
+        "deploy",
+        "--dry-run",
+        "specs/shop.toml",
+        "--project",
+        "some-project",
+        "--image-tag",
+        "v1",
+    ])
+    .cwd(env.root())
+    .env("PATH", "/nonexistent")
+    .run();
     let printed = text(&out);
     assert!(out.status.success(), "{printed}");
     let order = [
@@ -1115,7 +1109,7 @@ fn the_dry_run_of_the_reference_spec_lists_the_phases_in_order_offline() {
                 .find(|p| p.is_file())
         })
         .expect("git");
-    let only_git = env.dir.path().join("only-git");
+    let only_git = env.dir.path("only-git");
     std::fs::create_dir_all(&only_git).unwrap();
     std::os::unix::fs::symlink(&git_path, only_git.join("git")).unwrap();
     let git = |args: &[&str]| {
@@ -1135,19 +1129,17 @@ fn the_dry_run_of_the_reference_spec_lists_the_phases_in_order_offline() {
     git(&["add", "-A"]);
     git(&["commit", "-qm", "x"]);
     let tag = git(&["rev-parse", "--short=12", "HEAD"]);
-    let out = Command::new(env!("CARGO_BIN_EXE_shopgen"))
-        .args([
-            "deploy",
-            "--dry-run",
-            "specs/shop.toml",
-            "--project",
-            "some-project",
-        ])
-        .current_dir(&root)
-        .env("PATH", &only_git)
-        .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
-        .output()
-        .unwrap();
+    let out = shopgen([
+        "deploy",
+        "--dry-run",
+        "specs/shop.toml",
+        "--project",
+        "some-project",
+    ])
+    .cwd(&root)
+    .env("PATH", &only_git)
+    .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
+    .run();
     let printed = text(&out);
     assert!(out.status.success(), "{printed}");
     let repo = "europe-west2-docker.pkg.dev/some-project/shop-api";
@@ -1200,9 +1192,7 @@ fn the_dry_run_of_the_reference_spec_lists_the_phases_in_order_offline() {
 /// accounts for each problem of the deploy review.
 #[test]
 fn the_deploy_page_shows_the_commands_deploy_runs() {
-    let doc =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/deploy.md"))
-            .unwrap();
+    let doc = repo_file("docs/deploy.md");
     let env = Env::new(&shop());
     let out = env.shopgen(
         &[
@@ -1216,7 +1206,7 @@ fn the_deploy_page_shows_the_commands_deploy_runs() {
         ],
         None,
     );
-    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+    let printed = out.stdout.clone();
     assert!(out.status.success(), "{}", text(&out));
     let transcript = doc
         .split("```text\nshopgen deploy specs/shop.toml: project my-shop-prod")
@@ -1611,7 +1601,7 @@ fn first_run_errors_are_waited_out_each_within_its_own_bound() {
         };
         // Twice, then it goes through.
         let env = Env::new(&shop());
-        std::fs::write(env.dir.path().join("errs"), "2").unwrap();
+        std::fs::write(env.dir.path("errs"), "2").unwrap();
         let vars = [("FAKE_ERR_ON", on), ("FAKE_ERR", err)];
         let out = env.shopgen_env(DEPLOY, None, &vars);
         let printed = text(&out);
@@ -1622,7 +1612,7 @@ fn first_run_errors_are_waited_out_each_within_its_own_bound() {
         // Forever: it gives up after its own bound, with the error and what it
         // waited for.
         let env = Env::new(&shop());
-        std::fs::write(env.dir.path().join("errs"), "99").unwrap();
+        std::fs::write(env.dir.path("errs"), "99").unwrap();
         let out = env.shopgen_env(DEPLOY, None, &vars);
         let printed = text(&out);
         assert_eq!(out.status.code(), Some(1), "{printed}");
@@ -1877,7 +1867,7 @@ fn planned_ranges_must_not_overlap_the_networks_or_the_clusters() {
     // A GKE pod /14 that holds the connector's /28: the common collision.
     let env = Env::new(&shop());
     std::fs::write(
-        env.dir.path().join("subnets.json"),
+        env.dir.path("subnets.json"),
         format!(r#"[{{"name": "default", "region": "{region}", "ipCidrRange": "10.154.0.0/20", "secondaryIpRanges": [{{"rangeName": "gke-pods", "ipCidrRange": "10.8.0.0/14"}}]}}]"#),
     )
     .unwrap();
@@ -1920,7 +1910,7 @@ fn planned_ranges_must_not_overlap_the_networks_or_the_clusters() {
         r#"{{"name": "shop-gke-nodes", "region": "{region}", "ipCidrRange": "10.10.0.0/20", "secondaryIpRanges": [{{"rangeName": "pods", "ipCidrRange": "10.64.0.0/14"}}, {{"rangeName": "services", "ipCidrRange": "10.68.0.0/20"}}]}}"#
     );
     let env = Env::new(&spec);
-    std::fs::write(env.dir.path().join("subnets.json"), format!("[{own}]")).unwrap();
+    std::fs::write(env.dir.path("subnets.json"), format!("[{own}]")).unwrap();
     let out = env.shopgen(DEPLOY, None);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("overlap nothing in network default"));
@@ -1930,7 +1920,7 @@ fn planned_ranges_must_not_overlap_the_networks_or_the_clusters() {
     );
     let env = Env::new(&spec);
     std::fs::write(
-        env.dir.path().join("subnets.json"),
+        env.dir.path("subnets.json"),
         format!("[{}]", own.replace("europe-west2", "europe-west1")),
     )
     .unwrap();
@@ -1976,7 +1966,7 @@ fn kubectl_and_get_credentials_never_touch_the_users_kubeconfig() {
         );
     }
     assert!(
-        !env.dir.path().join("home/.kube").exists(),
+        !env.dir.path("home/.kube").exists(),
         "the user's ~/.kube was written"
     );
     let kubeconfig = env.root().join(".shopgen/deploy/shop/kubeconfig");
@@ -2125,20 +2115,18 @@ fn curl_older_than_7_55_is_refused() {
 #[test]
 fn the_dry_run_of_an_empty_project_lists_every_step_in_order() {
     let env = Env::new(&empty_project_spec());
-    let out = Command::new(env!("CARGO_BIN_EXE_shopgen"))
-        .args([
-            "deploy",
-            "--dry-run",
-            "specs/shop.toml",
-            "--project",
-            "p-1",
-            "--image-tag",
-            "v1",
-        ])
-        .current_dir(env.root())
-        .env("PATH", "/nonexistent")
-        .output()
-        .unwrap();
+    let out = shopgen([
+        "deploy",
+        "--dry-run",
+        "specs/shop.toml",
+        "--project",
+        "p-1",
+        "--image-tag",
+        "v1",
+    ])
+    .cwd(env.root())
+    .env("PATH", "/nonexistent")
+    .run();
     let printed = text(&out);
     assert!(out.status.success(), "{printed}");
     let kc = "KUBECONFIG=.shopgen/deploy/shop/kubeconfig";
@@ -2190,7 +2178,7 @@ fn a_cloud_sql_range_must_not_overlap_the_networks_private_services_ranges() {
     let env = Env::new(&empty_project_spec());
     let url = "https://www.googleapis.com/compute/v1/projects/some-project/global/networks/default";
     std::fs::write(
-        env.dir.path().join("addresses.json"),
+        env.dir.path("addresses.json"),
         format!(
             r#"[{{"name": "shop-api-sql-range", "address": "10.96.0.0", "prefixLength": 16, "network": "{url}"}},
                {{"name": "redis-range", "address": "10.96.128.0", "prefixLength": 20, "network": "{url}"}}]"#
@@ -2213,7 +2201,7 @@ fn a_cloud_sql_range_must_not_overlap_the_networks_private_services_ranges() {
     );
     let env = Env::new(&empty_project_spec());
     std::fs::write(
-        env.dir.path().join("addresses.json"),
+        env.dir.path("addresses.json"),
         format!(
             r#"[{{"name": "shop-api-sql-range", "address": "10.96.0.0", "prefixLength": 16, "network": "{url}"}}]"#
         ),

@@ -19,8 +19,10 @@ use shopgen::model::names::pluralize;
 use shopgen::output;
 use shopgen::spec::keys::{HOOKS, METHODS};
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
+
+use crate::support::{infra, project};
 
 /// Resource names: short, long, two-word (written snake_case or camelCase by the
 /// generator), and irregular plurals.
@@ -613,19 +615,11 @@ fn compile(stem: &str, src: &str) -> Vec<GeneratedFile> {
     first
 }
 
-fn write_all(dir: &Path, files: &[GeneratedFile]) {
-    for file in files {
-        let path = dir.join(&file.path);
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        std::fs::write(&path, &file.contents).expect("write");
-    }
-}
-
 /// Every `.rs` file parses and is a fixed point of the printer; `rustfmt --check`
 /// accepts them all.
 fn check_rust(files: &[GeneratedFile], src: &str) {
     let dir = tempfile::tempdir().expect("dir");
-    write_all(dir.path(), files);
+    infra::write_into(dir.path(), files);
     let mut paths = Vec::new();
     for file in files.iter().filter(|f| f.path.ends_with(".rs")) {
         let parsed = syn::parse_file(&file.contents)
@@ -671,17 +665,10 @@ proptest! {
     }
 }
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
-}
-
 /// Two random specs (a seed per day), each with half of the field types added, are
 /// written into a scratch workspace that links this repository's runtime crates and
 /// compiled with `cargo clippy -D warnings`, backend and relay, reusing this
-/// workspace's lock file and target directory.
+/// workspace's lock file, profiles and target directory.
 #[test]
 fn two_random_specs_compile_clippy_clean() {
     let day = std::time::SystemTime::now()
@@ -699,9 +686,15 @@ fn two_random_specs_compile_clippy_clean() {
         Config::default(),
         TestRng::from_seed(RngAlgorithm::ChaCha, &bytes),
     );
-    let dir = tempfile::tempdir().expect("dir");
     let halves: [Vec<usize>; 2] = [(0..6).collect(), (6..TYPES.len()).collect()];
-    let mut members = Vec::new();
+    let dir = project()
+        .workspace(&[
+            "generated/clippy0/backend",
+            "generated/clippy0/relay",
+            "generated/clippy1/backend",
+            "generated/clippy1/relay",
+        ])
+        .build();
     let mut specs = String::new();
     for (i, types) in halves.iter().enumerate() {
         let spec = spec_gen()
@@ -714,10 +707,7 @@ fn two_random_specs_compile_clippy_clean() {
         // The layout `shopgen build` makes: generated/<stem>/, and the extension crate
         // (operations or hooks) in extensions/<stem>/ as first written.
         let out = Path::new("generated").join(&stem);
-        write_all(&dir.path().join(&out), &files);
-        members.push(format!(
-            "\"generated/{stem}/backend\", \"generated/{stem}/relay\""
-        ));
+        infra::write_into(&dir.root().join(&out), &files);
         let source = SpecSource {
             stem: stem.clone(),
             display_path: format!("specs/{stem}.toml"),
@@ -726,35 +716,13 @@ fn two_random_specs_compile_clippy_clean() {
         if model.has_extension() {
             let scaffold =
                 shopgen::emit::extension::scaffold(&model, &output::api_path_from_extension(&out));
-            let ext = output::extension_dir(&dir.path().join(&out), &stem);
+            let ext = output::extension_dir(&dir.root().join(&out), &stem);
             assert!(output::write_scaffold(&ext, &scaffold).expect("scaffold"));
         }
         writeln!(specs, "--- {stem} (seed {seed})\n{src}").unwrap();
     }
-    let root = workspace();
-    let manifest = format!(
-        "[workspace]\nresolver = \"3\"\nmembers = [{}]\n\n\
-         [workspace.package]\nedition = \"2024\"\nlicense = \"Apache-2.0\"\nrust-version = \"1.95\"\n\n\
-         [workspace.dependencies]\nserde = {{ version = \"1\", features = [\"derive\"] }}\n\
-         shopgen-backend-runtime = {{ path = {:?} }}\n\
-         shopgen-relay-runtime = {{ path = {:?} }}\n",
-        members.join(", "),
-        root.join("runtime/backend").display().to_string(),
-        root.join("runtime/relay").display().to_string(),
-    );
-    std::fs::write(dir.path().join("Cargo.toml"), manifest).expect("manifest");
-    std::fs::copy(root.join("Cargo.lock"), dir.path().join("Cargo.lock")).expect("lock");
-    std::fs::copy(
-        root.join("rust-toolchain.toml"),
-        dir.path().join("rust-toolchain.toml"),
-    )
-    .expect("toolchain");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
-        .args([
+    let out = dir
+        .cargo(&[
             "clippy",
             "--offline",
             "--quiet",
@@ -763,8 +731,6 @@ fn two_random_specs_compile_clippy_clean() {
             "-D",
             "warnings",
         ])
-        .current_dir(dir.path())
-        .env("CARGO_TARGET_DIR", target)
         .output()
         .expect("cargo clippy");
     assert!(

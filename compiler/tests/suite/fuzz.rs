@@ -22,7 +22,7 @@ fn run(src: &str) {
     }
 }
 
-const SHOP: &str = include_str!("../../specs/shop.toml");
+const SHOP: &str = include_str!("../../../specs/shop.toml");
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]

@@ -2,8 +2,8 @@
 //! diagnostics match `*.stderr` byte for byte. Every refused schema change in
 //! `tests/diagnostics/migrations/<case>/` (a build of `before.toml`, then `after.toml`
 //! against the migration history it left) renders as `after.stderr`.
-//! `SHOPGEN_BLESS=1 cargo test -p shopgen --test diagnostics` rewrites the
-//! expectations; review them in the diff.
+//! `SHOPGEN_BLESS=1 cargo test -p shopgen --test suite -- diagnostics::` rewrites the
+//! expectations (`support::golden`); review them in the diff.
 //!
 //! The registry of codes (`shopgen::diagnostics::Code`) is held to the cases both
 //! ways: every code has a case, and every code a case renders, or the source
@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use shopgen::diagnostics::{Code, Diagnostic};
 use shopgen::emit::{History, MigrationError, emit_all, emit_all_with_history};
 use shopgen::model::SpecSource;
+
+use crate::support::golden;
 
 fn cases() -> Vec<std::path::PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/diagnostics");
@@ -28,7 +30,6 @@ fn cases() -> Vec<std::path::PathBuf> {
 
 #[test]
 fn every_invalid_spec_renders_its_expected_diagnostics() {
-    let bless = std::env::var_os("SHOPGEN_BLESS").is_some();
     let mut failures = Vec::new();
     let cases = cases();
     assert!(
@@ -53,14 +54,8 @@ fn every_invalid_spec_renders_its_expected_diagnostics() {
             Err(d) => d,
         };
         let rendered = shopgen::diagnostics::render(&diags, &display, &src);
-        let expected_path = path.with_extension("stderr");
-        if bless {
-            std::fs::write(&expected_path, &rendered).unwrap();
-            continue;
-        }
-        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
-        if expected != rendered {
-            failures.push(format!("{name}: rendered diagnostics differ\n--- expected\n{expected}--- actual\n{rendered}"));
+        if let Err(why) = golden::check(&path.with_extension("stderr"), &rendered) {
+            failures.push(format!("{name}: rendered diagnostics: {why}"));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -175,7 +170,6 @@ fn refused_migration(case: &Path) -> Result<(String, Vec<Diagnostic>), String> {
 
 #[test]
 fn every_refused_migration_renders_its_expected_diagnostics() {
-    let bless = std::env::var_os("SHOPGEN_BLESS").is_some();
     let mut failures = Vec::new();
     let cases = migration_cases();
     assert!(
@@ -203,16 +197,8 @@ fn every_refused_migration_renders_its_expected_diagnostics() {
         }
         let display = format!("tests/diagnostics/migrations/{name}/after.toml");
         let rendered = shopgen::diagnostics::render(&diags, &display, &src);
-        let expected_path = case.join("after.stderr");
-        if bless {
-            std::fs::write(&expected_path, &rendered).unwrap();
-            continue;
-        }
-        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
-        if expected != rendered {
-            failures.push(format!(
-                "{name}: rendered diagnostics differ\n--- expected\n{expected}--- actual\n{rendered}"
-            ));
+        if let Err(why) = golden::check(&case.join("after.stderr"), &rendered) {
+            failures.push(format!("{name}: rendered diagnostics: {why}"));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -2,11 +2,10 @@
 //! package from the repository root, non-root runtime, the right port, a
 //! Dockerfile-specific ignore file, and `hadolint` clean.
 
-mod infra_support;
-
 use std::process::Command;
 
-use infra_support::{body, files, model, run_ok, tool, variants, write};
+use crate::support::infra::{body, files, model, variants, write};
+use crate::support::{run_ok, tool};
 
 #[test]
 fn dockerfiles_build_the_generated_crates_locked_and_run_as_non_root() {
@@ -64,7 +63,7 @@ fn hadolint_accepts_the_dockerfiles() {
 
 #[test]
 fn image_builds_use_the_pinned_toolchain_without_downloading_components() {
-    let toolchain = std::fs::read_to_string(infra_support::repo().join("rust-toolchain.toml"))
+    let toolchain = std::fs::read_to_string(crate::support::repo().join("rust-toolchain.toml"))
         .expect("rust-toolchain.toml");
     let channel = toolchain
         .lines()
@@ -122,7 +121,7 @@ fn cloud_build_uploads_no_state_and_pushes_both_images() {
         images: Vec<String>,
         options: Options,
     }
-    let config: Config = infra_support::yaml(body(&files, "cloudbuild/cloudbuild.yaml"));
+    let config: Config = crate::support::infra::yaml(body(&files, "cloudbuild/cloudbuild.yaml"));
     assert_eq!(config.steps.len(), 2);
     for (step, dir) in config.steps.iter().zip(["backend", "relay"]) {
         assert_eq!(step.name, "gcr.io/cloud-builders/docker");

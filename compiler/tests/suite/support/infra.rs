@@ -1,30 +1,12 @@
-//! Shared helpers of the `infra_*` tests: the reference spec and its variants (both
-//! egress modes, both gateway dialects, both database modes, an existing and a created
-//! cluster, a cluster in another region), building them in memory or into a temporary
-//! folder, and finding the external validators.
-//!
-//! External tools follow one rule: when a tool is missing, a test fails if the `CI`
-//! environment variable is set (`.ci/run` installs them) and otherwise skips with a
-//! loud message on stderr.
-
-#![allow(dead_code)]
-
-use std::path::{Path, PathBuf};
-use std::process::Command;
+//! What the `infra_*` tests share: the reference spec and its variants (both egress
+//! modes, both gateway dialects, both database modes, an existing and a created
+//! cluster, a cluster in another region), and building them in memory or into a
+//! temporary folder.
 
 use shopgen::emit::{GeneratedFile, emit_all};
 use shopgen::model::{Model, SpecSource};
 
-pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("compiler/ has a parent")
-        .to_path_buf()
-}
-
-pub fn shop_src() -> String {
-    std::fs::read_to_string(repo().join("specs/shop.toml")).expect("specs/shop.toml")
-}
+use super::shop_src;
 
 /// One spec to build: a name, and the reference spec with some lines replaced.
 pub struct Variant {
@@ -208,48 +190,20 @@ pub fn under<'a>(files: &'a [GeneratedFile], prefix: &str) -> Vec<&'a GeneratedF
 /// Writes the files into a fresh temporary folder.
 pub fn write(files: &[GeneratedFile]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
+    write_into(dir.path(), files);
+    dir
+}
+
+/// Writes the files into `dir`, making folders.
+pub fn write_into(dir: &std::path::Path, files: &[GeneratedFile]) {
     for f in files {
-        let path = dir.path().join(&f.path);
+        let path = dir.join(&f.path);
         std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
         std::fs::write(&path, &f.contents).expect("write");
     }
-    dir
 }
 
 /// Parses YAML into `T` (tests only; the emitters only serialise).
 pub fn yaml<T: serde::de::DeserializeOwned>(text: &str) -> T {
     serde_saphyr::from_str(text).unwrap_or_else(|e| panic!("invalid YAML: {e}\n{text}"))
-}
-
-/// The path of an external tool, or `None` after a loud skip notice; with `CI` set a
-/// missing tool fails the test.
-pub fn tool(name: &str, install: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join(name))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        if std::env::var_os("CI").is_some() {
-            panic!("`{name}` is required in CI but is not installed ({install})");
-        }
-        eprintln!(
-            "\n!!! SKIPPED: `{name}` is not installed, so this check did not run ({install}).\n"
-        );
-    }
-    found
-}
-
-/// Runs a command; panics with its output when it fails.
-pub fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{cmd:?} failed:\n{text}");
-    text
 }

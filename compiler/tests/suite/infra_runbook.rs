@@ -3,9 +3,8 @@
 //! `-target` is a resource, every `generated/shop/…` path it names is generated, and
 //! the Secret it creates is the one the Deployment reads.
 
-mod infra_support;
-
-use infra_support::{body, files, model, repo, variants};
+use crate::support::infra::{body, files, model, variants};
+use crate::support::repo;
 
 fn runbook() -> String {
     std::fs::read_to_string(repo().join("docs/deploy.md")).expect("docs/deploy.md")

@@ -14,22 +14,20 @@
 //!   naming the request id, a failing after hook leaves the write standing). An
 //!   operation removed from the spec makes the leftover method an error.
 
-mod up_support;
-
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
-use up_support::{Answer, Up, http, repo_root, scratch_workspace, shopgen, target_dir};
+use crate::support::up::Up;
+use crate::support::{Answer, Project, http, project, repo, shopgen};
 
 const KEY: (&str, &str) = ("x-api-key", "store-key");
 
 /// `shopgen up specs/store.toml` in the repository on `database_url`.
 fn up_store(database_url: &str) -> Up {
-    let mut cmd = shopgen(&repo_root());
-    cmd.args(["up", "specs/store.toml", "--database-url", database_url])
-        .env("SHOPGEN_API_KEYS", KEY.1);
-    Up::spawn(cmd, None)
+    Up::spawn(
+        shopgen(["up", "specs/store.toml", "--database-url", database_url])
+            .env("SHOPGEN_API_KEYS", KEY.1),
+        None,
+    )
 }
 
 fn post(up: &Up, path: &str, body: &str) -> Answer {
@@ -274,91 +272,48 @@ fn store_through_up_on_postgresql() {
 /// A workspace of the user's own with a copy of the example: `specs/store.toml`, its
 /// generated crates and `extensions/store/` as members, this repository's runtime
 /// crates, lock file and target folder (so dependencies are reused, nothing fetched).
-struct Project {
-    dir: tempfile::TempDir,
-}
-
-impl Project {
-    fn new() -> Project {
-        let dir = scratch_workspace(&[
+fn store_project() -> Project {
+    project()
+        .workspace(&[
             "generated/store/backend",
             "generated/store/relay",
             "generated/store/api",
             "extensions/store",
-        ]);
-        let spec = dir.path().join("specs/store.toml");
-        std::fs::create_dir_all(spec.parent().expect("parent")).expect("mkdir");
-        std::fs::copy(repo_root().join("specs/store.toml"), spec).expect("copy");
-        Project { dir }
-    }
+        ])
+        .runner()
+        .repo_file("specs/store.toml")
+        .build()
+}
 
-    /// Replaces the extension crate with the example's finished one.
-    fn copy_example_extension(&self) {
-        for file in ["Cargo.toml", "src/lib.rs"] {
-            let to = self.path("extensions/store").join(file);
-            std::fs::copy(repo_root().join("extensions/store").join(file), to).expect("copy");
-        }
+/// Replaces the extension crate with the example's finished one.
+fn copy_example_extension(project: &Project) {
+    for file in ["Cargo.toml", "src/lib.rs"] {
+        let to = project.path("extensions/store").join(file);
+        std::fs::copy(repo().join("extensions/store").join(file), to).expect("copy");
     }
+}
 
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
+/// `cargo build -p store-backend`: whether it succeeded, and its stderr.
+fn cargo_build(project: &Project) -> (bool, String) {
+    let out = project
+        .cargo(&["build", "-q", "-p", "store-backend"])
+        .output()
+        .expect("run cargo");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
 
-    fn read(&self, rel: &str) -> String {
-        std::fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
-    }
-
-    fn write(&self, rel: &str, text: &str) {
-        std::fs::write(self.path(rel), text).unwrap_or_else(|e| panic!("{rel}: {e}"));
-    }
-
-    fn command(&self, program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Command {
-        let mut cmd = Command::new(program);
-        cmd.current_dir(self.dir.path())
-            .args(args)
-            .env("CARGO_TARGET_DIR", target_dir())
-            .env("CARGO_NET_OFFLINE", "true");
-        cmd
-    }
-
-    /// `shopgen build`, then `shopgen check`: both must succeed.
-    fn build(&self) {
-        for command in ["build", "check"] {
-            let out = self
-                .command(
-                    env!("CARGO_BIN_EXE_shopgen"),
-                    &[command, "specs/store.toml"],
-                )
-                .output()
-                .expect("run shopgen");
-            assert!(
-                out.status.success(),
-                "shopgen {command} failed:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-    }
-
-    /// `cargo build -p store-backend`: whether it succeeded, and its stderr.
-    fn cargo_build(&self) -> (bool, String) {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let out = self
-            .command(cargo, &["build", "-q", "-p", "store-backend"])
-            .output()
-            .expect("run cargo");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-
-    fn up(&self) -> Up {
-        let url = format!("sqlite://{}", self.path("store.db").display());
-        let mut cmd = shopgen(self.dir.path());
-        cmd.args(["up", "specs/store.toml", "--database-url", &url])
-            .env("SHOPGEN_API_KEYS", KEY.1);
-        Up::spawn(cmd, None)
-    }
+/// `shopgen up` in the project, on a SQLite file of its own.
+fn up(project: &Project) -> Up {
+    let url = format!("sqlite://{}", project.path("store.db").display());
+    Up::spawn(
+        project
+            .shopgen(["up", "specs/store.toml", "--database-url", &url])
+            .env("SHOPGEN_API_KEYS", KEY.1),
+        None,
+    )
 }
 
 /// The example spec after a change: products gain `sku` (in their JSON, so in what
@@ -432,20 +387,20 @@ impl FromRow for TopRated {
 
 #[test]
 fn regeneration_keeps_the_extension_and_the_compiler_names_what_to_change() {
-    let project = Project::new();
+    let project = store_project();
 
     // The first build writes the extension crate's stubs, which compile as they are.
-    project.build();
+    project.build_and_check("specs/store.toml");
     let stub = project.read("extensions/store/src/lib.rs");
     assert!(
         stub.contains("ApiError::not_implemented(\"rating_summary\")"),
         "{stub}"
     );
-    let (ok, stderr) = project.cargo_build();
+    let (ok, stderr) = cargo_build(&project);
     assert!(ok, "the stubs compile:\n{stderr}");
 
     // The user writes the methods (here: the example's finished crate).
-    project.copy_example_extension();
+    copy_example_extension(&project);
     let original_lib = project.read("extensions/store/src/lib.rs");
     let original_manifest = project.read("extensions/store/Cargo.toml");
     let spec = project.read("specs/store.toml");
@@ -453,13 +408,13 @@ fn regeneration_keeps_the_extension_and_the_compiler_names_what_to_change() {
     // The spec gains a field, an operation and a hook; the rebuild leaves the user's
     // crate alone, and cargo names the two methods it lacks.
     project.write("specs/store.toml", &changed_spec(&spec));
-    project.build();
+    project.build_and_check("specs/store.toml");
     assert_eq!(project.read("extensions/store/src/lib.rs"), original_lib);
     assert_eq!(
         project.read("extensions/store/Cargo.toml"),
         original_manifest
     );
-    let (ok, stderr) = project.cargo_build();
+    let (ok, stderr) = cargo_build(&project);
     assert!(
         !ok,
         "the build must fail until the methods exist:\n{stderr}"
@@ -479,10 +434,10 @@ fn regeneration_keeps_the_extension_and_the_compiler_names_what_to_change() {
     ) + NEW_ROW;
     assert_ne!(lib, original_lib);
     project.write("extensions/store/src/lib.rs", &lib);
-    let (ok, stderr) = project.cargo_build();
+    let (ok, stderr) = cargo_build(&project);
     assert!(ok, "{stderr}");
 
-    let mut up = project.up();
+    let mut up = up(&project);
     let a = post(
         &up,
         "/products",
@@ -571,9 +526,9 @@ fn regeneration_keeps_the_extension_and_the_compiler_names_what_to_change() {
         .find("\n[operations.top_rated]")
         .expect("the new operation");
     project.write("specs/store.toml", &changed[..=cut]);
-    project.build();
+    project.build_and_check("specs/store.toml");
     assert_eq!(project.read("extensions/store/src/lib.rs"), lib);
-    let (ok, stderr) = project.cargo_build();
+    let (ok, stderr) = cargo_build(&project);
     assert!(!ok, "a leftover method must fail the build:\n{stderr}");
     assert!(
         stderr.contains("error[E0407]: method `top_rated` is not a member of trait `Extension`"),

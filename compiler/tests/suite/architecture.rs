@@ -31,10 +31,7 @@ use std::path::{Path, PathBuf};
 
 use syn::visit::{self, Visit};
 
-/// The workspace's root folder.
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use crate::support::repo as workspace_root;
 
 #[test]
 fn no_import_cycles_between_source_files() {

@@ -3,90 +3,38 @@
 //! to a real SQLite file (the `sqlite3` command) and a real PostgreSQL server (a
 //! throwaway cluster from `shopgen-testkit`), with rows in the tables.
 
-use std::collections::BTreeMap;
 use std::fs;
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use shopgen_testkit::Postgres;
 
-const SHOP: &str = include_str!("../../specs/shop.toml");
+use crate::support::{Project, project};
+
+const SHOP: &str = include_str!("../../../specs/shop.toml");
 const MIGRATIONS: &str = "generated/shop/backend/migrations";
 
-/// A copy of the shop spec in a temp folder, built with the real CLI.
-struct Project {
-    dir: tempfile::TempDir,
+/// A copy of the shop spec in a scratch folder, built with the real CLI.
+fn shop_project(spec: &str) -> Project {
+    project().file("specs/shop.toml", spec).build()
 }
 
-impl Project {
-    fn new(spec: &str) -> Project {
-        let dir = tempfile::tempdir().unwrap();
-        fs::create_dir_all(dir.path().join("specs")).unwrap();
-        let p = Project { dir };
-        p.set_spec(spec);
-        p
-    }
+fn set_spec(p: &Project, spec: &str) {
+    p.write("specs/shop.toml", spec);
+}
 
-    fn set_spec(&self, spec: &str) {
-        fs::write(self.dir.path().join("specs/shop.toml"), spec).unwrap();
-    }
+fn build(p: &Project) {
+    let out = p.shopgen(["build", "specs/shop.toml"]).run();
+    assert!(out.success(), "build failed:\n{}", out.stderr);
+}
 
-    fn shopgen(&self, command: &str) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_shopgen"))
-            .args([command, "specs/shop.toml"])
-            .current_dir(self.dir.path())
-            .output()
-            .unwrap()
-    }
+fn assert_check_clean(p: &Project) {
+    let out = p.shopgen(["check", "specs/shop.toml"]).run();
+    assert!(out.success(), "check not clean:\n{}", out.stderr);
+}
 
-    fn build(&self) {
-        let out = self.shopgen("build");
-        assert!(
-            out.status.success(),
-            "build failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn assert_check_clean(&self) {
-        let out = self.shopgen("check");
-        assert!(
-            out.status.success(),
-            "check not clean:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn migrations_dir(&self) -> PathBuf {
-        self.dir.path().join(MIGRATIONS)
-    }
-
-    /// Every file under `generated/`, relative path → bytes.
-    fn files(&self) -> BTreeMap<String, Vec<u8>> {
-        let mut out = BTreeMap::new();
-        let root = self.dir.path().join("generated");
-        let mut stack = vec![root.clone()];
-        while let Some(d) = stack.pop() {
-            for e in fs::read_dir(&d).unwrap() {
-                let p = e.unwrap().path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else {
-                    let rel = p
-                        .strip_prefix(&root)
-                        .unwrap()
-                        .to_string_lossy()
-                        .into_owned();
-                    out.insert(rel, fs::read(&p).unwrap());
-                }
-            }
-        }
-        out
-    }
-
-    fn read(&self, rel: &str) -> String {
-        fs::read_to_string(self.migrations_dir().join(rel)).unwrap()
-    }
+/// A migration file, by its path under the backend's `migrations/`.
+fn migration(p: &Project, rel: &str) -> String {
+    p.read(&format!("{MIGRATIONS}/{rel}"))
 }
 
 /// The shop with an optional field, a required field with a default, a new
@@ -112,21 +60,21 @@ fn changed_shop() -> String {
 
 #[test]
 fn a_changed_spec_appends_a_migration_and_keeps_the_earlier_ones() {
-    let p = Project::new(SHOP);
-    p.build();
-    let first = p.files();
+    let p = shop_project(SHOP);
+    build(&p);
+    let first = p.files("generated");
     assert!(first.contains_key("shop/backend/migrations/schema.toml"));
 
     // Unchanged spec: nothing new, nothing rewritten.
-    p.build();
-    assert_eq!(p.files(), first);
-    p.assert_check_clean();
+    build(&p);
+    assert_eq!(p.files("generated"), first);
+    assert_check_clean(&p);
 
-    p.set_spec(&changed_shop());
+    set_spec(&p, &changed_shop());
     // `check` sees the missing migration before the build.
-    assert!(!p.shopgen("check").status.success());
-    p.build();
-    let second = p.files();
+    assert!(!p.shopgen(["check", "specs/shop.toml"]).run().success());
+    build(&p);
+    let second = p.files("generated");
     for engine in ["sqlite", "postgres"] {
         let key = format!("shop/backend/migrations/{engine}/0001_create_tables.sql");
         assert_eq!(second[&key], first[&key], "{key} was rewritten");
@@ -143,7 +91,7 @@ fn a_changed_spec_appends_a_migration_and_keeps_the_earlier_ones() {
         first["shop/backend/migrations/schema.toml"]
     );
 
-    let sqlite = p.read("sqlite/0002_update_schema.sql");
+    let sqlite = migration(&p, "sqlite/0002_update_schema.sql");
     for stmt in [
         "ALTER TABLE products ADD COLUMN color TEXT;",
         "ALTER TABLE products ADD COLUMN stock INTEGER NOT NULL DEFAULT 7;",
@@ -157,7 +105,7 @@ fn a_changed_spec_appends_a_migration_and_keeps_the_earlier_ones() {
             "sqlite 0002 lacks `{stmt}`:\n{sqlite}"
         );
     }
-    let postgres = p.read("postgres/0002_update_schema.sql");
+    let postgres = migration(&p, "postgres/0002_update_schema.sql");
     for stmt in [
         "ALTER TABLE products ADD COLUMN color VARCHAR(30);",
         "ALTER TABLE products ADD COLUMN stock INTEGER NOT NULL DEFAULT 7;",
@@ -171,43 +119,45 @@ fn a_changed_spec_appends_a_migration_and_keeps_the_earlier_ones() {
             "postgres 0002 lacks `{stmt}`:\n{postgres}"
         );
     }
-    let main_rs =
-        fs::read_to_string(p.dir.path().join("generated/shop/backend/src/main.rs")).unwrap();
+    let main_rs = fs::read_to_string(p.path("generated/shop/backend/src/main.rs")).unwrap();
     assert!(main_rs.contains("include_str!(\"../migrations/sqlite/0002_update_schema.sql\")"));
     assert!(main_rs.contains("version: 2,"));
-    p.assert_check_clean();
+    assert_check_clean(&p);
 
     // Same spec, same history: same bytes.
-    p.build();
-    assert_eq!(p.files(), second);
+    build(&p);
+    assert_eq!(p.files("generated"), second);
 
     // A third change: 0001 and 0002 stay, 0003 appears with its own name.
-    p.set_spec(&changed_shop().replace(
-        "fields.rate = { type = \"integer\", min = 1, max = 5 }\n",
-        "fields.rate = { type = \"integer\", min = 1, max = 5 }\n\
+    set_spec(
+        &p,
+        &changed_shop().replace(
+            "fields.rate = { type = \"integer\", min = 1, max = 5 }\n",
+            "fields.rate = { type = \"integer\", min = 1, max = 5 }\n\
          fields.flagged = { type = \"boolean\", required = false }\n",
-    ));
-    p.build();
-    let third = p.files();
+        ),
+    );
+    build(&p);
+    let third = p.files("generated");
     for (k, v) in &second {
         if k.contains("/migrations/") && k.ends_with(".sql") {
             assert_eq!(&third[k], v, "{k} was rewritten");
         }
     }
     assert!(
-        p.read("sqlite/0003_add_reviews_flagged.sql")
+        migration(&p, "sqlite/0003_add_reviews_flagged.sql")
             .contains("ALTER TABLE reviews ADD COLUMN flagged INTEGER;")
     );
-    p.assert_check_clean();
+    assert_check_clean(&p);
 }
 
 #[test]
 fn the_emitted_main_rs_lists_several_migrations_rustfmt_clean() {
-    let p = Project::new(SHOP);
-    p.build();
-    p.set_spec(&changed_shop());
-    p.build();
-    let main_rs = p.dir.path().join("generated/shop/backend/src/main.rs");
+    let p = shop_project(SHOP);
+    build(&p);
+    set_spec(&p, &changed_shop());
+    build(&p);
+    let main_rs = p.path("generated/shop/backend/src/main.rs");
     let out = Command::new("rustfmt")
         .args(["--edition", "2024", "--check"])
         .arg(&main_rs)
@@ -264,14 +214,14 @@ fn unsupported_changes_are_errors_that_write_nothing() {
         ),
     ];
     for (spec, expected) in cases {
-        let p = Project::new(SHOP);
-        p.build();
-        let before = p.files();
-        p.set_spec(&spec);
+        let p = shop_project(SHOP);
+        build(&p);
+        let before = p.files("generated");
+        set_spec(&p, &spec);
         for command in ["build", "check"] {
-            let out = p.shopgen(command);
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            assert_eq!(out.status.code(), Some(1), "{command}: {stderr}");
+            let out = p.shopgen([command, "specs/shop.toml"]).run();
+            let stderr = &out.stderr;
+            assert_eq!(out.code(), Some(1), "{command}: {stderr}");
             for part in expected {
                 assert!(
                     stderr.contains(part),
@@ -284,18 +234,18 @@ fn unsupported_changes_are_errors_that_write_nothing() {
             );
             assert!(!stderr.contains("panicked"), "{stderr}");
         }
-        assert_eq!(p.files(), before, "a failed build wrote files");
+        assert_eq!(p.files("generated"), before, "a failed build wrote files");
     }
 }
 
 /// 0001, a few rows, then 0002: the columns are the spec's and the rows survived.
 #[test]
 fn the_migrations_apply_to_a_real_sqlite_database() {
-    let p = Project::new(SHOP);
-    p.build();
-    p.set_spec(&changed_shop());
-    p.build();
-    let db = p.dir.path().join("shop.db");
+    let p = shop_project(SHOP);
+    build(&p);
+    set_spec(&p, &changed_shop());
+    build(&p);
+    let db = p.path("shop.db");
     let sqlite3 = |sql: &str| -> String {
         let out = Command::new("sqlite3")
             .arg("-bail")
@@ -314,7 +264,7 @@ fn the_migrations_apply_to_a_real_sqlite_database() {
     let apply = |file: &str| {
         sqlite3(&format!(
             "PRAGMA foreign_keys = ON; BEGIN; {} COMMIT;",
-            p.read(&format!("sqlite/{file}"))
+            migration(&p, &format!("sqlite/{file}"))
         ));
     };
     apply("0001_create_tables.sql");
@@ -372,10 +322,10 @@ fn the_migrations_apply_to_a_real_sqlite_database() {
 /// The same on PostgreSQL.
 #[test]
 fn the_migrations_apply_to_a_real_postgres_database() {
-    let p = Project::new(SHOP);
-    p.build();
-    p.set_spec(&changed_shop());
-    p.build();
+    let p = shop_project(SHOP);
+    build(&p);
+    set_spec(&p, &changed_shop());
+    build(&p);
     let pg = Postgres::start();
     let url = pg.url();
     let psql = |sql: &str| -> String {
@@ -402,7 +352,7 @@ fn the_migrations_apply_to_a_real_postgres_database() {
     let apply = |file: &str| {
         psql(&format!(
             "BEGIN; {} COMMIT;",
-            p.read(&format!("postgres/{file}"))
+            migration(&p, &format!("postgres/{file}"))
         ));
     };
     apply("0001_create_tables.sql");

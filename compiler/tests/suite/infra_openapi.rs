@@ -10,12 +10,11 @@
 //! validated with `openapi-spec-validator`, as checked in and with the relay's URL
 //! filled in the way Terraform's `templatefile` does.
 
-mod infra_support;
-
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use infra_support::{Variant, body, files, model, run_ok, tool, variants, write, yaml};
+use crate::support::infra::{Variant, body, files, model, variants, write, yaml};
+use crate::support::{run_ok, tool};
 use serde_json::Value;
 use shopgen::model::{Model, OpenApiDialect};
 

@@ -7,8 +7,6 @@
 //! dead backend are checked on a chain built by hand from the same pieces (the local
 //! gateway in front of the generated relay in front of a recording upstream).
 
-mod up_support;
-
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
@@ -17,18 +15,18 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use up_support::{Up, free_port, http, repo_root, scratch_workspace, shopgen, signal};
+use crate::support::run::shopgen_exe;
+use crate::support::up::{Up, free_port, signal};
+use crate::support::{Project, cargo, http, project, repo, shopgen};
 
 /// Starts `shopgen up specs/shop.toml` from the repository root on its own SQLite
 /// file, with `extra` flags and `SHOPGEN_API_KEYS` set to `keys_env` (or unset).
 fn start(extra: &[&str], keys_env: Option<&str>) -> Up {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = format!("sqlite://{}", dir.path().join("shop.db").display());
-    let mut cmd = shopgen(&repo_root());
-    cmd.args(["up", "specs/shop.toml", "--database-url", &db])
-        .args(extra);
+    let mut cmd = shopgen(["up", "specs/shop.toml", "--database-url", &db]).args(extra);
     if let Some(keys) = keys_env {
-        cmd.env("SHOPGEN_API_KEYS", keys);
+        cmd = cmd.env("SHOPGEN_API_KEYS", keys);
     }
     Up::spawn(cmd, Some(dir))
 }
@@ -301,7 +299,7 @@ fn plain_shopgen_up_serves_the_reference_document_and_ctrl_c_leaves_no_process()
 
 #[test]
 fn seed_and_generated_key_then_a_crash_of_the_backend_stops_the_rest() {
-    let seed_path = repo_root().join("specs/shop.seed.json");
+    let seed_path = repo().join("specs/shop.seed.json");
     let seed_arg = seed_path.to_string_lossy().into_owned();
     let mut up = start(&["--seed", &seed_arg], None);
 
@@ -376,14 +374,9 @@ fn busy_ports_are_named_with_their_flag() {
                 free_port().to_string()
             });
         }
-        let out = Command::new(env!("CARGO_BIN_EXE_shopgen"))
-            .current_dir(repo_root())
-            .args(&args)
-            .args(["--api-key", "k"])
-            .output()
-            .expect("run shopgen up");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{flag}: {stderr}");
+        let out = shopgen(&args).args(["--api-key", "k"]).run();
+        let stderr = &out.stderr;
+        assert!(!out.success(), "{flag}: {stderr}");
         assert!(
             stderr.contains(&format!("port {port} ({what}) is already in use"))
                 && stderr.contains(flag),
@@ -396,7 +389,7 @@ fn busy_ports_are_named_with_their_flag() {
 /// The reference spec under another name (`grocer`: crates `grocer-backend` and
 /// `grocer-relay`, so its binaries never overwrite the reference ones in the shared
 /// target folder).
-const GROCER: &str = include_str!("../../specs/shop.toml");
+const GROCER: &str = include_str!("../../../specs/shop.toml");
 
 /// The grocer after a schema change: a new optional column (`color`) and a new
 /// required one with a default (`stock`) on products, the reviews' `message` column
@@ -434,61 +427,33 @@ fn changed_grocer() -> String {
 /// A project of a user's own: a workspace with `specs/grocer.toml` and its generated
 /// crates as members, linking this repository's runtime crates, with this repository's
 /// lock file and target folder (so dependencies are reused, and nothing is fetched).
-struct Project {
-    dir: tempfile::TempDir,
+fn grocer_project(spec: &str) -> Project {
+    project()
+        .workspace(&["generated/grocer/backend", "generated/grocer/relay"])
+        .runner()
+        .file("specs/grocer.toml", spec)
+        .build()
 }
 
-impl Project {
-    fn new(spec: &str) -> Project {
-        let dir = scratch_workspace(&["generated/grocer/backend", "generated/grocer/relay"]);
-        std::fs::create_dir(dir.path().join("specs")).expect("specs/");
-        let p = Project { dir };
-        p.set_spec(spec);
-        p
-    }
-
-    fn set_spec(&self, spec: &str) {
-        std::fs::write(self.dir.path().join("specs/grocer.toml"), spec).expect("spec");
-    }
-
-    fn shopgen(&self, args: &[&str]) -> Command {
-        let mut cmd = shopgen(self.dir.path());
-        cmd.args(args);
-        cmd
-    }
-
-    /// `shopgen build`, then `shopgen check`: both must succeed.
-    fn build(&self) {
-        for command in ["build", "check"] {
-            let out = self
-                .shopgen(&[command, "specs/grocer.toml"])
-                .output()
-                .expect("run shopgen");
-            assert!(
-                out.status.success(),
-                "shopgen {command} failed:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-    }
-
-    /// `shopgen up` on the SQLite file `db` in the project folder.
-    fn up(&self, db: &str) -> Up {
-        let url = format!("sqlite://{}", self.dir.path().join(db).display());
-        let mut cmd = self.shopgen(&["up", "specs/grocer.toml", "--database-url", &url]);
-        cmd.env("SHOPGEN_API_KEYS", "grocer-key");
-        Up::spawn(cmd, None)
-    }
+/// `shopgen up` on the SQLite file `db` in the project folder.
+fn grocer_up(project: &Project, db: &str) -> Up {
+    let url = format!("sqlite://{}", project.path(db).display());
+    Up::spawn(
+        project
+            .shopgen(["up", "specs/grocer.toml", "--database-url", &url])
+            .env("SHOPGEN_API_KEYS", "grocer-key"),
+        None,
+    )
 }
 
 #[test]
 fn up_after_a_schema_change_keeps_the_rows_and_serves_the_new_columns() {
     let key = [("x-api-key", "grocer-key")];
-    let project = Project::new(GROCER);
-    project.build();
+    let project = grocer_project(GROCER);
+    project.build_and_check("specs/grocer.toml");
 
     // Rows written through the first version.
-    let up = project.up("grocer.db");
+    let up = grocer_up(&project, "grocer.db");
     let a = http(
         "POST",
         up.backend,
@@ -511,12 +476,9 @@ fn up_after_a_schema_change_keeps_the_rows_and_serves_the_new_columns() {
     up.stop();
 
     // The spec changes; the build appends a migration that `check` (and `up`) accept.
-    project.set_spec(&changed_grocer());
-    project.build();
-    let migrations = project
-        .dir
-        .path()
-        .join("generated/grocer/backend/migrations/sqlite");
+    project.write("specs/grocer.toml", &changed_grocer());
+    project.build_and_check("specs/grocer.toml");
+    let migrations = project.path("generated/grocer/backend/migrations/sqlite");
     let mut names: Vec<String> = std::fs::read_dir(&migrations)
         .expect("migrations")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
@@ -529,7 +491,7 @@ fn up_after_a_schema_change_keeps_the_rows_and_serves_the_new_columns() {
     );
 
     // The same SQLite file: the old rows, with the new columns' defaults.
-    let up = project.up("grocer.db");
+    let up = grocer_up(&project, "grocer.db");
     let a = http("GET", up.gateway, "/products", &key, None);
     assert_eq!(a.status, 200, "{a:?}");
     assert_eq!(
@@ -629,14 +591,13 @@ fn recording_upstream() -> (u16, Heads) {
 /// The generated relay binary, next to the `shopgen` binary (built by `cargo build -p
 /// shop-relay`, which `shopgen up` runs; built here too so this test stands alone).
 fn relay_binary() -> PathBuf {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(repo_root())
+    let status = Command::new(cargo())
+        .current_dir(repo())
         .args(["build", "-p", "shop-relay"])
         .status()
         .expect("cargo build");
     assert!(status.success());
-    Path::new(env!("CARGO_BIN_EXE_shopgen")).with_file_name("shop-relay")
+    shopgen_exe().with_file_name("shop-relay")
 }
 
 /// Starts the relay in front of `upstream_port`; waits for `/healthz`.
@@ -664,7 +625,7 @@ fn start_relay(exe: &Path, upstream_port: u16) -> (Child, u16) {
 
 /// The local gateway for the generated document, in front of the relay at `relay_port`.
 fn start_gateway(runtime: &tokio::runtime::Runtime, relay_port: u16) -> u16 {
-    let text = std::fs::read_to_string(repo_root().join("generated/shop/openapi/gateway.yaml"))
+    let text = std::fs::read_to_string(repo().join("generated/shop/openapi/gateway.yaml"))
         .expect("gateway.yaml");
     let doc = shopgen_gateway_local::GatewayDocument::parse(&text).expect("document");
     let config = shopgen_gateway_local::GatewayConfig {

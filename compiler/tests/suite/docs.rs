@@ -3,14 +3,11 @@
 //! other), the JSON Schema lists every key, and the checked-in schema is current.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use shopgen::diagnostics::Code;
 use shopgen::spec::keys;
 
-fn repo_file(p: &str) -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(p)).unwrap()
-}
+use crate::support::{repo, repo_file};
 
 fn all_key_lists() -> Vec<(&'static str, &'static [&'static str])> {
     vec![
@@ -122,7 +119,7 @@ fn reference_page_lists_exactly_the_registered_codes() {
 /// look the same (`error[E0046]`).
 #[test]
 fn documents_mention_only_registered_codes() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = repo();
     let mut docs: Vec<std::path::PathBuf> = std::fs::read_dir(root.join("docs"))
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -5,8 +5,9 @@
 use shopgen::emit::rust::render_file;
 use shopgen::emit::{backend, emit_all, parse_header};
 use shopgen::model::{Model, SpecSource};
-use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use crate::support::{infra, project, shop_src};
 
 /// Every field type, unique fields, a read-only default, an optional `set_null`
 /// relation, two relations to one parent, PUT, filters and sorts, and a resource whose
@@ -61,13 +62,6 @@ fields.quantity = { type = "integer" }
 routes = { list = "internal", get = "internal", create = "off", update = "off", delete = "off" }
 "#;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
-}
-
 fn model(src: &str, stem: &str) -> Model {
     let source = SpecSource {
         stem: stem.to_string(),
@@ -77,8 +71,7 @@ fn model(src: &str, stem: &str) -> Model {
 }
 
 fn shop() -> Model {
-    let src = std::fs::read_to_string(workspace().join("specs/shop.toml")).expect("shop.toml");
-    model(&src, "shop")
+    model(&shop_src(), "shop")
 }
 
 /// One resource with a single field and no relation, and a public nested create route
@@ -247,37 +240,15 @@ fn migrations_fit_each_engine() {
 
 /// Writes the kitchen spec's whole output into a scratch workspace that links this
 /// repository's runtime, and runs `cargo clippy -- -D warnings` on its backend, with
-/// this workspace's lock file and target directory (so dependencies are reused).
+/// this workspace's lock file, profiles and target directory (so dependencies are
+/// reused).
 #[test]
 fn kitchen_backend_compiles_clippy_clean() {
     let m = model(KITCHEN, "kitchen");
-    let dir = tempfile::tempdir().expect("dir");
-    for file in emit_all(&m) {
-        let path = dir.path().join(&file.path);
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        std::fs::write(&path, file.contents).expect("write");
-    }
-    let root = workspace();
-    let manifest = format!(
-        "[workspace]\nresolver = \"3\"\nmembers = [\"backend\"]\n\n\
-         [workspace.package]\nedition = \"2024\"\nlicense = \"Apache-2.0\"\nrust-version = \"1.95\"\n\n\
-         [workspace.dependencies]\nserde = {{ version = \"1\", features = [\"derive\"] }}\n\
-         shopgen-backend-runtime = {{ path = {:?} }}\n",
-        root.join("runtime/backend").display().to_string()
-    );
-    std::fs::write(dir.path().join("Cargo.toml"), manifest).expect("manifest");
-    std::fs::copy(root.join("Cargo.lock"), dir.path().join("Cargo.lock")).expect("lock");
-    std::fs::copy(
-        root.join("rust-toolchain.toml"),
-        dir.path().join("rust-toolchain.toml"),
-    )
-    .expect("toolchain");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
-        .args([
+    let kitchen = project().workspace(&["backend"]).build();
+    infra::write_into(kitchen.root(), &emit_all(&m));
+    let out = kitchen
+        .cargo(&[
             "clippy",
             "--offline",
             "--quiet",
@@ -287,8 +258,6 @@ fn kitchen_backend_compiles_clippy_clean() {
             "-D",
             "warnings",
         ])
-        .current_dir(dir.path())
-        .env("CARGO_TARGET_DIR", target)
         .output()
         .expect("cargo clippy");
     assert!(

@@ -3,22 +3,12 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use shopgen::emit::{GeneratedFile, emit_all};
 use shopgen::model::SpecSource;
 use shopgen::output::{self, Drift};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn shop_src() -> String {
-    fs::read_to_string(repo().join("specs/shop.toml")).unwrap()
-}
+use crate::support::{project, repo, shop_src, shopgen, walk};
 
 fn source() -> SpecSource {
     SpecSource {
@@ -182,47 +172,23 @@ fn drift_names_missing_stale_hand_edited_and_extra_files() {
     );
 }
 
-fn shopgen() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_shopgen"));
-    c.current_dir(repo());
-    c
-}
-
 fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push((p.clone(), fs::read(&p).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
+    walk(dir)
+        .into_iter()
+        .map(|p| {
+            let bytes = fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect()
 }
 
 #[test]
 fn a_bad_spec_writes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    let spec = dir.path().join("shop.toml");
-    fs::write(&spec, shop_src()).unwrap();
-    let ok = shopgen()
-        .args(["build"])
-        .arg(&spec)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
+    let dir = project().file("shop.toml", shop_src()).build();
+    let out = dir.path("out");
+    let spec = dir.path("shop.toml");
+    let ok = shopgen(["build"]).arg(&spec).arg("--out").arg(&out).run();
+    assert!(ok.success(), "{}", ok.stderr);
     let before = snapshot(&out);
     fs::write(
         &spec,
@@ -231,15 +197,9 @@ fn a_bad_spec_writes_nothing() {
             .replace("\"public\"", "\"publik\""),
     )
     .unwrap();
-    let bad = shopgen()
-        .args(["build"])
-        .arg(&spec)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert_eq!(bad.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&bad.stderr);
+    let bad = shopgen(["build"]).arg(&spec).arg("--out").arg(&out).run();
+    assert_eq!(bad.code(), Some(1));
+    let stderr = &bad.stderr;
     assert!(stderr.contains("shop.toml:"), "{stderr}");
     assert!(stderr.contains("nothing was written"), "{stderr}");
     assert!(stderr.matches("error[").count() >= 3, "{stderr}");
@@ -252,35 +212,25 @@ fn a_bad_spec_writes_nothing() {
 
 #[test]
 fn check_exits_1_and_names_the_fix() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    let status = shopgen()
-        .args(["check", "specs/shop.toml", "--out"])
+    let dir = project().build();
+    let out = dir.path("out");
+    let status = shopgen(["check", "specs/shop.toml", "--out"])
         .arg(&out)
-        .output()
-        .unwrap();
-    assert_eq!(status.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&status.stderr);
+        .run();
+    assert_eq!(status.code(), Some(1));
+    let stderr = &status.stderr;
     assert!(stderr.contains("missing"), "{stderr}");
     assert!(
         stderr.contains("cargo run -p shopgen -- build specs/shop.toml --out"),
         "{stderr}"
     );
-    shopgen()
-        .args(["build", "specs/shop.toml", "--out"])
+    shopgen(["build", "specs/shop.toml", "--out"])
         .arg(&out)
-        .output()
-        .unwrap();
-    let again = shopgen()
-        .args(["check", "specs/shop.toml", "--out"])
+        .run();
+    let again = shopgen(["check", "specs/shop.toml", "--out"])
         .arg(&out)
-        .output()
-        .unwrap();
-    assert!(
-        again.status.success(),
-        "{}",
-        String::from_utf8_lossy(&again.stderr)
-    );
+        .run();
+    assert!(again.success(), "{}", again.stderr);
 }
 
 /// The drift check on the repository itself: `generated/shop/` is what the spec generates.
