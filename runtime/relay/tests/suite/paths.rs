@@ -1,11 +1,7 @@
 //! The allowlist over real HTTP: which requests reach the upstream, with exactly which
 //! path, and what every path trick gets instead (never forwarded).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken setup
-
-mod common;
-
-use common::*;
+use crate::support::*;
 
 /// Sends `GET target` and asserts the status, the relay's error code, and that the
 /// upstream saw nothing.

@@ -1,13 +1,9 @@
 //! Concurrent load through the relay: many keep-alive client connections at once, every
 //! request answered correctly, none lost or duplicated.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken setup
-
-mod common;
-
 use std::sync::Arc;
 
-use common::*;
+use crate::support::*;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::{Request, Uri};

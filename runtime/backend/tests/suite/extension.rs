@@ -4,8 +4,6 @@
 //! failure and panics logged, the write standing), and panics in handlers turned into
 //! a 500 that names the request id.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken setup
-
 use shopgen_backend_runtime::crud;
 use shopgen_backend_runtime::db::{ConnectOptions, Db, SqliteSync, Value};
 use shopgen_backend_runtime::error::ApiError;

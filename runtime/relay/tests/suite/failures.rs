@@ -1,14 +1,10 @@
 //! Failure handling over real HTTP: dead and slow upstreams, the retry rule, the body
 //! limit, and the upstream's own errors passing through.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken setup
-
-mod common;
-
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::support::*;
 use tokio::io::AsyncWriteExt;
 
 #[tokio::test]

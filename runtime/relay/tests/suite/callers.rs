@@ -2,11 +2,7 @@
 //! naming the gateway's account is forwarded, any other verified caller gets 403
 //! before anything reaches the upstream, and Cloud Run's health checks need no token.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken setup
-
-mod common;
-
-use common::*;
+use crate::support::*;
 use shopgen_relay_runtime::caller::AllowedInvokers;
 
 const GATEWAY: &str = "shop-api-gateway@acme.iam.gserviceaccount.com";

@@ -4,12 +4,8 @@
 //! bytes on both engines, and `Cache-Control` (`no-store` unless `CACHE_CONTROL_ROUTES`
 //! names the route).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken setup
-
-mod support;
-
+use crate::support::{Http, Postgres, Server};
 use serde_json::json;
-use support::{Http, Postgres, Server};
 
 fn conditional_gets(server: &Server) -> Vec<String> {
     let http = Http::default();

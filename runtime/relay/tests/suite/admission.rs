@@ -7,11 +7,7 @@
 //! relay sees it, the general path's answer is hyper's plain 400 and only the status
 //! is compared.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken setup
-
-mod common;
-
-use common::*;
+use crate::support::*;
 use shopgen_relay_runtime::caller::AllowedInvokers;
 use shopgen_relay_runtime::cors::CorsPolicy;
 

@@ -11,15 +11,11 @@
 //! flight during the read) may show either way and are not checked. Each writer owns
 //! its products and reviews, so their states are a simple history.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken setup
-
-mod support;
-
+use crate::support::{Postgres, Server};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use support::{Postgres, Server};
 
 const WRITERS: usize = 3;
 const WRITES_EACH: usize = 150;
@@ -477,7 +473,9 @@ async fn reader(world: Arc<World>, r: usize) {
 }
 
 fn cache_hits(server: &Server) -> u64 {
-    let text = support::Http::default().get(&server.url("/metrics")).body;
+    let text = crate::support::Http::default()
+        .get(&server.url("/metrics"))
+        .body;
     text.lines()
         .find(|l| l.starts_with("shopgen_response_cache_total") && l.contains("result=\"hit\""))
         .and_then(|l| l.rsplit(' ').next())

@@ -2,12 +2,8 @@
 //! and on PostgreSQL: the exact body of `GET /products`, the same bytes on both;
 //! embedded relations in a constant number of queries (and one for a cached repeat); paging by `Link` headers.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken setup
-
-mod support;
-
+use crate::support::{Http, Postgres, Server};
 use serde_json::json;
-use support::{Http, Postgres, Server};
 
 const EXPECTED: &str = concat!(
     r#"{"products":["#,

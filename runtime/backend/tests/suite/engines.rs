@@ -4,10 +4,7 @@
 //! names the field, deleting a still-referenced parent (`restrict`) is a 409, a
 //! missing parent is a 422, and filters/sorts bind typed values.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken setup
-
-mod support;
-
+use crate::support::Postgres;
 use axum::http::Uri;
 use serde_json::json;
 use shopgen_backend_runtime::crud;
@@ -19,7 +16,6 @@ use shopgen_backend_runtime::server::{Migration, Migrations};
 use shopgen_backend_runtime::types::{Date, Decimal, Timestamp, Uuid};
 use shopgen_backend_runtime::validate::{DefaultValue, FieldSpec, Kind, Mode, Table};
 use std::time::Duration;
-use support::Postgres;
 
 static MIGRATIONS: Migrations = Migrations {
     sqlite: &[Migration {

@@ -1,11 +1,7 @@
 //! Header rules over real HTTP, one test per rule: what the upstream receives and what
 //! the client gets back.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken setup
-
-mod common;
-
-use common::*;
+use crate::support::*;
 
 async fn setup() -> (Upstream, RunningRelay) {
     let up = upstream(0).await;

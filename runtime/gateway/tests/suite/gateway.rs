@@ -1,28 +1,17 @@
 //! The emulator over real HTTP on 127.0.0.1: a client, the gateway, and an upstream
 //! that records what it received.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken setup
-
 use std::collections::BTreeSet;
-use std::convert::Infallible;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{HeaderMap, Method, Request, Response, StatusCode};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use shopgen_gateway_local::{Gateway, GatewayConfig, GatewayDocument, serve};
+use hyper::{Method, StatusCode};
+use shopgen_gateway_local::{Gateway, GatewayConfig, GatewayDocument};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-const SHOP_GATEWAY: &str = include_str!("../../../generated/shop/openapi/gateway.yaml");
+use crate::support::{Log, call, config, json, ok_json, start};
+
+const SHOP_GATEWAY: &str = include_str!("../../../../generated/shop/openapi/gateway.yaml");
 
 const SWAGGER: &str = r#"
 swagger: "2.0"
@@ -50,61 +39,9 @@ paths:
       security: []
 "#;
 
-/// What the upstream saw.
-#[derive(Debug, Clone)]
-struct Seen {
-    method: Method,
-    path_and_query: String,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
 /// An upstream that answers 200 `{"ok":true}` after `delay`, recording each request.
-async fn upstream(delay: Duration) -> (SocketAddr, Arc<Mutex<Vec<Seen>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let record = seen.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let record = record.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |req: Request<Incoming>| {
-                    let record = record.clone();
-                    async move {
-                        let (parts, body) = req.into_parts();
-                        let body = body
-                            .collect()
-                            .await
-                            .map(|b| b.to_bytes())
-                            .unwrap_or_default();
-                        record.lock().expect("lock").push(Seen {
-                            method: parts.method,
-                            path_and_query: parts
-                                .uri
-                                .path_and_query()
-                                .map(|p| p.to_string())
-                                .unwrap_or_default(),
-                            headers: parts.headers,
-                            body,
-                        });
-                        tokio::time::sleep(delay).await;
-                        let mut r = Response::new(Full::new(Bytes::from_static(b"{\"ok\":true}")));
-                        r.headers_mut()
-                            .insert("content-type", "application/json".parse().expect("hv"));
-                        Ok::<_, Infallible>(r)
-                    }
-                });
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    (addr, seen)
+async fn upstream(delay: Duration) -> (std::net::SocketAddr, Log) {
+    crate::support::upstream(delay, ok_json).await
 }
 
 /// Starts the gateway for `doc` in front of `backend`; returns its address and a stop handle.
@@ -112,47 +49,13 @@ async fn gateway(
     doc: &str,
     backend: String,
     deadline: Option<Duration>,
-) -> (SocketAddr, oneshot::Sender<()>) {
+) -> (std::net::SocketAddr, oneshot::Sender<()>) {
     let doc = GatewayDocument::parse(doc).expect("document");
     let config = GatewayConfig {
-        api_keys: BTreeSet::from(["good-key".to_string()]),
-        backend_override: Some(backend),
         deadline_override: deadline,
-        access_log: None,
+        ..config(&["good-key"], backend)
     };
-    let gw = Arc::new(Gateway::new(&doc, config).expect("gateway"));
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(serve(listener, gw, async {
-        let _ = rx.await;
-    }));
-    (addr, tx)
-}
-
-async fn call(
-    method: Method,
-    url: String,
-    headers: &[(&str, &str)],
-) -> (StatusCode, HeaderMap, String) {
-    let client: Client<HttpConnector, Full<Bytes>> =
-        Client::builder(TokioExecutor::new()).build(HttpConnector::new());
-    let mut req = Request::builder().method(method).uri(url);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let resp = client
-        .request(req.body(Full::new(Bytes::new())).expect("request"))
-        .await
-        .expect("response");
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let body = resp.into_body().collect().await.expect("body").to_bytes();
-    (status, headers, String::from_utf8_lossy(&body).into_owned())
-}
-
-fn json(s: &str) -> serde_json::Value {
-    serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
+    start(Gateway::new(&doc, config).expect("gateway")).await
 }
 
 #[tokio::test]

@@ -5,8 +5,6 @@
 //! `sslrootcert`, `disable` is refused by the server, and `verify-full` without the
 //! server's CA is refused by the client.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken setup
-
 use shopgen_backend_runtime::db::{ConnectError, ConnectOptions, Db, SqliteSync};
 use shopgen_testkit::Postgres;
 use std::time::Duration;

@@ -4,17 +4,13 @@
 //! connections, and exits 0; a request that never finishes does not hold the exit
 //! past `DRAIN_SECONDS`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken setup
-
-mod support;
-
+use crate::support::{Http, Postgres, Server};
 use serde_json::json;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use support::{Http, Postgres, Server};
 
 /// Writes from 8 concurrent clients, SIGKILL after a while, restart, check every 201.
 fn acknowledged_writes_survive_kill(server: &mut Server, env: &[(&str, &str)]) {

@@ -4,11 +4,11 @@
 //!   (`cargo build --workspace` builds it; a clear failure when it is missing);
 //! - [`Server`]: the backend on a free loopback port, killed on drop, its log kept;
 //! - [`Postgres`], [`free_port`]: from `shopgen-testkit` (a throwaway PostgreSQL
-//!   cluster shared by the tests of one test binary, each test with its own database).
+//!   cluster shared by the tests that run at the same time, each test with its own
+//!   database).
 
 #![allow(dead_code)]
 
-#[allow(unused_imports)] // each test binary uses a different part of this module
 pub use shopgen_testkit::{Postgres, free_port};
 
 use std::io::Read as _;

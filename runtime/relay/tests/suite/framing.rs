@@ -6,17 +6,13 @@
 //! kept-alive connection the upstream closed; and a property test: random requests and
 //! responses, cut into random pieces, arrive exactly as framed.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken setup
-
-mod common;
-
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{ROUTES, config, relay};
+use crate::support::{ROUTES, config, relay};
 use proptest::prelude::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -889,7 +885,7 @@ fn random_messages_in_random_pieces_arrive_exactly_as_framed() {
         .unwrap();
     let (up, relay) = runtime.block_on(async {
         let up = Scripted::start().await;
-        let relay = common::relay_with(ROUTES, config(&up.url(), |_| {})).await;
+        let relay = crate::support::relay_with(ROUTES, config(&up.url(), |_| {})).await;
         (up, relay)
     });
     let addr = relay.addr;

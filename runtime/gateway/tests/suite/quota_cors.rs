@@ -1,25 +1,16 @@
 //! Quota, CORS preflights and conditional GETs through the emulator, over real HTTP on
 //! 127.0.0.1, for documents in both dialects shaped like shopgen's.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken setup
-
-use std::collections::BTreeSet;
-use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{HeaderMap, Method, Request, Response, StatusCode};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use shopgen_gateway_local::{Gateway, GatewayConfig, GatewayDocument, serve};
-use tokio::net::TcpListener;
+use http_body_util::Full;
+use hyper::{Method, Response, StatusCode};
+use shopgen_gateway_local::{Gateway, GatewayDocument};
+use tokio::sync::oneshot;
+
+use crate::support::{Log, Seen, call, config, start};
 
 const OAS3: &str = r#"
 openapi: "3.0.3"
@@ -88,105 +79,61 @@ paths:
 
 /// An upstream standing in for the relay: `OPTIONS` gets 204 with a CORS header; a GET
 /// gets `ETag: "v1"` and `Cache-Control: private, max-age=0`, or 304 when
-/// `If-None-Match` names that tag. It records (method, If-None-Match) per request.
-async fn upstream() -> (SocketAddr, Arc<Mutex<Vec<(Method, Option<String>)>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let record = seen.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let record = record.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |req: Request<Incoming>| {
-                    let record = record.clone();
-                    async move {
-                        let inm = req
-                            .headers()
-                            .get("if-none-match")
-                            .map(|v| v.to_str().unwrap_or("").to_string());
-                        record
-                            .lock()
-                            .expect("lock")
-                            .push((req.method().clone(), inm.clone()));
-                        let mut r = Response::new(Full::new(Bytes::new()));
-                        if req.method() == Method::OPTIONS {
-                            *r.status_mut() = StatusCode::NO_CONTENT;
-                            r.headers_mut().insert(
-                                "access-control-allow-origin",
-                                "https://shop.example.com".parse().expect("hv"),
-                            );
-                        } else if inm.as_deref() == Some("\"v1\"") {
-                            *r.status_mut() = StatusCode::NOT_MODIFIED;
-                            r.headers_mut()
-                                .insert("etag", "\"v1\"".parse().expect("hv"));
-                        } else {
-                            *r.body_mut() = Full::new(Bytes::from_static(b"{\"products\":[]}"));
-                            r.headers_mut()
-                                .insert("etag", "\"v1\"".parse().expect("hv"));
-                            r.headers_mut()
-                                .insert("cache-control", "private, max-age=0".parse().expect("hv"));
-                        }
-                        Ok::<_, Infallible>(r)
-                    }
-                });
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    (addr, seen)
+/// `If-None-Match` names that tag. It records each request.
+async fn upstream() -> (SocketAddr, Log) {
+    crate::support::upstream(Duration::ZERO, relay_like).await
 }
 
-async fn gateway(doc: &str, backend: SocketAddr, window: Duration) -> SocketAddr {
-    let doc = GatewayDocument::parse(doc).expect("document");
-    let config = GatewayConfig {
-        api_keys: BTreeSet::from(["key-a".to_string(), "key-b".to_string()]),
-        backend_override: Some(format!("http://{backend}")),
-        deadline_override: None,
-        access_log: None,
-    };
-    let gw = Arc::new(
-        Gateway::new(&doc, config)
-            .expect("gateway")
-            .with_quota_window(window),
-    );
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(serve(listener, gw, std::future::pending::<()>()));
-    addr
-}
-
-async fn call(
-    method: Method,
-    url: String,
-    headers: &[(&str, &str)],
-) -> (StatusCode, HeaderMap, String) {
-    let client: Client<HttpConnector, Full<Bytes>> =
-        Client::builder(TokioExecutor::new()).build(HttpConnector::new());
-    let mut req = Request::builder().method(method).uri(url);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
+fn relay_like(req: &Seen) -> Response<Full<Bytes>> {
+    let inm = if_none_match(req);
+    let mut r = Response::new(Full::new(Bytes::new()));
+    if req.method == Method::OPTIONS {
+        *r.status_mut() = StatusCode::NO_CONTENT;
+        r.headers_mut().insert(
+            "access-control-allow-origin",
+            "https://shop.example.com".parse().expect("hv"),
+        );
+    } else if inm.as_deref() == Some("\"v1\"") {
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        r.headers_mut()
+            .insert("etag", "\"v1\"".parse().expect("hv"));
+    } else {
+        *r.body_mut() = Full::new(Bytes::from_static(b"{\"products\":[]}"));
+        r.headers_mut()
+            .insert("etag", "\"v1\"".parse().expect("hv"));
+        r.headers_mut()
+            .insert("cache-control", "private, max-age=0".parse().expect("hv"));
     }
-    let res = client
-        .request(req.body(Full::new(Bytes::new())).expect("request"))
-        .await
-        .expect("response");
-    let status = res.status();
-    let headers = res.headers().clone();
-    let body = res.into_body().collect().await.expect("body").to_bytes();
-    (status, headers, String::from_utf8_lossy(&body).into_owned())
+    r
+}
+
+/// The request's `If-None-Match`, if any.
+fn if_none_match(req: &Seen) -> Option<String> {
+    req.headers
+        .get("if-none-match")
+        .map(|v| v.to_str().unwrap_or("").to_string())
+}
+
+async fn gateway(
+    doc: &str,
+    backend: SocketAddr,
+    window: Duration,
+) -> (SocketAddr, oneshot::Sender<()>) {
+    let doc = GatewayDocument::parse(doc).expect("document");
+    let gateway = Gateway::new(
+        &doc,
+        config(&["key-a", "key-b"], format!("http://{backend}")),
+    )
+    .expect("gateway")
+    .with_quota_window(window);
+    start(gateway).await
 }
 
 #[tokio::test]
 async fn the_quota_is_enforced_per_key_with_api_gateways_429_and_resets() {
     for doc in [OAS3, SWAGGER] {
         let (up, seen) = upstream().await;
-        let gw = gateway(doc, up, Duration::from_secs(3)).await;
+        let (gw, _stop) = gateway(doc, up, Duration::from_secs(3)).await;
         let get = |key: &'static str, path: &'static str| async move {
             call(
                 Method::GET,
@@ -250,7 +197,7 @@ async fn the_quota_is_enforced_per_key_with_api_gateways_429_and_resets() {
 async fn options_without_an_operation_is_405_and_conditional_gets_pass_through() {
     for doc in [OAS3, SWAGGER] {
         let (up, seen) = upstream().await;
-        let gw = gateway(doc, up, Duration::from_secs(60)).await;
+        let (gw, _stop) = gateway(doc, up, Duration::from_secs(60)).await;
         // No `options` operation on /products/{id}: API Gateway's 405, never forwarded.
         let (status, _, body) = call(
             Method::OPTIONS,
@@ -284,7 +231,7 @@ async fn options_without_an_operation_is_405_and_conditional_gets_pass_through()
             .lock()
             .expect("lock")
             .iter()
-            .map(|(_, i)| i.clone())
+            .map(if_none_match)
             .collect();
         assert_eq!(inm, [None, Some("\"v1\"".to_string())]);
     }

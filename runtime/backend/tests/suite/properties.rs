@@ -2,13 +2,9 @@
 //! payloads, paths and query strings never get a 5xx; valid payloads round-trip
 //! exactly (decimals included).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken setup
-
-mod support;
-
+use crate::support::{Http, Server};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
-use support::{Http, Server};
 
 fn json_value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![

@@ -2,14 +2,10 @@
 //! generated relay's `main` amounts to): settings validation and exit codes, `--help`,
 //! the JSON log lines, and SIGTERM draining in-flight requests before exiting 0.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken setup
-
-mod common;
-
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 

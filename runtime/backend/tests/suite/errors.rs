@@ -3,14 +3,10 @@
 //! partial updates, cascading deletes, request ids, health, metrics and the API
 //! document.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken setup
-
-mod support;
-
+use crate::support::{Http, Postgres, Server};
 use serde_json::{Value, json};
-use support::{Http, Postgres, Server};
 
-fn fields(reply: &support::Reply) -> Vec<String> {
+fn fields(reply: &crate::support::Reply) -> Vec<String> {
     let body = reply.json();
     body["error"]["fields"]
         .as_object()
@@ -20,7 +16,7 @@ fn fields(reply: &support::Reply) -> Vec<String> {
         .collect()
 }
 
-fn assert_error(reply: &support::Reply, status: u16, code: &str) {
+fn assert_error(reply: &crate::support::Reply, status: u16, code: &str) {
     assert_eq!(reply.status, status, "{}", reply.body);
     assert_eq!(
         reply.header("content-type").as_deref(),
@@ -336,7 +332,7 @@ fn request_ids_logs_health_metrics_and_api_document() {
 
     let doc = http.get(&server.url("/openapi.json"));
     assert_eq!(doc.status, 200);
-    let yaml = include_str!("../../../generated/shop/openapi/api.yaml");
+    let yaml = include_str!("../../../../generated/shop/openapi/api.yaml");
     let expected: Value = serde_saphyr::from_str(yaml).expect("api.yaml");
     assert_eq!(doc.json(), expected);
     assert!(doc.json()["paths"]["/products"]["get"].is_object());
@@ -354,7 +350,7 @@ fn request_ids_logs_health_metrics_and_api_document() {
 
 #[test]
 fn help_lists_every_setting_and_migrate_exits() {
-    let out = std::process::Command::new(support::binary("shop-backend"))
+    let out = std::process::Command::new(crate::support::binary("shop-backend"))
         .arg("--help")
         .output()
         .expect("run");
@@ -381,7 +377,7 @@ fn help_lists_every_setting_and_migrate_exits() {
     }
     let dir = tempfile::tempdir().expect("dir");
     let db = dir.path().join("m.db");
-    let out = std::process::Command::new(support::binary("shop-backend"))
+    let out = std::process::Command::new(crate::support::binary("shop-backend"))
         .arg("migrate")
         .env("DATABASE_URL", format!("sqlite://{}", db.display()))
         .output()
@@ -392,7 +388,7 @@ fn help_lists_every_setting_and_migrate_exits() {
         String::from_utf8_lossy(&out.stdout)
     );
     assert!(db.exists());
-    let out = std::process::Command::new(support::binary("shop-backend"))
+    let out = std::process::Command::new(crate::support::binary("shop-backend"))
         .env("DATABASE_URL", "mysql://nope")
         .output()
         .expect("run");

@@ -2,11 +2,7 @@
 //! one), for public paths and allowed origins only, and adds the CORS headers to real
 //! responses for allowed origins only.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on a broken setup
-
-mod common;
-
-use common::*;
+use crate::support::*;
 use shopgen_relay_runtime::cors::CorsPolicy;
 
 const SHOP: &str = "https://shop.example.com";
@@ -157,7 +153,7 @@ async fn options_on_unlisted_paths_and_without_cors_stays_404() {
 
     // Without a policy, OPTIONS is an unlisted method: 404, as before.
     let up = upstream(0).await;
-    let relay = common::relay(config(&up.url(), |_| {})).await;
+    let relay = crate::support::relay(config(&up.url(), |_| {})).await;
     let res = send(
         relay.addr,
         "OPTIONS",
@@ -214,7 +210,8 @@ async fn real_responses_get_cors_headers_for_allowed_origins_only() {
     let dead = dead_addr().await;
     let origins = [SHOP.to_string()];
     let policy = CorsPolicy::new(&origins, &[], &[], 0, true).unwrap();
-    let failing = common::relay(config(&format!("http://{dead}"), |c| c.cors = Some(policy))).await;
+    let failing =
+        crate::support::relay(config(&format!("http://{dead}"), |c| c.cors = Some(policy))).await;
     let res = get(failing.addr, "/products", &format!("Origin: {SHOP}")).await;
     assert_eq!(res.status, 502);
     assert_eq!(res.header("access-control-allow-origin"), Some(SHOP));
