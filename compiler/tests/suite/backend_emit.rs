@@ -239,13 +239,14 @@ fn migrations_fit_each_engine() {
 }
 
 /// Writes the kitchen spec's whole output into a scratch workspace that links this
-/// repository's runtime, and runs `cargo clippy -- -D warnings` on its backend, with
-/// this workspace's lock file, profiles and target directory (so dependencies are
-/// reused).
+/// repository's runtime, and runs `cargo clippy -- -D warnings` on its backend (and
+/// its relay, which a build of the backend always comes with: a build of the two
+/// resolves dependencies as this workspace's build does, see `builds.rs`), with this
+/// workspace's lock file, profiles and target directory (so dependencies are reused).
 #[test]
 fn kitchen_backend_compiles_clippy_clean() {
     let m = model(KITCHEN, "kitchen");
-    let kitchen = project().workspace(&["backend"]).build();
+    let kitchen = project().workspace(&["backend", "relay"]).build();
     infra::write_into(kitchen.root(), &emit_all(&m));
     let out = kitchen
         .cargo(&[
@@ -254,6 +255,8 @@ fn kitchen_backend_compiles_clippy_clean() {
             "--quiet",
             "-p",
             "kitchen-backend",
+            "-p",
+            "kitchen-relay",
             "--",
             "-D",
             "warnings",

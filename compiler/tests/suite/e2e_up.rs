@@ -588,12 +588,21 @@ fn recording_upstream() -> (u16, Heads) {
     (port, heads)
 }
 
-/// The generated relay binary, next to the `shopgen` binary (built by `cargo build -p
-/// shop-relay`, which `shopgen up` runs; built here too so this test stands alone).
+/// The generated relay binary, next to the `shopgen` binary, built as `shopgen up`
+/// builds it (`cargo build -p shop-backend -p shop-relay -p shopgen-up`; here too so
+/// this test stands alone).
 fn relay_binary() -> PathBuf {
     let status = Command::new(cargo())
         .current_dir(repo())
-        .args(["build", "-p", "shop-relay"])
+        .args([
+            "build",
+            "-p",
+            "shop-backend",
+            "-p",
+            "shop-relay",
+            "-p",
+            "shopgen-up",
+        ])
         .status()
         .expect("cargo build");
     assert!(status.success());

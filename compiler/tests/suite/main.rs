@@ -18,6 +18,7 @@ mod architecture;
 mod backend_emit;
 mod browser;
 mod build;
+mod builds;
 mod cli;
 mod deploy;
 mod diagnostics;
