@@ -8,6 +8,9 @@
 //! everything above it: tokio, hyper, axum and sqlx, once per way of building.
 //! `runtime/workspace-hack` turns on, for every build with a generated backend, the
 //! features only the whole workspace would; this test says which feature it lacks.
+//! A generated backend built without its relay still resolves some of the relay's
+//! features (hyper's client) differently, so the tests always build the two together,
+//! as `shopgen up` does.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;

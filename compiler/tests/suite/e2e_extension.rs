@@ -293,10 +293,12 @@ fn copy_example_extension(project: &Project) {
     }
 }
 
-/// `cargo build -p store-backend`: whether it succeeded, and its stderr.
+/// `cargo build -p store-backend` (with the relay, as `shopgen up` builds them, so
+/// the build reuses the workspace's dependencies: see `builds.rs`): whether it
+/// succeeded, and its stderr.
 fn cargo_build(project: &Project) -> (bool, String) {
     let out = project
-        .cargo(&["build", "-q", "-p", "store-backend"])
+        .cargo(&["build", "-q", "-p", "store-backend", "-p", "store-relay"])
         .output()
         .expect("run cargo");
     (
