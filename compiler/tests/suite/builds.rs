@@ -13,15 +13,13 @@
 //! as `shopgen up` does.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
 
-use crate::support::{cargo, repo};
+use crate::support::{cargo_in, repo};
 
 /// Each package a build with `selection` compiles for the target (not build scripts'
 /// or proc macros' dependencies), with the feature sets it is compiled with.
 fn features(selection: &[&str]) -> BTreeMap<String, BTreeSet<String>> {
-    let out = Command::new(cargo())
-        .current_dir(repo())
+    let out = cargo_in(&repo())
         .args(["tree", "--offline", "--locked", "--prefix", "none"])
         .args(["-e", "normal,no-proc-macro", "-f", "{p} [{f}]"])
         .args(selection)

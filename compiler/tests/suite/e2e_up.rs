@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::run::shopgen_exe;
 use crate::support::up::{Up, free_port, signal};
-use crate::support::{Project, cargo, http, project, repo, shopgen};
+use crate::support::{Project, cargo_in, http, project, repo, shopgen};
 
 /// Starts `shopgen up specs/shop.toml` from the repository root on its own SQLite
 /// file, with `extra` flags and `SHOPGEN_API_KEYS` set to `keys_env` (or unset).
@@ -592,8 +592,7 @@ fn recording_upstream() -> (u16, Heads) {
 /// builds it (`cargo build -p shop-backend -p shop-relay -p shopgen-up`; here too so
 /// this test stands alone).
 fn relay_binary() -> PathBuf {
-    let status = Command::new(cargo())
-        .current_dir(repo())
+    let status = cargo_in(&repo())
         .args([
             "build",
             "-p",

@@ -27,6 +27,7 @@ pub mod tool;
 pub mod up;
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 pub use http::{Answer, http};
 pub use project::{Project, project};
@@ -62,6 +63,40 @@ pub fn target_dir() -> PathBuf {
 /// The `cargo` that runs these tests (`CARGO`), else the one on `PATH`.
 pub fn cargo() -> std::ffi::OsString {
     std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
+/// `cargo` in `dir`, as a build the tests start should run: into the shared target
+/// folder, without the network, and without the package variables of the test
+/// process ([`clear_package_env`]).
+pub fn cargo_in(dir: &Path) -> Command {
+    let mut cmd = Command::new(cargo());
+    cmd.current_dir(dir)
+        .env("CARGO_TARGET_DIR", target_dir())
+        .env("CARGO_NET_OFFLINE", "true");
+    clear_package_env(&mut cmd);
+    cmd
+}
+
+/// Removes the variables cargo sets for a test process about the package under test
+/// (`CARGO_MANIFEST_DIR`, `CARGO_PKG_NAME`, …). A build that a test starts inherits
+/// them otherwise, and build scripts that watch them (ring's) run again, so that
+/// build recompiles everything above them instead of reusing the workspace's.
+pub fn clear_package_env(cmd: &mut Command) {
+    for (key, _) in std::env::vars_os() {
+        let Some(name) = key.to_str() else { continue };
+        if name.starts_with("CARGO_PKG_")
+            || matches!(
+                name,
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_MANIFEST_LINKS"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+            )
+        {
+            cmd.env_remove(name);
+        }
+    }
 }
 
 /// Every file under `dir`, sorted.

@@ -16,7 +16,7 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::{Shopgen, cargo, repo, shopgen, target_dir, walk};
+use super::{Shopgen, cargo_in, repo, shopgen, walk};
 
 /// `shopgen up`'s runner, the package `shopgen-up`: a member of a scratch workspace
 /// with [`ProjectBuilder::runner`], at the same place as in this repository.
@@ -133,14 +133,10 @@ impl Project {
         }
     }
 
-    /// `cargo` with `args`, run in the project, into the shared target folder and
-    /// without the network.
+    /// `cargo` with `args`, run in the project ([`super::cargo_in`]).
     pub fn cargo(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(cargo());
-        cmd.current_dir(self.root())
-            .args(args)
-            .env("CARGO_TARGET_DIR", target_dir())
-            .env("CARGO_NET_OFFLINE", "true");
+        let mut cmd = cargo_in(self.root());
+        cmd.args(args);
         cmd
     }
 

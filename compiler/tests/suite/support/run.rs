@@ -3,13 +3,14 @@
 //!
 //! Every run is hermetic in the same ways: it starts in the repository's root unless
 //! told otherwise, builds (for `shopgen up`) into the shared target folder without the
-//! network, and does not see the developer's `SHOPGEN_API_KEYS`.
+//! network, and sees neither the developer's `SHOPGEN_API_KEYS` nor the test process's
+//! package variables (`super::clear_package_env`).
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 
-use super::{repo, target_dir};
+use super::{clear_package_env, repo, target_dir};
 
 /// `shopgen` with `args`; see [`Shopgen`].
 pub fn shopgen<I, S>(args: I) -> Shopgen
@@ -24,6 +25,7 @@ where
         .env("CARGO_TARGET_DIR", target_dir())
         .env("CARGO_NET_OFFLINE", "true")
         .env_remove("SHOPGEN_API_KEYS");
+    clear_package_env(&mut command);
     Shopgen { command }
 }
 
