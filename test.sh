@@ -10,8 +10,14 @@ step() { printf '\n==> %s\n' "$*"; }
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
+# Everything the tests run, the binaries they start and the test binaries, in one
+# build: one resolution of dependency features, so `cargo test` below compiles nothing
+# again, and the builds the tests make themselves (`shopgen up`, scratch workspaces)
+# reuse it (compiler/tests/suite/builds.rs).
+step "cargo build (the binaries and the tests)"
+cargo build --workspace --bins --tests
+
 step "shopgen check: every checked-in generated/ folder is current"
-cargo build --quiet -p shopgen
 for spec in specs/*.toml; do
   "${CARGO_TARGET_DIR:-target}/debug/shopgen" check "$spec"
 done
@@ -29,9 +35,6 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 step "cargo doc (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
-
-step "cargo build (the binaries the integration tests start)"
-cargo build --workspace --bins
 
 step "cargo test"
 cargo test --workspace --no-fail-fast

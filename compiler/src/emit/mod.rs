@@ -8,7 +8,7 @@
 //! extension interface, which `extension` declares in `api/` and the glue that
 //! `backend` writes calls; `filters` quotes for templates). [`history`] is not an
 //! emitter: it runs `backend` with the migrations an earlier build left.
-//! `compiler/tests/architecture.rs` checks that no emitter uses another. This module
+//! `compiler/tests/suite/architecture.rs` checks that no emitter uses another. This module
 //! adds the `@generated` header with a content hash, sorts the files by path and hands
 //! them to the writer (`crate::output`).
 

@@ -7,7 +7,7 @@
 //! with no I/O and no state, and both HTTP paths (the relay's own, `conn`, and the
 //! general one, [`crate::proxy`]) call it for every request and only turn its decision
 //! into bytes; a rule added here (an identity rule, say) holds on both.
-//! `tests/admission.rs` sends one table of cases through both paths.
+//! `tests/suite/admission.rs` sends one table of cases through both paths.
 //!
 //! The steps, in order (the first that decides wins):
 //!

@@ -3,7 +3,7 @@
 //! forwards it.
 //!
 //! Takes the raw request path exactly as received (never decoded, never normalised) and
-//! gives a [`Verdict`]. The rules, each of which has a test in `tests/paths.rs`:
+//! gives a [`Verdict`]. The rules, each of which has a test in `tests/suite/paths.rs`:
 //!
 //! * Matching is on method **and** path template, case-sensitive, one whole segment per
 //!   `{param}`, like API Gateway. A wrong method on a known path is a 404 too (API

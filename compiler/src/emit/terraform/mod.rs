@@ -32,7 +32,7 @@
 //!   internal IP and the ranges allowed to reach it, the image names.
 //!
 //! Every resource and data block is checked against the provider schema in
-//! `tests/infra_terraform.rs`.
+//! `tests/suite/infra_terraform.rs`.
 
 mod apis;
 mod cluster;

@@ -17,7 +17,7 @@ pub const PREFLIGHT_APIS: [&str; 2] = [
 ];
 
 /// Terraform resource (or data source) type → the API it calls. Types of other
-/// providers (`random_*`) call none. The test in `tests/infra_terraform.rs` fails on an
+/// providers (`random_*`) call none. The test in `tests/suite/infra_terraform.rs` fails on an
 /// emitted type missing here.
 pub const RESOURCE_APIS: &[(&str, &str)] = &[
     ("google_api_gateway_api", "apigateway.googleapis.com"),
