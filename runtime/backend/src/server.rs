@@ -283,6 +283,10 @@ async fn main(
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    // Registered before the `listening` line, so a SIGTERM from then on drains the
+    // service instead of killing it.
+    let signals = shopgen_process::StopSignals::register()
+        .map_err(|e| format!("cannot handle SIGTERM/SIGINT: {e}"))?;
     tracing::info!(%addr, engine = ?db.engine(), service = service.name, "listening");
 
     let drain_for = Duration::from_secs(u64::from(
@@ -292,7 +296,7 @@ async fn main(
     let shutdown = {
         let signalled = signalled.clone();
         async move {
-            wait_for_signal().await;
+            signals.recv().await;
             draining.store(true, Ordering::SeqCst);
             tracing::info!(
                 drain_seconds = drain_for.as_secs(),
@@ -345,27 +349,6 @@ async fn connect_and_migrate(
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
-    }
-}
-
-async fn wait_for_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
     }
 }
 

@@ -79,7 +79,7 @@ pub use cors::CorsPolicy;
 pub use headers::strip_hop_by_hop;
 pub use proxy::{Relay, RelayError};
 pub use route::{Method, PublicRoute, RouteTable, RouteTableError};
-pub use server::{serve, shutdown_signal};
+pub use server::serve;
 
 use crate::log::{Line, Severity, Value};
 
@@ -151,6 +151,21 @@ pub fn main(service: &'static str, routes: &'static [PublicRoute]) -> ExitCode {
             }
         }
     }
+    // The stop signals are registered before the `listening` line: from then on a
+    // worker loop may serve, and a SIGTERM must drain the relay, not kill it.
+    let Some(main_runtime) = runtimes.first() else {
+        return ExitCode::FAILURE;
+    };
+    let signals = {
+        let _context = main_runtime.enter();
+        match shopgen_process::StopSignals::register() {
+            Ok(signals) => signals,
+            Err(e) => {
+                eprintln!("error: cannot handle SIGTERM/SIGINT: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    };
     Line::new(Severity::Info, "listening")
         .str("service", service)
         .str("addr", &addr.to_string())
@@ -180,7 +195,7 @@ pub fn main(service: &'static str, routes: &'static [PublicRoute]) -> ExitCode {
         })
         .collect();
     main_runtime.block_on(serve(main_listener, relay, async move {
-        shutdown_signal().await;
+        signals.recv().await;
         let _ = stop.send(true);
     }));
     for worker in workers {

@@ -89,24 +89,15 @@ fn main() -> ExitCode {
                 return ExitCode::from(1);
             }
         };
+        let signals = match shopgen_process::StopSignals::register() {
+            Ok(signals) => signals,
+            Err(e) => {
+                eprintln!("error: cannot handle SIGTERM/SIGINT: {e}");
+                return ExitCode::from(1);
+            }
+        };
         eprintln!("gateway (local emulator) on http://{addr}");
-        serve(listener, gateway, shutdown_signal()).await;
+        serve(listener, gateway, signals.recv()).await;
         ExitCode::SUCCESS
     })
-}
-
-/// Completes on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }
