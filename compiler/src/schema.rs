@@ -111,6 +111,22 @@ pub fn json_schema() -> Value {
                     33554432,
                 ),
             ),
+            (
+                "request_timeout_ms",
+                int(
+                    "The backend's request timeout in ms (503 after it); inside the relay's timeout (default: the relay's − the hop margin, 12000 for the default deadline).",
+                    100,
+                    3600000,
+                ),
+            ),
+            (
+                "database_acquire_timeout_ms",
+                int(
+                    "The time one request may wait for database connections in all, in ms (503 after it); inside the request timeout (default 5000, less for short deadlines).",
+                    100,
+                    3600000,
+                ),
+            ),
         ],
         &["name"],
     );
@@ -288,7 +304,7 @@ pub fn json_schema() -> Value {
             (
                 "timeout_ms",
                 int(
-                    "Upstream deadline in ms; below the gateway deadline (default: deadline − 1 s, at most 10 s).",
+                    "Upstream deadline in ms; inside Cloud Run's timeout (default: Cloud Run's − the hop margin, 13000 for the default deadline).",
                     100,
                     3600000,
                 ),

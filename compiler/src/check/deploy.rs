@@ -1,6 +1,8 @@
 //! Check: deployment settings — `[gcp]`, `[gateway]`, `[relay]`, `[database]`.
 
 use super::*;
+use crate::model::budget;
+use shopgen_facts::budget as budget_facts;
 use shopgen_facts::gcp::{
     API_GATEWAY_REGIONS, DEFAULT_SQL_RANGE, DEFAULT_SQL_TIER, SqlEdition,
     nearest_api_gateway_region, sql_edition_of_tier,
@@ -808,17 +810,6 @@ pub(super) fn check_relay(c: &mut Checker) {
             "make `min_instances` at most `max_instances`",
         );
     }
-    if let (Some(t), Some(d)) = (&r.timeout_ms, &c.spec.gateway.deadline)
-        && t.value as f64 >= d.value * 1000.0
-    {
-        c.err(
-            Code::E0209,
-            t.span.clone(),
-            "relay.timeout_ms",
-            format!("the relay's timeout ({} ms) is not below the gateway deadline ({} s)", t.value, d.value),
-            "the relay must answer 504 before API Gateway gives up: lower `timeout_ms` or raise `gateway.deadline`",
-        );
-    }
     quantity(c, &r.cpu, "relay.cpu", false);
     quantity(c, &r.memory, "relay.memory", true);
 }
@@ -969,5 +960,106 @@ fn check_sql_edition(c: &mut Checker, tier: Option<&Sp<String>>, edition: Option
             ),
             hint,
         );
+    }
+}
+
+/// The deadline budget (`model::budget`): the gateway deadline leaves room for Cloud
+/// Run, the relay, the backend and the database acquire budget, and each timeout the
+/// spec sets fits inside the one around it.
+pub(super) fn check_budget(c: &mut Checker) {
+    let deadline = c.spec.gateway.deadline.clone();
+    if deadline
+        .as_ref()
+        .is_some_and(|d| !(d.value > 0.0 && d.value <= 3600.0))
+    {
+        return; // reported as out of range already
+    }
+    let ms = |v: &Option<Sp<i64>>| {
+        v.as_ref()
+            .filter(|v| (100..=3_600_000).contains(&v.value))
+            .and_then(|v| u32::try_from(v.value).ok())
+    };
+    let relay = c.spec.relay.timeout_ms.clone();
+    let request = c.spec.service.request_timeout_ms.clone();
+    let acquire = c.spec.service.database_acquire_timeout_ms.clone();
+    let explicit = budget::Explicit {
+        relay_upstream_ms: ms(&relay),
+        backend_request_ms: ms(&request),
+        database_acquire_ms: ms(&acquire),
+    };
+    let deadline_ms = budget::deadline_ms(deadline.as_ref().map_or(
+        f64::from(budget_facts::DEFAULT_GATEWAY_DEADLINE_MS) / 1000.0,
+        |d| d.value,
+    ));
+    let Err(errors) = budget::derive(deadline_ms, explicit) else {
+        return;
+    };
+    for error in errors {
+        match error {
+            budget::BudgetError::DeadlineTooShort { deadline_ms } => {
+                let span = deadline
+                    .as_ref()
+                    .map(|d| d.span.clone())
+                    .unwrap_or_default();
+                c.err(
+                    Code::E0249,
+                    span,
+                    "gateway.deadline",
+                    format!(
+                        "a deadline of {} s leaves Cloud Run's request timeout (whole seconds) and the hops inside it no room",
+                        f64::from(deadline_ms) / 1000.0
+                    ),
+                    format!(
+                        "use a deadline of at least {} s",
+                        f64::from(budget::min_deadline_ms()) / 1000.0
+                    ),
+                );
+            }
+            budget::BudgetError::OutOfOrder {
+                hop,
+                value,
+                min,
+                max,
+            } => {
+                let (item, path, around, inside) = match hop {
+                    budget::Hop::Relay => (
+                        &relay,
+                        "relay.timeout_ms",
+                        format!(
+                            "Cloud Run's request timeout ({} s, the whole seconds under `gateway.deadline`)",
+                            budget::cloud_run_timeout_s(deadline_ms)
+                        ),
+                        "the backend's request timeout",
+                    ),
+                    budget::Hop::Backend => (
+                        &request,
+                        "service.request_timeout_ms",
+                        "the relay's upstream timeout (`relay.timeout_ms`)".to_string(),
+                        "the database acquire budget",
+                    ),
+                    budget::Hop::Acquire => (
+                        &acquire,
+                        "service.database_acquire_timeout_ms",
+                        "the backend's request timeout (`service.request_timeout_ms`)".to_string(),
+                        "a statement",
+                    ),
+                };
+                let span = item.as_ref().map(|v| v.span.clone()).unwrap_or_default();
+                let message = if value > max {
+                    format!("{value} ms does not fit inside {around}")
+                } else {
+                    format!("{value} ms leaves {inside} no room")
+                };
+                c.err(
+                    Code::E0249,
+                    span,
+                    path,
+                    message,
+                    format!(
+                        "use {min}..={max} ms, or leave it out: shopgen derives each timeout from `gateway.deadline`, each inside the one before it (docs/api.md, \"Deadline budget\")"
+                    ),
+                );
+            }
+        }
     }
 }

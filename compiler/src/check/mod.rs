@@ -13,8 +13,8 @@ mod resources;
 
 pub use deploy::parse_cidr;
 use deploy::{
-    check_consumers, check_cors, check_database, check_gateway, check_gcp, check_quota,
-    check_range_overlaps, check_relay,
+    check_budget, check_consumers, check_cors, check_database, check_gateway, check_gcp,
+    check_quota, check_range_overlaps, check_relay,
 };
 pub use fields::{fits_decimal, parse_decimal};
 pub use resources::check_model;
@@ -92,6 +92,7 @@ pub fn check(spec: &Spec, shape: &[Diagnostic]) -> Vec<Diagnostic> {
     check_consumers(&mut c);
     check_quota(&mut c);
     check_relay(&mut c);
+    check_budget(&mut c);
     check_database(&mut c);
     check_range_overlaps(&mut c);
     check_resources(&mut c);
@@ -268,6 +269,20 @@ fn check_service(c: &mut Checker) {
         100,
     );
     range(c, &s.drain_seconds, "service.drain_seconds", 1, 600);
+    range(
+        c,
+        &s.request_timeout_ms,
+        "service.request_timeout_ms",
+        100,
+        3_600_000,
+    );
+    range(
+        c,
+        &s.database_acquire_timeout_ms,
+        "service.database_acquire_timeout_ms",
+        100,
+        3_600_000,
+    );
     range(
         c,
         &s.max_body_bytes,

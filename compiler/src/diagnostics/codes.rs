@@ -95,6 +95,7 @@ codes! {
     E0246 => "public route whose template matches an internal route's path",
     E0247 => "unknown hook",
     E0248 => "resource-only field key (`unique`, `read_only`) on an operation field",
+    E0249 => "a timeout outside the deadline budget (gateway deadline, Cloud Run, relay, backend request, database acquire: each inside the one before)",
     E0301 => "a column changes type (a field's `type`, `max_length`, `precision` or `scale`)",
     E0302 => "a field or relation changes between required and optional",
     E0303 => "a field becomes unique or stops being unique",

@@ -210,9 +210,9 @@ fn deployment(model: &Model) -> Deployment {
                 },
             ]
             .into_iter()
-            .chain(model.cache_control_routes().map(|rules| EnvVar {
-                name: backend::env::CACHE_CONTROL_ROUTES.into(),
-                value: Some(rules),
+            .chain(model.backend_env().into_iter().map(|(name, value)| EnvVar {
+                name: name.into(),
+                value: Some(value),
                 ..Default::default()
             }))
             .collect(),

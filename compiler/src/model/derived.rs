@@ -94,6 +94,26 @@ impl Model {
         }
     }
 
+    /// The backend's settings from the spec, the same wherever it runs: its part of
+    /// the deadline budget and the per-route `Cache-Control` policy. The database URL
+    /// and the port depend on where it runs (the Deployment, `shopgen up`).
+    pub fn backend_env(&self) -> Vec<(&'static str, String)> {
+        let mut out = vec![
+            (
+                backend::env::REQUEST_TIMEOUT_MS,
+                self.budget.backend_request_ms.to_string(),
+            ),
+            (
+                backend::env::DATABASE_ACQUIRE_TIMEOUT_MS,
+                self.budget.database_acquire_ms.to_string(),
+            ),
+        ];
+        if let Some(rules) = self.cache_control_routes() {
+            out.push((backend::env::CACHE_CONTROL_ROUTES, rules));
+        }
+        out
+    }
+
     /// The relay's settings from the spec, the same wherever it runs: upstream
     /// deadline, body limit, the API key header it strips, and the CORS policy. What
     /// depends on where it runs (the upstream's URL, the callers it admits, its port)
@@ -102,7 +122,7 @@ impl Model {
         let mut out = vec![
             (
                 relay::env::UPSTREAM_TIMEOUT_MS,
-                self.relay.upstream_timeout_ms.to_string(),
+                self.budget.relay_upstream_ms.to_string(),
             ),
             (
                 relay::env::MAX_BODY_BYTES,

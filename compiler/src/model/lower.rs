@@ -34,6 +34,21 @@ fn exposure(v: &Option<Sp<String>>, default: Option<Exposure>) -> Option<Exposur
 }
 
 /// Lowers a spec that `check` accepted.
+/// The deadline budget of the spec ([`budget::derive`]). The checker has refused a
+/// spec whose values do not fit; lowering stays infallible all the same.
+fn lower_budget(spec: &Spec, deadline_seconds: f64) -> budget::Budget {
+    let ms = |v: &Option<Sp<i64>>| v.as_ref().and_then(|v| u32::try_from(v.value).ok());
+    let deadline_ms = budget::deadline_ms(deadline_seconds);
+    let explicit = budget::Explicit {
+        relay_upstream_ms: ms(&spec.relay.timeout_ms),
+        backend_request_ms: ms(&spec.service.request_timeout_ms),
+        database_acquire_ms: ms(&spec.service.database_acquire_timeout_ms),
+    };
+    budget::derive(deadline_ms, explicit)
+        .or_else(|_| budget::derive(deadline_ms, budget::Explicit::default()))
+        .unwrap_or(budget::Budget::DEFAULT)
+}
+
 pub fn lower(spec: &Spec, source: SpecSource) -> Model {
     let service_name = s(&spec.service.name, "api");
     let sv = &spec.service;
@@ -230,15 +245,11 @@ pub fn lower(spec: &Spec, source: SpecSource) -> Model {
         }),
     };
     let r = &spec.relay;
-    let deadline_ms = (gateway.deadline_seconds * 1000.0) as u32;
+    let budget = lower_budget(spec, gateway.deadline_seconds);
     let relay = Relay {
         min_instances: n(&r.min_instances, 0u32),
         max_instances: n(&r.max_instances, 10u32),
         concurrency: n(&r.concurrency, 80u32),
-        upstream_timeout_ms: n(
-            &r.timeout_ms,
-            deadline_ms.saturating_sub(1000).clamp(100, 10_000),
-        ),
         max_body_bytes: n(&r.max_body_bytes, 1024 * 1024u64),
         cpu: s(&r.cpu, "1"),
         memory: s(&r.memory, "512Mi"),
@@ -252,6 +263,7 @@ pub fn lower(spec: &Spec, source: SpecSource) -> Model {
         gateway,
         relay,
         database,
+        budget,
         resources,
         operations,
         spec_record: String::new(),

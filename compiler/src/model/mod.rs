@@ -10,6 +10,7 @@
 //! (that order is the column order and the default JSON order), routes follow
 //! [`RouteKind`]'s order.
 
+pub mod budget;
 mod derived;
 pub use derived::region_of;
 mod lower;
@@ -50,6 +51,8 @@ pub struct Model {
     pub gateway: Gateway,
     pub relay: Relay,
     pub database: Database,
+    /// The timeouts of the chain, gateway to database ([`budget`]).
+    pub budget: budget::Budget,
     /// Sorted by `names.snake`.
     pub resources: Vec<Resource>,
     /// Custom routes the extension crate implements; sorted by `names.snake`.
@@ -316,8 +319,6 @@ pub struct Relay {
     pub max_instances: u32,
     /// Concurrent requests per instance.
     pub concurrency: u32,
-    /// Upstream deadline in milliseconds (below the gateway's deadline).
-    pub upstream_timeout_ms: u32,
     pub max_body_bytes: u64,
     pub cpu: String,
     pub memory: String,

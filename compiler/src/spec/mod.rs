@@ -51,6 +51,8 @@ pub struct ServiceSpec {
     pub memory_limit: Option<Sp<String>>,
     pub drain_seconds: Option<Sp<i64>>,
     pub max_body_bytes: Option<Sp<i64>>,
+    pub request_timeout_ms: Option<Sp<i64>>,
+    pub database_acquire_timeout_ms: Option<Sp<i64>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -317,6 +319,8 @@ pub mod keys {
         "memory_limit",
         "drain_seconds",
         "max_body_bytes",
+        "request_timeout_ms",
+        "database_acquire_timeout_ms",
     ];
     pub const GCP: &[&str] = &[
         "project",
@@ -579,6 +583,8 @@ fn read_service(cx: &mut Cx, t: &Table) -> ServiceSpec {
         memory_limit: t.string(cx, "memory_limit"),
         drain_seconds: t.int(cx, "drain_seconds"),
         max_body_bytes: t.int(cx, "max_body_bytes"),
+        request_timeout_ms: t.int(cx, "request_timeout_ms"),
+        database_acquire_timeout_ms: t.int(cx, "database_acquire_timeout_ms"),
     }
 }
 

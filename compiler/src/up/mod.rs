@@ -115,11 +115,13 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         gateway_document: out.join("openapi").join("gateway.yaml"),
         ports,
         database_url,
-        // The per-route Cache-Control policy, as k8s/deployment.yaml sets it.
-        backend_env: vec![(
-            shopgen_facts::backend::env::CACHE_CONTROL_ROUTES.into(),
-            model.cache_control_routes().unwrap_or_default(),
-        )],
+        // The deadline budget and the Cache-Control policy, as k8s/deployment.yaml
+        // sets them.
+        backend_env: model
+            .backend_env()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
         relay_env,
         api_key_header: model.gateway.api_key_header.clone(),
         api_keys: args

@@ -7,17 +7,14 @@
 //! dead backend are checked on a chain built by hand from the same pieces (the local
 //! gateway in front of the generated relay in front of a recording upstream).
 
-use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::support::run::shopgen_exe;
+use crate::support::chain;
 use crate::support::up::{Up, free_port, signal};
-use crate::support::{Project, cargo_in, http, project, repo, shopgen};
+use crate::support::{Project, http, project, repo, shopgen};
 
 /// Starts `shopgen up specs/shop.toml` from the repository root on its own SQLite
 /// file, with `extra` flags and `SHOPGEN_API_KEYS` set to `keys_env` (or unset).
@@ -588,80 +585,15 @@ fn recording_upstream() -> (u16, Heads) {
     (port, heads)
 }
 
-/// The generated relay binary, next to the `shopgen` binary, built as `shopgen up`
-/// builds it (`cargo build -p shop-backend -p shop-relay -p shopgen-up`; here too so
-/// this test stands alone).
-fn relay_binary() -> PathBuf {
-    let status = cargo_in(&repo())
-        .args([
-            "build",
-            "-p",
-            "shop-backend",
-            "-p",
-            "shop-relay",
-            "-p",
-            "shopgen-up",
-        ])
-        .status()
-        .expect("cargo build");
-    assert!(status.success());
-    shopgen_exe().with_file_name("shop-relay")
-}
-
-/// Starts the relay in front of `upstream_port`; waits for `/healthz`.
-fn start_relay(exe: &Path, upstream_port: u16) -> (Child, u16) {
-    let port = free_port();
-    let child = Command::new(exe)
-        .env("HOST", "127.0.0.1")
-        .env("PORT", port.to_string())
-        .env("UPSTREAM_URL", format!("http://127.0.0.1:{upstream_port}"))
-        .env("UPSTREAM_TIMEOUT_MS", "2000")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the relay");
-    let started = Instant::now();
-    while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "relay did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (child, port)
-}
-
-/// The local gateway for the generated document, in front of the relay at `relay_port`.
-fn start_gateway(runtime: &tokio::runtime::Runtime, relay_port: u16) -> u16 {
-    let text = std::fs::read_to_string(repo().join("generated/shop/openapi/gateway.yaml"))
-        .expect("gateway.yaml");
-    let doc = shopgen_gateway_local::GatewayDocument::parse(&text).expect("document");
-    let config = shopgen_gateway_local::GatewayConfig {
-        api_keys: BTreeSet::from(["chain-key".to_string()]),
-        backend_override: Some(format!("http://127.0.0.1:{relay_port}")),
-        deadline_override: None,
-        access_log: None,
-    };
-    let gateway = Arc::new(shopgen_gateway_local::Gateway::new(&doc, config).expect("gateway"));
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    listener.set_nonblocking(true).expect("nonblocking");
-    runtime.spawn(async move {
-        let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-        shopgen_gateway_local::serve(listener, gateway, std::future::pending()).await;
-    });
-    port
-}
-
 #[test]
 fn the_api_key_never_reaches_the_backend_and_a_dead_backend_gives_the_relays_502() {
-    let relay_exe = relay_binary();
+    let relay_exe = chain::reference_binaries().relay;
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
 
     // gateway → relay → recording upstream (standing in for the backend).
     let (upstream_port, heads) = recording_upstream();
-    let (mut relay, relay_port) = start_relay(&relay_exe, upstream_port);
-    let gateway_port = start_gateway(&runtime, relay_port);
+    let (mut relay, relay_port) = chain::start_relay(&relay_exe, upstream_port, 2000);
+    let gateway_port = chain::start_gateway(&runtime, relay_port, None);
     let a = http(
         "GET",
         gateway_port,
@@ -695,8 +627,8 @@ fn the_api_key_never_reaches_the_backend_and_a_dead_backend_gives_the_relays_502
 
     // gateway → relay → nothing: the relay's 502 JSON reaches the client unchanged.
     let dead_port = free_port();
-    let (mut relay, relay_port) = start_relay(&relay_exe, dead_port);
-    let gateway_port = start_gateway(&runtime, relay_port);
+    let (mut relay, relay_port) = chain::start_relay(&relay_exe, dead_port, 2000);
+    let gateway_port = chain::start_gateway(&runtime, relay_port, None);
     let a = http(
         "GET",
         gateway_port,

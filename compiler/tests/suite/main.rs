@@ -28,6 +28,7 @@ mod e2e_extension;
 mod e2e_up;
 mod escape_hatches;
 mod extension_scaffold;
+mod faults;
 mod fuzz;
 mod infra_consistency;
 mod infra_docker;

@@ -208,7 +208,9 @@ impl SharedReads {
             let shared = Arc::clone(self);
             tokio::spawn(async move { shared.run().await });
         }
-        rx.await.ok().flatten()
+        // The read runs in a task of its own, outside the request's acquire budget:
+        // the wait for it spends from that budget as a wait for a connection would.
+        crate::db::budget::within(rx).await?.ok().flatten()
     }
 
     /// Reads for everyone waiting, until no one is: each read serves the requests

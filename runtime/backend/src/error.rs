@@ -14,6 +14,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use shopgen_facts::budget::RETRY_AFTER_SECONDS;
 use std::collections::BTreeMap;
 
 /// Messages per field name (sorted, so bodies are deterministic).
@@ -161,11 +162,19 @@ impl IntoResponse for ApiError {
             },
         };
         let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
+        let retry = matches!(self, ApiError::Unavailable(_));
         let mut response = (status, bytes).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
+        if retry {
+            // The database is unreachable, its connections are all busy, or the
+            // request ran out of time: worth retrying, after a pause.
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+        }
         response
     }
 }
@@ -178,7 +187,50 @@ impl From<sqlx::Error> for ApiError {
             | sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
             | sqlx::Error::WorkerCrashed => ApiError::Unavailable(error.to_string()),
+            sqlx::Error::Database(e) if e.code().is_some_and(|c| is_transient(&c)) => {
+                ApiError::Unavailable(error.to_string())
+            }
             _ => ApiError::Internal(error.to_string()),
+        }
+    }
+}
+
+/// Database errors that say "not now" rather than "never": the request may succeed
+/// when retried, so they answer 503 with `Retry-After`, not 500.
+///
+/// PostgreSQL (SQLSTATE, <https://www.postgresql.org/docs/current/errcodes-appendix.html>):
+/// class 08 (connection exception), class 53 (insufficient resources, e.g. too many
+/// connections), 57014 `query_canceled` (the statement timeout, which is the request
+/// timeout), 57P01–57P03 (the server shutting down, crashed, or not yet accepting
+/// connections), 40001 and 40P01 (serialization failure, deadlock). SQLite: 5
+/// `SQLITE_BUSY` and 6 `SQLITE_LOCKED` (another writer held the database for the whole
+/// busy timeout).
+fn is_transient(code: &str) -> bool {
+    if code.len() == 5 {
+        // A SQLSTATE.
+        code.starts_with("08")
+            || code.starts_with("53")
+            || matches!(
+                code,
+                "57014" | "57P01" | "57P02" | "57P03" | "40001" | "40P01"
+            )
+    } else {
+        // A SQLite result code; extended codes keep the primary one in the low byte.
+        code.parse::<u32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6))
+    }
+}
+
+#[cfg(test)]
+mod transient_tests {
+    use super::is_transient;
+
+    #[test]
+    fn not_now_is_told_from_never() {
+        for code in ["08006", "57P01", "57014", "53300", "40P01", "5", "517", "6"] {
+            assert!(is_transient(code), "{code}");
+        }
+        for code in ["23505", "23503", "42P01", "22001", "19", "2067", "1"] {
+            assert!(!is_transient(code), "{code}");
         }
     }
 }

@@ -51,6 +51,10 @@ pub struct Service {
     pub max_body_bytes: u64,
     /// `DRAIN_SECONDS` when unset.
     pub drain_seconds: u32,
+    /// `REQUEST_TIMEOUT_MS` when unset: the spec's deadline budget.
+    pub request_timeout_ms: u32,
+    /// `DATABASE_ACQUIRE_TIMEOUT_MS` when unset: the spec's deadline budget.
+    pub database_acquire_timeout_ms: u32,
     /// The full API document (OpenAPI, YAML), served as JSON at `/openapi.json`.
     pub openapi_yaml: &'static str,
     pub migrations: Migrations,
@@ -85,14 +89,10 @@ struct Cli {
         global = true
     )]
     database_connect_timeout_seconds: u64,
-    /// How long a request waits for a pooled connection, in seconds (then 503).
-    #[arg(
-        long,
-        env = "DATABASE_ACQUIRE_TIMEOUT_SECONDS",
-        default_value_t = 5,
-        global = true
-    )]
-    database_acquire_timeout_seconds: u64,
+    /// How long one request may wait for database connections in all, however many
+    /// statements it runs, in milliseconds (then 503 with `Retry-After`).
+    #[arg(long, env = env::DATABASE_ACQUIRE_TIMEOUT_MS, global = true)]
+    database_acquire_timeout_ms: Option<u32>,
     /// SQLite commit durability: `full` (survives power loss) or `normal` (survives a
     /// killed process; faster writes).
     #[arg(
@@ -109,14 +109,10 @@ struct Cli {
     /// Time allowed for in-flight requests after SIGTERM, in seconds.
     #[arg(long, env = "DRAIN_SECONDS", global = true)]
     drain_seconds: Option<u32>,
-    /// Requests running longer are answered 503, in seconds.
-    #[arg(
-        long,
-        env = "REQUEST_TIMEOUT_SECONDS",
-        default_value_t = 30,
-        global = true
-    )]
-    request_timeout_seconds: u64,
+    /// Requests running longer are answered 503 (with `Retry-After`), in
+    /// milliseconds; also the database's statement timeout.
+    #[arg(long, env = env::REQUEST_TIMEOUT_MS, global = true)]
+    request_timeout_ms: Option<u32>,
     /// Memory for cached `GET` responses, in bytes (`0`: no cache). A cached response
     /// is served only while no table it was built from has changed.
     #[arg(
@@ -169,6 +165,14 @@ pub fn run(service: &'static Service, routes: fn() -> Router<Db>) -> ExitCode {
     let port: &'static str = Box::leak(service.default_port.to_string().into_boxed_str());
     let max_body: &'static str = Box::leak(service.max_body_bytes.to_string().into_boxed_str());
     let drain: &'static str = Box::leak(service.drain_seconds.to_string().into_boxed_str());
+    let request_timeout: &'static str =
+        Box::leak(service.request_timeout_ms.to_string().into_boxed_str());
+    let acquire_timeout: &'static str = Box::leak(
+        service
+            .database_acquire_timeout_ms
+            .to_string()
+            .into_boxed_str(),
+    );
     let command = Cli::command()
         .name(service.name)
         .bin_name(service.name)
@@ -178,7 +182,11 @@ pub fn run(service: &'static Service, routes: fn() -> Router<Db>) -> ExitCode {
             a.default_value(service.default_database_url)
         })
         .mut_arg("max_body_bytes", |a| a.default_value(max_body))
-        .mut_arg("drain_seconds", |a| a.default_value(drain));
+        .mut_arg("drain_seconds", |a| a.default_value(drain))
+        .mut_arg("request_timeout_ms", |a| a.default_value(request_timeout))
+        .mut_arg("database_acquire_timeout_ms", |a| {
+            a.default_value(acquire_timeout)
+        });
     let cli = match Cli::from_arg_matches(&command.get_matches()) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
@@ -244,13 +252,15 @@ async fn main(
     routes: fn() -> Router<Db>,
     cli: Cli,
 ) -> Result<(), String> {
+    let budget = Budget::of(service, &cli);
     let options = ConnectOptions {
         url: cli
             .database_url
             .clone()
             .unwrap_or_else(|| service.default_database_url.to_string()),
         max_connections: cli.database_max_connections.max(1),
-        acquire_timeout: Duration::from_secs(cli.database_acquire_timeout_seconds.max(1)),
+        acquire_timeout: budget.database_acquire,
+        statement_timeout: budget.request,
         sqlite_sync: cli.sqlite_synchronous,
     };
     let db = connect_and_migrate(service, &options, cli.database_connect_timeout_seconds).await?;
@@ -277,7 +287,7 @@ async fn main(
     };
     let cache = (cli.response_cache_bytes > 0)
         .then(|| Arc::new(ResponseCache::new(db.clone(), cli.response_cache_bytes)));
-    let app = router(routes(), cache, system, &cli).with_state(db.clone());
+    let app = router(routes(), cache, system, &cli, budget).with_state(db.clone());
 
     let addr = SocketAddr::new(cli.host, cli.port.unwrap_or(service.default_port));
     let listener = tokio::net::TcpListener::bind(addr)
@@ -372,6 +382,7 @@ fn router(
     cache: Option<Arc<ResponseCache>>,
     system: System,
     cli: &Cli,
+    budget: Budget,
 ) -> Router<Db> {
     // Only the generated routes are cached: the layer wraps the routes added so far.
     let routes = match cache {
@@ -408,10 +419,7 @@ fn router(
                     Arc::new(cli.cache_control_routes.clone()),
                     conditional,
                 ))
-                .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    Duration::from_secs(cli.request_timeout_seconds.max(1)),
-                )),
+                .layer(axum::middleware::from_fn_with_state(budget, deadline)),
         )
 }
 
@@ -419,13 +427,74 @@ async fn healthz() -> Response {
     json_status(StatusCode::OK, "ok")
 }
 
+/// Readiness is the process's, not the database's: 200 while the server takes
+/// requests, 503 once it drains. A database outage keeps every pod ready, so the
+/// internal load balancer keeps its endpoints and clients get the backend's own 503
+/// with `Retry-After` instead of the relay's 502 for a Service with no endpoints. The
+/// database's state is in the body (for people) and in the gauge
+/// `shopgen_database_up` (for alerts).
 async fn readyz(State(db): State<Db>, draining: Arc<AtomicBool>) -> Response {
     if draining.load(Ordering::SeqCst) {
         return json_status(StatusCode::SERVICE_UNAVAILABLE, "draining");
     }
-    match tokio::time::timeout(Duration::from_secs(2), db.ping()).await {
-        Ok(Ok(())) => json_status(StatusCode::OK, "ready"),
-        _ => json_status(StatusCode::SERVICE_UNAVAILABLE, "database unreachable"),
+    let reachable = matches!(
+        tokio::time::timeout(READINESS_PING_TIMEOUT, db.ping()).await,
+        Ok(Ok(()))
+    );
+    metrics::gauge!("shopgen_database_up").set(if reachable { 1.0 } else { 0.0 });
+    let body = serde_json::json!({
+        "status": "ready",
+        "database": if reachable { "reachable" } else { "unreachable" },
+    });
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// How long `/readyz` waits for the database's answer (the probe's own timeout is 2 s).
+const READINESS_PING_TIMEOUT: Duration = Duration::from_millis(1500);
+
+/// The backend's share of the deadline budget (`REQUEST_TIMEOUT_MS`,
+/// `DATABASE_ACQUIRE_TIMEOUT_MS`): the spec's values unless the environment says
+/// otherwise.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    request: Duration,
+    database_acquire: Duration,
+}
+
+impl Budget {
+    fn of(service: &Service, cli: &Cli) -> Budget {
+        let request = cli
+            .request_timeout_ms
+            .unwrap_or(service.request_timeout_ms)
+            .max(1);
+        let acquire = cli
+            .database_acquire_timeout_ms
+            .unwrap_or(service.database_acquire_timeout_ms)
+            .clamp(1, request);
+        Budget {
+            request: Duration::from_millis(u64::from(request)),
+            database_acquire: Duration::from_millis(u64::from(acquire)),
+        }
+    }
+}
+
+/// Every request runs with one database acquire budget for all its statements
+/// ([`crate::db::budget`]) and ends by the request timeout: a 503 with `Retry-After`
+/// and a JSON body then, before the relay's own deadline passes.
+async fn deadline(State(budget): State<Budget>, req: Request, next: Next) -> Response {
+    let request = crate::db::budget::scope(budget.database_acquire, next.run(req));
+    match tokio::time::timeout(budget.request, request).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Unavailable(format!(
+            "the request did not finish within the request timeout ({} ms)",
+            budget.request.as_millis()
+        ))
+        .into_response(),
     }
 }
 

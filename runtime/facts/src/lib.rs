@@ -21,7 +21,9 @@ pub mod container {
 pub mod backend {
     /// Liveness: the process answers (Kubernetes liveness and startup probes).
     pub const LIVENESS_PATH: &str = "/healthz";
-    /// Readiness: the database answers and the server is not draining (503 then).
+    /// Readiness: the server is not draining (503 then). The database's state is in
+    /// the body and in metrics, not in the status: an outage must reach clients as
+    /// the backend's own 503, not as an internal load balancer without endpoints.
     pub const READINESS_PATH: &str = "/readyz";
     /// Prometheus metrics.
     pub const METRICS_PATH: &str = "/metrics";
@@ -40,7 +42,31 @@ pub mod backend {
         pub const CACHE_CONTROL_ROUTES: &str = "CACHE_CONTROL_ROUTES";
         /// The response cache's size cap in bytes (0 turns it off).
         pub const RESPONSE_CACHE_BYTES: &str = "RESPONSE_CACHE_BYTES";
+        /// The request timeout in milliseconds (503 after it; PostgreSQL's
+        /// `statement_timeout` and SQLite's busy timeout too).
+        pub const REQUEST_TIMEOUT_MS: &str = "REQUEST_TIMEOUT_MS";
+        /// The time one request may wait for database connections in all, in
+        /// milliseconds (503 after it).
+        pub const DATABASE_ACQUIRE_TIMEOUT_MS: &str = "DATABASE_ACQUIRE_TIMEOUT_MS";
     }
+}
+
+/// The deadline budget of a request for API Gateway's default deadline: what the
+/// runtimes use when they run without the environment the generated files give them.
+/// The compiler derives the budget of every spec (`model::budget`), and a test there
+/// checks that these are its values for the default deadline.
+pub mod budget {
+    /// API Gateway's backend `deadline` when the document names none.
+    pub const DEFAULT_GATEWAY_DEADLINE_MS: u32 = 15_000;
+    /// The relay's deadline for the whole upstream exchange.
+    pub const DEFAULT_RELAY_UPSTREAM_TIMEOUT_MS: u32 = 13_000;
+    /// The backend's request timeout (its 503 after that).
+    pub const DEFAULT_REQUEST_TIMEOUT_MS: u32 = 12_000;
+    /// The time one backend request may wait for database connections, in all.
+    pub const DEFAULT_DATABASE_ACQUIRE_TIMEOUT_MS: u32 = 5_000;
+    /// The `Retry-After` of the backend's 503s (database unreachable, pool exhausted,
+    /// request timeout), in seconds.
+    pub const RETRY_AFTER_SECONDS: u32 = 2;
 }
 
 /// The generated relay (`shopgen-relay-runtime`), Cloud Run's container.

@@ -16,8 +16,11 @@ use crate::caller::AllowedInvokers;
 use crate::cors::{CorsPolicy, CorsPolicyError};
 use shopgen_facts::relay::env;
 
-/// Default deadline for one upstream exchange, in milliseconds.
-pub const DEFAULT_UPSTREAM_TIMEOUT_MS: u64 = 15_000;
+/// Default deadline for one upstream exchange, in milliseconds: the relay's share of
+/// the deadline budget for API Gateway's default deadline (the generated Terraform and
+/// `shopgen up` set the spec's own).
+pub const DEFAULT_UPSTREAM_TIMEOUT_MS: u64 =
+    shopgen_facts::budget::DEFAULT_RELAY_UPSTREAM_TIMEOUT_MS as u64;
 /// Default deadline for opening a TCP connection to the upstream, in milliseconds.
 pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 2_000;
 /// Default largest request body, in bytes (1 MiB): the shop's JSON bodies are a few KB,

@@ -32,6 +32,8 @@ pub struct Postgres {
     external: Option<String>,
     as_postgres_user: bool,
     tls: Option<Tls>,
+    /// The server's options (`pg_ctl start -o`), to start it again after a stop.
+    options: String,
 }
 
 /// The certificate files of a TLS-only cluster.
@@ -91,8 +93,15 @@ impl Postgres {
                 external: Some(url),
                 as_postgres_user: false,
                 tls: None,
+                options: String::new(),
             };
         }
+        Postgres::start_local(false)
+    }
+
+    /// Starts a cluster of its own even when `SHOPGEN_TEST_POSTGRES_URL` is set: for
+    /// tests that stop and start the server ([`Postgres::server_stop`]).
+    pub fn start_own() -> Postgres {
         Postgres::start_local(false)
     }
 
@@ -112,7 +121,7 @@ impl Postgres {
     }
 
     fn start_local(tls: bool) -> Postgres {
-        let (Some(initdb), Some(pg_ctl)) = (pg_bin("initdb"), pg_bin("pg_ctl")) else {
+        let (Some(initdb), Some(_)) = (pg_bin("initdb"), pg_bin("pg_ctl")) else {
             panic!(
                 "\n\nPostgreSQL server binaries (initdb, pg_ctl) are not installed: \
                  `apt-get install -y postgresql` (or set SHOPGEN_TEST_POSTGRES_URL).\n"
@@ -141,6 +150,7 @@ impl Postgres {
             external: None,
             as_postgres_user: root,
             tls: None,
+            options: String::new(),
         };
         run_ok(pg.command(&initdb).args([
             "-D",
@@ -184,17 +194,47 @@ impl Postgres {
                 ca_cert: files.ca_cert,
             });
         }
-        run_ok(pg.command(&pg_ctl).args([
+        pg.options = options;
+        pg.server_start();
+        pg
+    }
+
+    /// Stops the server (`pg_ctl stop -m fast`: open connections are closed), as an
+    /// outage would. Only for a cluster of its own.
+    pub fn server_stop(&self) {
+        let (data, _) = self.own_paths();
+        let pg_ctl = pg_bin("pg_ctl").expect("pg_ctl");
+        run_ok(
+            self.command(&pg_ctl)
+                .args(["-D", path_str(&data), "-m", "fast", "-w", "stop"]),
+        );
+    }
+
+    /// Starts the server again on the same port, with the same data (after
+    /// [`Postgres::server_stop`]).
+    pub fn server_start(&self) {
+        let (data, run) = self.own_paths();
+        let pg_ctl = pg_bin("pg_ctl").expect("pg_ctl");
+        run_ok(self.command(&pg_ctl).args([
             "-D",
             path_str(&data),
             "-l",
             path_str(&run.join("log")),
             "-w",
             "-o",
-            &options,
+            &self.options,
             "start",
         ]));
-        pg
+    }
+
+    /// The data and run folders of a cluster of its own.
+    fn own_paths(&self) -> (PathBuf, PathBuf) {
+        let dir = self
+            .dir
+            .as_ref()
+            .expect("a cluster of its own (not SHOPGEN_TEST_POSTGRES_URL)")
+            .path();
+        (dir.join("data"), dir.join("run"))
     }
 
     /// `program` run as the cluster's owner (`runuser -u postgres` when running as root).

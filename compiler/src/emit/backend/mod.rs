@@ -191,6 +191,8 @@ fn main_rs(model: &Model, migrations: &[(i64, String)]) -> EmittedFile {
     let db_url = format!("sqlite://{}.db", model.source.stem);
     let max_body_bytes = uint(model.service.max_body_bytes);
     let drain_seconds = uint(model.service.drain_seconds.into());
+    let request_timeout_ms = uint(model.budget.backend_request_ms.into());
+    let database_acquire_timeout_ms = uint(model.budget.database_acquire_ms.into());
     let engine_migrations = |engine: &str| -> TokenStream {
         let list = migrations.iter().map(|(version, slug)| {
             let path = migration_path(engine, *version, slug);
@@ -241,6 +243,8 @@ fn main_rs(model: &Model, migrations: &[(i64, String)]) -> EmittedFile {
                 default_database_url: #db_url,
                 max_body_bytes: #max_body_bytes,
                 drain_seconds: #drain_seconds,
+                request_timeout_ms: #request_timeout_ms,
+                database_acquire_timeout_ms: #database_acquire_timeout_ms,
                 openapi_yaml: include_str!("../../openapi/api.yaml"),
                 migrations: Migrations {
                     sqlite: #sqlite,

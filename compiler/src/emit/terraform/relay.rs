@@ -68,7 +68,9 @@ pub(super) fn relay(model: &Model) -> File {
                 )),
         ),
     };
-    let timeout_s = model.gateway.deadline_seconds.ceil().max(1.0) as u64;
+    // Inside the gateway's deadline, around the relay's own upstream timeout
+    // (model::budget): Cloud Run never cuts off the relay's answer.
+    let timeout_s = model.budget.cloud_run_timeout_s;
     let mut container = Body::new()
         .attr("image", local("relay_image"))
         .blank()

@@ -14,10 +14,13 @@
 //! - [`golden`]: expected files compared byte for byte, rewritten with
 //!   `SHOPGEN_BLESS=1`;
 //! - [`up`]: a running `shopgen up` and the process helpers around it;
+//! - [`chain`]: the reference chain built by hand (gateway emulator, relay, backend)
+//!   for tests that stop, kill or stall one of its pieces;
 //! - [`infra`]: the reference spec's variants and the generated files of each.
 
 #![allow(dead_code)]
 
+pub mod chain;
 pub mod golden;
 pub mod http;
 pub mod infra;

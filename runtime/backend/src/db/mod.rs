@@ -28,6 +28,7 @@
 //! `shopgen_db_queries_total` on `/metrics`), which the tests use to prove that a list
 //! with embedded relations costs a constant number of queries.
 
+pub mod budget;
 mod sqlite_read;
 pub mod tx;
 pub mod versions;
@@ -37,7 +38,7 @@ pub use crate::row::{Column, FromRow, Row};
 use crate::types::{Decimal, Uuid};
 use crate::value::SQLITE_INTEGER_DECIMAL_PRECISION;
 pub use crate::value::{Sql, SqlType, Value};
-use sqlx::postgres::{PgArguments, PgPoolOptions};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions};
 use sqlx::query::Query;
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
@@ -146,7 +147,12 @@ pub struct ConnectOptions {
     /// `sqlite://path/to/file.db`, `sqlite::memory:` or `postgres://user@host:port/db`.
     pub url: String,
     pub max_connections: u32,
+    /// How long a wait for a connection may take outside a request (inside one, the
+    /// request's own budget applies: [`budget`]).
     pub acquire_timeout: Duration,
+    /// The request timeout: PostgreSQL's `statement_timeout` and SQLite's busy
+    /// timeout, so the database gives up work that no request waits for any more.
+    pub statement_timeout: Duration,
     pub sqlite_sync: SqliteSync,
 }
 
@@ -227,7 +233,7 @@ impl Db {
         let url = options.url.as_str();
         if url.starts_with("sqlite:") {
             configure_sqlite_library();
-            let busy_timeout = Duration::from_secs(10);
+            let busy_timeout = options.statement_timeout;
             let connect = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
@@ -265,6 +271,10 @@ impl Db {
             });
             Ok(Db(Pool::Sqlite(pool, reader)))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let connect = PgConnectOptions::from_str(url)?.options([(
+                "statement_timeout",
+                options.statement_timeout.as_millis().to_string(),
+            )]);
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
@@ -283,7 +293,7 @@ impl Db {
                         Ok(true)
                     })
                 })
-                .connect(url)
+                .connect_with(connect)
                 .await?;
             Ok(Db(Pool::Postgres(pool)))
         } else {
@@ -323,14 +333,14 @@ impl Db {
         match &self.0 {
             Pool::Sqlite(pool, _) => {
                 let q = args.iter().fold(sqlx::query(sql), bind_sqlite);
-                let rows = q.fetch_all(pool).await?;
+                let rows = q.fetch_all(&mut *budget::acquire(pool).await?).await?;
                 rows.into_iter()
                     .map(|r| T::from_row(&Row::Sqlite(r)))
                     .collect()
             }
             Pool::Postgres(pool) => {
                 let q = args.iter().fold(sqlx::query(sql), bind_pg);
-                let rows = q.fetch_all(pool).await?;
+                let rows = q.fetch_all(&mut *budget::acquire(pool).await?).await?;
                 rows.into_iter()
                     .map(|r| T::from_row(&Row::Postgres(r)))
                     .collect()
@@ -354,14 +364,14 @@ impl Db {
         match &self.0 {
             Pool::Sqlite(pool, _) => {
                 let q = args.iter().fold(sqlx::query(sql), bind_sqlite);
-                q.fetch_optional(pool)
+                q.fetch_optional(&mut *budget::acquire(pool).await?)
                     .await?
                     .map(|r| T::from_row(&Row::Sqlite(r)))
                     .transpose()
             }
             Pool::Postgres(pool) => {
                 let q = args.iter().fold(sqlx::query(sql), bind_pg);
-                q.fetch_optional(pool)
+                q.fetch_optional(&mut *budget::acquire(pool).await?)
                     .await?
                     .map(|r| T::from_row(&Row::Postgres(r)))
                     .transpose()
@@ -377,11 +387,15 @@ impl Db {
         match &self.0 {
             Pool::Sqlite(pool, _) => {
                 let q = args.iter().fold(sqlx::query(sql), bind_sqlite);
-                Ok(q.execute(pool).await?.rows_affected())
+                Ok(q.execute(&mut *budget::acquire(pool).await?)
+                    .await?
+                    .rows_affected())
             }
             Pool::Postgres(pool) => {
                 let q = args.iter().fold(sqlx::query(sql), bind_pg);
-                Ok(q.execute(pool).await?.rows_affected())
+                Ok(q.execute(&mut *budget::acquire(pool).await?)
+                    .await?
+                    .rows_affected())
             }
         }
     }
@@ -417,7 +431,7 @@ impl Db {
                 crate::reads::record(&sql);
                 let rows = sqlx::query(AssertSqlSafe(sql))
                     .bind(parent_ids.to_vec())
-                    .fetch_all(pool)
+                    .fetch_all(&mut *budget::acquire(pool).await?)
                     .await?;
                 rows.into_iter()
                     .map(|r| T::from_row(&Row::Postgres(r)))

@@ -126,10 +126,16 @@ impl Reader {
         args: &[Value],
         limit: Option<usize>,
     ) -> Result<Vec<T>, sqlx::Error> {
-        let _permit = tokio::time::timeout(self.acquire_timeout, self.permits.acquire())
-            .await
-            .map_err(|_| sqlx::Error::PoolTimedOut)?
-            .map_err(|_| sqlx::Error::PoolClosed)?;
+        // Within the request's acquire budget (`budget`), or the pool's own timeout
+        // outside a request.
+        let permit = super::budget::within(tokio::time::timeout(
+            self.acquire_timeout,
+            self.permits.acquire(),
+        ))
+        .await
+        .and_then(Result::ok)
+        .ok_or(sqlx::Error::PoolTimedOut)?;
+        let _permit = permit.map_err(|_| sqlx::Error::PoolClosed)?;
         let reader = Arc::clone(self);
         let args: Vec<SqliteValue> = args.iter().map(to_sqlite).collect();
         tokio::task::spawn_blocking(move || {

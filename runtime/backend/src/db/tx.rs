@@ -5,8 +5,8 @@
 //! SQLite transactions start with `BEGIN IMMEDIATE`, so a hook's reads and the write
 //! that follows see one snapshot and never fail half-way on a lock upgrade.
 
-use super::{Db, FromRow, Pool, Row, Sql, Value, bind_pg, bind_sqlite, count_query};
-use sqlx::{AssertSqlSafe, Postgres, Sqlite, Transaction};
+use super::{Db, FromRow, Pool, Row, Sql, Value, bind_pg, bind_sqlite, budget, count_query};
+use sqlx::{AssertSqlSafe, Postgres, SqlSafeStr, Sqlite, Transaction};
 
 /// An open transaction; dropped without [`Tx::commit`], it rolls back.
 pub enum Tx {
@@ -28,8 +28,16 @@ impl Db {
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         count_query();
         Ok(match &self.0 {
-            Pool::Sqlite(pool, _) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
-            Pool::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Pool::Sqlite(pool, _) => Tx::Sqlite(
+                Transaction::begin(
+                    budget::acquire(pool).await?,
+                    Some("BEGIN IMMEDIATE".into_sql_str()),
+                )
+                .await?,
+            ),
+            Pool::Postgres(pool) => {
+                Tx::Postgres(Transaction::begin(budget::acquire(pool).await?, None).await?)
+            }
         })
     }
 }

@@ -73,8 +73,16 @@ pub async fn read(db: &Db) -> Result<std::sync::Arc<Versions>, sqlx::Error> {
     super::count_query();
     let rows: Vec<(String, i64)> = match &db.0 {
         Pool::Sqlite(_, Some(reader)) => return reader.versions(READ),
-        Pool::Sqlite(pool, None) => sqlx::query_as(READ).fetch_all(pool).await?,
-        Pool::Postgres(pool) => sqlx::query_as(READ).fetch_all(pool).await?,
+        Pool::Sqlite(pool, None) => {
+            sqlx::query_as(READ)
+                .fetch_all(&mut *super::budget::acquire(pool).await?)
+                .await?
+        }
+        Pool::Postgres(pool) => {
+            sqlx::query_as(READ)
+                .fetch_all(&mut *super::budget::acquire(pool).await?)
+                .await?
+        }
     };
     Ok(std::sync::Arc::new(Versions(rows)))
 }

@@ -180,6 +180,7 @@ async fn connect(url: &str) -> Db {
         url: url.to_string(),
         max_connections: 4,
         acquire_timeout: Duration::from_secs(5),
+        statement_timeout: Duration::from_secs(30),
         sqlite_sync: SqliteSync::Full,
     })
     .await

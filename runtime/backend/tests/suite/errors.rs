@@ -318,7 +318,10 @@ fn request_ids_logs_health_metrics_and_api_document() {
         assert!(seen.insert(id.clone()), "{id} twice");
     }
     let r = http.get(&server.url("/readyz"));
-    assert_eq!((r.status, r.body.as_str()), (200, r#"{"status":"ready"}"#));
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (200, r#"{"database":"reachable","status":"ready"}"#)
+    );
 
     let metrics = http.get(&server.url("/metrics")).body;
     assert!(
@@ -362,11 +365,13 @@ fn help_lists_every_setting_and_migrate_exits() {
         "DATABASE_URL",
         "DATABASE_MAX_CONNECTIONS",
         "DATABASE_CONNECT_TIMEOUT_SECONDS",
-        "DATABASE_ACQUIRE_TIMEOUT_SECONDS",
+        "DATABASE_ACQUIRE_TIMEOUT_MS",
         "SQLITE_SYNCHRONOUS",
         "MAX_BODY_BYTES",
         "DRAIN_SECONDS",
-        "REQUEST_TIMEOUT_SECONDS",
+        "REQUEST_TIMEOUT_MS",
+        "[default: 12000]",
+        "[default: 5000]",
         "LOG_LEVEL",
         "LOG_FORMAT",
         "migrate",

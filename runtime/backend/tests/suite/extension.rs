@@ -169,6 +169,7 @@ async fn hooks_on_sqlite() {
         url: format!("sqlite://{}", dir.path().join("hooks.db").display()),
         max_connections: 4,
         acquire_timeout: Duration::from_secs(5),
+        statement_timeout: Duration::from_secs(30),
         sqlite_sync: SqliteSync::Normal,
     })
     .await
@@ -184,6 +185,7 @@ async fn hooks_on_postgresql() {
         url,
         max_connections: 4,
         acquire_timeout: Duration::from_secs(5),
+        statement_timeout: Duration::from_secs(30),
         sqlite_sync: SqliteSync::Full,
     })
     .await
@@ -217,6 +219,7 @@ async fn panics_in_handlers_are_a_500_naming_the_request_id() {
         url: format!("sqlite://{}", dir.path().join("x.db").display()),
         max_connections: 1,
         acquire_timeout: Duration::from_secs(5),
+        statement_timeout: Duration::from_secs(30),
         sqlite_sync: SqliteSync::Normal,
     })
     .await

@@ -14,6 +14,7 @@ fn options(url: String) -> ConnectOptions {
         url,
         max_connections: 2,
         acquire_timeout: Duration::from_secs(10),
+        statement_timeout: Duration::from_secs(30),
         sqlite_sync: SqliteSync::Full,
     }
 }
