@@ -5,7 +5,7 @@
 //! would wait for a connection; with a per-statement timeout a request with three
 //! statements waited three times as long, past the relay's deadline. So the wait is
 //! counted per request: [`scope`] gives a request `DATABASE_ACQUIRE_TIMEOUT_MS` in
-//! all, every wait for a connection ([`acquire`]) spends from it, and once it is spent
+//! all, every wait for a connection spends from it, and once it is spent
 //! a statement gets a connection only if one is free at once — otherwise the request
 //! fails with `PoolTimedOut`, which it answers as 503 with `Retry-After`.
 //!
