@@ -225,7 +225,7 @@ pub fn json_schema() -> Value {
             ),
             (
                 "deadline",
-                json!({"type": "number", "exclusiveMinimum": 0, "maximum": 3600, "description": "Backend deadline in seconds (default 15)."}),
+                json!({"type": "number", "exclusiveMinimum": 0, "maximum": 3600, "description": "Backend deadline in seconds (default 15); every other timeout of the chain is derived inside it."}),
             ),
             ("title", string("API title (default: the service name).")),
             (
