@@ -2,7 +2,7 @@
 # Fuzzes the generated shop backend with schemathesis against its own /openapi.json:
 # no 5xx, every status, content type, header and body as the document says.
 #
-# Starts target/<profile>/shop-backend (built first if missing) on a fresh SQLite
+# Starts <target dir>/<profile>/shop-backend (built first if missing) on a fresh SQLite
 # file on a free loopback port, runs schemathesis (from PATH, .ci/venv, or a venv this
 # script creates), and stops the server by PID whatever happens.
 #
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 PROFILE="${PROFILE:-debug}"
 MAX_EXAMPLES="${MAX_EXAMPLES:-60}"
-BIN="target/$PROFILE/shop-backend"
+BIN="${CARGO_TARGET_DIR:-target}/$PROFILE/shop-backend"
 
 if ! command -v schemathesis >/dev/null; then
   if [ ! -x .ci/venv/bin/schemathesis ]; then
