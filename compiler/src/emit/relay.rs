@@ -2,7 +2,8 @@
 //!
 //! The spec-specific part of the relay is one table: the public routes (method, path
 //! template, operation id), the relay's allowlist. Everything else (the proxy engine,
-//! settings, logging) lives in `runtime/relay` (`shopgen-relay-runtime`).
+//! settings, logging) lives in the crate `shopgen-relay-runtime`
+//! (`runtime/shopgen-relay-runtime`).
 
 use super::rust::{doc, rust_file};
 use super::{CommentSyntax, EmittedFile, binary_crate_manifest};
