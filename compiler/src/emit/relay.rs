@@ -56,7 +56,7 @@ fn main_rs(model: &Model) -> EmittedFile {
         "The spec's public routes: the only requests this relay forwards. API Gateway's\n\
          document (`openapi/gateway.yaml`) lists the same operations.",
     );
-    let name = &model.service.names.cloud_run_service;
+    let name = &model.service.names.derived.cloud_run_service;
     let body = rust_file(
         &format!(
             "The {service} relay: forwards the spec's public routes from Google API Gateway\n\
