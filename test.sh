@@ -22,11 +22,12 @@ for spec in specs/*.toml; do
   "${CARGO_TARGET_DIR:-target}/debug/shopgen" check "$spec"
 done
 
-# `shopgen up` builds its runner (`runtime/up`: tokio, hyper, the gateway emulator) as
-# a binary of its own; the shopgen package itself must not link a server stack.
+# `shopgen up` builds its runner (`tools/shopgen-up`: tokio, hyper, the gateway
+# emulator) as a binary of its own; the shopgen package itself must not link a server
+# stack.
 step "shopgen links no server stack"
 if cargo tree -p shopgen -e normal --prefix none | grep -E '^(tokio|hyper|axum) '; then
-  echo "error: the shopgen package links the crates above; they belong in the runner of shopgen up (runtime/up)" >&2
+  echo "error: the shopgen package links the crates above; they belong in the runner of shopgen up (tools/shopgen-up)" >&2
   exit 1
 fi
 

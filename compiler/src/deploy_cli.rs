@@ -98,12 +98,12 @@ fn stack(model: &Model, spec: &Path, out: &Path) -> Stack {
         project: model.gcp.project.clone(),
         region: model.gcp.region.clone(),
         namespace: model.service.namespace.clone(),
-        k8s_name: n.k8s_name.clone(),
+        k8s_name: n.derived.k8s_name.clone(),
         cluster_name: cluster_name.clone(),
         cluster_location: cluster_location.clone(),
         cluster_created: created,
         database,
-        artifact_repository: n.artifact_repository.clone(),
+        artifact_repository: n.derived.artifact_repository.clone(),
         backend_image: n.backend_image.clone(),
         relay_image: n.relay_image.clone(),
         backend_image_in_manifests: shopgen::emit::k8s::backend_image_name(model),
@@ -142,8 +142,8 @@ fn stack(model: &Model, spec: &Path, out: &Path) -> Stack {
         planned_ranges: planned_ranges(model),
         cluster_dns_endpoint: created,
         sql_range_name: matches!(model.database, Database::CloudSql { .. })
-            .then(|| n.sql_private_range.clone()),
-        build_service_account_id: n.build_service_account.clone(),
+            .then(|| n.derived.sql_private_range.clone()),
+        build_service_account_id: n.derived.build_service_account.clone(),
         k8s_selector: model.k8s_stack_selector(),
     }
 }

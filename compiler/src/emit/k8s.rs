@@ -102,7 +102,7 @@ pub fn backend_image_name(model: &Model) -> String {
         "{}-docker.pkg.dev/{}/{}/{}",
         model.gcp.region,
         model.gcp.project,
-        model.service.names.artifact_repository,
+        model.service.names.derived.artifact_repository,
         model.service.names.backend_image
     )
 }
@@ -144,7 +144,7 @@ fn namespace(model: &Model) -> Namespace {
 
 fn service_account(model: &Model) -> ServiceAccount {
     ServiceAccount {
-        metadata: meta(model, &model.service.names.k8s_name),
+        metadata: meta(model, &model.service.names.derived.k8s_name),
         // The backend never calls the Kubernetes API.
         automount_service_account_token: Some(false),
         ..Default::default()
@@ -252,7 +252,7 @@ fn deployment(model: &Model) -> Deployment {
         ..Default::default()
     };
     let pod = PodSpec {
-        service_account_name: Some(s.names.k8s_name.clone()),
+        service_account_name: Some(s.names.derived.k8s_name.clone()),
         automount_service_account_token: Some(false),
         termination_grace_period_seconds: Some(termination_grace_seconds(model)),
         security_context: Some(PodSecurityContext {
@@ -277,7 +277,7 @@ fn deployment(model: &Model) -> Deployment {
         ..Default::default()
     };
     Deployment {
-        metadata: meta(model, &s.names.k8s_name),
+        metadata: meta(model, &s.names.derived.k8s_name),
         spec: Some(DeploymentSpec {
             // The HorizontalPodAutoscaler owns the replica count: a count here would
             // reset its choice on every `kubectl apply`.
@@ -321,13 +321,13 @@ fn service(model: &Model) -> Service {
         (LB_TYPE_ANNOTATION.to_string(), "Internal".to_string()),
         (
             LB_ADDRESS_ANNOTATION.to_string(),
-            s.names.ilb_address.clone(),
+            s.names.derived.ilb_address.clone(),
         ),
     ]);
     if model.needs_global_access() {
         annotations.insert(LB_GLOBAL_ACCESS_ANNOTATION.to_string(), "true".to_string());
     }
-    let mut metadata = meta(model, &s.names.k8s_name);
+    let mut metadata = meta(model, &s.names.derived.k8s_name);
     metadata.annotations = Some(annotations);
     Service {
         metadata,
@@ -350,7 +350,7 @@ fn service(model: &Model) -> Service {
 
 fn pdb(model: &Model) -> PodDisruptionBudget {
     PodDisruptionBudget {
-        metadata: meta(model, &model.service.names.k8s_name),
+        metadata: meta(model, &model.service.names.derived.k8s_name),
         spec: Some(PodDisruptionBudgetSpec {
             // One pod at a time, whatever the replica count (minAvailable would block
             // node drains of a one-replica service).
@@ -368,12 +368,12 @@ fn pdb(model: &Model) -> PodDisruptionBudget {
 fn hpa(model: &Model) -> HorizontalPodAutoscaler {
     let s = &model.service;
     HorizontalPodAutoscaler {
-        metadata: meta(model, &s.names.k8s_name),
+        metadata: meta(model, &s.names.derived.k8s_name),
         spec: Some(HorizontalPodAutoscalerSpec {
             scale_target_ref: CrossVersionObjectReference {
                 api_version: Some("apps/v1".into()),
                 kind: "Deployment".into(),
-                name: s.names.k8s_name.clone(),
+                name: s.names.derived.k8s_name.clone(),
             },
             min_replicas: Some(s.min_replicas as i32),
             max_replicas: s.max_replicas as i32,

@@ -2,7 +2,8 @@
 //!
 //! The spec-specific part of the relay is one table: the public routes (method, path
 //! template, operation id), the relay's allowlist. Everything else (the proxy engine,
-//! settings, logging) lives in `runtime/relay` (`shopgen-relay-runtime`).
+//! settings, logging) lives in the crate `shopgen-relay-runtime`
+//! (`runtime/shopgen-relay-runtime`).
 
 use super::rust::{doc, rust_file};
 use super::{CommentSyntax, EmittedFile, binary_crate_manifest};
@@ -55,7 +56,7 @@ fn main_rs(model: &Model) -> EmittedFile {
         "The spec's public routes: the only requests this relay forwards. API Gateway's\n\
          document (`openapi/gateway.yaml`) lists the same operations.",
     );
-    let name = &model.service.names.cloud_run_service;
+    let name = &model.service.names.derived.cloud_run_service;
     let body = rust_file(
         &format!(
             "The {service} relay: forwards the spec's public routes from Google API Gateway\n\

@@ -40,7 +40,7 @@ impl Model {
             ),
             (
                 "app.kubernetes.io/name".to_string(),
-                self.service.names.k8s_name.clone(),
+                self.service.names.derived.k8s_name.clone(),
             ),
         ])
     }

@@ -54,7 +54,6 @@ pub fn lower(spec: &Spec, source: SpecSource) -> Model {
     let sv = &spec.service;
     let replicas = n(&sv.replicas, 2u32);
     let derived = DerivedNames::new(&service_name);
-    let derived_cluster_subnetwork = derived.cluster_subnetwork.clone();
     let database = match &spec.database {
         DatabaseSpec::Default => Database::ExistingSecret {
             secret: format!("{service_name}-db"),
@@ -116,20 +115,8 @@ pub fn lower(spec: &Spec, source: SpecSource) -> Model {
             relay_crate: format!("{}-relay", source.stem),
             api_crate: format!("{}-api", source.stem),
             extension_crate: format!("{}-extension", source.stem),
-            k8s_name: derived.k8s_name,
             k8s_database_secret,
-            cloud_run_service: derived.cloud_run_service,
-            vpc_connector: derived.vpc_connector,
-            relay_service_account: derived.relay_service_account,
-            gateway_service_account: derived.gateway_service_account,
-            backend_service_account: derived.backend_service_account,
-            api_id: derived.api_id,
-            gateway_id: derived.gateway_id,
-            ilb_address: derived.ilb_address,
-            artifact_repository: derived.artifact_repository,
-            build_service_account: derived.build_service_account,
-            node_service_account: derived.node_service_account,
-            sql_private_range: derived.sql_private_range,
+            derived,
             backend_image: "backend".into(),
             relay_image: "relay".into(),
         },
@@ -182,7 +169,7 @@ pub fn lower(spec: &Spec, source: SpecSource) -> Model {
         // every region of an auto-mode network.
         subnetwork: match (&cluster, &g.subnetwork) {
             (_, Some(sub)) => sub.value.clone(),
-            (Cluster::Create { .. }, None) => derived_cluster_subnetwork.clone(),
+            (Cluster::Create { .. }, None) => service.names.derived.cluster_subnetwork.clone(),
             (Cluster::Existing { .. }, None) => "default".into(),
         },
         egress,

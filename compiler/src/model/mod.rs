@@ -19,6 +19,7 @@ mod lower_operations;
 pub mod names;
 
 pub use lower::lower;
+use names::DerivedNames;
 
 /// Where the model came from: used in file headers and in the commands we print.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,30 +122,12 @@ pub struct ServiceNames {
     /// Package of the user-owned extension crate (`<spec stem>-extension`), at
     /// `extensions/<spec stem>/` beside the `generated/` folder.
     pub extension_crate: String,
-    /// Kubernetes Deployment / Service / ServiceAccount name (= service name).
-    pub k8s_name: String,
     /// Kubernetes Secret that holds `DATABASE_URL`.
     pub k8s_database_secret: String,
-    /// Cloud Run service running the relay (`shop-api-relay`).
-    pub cloud_run_service: String,
-    /// Serverless VPC Access connector (≤ 25 chars), when that egress is chosen.
-    pub vpc_connector: String,
-    /// Service account ids (6–30 chars).
-    pub relay_service_account: String,
-    pub gateway_service_account: String,
-    pub backend_service_account: String,
-    /// API Gateway API id, gateway id.
-    pub api_id: String,
-    pub gateway_id: String,
-    /// Reserved internal address for the internal load balancer.
-    pub ilb_address: String,
-    /// Artifact Registry repository id.
-    pub artifact_repository: String,
-    /// The image builder's and a created cluster's node service account ids.
-    pub build_service_account: String,
-    pub node_service_account: String,
-    /// Cloud SQL's private services access range.
-    pub sql_private_range: String,
+    /// The Google Cloud and Kubernetes object names derived from the service name
+    /// (the Deployment, the Cloud Run service, the service accounts, …), as the
+    /// checker held them to their platforms' limits.
+    pub derived: DerivedNames,
     /// Container image names inside that repository.
     pub backend_image: String,
     pub relay_image: String,

@@ -81,18 +81,26 @@ pub fn singular_guess(plural: &str) -> String {
 }
 
 /// The Google Cloud and Kubernetes object names derived from the service name.
-/// Lowering copies them into the model; the checker holds each to its platform's
-/// limit ([`DerivedNames::limits`]), so the two can never disagree.
+/// The model holds them ([`super::ServiceNames::derived`]); the checker holds each to
+/// its platform's limit ([`DerivedNames::limits`]), so the two can never disagree.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DerivedNames {
+    /// Kubernetes Deployment / Service / ServiceAccount name (= service name).
     pub k8s_name: String,
+    /// Cloud Run service running the relay (`shop-api-relay`).
     pub cloud_run_service: String,
+    /// Serverless VPC Access connector (≤ 25 chars), when that egress is chosen.
     pub vpc_connector: String,
+    /// Service account ids (6–30 chars).
     pub relay_service_account: String,
     pub gateway_service_account: String,
     pub backend_service_account: String,
+    /// API Gateway API id, gateway id.
     pub api_id: String,
     pub gateway_id: String,
+    /// Reserved internal address for the internal load balancer.
     pub ilb_address: String,
+    /// Artifact Registry repository id.
     pub artifact_repository: String,
     /// The image builder's service account id (6–30 chars; the service name is cut to
     /// fit). Terraform creates it; `shopgen deploy` runs Cloud Build as it.

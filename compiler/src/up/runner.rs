@@ -3,7 +3,7 @@
 //!
 //! The build runs in the Cargo workspace that holds the output folder, as any build
 //! of the generated crates does: in shopgen's checkout that is the repository's
-//! workspace, where the runner is the member `runtime/up`. So a `shopgen` from
+//! workspace, where the runner is the member `tools/shopgen-up`. So a `shopgen` from
 //! `cargo run -p shopgen` and one from `cargo install --path compiler`, run in the
 //! checkout, both build the runner from the checkout's sources, with the same runtime
 //! crates the generated code links.
@@ -67,7 +67,7 @@ pub fn build(out: &Path, backend: &str, relay: &str) -> anyhow::Result<Built> {
         bail!(
             "`cargo build {command}` failed ({status}); see the errors above. `shopgen up` \
              builds in the Cargo workspace that holds {}: the generated crates and the \
-             runner, the package `{RUNNER}` (`runtime/up` of shopgen's repository), must \
+             runner, the package `{RUNNER}` (`tools/shopgen-up` of shopgen's repository), must \
              be in it, as they are in a checkout of shopgen",
             out.display()
         );
@@ -195,21 +195,21 @@ mod tests {
             "shop-backend"
         ));
         // The folder is the name: cargo leaves the name out of the id.
-        assert!(package_is("path+file:///w/runtime/up#0.1.0", RUNNER));
+        assert!(package_is("path+file:///w/tools/shopgen-up#0.1.0", RUNNER));
     }
 
     #[test]
     fn executables_come_from_bin_artifacts_only() {
-        let bin = r#"{"reason":"compiler-artifact","package_id":"path+file:///w/runtime/up#shopgen-up@0.1.0","target":{"kind":["bin"],"name":"shopgen-up"},"executable":"/t/debug/shopgen-up"}"#;
+        let bin = r#"{"reason":"compiler-artifact","package_id":"path+file:///w/tools/shopgen-up#shopgen-up@0.1.0","target":{"kind":["bin"],"name":"shopgen-up"},"executable":"/t/debug/shopgen-up"}"#;
         assert_eq!(
             executable(bin),
             Some((
-                "path+file:///w/runtime/up#shopgen-up@0.1.0".to_string(),
+                "path+file:///w/tools/shopgen-up#shopgen-up@0.1.0".to_string(),
                 "shopgen-up".to_string(),
                 PathBuf::from("/t/debug/shopgen-up")
             ))
         );
-        let lib = r#"{"reason":"compiler-artifact","package_id":"path+file:///w/runtime/up#shopgen-up@0.1.0","target":{"kind":["lib"],"name":"shopgen_up"},"executable":null}"#;
+        let lib = r#"{"reason":"compiler-artifact","package_id":"path+file:///w/tools/shopgen-up#shopgen-up@0.1.0","target":{"kind":["lib"],"name":"shopgen_up"},"executable":null}"#;
         assert_eq!(executable(lib), None);
         assert_eq!(
             executable(r#"{"reason":"build-finished","success":true}"#),

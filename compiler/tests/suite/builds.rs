@@ -6,8 +6,9 @@
 //! (the tests' scratch workspaces, which share the target folder). When the two
 //! resolve a dependency with different features, the second compiles it again, and
 //! everything above it: tokio, hyper, axum and sqlx, once per way of building.
-//! `runtime/workspace-hack` turns on, for every build with a generated backend, the
-//! features only the whole workspace would; this test says which feature it lacks.
+//! `runtime/shopgen-workspace-hack` turns on, for every build with a generated
+//! backend, the features only the whole workspace would; this test says which feature
+//! it lacks.
 //! A generated backend built without its relay still resolves some of the relay's
 //! features (hyper's client) differently, so the tests always build the two together,
 //! as `shopgen up` does.
@@ -78,7 +79,7 @@ fn builds_of_the_generated_crates_resolve_features_as_the_workspace_does() {
     assert!(
         differ.is_empty(),
         "these dependencies would be compiled twice; turn the workspace's features on in \
-         runtime/workspace-hack/Cargo.toml:\n{}",
+         runtime/shopgen-workspace-hack/Cargo.toml:\n{}",
         differ.join("\n")
     );
 }

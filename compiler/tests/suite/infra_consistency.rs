@@ -259,7 +259,7 @@ fn the_backend_image_is_the_same_in_terraform_and_kubernetes() {
         .replace("${var.project}", &m.gcp.project)
         .replace(
             "${google_artifact_registry_repository.images.repository_id}",
-            &m.service.names.artifact_repository,
+            &m.service.names.derived.artifact_repository,
         );
     // Terraform names the tagged image; the Deployment the untagged name deploy tags.
     assert_eq!(resolved, format!("{image}:${{var.image_tag}}"));
@@ -280,26 +280,31 @@ fn every_name_fits_its_platform_limit() {
         let m = model(&v);
         let n = &m.service.names;
         for (what, name, min, max) in [
-            ("k8s name", n.k8s_name.as_str(), 1, 63),
+            ("k8s name", n.derived.k8s_name.as_str(), 1, 63),
             ("k8s namespace", m.service.namespace.as_str(), 1, 63),
             ("k8s secret", n.k8s_database_secret.as_str(), 1, 63),
-            ("Cloud Run service", n.cloud_run_service.as_str(), 1, 49),
+            (
+                "Cloud Run service",
+                n.derived.cloud_run_service.as_str(),
+                1,
+                49,
+            ),
             (
                 "relay service account",
-                n.relay_service_account.as_str(),
+                n.derived.relay_service_account.as_str(),
                 6,
                 30,
             ),
             (
                 "gateway service account",
-                n.gateway_service_account.as_str(),
+                n.derived.gateway_service_account.as_str(),
                 6,
                 30,
             ),
-            ("API id", n.api_id.as_str(), 1, 63),
-            ("gateway id", n.gateway_id.as_str(), 1, 63),
-            ("address", n.ilb_address.as_str(), 1, 63),
-            ("repository", n.artifact_repository.as_str(), 1, 63),
+            ("API id", n.derived.api_id.as_str(), 1, 63),
+            ("gateway id", n.derived.gateway_id.as_str(), 1, 63),
+            ("address", n.derived.ilb_address.as_str(), 1, 63),
+            ("repository", n.derived.artifact_repository.as_str(), 1, 63),
         ] {
             assert!(
                 dns_label(name),
@@ -313,7 +318,7 @@ fn every_name_fits_its_platform_limit() {
             );
         }
         if matches!(m.gcp.egress, Egress::Connector { .. }) {
-            assert!(dns_label(&n.vpc_connector) && n.vpc_connector.len() <= 25);
+            assert!(dns_label(&n.derived.vpc_connector) && n.derived.vpc_connector.len() <= 25);
         }
         let files = files(&m);
         let gateway_tf = body(&files, "terraform/gateway.tf");
@@ -350,7 +355,10 @@ fn every_name_fits_its_platform_limit() {
             "API key name {key_name}"
         );
         // api_config_id_prefix + the provider's 26-character unique suffix ≤ 63.
-        assert!(n.api_id.len() + 1 + 26 <= 63, "api config id too long");
+        assert!(
+            n.derived.api_id.len() + 1 + 26 <= 63,
+            "api config id too long"
+        );
         if let Some(nodes) = body(&files, "terraform/cluster.tf")
             .split("resource \"google_service_account\" \"nodes\" {")
             .nth(1)

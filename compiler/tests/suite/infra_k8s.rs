@@ -132,7 +132,7 @@ fn the_service_is_an_internal_lb_on_the_reserved_address() {
         assert_eq!(ann["networking.gke.io/load-balancer-type"], "Internal");
         assert_eq!(
             ann["networking.gke.io/load-balancer-ip-addresses"],
-            m.service.names.ilb_address
+            m.service.names.derived.ilb_address
         );
         assert!(!ann.contains_key("cloud.google.com/load-balancer-type"));
         let global = ann.get("networking.gke.io/internal-load-balancer-allow-global-access");
@@ -187,7 +187,7 @@ fn pdb_hpa_namespace_and_service_account_agree_with_the_model() {
     let hpa: HorizontalPodAutoscaler = yaml(body(&files, "k8s/hpa.yaml"));
     let hs = hpa.spec.expect("spec");
     assert_eq!(hs.scale_target_ref.kind, "Deployment");
-    assert_eq!(hs.scale_target_ref.name, m.service.names.k8s_name);
+    assert_eq!(hs.scale_target_ref.name, m.service.names.derived.k8s_name);
     assert_eq!(hs.min_replicas, Some(m.service.min_replicas as i32));
     assert_eq!(hs.max_replicas, m.service.max_replicas as i32);
 }

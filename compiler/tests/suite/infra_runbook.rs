@@ -91,6 +91,6 @@ fn the_runbook_creates_the_secret_the_deployment_reads() {
     assert!(doc.contains("curl -sS -H \"X-API-KEY: $KEY\" \"$GATEWAY/products\""));
     assert!(doc.contains(&format!(
         "kubectl -n {} rollout status deployment/{}",
-        m.service.namespace, m.service.names.k8s_name
+        m.service.namespace, m.service.names.derived.k8s_name
     )));
 }

@@ -104,7 +104,10 @@ pub(super) fn cluster(model: &Model) -> File {
             "google_service_account",
             "nodes",
             Body::new()
-                .attr("account_id", str(&model.service.names.node_service_account))
+                .attr(
+                    "account_id",
+                    str(&model.service.names.derived.node_service_account),
+                )
                 .attr("display_name", str(&format!("{svc} GKE nodes")))
                 .blank()
                 .attr("depends_on", depends_on_apis()),

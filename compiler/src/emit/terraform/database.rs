@@ -30,7 +30,7 @@ pub(super) fn database(model: &Model) -> Option<File> {
             "google_compute_global_address",
             "sql_private_range",
             Body::new()
-                .attr("name", str(&model.service.names.sql_private_range))
+                .attr("name", str(&model.service.names.derived.sql_private_range))
                 .attr("purpose", str("VPC_PEERING"))
                 .attr("address_type", str("INTERNAL"))
                 .attr("address", str(range_address))

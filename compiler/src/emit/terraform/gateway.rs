@@ -4,7 +4,7 @@
 use super::*;
 
 pub(super) fn gateway(model: &Model) -> File {
-    let n = &model.service.names;
+    let n = &model.service.names.derived;
     let beta = || Ref::name("google-beta");
     let mut f = File::new();
     f.push_commented(

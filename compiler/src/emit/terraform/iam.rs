@@ -4,7 +4,7 @@
 use super::*;
 
 pub(super) fn iam(model: &Model) -> File {
-    let n = &model.service.names;
+    let n = &model.service.names.derived;
     let mut f = File::new();
     f.push_commented(
         "The relay's identity on Cloud Run. It calls no Google API, so it holds no role.",
@@ -42,7 +42,7 @@ pub(super) fn iam(model: &Model) -> File {
             "google_service_account",
             "build",
             Body::new()
-                .attr("account_id", str(&model.service.names.build_service_account))
+                .attr("account_id", str(&model.service.names.derived.build_service_account))
                 .attr(
                     "display_name",
                     str(&format!("{} image builds (Cloud Build)", model.service.name)),

@@ -4,7 +4,7 @@
 use super::*;
 
 pub(super) fn network(model: &Model) -> File {
-    let n = &model.service.names;
+    let n = &model.service.names.derived;
     let mut f = File::new();
     f.push(data(
         "google_compute_network",
@@ -38,7 +38,7 @@ pub(super) fn network(model: &Model) -> File {
                     "description",
                     str(&format!(
                         "Internal load balancer of the {} backend (Kubernetes Service {}/{}).",
-                        model.service.name, model.service.namespace, model.service.names.k8s_name
+                        model.service.name, model.service.namespace, model.service.names.derived.k8s_name
                     )),
                 )
                 .blank()

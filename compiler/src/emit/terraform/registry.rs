@@ -34,7 +34,7 @@ pub(super) fn registry(model: &Model) -> File {
             "google_artifact_registry_repository",
             "images",
             Body::new()
-                .attr("repository_id", str(&n.artifact_repository))
+                .attr("repository_id", str(&n.derived.artifact_repository))
                 .attr("location", var("region"))
                 .attr("format", str("DOCKER"))
                 .attr(

@@ -37,7 +37,7 @@ fn http_probe(name: &str, period: u32, timeout: u32, failures: u32) -> Block {
 }
 
 pub(super) fn relay(model: &Model) -> File {
-    let n = &model.service.names;
+    let n = &model.service.names.derived;
     let vpc_access = match &model.gcp.egress {
         Egress::Connector { .. } => block(
             "vpc_access",

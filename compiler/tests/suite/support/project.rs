@@ -9,7 +9,7 @@
 //! their dependencies exactly as the repository does, so their builds reuse what is
 //! already built. `shopgen up` builds its runner in the workspace that holds the
 //! output folder, as in a checkout of shopgen; [`ProjectBuilder::runner`] adds it as
-//! the member `runtime/up`, a link to this repository's.
+//! the member `tools/shopgen-up`, a link to this repository's.
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -20,7 +20,7 @@ use super::{Shopgen, cargo_in, repo, shopgen, walk};
 
 /// `shopgen up`'s runner, the package `shopgen-up`: a member of a scratch workspace
 /// with [`ProjectBuilder::runner`], at the same place as in this repository.
-pub const RUNNER_MEMBER: &str = "runtime/up";
+pub const RUNNER_MEMBER: &str = "tools/shopgen-up";
 
 /// A new scratch folder; see [`ProjectBuilder`].
 pub fn project() -> ProjectBuilder {
@@ -200,8 +200,9 @@ impl Project {
         }
         if runner {
             let link = self.path(RUNNER_MEMBER);
-            std::fs::create_dir_all(link.parent().expect("runtime/")).expect("mkdir runtime/");
-            std::os::unix::fs::symlink(root.join(RUNNER_MEMBER), &link).expect("link runtime/up");
+            std::fs::create_dir_all(link.parent().expect("tools/")).expect("mkdir tools/");
+            std::os::unix::fs::symlink(root.join(RUNNER_MEMBER), &link)
+                .expect("link tools/shopgen-up");
         }
     }
 }

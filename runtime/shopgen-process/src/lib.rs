@@ -1,5 +1,7 @@
 //! What every long-running shopgen process (the backend, the relay, the local
-//! gateway) shares about its life: the signals that stop it.
+//! gateway) shares about its life: the signals that stop it ([`StopSignals`]), and, for
+//! the servers that write a line per request, the batched writing of their log lines
+//! to stdout ([`stdout_lines`]).
 //!
 //! Cloud Run and Kubernetes stop a container with SIGTERM; a developer stops
 //! `shopgen up` with Ctrl-C (SIGINT). Until a process has a handler for them, either
@@ -12,6 +14,8 @@
 //! it is listening.
 
 use std::io;
+
+pub mod stdout_lines;
 
 /// SIGTERM and SIGINT, registered when made; [`StopSignals::recv`] completes on the
 /// first of them received after that.

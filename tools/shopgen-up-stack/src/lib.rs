@@ -3,11 +3,11 @@
 //! `shopgen up` is two programs. The `shopgen` command does the spec-side half: it
 //! compiles the spec, checks that the output folder is current and the seed file
 //! against the model, claims the three ports, and builds the generated backend and
-//! relay together with the runner, `shopgen-up` (`runtime/up`), in one `cargo build`
-//! in the Cargo workspace that holds the output folder. It then writes a [`Stack`]
-//! to a private file and replaces itself with the runner, which starts the backend
-//! and the relay, serves the local API Gateway emulator in front, and stops them all
-//! on Ctrl-C or SIGTERM.
+//! relay together with the runner, `shopgen-up` (`tools/shopgen-up`), in one
+//! `cargo build` in the Cargo workspace that holds the output folder. It then writes
+//! a [`Stack`] to a private file and replaces itself with the runner, which starts the
+//! backend and the relay, serves the local API Gateway emulator in front, and stops
+//! them all on Ctrl-C or SIGTERM.
 //!
 //! # Decisions
 //!
@@ -84,8 +84,9 @@ pub enum ReadError {
     Json(#[from] serde_json::Error),
     #[error(
         "the stack is in format {found}, this runner reads format {FORMAT}: the `shopgen` \
-         command and the runner (`runtime/up` of the workspace) come from different shopgen \
-         versions; run the `shopgen` of the same checkout (`cargo run -p shopgen -- up …`)"
+         command and the runner (`tools/shopgen-up` of the workspace) come from different \
+         shopgen versions; run the `shopgen` of the same checkout \
+         (`cargo run -p shopgen -- up …`)"
     )]
     Format { found: u64 },
 }

@@ -13,7 +13,7 @@ use crate::reply::Reject;
 
 use super::io::{is_reset, read_more, until};
 use super::request::Failure;
-use super::{Conn, push_date, push_field};
+use super::{Conn, push_date, push_field, push_passed_fields};
 
 impl Conn {
     /// Reads the upstream's response head into `upbuf` (skipping interim 1xx answers).
@@ -112,26 +112,25 @@ impl Conn {
         let cors = config.cors.as_ref();
         let cors_sets =
             cors.is_some_and(|c| self.origin.as_deref().is_some_and(|o| c.allows_origin(o)));
-        for f in &self.upfields {
-            let keep = match f.kind {
+        push_passed_fields(
+            out,
+            &self.upbuf,
+            &self.upfields,
+            res.names_headers,
+            |kind| match kind {
                 Kind::TransferEncoding
                 | Kind::Connection
                 | Kind::Upgrade
                 | Kind::HopByHop
-                | Kind::RequestId => false,
-                Kind::ContentLength => !matches!(res.framing, Framing::Chunked | Framing::Close),
-                _ => {
-                    let name = f.name.of(&self.upbuf);
-                    let hop = res.names_headers
-                        && h1::named_by_connection(&self.upbuf, &self.upfields, name);
-                    let replaced = cors_sets && cors.is_some_and(|c| c.sets_header(name));
-                    !hop && !replaced
+                | Kind::RequestId => Some(false),
+                Kind::ContentLength => {
+                    Some(!matches!(res.framing, Framing::Chunked | Framing::Close))
                 }
-            };
-            if keep {
-                push_field(out, f.name.of(&self.upbuf), f.value.of(&self.upbuf));
-            }
-        }
+                _ => None,
+            },
+            // Replaced by the CORS headers below.
+            |name| cors_sets && cors.is_some_and(|c| c.sets_header(name)),
+        );
         push_field(out, b"x-request-id", &self.rid);
         if matches!(res.framing, Framing::Chunked | Framing::Close) {
             out.extend_from_slice(b"transfer-encoding: chunked\r\n");

@@ -194,6 +194,7 @@ mod tests {
 
     use super::*;
     use crate::caller::AllowedInvokers;
+    use crate::caller::test_tokens::verified_token;
     use crate::h1::{self, Framing, HeadFields};
 
     static ROUTES: &[PublicRoute] = &[
@@ -204,28 +205,6 @@ mod tests {
 
     const GATEWAY: &str = "gateway@p.iam.gserviceaccount.com";
     const SHOP: &str = "https://shop.example.com";
-
-    fn b64(bytes: &[u8]) -> String {
-        const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-        let mut out = String::new();
-        for chunk in bytes.chunks(3) {
-            let n =
-                chunk.iter().fold(0u32, |a, b| (a << 8) | u32::from(*b)) << (8 * (3 - chunk.len()));
-            for i in 0..=chunk.len() {
-                out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            }
-        }
-        out
-    }
-
-    fn token(email: &str) -> String {
-        let claims = format!(r#"{{"email":"{email}","email_verified":true,"sub":"1"}}"#);
-        format!(
-            "Bearer {}.{}.SIGNATURE_REMOVED_BY_GOOGLE",
-            b64(br#"{"alg":"RS256"}"#),
-            b64(claims.as_bytes())
-        )
-    }
 
     fn config() -> RelayConfig {
         let mut c = RelayConfig::new("http://10.0.0.1".parse().unwrap());
@@ -314,12 +293,12 @@ mod tests {
 
     #[test]
     fn the_table() {
-        let gw = format!("Authorization: {}", token(GATEWAY));
-        let gw_serverless = format!("X-Serverless-Authorization: {}", token(GATEWAY));
-        let owner = token("owner@example.com");
+        let gw = format!("Authorization: {}", verified_token(GATEWAY));
+        let gw_serverless = format!("X-Serverless-Authorization: {}", verified_token(GATEWAY));
+        let owner = verified_token("owner@example.com");
         let forged = format!(
             "Authorization: {}\nX-Serverless-Authorization: {owner}",
-            token(GATEWAY)
+            verified_token(GATEWAY)
         );
         let preflight = format!("Origin: {SHOP}\nAccess-Control-Request-Method: GET");
         let long_path = format!("/products/{}", "a".repeat(2100));

@@ -5,23 +5,15 @@
 //! request and a few lifecycle events, so a small formatter is all it needs, and it keeps
 //! the binary small.
 //!
-//! Lifecycle and error lines ([`Line::emit`]) are written at once. Access lines
-//! ([`Line::emit_batched`]) go to a process-wide buffer that the [`flusher`] task writes
-//! out once the runtime has run every other ready task: under load one `write` carries
-//! the lines of many requests, and when idle a line is written as soon as its request is
-//! done. The buffer is also written when it passes [`FLUSH_BYTES`] and at shutdown.
+//! The lines go to stdout through [`shopgen_process::stdout_lines`]. Lifecycle and
+//! error lines ([`Line::emit`]) are written at once. Access lines
+//! ([`Line::emit_batched`]) are batched while the server runs: under load one `write`
+//! carries the lines of many requests, and when idle a line is written as soon as its
+//! request is done.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
-use std::sync::Mutex;
 
-use tokio::sync::Notify;
-
-/// Buffered access lines are written at once past this size.
-pub const FLUSH_BYTES: usize = 32 * 1024;
-
-static BUFFER: Mutex<Vec<u8>> = Mutex::new(Vec::new());
-static PENDING: Notify = Notify::const_new();
+use shopgen_process::stdout_lines;
 
 /// How serious a log line is (Cloud Logging's `severity`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,53 +91,20 @@ impl Line {
     /// Writes the line to stdout now, after any buffered lines; a failed write (closed
     /// stdout) is ignored.
     pub fn emit(self) {
+        stdout_lines::write_urgent(self.finish_line().as_bytes());
+    }
+
+    /// Adds the line to the batch of access lines (written at once when the server is
+    /// not batching).
+    pub fn emit_batched(self) {
+        stdout_lines::write_batched(self.finish_line().as_bytes());
+    }
+
+    /// The finished line with its newline.
+    fn finish_line(self) -> String {
         let mut line = self.finish();
         line.push('\n');
-        let mut buffer = lock_buffer();
-        buffer.extend_from_slice(line.as_bytes());
-        write_out(&mut buffer);
-    }
-
-    /// Adds the line to the buffer that the [`flusher`] task writes.
-    pub fn emit_batched(self) {
-        let line = self.finish();
-        let mut buffer = lock_buffer();
-        let was_empty = buffer.is_empty();
-        buffer.extend_from_slice(line.as_bytes());
-        buffer.push(b'\n');
-        if buffer.len() >= FLUSH_BYTES {
-            write_out(&mut buffer);
-        } else if was_empty {
-            PENDING.notify_one();
-        }
-    }
-}
-
-fn lock_buffer() -> std::sync::MutexGuard<'static, Vec<u8>> {
-    BUFFER
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn write_out(buffer: &mut Vec<u8>) {
-    if !buffer.is_empty() {
-        let _ = std::io::stdout().lock().write_all(buffer);
-        buffer.clear();
-    }
-}
-
-/// Writes out the buffered lines now.
-pub fn flush() {
-    write_out(&mut lock_buffer());
-}
-
-/// Runs for the life of the server: whenever lines are buffered, lets the runtime run
-/// the other ready tasks (whose requests may add lines), then writes them all at once.
-pub async fn flusher() {
-    loop {
-        PENDING.notified().await;
-        tokio::task::yield_now().await;
-        flush();
+        line
     }
 }
 

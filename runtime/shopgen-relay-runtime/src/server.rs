@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use hyper_util::server::graceful::GracefulShutdown;
+use shopgen_process::stdout_lines;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
@@ -68,7 +69,8 @@ pub async fn serve(listener: TcpListener, relay: Arc<Relay>, shutdown: impl Futu
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let open = Arc::new(Open::default());
     tokio::pin!(shutdown);
-    let flusher = tokio::spawn(crate::log::flusher());
+    stdout_lines::start_batching();
+    let flusher = tokio::spawn(stdout_lines::flusher());
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -113,5 +115,5 @@ pub async fn serve(listener: TcpListener, relay: Arc<Relay>, shutdown: impl Futu
         }
     }
     flusher.abort();
-    crate::log::flush();
+    stdout_lines::stop_batching();
 }

@@ -134,14 +134,12 @@ fn base64url_decode(s: &str) -> Option<Vec<u8>> {
     (bits < 6).then_some(out)
 }
 
+/// Tokens in the shape API Gateway forwards, for the tests of this module and of
+/// `admission`.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use hyper::HeaderMap;
-    use hyper::header::HeaderName;
-    use hyper::header::HeaderValue;
-
-    fn b64(bytes: &[u8]) -> String {
+pub(crate) mod test_tokens {
+    /// Unpadded base64url.
+    pub(crate) fn b64(bytes: &[u8]) -> String {
         const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
         let mut out = String::new();
         for chunk in bytes.chunks(3) {
@@ -154,13 +152,31 @@ mod tests {
         out
     }
 
-    fn token(claims: &str) -> String {
+    /// An `Authorization` value carrying `claims` (a JSON object), its signature
+    /// removed as Google removes it.
+    pub(crate) fn token(claims: &str) -> String {
         format!(
             "Bearer {}.{}.SIGNATURE_REMOVED_BY_GOOGLE",
             b64(br#"{"alg":"RS256"}"#),
             b64(claims.as_bytes())
         )
     }
+
+    /// A token of `email`, verified.
+    pub(crate) fn verified_token(email: &str) -> String {
+        token(&format!(
+            r#"{{"email":"{email}","email_verified":true,"sub":"1"}}"#
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_tokens::{b64, token};
+    use super::*;
+    use hyper::HeaderMap;
+    use hyper::header::HeaderName;
+    use hyper::header::HeaderValue;
 
     fn headers(pairs: &[(&HeaderName, String)]) -> HeaderMap {
         let mut h = HeaderMap::new();

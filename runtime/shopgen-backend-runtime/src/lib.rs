@@ -5,8 +5,9 @@
 //! this crate for the rest, which is the same in every service:
 //!
 //! - [`server`]: settings and CLI (`--help`, `migrate`), the axum server, request ids,
-//!   JSON access logs (batched by [`logout`]), Prometheus metrics, `/healthz`, `/readyz`, `/openapi.json`,
-//!   graceful drain on SIGTERM;
+//!   JSON access logs (formatted by [`logout`], batched by
+//!   [`shopgen_process::stdout_lines`]), Prometheus metrics, `/healthz`, `/readyz`,
+//!   `/openapi.json`, graceful drain on SIGTERM;
 //! - [`db`]: one pool over SQLite or PostgreSQL chosen by `DATABASE_URL`, migrations, a
 //!   query counter; [`value`] and [`row`]: the engine-neutral values it binds and the
 //!   rows it returns; [`migration`]: the embedded migration lists;

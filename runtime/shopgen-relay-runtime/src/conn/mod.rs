@@ -62,7 +62,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::h1::{self, Field, HeadError, RequestHead};
+use crate::h1::{self, Field, HeadError, Kind, RequestHead};
 use crate::headers;
 use crate::proxy::Relay;
 use crate::reply::Reject;
@@ -266,6 +266,30 @@ impl Conn {
                 Some(Ok(0) | Err(_)) | None => return Ok(None),
                 Some(Ok(_)) => {}
             }
+        }
+    }
+}
+
+/// Appends the fields of a head parsed from `buf` that are passed on. A field whose
+/// kind has a rule of its own (`by_kind` gives `Some`) is kept as that says; any other
+/// is kept unless the head's `Connection` field names it (hop-by-hop, looked up only
+/// when `names_headers`) or `drop_name` drops it.
+fn push_passed_fields(
+    out: &mut Vec<u8>,
+    buf: &[u8],
+    fields: &[Field],
+    names_headers: bool,
+    by_kind: impl Fn(Kind) -> Option<bool>,
+    drop_name: impl Fn(&[u8]) -> bool,
+) {
+    for f in fields {
+        let keep = by_kind(f.kind).unwrap_or_else(|| {
+            let name = f.name.of(buf);
+            let hop = names_headers && h1::named_by_connection(buf, fields, name);
+            !hop && !drop_name(name)
+        });
+        if keep {
+            push_field(out, f.name.of(buf), f.value.of(buf));
         }
     }
 }

@@ -23,7 +23,7 @@ use crate::reply::Reject;
 use crate::route::Method;
 
 use super::io::{closed_while_idle, is_reset, read_more, until};
-use super::{Conn, Next, Upstream, push_field};
+use super::{Conn, Next, Upstream, push_field, push_passed_fields};
 
 /// The upstream exchange failed; `retry` when it may be sent again.
 pub(super) struct Failure {
@@ -547,9 +547,13 @@ fn write_request_fields(
         }
     }
     let proto_ok = proto_ok && proto_count == 1;
-    for f in fields {
-        let keep = match f.kind {
-            Kind::TransferEncoding => head.framing == Framing::Chunked,
+    push_passed_fields(
+        out,
+        buf,
+        fields,
+        head.names_headers,
+        |kind| match kind {
+            Kind::TransferEncoding => Some(head.framing == Framing::Chunked),
             Kind::Connection
             | Kind::Upgrade
             | Kind::HopByHop
@@ -558,18 +562,12 @@ fn write_request_fields(
             | Kind::ServerlessAuthorization
             | Kind::Host
             | Kind::ForwardedFor
-            | Kind::RequestId => false,
-            Kind::ForwardedProto => proto_ok,
-            _ => {
-                let name = f.name.of(buf);
-                let hop = head.names_headers && h1::named_by_connection(buf, fields, name);
-                !hop && !name.eq_ignore_ascii_case(api_key_header)
-            }
-        };
-        if keep {
-            push_field(out, f.name.of(buf), f.value.of(buf));
-        }
-    }
+            | Kind::RequestId => Some(false),
+            Kind::ForwardedProto => Some(proto_ok),
+            _ => None,
+        },
+        |name| name.eq_ignore_ascii_case(api_key_header),
+    );
     push_field(out, b"host", upstream_host);
     if !has_forwarded_host && let Some(host) = client_host {
         push_field(out, b"x-forwarded-host", host);

@@ -203,7 +203,7 @@ pub fn run(service: &'static Service, routes: fn() -> Router<Db>) -> ExitCode {
         }
     };
     let result = runtime.block_on(main(service, routes, cli));
-    crate::logout::stop_batching();
+    shopgen_process::stdout_lines::flush();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -316,8 +316,8 @@ async fn main(
         }
     };
     let server = axum::serve(listener, app).with_graceful_shutdown(shutdown);
-    crate::logout::start_batching();
-    let flusher = tokio::spawn(crate::logout::flusher());
+    shopgen_process::stdout_lines::start_batching();
+    let flusher = tokio::spawn(shopgen_process::stdout_lines::flusher());
     let served = tokio::select! {
         result = server => result.map_err(|e| format!("server error: {e}")),
         () = async { signalled.notified().await; tokio::time::sleep(drain_for).await } => {
@@ -325,7 +325,7 @@ async fn main(
             Ok(())
         }
     };
-    crate::logout::stop_batching();
+    shopgen_process::stdout_lines::stop_batching();
     flusher.abort();
     served?;
     db.close().await;
