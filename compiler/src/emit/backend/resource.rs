@@ -800,10 +800,7 @@ fn handler(plan: &Plan, route: &Route) -> TokenStream {
                 ),
                 quote!(State(db): State<Db>, Id(id): Id, body: JsonBody),
                 quote! {
-                    crud::exists(&db, &#module::TABLE, id).await?;
-                    let parent = [(#column, Value::Int(id))];
-                    let values = TABLE.validate_with(body, Mode::Create, &parent)?;
-                    let id = crud::insert(&db, &TABLE, values).await?;
+                    let id = crud::insert_child(&db, &TABLE, body, &#module::TABLE, #column, id).await?;
                     created(&TABLE, id, &find(&db, id).await?)
                 },
             )
