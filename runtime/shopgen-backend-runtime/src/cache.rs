@@ -17,6 +17,16 @@
 //! so a new review invalidates it. So are writes from other replicas and other tools,
 //! since the versions live in the database and are raised by triggers.
 //!
+//! Misses are built once: a request that misses while another request is building
+//! the same path and query *from the same versions* waits for that build and answers
+//! with its result, instead of running the handler again. Same versions mean no
+//! write was acknowledged between the two requests' version reads, so the build,
+//! whose queries ran after its own read, contains every write the waiting request
+//! must see. Under a read load with writes in between (every write invalidates the
+//! list), the first reader after a write rebuilds and the others wait for it, instead
+//! of every connection rebuilding the same body at once. A build that ends without an
+//! entry (not cacheable, cancelled) lets its waiters run the handler themselves.
+//!
 //! On PostgreSQL the version reads of concurrent requests are shared: a request waits
 //! for the next read that *starts* after it arrived (never one already in flight), so
 //! under load one round trip answers every request that arrived during the previous
@@ -56,7 +66,7 @@ use bytes::Bytes;
 use http_body_util::BodyExt as _;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 /// The default of `RESPONSE_CACHE_BYTES`.
 pub const DEFAULT_MAX_BYTES: usize = 32 * 1024 * 1024;
@@ -70,6 +80,35 @@ pub struct ResponseCache {
     max_bytes: usize,
     versions: Option<Arc<SharedReads>>,
     entries: Mutex<Entries>,
+    /// Misses being built, by key: the versions each build started from and where
+    /// its entry will be announced.
+    building: Mutex<HashMap<Box<str>, Build>>,
+    next_build: std::sync::atomic::AtomicU64,
+}
+
+struct Build {
+    id: u64,
+    versions: Arc<Versions>,
+    done: watch::Receiver<Option<Arc<Entry>>>,
+}
+
+/// Removes its build from [`ResponseCache::building`] when the build ends, however
+/// it ends (stored, not cacheable, or its request dropped).
+struct Building<'a> {
+    cache: &'a ResponseCache,
+    key: Box<str>,
+    id: u64,
+    done: watch::Sender<Option<Arc<Entry>>>,
+}
+
+impl Drop for Building<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut building) = self.cache.building.lock()
+            && building.get(&self.key).is_some_and(|b| b.id == self.id)
+        {
+            building.remove(&self.key);
+        }
+    }
 }
 
 #[derive(Default)]
@@ -122,7 +161,40 @@ impl ResponseCache {
             max_bytes,
             versions,
             entries: Mutex::new(Entries::default()),
+            building: Mutex::new(HashMap::new()),
+            next_build: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// A build of `key` from exactly `now` that is under way, to wait for; or, when
+    /// there is none, this request's own build, announced to later requests.
+    fn join_or_build(&self, key: &str, now: &Arc<Versions>) -> Joined<'_> {
+        let Ok(mut building) = self.building.lock() else {
+            return Joined::Alone;
+        };
+        if let Some(build) = building.get(key)
+            && (Arc::ptr_eq(&build.versions, now) || *build.versions == **now)
+        {
+            return Joined::Wait(build.done.clone());
+        }
+        let id = self
+            .next_build
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (done, receiver) = watch::channel(None);
+        building.insert(
+            key.into(),
+            Build {
+                id,
+                versions: Arc::clone(now),
+                done: receiver,
+            },
+        );
+        Joined::Build(Building {
+            cache: self,
+            key: key.into(),
+            id,
+            done,
+        })
     }
 
     /// Bytes currently counted against the cap.
@@ -141,7 +213,9 @@ impl ResponseCache {
         self.entries.lock().ok()?.map.get(key).cloned()
     }
 
-    fn store(&self, key: Box<str>, mut entry: Entry) {
+    /// Stores `entry` under `key` (dropping the oldest entries past the cap); the
+    /// stored entry, `None` when it is too large to keep.
+    fn store(&self, key: Box<str>, mut entry: Entry) -> Option<Arc<Entry>> {
         let headers: usize = entry
             .headers
             .iter()
@@ -150,17 +224,18 @@ impl ResponseCache {
         let read: usize = entry.read.iter().map(|(t, _)| t.len() + 32).sum();
         entry.size = key.len() + entry.body.len() + headers + read + ENTRY_OVERHEAD;
         if entry.size > self.max_bytes / 8 {
-            return;
+            return None;
         }
         let Ok(mut entries) = self.entries.lock() else {
-            return;
+            return None;
         };
         let entries = &mut *entries;
         entry.seq = entries.next;
         entries.next += 1;
         entries.bytes += entry.size;
         entries.order.push_back((key.clone(), entry.seq));
-        if let Some(old) = entries.map.insert(key, Arc::new(entry)) {
+        let entry = Arc::new(entry);
+        if let Some(old) = entries.map.insert(key, Arc::clone(&entry)) {
             entries.bytes -= old.size;
         }
         while entries.bytes > self.max_bytes {
@@ -179,6 +254,7 @@ impl ResponseCache {
                 .order
                 .retain(|(key, seq)| map.get(key).is_some_and(|e| e.seq == *seq));
         }
+        Some(entry)
     }
 }
 
@@ -251,22 +327,33 @@ enum Outcome {
     Hit,
     Miss,
     Unavailable,
+    /// A miss answered by another request's build of the same response.
+    Shared,
 }
 
 /// The counters' handles, each looked up in the registry at its first use (the layer
 /// runs only once the server, and so the recorder, is up), not per request.
-static OUTCOMES: [std::sync::OnceLock<metrics::Counter>; 3] =
-    [const { std::sync::OnceLock::new() }; 3];
+static OUTCOMES: [std::sync::OnceLock<metrics::Counter>; 4] =
+    [const { std::sync::OnceLock::new() }; 4];
 
 fn outcome(result: Outcome) {
     let label = match result {
         Outcome::Hit => "hit",
         Outcome::Miss => "miss",
         Outcome::Unavailable => "unavailable",
+        Outcome::Shared => "shared",
     };
     OUTCOMES[result as usize]
         .get_or_init(|| metrics::counter!("shopgen_response_cache_total", "result" => label))
         .increment(1);
+}
+
+/// What a missing request does: wait for a build of the same response, build it
+/// itself (and announce the entry), or, when the bookkeeping is unusable, just run.
+enum Joined<'a> {
+    Wait(watch::Receiver<Option<Arc<Entry>>>),
+    Build(Building<'a>),
+    Alone,
 }
 
 /// The middleware (`axum::middleware::from_fn_with_state`) around the generated routes.
@@ -294,6 +381,21 @@ pub async fn layer(
         outcome(Outcome::Hit);
         return entry.response();
     }
+    let building = match cache.join_or_build(key, &now) {
+        Joined::Wait(mut done) => {
+            // `wait_for` sees the value even when it was sent before this call; an
+            // error means the build ended without an entry.
+            if let Ok(entry) = done.wait_for(Option::is_some).await
+                && let Some(entry) = entry.as_ref()
+            {
+                outcome(Outcome::Shared);
+                return entry.response();
+            }
+            None
+        }
+        Joined::Build(building) => Some(building),
+        Joined::Alone => None,
+    };
     outcome(Outcome::Miss);
     let key: Box<str> = key.into();
     let (response, read) = reads::tracking(next.run(request)).await;
@@ -334,7 +436,7 @@ pub async fn layer(
             .headers
             .insert(header::ETAG, crate::conditional::etag(&body));
     }
-    cache.store(
+    let entry = cache.store(
         key,
         Entry {
             seq: 0,
@@ -345,6 +447,9 @@ pub async fn layer(
             body: body.clone(),
         },
     );
+    if let (Some(building), Some(entry)) = (building, entry) {
+        let _ = building.done.send(Some(entry));
+    }
     Response::from_parts(parts, Body::from(body))
 }
 

@@ -158,3 +158,58 @@ fn cache_control_follows_the_route_policies() {
     assert_eq!(reviews.status, 200);
     assert_eq!(reviews.header("cache-control").as_deref(), Some("no-store"));
 }
+
+/// Concurrent misses of one list after a write are built once and shared, and every
+/// answer holds the write: the response cache coalesces the rebuild without ever
+/// answering from before the write.
+#[test]
+fn concurrent_misses_after_a_write_share_one_build_and_all_see_the_write() {
+    let pg = Postgres::shared();
+    let server = Server::start(&pg.fresh_database(), &[]);
+    let http = Http::default();
+    for p in 1..=20 {
+        let created = http.json(
+            "POST",
+            &server.url("/products"),
+            &json!({"title": format!("Blend {p}"), "price": "9.99"}),
+        );
+        assert_eq!(created.status, 201, "{}", created.body);
+    }
+    let url = server.url("/products");
+    for round in 0..10 {
+        let message = format!("written before round {round}");
+        let review = http.json(
+            "POST",
+            &server.url("/products/1/reviews"),
+            &json!({"name": "Ada", "message": message, "rate": 5}),
+        );
+        assert_eq!(review.status, 201, "{}", review.body);
+        let start = std::sync::Arc::new(std::sync::Barrier::new(16));
+        let readers: Vec<_> = (0..16)
+            .map(|_| {
+                let (url, start) = (url.clone(), start.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    Http::default().get(&url)
+                })
+            })
+            .collect();
+        for reader in readers {
+            let answer = reader.join().expect("reader");
+            assert_eq!(answer.status, 200, "{}", answer.body);
+            assert!(
+                answer.body.contains(&message),
+                "round {round}: an answer without the write just acknowledged"
+            );
+        }
+    }
+    let metrics = http.get(&server.url("/metrics")).body;
+    let shared = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(r#"shopgen_response_cache_total{result="shared"} "#))
+        .map_or(0.0, |n| n.trim().parse::<f64>().expect("number"));
+    assert!(
+        shared > 0.0,
+        "no miss was answered by another request's build:\n{metrics}"
+    );
+}
