@@ -10,6 +10,10 @@
 //! - only listed operations pass (method and path template, whole-segment parameters,
 //!   case-sensitive); an unlisted path gets 404, a listed path with another method 405
 //!   ([`route`], [`reply`]);
+//! - end-user JWTs of the document's Google-extended `oauth2` schemes: signature
+//!   (RS256, ES256) against the provider's JWKS, issuer, audiences, `exp`/`nbf` with
+//!   60 s of leeway; refused → 401 with Envoy's `jwt_authn` messages, accepted → the
+//!   payload goes to the backend in `X-Apigateway-Api-Userinfo` ([`jwt`]);
 //! - the API key, from the header or query parameter the security scheme names, or the
 //!   `key` query parameter: missing → 401, not one of the configured keys → 400;
 //! - the quota (`x-google-management` / `x-google-api-management` limits and each
@@ -24,6 +28,7 @@
 //! [`GatewayConfig`]) → [`serve`].
 
 pub mod document;
+pub mod jwt;
 pub mod proxy;
 pub mod quota;
 pub mod reply;
@@ -31,5 +36,6 @@ pub mod route;
 pub mod server;
 
 pub use document::{DocumentError, GatewayDocument};
+pub use jwt::JwksSource;
 pub use proxy::{Gateway, GatewayConfig, GatewayError, LogSink};
 pub use server::serve;

@@ -2,8 +2,9 @@
 //!
 //! Takes one client request; gives the backend's response or one of the gateway's
 //! own answers ([`Reject`]), in ESPv2's order: the route match first (404/405, before
-//! any key check), then the API key (401 missing, 400 not valid), then the quota (429,
-//! see [`crate::quota`]), then the backend
+//! any key check), then end-user JWTs (401, see [`crate::jwt`]: Envoy's `jwt_authn`
+//! filter runs before ESPv2's service control), then the API key (401 missing, 400 not
+//! valid), then the quota (429, see [`crate::quota`]), then the backend
 //! call under the operation's deadline (504), with one retry when the connection
 //! cannot be opened (ESPv2's route retry policy is `connect-failure`, one retry), else
 //! 503.
@@ -19,6 +20,12 @@
 //!   `X-Forwarded-Authorization`. With `disable_auth`, neither happens;
 //! - the API key header and query parameter, unchanged (API Gateway forwards them; the
 //!   relay strips the header);
+//! - `X-Apigateway-Api-Userinfo`: the payload of the verified end-user JWT, base64url
+//!   without padding, exactly as the token carried it (ESPv2 sets its JWT providers'
+//!   `forward_payload_header` to `<prefix>API-UserInfo`, `jwt_authn.go`, with
+//!   `pad_forward_payload_header` off by default; API Gateway's prefix is
+//!   `X-Apigateway-`). A copy the client sent is always dropped, verified token or
+//!   not, so a backend can trust the header;
 //! - `X-Forwarded-For` with the client's address appended, `X-Forwarded-Proto`, `Host`
 //!   set to the backend's authority, and every other end-to-end header (including
 //!   `X-Request-Id`) unchanged; hop-by-hop headers are removed both ways.
@@ -26,7 +33,7 @@
 //! Bodies are buffered both ways: API Gateway does not stream, and caps bodies at
 //! 32 MB.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -41,8 +48,10 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use crate::document::{
-    Backend, GatewayDocument, KeyLocation, KeyRequirement, Operation, PathTranslation,
+    Backend, GatewayDocument, JwtProvider, KeyLocation, KeyRequirement, Operation, PathTranslation,
+    Requirement,
 };
+use crate::jwt::{JwksSource, JwtError, UnknownProvider, Verifier};
 use crate::quota::QuotaCounter;
 use crate::reply::Reject;
 use crate::route::normalize;
@@ -61,6 +70,9 @@ pub const KEY_QUERY_PARAMETER: &str = "key";
 static X_FORWARDED_AUTHORIZATION: HeaderName = HeaderName::from_static("x-forwarded-authorization");
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+/// The header API Gateway forwards a verified JWT's payload in.
+pub static X_APIGATEWAY_API_USERINFO: HeaderName =
+    HeaderName::from_static("x-apigateway-api-userinfo");
 
 /// What a log line receives for each request.
 pub type LogSink = std::sync::Arc<dyn Fn(String) + Send + Sync>;
@@ -97,6 +109,9 @@ pub enum GatewayError {
     /// A backend address the emulator cannot call.
     #[error("backend address `{address}`: {reason}")]
     Address { address: String, reason: String },
+    /// A local JWKS given for a provider the document does not declare.
+    #[error("JWKS override: {0}")]
+    JwksOverride(#[from] UnknownProvider),
 }
 
 /// A backend ready to call: where to connect and what to send.
@@ -125,6 +140,19 @@ pub struct Gateway {
     fallback: Option<Target>,
     config: GatewayConfig,
     client: Client<HttpConnector, Full<Bytes>>,
+    /// The document's JWT providers and host, kept for [`Gateway::with_jwks_override`].
+    providers: Vec<JwtProvider>,
+    host: Option<String>,
+    verifier: Verifier,
+}
+
+/// What a request proved about its caller.
+#[derive(Debug, Default)]
+struct Authorized {
+    /// The valid API key it carried, when one was asked for.
+    key: Option<String>,
+    /// The verified JWT payload (base64url) for `X-Apigateway-Api-Userinfo`.
+    userinfo: Option<String>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -160,6 +188,7 @@ impl Gateway {
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .build(connector);
+        let verifier = Verifier::new(&doc.jwt_providers, doc.host.as_deref(), &BTreeMap::new())?;
         Ok(Gateway {
             routes,
             quota: QuotaCounter::new(doc.quota_limits.clone(), QUOTA_WINDOW),
@@ -167,7 +196,21 @@ impl Gateway {
             fallback,
             config,
             client,
+            providers: doc.jwt_providers.clone(),
+            host: doc.host.clone(),
+            verifier,
         })
+    }
+
+    /// The same gateway taking the keys of some JWT providers from local JWKS instead
+    /// of their `jwks_uri`: `overrides` maps a provider, by security scheme name or by
+    /// issuer, to a file or to the JWKS JSON (see [`crate::jwt`]).
+    pub fn with_jwks_override(
+        mut self,
+        overrides: &BTreeMap<String, JwksSource>,
+    ) -> Result<Gateway, GatewayError> {
+        self.verifier = Verifier::new(&self.providers, self.host.as_deref(), overrides)?;
+        Ok(self)
     }
 
     /// The same gateway with quota windows of `window` instead of one minute (tests).
@@ -194,13 +237,19 @@ impl Gateway {
             Err(reject) => (reject.response(), None),
             Ok((route_target, op, path)) => {
                 let name = op.and_then(|o| o.operation_id.clone());
-                let checked = op.map(|o| {
-                    self.check_key(&o.key, &req)
-                        .and_then(|key| self.charge(o, key.as_deref()))
-                });
+                let checked = match op {
+                    Some(o) => match self.authorize(o, &req).await {
+                        Ok(auth) => self.charge(o, auth.key.as_deref()).map(|()| auth),
+                        Err(reject) => Err(reject),
+                    },
+                    None => Ok(Authorized::default()),
+                };
                 let outcome = match checked {
-                    Some(Err(reject)) => reject.response(),
-                    _ => self.forward(req, route_target, op, &path, peer.ip()).await,
+                    Err(reject) => reject.response(),
+                    Ok(auth) => {
+                        self.forward(req, route_target, op, &path, peer.ip(), auth.userinfo)
+                            .await
+                    }
                 };
                 (outcome, name)
             }
@@ -245,6 +294,66 @@ impl Gateway {
         })
     }
 
+    /// The operation's `security`: without JWT schemes, the API key check alone (as
+    /// before JWTs were emulated); with them, each requirement object in turn (its JWTs
+    /// first, as Envoy's `jwt_authn` runs before service control, then its key), the
+    /// first one met letting the request through. When none is met, the answer is the
+    /// first failure that is not a missing credential, else the first failure: a
+    /// token that is present but wrong says more than one that is absent.
+    async fn authorize(
+        &self,
+        op: &Operation,
+        req: &Request<Incoming>,
+    ) -> Result<Authorized, Reject> {
+        if op.security.iter().all(|r| r.jwt.is_empty()) {
+            let key = self.check_key(&op.key, req)?;
+            return Ok(Authorized {
+                key,
+                userinfo: None,
+            });
+        }
+        let is_missing =
+            |r: &Reject| matches!(r, Reject::MissingKey | Reject::Jwt(JwtError::Missing));
+        let mut failure: Option<Reject> = None;
+        for requirement in &op.security {
+            match self.satisfy(op, requirement, req).await {
+                Ok(auth) => return Ok(auth),
+                Err(reject) => {
+                    let better = match &failure {
+                        None => true,
+                        Some(f) => is_missing(f) && !is_missing(&reject),
+                    };
+                    if better {
+                        failure = Some(reject);
+                    }
+                }
+            }
+        }
+        Err(failure.unwrap_or(Reject::Jwt(JwtError::Missing)))
+    }
+
+    /// One requirement object: every JWT provider it names, then its API key.
+    async fn satisfy(
+        &self,
+        op: &Operation,
+        requirement: &Requirement,
+        req: &Request<Incoming>,
+    ) -> Result<Authorized, Reject> {
+        let mut auth = Authorized::default();
+        for provider in &requirement.jwt {
+            let verified = self
+                .verifier
+                .verify(provider, req.headers(), req.uri().query())
+                .await
+                .map_err(Reject::Jwt)?;
+            auth.userinfo.get_or_insert(verified.payload_b64);
+        }
+        if requirement.api_key {
+            auth.key = Some(self.check_key(&op.key, req)?.ok_or(Reject::MissingKey)?);
+        }
+        Ok(auth)
+    }
+
     /// ESPv2's service-control check, against the configured key set; gives the valid
     /// key the caller presented, if any.
     fn check_key(
@@ -287,6 +396,7 @@ impl Gateway {
         op: Option<&Operation>,
         path: &str,
         peer: IpAddr,
+        userinfo: Option<String>,
     ) -> Response<Full<Bytes>> {
         let (parts, body) = req.into_parts();
         let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
@@ -307,6 +417,9 @@ impl Gateway {
         };
         let mut headers = parts.headers;
         prepare_request_headers(&mut headers, target, peer);
+        if let Some(v) = userinfo.and_then(|u| HeaderValue::from_str(&u).ok()) {
+            headers.insert(X_APIGATEWAY_API_USERINFO.clone(), v);
+        }
         let deadline = self.config.deadline_override.unwrap_or(target.deadline);
         let call = async {
             let mut retried = false;
@@ -463,6 +576,7 @@ pub fn find_key(
 /// Rewrites the client's headers for the backend (see the module docs).
 fn prepare_request_headers(headers: &mut HeaderMap, target: &Target, peer: IpAddr) {
     strip_hop_by_hop(headers);
+    headers.remove(&X_APIGATEWAY_API_USERINFO);
     headers.remove(header::CONTENT_LENGTH);
     headers.remove(header::EXPECT);
     if let Some(token) = &target.token {

@@ -9,6 +9,7 @@
 //! | 404 | `The current request is not defined by this API.` | ESPv2 route generation: the catch-all `UnknownOperationName` direct response (GoogleCloudPlatform/esp-v2, route config tests); seen verbatim from `*.gateway.dev` hosts |
 //! | 405 | `The current request is matched to the defined url template "<t>" but its http method is not allowed` | ESPv2 route generation: `UnknownHttpMethodForPath_<t>` direct responses (same tests) |
 //! | 401 | `UNAUTHENTICATED: Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.` | ESPv2 `src/envoy/http/service_control/handler_impl.cc` (`callCheck`, no API key); the same body is what API Gateway quickstarts show for a keyless `curl` |
+//! | 401 | `Jwt is missing`, `Jwt is expired`, `Jwt verification fails`, … (no `UNAUTHENTICATED:` prefix) | Envoy's `jwt_authn` filter, with `jwt_verify_lib`'s status texts (`src/status.cc`); ESPv2's integration tests expect e.g. `{"code":401,"message":"Jwt is missing"}` (see [`crate::jwt`]) |
 //! | 400 | `INVALID_ARGUMENT: API key not valid. Please pass a valid API key.` | ESPv2 `src/api_proxy/service_control/check_response_convert_utils.cc` (`CheckError::API_KEY_INVALID` → `kInvalidArgument`) |
 //! | 504 | `upstream request timeout` | Envoy's local reply when the route timeout (the backend `deadline`) passes |
 //! | 503 | `upstream connect error or disconnect/reset before headers. reset reason: connection failure` | Envoy's local reply when the backend cannot be reached (after ESPv2's one retry on connect failure) |
@@ -23,6 +24,8 @@ use http_body_util::Full;
 use hyper::header::{self, HeaderValue};
 use hyper::{Response, StatusCode};
 
+use crate::jwt::JwtError;
+
 /// Why the gateway answered a request itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reject {
@@ -34,6 +37,8 @@ pub enum Reject {
     MissingKey,
     /// 400: the API key is not one of the configured keys.
     InvalidKey,
+    /// 401: an end-user JWT is missing or not valid for the operation.
+    Jwt(JwtError),
     /// 413: the request body is over API Gateway's limit.
     PayloadTooLarge,
     /// 429: the caller's quota for this minute is used up.
@@ -56,6 +61,7 @@ impl Reject {
             Reject::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Reject::MissingKey => StatusCode::UNAUTHORIZED,
             Reject::InvalidKey => StatusCode::BAD_REQUEST,
+            Reject::Jwt(_) => StatusCode::UNAUTHORIZED,
             Reject::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Reject::QuotaExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
             Reject::Unreachable => StatusCode::SERVICE_UNAVAILABLE,
@@ -78,6 +84,7 @@ impl Reject {
             Reject::InvalidKey => {
                 "INVALID_ARGUMENT: API key not valid. Please pass a valid API key.".into()
             }
+            Reject::Jwt(e) => e.message().into(),
             Reject::PayloadTooLarge => "Payload Too Large".into(),
             Reject::QuotaExceeded {
                 metric,

@@ -1,14 +1,14 @@
 //! `shopgen-gateway-local`: the API Gateway emulator on its own, for a gateway document
 //! and a backend address (`shopgen up` runs the same engine in-process).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use shopgen_gateway_local::{Gateway, GatewayConfig, GatewayDocument, serve};
+use shopgen_gateway_local::{Gateway, GatewayConfig, GatewayDocument, JwksSource, serve};
 
 /// A local emulator of Google API Gateway (not a production gateway): serves the
 /// operations of a gateway document, checks API keys, and forwards to the backend.
@@ -34,6 +34,17 @@ struct Args {
         required = true
     )]
     api_keys: Vec<String>,
+    /// PROVIDER=FILE: verify the JWTs of a provider (its security scheme's name, or its
+    /// issuer) with the JWKS in FILE instead of fetching its jwks_uri (repeatable).
+    #[arg(long = "jwks", value_name = "PROVIDER=FILE", value_parser = parse_jwks)]
+    jwks: Vec<(String, PathBuf)>,
+}
+
+fn parse_jwks(s: &str) -> Result<(String, PathBuf), String> {
+    match s.split_once('=') {
+        Some((p, f)) if !p.is_empty() && !f.is_empty() => Ok((p.to_string(), PathBuf::from(f))),
+        _ => Err("expected PROVIDER=FILE".into()),
+    }
 }
 
 fn main() -> ExitCode {
@@ -63,7 +74,12 @@ fn main() -> ExitCode {
         deadline_override: None,
         access_log: Some(Arc::new(|line| println!("{line}"))),
     };
-    let gateway = match Gateway::new(&doc, config) {
+    let jwks: BTreeMap<String, JwksSource> = args
+        .jwks
+        .iter()
+        .map(|(p, f)| (p.clone(), JwksSource::File(f.clone())))
+        .collect();
+    let gateway = match Gateway::new(&doc, config).and_then(|g| g.with_jwks_override(&jwks)) {
         Ok(g) => Arc::new(g),
         Err(e) => {
             eprintln!("error: {e}");

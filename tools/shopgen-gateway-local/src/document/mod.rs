@@ -24,6 +24,7 @@
 //! Gateway but not enforced, so they are ignored here. The quota section is read in
 //! `quota`.
 
+pub mod auth;
 mod quota;
 
 use std::time::Duration;
@@ -34,6 +35,8 @@ use serde_json::{Map, Value};
 
 use crate::quota::QuotaLimit;
 use crate::route::{PathTemplate, TemplateError};
+pub use auth::{JwtLocation, JwtProvider, Requirement};
+use auth::{Scheme, Schemes, read_schemes, requirements};
 use quota::{read_costs, read_limits};
 
 /// API Gateway's default backend deadline (`deadline` absent): 15 seconds.
@@ -99,6 +102,9 @@ pub struct Operation {
     pub template: PathTemplate,
     pub operation_id: Option<String>,
     pub key: KeyRequirement,
+    /// The `security` requirements (OR across the list, AND within one); empty when
+    /// the operation asks for nothing. API keys are checked per [`Operation::key`].
+    pub security: Vec<Requirement>,
     pub backend: Backend,
     /// `x-google-quota.metricCosts`: (metric, cost) charged per call.
     pub metric_costs: Vec<(String, u64)>,
@@ -119,6 +125,12 @@ pub struct GatewayDocument {
     pub allow_all: bool,
     /// The quota limits (see [`crate::quota`]).
     pub quota_limits: Vec<QuotaLimit>,
+    /// The JWT providers its security schemes declare (see [`auth`]).
+    pub jwt_providers: Vec<JwtProvider>,
+    /// The host the document names (2.0 `host`, or the host of a 3.x absolute
+    /// `servers` URL): the service name API Gateway derives a default JWT audience
+    /// from.
+    pub host: Option<String>,
 }
 
 /// Why a document cannot be used.
@@ -233,6 +245,7 @@ impl GatewayDocument {
                 };
                 let security = op.get("security").or(root_security);
                 let key = reader.key_requirement(security, &format!("{at}.security"))?;
+                let security = requirements(&reader.schemes, security, &format!("{at}.security"))?;
                 let backend = match op.get("x-google-backend") {
                     Some(b) => reader.backend(b, &format!("{at}.x-google-backend"), false)?,
                     None => default_backend.clone().ok_or_else(|| {
@@ -252,6 +265,7 @@ impl GatewayDocument {
                         .and_then(Value::as_str)
                         .map(str::to_string),
                     key,
+                    security,
                     backend,
                 });
             }
@@ -263,6 +277,8 @@ impl GatewayDocument {
             default_backend,
             allow_all,
             quota_limits,
+            host: reader.host(),
+            jwt_providers: reader.schemes.providers,
         })
     }
 }
@@ -271,8 +287,8 @@ impl GatewayDocument {
 struct Reader<'a> {
     root: &'a Map<String, Value>,
     dialect: Dialect,
-    /// API-key schemes by name; other scheme types map to `None`.
-    schemes: Vec<(String, Option<KeyLocation>)>,
+    /// The security schemes, by name.
+    schemes: Schemes,
 }
 
 impl<'a> Reader<'a> {
@@ -285,34 +301,32 @@ impl<'a> Reader<'a> {
                 "components.securitySchemes",
             ),
         };
-        let mut schemes = Vec::new();
-        if let Some(Value::Object(defs)) = defs {
-            for (name, def) in defs {
-                let at = format!("{at}.{name}");
-                if def.get("type").and_then(Value::as_str) != Some("apiKey") {
-                    schemes.push((name.clone(), None));
-                    continue;
-                }
-                let key_name = def
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| invalid(&at, "an apiKey scheme needs a `name`"))?;
-                let location = match def.get("in").and_then(Value::as_str) {
-                    Some("header") => KeyLocation::Header(
-                        HeaderName::from_bytes(key_name.as_bytes())
-                            .map_err(|_| invalid(&at, "`name` is not a valid header name"))?,
-                    ),
-                    Some("query") => KeyLocation::Query(key_name.to_string()),
-                    _ => return Err(invalid(&at, "`in` must be `header` or `query`")),
-                };
-                schemes.push((name.clone(), Some(location)));
-            }
-        }
+        let schemes = read_schemes(defs, at, dialect == Dialect::OpenApi3)?;
         Ok(Reader {
             root,
             dialect,
             schemes,
         })
+    }
+
+    /// The service host the document names, if any.
+    fn host(&self) -> Option<String> {
+        let host = match self.dialect {
+            Dialect::Swagger2 => self.root.get("host").and_then(Value::as_str)?.to_string(),
+            Dialect::OpenApi3 => {
+                let url = self
+                    .root
+                    .get("servers")?
+                    .get(0)?
+                    .get("url")
+                    .and_then(Value::as_str)?;
+                let rest = url
+                    .strip_prefix("https://")
+                    .or_else(|| url.strip_prefix("http://"))?;
+                rest.split('/').next()?.to_string()
+            }
+        };
+        (!host.is_empty() && !host.contains("${")).then_some(host)
     }
 
     /// The base path every listed path is under: 2.0 `basePath`, or a 3.x relative
@@ -434,6 +448,7 @@ impl<'a> Reader<'a> {
         }
         let mut locations = Vec::new();
         let mut optional = false;
+        let mut asked = false;
         for alt in alternatives {
             let Value::Object(alt) = alt else {
                 return Err(invalid(at, "each requirement is a mapping"));
@@ -444,30 +459,24 @@ impl<'a> Reader<'a> {
             for name in alt.keys() {
                 let scheme = self
                     .schemes
+                    .by_name
                     .iter()
                     .find(|(n, _)| n == name)
                     .ok_or_else(|| invalid(at, format!("no security definition named `{name}`")))?;
-                match &scheme.1 {
-                    Some(location) if !locations.contains(location) => {
-                        locations.push(location.clone())
-                    }
-                    Some(_) => {}
-                    None => {
-                        return Err(invalid(
-                            at,
-                            format!(
-                                "`{name}` is not an API key; the local gateway emulates API \
-                                 keys only"
-                            ),
-                        ));
+                if let Scheme::ApiKey(location) = &scheme.1 {
+                    asked = true;
+                    if !locations.contains(location) {
+                        locations.push(location.clone());
                     }
                 }
             }
         }
         Ok(if optional {
             KeyRequirement::Optional(locations)
-        } else {
+        } else if asked {
             KeyRequirement::Required(locations)
+        } else {
+            KeyRequirement::None
         })
     }
 }
@@ -673,5 +682,139 @@ paths:
             doc.operations[0].backend.path_translation,
             PathTranslation::ConstantAddress
         );
+    }
+
+    const SWAGGER2_JWT: &str = r#"
+swagger: "2.0"
+info: {title: shop-api, version: "1.0.0"}
+host: shop-api.apigateway.example.cloud.goog
+x-google-backend: {address: "http://127.0.0.1:1"}
+securityDefinitions:
+  api_key: {type: apiKey, name: x-api-key, in: header}
+  users:
+    type: oauth2
+    flow: implicit
+    authorizationUrl: ""
+    x-google-issuer: https://issuer.example
+    x-google-jwks_uri: https://issuer.example/jwks.json
+    x-google-audiences: "app-1, app-2"
+paths:
+  /both:
+    get: {security: [{api_key: [], users: []}]}
+  /either:
+    get: {security: [{api_key: []}, {users: []}]}
+  /token:
+    get: {security: [{users: []}]}
+"#;
+
+    #[test]
+    fn reads_swagger2_jwt_providers_and_requirements() {
+        let doc = GatewayDocument::parse(SWAGGER2_JWT).expect("valid");
+        assert_eq!(
+            doc.host.as_deref(),
+            Some("shop-api.apigateway.example.cloud.goog")
+        );
+        let p = &doc.jwt_providers[0];
+        assert_eq!(p.name, "users");
+        assert_eq!(p.issuer, "https://issuer.example");
+        assert_eq!(p.audiences, vec!["app-1".to_string(), "app-2".to_string()]);
+        assert_eq!(p.locations, JwtLocation::defaults());
+        let both = &doc.operations[0];
+        assert_eq!(
+            both.security,
+            vec![Requirement {
+                api_key: true,
+                jwt: vec!["users".into()]
+            }]
+        );
+        assert!(matches!(both.key, KeyRequirement::Required(_)));
+        assert_eq!(doc.operations[1].security.len(), 2);
+        assert_eq!(doc.operations[2].key, KeyRequirement::None);
+    }
+
+    #[test]
+    fn reads_openapi3_x_google_auth() {
+        let text = OAS3
+            .replace(
+                "    api_key: {type: apiKey, in: header, name: x-api-key}",
+                r#"    api_key: {type: apiKey, in: header, name: x-api-key}
+    users:
+      type: oauth2
+      flows: {implicit: {authorizationUrl: "", scopes: {}}}
+      x-google-auth:
+        issuer: https://issuer.example
+        jwksUri: http://127.0.0.1:9/jwks
+        audiences: [app-1]
+        jwtLocations:
+        - {header: X-User-Token, valuePrefix: "Token "}
+        - {query: jwt}"#,
+            )
+            .replace(
+                "      - api_key: []
+",
+                "      - api_key: []
+        users: []
+",
+            );
+        let doc = GatewayDocument::parse(&text).expect("valid");
+        let p = &doc.jwt_providers[0];
+        assert_eq!(p.jwks_uri, "http://127.0.0.1:9/jwks");
+        assert_eq!(p.audiences, vec!["app-1".to_string()]);
+        assert_eq!(
+            p.locations,
+            vec![
+                JwtLocation::Header {
+                    name: HeaderName::from_static("x-user-token"),
+                    value_prefix: "Token ".into()
+                },
+                JwtLocation::Query("jwt".into())
+            ]
+        );
+        assert_eq!(doc.operations[0].security[0].jwt, vec!["users".to_string()]);
+    }
+
+    #[test]
+    fn refuses_malformed_jwt_schemes() {
+        let cases = [
+            (
+                "    x-google-issuer: https://issuer.example\n",
+                "needs `x-google-issuer`",
+            ),
+            (
+                "x-google-jwks_uri: https://issuer.example/jwks.json",
+                "needs `x-google-jwks_uri`",
+            ),
+            (
+                "https://issuer.example/jwks.json",
+                "http:// or https:// URL",
+            ),
+            ("flow: implicit", "`flow: implicit`"),
+            (
+                "x-google-audiences: \"app-1, app-2\"",
+                "comma-separated string or a list",
+            ),
+        ];
+        let replacements = [
+            "",
+            "x-google-jwks_uri_typo: x",
+            "file:///jwks.json",
+            "flow: password",
+            "x-google-audiences: {a: 1}",
+        ];
+        for ((from, message), to) in cases.iter().zip(replacements) {
+            let text = SWAGGER2_JWT.replace(from, to);
+            assert_ne!(text, SWAGGER2_JWT, "{from}");
+            let err = GatewayDocument::parse(&text).expect_err(from);
+            assert!(err.to_string().contains(message), "{from}: {err}");
+        }
+        let text = SWAGGER2_JWT.replace("type: oauth2", "type: basic");
+        let err = GatewayDocument::parse(&text).expect_err("basic");
+        assert!(err.to_string().contains("of type `basic`"), "{err}");
+        let text = OAS3.replace(
+            "{type: apiKey, in: header, name: x-api-key}",
+            "{type: oauth2}",
+        );
+        let err = GatewayDocument::parse(&text).expect_err("no x-google-auth");
+        assert!(err.to_string().contains("needs `x-google-auth`"), "{err}");
     }
 }
