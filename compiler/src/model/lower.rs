@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use super::lower_auth::access;
 use super::lower_field::lower_field;
 use super::lower_operations::lower_operations;
 use super::names::{DerivedNames, names, pluralize, singular_guess};
@@ -24,26 +25,6 @@ fn n<T: TryFrom<i64>>(v: &Option<Sp<i64>>, default: T) -> T {
     v.as_ref()
         .and_then(|v| T::try_from(v.value).ok())
         .unwrap_or(default)
-}
-
-/// What a public route or operation asks of its callers: the API key unless `auth`
-/// says otherwise.
-pub(super) fn access(auth: Option<&AuthSpec>) -> Access {
-    let Some(auth) = auth else {
-        return Access::default();
-    };
-    let mut out = Access {
-        api_key: false,
-        user_token: Vec::new(),
-    };
-    for name in auth.alternatives.iter().flat_map(|a| a.value.iter()) {
-        if name.value == crate::spec::keys::API_KEY {
-            out.api_key = true;
-        } else if !out.user_token.contains(&name.value) {
-            out.user_token.push(name.value.clone());
-        }
-    }
-    out
 }
 
 fn route_access(auth: &[(&'static str, AuthSpec)], key: &str) -> Access {

@@ -14,6 +14,7 @@ pub mod budget;
 mod derived;
 pub use derived::region_of;
 mod lower;
+mod lower_auth;
 mod lower_field;
 mod lower_operations;
 pub mod names;
