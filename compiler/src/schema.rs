@@ -29,8 +29,33 @@ fn int(desc: &str, min: i64, max: i64) -> Value {
     json!({ "type": "integer", "description": desc, "minimum": min, "maximum": max })
 }
 
+/// `auth`: a credential, a list of them (all needed), or a list of such lists (any one).
+fn auth() -> Value {
+    let name = json!({"type": "string", "pattern": "^[a-z][a-z0-9_]*$"});
+    json!({
+        "description": "What a caller must present at the gateway: `api_key` and/or a provider of `[gateway.identity]`. A name or a list: all of them; a list of lists: any one of them (default: [\"api_key\"]).",
+        "oneOf": [
+            name,
+            {"type": "array", "items": name},
+            {"type": "array", "items": {"type": "array", "items": name}}
+        ]
+    })
+}
+
 fn exposure(desc: &str) -> Value {
-    json!({ "type": "string", "enum": ["public", "internal", "off"], "description": desc })
+    let word =
+        json!({ "type": "string", "enum": ["public", "internal", "off"], "description": desc });
+    let table = obj(
+        vec![
+            (
+                "exposure",
+                json!({ "type": "string", "enum": ["public", "internal", "off"], "description": "public, internal or off (default: the route's)." }),
+            ),
+            ("auth", auth()),
+        ],
+        &[],
+    );
+    json!({ "description": desc, "oneOf": [word, table] })
 }
 
 /// The JSON Schema document.
@@ -283,6 +308,22 @@ pub fn json_schema() -> Value {
                     ],
                     &["requests_per_minute"],
                 ),
+            ),
+            (
+                "identity",
+                json!({
+                    "type": "object",
+                    "description": "Issuers of user tokens (JWTs) API Gateway verifies, by name; routes name them in `auth`.",
+                    "propertyNames": {"pattern": "^[a-z][a-z0-9_]*$"},
+                    "additionalProperties": obj(
+                        vec![
+                            ("issuer", json!({"type": "string", "pattern": "^https://", "description": "The `iss` claim tokens must carry."})),
+                            ("jwks_uri", json!({"type": "string", "pattern": "^https://", "description": "Where the issuer publishes its signing keys (JWKS or X.509)."})),
+                            ("audiences", json!({"type": "array", "items": {"type": "string"}, "minItems": 1, "description": "Accepted `aud` claims."})),
+                        ],
+                        &["issuer", "jwks_uri", "audiences"],
+                    ),
+                }),
             ),
         ],
         &[],
@@ -547,6 +588,7 @@ pub fn json_schema() -> Value {
                 "exposure",
                 json!({"type": "string", "enum": ["public", "internal"], "description": "public: also through API Gateway (API key required); internal (default): in-cluster only."}),
             ),
+            ("auth", auth()),
             ("summary", string("One line for the API documents.")),
             (
                 "params",

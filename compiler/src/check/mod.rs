@@ -7,6 +7,7 @@
 
 mod deploy;
 mod fields;
+mod identity;
 pub mod idents;
 mod operations;
 mod resources;
@@ -91,6 +92,7 @@ pub fn check(spec: &Spec, shape: &[Diagnostic]) -> Vec<Diagnostic> {
     check_cors(&mut c);
     check_consumers(&mut c);
     check_quota(&mut c);
+    identity::check_identity(&mut c);
     check_relay(&mut c);
     check_budget(&mut c);
     check_database(&mut c);

@@ -113,6 +113,10 @@ fn check_operation(c: &mut Checker, op: &OperationSpec, resources: &BTreeSet<Str
         }
         _ => {}
     }
+    if let Some(auth) = &op.auth {
+        let public = op.exposure.as_ref().is_some_and(|e| e.value == "public");
+        super::identity::check_auth(c, auth, &op.path, public);
+    }
     let params = check_field_list(c, &op.params, "path parameter");
     let _ = check_field_list(c, &op.query, "query parameter");
     // Path, query and body members are one input struct: their names must differ.

@@ -168,7 +168,12 @@ pub(super) fn check_resources(c: &mut Checker) {
                 );
             }
             for (v, key) in [(&b.routes.list, "list"), (&b.routes.create, "create")] {
-                exposure(c, v, &format!("{}.routes.{key}", b.path));
+                let path = format!("{}.routes.{key}", b.path);
+                exposure(c, v, &path);
+                if let Some((_, auth)) = b.routes.auth.iter().find(|(k, _)| *k == key) {
+                    let public = v.as_ref().is_some_and(|v| v.value == "public");
+                    super::identity::check_auth(c, auth, &path, public);
+                }
             }
             let public = |v: &Option<Sp<String>>| v.as_ref().is_some_and(|v| v.value == "public");
             let parent_get_public = infos
@@ -354,7 +359,12 @@ fn check_routes(c: &mut Checker, info: &ResInfo) {
         (&r.replace, "replace"),
         (&r.delete, "delete"),
     ] {
-        exposure(c, v, &format!("{}.routes.{key}", info.spec.path));
+        let path = format!("{}.routes.{key}", info.spec.path);
+        exposure(c, v, &path);
+        if let Some((_, auth)) = r.auth.iter().find(|(k, _)| *k == key) {
+            let public = v.as_ref().is_some_and(|v| v.value == "public");
+            super::identity::check_auth(c, auth, &path, public);
+        }
     }
 }
 

@@ -6,11 +6,14 @@
 
 use std::collections::BTreeMap;
 
+use super::lower_auth::access;
 use super::lower_field::lower_field;
 use super::lower_operations::lower_operations;
 use super::names::{DerivedNames, names, pluralize, singular_guess};
 use super::*;
-use crate::spec::{CorsSpec, DatabaseSpec, EgressSpec, ResourceSpec, Sp, Spec, StateSpec};
+use crate::spec::{
+    AuthSpec, CorsSpec, DatabaseSpec, EgressSpec, ResourceSpec, Sp, Spec, StateSpec,
+};
 use shopgen_facts::gcp::{DEFAULT_SQL_RANGE, DEFAULT_SQL_TIER, sql_edition_of_tier};
 
 fn s(v: &Option<Sp<String>>, default: &str) -> String {
@@ -22,6 +25,10 @@ fn n<T: TryFrom<i64>>(v: &Option<Sp<i64>>, default: T) -> T {
     v.as_ref()
         .and_then(|v| T::try_from(v.value).ok())
         .unwrap_or(default)
+}
+
+fn route_access(auth: &[(&'static str, AuthSpec)], key: &str) -> Access {
+    access(auth.iter().find(|(k, _)| *k == key).map(|(_, a)| a))
 }
 
 fn exposure(v: &Option<Sp<String>>, default: Option<Exposure>) -> Option<Exposure> {
@@ -220,6 +227,25 @@ pub fn lower(spec: &Spec, source: SpecSource) -> Model {
                     .collect()
             })
             .unwrap_or_default(),
+        identity: {
+            let mut providers: Vec<IdentityProvider> = gw
+                .identity
+                .iter()
+                .map(|p| IdentityProvider {
+                    name: p.name.value.clone(),
+                    scheme: p.name.value.clone(),
+                    issuer: s(&p.issuer, ""),
+                    jwks_uri: s(&p.jwks_uri, ""),
+                    audiences: p
+                        .audiences
+                        .as_ref()
+                        .map(|l| l.value.iter().map(|a| a.value.clone()).collect())
+                        .unwrap_or_default(),
+                })
+                .collect();
+            providers.sort_by(|a, b| a.name.cmp(&b.name));
+            providers
+        },
         quota: gw.quota.as_ref().map(|q| Quota {
             metric: format!("{service_name}-requests"),
             limit: format!("{service_name}-requests-per-minute"),
@@ -243,6 +269,25 @@ pub fn lower(spec: &Spec, source: SpecSource) -> Model {
     };
     let resources = lower_resources(&spec.resources);
     let operations = lower_operations(&spec.operations);
+    let mut gateway = gateway;
+    let takes_tokens = resources
+        .iter()
+        .flat_map(|r| r.routes.iter())
+        .filter(|r| r.exposure == Exposure::Public)
+        .map(|r| &r.access)
+        .chain(
+            operations
+                .iter()
+                .filter(|o| o.exposure == Exposure::Public)
+                .map(|o| &o.access),
+        )
+        .any(Access::needs_user_token);
+    if takes_tokens && let Some(cors) = &mut gateway.cors {
+        // A page sends the user token in `Authorization`; the preflight must allow it.
+        cors.allowed_headers.push("authorization".to_string());
+        cors.allowed_headers.sort();
+        cors.allowed_headers.dedup();
+    }
     Model {
         source,
         service,
@@ -505,7 +550,7 @@ fn lower_routes(
     let internal = Some(Exposure::Internal);
     let rt = &r.routes;
     let mut routes = Vec::new();
-    let mut push = |kind, method, path: &str, op: String, exposure: Option<Exposure>| {
+    let mut push = |kind, method, path: &str, op: String, exposure: Option<Exposure>, access| {
         if let Some(exposure) = exposure {
             routes.push(Route {
                 kind,
@@ -513,6 +558,7 @@ fn lower_routes(
                 path: path.to_string(),
                 operation_id: op,
                 exposure,
+                access,
             });
         }
     };
@@ -523,6 +569,7 @@ fn lower_routes(
         &base,
         format!("list{}", plural.pascal),
         exposure(&rt.list, internal),
+        route_access(&rt.auth, "list"),
     );
     push(
         RouteKind::Get,
@@ -530,6 +577,7 @@ fn lower_routes(
         &item,
         format!("get{}", rn.pascal),
         exposure(&rt.get, internal),
+        route_access(&rt.auth, "get"),
     );
     push(
         RouteKind::Create,
@@ -537,6 +585,7 @@ fn lower_routes(
         &base,
         format!("create{}", rn.pascal),
         exposure(&rt.create, internal),
+        route_access(&rt.auth, "create"),
     );
     push(
         RouteKind::Update,
@@ -544,6 +593,7 @@ fn lower_routes(
         &item,
         format!("update{}", rn.pascal),
         exposure(&rt.update, internal),
+        route_access(&rt.auth, "update"),
     );
     push(
         RouteKind::Replace,
@@ -551,6 +601,7 @@ fn lower_routes(
         &item,
         format!("replace{}", rn.pascal),
         exposure(&rt.replace, None),
+        route_access(&rt.auth, "replace"),
     );
     push(
         RouteKind::Delete,
@@ -558,6 +609,7 @@ fn lower_routes(
         &item,
         format!("delete{}", rn.pascal),
         exposure(&rt.delete, internal),
+        route_access(&rt.auth, "delete"),
     );
     for b in belongs_to {
         let parent_plural = plural_of
@@ -565,6 +617,11 @@ fn lower_routes(
             .cloned()
             .unwrap_or_else(|| names(&pluralize(&b.target)));
         let path = format!("/{}/{{id}}/{}", parent_plural.kebab, plural.kebab);
+        let nested_auth = r
+            .belongs_to
+            .iter()
+            .find(|s| names(&s.name.value).snake == b.name.snake)
+            .map_or(&[][..], |s| s.routes.auth.as_slice());
         // `listProductReviews`; a relation named unlike its target keeps its own name
         // (`listAuthorPosts` for `post belongs_to author → user`).
         push(
@@ -575,6 +632,7 @@ fn lower_routes(
             &path,
             format!("list{}{}", b.name.pascal, plural.pascal),
             b.nested_list,
+            route_access(nested_auth, "list"),
         );
         push(
             RouteKind::NestedCreate {
@@ -584,6 +642,7 @@ fn lower_routes(
             &path,
             format!("create{}{}", b.name.pascal, rn.pascal),
             b.nested_create,
+            route_access(nested_auth, "create"),
         );
     }
     routes.sort_by(|a, b| a.kind.cmp(&b.kind));

@@ -60,6 +60,7 @@ fn lower_operation(o: &OperationSpec) -> Operation {
         method: m,
         path,
         exposure,
+        access: super::lower_auth::access(o.auth.as_ref()),
         params,
         query,
         body: o.body.as_ref().map(lower_shape),

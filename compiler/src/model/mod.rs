@@ -14,6 +14,7 @@ pub mod budget;
 mod derived;
 pub use derived::region_of;
 mod lower;
+mod lower_auth;
 mod lower_field;
 mod lower_operations;
 pub mod names;
@@ -222,6 +223,90 @@ pub struct Gateway {
     pub consumers: Vec<Consumer>,
     /// The API Gateway quota; `None`: no quota extensions.
     pub quota: Option<Quota>,
+    /// Issuers of user tokens the gateway verifies (`[gateway.identity.NAME]`), by
+    /// name; empty: callers present the API key only.
+    pub identity: Vec<IdentityProvider>,
+}
+
+/// `[gateway.identity.NAME]`: an issuer of user tokens (JWTs). API Gateway checks a
+/// token's signature against `jwks_uri`, its `iss` against `issuer`, its `aud` against
+/// `audiences` and its expiry, before the request reaches the relay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityProvider {
+    /// As written in the spec (`firebase`); [`Access::user_token`] names it.
+    pub name: String,
+    /// The security scheme (3.0) / security definition (2.0) of the gateway document
+    /// and the bearer scheme of the backend's document that stand for this provider.
+    pub scheme: String,
+    /// The `iss` claim tokens must carry (an https URL).
+    pub issuer: String,
+    /// Where the issuer publishes its signing keys (JWKS or X.509 certificates).
+    pub jwks_uri: String,
+    /// The accepted `aud` claims, in spec order.
+    pub audiences: Vec<String>,
+}
+
+/// What a caller must present at the gateway to call a public route or operation:
+/// the API key when `api_key`, and, when `user_token` is not empty, a user token
+/// (`Authorization: Bearer …`) from any one of those providers. `check` guarantees
+/// the combinations API Gateway supports: with the API key, at most one provider.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Access {
+    pub api_key: bool,
+    /// Provider names ([`IdentityProvider::name`]), in spec order; any one will do.
+    pub user_token: Vec<String>,
+}
+
+impl Default for Access {
+    /// The API key alone: a plain `"public"`.
+    fn default() -> Self {
+        Access {
+            api_key: true,
+            user_token: Vec::new(),
+        }
+    }
+}
+
+/// One credential of a security requirement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential<'a> {
+    ApiKey,
+    /// A user token of this provider (by name).
+    UserToken(&'a str),
+}
+
+impl Access {
+    /// Whether the caller must present a user token.
+    pub fn needs_user_token(&self) -> bool {
+        !self.user_token.is_empty()
+    }
+    /// The requirement as OpenAPI states it: alternatives (any one), each a list of
+    /// credentials (all of them).
+    pub fn requirements(&self) -> Vec<Vec<Credential<'_>>> {
+        match (self.api_key, self.user_token.as_slice()) {
+            (true, []) => vec![vec![Credential::ApiKey]],
+            (true, tokens) => vec![
+                std::iter::once(Credential::ApiKey)
+                    .chain(tokens.iter().map(|t| Credential::UserToken(t)))
+                    .collect(),
+            ],
+            (false, tokens) => tokens
+                .iter()
+                .map(|t| vec![Credential::UserToken(t)])
+                .collect(),
+        }
+    }
+}
+
+impl Gateway {
+    /// The provider with this name. Lowering guarantees every name an [`Access`]
+    /// refers to exists, so a miss is a bug in shopgen.
+    pub fn provider(&self, name: &str) -> &IdentityProvider {
+        self.identity
+            .iter()
+            .find(|p| p.name == name)
+            .unwrap_or_else(|| panic!("internal error: unknown identity provider `{name}`"))
+    }
 }
 
 /// CORS for the public routes: API Gateway passes keyless `OPTIONS` operations to the
@@ -419,6 +504,8 @@ pub struct Operation {
     /// Unique across the API (= `names.camel`).
     pub operation_id: String,
     pub exposure: Exposure,
+    /// What a caller must present at the gateway (public operations only).
+    pub access: Access,
     /// One line for the API documents and the trait method's doc comment.
     pub summary: String,
     /// Path parameters, in the order the path names them.
@@ -450,6 +537,8 @@ pub struct PublicEndpoint<'m> {
     pub method: HttpMethod,
     pub path: &'m str,
     pub operation_id: &'m str,
+    /// What a caller must present.
+    pub access: &'m Access,
 }
 
 /// A user-declared column.
@@ -696,6 +785,9 @@ pub struct Route {
     /// Unique across the API: `listProducts`, `getProduct`, `listProductReviews`.
     pub operation_id: String,
     pub exposure: Exposure,
+    /// What a caller must present at the gateway (public routes only; an internal
+    /// route keeps the default).
+    pub access: Access,
 }
 
 /// `{id}` → `id`, in path order; whole segments only (the checker guarantees it).
@@ -750,6 +842,7 @@ impl Model {
             method: r.method,
             path: &r.path,
             operation_id: &r.operation_id,
+            access: &r.access,
         });
         let operations = self
             .operations
@@ -759,8 +852,14 @@ impl Model {
                 method: o.method,
                 path: &o.path,
                 operation_id: &o.operation_id,
+                access: &o.access,
             });
         routes.chain(operations)
+    }
+
+    /// Whether some public route or operation takes a user token.
+    pub fn takes_user_tokens(&self) -> bool {
+        self.public_endpoints().any(|e| e.access.needs_user_token())
     }
 
     /// Whether the spec needs an extension crate (it declares operations or hooks).

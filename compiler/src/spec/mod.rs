@@ -108,6 +108,35 @@ pub struct GatewaySpec {
     pub cors: Option<CorsSpec>,
     pub consumers: Option<Sp<Vec<Sp<String>>>>,
     pub quota: Option<QuotaSpec>,
+    /// `[gateway.identity.NAME]`: issuers of user tokens, in source order.
+    pub identity: Vec<IdentitySpec>,
+}
+
+/// `[gateway.identity.NAME]`: an issuer of user tokens (JWTs) API Gateway verifies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdentitySpec {
+    pub name: Sp<String>,
+    /// The item path (`gateway.identity.firebase`).
+    pub path: String,
+    /// Span of the provider's table.
+    pub span: Range<usize>,
+    pub issuer: Option<Sp<String>>,
+    pub jwks_uri: Option<Sp<String>>,
+    pub audiences: Option<Sp<Vec<Sp<String>>>>,
+}
+
+/// `auth = …` of a route or an operation: what a caller must present at the gateway.
+/// `"firebase"` and `["api_key", "firebase"]` are one requirement (every entry);
+/// `[["firebase"], ["auth0"]]` lists alternatives (any one of them).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthSpec {
+    /// Span of the whole value.
+    pub span: Range<usize>,
+    /// The requirements, each a list of credential names with its span; one entry
+    /// unless written as a list of lists.
+    pub alternatives: Vec<Sp<Vec<Sp<String>>>>,
+    /// Written as a list of lists (alternatives).
+    pub any_of: bool,
 }
 
 /// `[gateway] cors = { … }`: which web origins may call the public routes.
@@ -209,6 +238,8 @@ pub struct OperationSpec {
     /// The `path` key: the URL template (`/products/{id}/rating-summary`).
     pub route: Option<Sp<String>>,
     pub exposure: Option<Sp<String>>,
+    /// `auth`: what a caller must present at the gateway (default: the API key).
+    pub auth: Option<AuthSpec>,
     pub summary: Option<Sp<String>>,
     /// `params.NAME`: the path template's parameters, field-like.
     pub params: Vec<FieldSpec>,
@@ -264,6 +295,8 @@ pub struct BelongsToSpec {
 pub struct NestedRoutesSpec {
     pub list: Option<Sp<String>>,
     pub create: Option<Sp<String>>,
+    /// `auth` of the routes written as `{ exposure = "public", auth = … }`, by route key.
+    pub auth: Vec<(&'static str, AuthSpec)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -282,6 +315,8 @@ pub struct RoutesSpec {
     pub update: Option<Sp<String>>,
     pub replace: Option<Sp<String>>,
     pub delete: Option<Sp<String>>,
+    /// `auth` of the routes written as `{ exposure = "public", auth = … }`, by route key.
+    pub auth: Vec<(&'static str, AuthSpec)>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -358,7 +393,14 @@ pub mod keys {
         "cors",
         "consumers",
         "quota",
+        "identity",
     ];
+    /// `[gateway.identity.NAME]`.
+    pub const IDENTITY: &[&str] = &["issuer", "jwks_uri", "audiences"];
+    /// A route written as a table: `{ exposure = "public", auth = ["api_key", "firebase"] }`.
+    pub const ROUTE: &[&str] = &["exposure", "auth"];
+    /// The credential every public route needs unless its `auth` says otherwise.
+    pub const API_KEY: &str = "api_key";
     pub const CORS: &[&str] = &[
         "allowed_origins",
         "allowed_headers",
@@ -401,7 +443,7 @@ pub mod keys {
     ];
     /// `[operations.NAME]`.
     pub const OPERATION: &[&str] = &[
-        "method", "path", "exposure", "summary", "params", "query", "body", "output",
+        "method", "path", "exposure", "auth", "summary", "params", "query", "body", "output",
     ];
     /// Methods an operation may use.
     pub const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE"];
@@ -515,6 +557,10 @@ pub fn parse(src: &str) -> (Spec, Vec<Diagnostic>) {
                     costs,
                 }
             }),
+            identity: t
+                .table(&mut cx, "identity")
+                .map(|it| read_identity(&mut cx, &it))
+                .unwrap_or_default(),
         };
     }
     if let Some(t) = root.table(&mut cx, "relay") {
@@ -746,8 +792,8 @@ fn read_resource(cx: &mut Cx, name: Sp<String>, t: &Table) -> ResourceSpec {
                     let mut routes = NestedRoutesSpec::default();
                     if let Some(r) = b.table(cx, "routes") {
                         r.only(cx, keys::NESTED_ROUTES);
-                        routes.list = r.string(cx, "list");
-                        routes.create = r.string(cx, "create");
+                        routes.list = read_route(cx, &r, "list", &mut routes.auth);
+                        routes.create = read_route(cx, &r, "create", &mut routes.auth);
                     }
                     belongs_to.push(BelongsToSpec {
                         name: bname,
@@ -805,13 +851,15 @@ fn read_resource(cx: &mut Cx, name: Sp<String>, t: &Table) -> ResourceSpec {
     let mut routes = RoutesSpec::default();
     if let Some(r) = t.table(cx, "routes") {
         r.only(cx, keys::ROUTES);
+        let mut auth = Vec::new();
         routes = RoutesSpec {
-            list: r.string(cx, "list"),
-            get: r.string(cx, "get"),
-            create: r.string(cx, "create"),
-            update: r.string(cx, "update"),
-            replace: r.string(cx, "replace"),
-            delete: r.string(cx, "delete"),
+            list: read_route(cx, &r, "list", &mut auth),
+            get: read_route(cx, &r, "get", &mut auth),
+            create: read_route(cx, &r, "create", &mut auth),
+            update: read_route(cx, &r, "update", &mut auth),
+            replace: read_route(cx, &r, "replace", &mut auth),
+            delete: read_route(cx, &r, "delete", &mut auth),
+            auth,
         };
     }
     let mut list = ListSpec::default();
@@ -844,6 +892,154 @@ fn read_resource(cx: &mut Cx, name: Sp<String>, t: &Table) -> ResourceSpec {
         routes,
         list,
         hooks: t.strings(cx, "hooks"),
+    }
+}
+
+/// `[gateway.identity]`: one table per provider, in source order.
+fn read_identity(cx: &mut Cx, t: &Table) -> Vec<IdentitySpec> {
+    let mut out = Vec::new();
+    for (name, span, value) in t.entries() {
+        let path = t.path_of(name);
+        match value.get_ref() {
+            DeValue::Table(inner) => {
+                let it = Table::new(inner, value.span(), path.clone());
+                it.only(cx, keys::IDENTITY);
+                out.push(IdentitySpec {
+                    name: Sp::new(name.to_string(), span),
+                    path,
+                    span: it.span.clone(),
+                    issuer: it.string(cx, "issuer"),
+                    jwks_uri: it.string(cx, "jwks_uri"),
+                    audiences: it.strings(cx, "audiences"),
+                });
+            }
+            other => cx.diags.push(
+                Diagnostic::new(
+                    Code::E0103,
+                    value.span(),
+                    path,
+                    format!("expected a table, found {}", kind(other)),
+                )
+                .hint(format!(
+                    "declare the provider as `[gateway.identity.{name}]` with `issuer`, `jwks_uri` and `audiences`"
+                )),
+            ),
+        }
+    }
+    out
+}
+
+/// One route's exposure: `"public"`, or `{ exposure = "public", auth = … }` (its
+/// `auth` goes to `auth`, keyed by the route).
+fn read_route(
+    cx: &mut Cx,
+    t: &Table,
+    key: &'static str,
+    auth: &mut Vec<(&'static str, AuthSpec)>,
+) -> Option<Sp<String>> {
+    let v = t.get(key)?;
+    match v.get_ref() {
+        DeValue::String(s) => Some(Sp::new(s.to_string(), v.span())),
+        DeValue::Table(inner) => {
+            let rt = Table::new(inner, v.span(), t.path_of(key));
+            rt.only(cx, keys::ROUTE);
+            if let Some(a) = read_auth(cx, &rt) {
+                auth.push((key, a));
+            }
+            rt.string(cx, "exposure")
+        }
+        other => {
+            cx.diags.push(
+                Diagnostic::new(
+                    Code::E0103,
+                    v.span(),
+                    t.path_of(key),
+                    format!("expected an exposure or a table, found {}", kind(other)),
+                )
+                .hint(format!(
+                    "write `{key} = \"public\"`, or `{key} = {{ exposure = \"public\", auth = [\"api_key\", \"NAME\"] }}`"
+                )),
+            );
+            None
+        }
+    }
+}
+
+/// `auth`: a credential name, a list of them (all needed), or a list of such lists
+/// (any one of them).
+pub(crate) fn read_auth(cx: &mut Cx, t: &Table) -> Option<AuthSpec> {
+    let v = t.get("auth")?;
+    let path = t.path_of("auth");
+    let hint = "write `auth = \"firebase\"`, `auth = [\"api_key\", \"firebase\"]` (all of them) or `auth = [[\"firebase\"], [\"auth0\"]]` (any one of them)";
+    let bad = |cx: &mut Cx, span: Range<usize>, found: String| {
+        cx.diags.push(
+            Diagnostic::new(
+                Code::E0103,
+                span,
+                path.clone(),
+                format!("expected a credential name or a list of them, found {found}"),
+            )
+            .hint(hint),
+        );
+    };
+    let names = |cx: &mut Cx, items: &toml::de::DeArray<'_>| -> Option<Vec<Sp<String>>> {
+        let mut out = Vec::new();
+        for item in items.iter() {
+            match item.get_ref() {
+                DeValue::String(s) => out.push(Sp::new(s.to_string(), item.span())),
+                other => {
+                    bad(cx, item.span(), format!("a list holding {}", kind(other)));
+                    return None;
+                }
+            }
+        }
+        Some(out)
+    };
+    match v.get_ref() {
+        DeValue::String(s) => Some(AuthSpec {
+            span: v.span(),
+            alternatives: vec![Sp::new(vec![Sp::new(s.to_string(), v.span())], v.span())],
+            any_of: false,
+        }),
+        DeValue::Array(items) => {
+            let nested = items
+                .iter()
+                .next()
+                .is_some_and(|i| matches!(i.get_ref(), DeValue::Array(_)));
+            if !nested {
+                let list = names(cx, items)?;
+                return Some(AuthSpec {
+                    span: v.span(),
+                    alternatives: vec![Sp::new(list, v.span())],
+                    any_of: false,
+                });
+            }
+            let mut alternatives = Vec::new();
+            for item in items.iter() {
+                match item.get_ref() {
+                    DeValue::Array(inner) => {
+                        alternatives.push(Sp::new(names(cx, inner)?, item.span()));
+                    }
+                    other => {
+                        bad(
+                            cx,
+                            item.span(),
+                            format!("a list of lists holding {}", kind(other)),
+                        );
+                        return None;
+                    }
+                }
+            }
+            Some(AuthSpec {
+                span: v.span(),
+                alternatives,
+                any_of: true,
+            })
+        }
+        other => {
+            bad(cx, v.span(), kind(other).to_string());
+            None
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 use toml::de::DeValue;
 
 use super::reader::{Cx, Table, kind};
-use super::{OperationSpec, ShapeSpec, Sp, keys, read_fields};
+use super::{OperationSpec, ShapeSpec, Sp, keys, read_auth, read_fields};
 use crate::diagnostics::{Code, Diagnostic};
 
 /// Every `[operations.NAME]` table, in source order.
@@ -23,6 +23,7 @@ pub(super) fn read_operations(cx: &mut Cx, t: &Table) -> Vec<OperationSpec> {
                     method: ot.string(cx, "method"),
                     route: ot.string(cx, "path"),
                     exposure: ot.string(cx, "exposure"),
+                    auth: read_auth(cx, &ot),
                     summary: ot.string(cx, "summary"),
                     params: ot
                         .table(cx, "params")

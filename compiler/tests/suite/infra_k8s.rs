@@ -154,7 +154,9 @@ fn the_service_is_an_internal_lb_on_the_reserved_address() {
             | "cloudsql-created-cluster"
             | "empty-project"
             | "public-api"
-            | "public-api-swagger2" => {
+            | "public-api-swagger2"
+            | "identity"
+            | "identity-swagger2" => {
                 vec!["10.8.0.0/28"]
             }
             "cluster-in-other-region" => vec!["10.8.0.0/28", "10.20.0.0/24"],

@@ -140,6 +140,12 @@ fn google_rules(m: &Model, doc: &Value) -> Vec<String> {
     if doc.get("x-google-allow").is_some_and(|a| a == "all") {
         errors.push("x-google-allow: all passes unlisted paths without a key".into());
     }
+    let schemes = if doc.get("openapi").is_some() {
+        &doc["components"]["securitySchemes"]
+    } else {
+        &doc["securityDefinitions"]
+    };
+    check_jwt_schemes(m, schemes, doc.get("openapi").is_some(), &mut errors);
     let root_security = doc["security"].to_string();
     if !root_security.contains("\"api_key\"") {
         errors.push("root security must require the API key".into());
@@ -163,9 +169,29 @@ fn google_rules(m: &Model, doc: &Value) -> Vec<String> {
                 errors.push(format!("duplicate operationId {id}"));
             }
             let sec = op["security"].as_array().cloned().unwrap_or_default();
-            if sec.is_empty() || sec.iter().any(|r| r.get("api_key").is_none()) {
+            let expected = m
+                .public_endpoints()
+                .find(|e| e.operation_id == id)
+                .map(|e| expected_security(m, e.access));
+            let key_expected = expected.as_ref().is_none_or(|e| {
+                e.as_array()
+                    .is_some_and(|a| a.iter().all(|r| r.get("api_key").is_some()))
+            });
+            if key_expected && (sec.is_empty() || sec.iter().any(|r| r.get("api_key").is_none())) {
                 errors.push(format!("{mth} {path}: API key not required"));
+            } else if let Some(expected) = expected
+                && Value::Array(sec.clone()) != expected
+            {
+                errors.push(format!(
+                    "{mth} {path}: security {} is not the spec's {expected}",
+                    Value::Array(sec.clone())
+                ));
             }
+            errors.extend(
+                requirement_rules(&sec, schemes)
+                    .into_iter()
+                    .map(|e| format!("{mth} {path}: {e}")),
+            );
             for name in shopgen::emit::openapi::path_params(path) {
                 let declared = op["parameters"].as_array().is_some_and(|ps| {
                     ps.iter()
@@ -298,6 +324,118 @@ fn cors_and_quota_rules(m: &Model, doc: &Value) -> Vec<String> {
         }
     }
     errors
+}
+
+/// The `security` list an operation with this access must carry: alternatives, each
+/// naming its schemes (the API key as `api_key`).
+fn expected_security(m: &Model, access: &shopgen::model::Access) -> Value {
+    use shopgen::model::Credential;
+    Value::Array(
+        access
+            .requirements()
+            .into_iter()
+            .map(|alt| {
+                let mut req = serde_json::Map::new();
+                for c in alt {
+                    let name = match c {
+                        Credential::ApiKey => "api_key".to_string(),
+                        Credential::UserToken(p) => m.gateway.provider(p).scheme.clone(),
+                    };
+                    req.insert(name, serde_json::json!([]));
+                }
+                Value::Object(req)
+            })
+            .collect(),
+    )
+}
+
+/// What API Gateway accepts in one operation's `security` (its OpenAPI limitations
+/// page): every scheme defined; the API key never one alternative among several;
+/// never two OAuth 2 (user token) schemes in one requirement.
+fn requirement_rules(sec: &[Value], schemes: &Value) -> Vec<String> {
+    let mut errors = Vec::new();
+    for req in sec {
+        let Some(req) = req.as_object() else {
+            errors.push(format!("requirement {req} is not an object"));
+            continue;
+        };
+        for name in req.keys() {
+            if schemes.get(name).is_none() {
+                errors.push(format!("scheme {name} is not defined"));
+            }
+        }
+        if sec.len() > 1 && req.contains_key("api_key") {
+            errors.push("the API key cannot be an alternative".into());
+        }
+        let tokens = req
+            .keys()
+            .filter(|k| schemes[k.as_str()]["type"] == "oauth2")
+            .count();
+        if tokens > 1 {
+            errors.push("two user-token schemes cannot be required together".into());
+        }
+    }
+    errors
+}
+
+/// One OAuth 2 scheme per identity provider, in the dialect's form: 3.x
+/// `x-google-auth` with `issuer`, `jwksUri` and an `audiences` list; 2.0
+/// `flow: implicit`, `authorizationUrl: ""` and the `x-google-issuer`,
+/// `x-google-jwks_uri` and comma-separated `x-google-audiences`.
+fn check_jwt_schemes(m: &Model, schemes: &Value, v3: bool, errors: &mut Vec<String>) {
+    let jwt: Vec<_> = schemes
+        .as_object()
+        .map(|o| o.iter().filter(|(_, s)| s["type"] == "oauth2").collect())
+        .unwrap_or_default();
+    if jwt.len() != m.gateway.identity.len() {
+        errors.push(format!(
+            "{} user-token schemes for {} providers",
+            jwt.len(),
+            m.gateway.identity.len()
+        ));
+    }
+    for p in &m.gateway.identity {
+        let s = &schemes[p.scheme.as_str()];
+        if s["type"] != "oauth2" {
+            errors.push(format!("{}: not an oauth2 scheme: {s}", p.scheme));
+            continue;
+        }
+        if v3 {
+            let auth = &s["x-google-auth"];
+            let audiences: Vec<_> = auth["audiences"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
+                .unwrap_or_default();
+            if auth["issuer"] != p.issuer.as_str()
+                || auth["jwksUri"] != p.jwks_uri.as_str()
+                || audiences != p.audiences
+            {
+                errors.push(format!(
+                    "{}: x-google-auth does not say {p:?}: {s}",
+                    p.scheme
+                ));
+            }
+            if s["flows"]["implicit"]["authorizationUrl"]
+                .as_str()
+                .is_none()
+            {
+                errors.push(format!("{}: 3.x oauth2 needs flows.implicit", p.scheme));
+            }
+        } else {
+            if s["flow"] != "implicit" || s["authorizationUrl"] != "" {
+                errors.push(format!(
+                    "{}: 2.0 needs flow implicit, authorizationUrl \"\"",
+                    p.scheme
+                ));
+            }
+            if s["x-google-issuer"] != p.issuer.as_str()
+                || s["x-google-jwks_uri"] != p.jwks_uri.as_str()
+                || s["x-google-audiences"] != p.audiences.join(",").as_str()
+            {
+                errors.push(format!("{}: x-google-* do not say {p:?}: {s}", p.scheme));
+            }
+        }
+    }
 }
 
 fn check_api_key_schemes(m: &Model, schemes: &Value, errors: &mut Vec<String>) {
@@ -565,5 +703,161 @@ fn openapi_spec_validator_accepts_every_document() {
                 .arg(dir.path().join("openapi/api.yaml")),
         );
         assert_eq!(out.matches(": OK").count(), 3, "{}:\n{out}", v.name);
+    }
+}
+
+/// The sign-in variants: the providers' schemes exactly as API Gateway documents them
+/// in each dialect, each operation's `security` exactly as its `auth` says, the bearer
+/// schemes of api.yaml, and `Authorization` among the CORS headers.
+#[test]
+fn identity_providers_give_the_exact_security_sections() {
+    use serde_json::json;
+    let firebase_jwks = "https://www.googleapis.com/service_accounts/v1/metadata/x509/securetoken@system.gserviceaccount.com";
+    let google_audiences = [
+        "1234567890-web.apps.googleusercontent.com",
+        "1234567890-ios.apps.googleusercontent.com",
+    ];
+    for name in ["identity", "identity-swagger2"] {
+        let v = variants().into_iter().find(|v| v.name == name).unwrap();
+        let (m, doc, _) = gateway(&v);
+        let security = |path: &str, method: &str| doc["paths"][path][method]["security"].clone();
+        assert_eq!(
+            security("/products", "get"),
+            json!([{"api_key": []}]),
+            "{name}"
+        );
+        assert_eq!(
+            security("/products/{id}", "get"),
+            json!([{"api_key": [], "firebase": []}]),
+            "{name}"
+        );
+        assert_eq!(
+            security("/products", "post"),
+            json!([{"firebase": []}, {"google": []}]),
+            "{name}"
+        );
+        assert_eq!(security("/products", "options"), json!([]), "{name}");
+        assert_eq!(doc["security"], json!([{"api_key": []}]), "{name}");
+        if name == "identity" {
+            assert_eq!(
+                security("/products/{id}/reviews", "get"),
+                json!([{"firebase": []}])
+            );
+            let schemes = &doc["components"]["securitySchemes"];
+            let flows = json!({"implicit": {"authorizationUrl": "", "scopes": {}}});
+            assert_eq!(schemes["firebase"]["type"], "oauth2");
+            assert_eq!(schemes["firebase"]["flows"], flows);
+            assert_eq!(
+                schemes["firebase"]["x-google-auth"],
+                json!({
+                    "issuer": "https://securetoken.google.com/acme-shop",
+                    "jwksUri": firebase_jwks,
+                    "audiences": ["acme-shop"],
+                })
+            );
+            assert_eq!(
+                schemes["google"]["x-google-auth"],
+                json!({
+                    "issuer": "https://accounts.google.com",
+                    "jwksUri": "https://www.googleapis.com/oauth2/v3/certs",
+                    "audiences": google_audiences,
+                })
+            );
+        } else {
+            let defs = &doc["securityDefinitions"];
+            let strip = |v: &Value| {
+                let mut v = v.clone();
+                v.as_object_mut().unwrap().remove("description");
+                v
+            };
+            assert_eq!(
+                strip(&defs["firebase"]),
+                json!({
+                    "type": "oauth2",
+                    "flow": "implicit",
+                    "authorizationUrl": "",
+                    "x-google-issuer": "https://securetoken.google.com/acme-shop",
+                    "x-google-jwks_uri": firebase_jwks,
+                    "x-google-audiences": "acme-shop",
+                })
+            );
+            assert_eq!(
+                defs["google"]["x-google-audiences"],
+                google_audiences.join(",")
+            );
+            assert_eq!(defs["api_key"]["type"], "apiKey");
+        }
+        let files = files(&m);
+        let api: Value = yaml(body(&files, "openapi/api.yaml"));
+        let schemes = &api["components"]["securitySchemes"];
+        for p in ["firebase", "google"] {
+            assert_eq!(schemes[p]["type"], "http", "{name}");
+            assert_eq!(schemes[p]["scheme"], "bearer", "{name}");
+            assert_eq!(schemes[p]["bearerFormat"], "JWT", "{name}");
+        }
+        assert!(schemes.get("api_key").is_none(), "api.yaml has no API key");
+        let api_security =
+            |path: &str, method: &str| api["paths"][path][method]["security"].clone();
+        assert_eq!(api_security("/products", "get"), Value::Null);
+        assert_eq!(
+            api_security("/products/{id}", "get"),
+            json!([{"firebase": []}])
+        );
+        assert_eq!(
+            api_security("/products", "post"),
+            json!([{"firebase": []}, {"google": []}])
+        );
+        let cors = m.gateway.cors.as_ref().expect("cors");
+        assert!(
+            cors.allowed_headers.iter().any(|h| h == "authorization"),
+            "{name}"
+        );
+    }
+    // Without providers, nothing of this appears.
+    let (m, doc, text) = gateway(&variants()[0]);
+    assert!(m.gateway.identity.is_empty());
+    assert!(!text.contains("oauth2") && !text.contains("x-google-auth"));
+    let api_text = body(&files(&m), "openapi/api.yaml").to_string();
+    assert!(!api_text.contains("securitySchemes") && !api_text.contains("bearer"));
+    assert!(
+        doc["components"]["securitySchemes"]
+            .get("firebase")
+            .is_none()
+    );
+}
+
+/// The rules refuse what API Gateway refuses: the API key as an alternative, two user
+/// tokens together, an undefined scheme, a security list unlike the spec's.
+#[test]
+fn the_dialect_rules_catch_auth_mistakes() {
+    let v = variants()
+        .into_iter()
+        .find(|v| v.name == "identity")
+        .unwrap();
+    let (m, doc, _) = gateway(&v);
+    assert!(
+        google_rules(&m, &doc).is_empty(),
+        "{:?}",
+        google_rules(&m, &doc)
+    );
+    for (security, expected) in [
+        (
+            serde_json::json!([{"api_key": []}, {"firebase": []}]),
+            "cannot be an alternative",
+        ),
+        (
+            serde_json::json!([{"firebase": [], "google": []}]),
+            "required together",
+        ),
+        (serde_json::json!([{"okta": []}]), "not defined"),
+        (serde_json::json!([{"google": []}]), "is not the spec's"),
+    ] {
+        let mut bad = doc.clone();
+        bad["paths"]["/products"]["post"]["security"] = security;
+        let errors = google_rules(&m, &bad);
+        assert!(
+            errors.iter().any(|e| e.contains(expected)),
+            "{expected}: {errors:?}"
+        );
     }
 }

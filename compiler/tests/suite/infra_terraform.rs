@@ -722,7 +722,9 @@ fn the_load_balancer_source_ranges_output_names_the_relay_egress_range() {
             | "cloudsql-created-cluster"
             | "empty-project"
             | "public-api"
-            | "public-api-swagger2" => "[\"10.8.0.0/28\"]",
+            | "public-api-swagger2"
+            | "identity"
+            | "identity-swagger2" => "[\"10.8.0.0/28\"]",
             "never" => "[\"10.8.0.0/28\"]",
             "cluster-in-other-region" => "[\"10.8.0.0/28\",\"10.20.0.0/24\"]",
             "direct-vpc-created-cluster" => "[google_compute_subnetwork.cluster.ip_cidr_range]",

@@ -167,6 +167,45 @@ struct OperationGen {
 struct SpecGen {
     resources: Vec<ResourceGen>,
     operations: Vec<OperationGen>,
+    /// Sign-in: a multiple of 3 declares no identity provider; otherwise `firebase`
+    /// (and `google` with bit 2), and public routes and operations take an `auth`
+    /// drawn from it.
+    auth: u8,
+}
+
+/// The `auth` of the `n`th public route or operation of a spec whose sign-in knob is
+/// `knob`: `None` for the plain `"public"` (the API key).
+fn auth_of(knob: u8, n: usize) -> Option<&'static str> {
+    if knob.is_multiple_of(3) {
+        return None;
+    }
+    let google = knob & 4 != 0;
+    match (usize::from(knob) + n) % 4 {
+        0 => None,
+        1 => Some("[\"api_key\", \"firebase\"]"),
+        2 => Some("\"firebase\""),
+        _ if google => Some("[[\"firebase\"], [\"google\"]]"),
+        _ => Some("[\"firebase\"]"),
+    }
+}
+
+/// The `[gateway.identity.*]` tables of a spec whose sign-in knob is `knob`.
+fn identity_toml(out: &mut String, knob: u8) {
+    if knob.is_multiple_of(3) {
+        return;
+    }
+    out.push_str(
+        "\n[gateway.identity.firebase]\nissuer = \"https://securetoken.google.com/acme-random\"\n\
+         jwks_uri = \"https://www.googleapis.com/service_accounts/v1/metadata/x509/securetoken@system.gserviceaccount.com\"\n\
+         audiences = [\"acme-random\"]\n",
+    );
+    if knob & 4 != 0 {
+        out.push_str(
+            "\n[gateway.identity.google]\nissuer = \"https://accounts.google.com\"\n\
+             jwks_uri = \"https://www.googleapis.com/oauth2/v3/certs\"\n\
+             audiences = [\"1234567890-web.apps.googleusercontent.com\"]\n",
+        );
+    }
 }
 
 fn field_gen() -> impl Strategy<Value = FieldGen> {
@@ -255,10 +294,12 @@ fn spec_gen() -> impl Strategy<Value = SpecGen> {
     (
         prop::collection::vec(resource_gen(), 1..5),
         prop::collection::vec(operation_gen(), 0..4),
+        any::<u8>(),
     )
-        .prop_map(|(resources, operations)| SpecGen {
+        .prop_map(|(resources, operations, auth)| SpecGen {
             resources,
             operations,
+            auth,
         })
 }
 
@@ -277,7 +318,7 @@ fn field_lines(out: &mut String, key: &str, fields: &[FieldGen], pool: &[&str]) 
 }
 
 /// The `[operations.*]` tables; `resources` are the spec's resource names as written.
-fn operations_toml(out: &mut String, operations: &[OperationGen], resources: &[String]) {
+fn operations_toml(out: &mut String, operations: &[OperationGen], resources: &[String], auth: u8) {
     let mut seen = Vec::new();
     for op in operations {
         if seen.contains(&op.name) {
@@ -295,6 +336,11 @@ fn operations_toml(out: &mut String, operations: &[OperationGen], resources: &[S
         writeln!(out, "path = \"{path}\"").unwrap();
         let exposure = if op.public { "public" } else { "internal" };
         writeln!(out, "exposure = \"{exposure}\"").unwrap();
+        if op.public
+            && let Some(a) = auth_of(auth, op.name)
+        {
+            writeln!(out, "auth = {a}").unwrap();
+        }
         if let Some((ty, knobs)) = op.param {
             let f = FieldGen {
                 name: 0,
@@ -469,6 +515,7 @@ fn spec_toml(stem: &str, spec: &SpecGen, extra_types: &[usize]) -> String {
          cluster = {{ name = \"{stem}-cluster\", location = \"europe-west2\" }}\n\n\
          [database]\nsecret = {{ name = \"{stem}-db\", key = \"DATABASE_URL\" }}\n"
     );
+    identity_toml(&mut out, spec.auth);
     // Distinct resources (by snake name), in the generated order.
     let mut chosen: Vec<&ResourceGen> = Vec::new();
     for r in resources {
@@ -547,7 +594,11 @@ fn spec_toml(stem: &str, spec: &SpecGen, extra_types: &[usize]) -> String {
         let routes: Vec<String> = ROUTE_KEYS
             .iter()
             .zip(r.routes)
-            .map(|(k, e)| format!("{k} = \"{}\"", EXPOSURE[usize::from(e)]))
+            .enumerate()
+            .map(|(j, (k, e))| match auth_of(spec.auth, i * 6 + j) {
+                Some(a) if e == 2 => format!("{k} = {{ exposure = \"public\", auth = {a} }}"),
+                _ => format!("{k} = \"{}\"", EXPOSURE[usize::from(e)]),
+            })
             .collect();
         writeln!(out, "routes = {{ {} }}", routes.join(", ")).unwrap();
         if r.hooks % 4 == 0 && r.hooks != 0 {
@@ -594,7 +645,7 @@ fn spec_toml(stem: &str, spec: &SpecGen, extra_types: &[usize]) -> String {
         .iter()
         .map(|r| spelled(RESOURCE_NAMES[r.name], r.camel))
         .collect();
-    operations_toml(&mut out, &spec.operations, &written);
+    operations_toml(&mut out, &spec.operations, &written, spec.auth);
     out
 }
 

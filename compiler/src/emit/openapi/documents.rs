@@ -2,6 +2,7 @@
 //! extensions) and the full internal API.
 
 use super::*;
+use crate::model::IdentityProvider;
 
 pub(super) fn info(model: &Model, what: &str) -> oa::Info {
     oa::Info {
@@ -28,6 +29,9 @@ pub fn gateway_openapi3(model: &Model) -> oa::OpenAPI {
             extensions: IndexMap::new(),
         }),
     );
+    for p in &model.gateway.identity {
+        schemes.insert(p.scheme.clone(), ReferenceOr::Item(gateway_jwt_scheme(p)));
+    }
     let mut extensions = IndexMap::new();
     let mut management = serde_json::json!({
         "backends": {
@@ -62,7 +66,9 @@ pub fn gateway_openapi3(model: &Model) -> oa::OpenAPI {
         openapi: "3.0.3".into(),
         info: info(
             model,
-            if model.gateway.cors.is_some() {
+            if model.public_endpoints().any(|e| !e.access.api_key) {
+                "The public routes, served through Google API Gateway; each operation needs the credentials its `security` names (an API key, a user token or both)."
+            } else if model.gateway.cors.is_some() {
                 "The public routes, served through Google API Gateway; every operation needs an API key, except the CORS preflights (OPTIONS)."
             } else {
                 "The public routes, served through Google API Gateway; every operation needs an API key."
@@ -80,9 +86,65 @@ pub fn gateway_openapi3(model: &Model) -> oa::OpenAPI {
     }
 }
 
+/// A provider's security scheme in API Gateway's 3.x dialect: an OAuth 2 scheme
+/// (whose flow API Gateway ignores) with `x-google-auth` naming the issuer, its keys
+/// and the accepted audiences. The token travels as `Authorization: Bearer …`, the
+/// default location, so no `jwtLocations`.
+fn gateway_jwt_scheme(p: &IdentityProvider) -> oa::SecurityScheme {
+    let mut extensions = IndexMap::new();
+    extensions.insert(
+        "x-google-auth".to_string(),
+        serde_json::json!({
+            "issuer": p.issuer,
+            "jwksUri": p.jwks_uri,
+            "audiences": p.audiences,
+        }),
+    );
+    oa::SecurityScheme::OAuth2 {
+        flows: oa::OAuth2Flows {
+            implicit: Some(oa::ImplicitOAuth2Flow {
+                authorization_url: String::new(),
+                refresh_url: None,
+                scopes: IndexMap::new(),
+                extensions: IndexMap::new(),
+            }),
+            ..Default::default()
+        },
+        description: Some(user_token_description(p)),
+        extensions,
+    }
+}
+
+/// What a provider's scheme says in both documents.
+fn user_token_description(p: &IdentityProvider) -> String {
+    format!(
+        "A user token (JWT) issued by {}, sent as `Authorization: Bearer <token>`; API Gateway checks its signature, issuer, audience and expiry.",
+        p.issuer
+    )
+}
+
 /// The full internal API the backend serves, in OpenAPI 3.0.3.
 pub fn internal_openapi3(model: &Model) -> oa::OpenAPI {
     let sel = Selection::all(model);
+    // The user tokens public routes take, as bearer schemes: the backend does not
+    // check them (API Gateway does), the document says what a caller sends.
+    let mut schemes = IndexMap::new();
+    if model.takes_user_tokens() {
+        for p in &model.gateway.identity {
+            schemes.insert(
+                p.scheme.clone(),
+                ReferenceOr::Item(oa::SecurityScheme::HTTP {
+                    scheme: "bearer".into(),
+                    bearer_format: Some("JWT".into()),
+                    description: Some(format!(
+                        "{} The backend itself does not check it.",
+                        user_token_description(p)
+                    )),
+                    extensions: IndexMap::new(),
+                }),
+            );
+        }
+    }
     oa::OpenAPI {
         openapi: "3.0.3".into(),
         info: info(
@@ -92,6 +154,7 @@ pub fn internal_openapi3(model: &Model) -> oa::OpenAPI {
         paths: paths3(model, &sel, false),
         components: Some(oa::Components {
             schemas: components_for(model, &sel),
+            security_schemes: schemes,
             ..Default::default()
         }),
         ..Default::default()

@@ -36,8 +36,8 @@ pub use swagger2::{Node, gateway_swagger2};
 
 use super::{CommentSyntax, EmittedFile};
 use crate::model::{
-    Exposure, Field, FieldType, HttpMethod, JsonMember, Model, OpenApiDialect, Operation, Resource,
-    Route, RouteKind, Shape,
+    Access, Credential, Exposure, Field, FieldType, HttpMethod, JsonMember, Model, OpenApiDialect,
+    Operation, Resource, Route, RouteKind, Shape,
 };
 use indexmap::IndexMap;
 use openapiv3 as oa;

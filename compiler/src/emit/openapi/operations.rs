@@ -159,9 +159,7 @@ pub(super) fn operation3(
         response(desc, schema.map(|s| schema_ref(&s))),
     );
     op.responses.default = Some(response("Error.", Some(schema_ref(ERROR_SCHEMA))));
-    if secured {
-        op.security = Some(vec![api_key_requirement()]);
-    }
+    op.security = security_for(model, &route.access, route.exposure, secured);
     op
 }
 
@@ -230,9 +228,7 @@ pub(super) fn custom_operation3(model: &Model, op: &Operation, secured: bool) ->
         response(desc, schema.map(|s| schema_ref(&s))),
     );
     out.responses.default = Some(response("Error.", Some(schema_ref(ERROR_SCHEMA))));
-    if secured {
-        out.security = Some(vec![api_key_requirement()]);
-    }
+    out.security = security_for(model, &op.access, op.exposure, secured);
     out
 }
 
@@ -290,6 +286,77 @@ pub fn preflight_operation_id(operation_id: &str) -> String {
         first.map(String::from).unwrap_or_default(),
         chars.as_str()
     )
+}
+
+/// An operation's `security`: in the gateway document (`secured`), every credential
+/// of its [`Access`] by scheme; in the backend's document, the user tokens only (as
+/// bearer schemes), on public operations that take one; otherwise none.
+pub(super) fn security_for(
+    model: &Model,
+    access: &Access,
+    exposure: Exposure,
+    secured: bool,
+) -> Option<Vec<oa::SecurityRequirement>> {
+    if secured {
+        return Some(requirements(model, access, true));
+    }
+    if exposure == Exposure::Public && access.needs_user_token() {
+        return Some(requirements(model, access, false));
+    }
+    None
+}
+
+/// The security requirements of an [`Access`]: alternatives, each naming its schemes
+/// (the API key's only when `with_key`).
+pub(super) fn requirements(
+    model: &Model,
+    access: &Access,
+    with_key: bool,
+) -> Vec<oa::SecurityRequirement> {
+    let mut out: Vec<oa::SecurityRequirement> = Vec::new();
+    for alternative in access.requirements() {
+        let mut req = IndexMap::new();
+        for credential in alternative {
+            match credential {
+                Credential::ApiKey if with_key => {
+                    req.insert(API_KEY_SCHEME.to_string(), Vec::new());
+                }
+                Credential::ApiKey => {}
+                Credential::UserToken(name) => {
+                    req.insert(model.gateway.provider(name).scheme.clone(), Vec::new());
+                }
+            }
+        }
+        if !req.is_empty() && !out.contains(&req) {
+            out.push(req);
+        }
+    }
+    out
+}
+
+/// The CORS preflight of a path, saying which request headers pages may send when
+/// some public route takes a user token (in `Authorization`).
+pub(super) fn preflight_for(
+    model: &Model,
+    tag: &str,
+    path: &str,
+    operation_id: &str,
+) -> oa::Operation {
+    let mut op = preflight_operation(tag, path, operation_id);
+    if let Some(cors) = &model.gateway.cors
+        && model.takes_user_tokens()
+    {
+        op.description = Some(format!(
+            "{} Pages may send the request headers {}.",
+            op.description.unwrap_or_default(),
+            cors.allowed_headers
+                .iter()
+                .map(|h| format!("`{h}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    op
 }
 
 pub(super) fn api_key_requirement() -> oa::SecurityRequirement {
@@ -361,7 +428,8 @@ pub(super) fn paths3(model: &Model, sel: &Selection<'_>, secured: bool) -> oa::P
             );
         }
         if secured && model.gateway.cors.is_some() && item.options.is_none() {
-            item.options = Some(preflight_operation(
+            item.options = Some(preflight_for(
+                model,
                 &resource.plural.snake,
                 &route.path,
                 &route.operation_id,
@@ -384,7 +452,8 @@ pub(super) fn paths3(model: &Model, sel: &Selection<'_>, secured: bool) -> oa::P
             );
         }
         if secured && model.gateway.cors.is_some() && item.options.is_none() {
-            item.options = Some(preflight_operation(
+            item.options = Some(preflight_for(
+                model,
                 "operations",
                 &op.path,
                 &op.operation_id,

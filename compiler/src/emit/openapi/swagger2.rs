@@ -328,6 +328,32 @@ pub(super) fn security2(reqs: &[oa::SecurityRequirement]) -> Node {
     )
 }
 
+/// `securityDefinitions`: the API key, then one OAuth 2 definition per identity
+/// provider with API Gateway's `x-google-issuer`, `x-google-jwks_uri` and
+/// `x-google-audiences` (one comma-separated string).
+fn security_definitions2(model: &Model) -> Node {
+    let mut defs = Node::map().with(
+        API_KEY_SCHEME,
+        Node::map()
+            .with("type", Node::str("apiKey"))
+            .with("name", Node::str(model.gateway.api_key_header.clone()))
+            .with("in", Node::str("header")),
+    );
+    for p in &model.gateway.identity {
+        defs.set(
+            &p.scheme,
+            Node::map()
+                .with("type", Node::str("oauth2"))
+                .with("flow", Node::str("implicit"))
+                .with("authorizationUrl", Node::str(""))
+                .with("x-google-issuer", Node::str(p.issuer.clone()))
+                .with("x-google-jwks_uri", Node::str(p.jwks_uri.clone()))
+                .with("x-google-audiences", Node::str(p.audiences.join(","))),
+        );
+    }
+    defs
+}
+
 /// The gateway document in Swagger 2.0, translated from the 3.0 one so both dialects
 /// list the same operations with the same schemas.
 pub fn gateway_swagger2(model: &Model) -> Node {
@@ -356,16 +382,7 @@ pub fn gateway_swagger2(model: &Model) -> Node {
                 .with("deadline", Node::Float(model.gateway.deadline_seconds))
                 .with("protocol", Node::str("http/1.1")),
         )
-        .with(
-            "securityDefinitions",
-            Node::map().with(
-                API_KEY_SCHEME,
-                Node::map()
-                    .with("type", Node::str("apiKey"))
-                    .with("name", Node::str(model.gateway.api_key_header.clone()))
-                    .with("in", Node::str("header")),
-            ),
-        )
+        .with("securityDefinitions", security_definitions2(model))
         .with("security", security2(&[api_key_requirement()]));
     if let Some(quota) = &model.gateway.quota {
         doc.set(

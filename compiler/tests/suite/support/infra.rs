@@ -42,6 +42,23 @@ cors = { allowed_origins = [\"https://shop.example.com\", \"http://localhost:517
 consumers = [\"web\", \"partner-a\"]
 quota = { requests_per_minute = 600, costs = { listProducts = 2 } }";
 
+/// Sign-in: two identity providers, CORS, and routes asking for the API key and a
+/// Firebase user, a user of either provider, and a Firebase user alone.
+pub const IDENTITY: &str = "openapi = \"3.0\"
+cors = { allowed_origins = [\"https://shop.example.com\"] }
+
+[gateway.identity.firebase]
+issuer = \"https://securetoken.google.com/acme-shop\"
+jwks_uri = \"https://www.googleapis.com/service_accounts/v1/metadata/x509/securetoken@system.gserviceaccount.com\"
+audiences = [\"acme-shop\"]
+
+[gateway.identity.google]
+issuer = \"https://accounts.google.com\"
+jwks_uri = \"https://www.googleapis.com/oauth2/v3/certs\"
+audiences = [\"1234567890-web.apps.googleusercontent.com\", \"1234567890-ios.apps.googleusercontent.com\"]";
+const IDENTITY_ROUTES: &str = "routes = { list = \"public\", get = { exposure = \"public\", auth = [\"api_key\", \"firebase\"] }, create = { exposure = \"public\", auth = [[\"firebase\"], [\"google\"]] } }";
+const NESTED_ROUTES: &str = "routes = { list = \"internal\", create = \"internal\" }";
+
 /// The reference spec and variants covering every infrastructure switch.
 pub fn variants() -> Vec<Variant> {
     let shop = shop_src();
@@ -142,6 +159,33 @@ pub fn variants() -> Vec<Variant> {
                     OPENAPI_30,
                     &PUBLIC_API.replace("openapi = \"3.0\"", "openapi = \"2.0\""),
                 )],
+            ),
+        },
+        Variant {
+            name: "identity",
+            src: edit(
+                &shop,
+                &[
+                    (OPENAPI_30, IDENTITY),
+                    (PRODUCT_ROUTES, IDENTITY_ROUTES),
+                    (
+                        NESTED_ROUTES,
+                        "routes = { list = { exposure = \"public\", auth = \"firebase\" }, create = \"internal\" }",
+                    ),
+                ],
+            ),
+        },
+        Variant {
+            name: "identity-swagger2",
+            src: edit(
+                &shop,
+                &[
+                    (
+                        OPENAPI_30,
+                        &IDENTITY.replace("openapi = \"3.0\"", "openapi = \"2.0\""),
+                    ),
+                    (PRODUCT_ROUTES, IDENTITY_ROUTES),
+                ],
             ),
         },
     ]
