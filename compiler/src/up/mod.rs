@@ -51,6 +51,11 @@ pub struct UpArgs {
     /// specs/shop.seed.json.
     #[arg(long)]
     pub seed: Option<PathBuf>,
+    /// Signing keys of an identity provider as a local JWKS file, instead of the
+    /// provider's `jwks_uri` (repeatable; PROVIDER is the name under
+    /// `[gateway.identity]`): for development and tests with tokens you sign yourself.
+    #[arg(long = "jwks", value_name = "PROVIDER=FILE")]
+    pub jwks: Vec<String>,
 }
 
 /// Runs `shopgen up`: on success the runner takes over this process, so this returns
@@ -80,6 +85,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
+    let jwks = local_jwks(&args.jwks, model)?;
     // Before the build, so a busy port is reported at once; `0` becomes a free port.
     let ports = shopgen_up_stack::claim(Ports {
         gateway: args.gateway_port,
@@ -132,6 +138,42 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             .collect(),
         example_path,
         seed,
+        jwks,
     };
     runner::hand_over(&built.runner, &stack)
+}
+
+/// `--jwks PROVIDER=FILE`: the gateway document's scheme of each named provider →
+/// the file's absolute path. An unknown provider or a missing file is an error before
+/// anything starts.
+fn local_jwks(
+    flags: &[String],
+    model: &shopgen::model::Model,
+) -> anyhow::Result<std::collections::BTreeMap<String, PathBuf>> {
+    let mut out = std::collections::BTreeMap::new();
+    for flag in flags {
+        let Some((name, file)) = flag.split_once('=') else {
+            anyhow::bail!("--jwks {flag}: write PROVIDER=FILE");
+        };
+        let Some(provider) = model.gateway.identity.iter().find(|p| p.name == name) else {
+            let known: Vec<&str> = model
+                .gateway
+                .identity
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect();
+            anyhow::bail!(
+                "--jwks {flag}: the spec has no identity provider `{name}` (it has: {})",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            );
+        };
+        let path = std::fs::canonicalize(file)
+            .with_context(|| format!("--jwks {flag}: cannot read {file}"))?;
+        out.insert(provider.scheme.clone(), path);
+    }
+    Ok(out)
 }

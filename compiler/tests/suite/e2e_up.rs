@@ -383,6 +383,37 @@ fn busy_ports_are_named_with_their_flag() {
     drop(busy);
 }
 
+#[test]
+fn a_local_jwks_must_name_a_provider_of_the_spec_and_a_file() {
+    let out = shopgen([
+        "up",
+        "specs/shop.toml",
+        "--api-key",
+        "k",
+        "--jwks",
+        "firebase=keys.json",
+    ])
+    .run();
+    assert!(!out.success(), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("the spec has no identity provider `firebase` (it has: none)"),
+        "{}",
+        out.stderr
+    );
+    let out = shopgen([
+        "up",
+        "specs/shop.toml",
+        "--api-key",
+        "k",
+        "--jwks",
+        "firebase",
+    ])
+    .run();
+    assert!(!out.success());
+    assert!(out.stderr.contains("write PROVIDER=FILE"), "{}", out.stderr);
+}
+
 /// The reference spec under another name (`grocer`: crates `grocer-backend` and
 /// `grocer-relay`, so its binaries never overwrite the reference ones in the shared
 /// target folder).

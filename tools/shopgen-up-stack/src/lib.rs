@@ -32,7 +32,7 @@
 mod ports;
 mod seed;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -41,7 +41,7 @@ pub use ports::{PortError, Ports, Role, bind_loopback, claim};
 pub use seed::{Batch, Create, Record, Seed};
 
 /// The version of the [`Stack`] format; raised on any change to its JSON.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 
 /// The stack the runner starts, as the `shopgen` command derives it from the spec,
 /// its flags and the `cargo build` it ran.
@@ -75,6 +75,9 @@ pub struct Stack {
     /// Records to create through the internal API after start (into an empty
     /// database only).
     pub seed: Option<Seed>,
+    /// Local JWKS files that replace identity providers' `jwks_uri`, by the gateway
+    /// document's security scheme name (`shopgen up --jwks PROVIDER=FILE`).
+    pub jwks: BTreeMap<String, PathBuf>,
 }
 
 /// Why a stack could not be read.
@@ -153,6 +156,10 @@ mod tests {
                     }],
                 }],
             }),
+            jwks: BTreeMap::from([(
+                "firebase".to_string(),
+                PathBuf::from("/work/keys/jwks.json"),
+            )]),
         }
     }
 

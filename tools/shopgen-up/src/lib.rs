@@ -33,7 +33,7 @@ use anyhow::{Context, bail};
 use tokio::net::TcpListener;
 
 use shopgen_facts::{backend::env as backend, relay::env as relay};
-use shopgen_gateway_local::{Gateway, GatewayConfig, GatewayDocument};
+use shopgen_gateway_local::{Gateway, GatewayConfig, GatewayDocument, JwksSource};
 use shopgen_up_stack::{Ports, Role, bind_loopback};
 
 use http::Http;
@@ -88,8 +88,20 @@ async fn up(stack: Stack) -> anyhow::Result<ExitCode> {
                 deadline_override: None,
                 access_log: Some(Arc::new(|line| println!("{:>7} | {line}", "gateway"))),
             };
-            let gateway = Gateway::new(&gateway_doc, config)
+            let mut gateway = Gateway::new(&gateway_doc, config)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", gateway_doc_path.display()))?;
+            if !stack.jwks.is_empty() {
+                // `shopgen up --jwks PROVIDER=FILE`: the provider's keys from a local
+                // file instead of its `jwks_uri`.
+                let files: std::collections::BTreeMap<String, JwksSource> = stack
+                    .jwks
+                    .iter()
+                    .map(|(scheme, path)| (scheme.clone(), JwksSource::File(path.clone())))
+                    .collect();
+                gateway = gateway
+                    .with_jwks_override(&files)
+                    .map_err(|e| anyhow::anyhow!("--jwks: {e}"))?;
+            }
             supervise(
                 &stack,
                 &ports,
