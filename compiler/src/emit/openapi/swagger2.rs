@@ -330,7 +330,8 @@ pub(super) fn security2(reqs: &[oa::SecurityRequirement]) -> Node {
 
 /// `securityDefinitions`: the API key, then one OAuth 2 definition per identity
 /// provider with API Gateway's `x-google-issuer`, `x-google-jwks_uri` and
-/// `x-google-audiences` (one comma-separated string).
+/// `x-google-audiences` (one comma-separated string), and the empty `scopes` the
+/// Swagger 2.0 schema requires.
 fn security_definitions2(model: &Model) -> Node {
     let mut defs = Node::map().with(
         API_KEY_SCHEME,
@@ -346,6 +347,10 @@ fn security_definitions2(model: &Model) -> Node {
                 .with("type", Node::str("oauth2"))
                 .with("flow", Node::str("implicit"))
                 .with("authorizationUrl", Node::str(""))
+                // Swagger 2.0 requires `scopes` on an OAuth 2 definition (its JSON
+                // schema's `oauth2ImplicitSecurity`); API Gateway's samples leave it
+                // out and it checks none, so it is empty.
+                .with("scopes", Node::map())
                 .with("x-google-issuer", Node::str(p.issuer.clone()))
                 .with("x-google-jwks_uri", Node::str(p.jwks_uri.clone()))
                 .with("x-google-audiences", Node::str(p.audiences.join(","))),
