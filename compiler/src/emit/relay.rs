@@ -1,7 +1,8 @@
 //! Emit: the relay crate (`relay/`), the bridge from API Gateway into the VPC.
 //!
 //! The spec-specific part of the relay is one table: the public routes (method, path
-//! template, operation id), the relay's allowlist. Everything else (the proxy engine,
+//! template, operation id, and `.user_token()` on those whose callers present a user
+//! token), the relay's allowlist. Everything else (the proxy engine,
 //! settings, logging) lives in the crate `shopgen-relay-runtime`
 //! (`runtime/shopgen-relay-runtime`).
 
@@ -44,7 +45,11 @@ fn main_rs(model: &Model) -> EmittedFile {
         .map(|route| {
             let method = method(route.method);
             let (path, operation_id) = (route.path, route.operation_id);
-            quote!(PublicRoute::new(#method, #path, #operation_id))
+            if route.access.needs_user_token() {
+                quote!(PublicRoute::new(#method, #path, #operation_id).user_token())
+            } else {
+                quote!(PublicRoute::new(#method, #path, #operation_id))
+            }
         })
         .collect();
     let imports = if routes.is_empty() {
@@ -52,10 +57,19 @@ fn main_rs(model: &Model) -> EmittedFile {
     } else {
         quote!({ Method, PublicRoute })
     };
-    let table_doc = doc(
-        "The spec's public routes: the only requests this relay forwards. API Gateway's\n\
-         document (`openapi/gateway.yaml`) lists the same operations.",
-    );
+    let table_doc = if model.takes_user_tokens() {
+        doc(
+            "The spec's public routes: the only requests this relay forwards. API Gateway's\n\
+             document (`openapi/gateway.yaml`) lists the same operations. On a route marked\n\
+             `.user_token()` the relay requires the one user token the gateway verified, in\n\
+             `X-Forwarded-Authorization`, and forwards it; every other route drops it.",
+        )
+    } else {
+        doc(
+            "The spec's public routes: the only requests this relay forwards. API Gateway's\n\
+             document (`openapi/gateway.yaml`) lists the same operations.",
+        )
+    };
     let name = &model.service.names.derived.cloud_run_service;
     let body = rust_file(
         &format!(

@@ -1,7 +1,7 @@
 //! What must agree across artifacts, for every variant (both egress modes, both
 //! gateway dialects): the gateway's operations = the model's public routes = the
 //! relay's allowlist (`PUBLIC_ROUTES` in the generated relay) = public routes the
-//! backend serves; Service targetPort = container port = `PORT` = `EXPOSE`; the one
+//! backend serves; the relay's user-token routes = the model's; Service targetPort = container port = `PORT` = `EXPOSE`; the one
 //! reserved address feeds the Service annotation and the relay's `UPSTREAM_URL`; the
 //! API-key header is the same everywhere; image names agree; names fit every limit.
 
@@ -40,6 +40,11 @@ fn gateway_ops(files: &[GeneratedFile]) -> BTreeSet<Op> {
 /// `PublicRoute::new(Method::Get, "/products", "listProducts")` entries of the
 /// generated relay.
 fn relay_allowlist(files: &[GeneratedFile]) -> BTreeSet<Op> {
+    relay_routes(files).into_iter().map(|(op, _)| op).collect()
+}
+
+/// The generated relay's routes, each with whether it is marked `.user_token()`.
+fn relay_routes(files: &[GeneratedFile]) -> BTreeSet<(Op, bool)> {
     let main = body(files, "relay/src/main.rs");
     let table = main
         .split("PUBLIC_ROUTES")
@@ -55,9 +60,47 @@ fn relay_allowlist(files: &[GeneratedFile]) -> BTreeSet<Op> {
             .expect("Method::X")
             .to_uppercase();
         let unquote = |s: &str| s.trim_matches('"').to_string();
-        out.insert((method, unquote(parts[1]), unquote(parts[2])));
+        let rest = &entry[entry.find(')').expect("closing paren") + 1..];
+        let user_token = match rest.trim_start() {
+            r if r.starts_with(".user_token()") => true,
+            r if r.starts_with(',') || r.is_empty() => false,
+            r => panic!("unexpected after a PublicRoute: {r:?}"),
+        };
+        out.insert(((method, unquote(parts[1]), unquote(parts[2])), user_token));
     }
     out
+}
+
+#[test]
+fn the_relay_marks_exactly_the_user_token_routes() {
+    let mut seen_token_routes = false;
+    for v in variants() {
+        let m = model(&v);
+        let files = files(&m);
+        let expected: BTreeSet<(Op, bool)> = m
+            .public_endpoints()
+            .map(|e| {
+                (
+                    (
+                        e.method.as_str().into(),
+                        e.path.to_string(),
+                        e.operation_id.to_string(),
+                    ),
+                    e.access.needs_user_token(),
+                )
+            })
+            .collect();
+        seen_token_routes |= expected.iter().any(|(_, t)| *t);
+        assert_eq!(relay_routes(&files), expected, "{}", v.name);
+        if !m.takes_user_tokens() {
+            assert!(
+                !body(&files, "relay/src/main.rs").contains("user_token"),
+                "{}",
+                v.name
+            );
+        }
+    }
+    assert!(seen_token_routes, "a variant has user-token routes");
 }
 
 fn model_public(m: &Model) -> BTreeSet<Op> {

@@ -25,12 +25,26 @@
 //!    before the route table says anything about the path.
 //! 4. **The route table** ([`RouteTable::classify`]): the health check; 404 for no
 //!    public route; 400 for an ambiguous path; 414 for a long one.
-//! 5. **The query's length**: over [`MAX_QUERY_BYTES`], 414.
-//! 6. **The declared body length**: a `Content-Length` over
+//! 5. **The user**, on a route that takes a user token
+//!    ([`PublicRoute::takes_user_token`]) only: API Gateway has verified the user's
+//!    token and passes it on in `X-Forwarded-Authorization` (its own token for the
+//!    relay takes `Authorization`), with the verified claims in
+//!    `X-Apigateway-Api-Userinfo`. More than one of either is refused (400
+//!    `duplicate_identity`): the gateway sends one, so a second is a client's, and the
+//!    backend must not have to choose. Then the request must carry a `Bearer`
+//!    credential in `X-Forwarded-Authorization` (the scheme in any case, a token68
+//!    value), else 401 `unauthenticated` (a token the gateway accepted from elsewhere,
+//!    `?access_token=` say, never reaches the backend, which verifies the user from
+//!    this header itself). The token is not verified here: that is the gateway's and
+//!    the backend's work; this step only makes sure the backend gets exactly one to
+//!    verify. What is forwarded of these headers, on this route and on others, is
+//!    [`crate::headers`]'s rule.
+//! 6. **The query's length**: over [`MAX_QUERY_BYTES`], 414.
+//! 7. **The declared body length**: a `Content-Length` over
 //!    [`RelayConfig::max_body_bytes`], 413 before a byte of it is read. (A chunked body
 //!    is counted as it streams, by each path.)
 //!
-//! Refusals from steps 5 and 6 name the matched route, so their answers carry the CORS
+//! Refusals from steps 5 to 7 name the matched route, so their answers carry the CORS
 //! headers a page needs to read them; the others do not.
 //!
 //! A fragment (`#…`) never belongs in a request target. hyper's parser drops it, and
@@ -40,7 +54,7 @@
 use crate::caller::verified_credential;
 use crate::config::RelayConfig;
 use crate::cors::{CorsPolicy, Preflight};
-use crate::headers::Fields;
+use crate::headers::{Fields, X_APIGATEWAY_API_USERINFO, X_FORWARDED_AUTHORIZATION};
 use crate::reply::Reject;
 use crate::route::{Method, PublicRoute, RouteTable, Verdict};
 
@@ -131,6 +145,15 @@ pub fn admit<F: Fields + ?Sized>(
         Verdict::Invalid(reason) => return Admission::reject(Reject::InvalidPath(reason)),
         Verdict::TooLong => return Admission::reject(Reject::UriTooLong),
     };
+    if route.takes_user_token()
+        && let Err((reject, detail)) = check_user(head.fields)
+    {
+        return Admission::Reject {
+            reject,
+            route: Some(route),
+            detail,
+        };
+    }
     if head.query.is_some_and(|q| q.len() > MAX_QUERY_BYTES) {
         return Admission::Reject {
             reject: Reject::UriTooLong,
@@ -146,6 +169,48 @@ pub fn admit<F: Fields + ?Sized>(
         };
     }
     Admission::Admit { route }
+}
+
+/// Step 5 (see the module docs): one `Bearer` credential in `X-Forwarded-Authorization`
+/// and at most one `X-Apigateway-Api-Userinfo`.
+fn check_user<F: Fields + ?Sized>(fields: &F) -> Result<(), (Reject, &'static str)> {
+    if fields.values(&X_FORWARDED_AUTHORIZATION).nth(1).is_some() {
+        return Err((
+            Reject::DuplicateIdentity,
+            "more than one x-forwarded-authorization",
+        ));
+    }
+    if fields.values(&X_APIGATEWAY_API_USERINFO).nth(1).is_some() {
+        return Err((
+            Reject::DuplicateIdentity,
+            "more than one x-apigateway-api-userinfo",
+        ));
+    }
+    match fields.first(&X_FORWARDED_AUTHORIZATION) {
+        None => Err((Reject::Unauthenticated, "no x-forwarded-authorization")),
+        Some(v) if !is_bearer_credential(v) => Err((
+            Reject::Unauthenticated,
+            "x-forwarded-authorization is not a bearer token",
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+/// Whether `v` is `Bearer <token68>` (RFC 6750 2.1; the scheme in any case, RFC 9110
+/// 11.1).
+fn is_bearer_credential(v: &[u8]) -> bool {
+    let Some((scheme, rest)) = v.split_at_checked(6) else {
+        return false;
+    };
+    if !scheme.eq_ignore_ascii_case(b"bearer") || rest.first() != Some(&b' ') {
+        return false;
+    }
+    let token = rest.trim_ascii_start();
+    let body_len = token.len() - token.iter().rev().take_while(|b| **b == b'=').count();
+    body_len > 0
+        && token[..body_len]
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(b))
 }
 
 /// The answer to an `OPTIONS` request when its path is a public one.
@@ -201,6 +266,7 @@ mod tests {
         PublicRoute::new(Method::Get, "/products", "listProducts"),
         PublicRoute::new(Method::Get, "/products/{id}", "getProduct"),
         PublicRoute::new(Method::Post, "/products/{id}/reviews", "createReview"),
+        PublicRoute::new(Method::Get, "/account", "getAccount").user_token(),
     ];
 
     const GATEWAY: &str = "gateway@p.iam.gserviceaccount.com";
@@ -307,6 +373,12 @@ mod tests {
         let at_limit = format!("{gw}\nContent-Length: 100");
         let over_limit = format!("{gw}\nContent-Length: 101");
         let chunked = format!("{gw}\nTransfer-Encoding: chunked");
+        let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+        let user = |lines: &str| leak(format!("{gw}\n{lines}"));
+        const XFA: &str = "X-Forwarded-Authorization: Bearer eyJhbGciOi.eyJzdWIi.c2ln";
+        const INFO: &str = "X-Apigateway-Api-Userinfo: eyJzdWIiOiJ1MSJ9";
+        let signed_in = user(&format!("{XFA}\n{INFO}"));
+        let long_account_query = format!("/account?q={}", "q".repeat(MAX_QUERY_BYTES + 1));
         let cases: Vec<(&str, String, &str, Want)> = vec![
             // Preflights: answered whoever calls.
             (
@@ -535,6 +607,118 @@ mod tests {
                 "/products/1/reviews".into(),
                 &chunked,
                 Want::Admit("createReview"),
+            ),
+            // The user, on a route that takes a user token.
+            (
+                "GET",
+                "/account".into(),
+                signed_in,
+                Want::Admit("getAccount"),
+            ),
+            (
+                "GET",
+                "/account".into(),
+                user(XFA),
+                Want::Admit("getAccount"),
+            ),
+            (
+                "GET",
+                "/account".into(),
+                user("x-forwarded-authorization: bEaReR  abc-._~+/xyz=="),
+                Want::Admit("getAccount"),
+            ),
+            (
+                "GET",
+                "/account".into(),
+                &gw,
+                Want::Reject("unauthenticated", true),
+            ),
+            (
+                "GET",
+                "/account".into(),
+                user(INFO),
+                Want::Reject("unauthenticated", true),
+            ),
+            (
+                "GET",
+                "/account".into(),
+                leak(format!(
+                    "Authorization: Bearer user-token\nX-Serverless-Authorization: {}",
+                    verified_token(GATEWAY)
+                )),
+                Want::Reject("unauthenticated", true),
+            ),
+            (
+                "GET",
+                "/account".into(),
+                user("X-Forwarded-Authorization: Basic dXNlcjpwdw=="),
+                Want::Reject("unauthenticated", true),
+            ),
+            (
+                "GET",
+                "/account".into(),
+                user("X-Forwarded-Authorization: Bearer"),
+                Want::Reject("unauthenticated", true),
+            ),
+            (
+                "GET",
+                "/account".into(),
+                user("X-Forwarded-Authorization: Bearer ="),
+                Want::Reject("unauthenticated", true),
+            ),
+            (
+                "GET",
+                "/account".into(),
+                user("X-Forwarded-Authorization: Bearer a, Bearer b"),
+                Want::Reject("unauthenticated", true),
+            ),
+            (
+                "GET",
+                "/account".into(),
+                user(leak(format!(
+                    "{XFA}\nX-Forwarded-Authorization: Bearer other"
+                ))),
+                Want::Reject("duplicate_identity", true),
+            ),
+            (
+                "GET",
+                "/account".into(),
+                user("X-Forwarded-Authorization: Bearer a\nX-Forwarded-Authorization:"),
+                Want::Reject("duplicate_identity", true),
+            ),
+            (
+                "GET",
+                "/account".into(),
+                user(leak(format!(
+                    "{XFA}\n{INFO}\nX-APIGATEWAY-API-USERINFO: e30"
+                ))),
+                Want::Reject("duplicate_identity", true),
+            ),
+            (
+                "GET",
+                "/account".into(),
+                user(leak(format!("{INFO}\n{INFO}"))),
+                Want::Reject("duplicate_identity", true),
+            ),
+            // The caller comes first; the user before the limits.
+            (
+                "GET",
+                "/account".into(),
+                leak(format!("{XFA}\n{INFO}")),
+                Want::Reject("forbidden", false),
+            ),
+            (
+                "GET",
+                long_account_query,
+                &gw,
+                Want::Reject("unauthenticated", true),
+            ),
+            // Other routes do not read the identity headers (the paths drop them).
+            (
+                "GET",
+                "/products/1".into(),
+                user(leak(format!("{XFA}\n{XFA}\n{INFO}\n{INFO}"))),
+                Want::Admit("getProduct"),
             ),
         ];
         let config = config();

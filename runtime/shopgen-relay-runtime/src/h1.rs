@@ -91,6 +91,8 @@ pub enum Kind {
     Origin,
     /// `Date`.
     Date,
+    /// One of the identity headers (see [`crate::headers::IDENTITY_HEADERS`]).
+    Identity,
     /// Anything else.
     Other,
 }
@@ -118,6 +120,7 @@ impl Kind {
             17 if is("x-forwarded-proto") => Kind::ForwardedProto,
             26 if is("x-serverless-authorization") => Kind::ServerlessAuthorization,
             n if n > 6 && name[..6].eq_ignore_ascii_case(b"proxy-") => Kind::HopByHop,
+            _ if crate::headers::is_identity_header(name) => Kind::Identity,
             _ => Kind::Other,
         }
     }
@@ -154,7 +157,7 @@ impl crate::headers::Fields for HeadFields<'_> {
         let name = name.as_str().as_bytes();
         let kind = Kind::of(name);
         // A kind other than these stands for exactly one name.
-        let compare_names = matches!(kind, Kind::Other | Kind::HopByHop);
+        let compare_names = matches!(kind, Kind::Other | Kind::HopByHop | Kind::Identity);
         self.fields
             .iter()
             .filter(move |f| {

@@ -11,6 +11,17 @@
 //!   it), else `http`;
 //! * `X-Forwarded-Host`: kept when present, else the client's `Host`;
 //! * `X-Request-Id`: the request's id (see [`request_id`]);
+//! * the identity headers ([`IDENTITY_HEADERS`], [`forwards_identity_header`]): on a
+//!   route that takes a user token, the one `X-Forwarded-Authorization` (the user's
+//!   token, which API Gateway verified and moved there) and the one
+//!   `X-Apigateway-Api-Userinfo` (the verified claims) that admission let through are
+//!   forwarded; on every other route any copy of them is removed, since only the
+//!   gateway, on a token route, puts them there. The headers other Google front ends
+//!   use for a verified user (`X-Endpoint-Api-Userinfo` from Cloud Endpoints' ESP,
+//!   `X-Goog-Iap-Jwt-Assertion` and `X-Goog-Authenticated-User-Email` / `-Id` from
+//!   Identity-Aware Proxy) are removed on every route: API Gateway never sets them
+//!   towards the relay, so a copy is a client's, and a backend (or a library in it)
+//!   written for those front ends could take it for a user;
 //! * everything else is forwarded unchanged.
 //!
 //! Back to the client ([`prepare_response_headers`]): hop-by-hop headers removed,
@@ -31,6 +42,58 @@ static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+/// Where API Gateway puts the client's own `Authorization` (the user's token) when it
+/// calls the relay with its own.
+pub static X_FORWARDED_AUTHORIZATION: HeaderName =
+    HeaderName::from_static("x-forwarded-authorization");
+/// The claims of the user's token as API Gateway verified them (base64url JSON).
+pub static X_APIGATEWAY_API_USERINFO: HeaderName =
+    HeaderName::from_static("x-apigateway-api-userinfo");
+
+/// The request headers a backend could read as a user's identity, each with whether
+/// it is forwarded on a route that takes a user token (see the module docs). Every
+/// other route forwards none of them.
+pub static IDENTITY_HEADERS: [(HeaderName, bool); 6] = [
+    (HeaderName::from_static("x-forwarded-authorization"), true),
+    (HeaderName::from_static("x-apigateway-api-userinfo"), true),
+    (HeaderName::from_static("x-endpoint-api-userinfo"), false),
+    (HeaderName::from_static("x-goog-iap-jwt-assertion"), false),
+    (
+        HeaderName::from_static("x-goog-authenticated-user-email"),
+        false,
+    ),
+    (
+        HeaderName::from_static("x-goog-authenticated-user-id"),
+        false,
+    ),
+];
+
+/// Whether `name` (any case) is one of the [`IDENTITY_HEADERS`].
+pub fn is_identity_header(name: &[u8]) -> bool {
+    // All of them start with `x-` and are 23 to 31 bytes long: most names are not
+    // compared at all.
+    (23..=31).contains(&name.len())
+        && name[..2].eq_ignore_ascii_case(b"x-")
+        && IDENTITY_HEADERS
+            .iter()
+            .any(|(h, _)| name.eq_ignore_ascii_case(h.as_str().as_bytes()))
+}
+
+/// Whether the identity header `name` (any case) is forwarded on a route that takes a
+/// user token (`user_token`) or not; `None` when `name` is not an identity header. The
+/// one rule both HTTP paths apply (admission has already refused a token route's
+/// request with more than one copy of a forwarded one).
+pub fn forwards_identity_header(name: &[u8], user_token: bool) -> Option<bool> {
+    if !is_identity_header(name) {
+        return None;
+    }
+    Some(
+        user_token
+            && IDENTITY_HEADERS
+                .iter()
+                .any(|(h, fwd)| *fwd && name.eq_ignore_ascii_case(h.as_str().as_bytes())),
+    )
+}
 
 /// Longest incoming request id kept as is.
 pub const MAX_REQUEST_ID_LEN: usize = 128;
@@ -128,19 +191,26 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
         || name.as_str().starts_with("proxy-")
 }
 
-/// Rewrites a request's headers for the upstream (see the module docs).
+/// Rewrites a request's headers for the upstream (see the module docs); `user_token`
+/// when the request's route takes a user token.
 pub fn prepare_request_headers(
     headers: &mut HeaderMap,
     api_key_header: &HeaderName,
     upstream_host: &HeaderValue,
     peer: IpAddr,
     request_id: HeaderValue,
+    user_token: bool,
 ) {
     strip_hop_by_hop(headers);
     headers.remove(header::EXPECT);
     headers.remove(header::AUTHORIZATION);
     headers.remove(&X_SERVERLESS_AUTHORIZATION);
     headers.remove(api_key_header);
+    for (name, _) in &IDENTITY_HEADERS {
+        if forwards_identity_header(name.as_str().as_bytes(), user_token) == Some(false) {
+            headers.remove(name);
+        }
+    }
 
     let client_host = headers.insert(header::HOST, upstream_host.clone());
     if !headers.contains_key(&X_FORWARDED_HOST)

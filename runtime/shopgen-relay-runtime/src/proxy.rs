@@ -186,6 +186,7 @@ impl Relay {
             self.config.upstream.host_header(),
             peer.ip(),
             request_id.clone(),
+            route.takes_user_token(),
         );
         parts.version = Version::HTTP_11;
         parts.extensions = hyper::http::Extensions::new();

@@ -7,6 +7,8 @@
 //! |--------|---------------------|------|
 //! | 400    | `invalid_path`      | a path servers could read in different ways (see `route`), or a target with a character URLs always escape (see `admission`) |
 //! | 400    | `bad_request`       | a malformed or ambiguous request head or body (see `h1`), or the client's body stream failed |
+//! | 400    | `duplicate_identity` | a request on a route that takes a user token with more than one `X-Forwarded-Authorization` or `X-Apigateway-Api-Userinfo` (see `admission`) |
+//! | 401    | `unauthenticated`   | a request on a route that takes a user token without a `Bearer` token in `X-Forwarded-Authorization` (see `admission`); with `WWW-Authenticate: Bearer` |
 //! | 403    | `cors_rejected`     | a CORS preflight the policy refuses (see `cors`) |
 //! | 403    | `forbidden`         | the verified caller is not API Gateway's account (see `caller`) |
 //! | 404    | `not_found`         | no public route matches the method and path |
@@ -34,6 +36,10 @@ pub enum Reject {
     Malformed(&'static str),
     /// 431 `header_too_large`.
     HeaderTooLarge,
+    /// 401 `unauthenticated`: no user token on a route that takes one.
+    Unauthenticated,
+    /// 400 `duplicate_identity`: more than one copy of an identity header.
+    DuplicateIdentity,
     /// 403 `forbidden`.
     Forbidden,
     /// 404 `not_found`.
@@ -52,9 +58,11 @@ impl Reject {
     /// The status code.
     pub fn status(self) -> StatusCode {
         match self {
-            Reject::InvalidPath(_) | Reject::BadRequest | Reject::Malformed(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            Reject::InvalidPath(_)
+            | Reject::BadRequest
+            | Reject::Malformed(_)
+            | Reject::DuplicateIdentity => StatusCode::BAD_REQUEST,
+            Reject::Unauthenticated => StatusCode::UNAUTHORIZED,
             Reject::HeaderTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Reject::Forbidden => StatusCode::FORBIDDEN,
             Reject::NotFound => StatusCode::NOT_FOUND,
@@ -71,6 +79,8 @@ impl Reject {
             Reject::InvalidPath(_) => "invalid_path",
             Reject::BadRequest | Reject::Malformed(_) => "bad_request",
             Reject::HeaderTooLarge => "header_too_large",
+            Reject::Unauthenticated => "unauthenticated",
+            Reject::DuplicateIdentity => "duplicate_identity",
             Reject::Forbidden => "forbidden",
             Reject::NotFound => "not_found",
             Reject::PayloadTooLarge => "payload_too_large",
@@ -85,6 +95,12 @@ impl Reject {
         match self {
             Reject::InvalidPath(reason) | Reject::Malformed(reason) => reason,
             Reject::HeaderTooLarge => "the request head is too large",
+            Reject::Unauthenticated => {
+                "this route needs a signed-in user: no user token reached the relay in X-Forwarded-Authorization"
+            }
+            Reject::DuplicateIdentity => {
+                "the request has more than one X-Forwarded-Authorization or X-Apigateway-Api-Userinfo header"
+            }
             Reject::BadRequest => "the request body could not be read",
             Reject::Forbidden => "only the API's gateway may call this service",
             Reject::NotFound => "no public route matches this method and path",
@@ -104,6 +120,12 @@ impl Reject {
         push_json_str(&mut s, self.message());
         s.push_str("}}");
         s
+    }
+
+    /// The `WWW-Authenticate` challenge the answer carries (a 401 must have one, RFC
+    /// 9110 15.5.2), if any.
+    pub fn challenge(self) -> Option<&'static str> {
+        matches!(self, Reject::Unauthenticated).then_some("Bearer")
     }
 
     /// Whether answering this closes the connection (the rest of the request cannot be
@@ -127,6 +149,12 @@ impl Reject {
             ResponseBody::local(self.body())
         };
         let mut res = json_response(self.status(), body, request_id);
+        if let Some(challenge) = self.challenge() {
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+        }
         if self == Reject::PayloadTooLarge {
             res.headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));

@@ -86,12 +86,14 @@ impl fmt::Display for Method {
 }
 
 /// One operation the relay forwards: a method and a path template such as
-/// `/products/{id}`, with the spec's operation id for logs.
+/// `/products/{id}`, with the spec's operation id for logs, and whether its callers
+/// sign in with a user token ([`PublicRoute::user_token`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PublicRoute {
     method: Method,
     path_template: &'static str,
     operation_id: &'static str,
+    user_token: bool,
 }
 
 impl PublicRoute {
@@ -113,7 +115,22 @@ impl PublicRoute {
             method,
             path_template,
             operation_id,
+            user_token: false,
         }
+    }
+
+    /// The same route, whose callers present a user token: API Gateway verifies it and
+    /// passes it on in `X-Forwarded-Authorization`, which the relay then requires and
+    /// forwards (see `admission` and `headers`).
+    #[must_use]
+    pub const fn user_token(mut self) -> Self {
+        self.user_token = true;
+        self
+    }
+
+    /// Whether the route's callers present a user token (see [`PublicRoute::user_token`]).
+    pub const fn takes_user_token(&self) -> bool {
+        self.user_token
     }
 
     /// The route's method.

@@ -196,6 +196,9 @@ impl Conn {
             &self.rid,
             close,
         );
+        if let Some(challenge) = reject.challenge() {
+            push_field(&mut self.out, b"www-authenticate", challenge.as_bytes());
+        }
         if route.is_some()
             && let Some(cors) = &config.cors
         {

@@ -271,7 +271,8 @@ impl Conn {
 }
 
 /// Appends the fields of a head parsed from `buf` that are passed on. A field whose
-/// kind has a rule of its own (`by_kind` gives `Some`) is kept as that says; any other
+/// kind has a rule of its own (`by_kind`, given the kind and the name, gives `Some`) is
+/// kept as that says; any other
 /// is kept unless the head's `Connection` field names it (hop-by-hop, looked up only
 /// when `names_headers`) or `drop_name` drops it.
 fn push_passed_fields(
@@ -279,12 +280,12 @@ fn push_passed_fields(
     buf: &[u8],
     fields: &[Field],
     names_headers: bool,
-    by_kind: impl Fn(Kind) -> Option<bool>,
+    by_kind: impl Fn(Kind, &[u8]) -> Option<bool>,
     drop_name: impl Fn(&[u8]) -> bool,
 ) {
     for f in fields {
-        let keep = by_kind(f.kind).unwrap_or_else(|| {
-            let name = f.name.of(buf);
+        let name = f.name.of(buf);
+        let keep = by_kind(f.kind, name).unwrap_or_else(|| {
             let hop = names_headers && h1::named_by_connection(buf, fields, name);
             !hop && !drop_name(name)
         });

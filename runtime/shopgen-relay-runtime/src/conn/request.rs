@@ -186,6 +186,7 @@ impl Conn {
             config.upstream.host_header().as_bytes(),
             self.peer,
             &self.rid,
+            route.takes_user_token(),
         );
 
         // The body bytes already read go in the same write; the rest follows.
@@ -527,6 +528,7 @@ fn write_request_fields(
     upstream_host: &[u8],
     peer: SocketAddr,
     rid: &[u8],
+    user_token: bool,
 ) {
     let mut client_host: Option<&[u8]> = None;
     let mut has_forwarded_host = false;
@@ -552,7 +554,7 @@ fn write_request_fields(
         buf,
         fields,
         head.names_headers,
-        |kind| match kind {
+        |kind, name| match kind {
             Kind::TransferEncoding => Some(head.framing == Framing::Chunked),
             Kind::Connection
             | Kind::Upgrade
@@ -564,6 +566,11 @@ fn write_request_fields(
             | Kind::ForwardedFor
             | Kind::RequestId => Some(false),
             Kind::ForwardedProto => Some(proto_ok),
+            // Forwarded ones are still hop-by-hop when `Connection` names them.
+            Kind::Identity => match headers::forwards_identity_header(name, user_token) {
+                Some(false) => Some(false),
+                _ => None,
+            },
             _ => None,
         },
         |name| name.eq_ignore_ascii_case(api_key_header),

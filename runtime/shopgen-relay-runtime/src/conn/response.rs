@@ -117,7 +117,7 @@ impl Conn {
             &self.upbuf,
             &self.upfields,
             res.names_headers,
-            |kind| match kind {
+            |kind, _| match kind {
                 Kind::TransferEncoding
                 | Kind::Connection
                 | Kind::Upgrade

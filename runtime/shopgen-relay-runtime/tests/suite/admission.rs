@@ -10,11 +10,34 @@
 use crate::support::*;
 use shopgen_relay_runtime::AllowedInvokers;
 use shopgen_relay_runtime::CorsPolicy;
+use shopgen_relay_runtime::{Method, PublicRoute};
 
 const GATEWAY: &str = "shop-api-gateway@acme.iam.gserviceaccount.com";
 const SHOP: &str = "https://shop.example.com";
 /// The body limit the relay under test runs with.
 const LIMIT: usize = 64;
+
+/// The suite's routes and one whose callers sign in with a user token.
+static ROUTES: &[PublicRoute] = &[
+    PublicRoute::new(Method::Get, "/products", "listProducts"),
+    PublicRoute::new(Method::Get, "/products/{id}", "getProduct"),
+    PublicRoute::new(Method::Post, "/products/{id}/reviews", "createReview"),
+    PublicRoute::new(Method::Head, "/products", "headProducts"),
+    PublicRoute::new(Method::Get, "/account/orders", "listMyOrders").user_token(),
+];
+
+/// Headers the upstream may see only as a case expects: the identity headers, and the
+/// caller's tokens (never forwarded).
+const IDENTITY: &[&str] = &[
+    "authorization",
+    "x-serverless-authorization",
+    "x-forwarded-authorization",
+    "x-apigateway-api-userinfo",
+    "x-endpoint-api-userinfo",
+    "x-goog-iap-jwt-assertion",
+    "x-goog-authenticated-user-email",
+    "x-goog-authenticated-user-id",
+];
 
 /// How a request is put on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +86,8 @@ struct Case {
     headers: &'static [&'static str],
     body: &'static [u8],
     expect: Expect,
+    /// The [`IDENTITY`] headers the upstream receives when it is forwarded (in any order).
+    identity: &'static [(&'static str, &'static str)],
     /// Whether the answer carries `access-control-allow-origin`.
     cors: bool,
     /// hyper's parser, in front of the general path, refuses the request (a plain 400)
@@ -79,6 +104,7 @@ const fn case(name: &'static str, method: &'static str, target: &'static str) ->
         headers: &[],
         body: b"",
         expect: Expect::Answer(0, None),
+        identity: &[],
         cors: false,
         hyper_refuses: false,
     }
@@ -105,6 +131,10 @@ impl Case {
         self.expect = Expect::Answer(status, code);
         self
     }
+    const fn identity(mut self, identity: &'static [(&'static str, &'static str)]) -> Self {
+        self.identity = identity;
+        self
+    }
     const fn cors(mut self) -> Self {
         self.cors = true;
         self
@@ -117,6 +147,22 @@ impl Case {
 
 const ORIGIN: &str = "Origin: https://shop.example.com";
 const PREFLIGHT_GET: &[&str] = &[ORIGIN, "Access-Control-Request-Method: GET"];
+
+/// The user's token as API Gateway passes it on, and the verified claims.
+const USER: &str = "X-Forwarded-Authorization: Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1MSJ9.c2ln";
+const USER_TOKEN: (&str, &str) = (
+    "x-forwarded-authorization",
+    "Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1MSJ9.c2ln",
+);
+const USERINFO: &str = "X-Apigateway-Api-Userinfo: eyJzdWIiOiJ1MSJ9";
+const USER_CLAIMS: (&str, &str) = ("x-apigateway-api-userinfo", "eyJzdWIiOiJ1MSJ9");
+/// Identity headers of other Google front ends, which the relay never forwards.
+const OTHER_FRONT_ENDS: [&str; 4] = [
+    "X-Endpoint-Api-Userinfo: eyJzdWIiOiJhZG1pbiJ9",
+    "X-Goog-Iap-Jwt-Assertion: eyJhbGciOiJFUzI1NiJ9.e30.c2ln",
+    "X-Goog-Authenticated-User-Email: accounts.google.com:admin@example.com",
+    "X-Goog-Authenticated-User-Id: accounts.google.com:1",
+];
 
 fn cases() -> Vec<Case> {
     let long_path: &'static str = Box::leak(format!("/products/{}", "a".repeat(2100)).into());
@@ -267,6 +313,97 @@ fn cases() -> Vec<Case> {
             "/products?key=k&limit=5",
         )
         .forward("/products?limit=5"),
+        // A route that takes a user token: exactly one passed on by the gateway.
+        case("signed-in user", "GET", "/account/orders")
+            .headers(&[USER, USERINFO])
+            .forward("/account/orders")
+            .identity(&[USER_TOKEN, USER_CLAIMS]),
+        case("user token without claims", "GET", "/account/orders")
+            .headers(&[USER])
+            .forward("/account/orders")
+            .identity(&[USER_TOKEN]),
+        case("no user token", "GET", "/account/orders")
+            .headers(&[ORIGIN, USERINFO])
+            .answer(401, Some("unauthenticated"))
+            .cors(),
+        case("user token not bearer", "GET", "/account/orders")
+            .headers(&["X-Forwarded-Authorization: Basic dXNlcjpwdw=="])
+            .answer(401, Some("unauthenticated")),
+        case("two user tokens", "GET", "/account/orders")
+            .headers(&[
+                USER,
+                "X-Forwarded-Authorization: Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhZG1pbiJ9.c2ln",
+                USERINFO,
+            ])
+            .answer(400, Some("duplicate_identity")),
+        case("two sets of claims", "GET", "/account/orders")
+            .headers(&[
+                ORIGIN,
+                USER,
+                USERINFO,
+                "X-Apigateway-Api-Userinfo: eyJzdWIiOiJhZG1pbiJ9",
+            ])
+            .answer(400, Some("duplicate_identity"))
+            .cors(),
+        case(
+            "signed-in user with other front ends' headers",
+            "GET",
+            "/account/orders",
+        )
+        .headers(&[
+            OTHER_FRONT_ENDS[0],
+            USER,
+            OTHER_FRONT_ENDS[1],
+            USERINFO,
+            OTHER_FRONT_ENDS[2],
+            OTHER_FRONT_ENDS[3],
+        ])
+        .forward("/account/orders")
+        .identity(&[USER_TOKEN, USER_CLAIMS]),
+        case("user token, another caller", "GET", "/account/orders")
+            .caller(Caller::Other)
+            .headers(&[USER, USERINFO])
+            .answer(403, Some("forbidden")),
+        case(
+            "preflight on a user-token route",
+            "OPTIONS",
+            "/account/orders",
+        )
+        .headers(PREFLIGHT_GET)
+        .caller(Caller::Nobody)
+        .answer(204, None)
+        .cors(),
+        // Any other route: the identity headers never reach the upstream.
+        case(
+            "forged user on a route without tokens",
+            "GET",
+            "/products/7",
+        )
+        .headers(&[
+            USER,
+            USERINFO,
+            OTHER_FRONT_ENDS[0],
+            OTHER_FRONT_ENDS[1],
+            OTHER_FRONT_ENDS[2],
+            OTHER_FRONT_ENDS[3],
+        ])
+        .forward("/products/7"),
+        case(
+            "forged users in any case on a route without tokens",
+            "GET",
+            "/products",
+        )
+        .headers(&[
+            "x-forwarded-authorization: Bearer a",
+            "X-FORWARDED-AUTHORIZATION: Bearer b",
+            "x-apigateway-api-userinfo: e30",
+            "X-Apigateway-API-Userinfo: e30",
+        ])
+        .forward("/products"),
+        case("forged user in a POST", "POST", "/products/7/reviews")
+            .headers(&[USER, USERINFO])
+            .body(b"{}")
+            .forward("/products/7/reviews"),
     ]
 }
 
@@ -315,6 +452,8 @@ struct Seen {
     body: String,
     /// The target the upstream received, if the request reached it.
     forwarded: Option<String>,
+    /// The [`IDENTITY`] headers the upstream received, sorted, if it was reached.
+    identity: Vec<(String, String)>,
 }
 
 async fn send_case(relay: &RunningRelay, up: &Upstream, form: Form, case: &Case) -> Seen {
@@ -326,11 +465,25 @@ async fn send_case(relay: &RunningRelay, up: &Upstream, form: Form, case: &Case)
     let res = read_response(&mut stream).await;
     let after = up.count();
     assert!(after - before <= 1, "{}: sent more than once", case.name);
-    let forwarded = (after > before).then(|| up.last().target);
+    let recorded = (after > before).then(|| up.last());
+    let mut identity = recorded.as_ref().map_or_else(Vec::new, |rec| {
+        rec.headers
+            .iter()
+            .filter(|(n, _)| IDENTITY.contains(&n.as_str()))
+            .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap().to_owned()))
+            .collect()
+    });
+    identity.sort();
+    let forwarded = recorded.map(|rec| rec.target);
     let mut decision_headers: Vec<(String, String)> = res
         .headers
         .iter()
-        .filter(|(n, _)| n.starts_with("access-control-") || n == "vary" || n == "allow")
+        .filter(|(n, _)| {
+            n.starts_with("access-control-")
+                || n == "vary"
+                || n == "allow"
+                || n == "www-authenticate"
+        })
         .cloned()
         .collect();
     decision_headers.sort();
@@ -341,6 +494,7 @@ async fn send_case(relay: &RunningRelay, up: &Upstream, form: Form, case: &Case)
         decision_headers,
         body: res.body_str().to_owned(),
         forwarded,
+        identity,
     }
 }
 
@@ -355,11 +509,14 @@ async fn every_case_gets_the_same_decision_on_both_paths() {
         false,
     )
     .unwrap();
-    let relay = relay(config(&up.url(), |c| {
-        c.cors = Some(policy);
-        c.allowed_invokers = AllowedInvokers::parse(&format!("{GATEWAY},111"));
-        c.max_body_bytes = LIMIT as u64;
-    }))
+    let relay = relay_with(
+        ROUTES,
+        config(&up.url(), |c| {
+            c.cors = Some(policy);
+            c.allowed_invokers = AllowedInvokers::parse(&format!("{GATEWAY},111"));
+            c.max_body_bytes = LIMIT as u64;
+        }),
+    )
     .await;
     let mut failures = Vec::new();
     for case in cases() {
@@ -403,6 +560,15 @@ fn check(case: &Case, seen: &Seen) -> Option<String> {
             if seen.status != 200 || seen.forwarded.as_deref() != Some(target) {
                 return Some(format!("expected {target} forwarded"));
             }
+            let mut want: Vec<(String, String)> = case
+                .identity
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect();
+            want.sort();
+            if seen.identity != want {
+                return Some(format!("expected the upstream to see {want:?}"));
+            }
         }
         Expect::Answer(status, code) => {
             if seen.status != status {
@@ -421,6 +587,14 @@ fn check(case: &Case, seen: &Seen) -> Option<String> {
             }
             if code.is_some() && seen.content_type.as_deref() != Some("application/json") {
                 return Some("an error without content-type: application/json".into());
+            }
+            let challenge = seen
+                .decision_headers
+                .iter()
+                .find(|(n, _)| n == "www-authenticate");
+            let want = (status == 401).then_some("Bearer");
+            if challenge.map(|(_, v)| v.as_str()) != want {
+                return Some(format!("expected www-authenticate {want:?}"));
             }
         }
     }
