@@ -2,7 +2,6 @@
 
 use super::*;
 use crate::model::budget;
-use shopgen_facts::budget as budget_facts;
 use shopgen_facts::gcp::{
     API_GATEWAY_REGIONS, DEFAULT_SQL_RANGE, DEFAULT_SQL_TIER, SqlEdition,
     nearest_api_gateway_region, sql_edition_of_tier,
@@ -788,7 +787,13 @@ pub(super) fn check_relay(c: &mut Checker) {
     range(c, &r.min_instances, "relay.min_instances", 0, 1000);
     range(c, &r.max_instances, "relay.max_instances", 1, 1000);
     range(c, &r.concurrency, "relay.concurrency", 1, 1000);
-    range(c, &r.timeout_ms, "relay.timeout_ms", 100, 3_600_000);
+    range(
+        c,
+        &r.timeout_ms,
+        "relay.timeout_ms",
+        *budget::SPEC_KEY_MS.start(),
+        *budget::SPEC_KEY_MS.end(),
+    );
     range(
         c,
         &r.max_body_bytes,
@@ -974,23 +979,12 @@ pub(super) fn check_budget(c: &mut Checker) {
     {
         return; // reported as out of range already
     }
-    let ms = |v: &Option<Sp<i64>>| {
-        v.as_ref()
-            .filter(|v| (100..=3_600_000).contains(&v.value))
-            .and_then(|v| u32::try_from(v.value).ok())
-    };
-    let relay = c.spec.relay.timeout_ms.clone();
-    let request = c.spec.service.request_timeout_ms.clone();
-    let acquire = c.spec.service.database_acquire_timeout_ms.clone();
-    let explicit = budget::Explicit {
-        relay_upstream_ms: ms(&relay),
-        backend_request_ms: ms(&request),
-        database_acquire_ms: ms(&acquire),
-    };
-    let deadline_ms = budget::deadline_ms(deadline.as_ref().map_or(
-        f64::from(budget_facts::DEFAULT_GATEWAY_DEADLINE_MS) / 1000.0,
-        |d| d.value,
-    ));
+    let (relay, request, acquire) = (
+        &c.spec.relay.timeout_ms,
+        &c.spec.service.request_timeout_ms,
+        &c.spec.service.database_acquire_timeout_ms,
+    );
+    let (deadline_ms, explicit) = budget::of_spec(c.spec);
     let Err(errors) = budget::derive(deadline_ms, explicit) else {
         return;
     };

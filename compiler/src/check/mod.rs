@@ -275,15 +275,15 @@ fn check_service(c: &mut Checker) {
         c,
         &s.request_timeout_ms,
         "service.request_timeout_ms",
-        100,
-        3_600_000,
+        *crate::model::budget::SPEC_KEY_MS.start(),
+        *crate::model::budget::SPEC_KEY_MS.end(),
     );
     range(
         c,
         &s.database_acquire_timeout_ms,
         "service.database_acquire_timeout_ms",
-        100,
-        3_600_000,
+        *crate::model::budget::SPEC_KEY_MS.start(),
+        *crate::model::budget::SPEC_KEY_MS.end(),
     );
     range(
         c,

@@ -28,6 +28,7 @@
 //! (`service.request_timeout_ms`) and `A` (`service.database_acquire_timeout_ms`)
 //! itself; the checker refuses values that break the order.
 
+use crate::spec::{Sp, Spec};
 use shopgen_facts::budget as facts;
 
 /// The smallest margin between two hops, in milliseconds.
@@ -67,6 +68,34 @@ impl Budget {
         database_acquire_ms: facts::DEFAULT_DATABASE_ACQUIRE_TIMEOUT_MS,
         margin_ms: MAX_MARGIN_MS,
     };
+}
+
+/// The range of the spec's timeout keys (`relay.timeout_ms`,
+/// `service.request_timeout_ms`, `service.database_acquire_timeout_ms`), in ms.
+pub const SPEC_KEY_MS: std::ops::RangeInclusive<i64> = 100..=3_600_000;
+
+/// The gateway deadline of a spec in seconds (API Gateway's default when unset).
+pub fn deadline_seconds(spec: &Spec) -> f64 {
+    spec.gateway.deadline.as_ref().map_or(
+        f64::from(facts::DEFAULT_GATEWAY_DEADLINE_MS) / 1000.0,
+        |d| d.value,
+    )
+}
+
+/// The gateway deadline of a spec in ms, and the timeouts it sets itself. A value
+/// outside [`SPEC_KEY_MS`] (refused by the checker on its own) counts as unset.
+pub fn of_spec(spec: &Spec) -> (u32, Explicit) {
+    let ms = |v: &Option<Sp<i64>>| {
+        v.as_ref()
+            .filter(|v| SPEC_KEY_MS.contains(&v.value))
+            .and_then(|v| u32::try_from(v.value).ok())
+    };
+    let explicit = Explicit {
+        relay_upstream_ms: ms(&spec.relay.timeout_ms),
+        backend_request_ms: ms(&spec.service.request_timeout_ms),
+        database_acquire_ms: ms(&spec.service.database_acquire_timeout_ms),
+    };
+    (deadline_ms(deadline_seconds(spec)), explicit)
 }
 
 /// A gateway deadline in seconds (the spec's and the document's unit), in whole

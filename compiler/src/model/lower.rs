@@ -43,14 +43,8 @@ fn exposure(v: &Option<Sp<String>>, default: Option<Exposure>) -> Option<Exposur
 /// Lowers a spec that `check` accepted.
 /// The deadline budget of the spec ([`budget::derive`]). The checker has refused a
 /// spec whose values do not fit; lowering stays infallible all the same.
-fn lower_budget(spec: &Spec, deadline_seconds: f64) -> budget::Budget {
-    let ms = |v: &Option<Sp<i64>>| v.as_ref().and_then(|v| u32::try_from(v.value).ok());
-    let deadline_ms = budget::deadline_ms(deadline_seconds);
-    let explicit = budget::Explicit {
-        relay_upstream_ms: ms(&spec.relay.timeout_ms),
-        backend_request_ms: ms(&spec.service.request_timeout_ms),
-        database_acquire_ms: ms(&spec.service.database_acquire_timeout_ms),
-    };
+fn lower_budget(spec: &Spec) -> budget::Budget {
+    let (deadline_ms, explicit) = budget::of_spec(spec);
     budget::derive(deadline_ms, explicit)
         .or_else(|_| budget::derive(deadline_ms, budget::Explicit::default()))
         .unwrap_or(budget::Budget::DEFAULT)
@@ -210,7 +204,7 @@ pub fn lower(spec: &Spec, source: SpecSource) -> Model {
             Some("2.0") => OpenApiDialect::Swagger20,
             _ => OpenApiDialect::OpenApi30,
         },
-        deadline_seconds: gw.deadline.as_ref().map_or(15.0, |d| d.value),
+        deadline_seconds: budget::deadline_seconds(spec),
         title: s(&gw.title, &service_name),
         cors: gw.cors.as_ref().map(|c| lower_cors(c, &api_key_header)),
         consumers: gw
@@ -258,7 +252,7 @@ pub fn lower(spec: &Spec, source: SpecSource) -> Model {
         }),
     };
     let r = &spec.relay;
-    let budget = lower_budget(spec, gateway.deadline_seconds);
+    let budget = lower_budget(spec);
     let relay = Relay {
         min_instances: n(&r.min_instances, 0u32),
         max_instances: n(&r.max_instances, 10u32),

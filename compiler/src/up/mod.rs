@@ -105,12 +105,6 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         .find(|p| !p.contains('{'))
         .unwrap_or("/")
         .to_string();
-    // The relay's settings from the spec, as the deployed relay gets them from Terraform.
-    let relay_env: Vec<(String, String)> = model
-        .relay_env()
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
     let names = &model.service.names;
     let built = runner::build(&out, &names.backend_crate, &names.relay_crate)?;
     let stack = Stack {
@@ -122,13 +116,9 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         ports,
         database_url,
         // The deadline budget and the Cache-Control policy, as k8s/deployment.yaml
-        // sets them.
-        backend_env: model
-            .backend_env()
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect(),
-        relay_env,
+        // sets them; the relay's settings as Terraform sets them.
+        backend_env: owned(model.backend_env()),
+        relay_env: owned(model.relay_env()),
         api_key_header: model.gateway.api_key_header.clone(),
         api_keys: args
             .api_keys
@@ -141,6 +131,11 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         jwks,
     };
     runner::hand_over(&built.runner, &stack)
+}
+
+/// An environment the model describes, as the stack carries it.
+fn owned(env: Vec<(&'static str, String)>) -> Vec<(String, String)> {
+    env.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
 /// `--jwks PROVIDER=FILE`: the gateway document's scheme of each named provider →
