@@ -53,28 +53,10 @@ command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk 
 BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/shop-backend"
 RAILS_PORT=3001
 
-work="$(mktemp -d)"
-chmod 755 "$work"
-pids=()
-pg_data=""
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-  if [ -n "$pg_data" ]; then runuser -u postgres -- pg_ctl -D "$pg_data" -m fast -w stop >/dev/null 2>&1 || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+. "$ROOT/benches/backend/common.sh"
 
-# wrk scripts: a report line; the nested create; the 90/10 mix. WRAP=1 sends the body
+# wrk scripts: the nested create and the 90/10 mix, with the report line. WRAP=1 sends the body
 # Rails' strong parameters expect ({"review": {...}}), else ours (the fields).
-cat >"$work/report.lua" <<'LUA'
-done = function(summary, latency, requests)
-  local secs = summary.duration / 1e6
-  local e = summary.errors
-  io.write(string.format("BENCH rps=%.1f p50_ms=%.3f p99_ms=%.3f requests=%d sock_errors=%d non2xx=%d\n",
-    summary.requests / secs, latency:percentile(50) / 1000.0, latency:percentile(99) / 1000.0,
-    summary.requests, e.connect + e.read + e.write + e.timeout, e.status))
-end
-LUA
 cat >"$work/writes.lua" <<'LUA'
 local review = '{"name":"Bench","message":"a review written under load","rate":3}'
 local body = os.getenv("WRAP") == "1" and ('{"review":' .. review .. '}') or review
@@ -91,17 +73,14 @@ request = function()
   return wrk.format("GET", "/products")
 end
 LUA
-cat "$work/report.lua" >>"$work/writes.lua"
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 1 600); do curl -fsS "http://127.0.0.1:$1$2" >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "server on $1 did not start"; exit 1; }
+cat "$report_lua" >>"$work/writes.lua"
 
 # bench LABEL PORT KIND [WRAP]: KIND read (GET /products), write (every request a
 # nested create) or mix (every tenth).
 bench() {
   local label="$1" port="$2" kind="$3" wrap="${4:-0}" every script
   case "$kind" in
-    read) script="$work/report.lua" ;;
+    read) script="$report_lua" ;;
     write) script="$work/writes.lua"; every=1 ;;
     mix) script="$work/writes.lua"; every=10 ;;
   esac
@@ -176,32 +155,13 @@ run_rails() {
   stop_rails
 }
 
-# The rows of Rails' body, created through our API in order (so ids match).
-seed() {
-  python3 - "$1" "$2" <<'PY'
-import http.client, json, sys
-port, products = int(sys.argv[1]), json.load(open(sys.argv[2]))["products"]
-conn = http.client.HTTPConnection("127.0.0.1", port)
-def post(path, body):
-    conn.request("POST", path, json.dumps(body), {"content-type": "application/json"})
-    r = conn.getresponse(); data = r.read()
-    if r.status != 201:
-        sys.exit(f"POST {path}: {r.status} {data[:200]!r}")
-    return r.getheader("location").rsplit("/", 1)[1]
-for product in products:
-    pid = post("/products", {"title": product["title"], "price": product["price"]})
-    for review in product["reviews"]:
-        post(f"/products/{pid}/reviews", {k: review[k] for k in ("name", "message", "rate")})
-PY
-}
-
 run_backend() {
   local engine="$1" url="$2" mix_url="$3" port pid
   port="$(free_port)"
   HOST=127.0.0.1 PORT="$port" DATABASE_URL="$url" LOG_LEVEL=info RESPONSE_CACHE_BYTES=0 "$BIN" >"$work/$engine.log" 2>&1 &
   pid=$!; pids+=("$pid")
   wait_up "$port" /healthz
-  seed "$port" "$work/rails-$engine.json"
+  load_rows "$port" "$work/rails-$engine.json"
   bench "shop-$engine-nocache" "$port" read
   kill "$pid"; wait "$pid" 2>/dev/null || true
   HOST=127.0.0.1 PORT="$port" DATABASE_URL="$url" LOG_LEVEL=info "$BIN" >>"$work/$engine.log" 2>&1 &
@@ -213,7 +173,7 @@ run_backend() {
   HOST=127.0.0.1 PORT="$port" DATABASE_URL="$mix_url" LOG_LEVEL=info "$BIN" >>"$work/$engine.log" 2>&1 &
   pid=$!; pids+=("$pid")
   wait_up "$port" /healthz
-  seed "$port" "$work/rails-$engine.json"
+  load_rows "$port" "$work/rails-$engine.json"
   checker "$port"
   bench "shop-$engine" "$port" mix
   kill "$checker_pid"; wait "$checker_pid" 2>/dev/null || true
@@ -227,18 +187,11 @@ for engine in "${engines[@]}"; do
   case "$engine" in
     sqlite) run_backend sqlite "sqlite://$work/bench.db" "sqlite://$work/mix.db" ;;
     postgres)
-      d="$work/pg"; mkdir -p "$d/data" "$d/run"; chmod 755 "$d"
-      chown postgres:postgres "$d/data" "$d/run"
-      pgport="$(free_port)"
-      runuser -u postgres -- initdb -D "$d/data" -A trust -U postgres -E UTF8 --no-locale >/dev/null
-      runuser -u postgres -- pg_ctl -D "$d/data" -l "$d/run/log" -w \
-        -o "-p $pgport -c listen_addresses=127.0.0.1 -k $d/run" start >/dev/null
-      pg_data="$d/data"
-      runuser -u postgres -- createdb -h "$d/run" -p "$pgport" mix
+      start_postgres
+      runuser -u postgres -- createdb -h "$pg_run" -p "$pgport" mix
       run_backend postgres "postgres://postgres@127.0.0.1:$pgport/postgres" \
         "postgres://postgres@127.0.0.1:$pgport/mix"
-      runuser -u postgres -- pg_ctl -D "$pg_data" -m fast -w stop >/dev/null 2>&1 || true
-      pg_data=""
+      stop_postgres
       ;;
   esac
 done
