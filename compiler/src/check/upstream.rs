@@ -73,20 +73,35 @@ pub(super) fn check_upstream(c: &mut Checker) {
     let s = &spec.service;
     let set: [(&str, Option<Range<usize>>); 12] = [
         ("replicas", s.replicas.as_ref().map(|v| v.span.clone())),
-        ("min_replicas", s.min_replicas.as_ref().map(|v| v.span.clone())),
-        ("max_replicas", s.max_replicas.as_ref().map(|v| v.span.clone())),
+        (
+            "min_replicas",
+            s.min_replicas.as_ref().map(|v| v.span.clone()),
+        ),
+        (
+            "max_replicas",
+            s.max_replicas.as_ref().map(|v| v.span.clone()),
+        ),
         (
             "target_cpu_percent",
             s.target_cpu_percent.as_ref().map(|v| v.span.clone()),
         ),
-        ("cpu_request", s.cpu_request.as_ref().map(|v| v.span.clone())),
+        (
+            "cpu_request",
+            s.cpu_request.as_ref().map(|v| v.span.clone()),
+        ),
         (
             "memory_request",
             s.memory_request.as_ref().map(|v| v.span.clone()),
         ),
         ("cpu_limit", s.cpu_limit.as_ref().map(|v| v.span.clone())),
-        ("memory_limit", s.memory_limit.as_ref().map(|v| v.span.clone())),
-        ("drain_seconds", s.drain_seconds.as_ref().map(|v| v.span.clone())),
+        (
+            "memory_limit",
+            s.memory_limit.as_ref().map(|v| v.span.clone()),
+        ),
+        (
+            "drain_seconds",
+            s.drain_seconds.as_ref().map(|v| v.span.clone()),
+        ),
         (
             "max_body_bytes",
             s.max_body_bytes.as_ref().map(|v| v.span.clone()),
@@ -97,7 +112,9 @@ pub(super) fn check_upstream(c: &mut Checker) {
         ),
         (
             "database_acquire_timeout_ms",
-            s.database_acquire_timeout_ms.as_ref().map(|v| v.span.clone()),
+            s.database_acquire_timeout_ms
+                .as_ref()
+                .map(|v| v.span.clone()),
         ),
     ];
     debug_assert_eq!(set.len(), BACKEND_ONLY_SERVICE_KEYS.len());
@@ -108,7 +125,9 @@ pub(super) fn check_upstream(c: &mut Checker) {
                 span,
                 &format!("service.{key}"),
                 &format!("`service.{key}`"),
-                &format!("remove `{key}`: it configures the backend shopgen generates, and the existing service's Deployment is yours"),
+                &format!(
+                    "remove `{key}`: it configures the backend shopgen generates, and the existing service's Deployment is yours"
+                ),
             );
         }
     }
@@ -171,7 +190,8 @@ fn check_table(c: &mut Checker, u: &UpstreamSpec) {
 fn is_label_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
         && s.as_bytes()[0].is_ascii_alphanumeric()
         && s.as_bytes()[s.len() - 1].is_ascii_alphanumeric()
 }
@@ -181,9 +201,7 @@ pub(crate) fn is_label_key(s: &str) -> bool {
     match s.split_once('/') {
         None => is_label_name(s),
         Some((prefix, name)) => {
-            prefix.len() <= 253
-                && prefix.split('.').all(is_dns_label)
-                && is_label_name(name)
+            prefix.len() <= 253 && prefix.split('.').all(is_dns_label) && is_label_name(name)
         }
     }
 }
@@ -206,11 +224,17 @@ fn is_path_byte(b: u8) -> bool {
 
 /// A field or parameter name as the upstream spells it on the wire (`productId`,
 /// `page_size`, `x-total`): what the gateway documents print verbatim.
-pub(super) fn wire_name(c: &mut Checker, name: &Sp<String>, path: &str, what: &str) -> Option<String> {
+pub(super) fn wire_name(
+    c: &mut Checker,
+    name: &Sp<String>,
+    path: &str,
+    what: &str,
+) -> Option<String> {
     let n = &name.value;
     let ok = !n.is_empty()
         && n.len() <= 128
-        && n.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.$[]".contains(&b))
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.$[]".contains(&b))
         && !n.as_bytes()[0].is_ascii_digit();
     if !ok {
         c.err(
@@ -254,7 +278,12 @@ pub(super) fn check_path_template(
         if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
             // The relay's route table takes parameter names of letters, digits and `_`.
             if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-                bad(c, format!("`{segment}` is not a parameter: its name may use letters, digits and `_`"));
+                bad(
+                    c,
+                    format!(
+                        "`{segment}` is not a parameter: its name may use letters, digits and `_`"
+                    ),
+                );
                 return;
             }
             if used.contains(&name) {
@@ -295,8 +324,14 @@ pub(super) fn check_path_template(
                 Code::E0242,
                 f.name.span.clone(),
                 &f.path,
-                format!("`{}` is declared but `{p}` has no `{{{}}}`", f.name.value, f.name.value),
-                format!("add `{{{}}}` to `path`, or remove the declaration", f.name.value),
+                format!(
+                    "`{}` is declared but `{p}` has no `{{{}}}`",
+                    f.name.value, f.name.value
+                ),
+                format!(
+                    "add `{{{}}}` to `path`, or remove the declaration",
+                    f.name.value
+                ),
             );
         }
     }

@@ -9,10 +9,7 @@ use crate::spec::{OperationSpec, ShapeSpec};
 /// `upstream`: the operations are an existing service's routes (names kept as it
 /// spells them, no extension to implement them).
 pub(super) fn lower_operations(specs: &[OperationSpec], upstream: bool) -> Vec<Operation> {
-    let mut out: Vec<Operation> = specs
-        .iter()
-        .map(|o| lower_operation(o, upstream))
-        .collect();
+    let mut out: Vec<Operation> = specs.iter().map(|o| lower_operation(o, upstream)).collect();
     out.sort_by(|a, b| a.names.snake.cmp(&b.names.snake));
     out
 }

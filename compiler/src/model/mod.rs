@@ -875,7 +875,8 @@ impl Model {
     /// Whether the spec needs an extension crate (it declares operations or hooks).
     pub fn has_extension(&self) -> bool {
         // An existing service implements its routes itself.
-        self.upstream.is_none() && !self.operations.is_empty() || self.resources.iter().any(|r| !r.hooks.is_empty())
+        self.upstream.is_none() && !self.operations.is_empty()
+            || self.resources.iter().any(|r| !r.hooks.is_empty())
     }
 }
 

@@ -173,12 +173,7 @@ pub(super) fn custom_operation3(model: &Model, op: &Operation, secured: bool) ->
     };
     for p in &op.params {
         out.parameters.push(ReferenceOr::Item(oa::Parameter::Path {
-            parameter_data: param_data(
-                &p.wire,
-                "Path parameter.",
-                true,
-                field_value_schema(&p.ty),
-            ),
+            parameter_data: param_data(&p.wire, "Path parameter.", true, field_value_schema(&p.ty)),
             style: oa::PathStyle::Simple,
         }));
     }

@@ -109,11 +109,11 @@ pub(super) fn outputs(model: &Model) -> File {
     ));
     if model.upstream.is_none() {
         f.push(output(
-        "backend_image",
-        "The backend image this configuration's tag names (kubectl deploys it).",
-        local("backend_image"),
-        false,
-    ));
+            "backend_image",
+            "The backend image this configuration's tag names (kubectl deploys it).",
+            local("backend_image"),
+            false,
+        ));
     }
     f.push(output(
         "build_service_account",

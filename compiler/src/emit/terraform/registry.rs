@@ -91,25 +91,25 @@ pub(super) fn registry(model: &Model) -> File {
         ])
     };
     let locals = Body::new()
-            .attr(
-                "image_repository",
-                template(vec![
-                    interp(res(
-                        "google_artifact_registry_repository",
-                        "images",
-                        "location",
-                    )),
-                    text("-docker.pkg.dev/"),
-                    interp(var("project")),
-                    text("/"),
-                    interp(res(
-                        "google_artifact_registry_repository",
-                        "images",
-                        "repository_id",
-                    )),
-                ]),
-            )
-            .attr("relay_image", image(&n.relay_image));
+        .attr(
+            "image_repository",
+            template(vec![
+                interp(res(
+                    "google_artifact_registry_repository",
+                    "images",
+                    "location",
+                )),
+                text("-docker.pkg.dev/"),
+                interp(var("project")),
+                text("/"),
+                interp(res(
+                    "google_artifact_registry_repository",
+                    "images",
+                    "repository_id",
+                )),
+            ]),
+        )
+        .attr("relay_image", image(&n.relay_image));
     let locals = if model.upstream.is_some() {
         locals
     } else {
