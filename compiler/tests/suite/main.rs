@@ -26,6 +26,7 @@ mod diff;
 mod docs;
 mod e2e_extension;
 mod e2e_up;
+mod e2e_upstream;
 mod escape_hatches;
 mod extension_scaffold;
 mod faults;
