@@ -37,6 +37,7 @@ mod infra_k8s;
 mod infra_openapi;
 mod infra_runbook;
 mod infra_terraform;
+mod infra_upstream;
 mod init_up;
 mod migrations;
 mod operations;
