@@ -663,14 +663,14 @@ fn upstream_spec_toml(spec: &SpecGen) -> String {
     if spec.auth.is_multiple_of(2) {
         out.push_str("health_path = \"/status/up\"\n");
     }
-    if spec.auth % 3 == 0 {
+    if spec.auth.is_multiple_of(3) {
         out.push_str("forward_authorization = true\n");
     }
     out.push_str(
         "\n[gcp]\nproject = \"acme-legacy\"\nregion = \"europe-west2\"\n\
          cluster = { name = \"legacy\", location = \"europe-west2\" }\n",
     );
-    if spec.auth % 5 == 0 {
+    if spec.auth.is_multiple_of(5) {
         out.push_str("\n[gateway]\nopenapi = \"2.0\"\n");
     }
     let mut seen = Vec::new();
