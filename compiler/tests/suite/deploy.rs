@@ -2308,6 +2308,21 @@ fn an_existing_service_gets_the_relay_terraform_and_its_service_only() {
         "deploy claimed the namespace: {record}"
     );
 
+    // Status shows shopgen's Service, not the user's Deployment.
+    env.clear();
+    let out = env.shopgen_env(
+        &["status", "specs/shop.toml", "--project", "some-project"],
+        None,
+        &[("FAKE_NS_EXISTS", "1")],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let all = env.calls().join("\n");
+    assert!(
+        all.contains("kubectl -n legacy get service/legacy-api -o wide"),
+        "{all}"
+    );
+    assert!(!all.contains("deployment/"), "{all}");
+
     // Destroy: the Service by its labels, never the namespace or another kind.
     env.clear();
     let out = env.shopgen_env(
