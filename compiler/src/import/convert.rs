@@ -1,0 +1,983 @@
+//! Import, second step: the document's operations → routes in the spec language's
+//! terms (`[operations.NAME]`: method, path, summary, params, query, body, output).
+//!
+//! What the spec language cannot say is never dropped quietly: each construct left
+//! out becomes a note on its route (written as a TOML comment), and a route that
+//! cannot be written at all (a method shopgen does not route, a parameter inside a
+//! path segment) is listed among the skipped ones.
+//!
+//! A body or a response is typed whole or not at all: a field table says "this is
+//! the object", so one with some members missing would misdescribe it. An object
+//! with a member the language has no field for (a nested object, an array, a map, a
+//! `oneOf`) is left untyped, and the upstream gets and gives it unchanged.
+
+use std::collections::BTreeSet;
+
+use heck::{ToLowerCamelCase, ToSnakeCase};
+use serde_json::{Map, Value};
+
+use super::document::{Dialect, Document, deref, kind, ref_name};
+use crate::check::idents::{RUST_KEYWORDS, ident_problem};
+
+/// Methods a route may use, in the order a path's operations are written.
+const ROUTED: &[&str] = &["get", "put", "post", "patch", "delete"];
+/// Methods OpenAPI knows that shopgen does not route.
+const NOT_ROUTED: &[&str] = &["head", "options", "trace"];
+
+/// One route of the imported spec.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Route {
+    pub name: String,
+    /// `GET`, `POST`, …
+    pub method: String,
+    /// The path as the upstream serves it: the server prefix, then the document's path.
+    pub path: String,
+    /// The document's own key under `paths`.
+    pub doc_path: String,
+    pub summary: Option<String>,
+    pub params: Vec<Field>,
+    pub query: Vec<Field>,
+    pub body: Option<Vec<Field>>,
+    pub output: Option<Vec<Field>>,
+    /// What was not carried over, one line each (without the route's name).
+    pub notes: Vec<String>,
+    /// The document marks the operation deprecated.
+    pub deprecated: bool,
+}
+
+/// An operation of the document that became no route, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Skipped {
+    pub method: String,
+    pub path: String,
+    pub why: String,
+}
+
+/// A field in the spec language's terms (docs/spec.md, "Fields").
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    pub name: String,
+    pub ty: &'static str,
+    /// `Some` only when it differs from the table's default.
+    pub required: Option<bool>,
+    pub max_length: Option<u64>,
+    pub min_length: Option<u64>,
+    pub pattern: Option<String>,
+    pub min: Option<Num>,
+    pub max: Option<Num>,
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Num {
+    Int(i64),
+    Float(f64),
+}
+
+/// Everything the document gives the spec.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Converted {
+    pub routes: Vec<Route>,
+    pub skipped: Vec<Skipped>,
+    /// The server prefix every path keeps (`/v2`), possibly empty.
+    pub prefix: String,
+    pub title: Option<String>,
+    pub api_version: Option<String>,
+    /// Document-wide notes (servers, security schemes).
+    pub notes: Vec<String>,
+}
+
+pub fn convert(doc: &Document) -> Converted {
+    let root = &doc.root;
+    let mut notes = Vec::new();
+    let prefix = match doc.dialect {
+        Dialect::Swagger2 => root
+            .get("basePath")
+            .and_then(Value::as_str)
+            .map(clean_prefix)
+            .unwrap_or_default(),
+        Dialect::OpenApi30 => servers_prefix(root.get("servers"), &mut notes).unwrap_or_default(),
+    };
+    security_notes(doc, &mut notes);
+    let mut routes = Vec::new();
+    let mut skipped = Vec::new();
+    let mut taken = Names::default();
+    if let Some(Value::Object(paths)) = root.get("paths") {
+        for (doc_path, item) in paths {
+            if doc_path.starts_with("x-") {
+                continue;
+            }
+            let item = match deref(root, item) {
+                Ok((item, _)) => item,
+                Err(why) => {
+                    skipped.push(Skipped {
+                        method: "*".into(),
+                        path: doc_path.clone(),
+                        why,
+                    });
+                    continue;
+                }
+            };
+            let item_prefix = match doc.dialect {
+                Dialect::OpenApi30 if item.get("servers").is_some() => {
+                    servers_prefix(item.get("servers"), &mut Vec::new())
+                }
+                _ => None,
+            };
+            for method in NOT_ROUTED {
+                if item.get(*method).is_some() {
+                    skipped.push(Skipped {
+                        method: method.to_uppercase(),
+                        path: doc_path.clone(),
+                        why: format!(
+                            "shopgen routes {} only",
+                            ROUTED
+                                .iter()
+                                .map(|m| m.to_uppercase())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    });
+                }
+            }
+            for method in ROUTED {
+                let Some(op) = item.get(*method) else { continue };
+                let op_prefix = match doc.dialect {
+                    Dialect::OpenApi30 if op.get("servers").is_some() => {
+                        servers_prefix(op.get("servers"), &mut Vec::new())
+                    }
+                    _ => None,
+                };
+                let prefix = op_prefix
+                    .or_else(|| item_prefix.clone())
+                    .unwrap_or_else(|| prefix.clone());
+                match route(doc, &prefix, doc_path, method, item, op) {
+                    Ok(mut r) => {
+                        let base = match op.get("operationId").and_then(Value::as_str) {
+                            Some(id) if !id.trim().is_empty() => sanitize(id),
+                            _ => derived_name(method, doc_path),
+                        };
+                        r.name = taken.claim(&base);
+                        routes.push(r);
+                    }
+                    Err(why) => skipped.push(Skipped {
+                        method: method.to_uppercase(),
+                        path: doc_path.clone(),
+                        why,
+                    }),
+                }
+            }
+        }
+    }
+    Converted {
+        routes,
+        skipped,
+        prefix,
+        title: root
+            .pointer("/info/title")
+            .and_then(Value::as_str)
+            .map(one_line),
+        api_version: root
+            .pointer("/info/version")
+            .and_then(|v| match v {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            })
+            .map(|s| one_line(&s)),
+        notes,
+    }
+}
+
+/// Names already given, compared as snake_case and as camelCase (the operation id).
+#[derive(Default)]
+pub struct Names {
+    snake: BTreeSet<String>,
+    camel: BTreeSet<String>,
+}
+
+impl Names {
+    /// Marks a name as used (one the user's spec already has).
+    pub fn reserve(&mut self, name: &str) {
+        self.snake.insert(name.to_snake_case());
+        self.camel.insert(name.to_lower_camel_case());
+    }
+
+    /// `base`, or `base_2`, `base_3`, … : the first one not used yet.
+    pub fn claim(&mut self, base: &str) -> String {
+        let mut n = 1;
+        loop {
+            let candidate = if n == 1 {
+                base.to_string()
+            } else {
+                let mut stem = base.to_string();
+                stem.truncate(44);
+                format!("{}_{n}", stem.trim_end_matches('_'))
+            };
+            let snake = candidate.to_snake_case();
+            let camel = candidate.to_lower_camel_case();
+            if !self.snake.contains(&snake) && !self.camel.contains(&camel) {
+                self.snake.insert(snake);
+                self.camel.insert(camel);
+                return candidate;
+            }
+            n += 1;
+        }
+    }
+}
+
+/// An operationId as an operation name: snake_case ASCII, starting with a letter, at
+/// most 48 characters, no Rust keyword.
+pub fn sanitize(id: &str) -> String {
+    let snake = id.to_snake_case();
+    let mut out = String::new();
+    for c in snake.chars() {
+        let c = if c.is_ascii_alphanumeric() {
+            c.to_ascii_lowercase()
+        } else {
+            '_'
+        };
+        if c == '_' && (out.is_empty() || out.ends_with('_')) {
+            continue;
+        }
+        out.push(c);
+    }
+    let mut out = out.trim_end_matches('_').to_string();
+    if out.is_empty() {
+        out = "operation".into();
+    }
+    if out.starts_with(|c: char| c.is_ascii_digit()) {
+        out = format!("op_{out}");
+    }
+    if out.len() > 48 {
+        out.truncate(48);
+        out = out.trim_end_matches('_').to_string();
+    }
+    if RUST_KEYWORDS.contains(&out.as_str()) {
+        out.push_str("_route");
+    }
+    out
+}
+
+/// A name for an operation without `operationId`: the method and the path's
+/// segments (`GET /pets/{id}` → `get_pets_by_id`).
+pub fn derived_name(method: &str, path: &str) -> String {
+    let mut parts = vec![method.to_string()];
+    for seg in path.split('/').filter(|s| !s.is_empty()) {
+        match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(p) => parts.push(format!("by_{p}")),
+            None => parts.push(seg.to_string()),
+        }
+    }
+    if parts.len() == 1 {
+        parts.push("root".into());
+    }
+    sanitize(&parts.join("_"))
+}
+
+/// One line: whitespace runs (newlines too) become one space.
+pub fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn clean_prefix(p: &str) -> String {
+    let p = p.trim().trim_end_matches('/');
+    if p.is_empty() {
+        String::new()
+    } else if p.starts_with('/') {
+        p.to_string()
+    } else {
+        format!("/{p}")
+    }
+}
+
+/// The path of the first server URL (`http://petstore.swagger.io/v2` → `/v2`), its
+/// variables filled with their defaults.
+fn servers_prefix(servers: Option<&Value>, notes: &mut Vec<String>) -> Option<String> {
+    let list = servers?.as_array()?;
+    let prefixes: Vec<String> = list.iter().filter_map(server_path).collect();
+    let first = prefixes.first()?.clone();
+    let others: BTreeSet<&String> = prefixes.iter().filter(|p| **p != first).collect();
+    if !others.is_empty() {
+        notes.push(format!(
+            "the document lists servers with other path prefixes ({}); every path keeps the first one's, `{}`",
+            others
+                .iter()
+                .map(|p| format!("`{p}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if first.is_empty() { "/" } else { &first }
+        ));
+    }
+    Some(first)
+}
+
+fn server_path(server: &Value) -> Option<String> {
+    let mut url = server.get("url")?.as_str()?.to_string();
+    if let Some(Value::Object(vars)) = server.get("variables") {
+        for (name, var) in vars {
+            if let Some(d) = var.get("default").and_then(Value::as_str) {
+                url = url.replace(&format!("{{{name}}}"), d);
+            }
+        }
+    }
+    let path = match url.find("://") {
+        Some(i) => {
+            let rest = &url[i + 3..];
+            match rest.find('/') {
+                Some(j) => rest[j..].to_string(),
+                None => String::new(),
+            }
+        }
+        None => url,
+    };
+    let path = path.split(['?', '#']).next().unwrap_or("").to_string();
+    Some(clean_prefix(&path))
+}
+
+fn security_notes(doc: &Document, notes: &mut Vec<String>) {
+    let schemes = match doc.dialect {
+        Dialect::Swagger2 => doc.root.get("securityDefinitions"),
+        Dialect::OpenApi30 => doc.root.pointer("/components/securitySchemes"),
+    };
+    let Some(Value::Object(schemes)) = schemes else {
+        return;
+    };
+    let described: Vec<String> = schemes
+        .iter()
+        .map(|(name, s)| {
+            let s = deref(&doc.root, s).map(|(s, _)| s).unwrap_or(s);
+            let ty = s.get("type").and_then(Value::as_str).unwrap_or("?");
+            match (s.get("in").and_then(Value::as_str), s.get("name").and_then(Value::as_str)) {
+                (Some(place), Some(n)) => format!("`{name}` ({ty} in {place} `{n}`)"),
+                _ => match s.get("scheme").and_then(Value::as_str) {
+                    Some(scheme) => format!("`{name}` ({ty} {scheme})"),
+                    None => format!("`{name}` ({ty})"),
+                },
+            }
+        })
+        .collect();
+    if !described.is_empty() {
+        notes.push(format!(
+            "the document's security schemes {}. API Gateway checks the API key of `api_key_header` and the providers of `[gateway.identity]` (docs/spec.md); credentials the service checks itself reach it only as `[upstream] forward_authorization` allows",
+            described.join(", ")
+        ));
+    }
+}
+
+/// One operation → a route, or why it cannot be one.
+fn route(
+    doc: &Document,
+    prefix: &str,
+    doc_path: &str,
+    method: &str,
+    item: &Value,
+    op: &Value,
+) -> Result<Route, String> {
+    let root = &doc.root;
+    let mut template_params = Vec::new();
+    for seg in doc_path.split('/').skip(1) {
+        match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(p) if !p.contains(['{', '}']) => template_params.push(p.to_string()),
+            _ if seg.contains(['{', '}']) => {
+                return Err(format!(
+                    "the segment `{seg}` mixes a parameter with text; a route's parameter is a whole segment"
+                ));
+            }
+            _ => {}
+        }
+    }
+    if !doc_path.starts_with('/') {
+        return Err(format!("`{doc_path}` does not start with `/`"));
+    }
+    for p in &template_params {
+        if let Some((msg, _)) = ident_problem(p) {
+            return Err(format!(
+                "the path parameter `{{{p}}}` cannot be declared: {msg}"
+            ));
+        }
+    }
+    let mut notes = Vec::new();
+    // Parameters: the path item's, overridden by the operation's (same name and place).
+    let mut declared: Vec<(String, String, &Value)> = Vec::new();
+    for list in [item.get("parameters"), op.get("parameters")] {
+        let Some(Value::Array(list)) = list else { continue };
+        for p in list {
+            let p = match deref(root, p) {
+                Ok((p, _)) => p,
+                Err(why) => {
+                    notes.push(format!("a parameter not carried over: {why}"));
+                    continue;
+                }
+            };
+            let name = p.get("name").and_then(Value::as_str).unwrap_or("").to_string();
+            let place = p.get("in").and_then(Value::as_str).unwrap_or("").to_string();
+            declared.retain(|(n, i, _)| !(*n == name && *i == place));
+            declared.push((name, place, p));
+        }
+    }
+    let mut params = Vec::new();
+    let mut query = Vec::new();
+    let mut body = None;
+    let mut form = Vec::new();
+    let upper = method.to_uppercase();
+    let body_allowed = !matches!(method, "get" | "delete");
+    for t in &template_params {
+        match declared.iter().find(|(n, i, _)| n == t && i == "path") {
+            Some((_, _, p)) => match param_field(doc, t, p, None) {
+                Ok((f, loose)) => {
+                    notes.extend(loose.into_iter().map(|l| format!("path parameter {l}")));
+                    params.push(f);
+                }
+                Err(why) => {
+                    notes.push(format!(
+                        "path parameter `{t}` {why}: declared as a string"
+                    ));
+                    params.push(Field::plain(t, "string"));
+                }
+            },
+            None => {
+                notes.push(format!(
+                    "path parameter `{t}` is not declared in the document: declared as a string"
+                ));
+                params.push(Field::plain(t, "string"));
+            }
+        }
+    }
+    for (name, place, p) in &declared {
+        match place.as_str() {
+            "path" => {
+                if !template_params.contains(name) {
+                    notes.push(format!(
+                        "path parameter `{name}` is not in the path `{doc_path}`"
+                    ));
+                }
+            }
+            "query" => {
+                let required = p.get("required").and_then(Value::as_bool) == Some(true);
+                match field_name_problem(name)
+                    .map_or_else(|| param_field(doc, name, p, Some(required)), Err)
+                {
+                    Ok((f, loose)) => {
+                        notes.extend(loose.into_iter().map(|l| format!("query parameter {l}")));
+                        query.push(f);
+                    }
+                    Err(why) => notes.push(format!("query parameter `{name}` {why}")),
+                }
+            }
+            "header" | "cookie" => notes.push(format!(
+                "{place} parameter `{name}` (the spec language types no {place}s)"
+            )),
+            "body" => {
+                let schema = p.get("schema").unwrap_or(&Value::Null);
+                body = Some(typed_body(doc, schema, body_allowed, &upper, &mut notes));
+            }
+            "formData" => form.push(name.clone()),
+            other => notes.push(format!("parameter `{name}` in `{other}`")),
+        }
+    }
+    if !form.is_empty() {
+        notes.push(format!(
+            "form parameters {} (a form body is not JSON; the spec language types JSON bodies)",
+            form.iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if doc.dialect == Dialect::OpenApi30
+        && let Some(rb) = op.get("requestBody")
+    {
+        match deref(root, rb) {
+            Ok((rb, _)) => match json_schema(rb.get("content")) {
+                Ok(Some(schema)) => {
+                    body = Some(typed_body(doc, schema, body_allowed, &upper, &mut notes));
+                }
+                Ok(None) => {}
+                Err(types) => notes.push(format!(
+                    "request body of type {types} (not JSON; the spec language types JSON bodies)"
+                )),
+            },
+            Err(why) => notes.push(format!("request body: {why}")),
+        }
+    }
+    let output = output(doc, op, &mut notes);
+    let summary = op
+        .get("summary")
+        .and_then(Value::as_str)
+        .map(one_line)
+        .filter(|s| !s.is_empty());
+    Ok(Route {
+        name: String::new(),
+        method: upper,
+        path: format!("{prefix}{doc_path}"),
+        doc_path: doc_path.to_string(),
+        summary,
+        params,
+        query,
+        body: body.flatten(),
+        output,
+        notes,
+        deprecated: op.get("deprecated").and_then(Value::as_bool) == Some(true),
+    })
+}
+
+/// The JSON schema of a `content` map: `Ok(None)` without content, `Err` with the
+/// media types when none of them is JSON.
+fn json_schema(content: Option<&Value>) -> Result<Option<&Value>, String> {
+    let Some(Value::Object(content)) = content else {
+        return Ok(None);
+    };
+    if content.is_empty() {
+        return Ok(None);
+    }
+    let json = content.iter().find(|(t, _)| is_json(t));
+    match json {
+        Some((_, media)) => Ok(media.get("schema")),
+        None => Err(content
+            .keys()
+            .map(|k| format!("`{k}`"))
+            .collect::<Vec<_>>()
+            .join(", ")),
+    }
+}
+
+fn is_json(media: &str) -> bool {
+    let m = media.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+}
+
+fn typed_body(
+    doc: &Document,
+    schema: &Value,
+    allowed: bool,
+    method: &str,
+    notes: &mut Vec<String>,
+) -> Option<Vec<Field>> {
+    if !allowed {
+        notes.push(format!(
+            "request body (a {method} route takes none in the spec language)"
+        ));
+        return None;
+    }
+    match object_fields(doc, schema, Side::Body) {
+        Ok((fields, loose)) => {
+            notes.extend(loose.into_iter().map(|l| format!("request body member {l}")));
+            Some(fields)
+        }
+        Err(why) => {
+            notes.push(format!(
+                "request body not typed (a field is a scalar; the upstream gets the body unchanged): {why}"
+            ));
+            None
+        }
+    }
+}
+
+/// The first success response's JSON object, typed; absent: the upstream's answer,
+/// passed through.
+fn output(doc: &Document, op: &Value, notes: &mut Vec<String>) -> Option<Vec<Field>> {
+    let Some(Value::Object(responses)) = op.get("responses") else {
+        return None;
+    };
+    let (code, response) = responses
+        .iter()
+        .find(|(code, _)| code.starts_with('2'))?;
+    let response = match deref(&doc.root, response) {
+        Ok((r, _)) => r,
+        Err(why) => {
+            notes.push(format!("response {code}: {why}"));
+            return None;
+        }
+    };
+    let schema = match doc.dialect {
+        Dialect::Swagger2 => response.get("schema")?,
+        Dialect::OpenApi30 => match json_schema(response.get("content")) {
+            Ok(s) => s?,
+            Err(types) => {
+                notes.push(format!(
+                    "response {code} of type {types} (passed through; the spec language types JSON objects)"
+                ));
+                return None;
+            }
+        },
+    };
+    match object_fields(doc, schema, Side::Output) {
+        Ok((fields, loose)) => {
+            notes.extend(loose.into_iter().map(|l| format!("response {code} member {l}")));
+            Some(fields)
+        }
+        Err(why) => {
+            notes.push(format!(
+                "response {code} not typed (a field is a scalar; the answer passes through unchanged): {why}"
+            ));
+            None
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Body,
+    Output,
+}
+
+/// An object schema → its fields and the constraints they lose (one note each), or
+/// why it cannot be typed (every member that stops it, in one line).
+fn object_fields(
+    doc: &Document,
+    schema: &Value,
+    side: Side,
+) -> Result<(Vec<Field>, Vec<String>), String> {
+    let root = &doc.root;
+    let (schema, top_ref) = deref(root, schema)?;
+    let named = top_ref
+        .map(|r| format!(" `{}`", ref_name(r)))
+        .unwrap_or_default();
+    let mut props: Map<String, Value> = Map::new();
+    let mut required: BTreeSet<String> = BTreeSet::new();
+    let mut enclosing: Vec<String> = top_ref.map(str::to_string).into_iter().collect();
+    gather(root, schema, &mut props, &mut required, &mut enclosing)
+        .map_err(|why| format!("the schema{named} {why}"))?;
+    if props.is_empty() {
+        return Err(format!(
+            "the schema{named} declares no members (a free-form object)"
+        ));
+    }
+    let mut fields = Vec::new();
+    let mut loose = Vec::new();
+    let mut hard = Vec::new();
+    for (name, prop) in &props {
+        let flag = |key: &str| {
+            deref(root, prop)
+                .ok()
+                .and_then(|(p, _)| p.get(key))
+                .and_then(Value::as_bool)
+                == Some(true)
+        };
+        if (side == Side::Body && flag("readOnly")) || (side == Side::Output && flag("writeOnly")) {
+            continue;
+        }
+        if let Some(why) = field_name_problem(name) {
+            hard.push(format!("`{name}` {why}"));
+            continue;
+        }
+        let req = required.contains(name);
+        match field_of(root, name, prop, Some(req), &enclosing) {
+            Ok((mut f, l)) => {
+                if f.required == Some(true) {
+                    f.required = None;
+                }
+                fields.push(f);
+                loose.extend(l);
+            }
+            Err(why) => hard.push(format!("`{name}` {why}")),
+        }
+    }
+    if !hard.is_empty() {
+        return Err(format!("in the schema{named}, {}", hard.join(", ")));
+    }
+    Ok((fields, loose))
+}
+
+/// Collects an object schema's members, flattening `allOf`s of objects.
+fn gather(
+    root: &Value,
+    schema: &Value,
+    props: &mut Map<String, Value>,
+    required: &mut BTreeSet<String>,
+    enclosing: &mut Vec<String>,
+) -> Result<(), String> {
+    for key in ["oneOf", "anyOf"] {
+        if let Some(Value::Array(alts)) = schema.get(key) {
+            return Err(format!(
+                "is a `{key}` of {} schemas (the spec language has no alternatives)",
+                alts.len()
+            ));
+        }
+    }
+    if schema.get("not").is_some() {
+        return Err("uses `not`".into());
+    }
+    if let Some(Value::Array(parts)) = schema.get("allOf") {
+        for part in parts {
+            let (part, r) = deref(root, part)?;
+            if let Some(r) = r {
+                if enclosing.iter().any(|e| e == r) {
+                    return Err(format!("refers back to `{}` (a recursive schema)", ref_name(r)));
+                }
+                enclosing.push(r.to_string());
+            }
+            gather(root, part, props, required, enclosing)?;
+        }
+    }
+    match schema.get("type") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(t)) if t == "object" => {}
+        Some(Value::String(t)) if t == "array" => {
+            let items = schema
+                .get("items")
+                .and_then(|i| deref(root, i).ok())
+                .map(|(i, r)| match r {
+                    Some(r) => format!(" of `{}`", ref_name(r)),
+                    None => match i.get("type").and_then(Value::as_str) {
+                        Some(t) => format!(" of {t}s"),
+                        None => String::new(),
+                    },
+                })
+                .unwrap_or_default();
+            return Err(format!("is an array{items}, not an object"));
+        }
+        Some(Value::String(t)) => return Err(format!("is a {t}, not an object")),
+        Some(other) => return Err(format!("has a `type` that is {}", kind(other))),
+    }
+    if let Some(Value::Object(ps)) = schema.get("properties") {
+        for (k, v) in ps {
+            props.insert(k.clone(), v.clone());
+        }
+    }
+    match schema.get("additionalProperties") {
+        None | Some(Value::Bool(false)) => {}
+        Some(_) => {
+            return Err(if props.is_empty() {
+                "is a map (`additionalProperties`: members of any name)".into()
+            } else {
+                "takes members of any name besides its own (`additionalProperties`)".into()
+            });
+        }
+    }
+    if let Some(Value::Array(req)) = schema.get("required") {
+        required.extend(req.iter().filter_map(Value::as_str).map(str::to_string));
+    }
+    Ok(())
+}
+
+/// Why a member or query parameter name cannot name a field, if it cannot.
+fn field_name_problem(name: &str) -> Option<String> {
+    if let Some((msg, _)) = ident_problem(name) {
+        return Some(format!("cannot name a field ({msg})"));
+    }
+    let snake = name.to_snake_case();
+    if RUST_KEYWORDS.contains(&snake.as_str()) {
+        return Some(format!("cannot name a field (`{snake}` is a Rust keyword)"));
+    }
+    None
+}
+
+/// A parameter → a field: Swagger 2.0 keeps the type on the parameter, OpenAPI 3.0
+/// in its `schema` (or `content`, which the spec language cannot type).
+fn param_field(
+    doc: &Document,
+    name: &str,
+    p: &Value,
+    required: Option<bool>,
+) -> Result<(Field, Vec<String>), String> {
+    let schema = match doc.dialect {
+        Dialect::Swagger2 => p,
+        Dialect::OpenApi30 => match p.get("schema") {
+            Some(s) => s,
+            None if p.get("content").is_some() => {
+                return Err("is serialised as a media type (`content`)".into());
+            }
+            None => return Err("has no schema".into()),
+        },
+    };
+    let (mut f, loose) = field_of(&doc.root, name, schema, required, &[])?;
+    // Query parameters are optional unless they say `required = true`.
+    f.required = match required {
+        Some(true) => Some(true),
+        _ => None,
+    };
+    Ok((f, loose))
+}
+
+/// A member schema → a field and the constraints it loses, or why it has no field.
+fn field_of(
+    root: &Value,
+    name: &str,
+    schema: &Value,
+    required: Option<bool>,
+    enclosing: &[String],
+) -> Result<(Field, Vec<String>), String> {
+    let (mut schema, r) = deref(root, schema)?;
+    if let Some(r) = r
+        && enclosing.iter().any(|e| e == r)
+    {
+        return Err(format!("refers back to `{}` (a recursive schema)", ref_name(r)));
+    }
+    if let Some(Value::Array(parts)) = schema.get("allOf")
+        && let [one] = parts.as_slice()
+    {
+        schema = deref(root, one)?.0;
+    }
+    for key in ["oneOf", "anyOf", "allOf"] {
+        if let Some(Value::Array(alts)) = schema.get(key) {
+            return Err(format!(
+                "is a `{key}` of {} schemas (the spec language has no alternatives)",
+                alts.len()
+            ));
+        }
+    }
+    let nullable = schema.get("nullable").and_then(Value::as_bool) == Some(true)
+        || schema.get("x-nullable").and_then(Value::as_bool) == Some(true);
+    let mut loose = Vec::new();
+    let ty = match schema.get("type") {
+        Some(Value::String(t)) => t.as_str(),
+        Some(other) => return Err(format!("has a `type` that is {}", kind(other))),
+        None if schema.get("properties").is_some() => "object",
+        None if schema.get("enum").is_some() => "string",
+        None => return Err("has no `type`".into()),
+    };
+    let format = schema.get("format").and_then(Value::as_str).unwrap_or("");
+    let mut f = Field::plain(name, "string");
+    f.required = match (required, nullable) {
+        (Some(true), false) => Some(true),
+        (Some(_), _) => Some(false),
+        (None, _) => None,
+    };
+    match ty {
+        "string" => {
+            f.ty = match format {
+                "date-time" => "timestamp",
+                "date" => "date",
+                "uuid" => "uuid",
+                _ => "string",
+            };
+            if f.ty == "string" && !format.is_empty() {
+                loose.push(format!("`{name}`: format `{format}` is not checked"));
+            }
+            if let Some(Value::Array(values)) = schema.get("enum") {
+                let strings: Vec<String> = values
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect();
+                let usable = strings.len() == values.len()
+                    && !strings.is_empty()
+                    && strings.iter().collect::<BTreeSet<_>>().len() == strings.len()
+                    && strings.iter().all(|v| {
+                        !v.is_empty()
+                            && v.len() <= 63
+                            && v.bytes().all(|b| {
+                                b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
+                            })
+                    });
+                if usable && f.ty == "string" {
+                    f.ty = "enum";
+                    f.values = strings;
+                } else {
+                    loose.push(format!(
+                        "`{name}`: its `enum` is not checked (values must be 1–63 ASCII letters, digits, `_`, `-` or `.`)"
+                    ));
+                }
+            }
+            if f.ty == "string" {
+                f.max_length = schema.get("maxLength").and_then(Value::as_u64);
+                f.min_length = schema
+                    .get("minLength")
+                    .and_then(Value::as_u64)
+                    .filter(|n| *n > 0);
+                if let Some(p) = schema.get("pattern").and_then(Value::as_str) {
+                    if regex::Regex::new(p).is_ok() {
+                        f.pattern = Some(p.to_string());
+                    } else {
+                        loose.push(format!(
+                            "`{name}`: its `pattern` is not checked (not in the syntax of Rust's `regex`)"
+                        ));
+                    }
+                }
+            }
+        }
+        "integer" => {
+            f.ty = if format == "int32" { "integer" } else { "bigint" };
+            let bound = |key: &str, exclusive: &str, step: i64| -> Option<i64> {
+                let v = schema.get(key)?.as_f64()?;
+                if v.fract() != 0.0 || v.abs() > 9.0e15 {
+                    return None;
+                }
+                let v = v as i64;
+                match schema.get(exclusive) {
+                    Some(Value::Bool(true)) => Some(v + step),
+                    _ => Some(v),
+                }
+            };
+            f.min = bound("minimum", "exclusiveMinimum", 1).map(Num::Int);
+            f.max = bound("maximum", "exclusiveMaximum", -1).map(Num::Int);
+            if f.ty == "integer" {
+                let fits = |n: &Option<Num>| match n {
+                    Some(Num::Int(v)) => i32::try_from(*v).is_ok(),
+                    _ => true,
+                };
+                if !fits(&f.min) || !fits(&f.max) {
+                    f.ty = "bigint";
+                }
+            }
+            if schema.get("enum").is_some() {
+                loose.push(format!("`{name}`: its integer `enum` is not checked"));
+            }
+            if schema.get("multipleOf").is_some() {
+                loose.push(format!("`{name}`: `multipleOf` is not checked"));
+            }
+        }
+        "number" => {
+            f.ty = "float";
+            f.min = schema.get("minimum").and_then(Value::as_f64).map(Num::Float);
+            f.max = schema.get("maximum").and_then(Value::as_f64).map(Num::Float);
+            for key in ["exclusiveMinimum", "exclusiveMaximum"] {
+                if schema.get(key) == Some(&Value::Bool(true)) {
+                    loose.push(format!(
+                        "`{name}`: `{key}` is checked as an inclusive bound"
+                    ));
+                }
+            }
+            if schema.get("multipleOf").is_some() {
+                loose.push(format!("`{name}`: `multipleOf` is not checked"));
+            }
+        }
+        "boolean" => f.ty = "boolean",
+        "array" => {
+            let nested = schema
+                .get("items")
+                .and_then(|i| deref(root, i).ok())
+                .and_then(|(i, _)| i.get("type"))
+                .and_then(Value::as_str)
+                == Some("array");
+            return Err(if nested {
+                "is an array of arrays".into()
+            } else {
+                "is an array".into()
+            });
+        }
+        "object" => {
+            let map = schema.get("properties").is_none()
+                && !matches!(schema.get("additionalProperties"), None | Some(Value::Bool(false)));
+            return Err(if map {
+                "is a map (`additionalProperties`)".into()
+            } else {
+                match r {
+                    Some(r) => format!("is a nested object (`{}`)", ref_name(r)),
+                    None => "is a nested object".into(),
+                }
+            });
+        }
+        "file" => return Err("is a file upload".into()),
+        other => return Err(format!("has the unknown type `{other}`")),
+    }
+    Ok((f, loose))
+}
+
+impl Field {
+    pub fn plain(name: &str, ty: &'static str) -> Field {
+        Field {
+            name: name.to_string(),
+            ty,
+            required: None,
+            max_length: None,
+            min_length: None,
+            pattern: None,
+            min: None,
+            max: None,
+            values: Vec::new(),
+        }
+    }
+}
