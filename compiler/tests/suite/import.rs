@@ -1,0 +1,278 @@
+//! `shopgen import openapi`: real-world documents (compiler/tests/import/documents/,
+//! from @readme/oas-examples; SOURCE.md there) imported into specs compared with
+//! goldens (compiler/tests/import/*.toml), every refusal with nothing written, and an
+//! import over a spec the user edited since.
+
+use crate::support::{golden, project, repo};
+
+const DOCS: &str = "compiler/tests/import/documents";
+
+/// (document, --name, --public routes): each golden is `compiler/tests/import/NAME.toml`.
+const CASES: &[(&str, &str, &[&str])] = &[
+    (
+        "petstore-3.0.yaml",
+        "petstore",
+        &["GET /v2/pet/{petId}", "GET /store/order/{orderId}"],
+    ),
+    ("petstore-2.0.json", "petstore-swagger", &["get_pet_by_id"]),
+    ("uspto-3.0.yaml", "uspto", &["GET /ds-api/{dataset}/{version}/fields"]),
+    ("schema-circular-3.0.yaml", "circular", &[]),
+    ("polymorphism-3.0.yaml", "polymorphism", &[]),
+];
+
+fn doc(name: &str) -> String {
+    std::fs::read_to_string(repo().join(DOCS).join(name)).unwrap()
+}
+
+#[test]
+fn real_world_documents_import_into_their_goldens_byte_for_byte() {
+    let mut failures = Vec::new();
+    for (file, name, public) in CASES {
+        let dir = project().file(file, doc(file)).build();
+        let out = format!("specs/{name}.toml");
+        let mut args = vec!["import", "openapi", file, "--name", name];
+        for p in *public {
+            args.extend(["--public", p]);
+        }
+        let run = dir.shopgen(&args).run();
+        assert!(run.success(), "{file}: {}", run.stderr);
+        let text = dir.read(&out);
+        // Every route the document has is listed in the summary line.
+        assert!(run.stderr.contains(&format!("wrote {out}: ")), "{}", run.stderr);
+        if let Err(why) = golden::check(
+            &repo().join(format!("compiler/tests/import/{name}.toml")),
+            &text,
+        ) {
+            failures.push(why);
+        }
+        // The same document again: the same bytes, and nothing written.
+        let again = dir.shopgen(&args).run();
+        assert!(again.success(), "{}", again.stderr);
+        assert!(again.stderr.contains("nothing changed"), "{}", again.stderr);
+        assert_eq!(dir.read(&out), text, "{file}: a second import changed the spec");
+        // The spec is valid TOML, and every public route asked for is public.
+        let parsed: toml::Table = toml::from_str(&text).unwrap();
+        let ops = parsed["operations"].as_table().unwrap();
+        let public_count = ops
+            .values()
+            .filter(|o| o["exposure"].as_str() == Some("public"))
+            .count();
+        assert_eq!(public_count, public.len(), "{file}");
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A golden with its wrapped comments joined into one line each.
+fn golden_text(name: &str) -> String {
+    std::fs::read_to_string(repo().join(format!("compiler/tests/import/{name}.toml")))
+        .unwrap()
+        .replace("\n#   ", " ")
+}
+
+#[test]
+fn what_the_spec_language_cannot_say_is_named_on_its_route() {
+    let text = golden_text("petstore");
+    for expected in [
+        // a map, a header parameter, an array query parameter, non-JSON bodies
+        "# get_inventory: not carried over: response 200 not typed",
+        "the schema is a map (`additionalProperties`",
+        "# delete_pet: not carried over: header parameter `api_key`",
+        "# find_pets_by_status: not carried over: query parameter `status` is an array",
+        "request body of type `multipart/form-data`",
+        "`category` is a nested object (`Category`)",
+        "# find_pets_by_tags: deprecated in the document.",
+    ] {
+        assert!(text.contains(expected), "missing `{expected}` in\n{text}");
+    }
+    let circular = golden_text("circular");
+    assert!(circular.contains("`arr` is an array of arrays"), "{circular}");
+    let poly = golden_text("polymorphism");
+    assert!(poly.contains("is a `oneOf` of"), "{poly}");
+    assert!(poly.contains("is a `anyOf` of") || poly.contains("is an `anyOf` of"), "{poly}");
+    // The server prefix stays in every path; Swagger's basePath too.
+    assert!(text.contains("path = \"/v2/pet/{petId}\""), "{text}");
+    let swagger = golden_text("petstore-swagger");
+    assert!(swagger.contains("path = \"/v2/pet/{petId}\""), "{swagger}");
+    let uspto = golden_text("uspto");
+    assert!(uspto.contains("path = \"/ds-api/{dataset}/{version}/fields\""), "{uspto}");
+}
+
+/// Runs an import that must fail; gives its stderr and checks nothing was written.
+fn refused(files: &[(&str, &str)], args: &[&str]) -> String {
+    let mut b = project();
+    for (path, text) in files {
+        b = b.file(path, *text);
+    }
+    let dir = b.build();
+    let run = dir.shopgen(args).run();
+    assert_eq!(run.code(), Some(1), "{args:?}: {}", run.text());
+    assert!(run.stderr.contains("nothing was written"), "{}", run.stderr);
+    assert!(!dir.path("specs").exists(), "{args:?} wrote specs/");
+    run.stderr
+}
+
+#[test]
+fn unreadable_invalid_and_unsupported_documents_write_nothing() {
+    let err = refused(&[], &["import", "openapi", "missing.yaml"]);
+    assert!(err.contains("cannot read missing.yaml"), "{err}");
+
+    let yaml = "openapi: 3.0.3\ninfo:\n  title: t\n  version: '1'\npaths:\n  /a: [unclosed\n";
+    let err = refused(&[("bad.yaml", yaml)], &["import", "openapi", "bad.yaml"]);
+    assert!(err.contains("error: bad.yaml:"), "{err}");
+    assert!(err.contains("invalid YAML"), "{err}");
+    let located = err
+        .split("bad.yaml:")
+        .nth(1)
+        .and_then(|rest| rest.split(": invalid").next())
+        .unwrap();
+    let (line, col) = located.split_once(':').unwrap();
+    assert!(line.parse::<u32>().unwrap() >= 6, "{err}");
+    assert!(col.parse::<u32>().unwrap() >= 1, "{err}");
+
+    let json = "{\n  \"swagger\": \"2.0\",\n  \"paths\": {,}\n}\n";
+    let err = refused(&[("bad.json", json)], &["import", "openapi", "bad.json"]);
+    assert!(err.contains("error: bad.json:3:13: invalid JSON"), "{err}");
+
+    let k8s = "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n";
+    let err = refused(&[("svc.yaml", k8s)], &["import", "openapi", "svc.yaml"]);
+    assert!(
+        err.contains("svc.yaml: not an OpenAPI document: no `openapi` or `swagger` key"),
+        "{err}"
+    );
+
+    let v31 = doc("petstore-3.1.yaml");
+    let err = refused(&[("p.yaml", &v31)], &["import", "openapi", "p.yaml"]);
+    assert!(
+        err.contains("OpenAPI 3.1.0 is not supported: shopgen imports OpenAPI 3.0.x and Swagger 2.0"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unknown_public_route_is_refused_with_close_matches() {
+    let pet = doc("petstore-3.0.yaml");
+    let err = refused(
+        &[("petstore.yaml", &pet)],
+        &[
+            "import",
+            "openapi",
+            "petstore.yaml",
+            "--public",
+            "GET /pet/{petid}",
+            "--public",
+            "GET /v2/store/inventory",
+            "--public",
+            "DELETE /nothing/like/it/at/all/here",
+        ],
+    );
+    assert!(
+        err.contains("--public `GET /pet/{petid}` names no operation of the document; close matches: `GET /v2/pet/{petId}`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("--public `DELETE /nothing/like/it/at/all/here` names no operation"),
+        "{err}"
+    );
+    assert!(!err.contains("GET /v2/store/inventory` names"), "{err}");
+}
+
+/// `doc` with the operation `GET /user/logout` removed and `GET /pet/{petId}/photos`
+/// added.
+fn changed_petstore() -> String {
+    let pet = doc("petstore-3.0.yaml");
+    let start = pet.find("  '/user/logout':\n").unwrap();
+    let end = start + pet[start..].find("  '/user/{username}':\n").unwrap();
+    let mut changed = format!("{}{}", &pet[..start], &pet[end..]);
+    let at = changed.find("  '/pet/{petId}/uploadImage':\n").unwrap();
+    changed.insert_str(
+        at,
+        "  '/pet/{petId}/photos':\n    get:\n      operationId: listPetPhotos\n      summary: The photos of a pet\n      parameters:\n        - name: petId\n          in: path\n          required: true\n          schema:\n            type: integer\n            format: int64\n        - name: limit\n          in: query\n          schema:\n            type: integer\n            format: int32\n            minimum: 1\n            maximum: 50\n      responses:\n        '200':\n          description: ok\n",
+    );
+    changed
+}
+
+#[test]
+fn importing_again_keeps_what_the_user_set_and_reports_what_changed() {
+    let pet = doc("petstore-3.0.yaml");
+    let dir = project().file("petstore.yaml", pet.clone()).build();
+    let spec = "specs/petstore.toml";
+    dir.shopgen(["import", "openapi", "petstore.yaml", "--name", "petstore", "--public", "GET /pet/{petId}"])
+        .ok();
+    // The user edits the settings and exposes two more routes, one with a user token.
+    let first = dir.read(spec);
+    let edited = first
+        .replace("project = \"my-gcp-project\"", "project = \"acme-pets-prod\"")
+        .replace(
+            "openapi = \"3.0\"\n",
+            "openapi = \"3.0\"\n# partners get their own keys\nconsumers = [\"web\", \"partner-a\"]\n\n[gateway.identity.firebase]\nissuer = \"https://securetoken.google.com/acme-pets\"\njwks_uri = \"https://www.googleapis.com/service_accounts/v1/metadata/x509/securetoken@system.gserviceaccount.com\"\naudiences = [\"acme-pets\"]\n",
+        )
+        .replace("selector = { app = \"petstore\" }", "selector = { app = \"pets\", tier = \"web\" }");
+    let edited = set_route(&edited, "place_order", "exposure = \"public\"\nauth = [\"api_key\", \"firebase\"]");
+    let edited = set_route(&edited, "logout_user", "exposure = \"internal\"");
+    let edited = set_route(&edited, "get_user_by_name", "exposure = \"public\"");
+    dir.write(spec, &edited);
+    let marker = edited.find("# Routes imported by").unwrap();
+
+    // The document changes: GET /user/logout removed (internal: no question asked),
+    // GET /pet/{petId}/photos added.
+    dir.write("petstore.yaml", &changed_petstore());
+    let run = dir
+        .shopgen(["import", "openapi", "petstore.yaml", "--out", spec])
+        .ok();
+    let after = dir.read(spec);
+    assert_eq!(&after[..marker], &edited[..marker], "the user's settings changed");
+    assert!(run.stderr.contains("added operations.list_pet_photos (GET /v2/pet/{petId}/photos)"), "{}", run.stderr);
+    assert!(run.stderr.contains("removed operations.logout_user (GET /v2/user/logout)"), "{}", run.stderr);
+    assert!(!run.stderr.contains("updated operations."), "nothing else changed: {}", run.stderr);
+    let parsed: toml::Table = toml::from_str(&after).unwrap();
+    let ops = parsed["operations"].as_table().unwrap();
+    let exposure = |name: &str| ops[name]["exposure"].as_str().unwrap().to_string();
+    assert_eq!(exposure("get_pet_by_id"), "public");
+    assert_eq!(exposure("place_order"), "public");
+    assert_eq!(exposure("get_user_by_name"), "public");
+    assert_eq!(exposure("list_pet_photos"), "internal");
+    assert_eq!(
+        ops["place_order"]["auth"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect::<Vec<_>>(),
+        ["api_key", "firebase"]
+    );
+    assert!(!ops.contains_key("logout_user"));
+    assert_eq!(
+        ops["list_pet_photos"]["query"]["limit"].as_table().unwrap().get("max").and_then(|v| v.as_integer()),
+        Some(50)
+    );
+
+    // The document drops a route the spec exposes: refused, the spec untouched …
+    let without = changed_petstore();
+    let start = without.find("  '/user/{username}':\n").unwrap();
+    let end = without.find("\ncomponents:\n").unwrap() + 1;
+    let without = format!("{}{}", &without[..start], &without[end..]);
+    dir.write("petstore.yaml", &without);
+    let refused = dir.shopgen(["import", "openapi", "petstore.yaml", "--out", spec]).run();
+    assert_eq!(refused.code(), Some(1), "{}", refused.text());
+    assert!(
+        refused.stderr.contains("removed operations.get_user_by_name (GET /v2/user/{username}), which was public"),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused.stderr.contains("--force"), "{}", refused.stderr);
+    assert_eq!(dir.read(spec), after);
+    // … and with --force, gone.
+    dir.shopgen(["import", "openapi", "petstore.yaml", "--out", spec, "--force"]).ok();
+    let forced = dir.read(spec);
+    assert!(!forced.contains("[operations.get_user_by_name]"), "{forced}");
+    assert_eq!(&forced[..marker], &edited[..marker]);
+}
+
+/// Replaces the `exposure` line of route `name` with `lines`.
+fn set_route(text: &str, name: &str, lines: &str) -> String {
+    let header = format!("[operations.{name}]\n");
+    let at = text.find(&header).unwrap_or_else(|| panic!("no {header}"));
+    let rel = text[at..].find("exposure = \"internal\"\n").unwrap();
+    let start = at + rel;
+    format!(
+        "{}{}\n{}",
+        &text[..start],
+        lines,
+        &text[start + "exposure = \"internal\"\n".len()..]
+    )
+}
