@@ -58,7 +58,9 @@ pub fn run(cmd: ImportCommand, quiet: bool) -> anyhow::Result<ExitCode> {
         Err(e) => {
             let at = e.utf8_error().valid_up_to();
             let (line, col) = line_col(&String::from_utf8_lossy(&e.into_bytes()), at);
-            eprintln!("error: {shown_file}:{line}:{col}: the document is not UTF-8 text; nothing was written");
+            eprintln!(
+                "error: {shown_file}:{line}:{col}: the document is not UTF-8 text; nothing was written"
+            );
             return Ok(ExitCode::from(1));
         }
     };
@@ -116,9 +118,25 @@ pub fn run(cmd: ImportCommand, quiet: bool) -> anyhow::Result<ExitCode> {
             return fail(format!("{where_}{e}"));
         }
     };
+    // The spec must compile as it is written: otherwise show why, against its text,
+    // and write nothing (a route made public that would open an internal one through
+    // the gateway, for one).
+    let shown_out = out.display().to_string();
+    if let Err(diags) = shopgen::compile(&outcome.text, shopgen::source_for(&out)) {
+        eprint!(
+            "{}",
+            shopgen::diagnostics::render(&diags, &shown_out, &outcome.text)
+        );
+        return fail(format!(
+            "the spec imported from {shown_file} does not compile (above); change --public or the spec's settings"
+        ));
+    }
     if existing.as_deref() == Some(outcome.text.as_str()) {
         if !quiet {
-            eprintln!("{}: current with {shown_file}; nothing changed", out.display());
+            eprintln!(
+                "{}: current with {shown_file}; nothing changed",
+                out.display()
+            );
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -128,7 +146,11 @@ pub fn run(cmd: ImportCommand, quiet: bool) -> anyhow::Result<ExitCode> {
             eprintln!("  {c}");
         }
         let routes = imported.converted.routes.len();
-        let verb = if existing.is_some() { "updated" } else { "wrote" };
+        let verb = if existing.is_some() {
+            "updated"
+        } else {
+            "wrote"
+        };
         eprintln!(
             "{verb} {}: {routes} route(s) from {shown_file}, {} skipped",
             out.display(),
@@ -136,7 +158,9 @@ pub fn run(cmd: ImportCommand, quiet: bool) -> anyhow::Result<ExitCode> {
         );
         if existing.is_none() {
             if args.gcp_project.is_none() {
-                eprintln!("note: set `gcp.project`, the cluster, and the pods' namespace, port and labels in it before deploying");
+                eprintln!(
+                    "note: set `gcp.project`, the cluster, and the pods' namespace, port and labels in it before deploying"
+                );
             }
             eprintln!("next: cargo run -p shopgen -- build {}", out.display());
         }

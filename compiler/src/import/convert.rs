@@ -17,7 +17,7 @@ use heck::{ToLowerCamelCase, ToSnakeCase};
 use serde_json::{Map, Value};
 
 use super::document::{Dialect, Document, deref, kind, ref_name};
-use crate::check::idents::{RUST_KEYWORDS, ident_problem};
+use crate::check::idents::RUST_KEYWORDS;
 
 /// Methods a route may use, in the order a path's operations are written.
 const ROUTED: &[&str] = &["get", "put", "post", "patch", "delete"];
@@ -141,7 +141,9 @@ pub fn convert(doc: &Document) -> Converted {
                 }
             }
             for method in ROUTED {
-                let Some(op) = item.get(*method) else { continue };
+                let Some(op) = item.get(*method) else {
+                    continue;
+                };
                 let op_prefix = match doc.dialect {
                     Dialect::OpenApi30 if op.get("servers").is_some() => {
                         servers_prefix(op.get("servers"), &mut Vec::new())
@@ -348,7 +350,10 @@ fn security_notes(doc: &Document, notes: &mut Vec<String>) {
         .map(|(name, s)| {
             let s = deref(&doc.root, s).map(|(s, _)| s).unwrap_or(s);
             let ty = s.get("type").and_then(Value::as_str).unwrap_or("?");
-            match (s.get("in").and_then(Value::as_str), s.get("name").and_then(Value::as_str)) {
+            match (
+                s.get("in").and_then(Value::as_str),
+                s.get("name").and_then(Value::as_str),
+            ) {
                 (Some(place), Some(n)) => format!("`{name}` ({ty} in {place} `{n}`)"),
                 _ => match s.get("scheme").and_then(Value::as_str) {
                     Some(scheme) => format!("`{name}` ({ty} {scheme})"),
@@ -375,33 +380,24 @@ fn route(
     op: &Value,
 ) -> Result<Route, String> {
     let root = &doc.root;
-    let mut template_params = Vec::new();
-    for seg in doc_path.split('/').skip(1) {
-        match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            Some(p) if !p.contains(['{', '}']) => template_params.push(p.to_string()),
-            _ if seg.contains(['{', '}']) => {
-                return Err(format!(
-                    "the segment `{seg}` mixes a parameter with text; a route's parameter is a whole segment"
-                ));
-            }
-            _ => {}
-        }
-    }
     if !doc_path.starts_with('/') {
         return Err(format!("`{doc_path}` does not start with `/`"));
     }
-    for p in &template_params {
-        if let Some((msg, _)) = ident_problem(p) {
-            return Err(format!(
-                "the path parameter `{{{p}}}` cannot be declared: {msg}"
-            ));
-        }
+    if let Some(why) = path_problem(&format!("{prefix}{doc_path}")) {
+        return Err(why);
     }
+    let template_params: Vec<String> = doc_path
+        .split('/')
+        .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .map(str::to_string)
+        .collect();
     let mut notes = Vec::new();
     // Parameters: the path item's, overridden by the operation's (same name and place).
     let mut declared: Vec<(String, String, &Value)> = Vec::new();
     for list in [item.get("parameters"), op.get("parameters")] {
-        let Some(Value::Array(list)) = list else { continue };
+        let Some(Value::Array(list)) = list else {
+            continue;
+        };
         for p in list {
             let p = match deref(root, p) {
                 Ok((p, _)) => p,
@@ -410,8 +406,16 @@ fn route(
                     continue;
                 }
             };
-            let name = p.get("name").and_then(Value::as_str).unwrap_or("").to_string();
-            let place = p.get("in").and_then(Value::as_str).unwrap_or("").to_string();
+            let name = p
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            let place = p
+                .get("in")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
             declared.retain(|(n, i, _)| !(*n == name && *i == place));
             declared.push((name, place, p));
         }
@@ -430,9 +434,7 @@ fn route(
                     params.push(f);
                 }
                 Err(why) => {
-                    notes.push(format!(
-                        "path parameter `{t}` {why}: declared as a string"
-                    ));
+                    notes.push(format!("path parameter `{t}` {why}: declared as a string"));
                     params.push(Field::plain(t, "string"));
                 }
             },
@@ -543,7 +545,12 @@ fn json_schema(content: Option<&Value>) -> Result<Option<&Value>, String> {
 }
 
 fn is_json(media: &str) -> bool {
-    let m = media.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let m = media
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
 }
 
@@ -562,7 +569,11 @@ fn typed_body(
     }
     match object_fields(doc, schema, Side::Body) {
         Ok((fields, loose)) => {
-            notes.extend(loose.into_iter().map(|l| format!("request body member {l}")));
+            notes.extend(
+                loose
+                    .into_iter()
+                    .map(|l| format!("request body member {l}")),
+            );
             Some(fields)
         }
         Err(why) => {
@@ -580,9 +591,7 @@ fn output(doc: &Document, op: &Value, notes: &mut Vec<String>) -> Option<Vec<Fie
     let Some(Value::Object(responses)) = op.get("responses") else {
         return None;
     };
-    let (code, response) = responses
-        .iter()
-        .find(|(code, _)| code.starts_with('2'))?;
+    let (code, response) = responses.iter().find(|(code, _)| code.starts_with('2'))?;
     let response = match deref(&doc.root, response) {
         Ok((r, _)) => r,
         Err(why) => {
@@ -604,7 +613,11 @@ fn output(doc: &Document, op: &Value, notes: &mut Vec<String>) -> Option<Vec<Fie
     };
     match object_fields(doc, schema, Side::Output) {
         Ok((fields, loose)) => {
-            notes.extend(loose.into_iter().map(|l| format!("response {code} member {l}")));
+            notes.extend(
+                loose
+                    .into_iter()
+                    .map(|l| format!("response {code} member {l}")),
+            );
             Some(fields)
         }
         Err(why) => {
@@ -704,7 +717,10 @@ fn gather(
             let (part, r) = deref(root, part)?;
             if let Some(r) = r {
                 if enclosing.iter().any(|e| e == r) {
-                    return Err(format!("refers back to `{}` (a recursive schema)", ref_name(r)));
+                    return Err(format!(
+                        "refers back to `{}` (a recursive schema)",
+                        ref_name(r)
+                    ));
                 }
                 enclosing.push(r.to_string());
             }
@@ -752,14 +768,65 @@ fn gather(
     Ok(())
 }
 
-/// Why a member or query parameter name cannot name a field, if it cannot.
+/// Why a member or query parameter name cannot name a field, if it cannot: an
+/// existing service's names are kept as it spells them on the wire, within what the
+/// gateway documents can print (`check::upstream`'s rule).
 fn field_name_problem(name: &str) -> Option<String> {
-    if let Some((msg, _)) = ident_problem(name) {
-        return Some(format!("cannot name a field ({msg})"));
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.$[]".contains(&b))
+        && !name.as_bytes()[0].is_ascii_digit();
+    (!ok).then(|| {
+        "cannot name a field (letters, digits, `_`, `-`, `.`, `$`, `[`, `]`, not starting with a digit)"
+            .to_string()
+    })
+}
+
+/// Why a route's full path cannot be a route's template, if it cannot
+/// (`check::upstream`'s rule: no empty or dot segments, RFC 3986 path characters,
+/// nothing percent-encoded, parameters named with letters, digits and `_`).
+fn path_problem(path: &str) -> Option<String> {
+    if path == "/" {
+        return Some("the root path `/` is not a route shopgen exposes".into());
     }
-    let snake = name.to_snake_case();
-    if RUST_KEYWORDS.contains(&snake.as_str()) {
-        return Some(format!("cannot name a field (`{snake}` is a Rust keyword)"));
+    let mut seen = BTreeSet::new();
+    for seg in path.split('/').skip(1) {
+        if let Some(p) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            if !seen.insert(p) {
+                return Some(format!(
+                    "the path parameter `{seg}` appears twice in `{path}`"
+                ));
+            }
+            if p.is_empty() || !p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                return Some(format!(
+                    "the path parameter `{seg}` is named with other characters than letters, digits and `_`"
+                ));
+            }
+            continue;
+        }
+        if seg.is_empty() {
+            return Some(format!(
+                "`{path}` has an empty segment (a trailing or doubled `/`)"
+            ));
+        }
+        if seg.contains(['{', '}']) {
+            return Some(format!(
+                "the segment `{seg}` mixes a parameter with text; a route's parameter is a whole segment"
+            ));
+        }
+        if seg == "." || seg == ".." {
+            return Some(format!("`{path}` has a dot segment"));
+        }
+        if !seg
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b))
+        {
+            return Some(format!(
+                "the segment `{seg}` has characters a route's path does not allow"
+            ));
+        }
     }
     None
 }
@@ -803,7 +870,10 @@ fn field_of(
     if let Some(r) = r
         && enclosing.iter().any(|e| e == r)
     {
-        return Err(format!("refers back to `{}` (a recursive schema)", ref_name(r)));
+        return Err(format!(
+            "refers back to `{}` (a recursive schema)",
+            ref_name(r)
+        ));
     }
     if let Some(Value::Array(parts)) = schema.get("allOf")
         && let [one] = parts.as_slice()
@@ -889,7 +959,11 @@ fn field_of(
             }
         }
         "integer" => {
-            f.ty = if format == "int32" { "integer" } else { "bigint" };
+            f.ty = if format == "int32" {
+                "integer"
+            } else {
+                "bigint"
+            };
             let bound = |key: &str, exclusive: &str, step: i64| -> Option<i64> {
                 let v = schema.get(key)?.as_f64()?;
                 if v.fract() != 0.0 || v.abs() > 9.0e15 {
@@ -921,8 +995,14 @@ fn field_of(
         }
         "number" => {
             f.ty = "float";
-            f.min = schema.get("minimum").and_then(Value::as_f64).map(Num::Float);
-            f.max = schema.get("maximum").and_then(Value::as_f64).map(Num::Float);
+            f.min = schema
+                .get("minimum")
+                .and_then(Value::as_f64)
+                .map(Num::Float);
+            f.max = schema
+                .get("maximum")
+                .and_then(Value::as_f64)
+                .map(Num::Float);
             for key in ["exclusiveMinimum", "exclusiveMaximum"] {
                 if schema.get(key) == Some(&Value::Bool(true)) {
                     loose.push(format!(
@@ -950,7 +1030,10 @@ fn field_of(
         }
         "object" => {
             let map = schema.get("properties").is_none()
-                && !matches!(schema.get("additionalProperties"), None | Some(Value::Bool(false)));
+                && !matches!(
+                    schema.get("additionalProperties"),
+                    None | Some(Value::Bool(false))
+                );
             return Err(if map {
                 "is a map (`additionalProperties`)".into()
             } else {

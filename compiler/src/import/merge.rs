@@ -103,7 +103,10 @@ pub fn merge(
     for (i, r) in c.routes.iter().enumerate() {
         match matched[i] {
             None => {
-                changes.push(format!("added operations.{} ({} {})", r.name, r.method, r.path));
+                changes.push(format!(
+                    "added operations.{} ({} {})",
+                    r.name, r.method, r.path
+                ));
                 kept.push(Kept::default());
             }
             Some(j) => {
@@ -184,10 +187,12 @@ fn differing_keys(old: &Table, r: &Route) -> Vec<&'static str> {
         .and_then(Value::as_table)
         .cloned()
         .unwrap_or_default();
-    ["method", "path", "summary", "params", "query", "body", "output"]
-        .into_iter()
-        .filter(|k| old.get(*k) != new.get(*k))
-        .collect()
+    [
+        "method", "path", "summary", "params", "query", "body", "output",
+    ]
+    .into_iter()
+    .filter(|k| old.get(*k) != new.get(*k))
+    .collect()
 }
 
 /// A TOML value as inline text (`auth = [["firebase"], ["google"]]`).

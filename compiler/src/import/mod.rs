@@ -67,7 +67,9 @@ fn unknown_public(list: &[(String, Vec<String>)]) -> String {
         if i > 0 {
             s.push_str("\nerror: ");
         }
-        s.push_str(&format!("--public `{route}` names no operation of the document"));
+        s.push_str(&format!(
+            "--public `{route}` names no operation of the document"
+        ));
         if close.is_empty() {
             s.push_str(" (write it as `METHOD /path`, or the operation's name)");
         } else {
@@ -139,7 +141,9 @@ impl Imported {
                 out.push('-');
             }
         }
-        let mut out = out.trim_start_matches(|c: char| c.is_ascii_digit() || c == '-').to_string();
+        let mut out = out
+            .trim_start_matches(|c: char| c.is_ascii_digit() || c == '-')
+            .to_string();
         if out.len() > MAX_NAME_LEN {
             let cut = out[..MAX_NAME_LEN].rfind('-').unwrap_or(MAX_NAME_LEN);
             out.truncate(cut);
@@ -206,10 +210,7 @@ fn name_ok(name: &str) -> bool {
 
 /// `--public` arguments → the (method, path) of each route they name; every unknown
 /// one is an error with the closest routes.
-fn resolve_public(
-    c: &Converted,
-    asked: &[String],
-) -> Result<Vec<(String, String)>, ImportError> {
+fn resolve_public(c: &Converted, asked: &[String]) -> Result<Vec<(String, String)>, ImportError> {
     let mut found = Vec::new();
     let mut unknown = Vec::new();
     for a in asked {

@@ -21,7 +21,11 @@ pub struct Kept {
 pub fn preamble(name: &str, file: &str, c: &Converted, project: &str, region: &str) -> String {
     let mut s = String::new();
     let title = c.title.as_deref().unwrap_or(name);
-    let _ = writeln!(s, "# {name}: the routes of an existing service, {}, exposed", quote(title));
+    let _ = writeln!(
+        s,
+        "# {name}: the routes of an existing service, {}, exposed",
+        quote(title)
+    );
     s.push_str(
         "# through API Gateway by shopgen. shopgen generates no backend for it: the relay\n\
          # forwards each route below, unchanged, to the pods `[upstream]` selects.\n\
@@ -55,9 +59,18 @@ pub fn preamble(name: &str, file: &str, c: &Converted, project: &str, region: &s
         "# Where it runs on Google Cloud: the existing GKE cluster the pods run in, and the\n\
          # subnetwork the relay reaches it on. See docs/spec.md, `[gcp]`.\n",
     );
-    let _ = writeln!(s, "[gcp]\nproject = {}\nregion = {}", quote(project), quote(region));
+    let _ = writeln!(
+        s,
+        "[gcp]\nproject = {}\nregion = {}",
+        quote(project),
+        quote(region)
+    );
     s.push_str("network = \"default\"\nsubnetwork = \"default\"\n");
-    let _ = writeln!(s, "cluster = {{ name = {} }}\n", quote(&format!("{name}-cluster")));
+    let _ = writeln!(
+        s,
+        "cluster = {{ name = {} }}\n",
+        quote(&format!("{name}-cluster"))
+    );
     s.push_str(
         "# API Gateway: the header clients send their API key in, and the OpenAPI dialect\n\
          # of openapi/gateway.yaml. See docs/spec.md, `[gateway]`.\n",
@@ -134,7 +147,7 @@ fn route(s: &mut String, r: &Route, k: &Kept) {
         ("output", r.output.as_ref()),
     ] {
         for f in fields.into_iter().flatten() {
-            let _ = writeln!(s, "{table}.{} = {}", f.name, field(f));
+            let _ = writeln!(s, "{table}.{} = {}", key(&f.name), field(f));
         }
     }
 }
@@ -172,6 +185,18 @@ fn num(n: Num) -> String {
         Num::Int(i) => i.to_string(),
         Num::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{f:.1}"),
         Num::Float(f) => format!("{f:?}"),
+    }
+}
+
+/// A TOML key: bare when it can be (`productId`), quoted otherwise (`"filter[name]"`).
+pub fn key(k: &str) -> String {
+    if !k.is_empty()
+        && k.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        k.to_string()
+    } else {
+        quote(k)
     }
 }
 

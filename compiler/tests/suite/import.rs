@@ -3,7 +3,10 @@
 //! goldens (compiler/tests/import/*.toml), every refusal with nothing written, and an
 //! import over a spec the user edited since.
 
-use crate::support::{golden, project, repo};
+use std::process::Command;
+
+use crate::infra_openapi::{fill, google_rules};
+use crate::support::{golden, project, repo, run_ok, tool};
 
 const DOCS: &str = "compiler/tests/import/documents";
 
@@ -12,10 +15,18 @@ const CASES: &[(&str, &str, &[&str])] = &[
     (
         "petstore-3.0.yaml",
         "petstore",
-        &["GET /v2/pet/{petId}", "GET /store/order/{orderId}"],
+        &["GET /v2/pet/findByStatus", "GET /store/order/{orderId}"],
     ),
-    ("petstore-2.0.json", "petstore-swagger", &["get_pet_by_id"]),
-    ("uspto-3.0.yaml", "uspto", &["GET /ds-api/{dataset}/{version}/fields"]),
+    (
+        "petstore-2.0.json",
+        "petstore-swagger",
+        &["get_order_by_id"],
+    ),
+    (
+        "uspto-3.0.yaml",
+        "uspto",
+        &["GET /ds-api/{dataset}/{version}/fields"],
+    ),
     ("schema-circular-3.0.yaml", "circular", &[]),
     ("polymorphism-3.0.yaml", "polymorphism", &[]),
 ];
@@ -38,7 +49,11 @@ fn real_world_documents_import_into_their_goldens_byte_for_byte() {
         assert!(run.success(), "{file}: {}", run.stderr);
         let text = dir.read(&out);
         // Every route the document has is listed in the summary line.
-        assert!(run.stderr.contains(&format!("wrote {out}: ")), "{}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!("wrote {out}: ")),
+            "{}",
+            run.stderr
+        );
         if let Err(why) = golden::check(
             &repo().join(format!("compiler/tests/import/{name}.toml")),
             &text,
@@ -49,7 +64,11 @@ fn real_world_documents_import_into_their_goldens_byte_for_byte() {
         let again = dir.shopgen(&args).run();
         assert!(again.success(), "{}", again.stderr);
         assert!(again.stderr.contains("nothing changed"), "{}", again.stderr);
-        assert_eq!(dir.read(&out), text, "{file}: a second import changed the spec");
+        assert_eq!(
+            dir.read(&out),
+            text,
+            "{file}: a second import changed the spec"
+        );
         // The spec is valid TOML, and every public route asked for is public.
         let parsed: toml::Table = toml::from_str(&text).unwrap();
         let ops = parsed["operations"].as_table().unwrap();
@@ -85,16 +104,25 @@ fn what_the_spec_language_cannot_say_is_named_on_its_route() {
         assert!(text.contains(expected), "missing `{expected}` in\n{text}");
     }
     let circular = golden_text("circular");
-    assert!(circular.contains("`arr` is an array of arrays"), "{circular}");
+    assert!(
+        circular.contains("`arr` is an array of arrays"),
+        "{circular}"
+    );
     let poly = golden_text("polymorphism");
     assert!(poly.contains("is a `oneOf` of"), "{poly}");
-    assert!(poly.contains("is a `anyOf` of") || poly.contains("is an `anyOf` of"), "{poly}");
+    assert!(
+        poly.contains("is a `anyOf` of") || poly.contains("is an `anyOf` of"),
+        "{poly}"
+    );
     // The server prefix stays in every path; Swagger's basePath too.
     assert!(text.contains("path = \"/v2/pet/{petId}\""), "{text}");
     let swagger = golden_text("petstore-swagger");
     assert!(swagger.contains("path = \"/v2/pet/{petId}\""), "{swagger}");
     let uspto = golden_text("uspto");
-    assert!(uspto.contains("path = \"/ds-api/{dataset}/{version}/fields\""), "{uspto}");
+    assert!(
+        uspto.contains("path = \"/ds-api/{dataset}/{version}/fields\""),
+        "{uspto}"
+    );
 }
 
 /// Runs an import that must fail; gives its stderr and checks nothing was written.
@@ -143,7 +171,9 @@ fn unreadable_invalid_and_unsupported_documents_write_nothing() {
     let v31 = doc("petstore-3.1.yaml");
     let err = refused(&[("p.yaml", &v31)], &["import", "openapi", "p.yaml"]);
     assert!(
-        err.contains("OpenAPI 3.1.0 is not supported: shopgen imports OpenAPI 3.0.x and Swagger 2.0"),
+        err.contains(
+            "OpenAPI 3.1.0 is not supported: shopgen imports OpenAPI 3.0.x and Swagger 2.0"
+        ),
         "{err}"
     );
 }
@@ -176,6 +206,23 @@ fn an_unknown_public_route_is_refused_with_close_matches() {
     assert!(!err.contains("GET /v2/store/inventory` names"), "{err}");
 }
 
+#[test]
+fn a_public_route_that_would_open_internal_ones_is_refused_with_the_checkers_error() {
+    let pet = doc("petstore-3.0.yaml");
+    let err = refused(
+        &[("petstore.yaml", &pet)],
+        &[
+            "import",
+            "openapi",
+            "petstore.yaml",
+            "--public",
+            "GET /pet/{petId}",
+        ],
+    );
+    assert!(err.contains("error[E0246]: public `GET /v2/pet/{petId}` (operation `get_pet_by_id`) matches the internal `/v2/pet/findByStatus`"), "{err}");
+    assert!(err.contains("--> specs/swagger-petstore.toml:"), "{err}");
+}
+
 /// `doc` with the operation `GET /user/logout` removed and `GET /pet/{petId}/photos`
 /// added.
 fn changed_petstore() -> String {
@@ -196,8 +243,16 @@ fn importing_again_keeps_what_the_user_set_and_reports_what_changed() {
     let pet = doc("petstore-3.0.yaml");
     let dir = project().file("petstore.yaml", pet.clone()).build();
     let spec = "specs/petstore.toml";
-    dir.shopgen(["import", "openapi", "petstore.yaml", "--name", "petstore", "--public", "GET /pet/{petId}"])
-        .ok();
+    dir.shopgen([
+        "import",
+        "openapi",
+        "petstore.yaml",
+        "--name",
+        "petstore",
+        "--public",
+        "GET /store/order/{orderId}",
+    ])
+    .ok();
     // The user edits the settings and exposes two more routes, one with a user token.
     let first = dir.read(spec);
     let edited = first
@@ -207,9 +262,13 @@ fn importing_again_keeps_what_the_user_set_and_reports_what_changed() {
             "openapi = \"3.0\"\n# partners get their own keys\nconsumers = [\"web\", \"partner-a\"]\n\n[gateway.identity.firebase]\nissuer = \"https://securetoken.google.com/acme-pets\"\njwks_uri = \"https://www.googleapis.com/service_accounts/v1/metadata/x509/securetoken@system.gserviceaccount.com\"\naudiences = [\"acme-pets\"]\n",
         )
         .replace("selector = { app = \"petstore\" }", "selector = { app = \"pets\", tier = \"web\" }");
-    let edited = set_route(&edited, "place_order", "exposure = \"public\"\nauth = [\"api_key\", \"firebase\"]");
+    let edited = set_route(
+        &edited,
+        "place_order",
+        "exposure = \"public\"\nauth = [\"api_key\", \"firebase\"]",
+    );
     let edited = set_route(&edited, "logout_user", "exposure = \"internal\"");
-    let edited = set_route(&edited, "get_user_by_name", "exposure = \"public\"");
+    let edited = set_route(&edited, "update_user", "exposure = \"public\"");
     dir.write(spec, &edited);
     let marker = edited.find("# Routes imported by").unwrap();
 
@@ -220,24 +279,52 @@ fn importing_again_keeps_what_the_user_set_and_reports_what_changed() {
         .shopgen(["import", "openapi", "petstore.yaml", "--out", spec])
         .ok();
     let after = dir.read(spec);
-    assert_eq!(&after[..marker], &edited[..marker], "the user's settings changed");
-    assert!(run.stderr.contains("added operations.list_pet_photos (GET /v2/pet/{petId}/photos)"), "{}", run.stderr);
-    assert!(run.stderr.contains("removed operations.logout_user (GET /v2/user/logout)"), "{}", run.stderr);
-    assert!(!run.stderr.contains("updated operations."), "nothing else changed: {}", run.stderr);
+    assert_eq!(
+        &after[..marker],
+        &edited[..marker],
+        "the user's settings changed"
+    );
+    assert!(
+        run.stderr
+            .contains("added operations.list_pet_photos (GET /v2/pet/{petId}/photos)"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("removed operations.logout_user (GET /v2/user/logout)"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("updated operations."),
+        "nothing else changed: {}",
+        run.stderr
+    );
     let parsed: toml::Table = toml::from_str(&after).unwrap();
     let ops = parsed["operations"].as_table().unwrap();
     let exposure = |name: &str| ops[name]["exposure"].as_str().unwrap().to_string();
-    assert_eq!(exposure("get_pet_by_id"), "public");
+    assert_eq!(exposure("get_order_by_id"), "public");
     assert_eq!(exposure("place_order"), "public");
-    assert_eq!(exposure("get_user_by_name"), "public");
+    assert_eq!(exposure("update_user"), "public");
+    assert_eq!(exposure("get_user_by_name"), "internal");
     assert_eq!(exposure("list_pet_photos"), "internal");
     assert_eq!(
-        ops["place_order"]["auth"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect::<Vec<_>>(),
+        ops["place_order"]["auth"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect::<Vec<_>>(),
         ["api_key", "firebase"]
     );
     assert!(!ops.contains_key("logout_user"));
     assert_eq!(
-        ops["list_pet_photos"]["query"]["limit"].as_table().unwrap().get("max").and_then(|v| v.as_integer()),
+        ops["list_pet_photos"]["query"]["limit"]
+            .as_table()
+            .unwrap()
+            .get("max")
+            .and_then(|v| v.as_integer()),
         Some(50)
     );
 
@@ -247,19 +334,35 @@ fn importing_again_keeps_what_the_user_set_and_reports_what_changed() {
     let end = without.find("\ncomponents:\n").unwrap() + 1;
     let without = format!("{}{}", &without[..start], &without[end..]);
     dir.write("petstore.yaml", &without);
-    let refused = dir.shopgen(["import", "openapi", "petstore.yaml", "--out", spec]).run();
+    let refused = dir
+        .shopgen(["import", "openapi", "petstore.yaml", "--out", spec])
+        .run();
     assert_eq!(refused.code(), Some(1), "{}", refused.text());
     assert!(
-        refused.stderr.contains("removed operations.get_user_by_name (GET /v2/user/{username}), which was public"),
+        refused
+            .stderr
+            .contains("removed operations.update_user (PUT /v2/user/{username}), which was public"),
         "{}",
         refused.stderr
     );
     assert!(refused.stderr.contains("--force"), "{}", refused.stderr);
     assert_eq!(dir.read(spec), after);
     // … and with --force, gone.
-    dir.shopgen(["import", "openapi", "petstore.yaml", "--out", spec, "--force"]).ok();
+    dir.shopgen([
+        "import",
+        "openapi",
+        "petstore.yaml",
+        "--out",
+        spec,
+        "--force",
+    ])
+    .ok();
     let forced = dir.read(spec);
-    assert!(!forced.contains("[operations.get_user_by_name]"), "{forced}");
+    assert!(!forced.contains("[operations.update_user]"), "{forced}");
+    assert!(
+        !forced.contains("[operations.get_user_by_name]"),
+        "{forced}"
+    );
     assert_eq!(&forced[..marker], &edited[..marker]);
 }
 
@@ -275,4 +378,78 @@ fn set_route(text: &str, name: &str, lines: &str) -> String {
         lines,
         &text[start + "exposure = \"internal\"\n".len()..]
     )
+}
+
+/// The round trip: every imported spec builds with `shopgen build`, and its gateway
+/// document, in both dialects, follows API Gateway's rules (infra_openapi's) and
+/// passes openapi-spec-validator with api.yaml.
+#[test]
+fn imported_specs_build_and_their_gateway_documents_pass_the_dialect_checks() {
+    let mut b = project();
+    let mut specs = Vec::new();
+    for (_, name, _) in CASES {
+        let text =
+            std::fs::read_to_string(repo().join(format!("compiler/tests/import/{name}.toml")))
+                .unwrap();
+        let swagger = text.replace("openapi = \"3.0\"\n", "openapi = \"2.0\"\n");
+        assert_ne!(swagger, text);
+        b = b
+            .file(&format!("specs/{name}.toml"), text.clone())
+            .file(&format!("specs/{name}-v2.toml"), swagger.clone());
+        specs.push((name.to_string(), text));
+        specs.push((format!("{name}-v2"), swagger));
+    }
+    let dir = b.build();
+    let validator = tool(
+        "openapi-spec-validator",
+        "pip install openapi-spec-validator",
+    );
+    for (name, text) in &specs {
+        let spec = format!("specs/{name}.toml");
+        let run = dir.shopgen(["build", &spec]).run();
+        assert!(run.success(), "shopgen build {spec}:\n{}", run.stderr);
+        let source = shopgen::model::SpecSource {
+            stem: name.clone(),
+            display_path: spec.clone(),
+        };
+        let model = shopgen::compile(text, source).unwrap();
+        let gw = dir.read(&format!("generated/{name}/openapi/gateway.yaml"));
+        let doc: serde_json::Value = serde_saphyr::from_str(&fill(&gw)).unwrap();
+        let errors = google_rules(&model, &doc);
+        assert!(errors.is_empty(), "{spec}:\n{}", errors.join("\n"));
+        // Exactly the routes made public are in the gateway document.
+        let parsed: toml::Table = toml::from_str(text).unwrap();
+        let public = parsed["operations"]
+            .as_table()
+            .unwrap()
+            .values()
+            .filter(|o| o["exposure"].as_str() == Some("public"))
+            .count();
+        assert!(public > 0 || name.starts_with("circular") || name.starts_with("polymorphism"));
+        let listed: usize = doc["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|item| {
+                ["get", "put", "post", "patch", "delete"]
+                    .iter()
+                    .filter(|m| item.get(**m).is_some())
+                    .count()
+            })
+            .sum();
+        assert_eq!(
+            listed, public,
+            "{spec}: the gateway lists only the public routes"
+        );
+        if let Some(validator) = &validator {
+            let filled = dir.path(&format!("generated/{name}/openapi/gateway.filled.yaml"));
+            std::fs::write(&filled, fill(&gw)).unwrap();
+            let out = run_ok(
+                Command::new(validator)
+                    .arg(&filled)
+                    .arg(dir.path(&format!("generated/{name}/openapi/api.yaml"))),
+            );
+            assert_eq!(out.matches(": OK").count(), 2, "{spec}:\n{out}");
+        }
+    }
 }
