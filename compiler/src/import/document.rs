@@ -136,6 +136,13 @@ fn yaml_message(e: &serde_saphyr::Error) -> String {
         Some(i) => &first[..i],
         None => first,
     };
+    // "error: line 6 column 7: unclosed bracket" → "unclosed bracket" (the location
+    // is given apart).
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let first = match first.strip_prefix("line ").and_then(|r| r.split_once(": ")) {
+        Some((place, rest)) if place.contains(" column ") => rest,
+        _ => first,
+    };
     first.to_string()
 }
 

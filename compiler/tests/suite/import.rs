@@ -147,7 +147,7 @@ fn unreadable_invalid_and_unsupported_documents_write_nothing() {
     let yaml = "openapi: 3.0.3\ninfo:\n  title: t\n  version: '1'\npaths:\n  /a: [unclosed\n";
     let err = refused(&[("bad.yaml", yaml)], &["import", "openapi", "bad.yaml"]);
     assert!(err.contains("error: bad.yaml:"), "{err}");
-    assert!(err.contains("invalid YAML"), "{err}");
+    assert!(err.contains(": invalid YAML: unclosed bracket"), "{err}");
     let located = err
         .split("bad.yaml:")
         .nth(1)
