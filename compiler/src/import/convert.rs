@@ -1064,3 +1064,106 @@ impl Field {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::import::document;
+
+    #[test]
+    fn names_come_from_operation_ids_or_method_and_path_and_collisions_are_numbered() {
+        assert_eq!(sanitize("getPetById"), "get_pet_by_id");
+        assert_eq!(sanitize("list-data-sets"), "list_data_sets");
+        assert_eq!(sanitize("Pets.List__All"), "pets_list_all");
+        assert_eq!(sanitize("2fa"), "op_2fa");
+        assert_eq!(sanitize("move"), "move_route");
+        assert_eq!(sanitize("¿?"), "operation");
+        assert_eq!(derived_name("get", "/pets/{id}"), "get_pets_by_id");
+        assert_eq!(derived_name("post", "/"), "post_root");
+        let mut names = Names::default();
+        names.reserve("list_pets");
+        assert_eq!(names.claim("list_pets"), "list_pets_2");
+        assert_eq!(names.claim("list_pets"), "list_pets_3");
+        // camelCase operation ids collide too: `a1b` and `a_1b` are both `a1b`.
+        assert_eq!(names.claim("get_a1b"), "get_a1b");
+        assert_eq!(names.claim("get_a_1b"), "get_a_1b_2");
+    }
+
+    #[test]
+    fn two_operation_ids_that_meet_in_snake_case_get_distinct_names_in_document_order() {
+        let text = r#"{"openapi": "3.0.3", "info": {"title": "t", "version": "1"},
+          "servers": [{"url": "https://{host}/api/v{v}/", "variables": {"host": {"default": "x.example"}, "v": {"default": "2"}}}],
+          "paths": {
+            "/b": {"get": {"operationId": "listThings", "responses": {}}},
+            "/a": {"get": {"operationId": "list_things", "responses": {}},
+                   "head": {"responses": {}}},
+            "/c/{x}/{x}": {"get": {"responses": {}}},
+            "/d": {"post": {"responses": {}}}
+          }}"#;
+        let doc = document::read(text).unwrap();
+        let c = convert(&doc);
+        assert_eq!(c.prefix, "/api/v2");
+        let got: Vec<(&str, &str, &str)> = c
+            .routes
+            .iter()
+            .map(|r| (r.name.as_str(), r.method.as_str(), r.path.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("list_things", "GET", "/api/v2/a"),
+                ("list_things_2", "GET", "/api/v2/b"),
+                ("post_d", "POST", "/api/v2/d"),
+            ]
+        );
+        let skipped: Vec<(&str, &str)> = c
+            .skipped
+            .iter()
+            .map(|s| (s.method.as_str(), s.path.as_str()))
+            .collect();
+        assert_eq!(skipped, [("HEAD", "/a"), ("GET", "/c/{x}/{x}")]);
+    }
+
+    #[test]
+    fn integer_bounds_formats_and_nullable_members_become_field_keys() {
+        let text = r#"{"swagger": "2.0", "info": {"title": "t", "version": "1"}, "basePath": "/v1/",
+          "paths": {"/items": {"post": {"parameters": [
+            {"in": "body", "name": "b", "schema": {"type": "object", "required": ["n", "at"],
+              "properties": {
+                "n": {"type": "integer", "format": "int32", "minimum": 0, "exclusiveMinimum": true, "maximum": 9},
+                "at": {"type": "string", "format": "date-time"},
+                "mail": {"type": "string", "format": "email", "maxLength": 80},
+                "id": {"type": "integer", "readOnly": true},
+                "kind": {"type": "string", "enum": ["a b", "c"]}
+              }}},
+            {"in": "query", "name": "page", "type": "integer", "required": true}
+          ], "responses": {"201": {"description": "ok"}}}}}}"#;
+        let doc = document::read(text).unwrap();
+        let c = convert(&doc);
+        let r = &c.routes[0];
+        assert_eq!(r.path, "/v1/items");
+        let body = r.body.as_ref().unwrap();
+        let names: Vec<&str> = body.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["at", "kind", "mail", "n"], "readOnly `id` left out");
+        let n = &body[3];
+        assert_eq!(
+            (n.ty, n.min, n.max),
+            ("integer", Some(Num::Int(1)), Some(Num::Int(9)))
+        );
+        assert_eq!(body[0].ty, "timestamp");
+        assert_eq!(body[1].ty, "string");
+        assert_eq!(body[1].required, Some(false));
+        assert_eq!((body[2].ty, body[2].max_length), ("string", Some(80)));
+        assert_eq!(r.query[0].required, Some(true));
+        assert!(
+            r.notes
+                .iter()
+                .any(|n| n.contains("`mail`: format `email` is not checked"))
+        );
+        assert!(
+            r.notes
+                .iter()
+                .any(|n| n.contains("`kind`: its `enum` is not checked"))
+        );
+    }
+}
