@@ -269,6 +269,11 @@ fn importing_again_keeps_what_the_user_set_and_reports_what_changed() {
     );
     let edited = set_route(&edited, "logout_user", "exposure = \"internal\"");
     let edited = set_route(&edited, "update_user", "exposure = \"public\"");
+    // An edit of a key the document owns: importing again puts the document's back.
+    let edited = edited.replace(
+        "summary = \"Find purchase order by ID\"",
+        "summary = \"One order\"",
+    );
     dir.write(spec, &edited);
     let marker = edited.find("# Routes imported by").unwrap();
 
@@ -297,7 +302,15 @@ fn importing_again_keeps_what_the_user_set_and_reports_what_changed() {
         run.stderr
     );
     assert!(
-        !run.stderr.contains("updated operations."),
+        run.stderr.contains(
+            "updated operations.get_order_by_id (GET /v2/store/order/{orderId}): summary\n"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(after.contains("summary = \"Find purchase order by ID\""));
+    assert!(
+        run.stderr.matches("updated operations.").count() == 1,
         "nothing else changed: {}",
         run.stderr
     );
@@ -347,6 +360,23 @@ fn importing_again_keeps_what_the_user_set_and_reports_what_changed() {
     );
     assert!(refused.stderr.contains("--force"), "{}", refused.stderr);
     assert_eq!(dir.read(spec), after);
+    // A spec that is not TOML any more: its error, located, and nothing written.
+    let broken = format!("{after}\n[gcp\n");
+    dir.write(spec, &broken);
+    let bad = dir
+        .shopgen(["import", "openapi", "petstore.yaml", "--out", spec])
+        .run();
+    assert_eq!(bad.code(), Some(1), "{}", bad.text());
+    let line = broken.lines().count();
+    assert!(
+        bad.stderr.contains(&format!(
+            "error: {spec}:{line}:5: the spec to update is not valid TOML"
+        )),
+        "{}",
+        bad.stderr
+    );
+    assert_eq!(dir.read(spec), broken);
+    dir.write(spec, &after);
     // … and with --force, gone.
     dir.shopgen([
         "import",
