@@ -95,6 +95,8 @@ pub fn destroy(stack: &Stack, opts: &Options, out: &mut dyn Write) -> Result<(),
     // Deploy's Cloud SQL Secret carries the labels too; the operator's own database
     // Secret is never among the kinds deleted.
     let (kinds, deploys_secret) = match &stack.database {
+        // An existing service: its Service is the only object shopgen made.
+        _ if stack.existing_service => ("service".to_string(), None),
         Database::CloudSql { secret, .. } => (format!("{K8S_KINDS},secret"), Some(secret.as_str())),
         Database::ExistingSecret { .. } => (K8S_KINDS.to_string(), None),
     };

@@ -281,13 +281,18 @@ async fn supervise(
     let term = sigterm.recv();
     #[cfg(not(unix))]
     let term = std::future::pending::<Option<()>>();
+    let all = if stack.upstream.is_some() {
+        "the gateway and the relay"
+    } else {
+        "the gateway, the relay and the backend"
+    };
     let code = tokio::select! {
         _ = &mut ctrl_c => {
-            eprintln!("Ctrl-C: stopping the gateway, the relay and the backend");
+            eprintln!("Ctrl-C: stopping {all}");
             ExitCode::SUCCESS
         }
         _ = term => {
-            eprintln!("SIGTERM: stopping the gateway, the relay and the backend");
+            eprintln!("SIGTERM: stopping {all}");
             ExitCode::SUCCESS
         }
         status = backend_exited => {
@@ -295,11 +300,11 @@ async fn supervise(
             ExitCode::from(1)
         }
         status = relay.exited() => {
-            eprintln!("error: the relay exited unexpectedly ({}); stopping the backend and the gateway", describe(status));
+            eprintln!("error: the relay exited unexpectedly ({}); stopping the {}", describe(status), if stack.upstream.is_some() { "gateway" } else { "backend and the gateway" });
             ExitCode::from(1)
         }
         _ = &mut gateway_task => {
-            eprintln!("error: the gateway stopped unexpectedly; stopping the relay and the backend");
+            eprintln!("error: the gateway stopped unexpectedly; stopping the relay{}", if stack.upstream.is_some() { "" } else { " and the backend" });
             ExitCode::from(1)
         }
     };
