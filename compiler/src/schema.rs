@@ -623,7 +623,9 @@ pub fn json_schema() -> Value {
             ),
             (
                 "health_path",
-                string("The upstream's health endpoint (`/healthz`); `shopgen up --upstream` waits for it."),
+                string(
+                    "The upstream's health endpoint (`/healthz`); `shopgen up --upstream` waits for it.",
+                ),
             ),
             (
                 "forward_authorization",

@@ -6,7 +6,8 @@
 use std::process::Command;
 
 use crate::infra_openapi::{fill, google_rules};
-use crate::support::{golden, project, repo, run_ok, tool};
+use crate::support::up::Up;
+use crate::support::{golden, http, project, repo, run_ok, tool};
 
 const DOCS: &str = "compiler/tests/import/documents";
 
@@ -482,4 +483,120 @@ fn imported_specs_build_and_their_gateway_documents_pass_the_dialect_checks() {
             assert_eq!(out.matches(": OK").count(), 2, "{spec}:\n{out}");
         }
     }
+}
+
+/// A stand-in for the Swagger Petstore in Python (standard library only): every
+/// request answered with what it received, as JSON, and a `Cache-Control` of its own.
+const PETSTORE_PY: &str = r#"
+import json
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def echo(self, status):
+        length = int(self.headers.get("Content-Length") or 0)
+        got = self.rfile.read(length).decode() if length else ""
+        body = json.dumps({"method": self.command, "target": self.path, "body": got}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "private, max-age=5")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        self.echo(200)
+
+    def do_POST(self):
+        self.echo(201)
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+print("PORT", server.server_address[1], flush=True)
+server.serve_forever()
+"#;
+
+/// The Python stand-in, stopped when dropped.
+struct Petstore(std::process::Child, u16);
+
+impl Drop for Petstore {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The whole way: a document imported, the spec built, and `shopgen up --upstream`
+/// serving it in front of a running service: the public routes reach it through the
+/// gateway with the key, path as the document writes it (server prefix kept), answer
+/// unchanged; the internal ones do not.
+#[test]
+fn an_imported_spec_serves_its_public_routes_in_front_of_the_running_service() {
+    use std::io::BufRead;
+    let ws = project()
+        .workspace(&["generated/*/relay"])
+        .runner()
+        .file("petstore.yaml", doc("petstore-3.0.yaml"))
+        .build();
+    ws.shopgen([
+        "import",
+        "openapi",
+        "petstore.yaml",
+        "--name",
+        "petstore",
+        "--public",
+        "GET /store/order/{orderId}",
+        "--public",
+        "POST /store/order",
+    ])
+    .ok();
+    ws.shopgen(["build", "specs/petstore.toml"]).ok();
+    let script = ws.path("petstore.py");
+    std::fs::write(&script, PETSTORE_PY).unwrap();
+    let mut child = Command::new("python3")
+        .arg(&script)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port: u16 = line.trim().strip_prefix("PORT ").unwrap().parse().unwrap();
+    let _service = Petstore(child, port);
+    let up = Up::spawn_upstream(ws.shopgen([
+        "up",
+        "specs/petstore.toml",
+        "--upstream",
+        &format!("http://127.0.0.1:{port}"),
+        "--api-key",
+        "k-pets",
+    ]));
+    let key = ("x-api-key", "k-pets");
+
+    let a = http("GET", up.gateway, "/v2/store/order/7", &[key], None);
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(
+        a.body,
+        r#"{"method": "GET", "target": "/v2/store/order/7", "body": ""}"#
+    );
+    assert_eq!(a.header("cache-control"), Some("private, max-age=5"));
+    let order = r#"{"petId":1,"quantity":2}"#;
+    let a = http("POST", up.gateway, "/v2/store/order", &[key], Some(order));
+    assert_eq!(a.status, 201, "{a:?}");
+    assert_eq!(a.json()["body"], order);
+
+    let a = http("GET", up.gateway, "/v2/store/order/7", &[], None);
+    assert_eq!(a.status, 401, "{a:?}");
+    for (method, path) in [("GET", "/v2/store/inventory"), ("GET", "/v2/user/login")] {
+        let a = http(method, up.gateway, path, &[key], None);
+        assert!(matches!(a.status, 404 | 405), "{method} {path}: {a:?}");
+        let a = http(method, up.relay, path, &[], None);
+        assert_eq!(a.status, 404, "{method} {path} on the relay: {a:?}");
+    }
+    up.stop();
 }
