@@ -520,7 +520,7 @@ server.serve_forever()
 "#;
 
 /// The Python stand-in, stopped when dropped.
-struct Petstore(std::process::Child, u16);
+struct Petstore(std::process::Child);
 
 impl Drop for Petstore {
     fn drop(&mut self) {
@@ -567,7 +567,7 @@ fn an_imported_spec_serves_its_public_routes_in_front_of_the_running_service() {
         .read_line(&mut line)
         .unwrap();
     let port: u16 = line.trim().strip_prefix("PORT ").unwrap().parse().unwrap();
-    let _service = Petstore(child, port);
+    let _service = Petstore(child);
     let up = Up::spawn_upstream(ws.shopgen([
         "up",
         "specs/petstore.toml",
