@@ -76,6 +76,22 @@ pub fn run(cmd: ImportCommand, quiet: bool) -> anyhow::Result<ExitCode> {
         }
         Err(e) => return fail(format!("{shown_file}: {e}")),
     };
+    if imported.converted.routes.is_empty() {
+        let skipped: Vec<String> = imported
+            .converted
+            .skipped
+            .iter()
+            .map(|s| format!("{} {}: {}", s.method, s.path, s.why))
+            .collect();
+        return fail(format!(
+            "{shown_file} has no operation that can be a route{}",
+            if skipped.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", skipped.join("; "))
+            }
+        ));
+    }
     let stem = args
         .file
         .file_stem()

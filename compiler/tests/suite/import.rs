@@ -169,6 +169,13 @@ fn unreadable_invalid_and_unsupported_documents_write_nothing() {
         "{err}"
     );
 
+    let none = "openapi: 3.0.3\ninfo:\n  title: t\n  version: '1'\npaths:\n  /a:\n    head:\n      responses: {}\n";
+    let err = refused(&[("none.yaml", none)], &["import", "openapi", "none.yaml"]);
+    assert!(
+        err.contains("none.yaml has no operation that can be a route (HEAD /a: shopgen routes GET, PUT, POST, PATCH, DELETE only)"),
+        "{err}"
+    );
+
     let v31 = doc("petstore-3.1.yaml");
     let err = refused(&[("p.yaml", &v31)], &["import", "openapi", "p.yaml"]);
     assert!(
