@@ -273,6 +273,16 @@ pub(super) fn check_path_template(
         bad(c, format!("`{p}` is not a path template"));
         return;
     }
+    if p == shopgen_facts::relay::HEALTH_PATH {
+        c.err(
+            Code::E0241,
+            route.span.clone(),
+            &path,
+            format!("the relay answers `{p}` itself (its own health check): the upstream's would never be reached"),
+            "expose the upstream's health endpoint under another path, or leave it out: `upstream.health_path` is enough for `shopgen up`",
+        );
+        return;
+    }
     let mut used: Vec<&str> = Vec::new();
     for segment in p[1..].split('/') {
         if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {

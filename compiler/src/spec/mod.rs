@@ -205,12 +205,15 @@ pub enum DatabaseSpec {
     },
 }
 
+/// One label of `upstream.selector`: (key, value).
+pub type LabelSpec = (Sp<String>, Sp<String>);
+
 /// `[upstream]`: the existing pods the internal load balancer selects.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UpstreamSpec {
     pub span: Range<usize>,
-    /// The pods' labels, in source order: (key, value).
-    pub selector: Option<Sp<Vec<(Sp<String>, Sp<String>)>>>,
+    /// The pods' labels, in source order.
+    pub selector: Option<Sp<Vec<LabelSpec>>>,
     pub health_path: Option<Sp<String>>,
     pub forward_authorization: Option<Sp<bool>>,
 }
