@@ -85,6 +85,9 @@ pub struct Converted {
     pub api_version: Option<String>,
     /// Document-wide notes (servers, security schemes).
     pub notes: Vec<String>,
+    /// The upstream's health endpoint, when the document has one (`GET …/healthz` or
+    /// `GET …/health`): `[upstream] health_path` of a new spec.
+    pub health_path: Option<String>,
 }
 
 pub fn convert(doc: &Document) -> Converted {
@@ -171,9 +174,11 @@ pub fn convert(doc: &Document) -> Converted {
             }
         }
     }
+    let health_path = health_path(root, &prefix);
     Converted {
         routes,
         skipped,
+        health_path,
         prefix,
         title: root
             .pointer("/info/title")
@@ -189,6 +194,15 @@ pub fn convert(doc: &Document) -> Converted {
             .map(|s| one_line(&s)),
         notes,
     }
+}
+
+/// `GET /healthz` or `GET /health` (with the server prefix), when the document has it.
+fn health_path(root: &Value, prefix: &str) -> Option<String> {
+    let paths = root.get("paths")?.as_object()?;
+    ["/healthz", "/health"]
+        .into_iter()
+        .find(|p| paths.get(*p).is_some_and(|item| item.get("get").is_some()))
+        .map(|p| format!("{prefix}{p}"))
 }
 
 /// Names already given, compared as snake_case and as camelCase (the operation id).
@@ -791,6 +805,11 @@ fn path_problem(path: &str) -> Option<String> {
     if path == "/" {
         return Some("the root path `/` is not a route shopgen exposes".into());
     }
+    if path == shopgen_facts::relay::HEALTH_PATH {
+        return Some(format!(
+            "the relay answers `{path}` itself (its own health check), so the upstream's would never be reached"
+        ));
+    }
     let mut seen = BTreeSet::new();
     for seg in path.split('/').skip(1) {
         if let Some(p) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
@@ -1122,6 +1141,28 @@ mod tests {
             .map(|s| (s.method.as_str(), s.path.as_str()))
             .collect();
         assert_eq!(skipped, [("HEAD", "/a"), ("GET", "/c/{x}/{x}")]);
+    }
+
+    #[test]
+    fn the_relays_own_health_path_is_no_route_and_the_upstreams_becomes_health_path() {
+        let text = r#"{"swagger": "2.0", "info": {"title": "t", "version": "1"},
+          "paths": {"/healthz": {"get": {"responses": {}}}, "/x": {"get": {"responses": {}}}}}"#;
+        let c = convert(&document::read(text).unwrap());
+        assert_eq!(c.health_path.as_deref(), Some("/healthz"));
+        assert_eq!(c.routes.len(), 1);
+        assert!(
+            c.skipped[0]
+                .why
+                .contains("the relay answers `/healthz` itself")
+        );
+        let text = text.replace("\"paths\"", "\"basePath\": \"/api\", \"paths\"");
+        let c = convert(&document::read(&text).unwrap());
+        assert_eq!(c.health_path.as_deref(), Some("/api/healthz"));
+        assert_eq!(
+            c.routes.len(),
+            2,
+            "`/api/healthz` is the upstream's own route"
+        );
     }
 
     #[test]

@@ -49,11 +49,15 @@ pub fn preamble(name: &str, file: &str, c: &Converted, project: &str, region: &s
     let _ = writeln!(s, "namespace = {}", quote(name));
     s.push_str("port = 3000\nservice_port = 80\n\n");
     s.push_str(
-        "# Which pods the Service selects (their labels), and whether the relay hands a\n\
-         # client's `Authorization` (moved by API Gateway to `X-Forwarded-Authorization`)\n\
-         # on to them.\n",
+        "# Which pods the Service selects (their labels), their health endpoint when the\n\
+         # document has one (`shopgen up --upstream` waits for it), and whether the relay\n\
+         # hands a client's `Authorization` (moved by API Gateway to\n\
+         # `X-Forwarded-Authorization`) on to them.\n",
     );
     let _ = writeln!(s, "[upstream]\nselector = {{ app = {} }}", quote(name));
+    if let Some(h) = &c.health_path {
+        let _ = writeln!(s, "health_path = {}", quote(h));
+    }
     s.push_str("forward_authorization = false\n\n");
     s.push_str(
         "# Where it runs on Google Cloud: the existing GKE cluster the pods run in, and the\n\
