@@ -128,7 +128,13 @@ pub fn run(cmd: ImportCommand, quiet: bool) -> anyhow::Result<ExitCode> {
         Ok(o) => o,
         Err(e) => {
             let where_ = match &e {
-                shopgen::import::ImportError::Existing(_) => format!("{}:", out.display()),
+                // `3:5: …` when the error is located in the spec, `: …` otherwise.
+                shopgen::import::ImportError::Existing(m)
+                    if m.starts_with(|c: char| c.is_ascii_digit()) =>
+                {
+                    format!("{}:", out.display())
+                }
+                shopgen::import::ImportError::Existing(_) => format!("{}: ", out.display()),
                 _ => String::new(),
             };
             return fail(format!("{where_}{e}"));

@@ -38,6 +38,11 @@ pub fn merge(
             e.message()
         ))
     })?;
+    if !parsed.contains_key("upstream") {
+        return Err(ImportError::Existing(
+            "the spec has no `[upstream]` table: it is not an existing service's spec, and an import would turn it into one; choose another --out".into(),
+        ));
+    }
     let preamble = preamble(old);
     if let Ok(p) = toml::from_str::<Table>(&preamble)
         && p.contains_key("operations")

@@ -187,6 +187,32 @@ fn unreadable_invalid_and_unsupported_documents_write_nothing() {
 }
 
 #[test]
+fn a_spec_of_a_generated_backend_is_never_imported_over() {
+    let shop = std::fs::read_to_string(repo().join("specs/shop.toml")).unwrap();
+    let dir = project()
+        .file("petstore.yaml", doc("petstore-3.0.yaml"))
+        .file("specs/shop.toml", shop.clone())
+        .build();
+    let run = dir
+        .shopgen([
+            "import",
+            "openapi",
+            "petstore.yaml",
+            "--out",
+            "specs/shop.toml",
+        ])
+        .run();
+    assert_eq!(run.code(), Some(1), "{}", run.text());
+    assert!(
+        run.stderr
+            .contains("error: specs/shop.toml: the spec has no `[upstream]` table"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(dir.read("specs/shop.toml"), shop);
+}
+
+#[test]
 fn an_unknown_public_route_is_refused_with_close_matches() {
     let pet = doc("petstore-3.0.yaml");
     let err = refused(
