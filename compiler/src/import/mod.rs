@@ -8,7 +8,7 @@
 //! Steps: [`document`] reads JSON or YAML and tells Swagger 2.0 from OpenAPI 3.0
 //! (3.1 is refused: no maintained Rust crate reads it, and its schemas differ in what
 //! the importer relies on); [`convert`] turns operations into routes and records each
-//! construct the spec language cannot express; [`render`] lays the text out; [`merge`]
+//! construct the spec language cannot express, [`schema`] their bodies and responses; [`render`] lays the text out; [`merge`]
 //! keeps what the user set when a spec exists already.
 //!
 //! Decisions:
@@ -23,6 +23,7 @@ pub mod convert;
 pub mod document;
 pub mod merge;
 pub mod render;
+pub mod schema;
 
 use convert::Converted;
 use document::Document;

@@ -4,7 +4,8 @@
 
 use std::fmt::Write as _;
 
-use super::convert::{Converted, Field, Num, Route, Skipped};
+use super::convert::{Converted, Route, Skipped};
+use super::schema::{Field, Num};
 
 /// The line that opens the imported routes. Everything before it belongs to the user;
 /// a second import rewrites everything from it to the end of the file.
