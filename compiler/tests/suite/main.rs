@@ -31,6 +31,7 @@ mod escape_hatches;
 mod extension_scaffold;
 mod faults;
 mod fuzz;
+mod import;
 mod infra_consistency;
 mod infra_docker;
 mod infra_k8s;
