@@ -26,6 +26,14 @@ impl Model {
     /// ([`Model::k8s_selector_labels`]) are among them.
     pub fn k8s_labels(&self) -> std::collections::BTreeMap<String, String> {
         let mut l = self.k8s_selector_labels();
+        if self.upstream.is_some() {
+            // The one object shopgen makes for an existing service is its internal
+            // load balancer; the backend is the user's.
+            l.insert(
+                "app.kubernetes.io/component".to_string(),
+                "internal-load-balancer".to_string(),
+            );
+        }
         l.insert(K8S_MANAGED_BY.0.into(), K8S_MANAGED_BY.1.into());
         l.insert(K8S_PART_OF.into(), self.service.name.clone());
         l

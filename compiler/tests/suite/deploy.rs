@@ -116,6 +116,10 @@ case "$line" in
     if [ -f "$FAKE_DIR/ns" ] || [ -n "$FAKE_NS_EXISTS" ]; then echo "namespace/$3"; else
       echo "Error from server (NotFound): namespaces \"$3\" not found" >&2; exit 1
     fi ;;
+  "kubectl "*"get service "*)
+    if [ -n "$FAKE_SVC_OWNER" ]; then printf '%s' "$FAKE_SVC_OWNER"; else
+      echo "Error from server (NotFound): services \"$5\" not found" >&2; exit 1
+    fi ;;
   "kubectl apply -f "*"/namespace.yaml") touch "$FAKE_DIR/ns" ;;
   "kubectl "*" get all,secrets,configmaps -o name") printf '%b\n' "${FAKE_NS_LEFT-configmap/kube-root-ca.crt}" ;;
   "kubectl delete namespace "*) rm -f "$FAKE_DIR/ns" ;;
@@ -2297,6 +2301,38 @@ fn an_existing_service_gets_the_relay_terraform_and_its_service_only() {
     ] {
         assert!(!all.contains(unwanted), "`{unwanted}`:\n{all}");
     }
+    assert!(
+        all.contains("kubectl -n legacy get service legacy-api -o jsonpath="),
+        "deploy did not look for a Service of the same name first:\n{all}"
+    );
+
+    // A Service of that name that is not shopgen's is never applied over; shopgen's
+    // own (a second deploy) is updated.
+    env.clear();
+    let out = env.shopgen_env(
+        DEPLOY,
+        None,
+        &[("FAKE_NS_EXISTS", "1"), ("FAKE_SVC_OWNER", "Helm")],
+    );
+    let printed = text(&out);
+    assert!(!out.status.success(), "{printed}");
+    assert!(
+        printed.contains("a Service legacy/legacy-api already exists and is not shopgen's"),
+        "{printed}"
+    );
+    assert!(
+        !env.calls().join("\n").contains("kubectl apply"),
+        "{printed}"
+    );
+    env.clear();
+    let out = env.shopgen_env(
+        DEPLOY,
+        None,
+        &[("FAKE_NS_EXISTS", "1"), ("FAKE_SVC_OWNER", "shopgen")],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(env.calls().join("\n").contains("kubectl apply -k"));
+
     let overlay =
         std::fs::read_to_string(env.root().join(".shopgen/deploy/shop/kustomization.yaml"))
             .unwrap();

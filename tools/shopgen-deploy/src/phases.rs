@@ -294,6 +294,54 @@ fn apply(r: &mut Runner, cx: &Ctx, run: &mut Run) -> Result<(), Failure> {
     read_outputs(r, cx, &mut run.facts, P)
 }
 
+/// An existing service's namespace may already hold a Service with the name
+/// shopgen's internal load balancer takes (`service.name`): applying over it would
+/// change the user's Service (its type, selector and ports). Deploy goes on only when
+/// no Service has that name or the one there carries shopgen's managed-by label.
+fn service_is_ours_or_absent(r: &mut Runner, cx: &Ctx, phase: &'static str) -> Result<(), Failure> {
+    let ns = &cx.stack.namespace;
+    let name = &cx.stack.k8s_name;
+    let cmd = cx.kubectl().args([
+        "-n",
+        ns,
+        "get",
+        "service",
+        name,
+        "-o",
+        "jsonpath={.metadata.labels.app\\.kubernetes\\.io/managed-by}",
+    ]);
+    let Some(o) = r
+        .run(&cmd, Show::Quiet)
+        .map_err(|e| fail(phase, e.to_string()))?
+    else {
+        return Ok(());
+    };
+    if !o.ok() {
+        if o.stderr.contains("NotFound") || o.stderr.contains("not found") {
+            return Ok(());
+        }
+        return Err(failed(
+            phase,
+            &cmd,
+            &o,
+            Show::Quiet,
+            "kubectl could not tell whether the Service exists; check that it reaches the cluster",
+        ));
+    }
+    if o.stdout.trim() == "shopgen" {
+        r.say(format!(
+            "    ok: Service {ns}/{name} is shopgen's; it is updated"
+        ));
+        return Ok(());
+    }
+    Err(fail(
+        phase,
+        format!(
+            "a Service {ns}/{name} already exists and is not shopgen's (it lacks the label app.kubernetes.io/managed-by=shopgen); applying would change it\n  hint: give the spec's `service.name` another value (it names shopgen's internal load balancer Service), or delete that Service if it is a leftover"
+        ),
+    ))
+}
+
 fn secret(r: &mut Runner, cx: &Ctx, run: &mut Run) -> Result<(), Failure> {
     const P: &str = "secret";
     if run.facts.outputs.is_none() && !r.dry_run {
@@ -508,6 +556,10 @@ fn kubernetes(r: &mut Runner, cx: &Ctx, run: &mut Run) -> Result<(), Failure> {
             cx.tag,
             facts.output_str("internal_lb_ip")
         ));
+    }
+    if cx.stack.existing_service {
+        // Checked on every deploy, right before the apply it protects.
+        service_is_ours_or_absent(r, cx, P)?;
     }
     must(
         r,
