@@ -81,4 +81,3 @@ async fn read_back<T: FromRow + Send + 'static>(
         .await?
         .ok_or_else(|| table.not_found(id))
 }
-

@@ -48,10 +48,13 @@ impl Exec for &Db {
         sql: Sql,
         args: &[Value],
     ) -> Result<Option<T>, sqlx::Error> {
-        self.fetch_optional(sql, args).await
+        if sql.starts_with("SELECT ") {
+            return self.fetch_optional(sql, args).await;
+        }
+        self.write_fetch(sql, args).await
     }
     async fn run(&mut self, sql: Sql, args: &[Value]) -> Result<u64, sqlx::Error> {
-        self.execute(sql, args).await
+        self.write_execute(sql, args).await
     }
 }
 

@@ -97,12 +97,9 @@ impl<'m> Plan<'m> {
             .iter()
             .any(|o| matches!(&o.body, Some(Shape::Resource(x)) if x == snake));
         let needs_find = find_for_operations
-            || kinds.iter().any(|k| {
-                matches!(
-                    k,
-                    RouteKind::Get | RouteKind::Update | RouteKind::Replace
-                )
-            });
+            || kinds
+                .iter()
+                .any(|k| matches!(k, RouteKind::Get | RouteKind::Update | RouteKind::Replace));
         let needs_create = kinds
             .iter()
             .any(|k| matches!(k, RouteKind::Create | RouteKind::NestedCreate { .. }));
@@ -267,7 +264,10 @@ fn imports(plan: &Plan) -> TokenStream {
     let writes = r.routes.iter().any(|rt| {
         matches!(
             rt.kind,
-            RouteKind::Update | RouteKind::Replace | RouteKind::Delete | RouteKind::NestedList { .. }
+            RouteKind::Update
+                | RouteKind::Replace
+                | RouteKind::Delete
+                | RouteKind::NestedList { .. }
         )
     });
     let mut out = TokenStream::new();
