@@ -68,8 +68,14 @@ impl<'m> Plan<'m> {
                 }
             }
         }
+        // A create answers with the row `INSERT … RETURNING` gave, and needs its id
+        // (for `Location`) even when the JSON does not show it.
+        let creates = r
+            .routes
+            .iter()
+            .any(|rt| matches!(rt.kind, RouteKind::Create | RouteKind::NestedCreate { .. }));
         let mut columns = Vec::new();
-        if !embeds.is_empty() || r.json.contains(&JsonMember::Id) {
+        if !embeds.is_empty() || r.json.contains(&JsonMember::Id) || creates {
             columns.push(RowColumn::Id);
         }
         for f in &r.fields {
