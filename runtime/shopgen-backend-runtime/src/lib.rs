@@ -27,6 +27,7 @@
 
 pub mod cache;
 pub mod conditional;
+pub mod create;
 pub mod crud;
 pub mod db;
 pub mod error;

@@ -48,10 +48,13 @@ impl Exec for &Db {
         sql: Sql,
         args: &[Value],
     ) -> Result<Option<T>, sqlx::Error> {
-        self.fetch_optional(sql, args).await
+        if sql.starts_with("SELECT ") {
+            return self.fetch_optional(sql, args).await;
+        }
+        self.write_fetch(sql, args).await
     }
     async fn run(&mut self, sql: Sql, args: &[Value]) -> Result<u64, sqlx::Error> {
-        self.execute(sql, args).await
+        self.write_execute(sql, args).await
     }
 }
 
@@ -71,28 +74,42 @@ impl Exec for &mut Tx {
 
 /// `INSERT`; the new row's id.
 pub(crate) async fn insert_on<E: Exec>(
-    mut db: E,
+    db: E,
     table: &Table,
     values: Vec<Assignment>,
 ) -> Result<i64, ApiError> {
+    insert_returning_on(db, table, values, "id").await
+}
+
+/// `INSERT … RETURNING <columns>`: the new row as `T` reads those columns, in one
+/// statement (`columns` is the generated code's column list, never user input).
+pub(crate) async fn insert_returning_on<E: Exec, T: FromRow + Send + 'static>(
+    mut db: E,
+    table: &Table,
+    values: Vec<Assignment>,
+    columns: &str,
+) -> Result<T, ApiError> {
     if !E::CHECK_AFTER_FAILURE {
         check_references(&mut db, &values).await?;
     }
     let sql = if values.is_empty() {
-        format!("INSERT INTO {} DEFAULT VALUES RETURNING id", table.name)
+        format!(
+            "INSERT INTO {} DEFAULT VALUES RETURNING {columns}",
+            table.name
+        )
     } else {
-        let columns: Vec<&str> = values.iter().map(|a| a.field.name).collect();
+        let names: Vec<&str> = values.iter().map(|a| a.field.name).collect();
         let params: Vec<String> = (1..=values.len()).map(|i| format!("${i}")).collect();
         format!(
-            "INSERT INTO {} ({}) VALUES ({}) RETURNING id",
+            "INSERT INTO {} ({}) VALUES ({}) RETURNING {columns}",
             table.name,
-            columns.join(", "),
+            names.join(", "),
             params.join(", ")
         )
     };
     let args: Vec<Value> = values.iter().map(|a| a.value.clone()).collect();
-    match db.fetch_one_opt::<i64>(sql.into(), &args).await {
-        Ok(Some(id)) => Ok(id),
+    match db.fetch_one_opt::<T>(sql.into(), &args).await {
+        Ok(Some(row)) => Ok(row),
         Ok(None) => Err(ApiError::Internal("INSERT … RETURNING gave no row".into())),
         Err(e) => Err(refused(&mut db, table, &values, Write::Insert, e).await),
     }

@@ -15,6 +15,8 @@ struct Plan<'m> {
     /// Children this resource embeds, in JSON order.
     embeds: Vec<(&'m HasMany, &'m Resource)>,
     needs_find: bool,
+    /// A create route answers with the row its `INSERT … RETURNING` gave.
+    needs_create: bool,
     /// A custom operation answers with this resource: `find` is `pub(crate)`.
     find_for_operations: bool,
     needs_to_json: bool,
@@ -66,8 +68,14 @@ impl<'m> Plan<'m> {
                 }
             }
         }
+        // A create answers with the row `INSERT … RETURNING` gave, and needs its id
+        // (for `Location`) even when the JSON does not show it.
+        let creates = r
+            .routes
+            .iter()
+            .any(|rt| matches!(rt.kind, RouteKind::Create | RouteKind::NestedCreate { .. }));
         let mut columns = Vec::new();
-        if !embeds.is_empty() || r.json.contains(&JsonMember::Id) {
+        if !embeds.is_empty() || r.json.contains(&JsonMember::Id) || creates {
             columns.push(RowColumn::Id);
         }
         for f in &r.fields {
@@ -95,16 +103,12 @@ impl<'m> Plan<'m> {
             .iter()
             .any(|o| matches!(&o.body, Some(Shape::Resource(x)) if x == snake));
         let needs_find = find_for_operations
-            || kinds.iter().any(|k| {
-                matches!(
-                    k,
-                    RouteKind::Get
-                        | RouteKind::Create
-                        | RouteKind::Update
-                        | RouteKind::Replace
-                        | RouteKind::NestedCreate { .. }
-                )
-            });
+            || kinds
+                .iter()
+                .any(|k| matches!(k, RouteKind::Get | RouteKind::Update | RouteKind::Replace));
+        let needs_create = kinds
+            .iter()
+            .any(|k| matches!(k, RouteKind::Create | RouteKind::NestedCreate { .. }));
         let needs_list = kinds
             .iter()
             .any(|k| matches!(k, RouteKind::List | RouteKind::NestedList { .. }));
@@ -120,7 +124,7 @@ impl<'m> Plan<'m> {
             model,
             r,
             columns,
-            needs_to_json: needs_find || needs_list,
+            needs_to_json: needs_find || needs_list || needs_create,
             needs_table: !r.routes.is_empty()
                 || is_parent_of_nested
                 || find_for_operations
@@ -128,6 +132,7 @@ impl<'m> Plan<'m> {
             embedded_in,
             embeds,
             needs_find,
+            needs_create,
             find_for_operations,
             needs_list,
         }
@@ -163,13 +168,18 @@ impl<'m> Plan<'m> {
         }
     }
 
-    fn select(&self) -> String {
+    /// The row struct's columns, in order (`id` alone when it has no others).
+    fn column_list(&self) -> String {
         let cols: Vec<&str> = if self.columns.is_empty() {
             vec!["id"]
         } else {
             self.columns.iter().map(RowColumn::name).collect()
         };
-        format!("SELECT {} FROM {}", cols.join(", "), self.r.table)
+        cols.join(", ")
+    }
+
+    fn select(&self) -> String {
+        format!("SELECT {} FROM {}", self.column_list(), self.r.table)
     }
 }
 
@@ -200,6 +210,17 @@ pub(super) fn resource_rs(model: &Model, r: &Resource) -> String {
         items.extend(quote! {
             #d
             const SELECT_ONE: &str = #one;
+        });
+    }
+    if plan.needs_create {
+        let d = doc(&format!(
+            "The columns of a [`{}`], as a create's `INSERT … RETURNING` lists them.",
+            plan.row_type()
+        ));
+        let columns = plan.column_list();
+        items.extend(quote! {
+            #d
+            const COLUMNS: &str = #columns;
         });
     }
     if plan.needs_to_json || !plan.embedded_in.is_empty() {
@@ -249,15 +270,18 @@ fn imports(plan: &Plan) -> TokenStream {
     let writes = r.routes.iter().any(|rt| {
         matches!(
             rt.kind,
-            RouteKind::Create
-                | RouteKind::Update
+            RouteKind::Update
                 | RouteKind::Replace
                 | RouteKind::Delete
-                | RouteKind::NestedCreate { .. }
                 | RouteKind::NestedList { .. }
         )
     });
     let mut out = TokenStream::new();
+    if plan.needs_create {
+        out.extend(quote!(
+            use shopgen_backend_runtime::create;
+        ));
+    }
     if writes {
         out.extend(quote!(
             use shopgen_backend_runtime::crud;
@@ -731,8 +755,10 @@ fn handler(plan: &Plan, route: &Route) -> TokenStream {
             quote!(State(db): State<Db>, body: JsonBody),
             quote! {
                 let values = TABLE.validate(body, Mode::Create)?;
-                let id = crud::insert(&db, &TABLE, values).await?;
-                created(&TABLE, id, &find(&db, id).await?)
+                let row: #row = create::insert_row(&db, &TABLE, values, COLUMNS).await?;
+                let id = row.id;
+                let mut json = to_json(&db, vec![row]).await?;
+                created(&TABLE, id, &json.pop().ok_or_else(|| TABLE.not_found(id))?)
             },
         ),
         RouteKind::Update | RouteKind::Replace => {
@@ -800,8 +826,13 @@ fn handler(plan: &Plan, route: &Route) -> TokenStream {
                 ),
                 quote!(State(db): State<Db>, Id(id): Id, body: JsonBody),
                 quote! {
-                    let id = crud::insert_child(&db, &TABLE, body, &#module::TABLE, #column, id).await?;
-                    created(&TABLE, id, &find(&db, id).await?)
+                    let parent = &#module::TABLE;
+                    let row: #row =
+                        create::insert_child_row(&db, &TABLE, body, parent, #column, id, COLUMNS)
+                            .await?;
+                    let id = row.id;
+                    let mut json = to_json(&db, vec![row]).await?;
+                    created(&TABLE, id, &json.pop().ok_or_else(|| TABLE.not_found(id))?)
                 },
             )
         }

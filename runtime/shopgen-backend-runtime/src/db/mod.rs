@@ -29,6 +29,7 @@
 //! with embedded relations costs a constant number of queries.
 
 pub mod budget;
+mod group;
 mod sqlite_read;
 pub mod tx;
 pub mod versions;
@@ -124,11 +125,12 @@ pub enum Engine {
 pub struct Db(Pool);
 
 /// The pool behind a [`Db`]. SQLite files also get `Reader` connections, which run
-/// the `SELECT`s (see `sqlite_read`); in-memory databases (one per connection) read
-/// through the pool.
+/// the `SELECT`s (see `sqlite_read`), and a `Writer`, which commits the pool's row
+/// writes in groups (see `group`); in-memory databases (one per connection) read and
+/// write through the pool.
 #[derive(Debug, Clone)]
 enum Pool {
-    Sqlite(SqlitePool, Option<Arc<Reader>>),
+    Sqlite(SqlitePool, Option<Arc<Reader>>, Option<Arc<group::Writer>>),
     Postgres(PgPool),
 }
 
@@ -269,7 +271,19 @@ impl Db {
                     busy_timeout,
                 ))
             });
-            Ok(Db(Pool::Sqlite(pool, reader)))
+            let writer = if in_memory {
+                None
+            } else {
+                let settings = group::Settings {
+                    path: connect.get_filename().to_path_buf(),
+                    sync: options.sqlite_sync,
+                    busy_timeout,
+                };
+                let writer = group::Writer::start(settings)
+                    .map_err(|e| ConnectError::Open(sqlx::Error::Io(e)))?;
+                Some(Arc::new(writer))
+            };
+            Ok(Db(Pool::Sqlite(pool, reader, writer)))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let connect = PgConnectOptions::from_str(url)?.options([(
                 "statement_timeout",
@@ -312,7 +326,7 @@ impl Db {
     /// The SQLite reader, when `sql` is a `SELECT` and this database has one.
     fn reader_for(&self, sql: &str) -> Option<&Arc<Reader>> {
         match &self.0 {
-            Pool::Sqlite(_, Some(reader)) if sql.starts_with("SELECT ") => Some(reader),
+            Pool::Sqlite(_, Some(reader), _) if sql.starts_with("SELECT ") => Some(reader),
             _ => None,
         }
     }
@@ -331,7 +345,7 @@ impl Db {
         }
         let sql = AssertSqlSafe(sql);
         match &self.0 {
-            Pool::Sqlite(pool, _) => {
+            Pool::Sqlite(pool, ..) => {
                 let q = args.iter().fold(sqlx::query(sql), bind_sqlite);
                 let rows = q.fetch_all(&mut *budget::acquire(pool).await?).await?;
                 rows.into_iter()
@@ -362,7 +376,7 @@ impl Db {
         }
         let sql = AssertSqlSafe(sql);
         match &self.0 {
-            Pool::Sqlite(pool, _) => {
+            Pool::Sqlite(pool, ..) => {
                 let q = args.iter().fold(sqlx::query(sql), bind_sqlite);
                 q.fetch_optional(&mut *budget::acquire(pool).await?)
                     .await?
@@ -385,7 +399,7 @@ impl Db {
         crate::reads::record_unknown();
         let sql = AssertSqlSafe(sql.into());
         match &self.0 {
-            Pool::Sqlite(pool, _) => {
+            Pool::Sqlite(pool, ..) => {
                 let q = args.iter().fold(sqlx::query(sql), bind_sqlite);
                 Ok(q.execute(&mut *budget::acquire(pool).await?)
                     .await?
@@ -397,6 +411,37 @@ impl Db {
                     .await?
                     .rows_affected())
             }
+        }
+    }
+
+    /// A row write (`INSERT`, `UPDATE`, `DELETE`, maybe `RETURNING`): its first
+    /// returned row, if any. On a SQLite file it is committed with the writes waiting
+    /// at the same moment (`group`); elsewhere it runs on the pool.
+    pub(crate) async fn write_fetch<T: FromRow + Send + 'static>(
+        &self,
+        sql: Sql,
+        args: &[Value],
+    ) -> Result<Option<T>, sqlx::Error> {
+        match &self.0 {
+            Pool::Sqlite(_, _, Some(writer)) => {
+                count_query();
+                crate::reads::record_unknown();
+                Ok(writer.write::<T>(sql, args).await?.0.into_iter().next())
+            }
+            _ => self.fetch_optional(sql, args).await,
+        }
+    }
+
+    /// A row write without `RETURNING`: the number of rows it changed. Committed as
+    /// [`Db::write_fetch`]'s writes are.
+    pub(crate) async fn write_execute(&self, sql: Sql, args: &[Value]) -> Result<u64, sqlx::Error> {
+        match &self.0 {
+            Pool::Sqlite(_, _, Some(writer)) => {
+                count_query();
+                crate::reads::record_unknown();
+                Ok(writer.write::<i64>(sql, args).await?.1)
+            }
+            _ => self.execute(sql, args).await,
         }
     }
 
@@ -465,7 +510,7 @@ impl Db {
                 .collect(),
         );
         match &self.0 {
-            Pool::Sqlite(pool, _) => migrator.run(pool).await?,
+            Pool::Sqlite(pool, ..) => migrator.run(pool).await?,
             Pool::Postgres(pool) => migrator.run(pool).await?,
         }
         Ok(())
@@ -474,7 +519,10 @@ impl Db {
     /// Waits for connections in use, then closes the pool (SQLite checkpoints its WAL).
     pub async fn close(&self) {
         match &self.0 {
-            Pool::Sqlite(pool, reader) => {
+            Pool::Sqlite(pool, reader, writer) => {
+                if let Some(writer) = writer {
+                    writer.close().await;
+                }
                 if let Some(reader) = reader {
                     reader.close();
                 }
@@ -493,6 +541,6 @@ impl Db {
         let pool = SqlitePoolOptions::new()
             .connect_lazy("sqlite::memory:")
             .expect("lazy pool");
-        Db(Pool::Sqlite(pool, None))
+        Db(Pool::Sqlite(pool, None, None))
     }
 }

@@ -213,7 +213,7 @@ fn run<T: FromRow>(
 
 /// The same storage as the sqlx binding in `db.rs`: booleans as 0/1, decimals as
 /// scaled integers (text above 18 digits), timestamps, dates and UUIDs as text.
-fn to_sqlite(value: &Value) -> SqliteValue {
+pub(super) fn to_sqlite(value: &Value) -> SqliteValue {
     match value {
         Value::Null(_) => SqliteValue::Null,
         Value::Bool(b) => SqliteValue::Integer(i64::from(*b)),
@@ -235,7 +235,7 @@ fn to_sqlite(value: &Value) -> SqliteValue {
 
 /// Busy, locked and I/O failures are "unavailable" (503), like the pool's; the rest
 /// are internal errors.
-fn db_error(e: rusqlite::Error) -> sqlx::Error {
+pub(super) fn db_error(e: rusqlite::Error) -> sqlx::Error {
     use rusqlite::ErrorCode::{CannotOpen, DatabaseBusy, DatabaseLocked, SystemIoFailure};
     match &e {
         rusqlite::Error::SqliteFailure(f, _)

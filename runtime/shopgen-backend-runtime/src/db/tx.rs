@@ -28,7 +28,7 @@ impl Db {
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         count_query();
         Ok(match &self.0 {
-            Pool::Sqlite(pool, _) => Tx::Sqlite(
+            Pool::Sqlite(pool, ..) => Tx::Sqlite(
                 Transaction::begin(
                     budget::acquire(pool).await?,
                     Some("BEGIN IMMEDIATE".into_sql_str()),

@@ -72,8 +72,8 @@ const READ: &str =
 pub async fn read(db: &Db) -> Result<std::sync::Arc<Versions>, sqlx::Error> {
     super::count_query();
     let rows: Vec<(String, i64)> = match &db.0 {
-        Pool::Sqlite(_, Some(reader)) => return reader.versions(READ),
-        Pool::Sqlite(pool, None) => {
+        Pool::Sqlite(_, Some(reader), _) => return reader.versions(READ),
+        Pool::Sqlite(pool, None, _) => {
             sqlx::query_as(READ)
                 .fetch_all(&mut *super::budget::acquire(pool).await?)
                 .await?
@@ -157,7 +157,7 @@ pub async fn install(db: &Db) -> Result<(), sqlx::Error> {
                 .await?;
             tx.commit().await
         }
-        Pool::Sqlite(pool, _) => {
+        Pool::Sqlite(pool, ..) => {
             let mut tx = pool.begin().await?;
             tx.execute(
                 "CREATE TABLE IF NOT EXISTS shopgen_table_versions (\

@@ -11,6 +11,7 @@ mod consistency;
 mod engines;
 mod errors;
 mod extension;
+mod group_commit;
 mod lifecycle;
 mod properties;
 mod reference;
