@@ -190,7 +190,9 @@ impl IntoResponse for ApiError {
             } else {
                 HeaderValue::from_static("Bearer error=\"invalid_token\"")
             };
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
         }
         response
     }

@@ -19,8 +19,8 @@
 
 use crate::db::{Db, Value};
 use crate::error::{ApiError, FieldErrors};
-pub use crate::identity::Caller;
 use crate::extract::JsonBody;
+pub use crate::identity::Caller;
 use crate::tx::Tx;
 use crate::types::{Date, Decimal, Timestamp, Uuid};
 use crate::validate::{Assignment, FieldSpec, Mode, Table};

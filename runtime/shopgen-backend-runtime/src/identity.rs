@@ -121,7 +121,10 @@ impl Caller {
         Caller {
             provider,
             subject: subject.to_string(),
-            email: claims.get("email").and_then(Value::as_str).map(str::to_string),
+            email: claims
+                .get("email")
+                .and_then(Value::as_str)
+                .map(str::to_string),
             claims,
         }
     }
