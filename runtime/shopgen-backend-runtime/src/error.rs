@@ -183,24 +183,14 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
         }
         if challenge {
-            // RFC 6750 section 3: the scheme the route takes; `invalid_token` only
-            // when a token was presented (section 3.1).
-            let value = if status_missing_token(&body.error.message) {
-                HeaderValue::from_static("Bearer")
-            } else {
-                HeaderValue::from_static("Bearer error=\"invalid_token\"")
-            };
+            // RFC 6750 section 3: the scheme the route takes (`crate::identity` adds
+            // `error="invalid_token"` when a token was presented).
             response
                 .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, value);
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }
-}
-
-/// Whether a 401's message says no token was presented at all.
-fn status_missing_token(message: &str) -> bool {
-    message == crate::identity::MISSING
 }
 
 impl From<sqlx::Error> for ApiError {

@@ -34,7 +34,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderName, HeaderValue, Method};
+use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
@@ -143,14 +143,14 @@ pub fn current_caller() -> Option<Arc<Caller>> {
 
 /// The verifier and the route table, built once at start.
 #[derive(Debug)]
-pub struct Gate {
+pub(crate) struct Gate {
     verifier: Verifier,
     /// (method, path template) → provider names.
     routes: HashMap<(Method, &'static str), &'static [&'static str]>,
 }
 
 /// `IDENTITY_JWKS_FILES`: `;`-separated `PROVIDER=FILE` rules.
-pub fn parse_jwks_files(s: &str) -> Result<BTreeMap<String, PathBuf>, String> {
+pub(crate) fn parse_jwks_files(s: &str) -> Result<BTreeMap<String, PathBuf>, String> {
     let mut out = BTreeMap::new();
     for rule in s.split(';').map(str::trim).filter(|r| !r.is_empty()) {
         let Some((name, file)) = rule.split_once('=') else {
@@ -163,7 +163,7 @@ pub fn parse_jwks_files(s: &str) -> Result<BTreeMap<String, PathBuf>, String> {
 
 /// The gate for the registered identity; `None` when the spec has no providers. A
 /// local JWKS file for a provider the spec does not declare is an error.
-pub fn gate(jwks_files: &BTreeMap<String, PathBuf>) -> Result<Option<Arc<Gate>>, String> {
+pub(crate) fn gate(jwks_files: &BTreeMap<String, PathBuf>) -> Result<Option<Arc<Gate>>, String> {
     let Some(identity) = REGISTERED.get() else {
         return match jwks_files.keys().next() {
             Some(name) => Err(format!(
@@ -206,17 +206,27 @@ pub fn gate(jwks_files: &BTreeMap<String, PathBuf>) -> Result<Option<Arc<Gate>>,
     })))
 }
 
-/// Why the request carries no caller.
-fn refusal(error: JwtError) -> ApiError {
+/// Why the request carries no caller: 401 with `WWW-Authenticate: Bearer`, plus
+/// `error="invalid_token"` when a token was presented (RFC 6750 section 3.1).
+fn refusal(error: JwtError) -> Response {
     if error.is_missing() {
-        ApiError::Unauthorized(MISSING.to_string())
-    } else {
-        ApiError::Unauthorized(format!("the user token is not valid: {}", error.message()))
+        return ApiError::Unauthorized(MISSING.to_string()).into_response();
     }
+    invalid(format!("the user token is not valid: {}", error.message()))
+}
+
+/// A 401 for a token that was presented but makes no caller.
+fn invalid(message: String) -> Response {
+    let mut response = ApiError::Unauthorized(message).into_response();
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer error=\"invalid_token\""),
+    );
+    response
 }
 
 /// The middleware around the generated routes (see the module docs).
-pub async fn layer(State(gate): State<Arc<Gate>>, req: Request, next: Next) -> Response {
+pub(crate) async fn layer(State(gate): State<Arc<Gate>>, req: Request, next: Next) -> Response {
     let providers = req
         .extensions()
         .get::<MatchedPath>()
@@ -228,10 +238,9 @@ pub async fn layer(State(gate): State<Arc<Gate>>, req: Request, next: Next) -> R
     // Several tokens in the header would leave the choice of identity to whoever
     // reads them; the relay never forwards more than one.
     if req.headers().get_all(&TOKEN_HEADER).iter().count() > 1 {
-        return ApiError::Unauthorized(
+        return invalid(
             "the request carries more than one X-Forwarded-Authorization header".into(),
-        )
-        .into_response();
+        );
     }
     let mut failure: Option<JwtError> = None;
     let mut caller = None;
@@ -251,15 +260,14 @@ pub async fn layer(State(gate): State<Arc<Gate>>, req: Request, next: Next) -> R
         }
     }
     let Some((provider, claims)) = caller else {
-        return refusal(failure.unwrap_or(JwtError::Missing)).into_response();
+        return refusal(failure.unwrap_or(JwtError::Missing));
     };
     let Some(subject) = claims
         .get("sub")
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
     else {
-        return ApiError::Unauthorized("the user token names no subject (`sub`)".into())
-            .into_response();
+        return invalid("the user token names no subject (`sub`)".into());
     };
     let caller = Arc::new(Caller {
         provider,
@@ -280,17 +288,17 @@ pub async fn layer(State(gate): State<Arc<Gate>>, req: Request, next: Next) -> R
 /// Marks a request (for the response cache) and its response (for
 /// `Cache-Control`) as answered for one caller.
 #[derive(Debug, Clone, Copy)]
-pub struct PerCaller;
+pub(crate) struct PerCaller;
 
 /// The `Vary` of a per-caller answer: the header a client's token travels in, and the
 /// one an in-cluster caller's does.
-pub fn vary() -> HeaderValue {
+pub(crate) fn vary() -> HeaderValue {
     HeaderValue::from_static("Authorization, X-Forwarded-Authorization")
 }
 
 /// A `Cache-Control` policy made fit for one caller's answer: `public` becomes
 /// `private` (RFC 9111 5.2.2.7: a shared cache must not store it), `no-store` stays.
-pub fn private(policy: &HeaderValue) -> HeaderValue {
+pub(crate) fn private(policy: &HeaderValue) -> HeaderValue {
     let text = policy.to_str().unwrap_or("no-store");
     if text.split(',').any(|d| d.trim() == "no-store") {
         return policy.clone();
