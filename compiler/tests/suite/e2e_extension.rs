@@ -209,6 +209,39 @@ fn identity_scenario(up: &mut Up, signer: &Signer) {
             "{a:?}"
         );
     }
+    // One caller's answer is never another's, even when the other caller revalidates
+    // with the first one's `ETag`; the answer says it is private.
+    let bob = signer.sign(&tokens::claims(ISSUER, AUDIENCE, "bob"));
+    let a = direct(&[("X-Forwarded-Authorization", &bearer(&alice))]);
+    assert_eq!(a.json()["subject"], "alice", "{a:?}");
+    let alice_tag = a.header("etag").expect("an ETag").to_string();
+    assert!(
+        a.header("cache-control")
+            .is_some_and(|c| !c.contains("public") && (c.contains("private") || c == "no-store")),
+        "{a:?}"
+    );
+    for _ in 0..2 {
+        let a = direct(&[
+            ("X-Forwarded-Authorization", &bearer(&bob)),
+            ("If-None-Match", &alice_tag),
+        ]);
+        assert_eq!(a.status, 200, "{a:?}");
+        assert_eq!(a.json()["subject"], "bob", "{a:?}");
+        let a = http(
+            "GET",
+            up.gateway,
+            "/me",
+            &[("Authorization", &bearer(&bob))],
+            None,
+        );
+        assert_eq!(a.json()["subject"], "bob", "{a:?}");
+    }
+    // Alice's own tag still revalidates her answer.
+    let a = direct(&[
+        ("X-Forwarded-Authorization", &bearer(&alice)),
+        ("If-None-Match", &alice_tag),
+    ]);
+    assert_eq!(a.status, 304, "{a:?}");
     // Two tokens: the backend does not choose between them.
     let a = direct(&[
         ("X-Forwarded-Authorization", &bearer(&alice)),
