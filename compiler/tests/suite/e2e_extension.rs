@@ -242,6 +242,15 @@ fn identity_scenario(up: &mut Up, signer: &Signer) {
         ("If-None-Match", &alice_tag),
     ]);
     assert_eq!(a.status, 304, "{a:?}");
+    // `HEAD` runs the `GET` handler, so it needs the same token.
+    let a = http(
+        "HEAD",
+        up.backend,
+        "/me",
+        &[("X-Apigateway-Api-Userinfo", &forged_userinfo)],
+        None,
+    );
+    assert_eq!(a.status, 401, "{a:?}");
     // Two tokens: the backend does not choose between them.
     let a = direct(&[
         ("X-Forwarded-Authorization", &bearer(&alice)),

@@ -12,7 +12,7 @@
 //!
 //! A generated `main` registers its [`Identity`] (the spec's providers and which
 //! routes take a user token from which of them) with [`register`]; the server then
-//! wraps the generated routes in [`layer`]:
+//! wraps the generated routes in this module's layer:
 //!
 //! - a route that takes no user token runs as before, with no caller;
 //! - a route that does answers `401` (JSON, `WWW-Authenticate: Bearer`) unless the
@@ -227,10 +227,16 @@ fn invalid(message: String) -> Response {
 
 /// The middleware around the generated routes (see the module docs).
 pub(crate) async fn layer(State(gate): State<Arc<Gate>>, req: Request, next: Next) -> Response {
+    // axum answers `HEAD` with the `GET` handler, so it needs what `GET` needs.
+    let method = if req.method() == Method::HEAD {
+        Method::GET
+    } else {
+        req.method().clone()
+    };
     let providers = req
         .extensions()
         .get::<MatchedPath>()
-        .and_then(|p| gate.routes.get(&(req.method().clone(), p.as_str())))
+        .and_then(|p| gate.routes.get(&(method, p.as_str())))
         .copied();
     let Some(providers) = providers else {
         return CALLER.scope(None, next.run(req)).await;
