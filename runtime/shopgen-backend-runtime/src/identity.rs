@@ -172,6 +172,14 @@ pub(crate) fn gate(jwks_files: &BTreeMap<String, PathBuf>) -> Result<Option<Arc<
             None => Ok(None),
         };
     };
+    gate_for(identity, jwks_files).map(Some)
+}
+
+/// The gate for `identity`.
+fn gate_for(
+    identity: &'static Identity,
+    jwks_files: &BTreeMap<String, PathBuf>,
+) -> Result<Arc<Gate>, String> {
     for name in jwks_files.keys() {
         if !identity.providers.iter().any(|p| p.name == name) {
             return Err(format!(
@@ -200,10 +208,10 @@ pub(crate) fn gate(jwks_files: &BTreeMap<String, PathBuf>) -> Result<Option<Arc<
             .map_err(|_| format!("`{}` is not an HTTP method", r.method))?;
         routes.insert((method, r.path), r.providers);
     }
-    Ok(Some(Arc::new(Gate {
+    Ok(Arc::new(Gate {
         verifier: Verifier::new(providers),
         routes,
-    })))
+    }))
 }
 
 /// Why the request carries no caller: 401 with `WWW-Authenticate: Bearer`, plus
@@ -324,6 +332,165 @@ pub(crate) fn private(policy: &HeaderValue) -> HeaderValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::Router;
+    use axum::body::Body;
+    use axum::routing::get;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use ring::rand::SystemRandom;
+    use ring::signature::{self, EcdsaKeyPair, KeyPair};
+    use serde_json::json;
+    use tower::ServiceExt;
+
+    static TEST_IDENTITY: Identity = Identity {
+        providers: &[Provider {
+            name: "firebase",
+            issuer: "https://securetoken.google.com/p",
+            jwks_uri: "https://keys.invalid/jwks",
+            audiences: &["p"],
+        }],
+        routes: &[UserTokenRoute {
+            method: "GET",
+            path: "/me",
+            providers: &["firebase"],
+        }],
+    };
+
+    fn key() -> EcdsaKeyPair {
+        let rng = SystemRandom::new();
+        let alg = &signature::ECDSA_P256_SHA256_FIXED_SIGNING;
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(alg, &rng).expect("key");
+        EcdsaKeyPair::from_pkcs8(alg, pkcs8.as_ref(), &rng).expect("key")
+    }
+
+    fn token(key: &EcdsaKeyPair, claims: &serde_json::Value) -> String {
+        let signed = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(json!({"alg": "ES256", "kid": "k"}).to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let sig = key
+            .sign(&SystemRandom::new(), signed.as_bytes())
+            .expect("sign");
+        format!("{signed}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref()))
+    }
+
+    /// `/me` answers the caller's subject (or `-`), `/open` takes no token.
+    fn app(gate: Arc<Gate>) -> Router {
+        let me = || async { current_caller().map_or("-".to_string(), |c| c.subject().to_string()) };
+        Router::new()
+            .route("/me", get(me))
+            .route("/open", get(me))
+            .route_layer(axum::middleware::from_fn_with_state(gate, layer))
+    }
+
+    async fn call(
+        app: &Router,
+        method: &str,
+        path: &str,
+        headers: &[(&str, String)],
+    ) -> (u16, String, Option<String>) {
+        let mut req = axum::http::Request::builder().method(method).uri(path);
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
+        let resp = app
+            .clone()
+            .oneshot(req.body(Body::empty()).expect("request"))
+            .await
+            .expect("answer");
+        let status = resp.status().as_u16();
+        let challenge = resp
+            .headers()
+            .get(header::WWW_AUTHENTICATE)
+            .map(|v| v.to_str().unwrap_or("").to_string());
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .expect("body");
+        (
+            status,
+            String::from_utf8_lossy(&body).into_owned(),
+            challenge,
+        )
+    }
+
+    #[tokio::test]
+    async fn only_a_token_that_verifies_makes_a_caller() {
+        let dir = std::env::temp_dir().join(format!("shopgen-identity-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let signing = key();
+        let point = signing.public_key().as_ref();
+        let jwks = json!({"keys": [{"kty": "EC", "crv": "P-256", "kid": "k",
+            "x": URL_SAFE_NO_PAD.encode(&point[1..33]), "y": URL_SAFE_NO_PAD.encode(&point[33..65])}]});
+        let file = dir.join("jwks.json");
+        std::fs::write(&file, jwks.to_string()).expect("jwks");
+        let files = BTreeMap::from([("firebase".to_string(), file)]);
+        let app = app(gate_for(&TEST_IDENTITY, &files).expect("gate"));
+        assert!(
+            gate_for(
+                &TEST_IDENTITY,
+                &BTreeMap::from([("google".to_string(), PathBuf::from("x"))])
+            )
+            .is_err()
+        );
+
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs();
+        let claims = |sub: Option<&str>| {
+            let mut c =
+                json!({"iss": "https://securetoken.google.com/p", "aud": "p", "exp": now + 600});
+            if let Some(sub) = sub {
+                c["sub"] = json!(sub);
+            }
+            c
+        };
+        let bearer = |t: String| ("x-forwarded-authorization", format!("Bearer {t}"));
+        let alice = token(&signing, &claims(Some("alice")));
+
+        assert_eq!(
+            call(&app, "GET", "/me", &[bearer(alice.clone())]).await.1,
+            "alice"
+        );
+        // The gateway's unsigned header is no identity.
+        let userinfo = (
+            "x-apigateway-api-userinfo",
+            URL_SAFE_NO_PAD.encode(claims(Some("mallory")).to_string()),
+        );
+        let (status, _, challenge) = call(&app, "GET", "/me", &[userinfo.clone()]).await;
+        assert_eq!((status, challenge.as_deref()), (401, Some("Bearer")));
+        // A token another key signed, one without `sub`, two tokens: refused as invalid.
+        let other = token(&key(), &claims(Some("mallory")));
+        let no_subject = token(&signing, &claims(None));
+        for headers in [
+            vec![bearer(other)],
+            vec![bearer(no_subject)],
+            vec![
+                bearer(alice.clone()),
+                bearer(token(&signing, &claims(Some("bob")))),
+            ],
+            vec![("authorization", format!("Bearer {alice}"))],
+        ] {
+            let (status, body, challenge) = call(&app, "GET", "/me", &headers).await;
+            assert_eq!(status, 401, "{headers:?}: {body}");
+            assert!(body.contains("\"unauthorized\""), "{body}");
+            assert!(
+                challenge.is_some_and(|c| c.starts_with("Bearer")),
+                "{headers:?}"
+            );
+        }
+        // HEAD runs the GET handler, so it needs the token as well.
+        assert_eq!(call(&app, "HEAD", "/me", &[userinfo.clone()]).await.0, 401);
+        // A route that takes no token runs with no caller, whatever the headers say.
+        assert_eq!(
+            call(&app, "GET", "/open", &[bearer(alice), userinfo])
+                .await
+                .1,
+            "-"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn jwks_files_parse_and_refuse_rules_without_a_file() {
