@@ -458,7 +458,8 @@ mod tests {
             "x-apigateway-api-userinfo",
             URL_SAFE_NO_PAD.encode(claims(Some("mallory")).to_string()),
         );
-        let (status, _, challenge) = call(&app, "GET", "/me", &[userinfo.clone()]).await;
+        let (status, _, challenge) =
+            call(&app, "GET", "/me", std::slice::from_ref(&userinfo)).await;
         assert_eq!((status, challenge.as_deref()), (401, Some("Bearer")));
         // A token another key signed, one without `sub`, two tokens: refused as invalid.
         let other = token(&key(), &claims(Some("mallory")));
@@ -481,7 +482,12 @@ mod tests {
             );
         }
         // HEAD runs the GET handler, so it needs the token as well.
-        assert_eq!(call(&app, "HEAD", "/me", &[userinfo.clone()]).await.0, 401);
+        assert_eq!(
+            call(&app, "HEAD", "/me", std::slice::from_ref(&userinfo))
+                .await
+                .0,
+            401
+        );
         // A route that takes no token runs with no caller, whatever the headers say.
         assert_eq!(
             call(&app, "GET", "/open", &[bearer(alice), userinfo])
