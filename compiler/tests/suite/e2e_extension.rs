@@ -66,7 +66,7 @@ fn identity_scenario(up: &mut Up, signer: &Signer) {
         "GET",
         up.gateway,
         "/me",
-        &[("Authorization", &bearer(&alice))],
+        &[KEY, ("Authorization", &bearer(&alice))],
         None,
     );
     assert_eq!(a.status, 200, "{a:?}");
@@ -88,6 +88,7 @@ fn identity_scenario(up: &mut Up, signer: &Signer) {
         up.gateway,
         "/me",
         &[
+            KEY,
             ("Authorization", &bearer(&alice)),
             ("X-Apigateway-Api-Userinfo", &forged_userinfo),
             ("X-Forwarded-Authorization", &forged_token),
@@ -139,7 +140,11 @@ fn identity_scenario(up: &mut Up, signer: &Signer) {
             "GET",
             up.gateway,
             "/me",
-            &[("Authorization", &bearer(token)), ("X-Request-Id", &id)],
+            &[
+                KEY,
+                ("Authorization", &bearer(token)),
+                ("X-Request-Id", &id),
+            ],
             None,
         );
         assert_eq!(a.status, 401, "{case}: {a:?}");
@@ -150,6 +155,7 @@ fn identity_scenario(up: &mut Up, signer: &Signer) {
         up.gateway,
         "/me",
         &[
+            KEY,
             ("X-Apigateway-Api-Userinfo", &forged_userinfo),
             ("X-Request-Id", "identity-refused-missing"),
         ],
@@ -157,6 +163,24 @@ fn identity_scenario(up: &mut Up, signer: &Signer) {
     );
     assert_eq!(a.status, 401, "{a:?}");
     assert_eq!(a.json()["message"], "Jwt is missing", "{a:?}");
+    // `auth = ["api_key", "firebase"]`: a valid token without the key is refused too.
+    let a = http(
+        "GET",
+        up.gateway,
+        "/me",
+        &[
+            ("Authorization", &bearer(&alice)),
+            ("X-Request-Id", "identity-refused-keyless"),
+        ],
+        None,
+    );
+    assert_eq!(a.status, 401, "{a:?}");
+    assert!(
+        a.json()["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("UNAUTHENTICATED")),
+        "{a:?}"
+    );
     // A good request after them: once its backend line is printed, the refused ones'
     // would have been too.
     let a = http(
@@ -164,6 +188,7 @@ fn identity_scenario(up: &mut Up, signer: &Signer) {
         up.gateway,
         "/me",
         &[
+            KEY,
             ("Authorization", &bearer(&alice)),
             ("X-Request-Id", "identity-accepted-after"),
         ],
@@ -174,7 +199,11 @@ fn identity_scenario(up: &mut Up, signer: &Signer) {
         &["backend | ", "identity-accepted-after"],
         Duration::from_secs(10),
     );
-    for case in refused.iter().map(|(c, _)| *c).chain(["missing"]) {
+    for case in refused
+        .iter()
+        .map(|(c, _)| *c)
+        .chain(["missing", "keyless"])
+    {
         let id = format!("identity-refused-{case}");
         assert!(
             !reached_the_services(up, &id),
@@ -231,7 +260,7 @@ fn identity_scenario(up: &mut Up, signer: &Signer) {
             "GET",
             up.gateway,
             "/me",
-            &[("Authorization", &bearer(&bob))],
+            &[KEY, ("Authorization", &bearer(&bob))],
             None,
         );
         assert_eq!(a.json()["subject"], "bob", "{a:?}");
