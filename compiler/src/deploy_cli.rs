@@ -83,13 +83,22 @@ fn stack(model: &Model, spec: &Path, out: &Path) -> Stack {
             secret: model.database_secret().0,
         },
     };
-    let smoke_path = model
-        .public_routes()
-        .map(|(_, r)| r)
-        .find(|r| r.method == HttpMethod::Get && !r.path.contains('{'))
-        .or_else(|| model.public_routes().map(|(_, r)| r).next())
-        .map(|r| r.path.clone())
-        .unwrap_or_else(|| "/".to_string());
+    let smoke_path = if model.upstream.is_some() {
+        // An existing service's routes are its operations.
+        model
+            .public_endpoints()
+            .find(|e| e.method == HttpMethod::Get && !e.path.contains('{'))
+            .or_else(|| model.public_endpoints().next())
+            .map_or_else(|| "/".to_string(), |e| e.path.to_string())
+    } else {
+        model
+            .public_routes()
+            .map(|(_, r)| r)
+            .find(|r| r.method == HttpMethod::Get && !r.path.contains('{'))
+            .or_else(|| model.public_routes().map(|(_, r)| r).next())
+            .map(|r| r.path.clone())
+            .unwrap_or_else(|| "/".to_string())
+    };
     let out = out.display().to_string();
     Stack {
         spec: spec.display().to_string(),
@@ -145,6 +154,7 @@ fn stack(model: &Model, spec: &Path, out: &Path) -> Stack {
             .then(|| n.derived.sql_private_range.clone()),
         build_service_account_id: n.derived.build_service_account.clone(),
         k8s_selector: model.k8s_stack_selector(),
+        existing_service: model.upstream.is_some(),
     }
 }
 

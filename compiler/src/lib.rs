@@ -9,6 +9,7 @@ pub mod check;
 pub mod diagnostics;
 pub mod diff;
 pub mod emit;
+pub mod import;
 pub mod init;
 pub mod model;
 pub mod output;

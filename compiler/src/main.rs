@@ -57,6 +57,10 @@ enum Command {
     Schema,
     /// Start an API of your own: write a commented starter spec, specs/NAME.toml.
     Init(cli::init::InitArgs),
+    /// Write an existing-service spec from the service's own API description:
+    /// `shopgen import openapi openapi.yaml --public "GET /products"`.
+    #[command(subcommand)]
+    Import(cli::import::ImportCommand),
     /// What a spec change does: exposure, data and infrastructure changes, compared
     /// with the spec the output was built from or the spec at a git ref. Exit 0: no
     /// change; 1: changes; 3: exposure widens; 2: error.
@@ -213,6 +217,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Up(args) => up::run(args),
         Command::Init(args) => cli::init::run(args, verbosity == Verbosity::Quiet),
         Command::Diff(args) => cli::diff::run(args),
+        Command::Import(cmd) => cli::import::run(cmd, verbosity == Verbosity::Quiet),
         Command::Deploy(args) => deploy_cli::run(deploy_cli::Which::Deploy, args),
         Command::Destroy(args) => deploy_cli::run(deploy_cli::Which::Destroy, args),
         Command::Status(args) => deploy_cli::run(deploy_cli::Which::Status, args),

@@ -608,12 +608,31 @@ pub fn json_schema() -> Value {
             (
                 "output",
                 shape(
-                    "Success response: a field table, a resource name or [resource] (204 when absent).",
+                    "Success response: a field table, a resource name or [resource] (204 when absent; with [upstream], the upstream's answer passed through).",
                     true,
                 ),
             ),
         ],
         &["method", "path"],
+    );
+    let upstream = obj(
+        vec![
+            (
+                "selector",
+                json!({"type": "object", "additionalProperties": {"type": "string"}, "minProperties": 1, "description": "Labels of the existing pods the internal load balancer selects (`{ app = \"legacy-api\" }`)."}),
+            ),
+            (
+                "health_path",
+                string(
+                    "The upstream's health endpoint (`/healthz`); `shopgen up --upstream` waits for it.",
+                ),
+            ),
+            (
+                "forward_authorization",
+                json!({"type": "boolean", "default": false, "description": "The relay hands the client's Authorization (X-Forwarded-Authorization from API Gateway) to the upstream as Authorization."}),
+            ),
+        ],
+        &["selector"],
     );
     let mut top = obj(
         vec![
@@ -628,11 +647,15 @@ pub fn json_schema() -> Value {
             ),
             (
                 "operations",
-                json!({"type": "object", "additionalProperties": operation, "description": "Custom routes, implemented in the extension crate."}),
+                json!({"type": "object", "additionalProperties": operation, "description": "Custom routes, implemented in the extension crate; with [upstream], the existing service's routes, proxied to it."}),
             ),
+            ("upstream", upstream),
         ],
-        &["service", "gcp", "resources"],
+        &["service", "gcp"],
     );
+    // A generated backend needs resources; an existing service (`[upstream]`) has its
+    // routes as operations instead.
+    top["anyOf"] = json!([{"required": ["resources"]}, {"required": ["upstream", "operations"]}]);
     top["$schema"] = json!("http://json-schema.org/draft-07/schema#");
     top["title"] = json!("shopgen spec");
     top["description"] = json!(

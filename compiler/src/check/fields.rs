@@ -144,6 +144,9 @@ pub(super) fn check_field(c: &mut Checker, f: &FieldSpec) {
     }
     if t == "string" {
         match &f.max_length {
+            // An existing service's strings are its own business: shopgen stores
+            // nothing, so there is no column a bound would size.
+            None if c.spec.upstream.is_some() => {}
             None => c.err(
                 Code::E0208,
                 ty.span.clone(),

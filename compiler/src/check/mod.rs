@@ -11,6 +11,7 @@ mod identity;
 pub mod idents;
 mod operations;
 mod resources;
+mod upstream;
 
 pub use deploy::parse_cidr;
 use deploy::{
@@ -98,6 +99,7 @@ pub fn check(spec: &Spec, shape: &[Diagnostic]) -> Vec<Diagnostic> {
     check_database(&mut c);
     check_range_overlaps(&mut c);
     check_resources(&mut c);
+    upstream::check_upstream(&mut c);
     let resources = spec
         .resources
         .iter()

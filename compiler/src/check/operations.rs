@@ -119,7 +119,9 @@ fn check_operation(c: &mut Checker, op: &OperationSpec, resources: &BTreeSet<Str
     }
     let params = check_field_list(c, &op.params, "path parameter");
     let _ = check_field_list(c, &op.query, "query parameter");
-    // Path, query and body members are one input struct: their names must differ.
+    let upstream = c.spec.upstream.is_some();
+    // Path, query and body members are one input struct: their names must differ
+    // (an existing service's inputs are no struct: each stays where it is sent).
     let mut inputs: BTreeMap<String, &str> = BTreeMap::new();
     for name in &params {
         inputs.insert(name.clone(), "params");
@@ -132,6 +134,9 @@ fn check_operation(c: &mut Checker, op: &OperationSpec, resources: &BTreeSet<Str
         (op.query.iter().collect::<Vec<_>>(), "query"),
         (body_fields, "body"),
     ] {
+        if upstream {
+            break;
+        }
         for f in fields {
             let snake = names(&f.name.value).snake;
             if let Some(first) = inputs.get(&snake) {
@@ -157,6 +162,7 @@ fn check_operation(c: &mut Checker, op: &OperationSpec, resources: &BTreeSet<Str
             "path",
             "add `path = \"/products/{id}/summary\"`",
         ),
+        Some(route) if upstream => super::upstream::check_path_template(c, op, route, &params),
         Some(route) => check_path_template(c, op, route, &params),
     }
     let no_body = matches!(method, Some("GET" | "DELETE"));
@@ -263,7 +269,13 @@ fn check_shape(
 fn check_field_list(c: &mut Checker, fields: &[FieldSpec], what: &str) -> BTreeSet<String> {
     let mut seen: BTreeMap<String, &Sp<String>> = BTreeMap::new();
     for f in fields {
-        let Some(snake) = op_ident(c, &f.name, &f.path, what) else {
+        // An existing service's names are compared as it spells them.
+        let name = if c.spec.upstream.is_some() {
+            super::upstream::wire_name(c, &f.name, &f.path, what)
+        } else {
+            op_ident(c, &f.name, &f.path, what)
+        };
+        let Some(snake) = name else {
             continue;
         };
         if let Some(first) = seen.get(&snake) {
@@ -521,7 +533,9 @@ pub(super) fn check_operations_model(spec: &Spec, model: &Model) -> Vec<Diagnost
                     if x != y {
                         break;
                     }
-                    if x.is_none() && names_a[k] != names_b[k] {
+                    // An existing service routes by itself: only the relay's table
+                    // (which ignores parameter names) must tell its paths apart.
+                    if x.is_none() && names_a[k] != names_b[k] && spec.upstream.is_none() {
                         conflict = Some((names_a[k], names_b[k]));
                         break;
                     }
@@ -561,7 +575,9 @@ pub(super) fn check_operations_model(spec: &Spec, model: &Model) -> Vec<Diagnost
                         );
                     }
                 }
-            } else if let Some((mine, theirs)) = prefix_conflict(op.path, other.path) {
+            } else if spec.upstream.is_none()
+                && let Some((mine, theirs)) = prefix_conflict(op.path, other.path)
+            {
                 diags.push(
                     Diagnostic::new(
                         Code::E0245,

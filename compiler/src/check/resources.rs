@@ -15,6 +15,20 @@ struct ResInfo<'s> {
 
 pub(super) fn check_resources(c: &mut Checker) {
     let spec = c.spec;
+    // An existing service's spec has operations instead (`check::upstream`).
+    if spec.resources.is_empty() && spec.upstream.is_some() {
+        if spec.operations.is_empty() {
+            let doc = spec.span.start..spec.span.start;
+            c.err(
+                Code::E0201,
+                doc,
+                "operations",
+                "the spec declares no operations to expose",
+                "add the upstream's routes: `[operations.list_products]` with `method = \"GET\"` and `path = \"/api/v1/products\"`",
+            );
+        }
+        return;
+    }
     if spec.resources.is_empty() {
         let doc = spec.span.start..spec.span.start;
         c.err(

@@ -105,6 +105,8 @@ codes! {
     E0256 => "an empty `auth` list (or an empty alternative in it)",
     E0257 => "a credential listed twice in one `auth` requirement, or the same alternative twice",
     E0258 => "an `auth` combination API Gateway cannot check (the API key as an alternative, two user tokens required together)",
+    E0270 => "bad `[upstream]`: no selector, a label that is not a Kubernetes label, a health path that is not a path",
+    E0271 => "a table or key that does not apply to an existing service (`[resources]`, `[database]`, `cluster.create`, the backend's `[service]` keys)",
     E0301 => "a column changes type (a field's `type`, `max_length`, `precision` or `scale`)",
     E0302 => "a field or relation changes between required and optional",
     E0303 => "a field becomes unique or stops being unique",

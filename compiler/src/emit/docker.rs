@@ -26,7 +26,7 @@ pub const RUNTIME_IMAGE: &str = "gcr.io/distroless/cc-debian13:nonroot";
 pub fn emit(model: &Model) -> Vec<EmittedFile> {
     let n = &model.service.names;
     let spec = &model.source.stem;
-    vec![
+    let mut files = vec![
         EmittedFile::new(
             "backend/Dockerfile",
             dockerfile(
@@ -59,7 +59,12 @@ pub fn emit(model: &Model) -> Vec<EmittedFile> {
         ),
         EmittedFile::new(CLOUDBUILD_CONFIG, cloudbuild(model), CommentSyntax::Hash),
         EmittedFile::new(GCLOUDIGNORE, gcloudignore(), CommentSyntax::Hash),
-    ]
+    ];
+    if model.upstream.is_some() {
+        // An existing service has no backend image: the relay's is the only one.
+        files.retain(|f| !f.path.starts_with("backend/"));
+    }
+    files
 }
 
 /// The Cloud Build config that builds and pushes both images (relative to the
@@ -73,12 +78,14 @@ pub const GCLOUDIGNORE: &str = "cloudbuild/gcloudignore";
 fn cloudbuild(model: &Model) -> String {
     let n = &model.service.names;
     let spec = &model.source.stem;
-    let images = [("backend", &n.backend_image), ("relay", &n.relay_image)].map(|(dir, image)| {
-        CloudBuildImage {
+    let images: Vec<CloudBuildImage> = [("backend", &n.backend_image), ("relay", &n.relay_image)]
+        .into_iter()
+        .filter(|(dir, _)| *dir != "backend" || model.upstream.is_none())
+        .map(|(dir, image)| CloudBuildImage {
             dockerfile: format!("generated/{spec}/{dir}/Dockerfile"),
             tag: format!("${{_IMAGE_REPOSITORY}}/{image}:${{_TAG}}"),
-        }
-    });
+        })
+        .collect();
     super::render(&CloudBuild {
         config: &format!("generated/{spec}/{CLOUDBUILD_CONFIG}"),
         ignore_file: &format!("generated/{spec}/{GCLOUDIGNORE}"),

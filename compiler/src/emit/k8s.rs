@@ -74,7 +74,21 @@ pub const MANIFESTS: [&str; 6] = [
     "hpa.yaml",
 ];
 
+/// The manifest files for an existing service (`[upstream]`): its load balancer only.
+pub const UPSTREAM_MANIFESTS: [&str; 1] = ["service.yaml"];
+
 pub fn emit(model: &Model) -> Vec<EmittedFile> {
+    if model.upstream.is_some() {
+        // An existing service: only the internal load balancer in front of its pods.
+        // shopgen never creates or deletes the user's namespace or workloads.
+        return [
+            ("service.yaml", to_yaml(&service(model))),
+            ("kustomization.yaml", to_yaml(&kustomization(model))),
+        ]
+        .into_iter()
+        .map(|(name, body)| EmittedFile::new(format!("k8s/{name}"), body, CommentSyntax::Hash))
+        .collect();
+    }
     let files = [
         ("namespace.yaml", to_yaml(&namespace(model))),
         ("serviceaccount.yaml", to_yaml(&service_account(model))),
@@ -112,8 +126,12 @@ fn labels(model: &Model) -> BTreeMap<String, String> {
     model.k8s_labels()
 }
 
+/// The pods the Service selects: the backend's, or an existing service's own labels.
 fn selector_labels(model: &Model) -> BTreeMap<String, String> {
-    model.k8s_selector_labels()
+    match &model.upstream {
+        Some(u) => u.selector.clone(),
+        None => model.k8s_selector_labels(),
+    }
 }
 
 fn meta(model: &Model, name: &str) -> ObjectMeta {
@@ -402,6 +420,7 @@ pub struct Kustomization {
     api_version: &'static str,
     kind: &'static str,
     resources: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     images: Vec<KustomizeImage>,
 }
 
@@ -413,6 +432,14 @@ struct KustomizeImage {
 }
 
 fn kustomization(model: &Model) -> Kustomization {
+    if model.upstream.is_some() {
+        return Kustomization {
+            api_version: "kustomize.config.k8s.io/v1beta1",
+            kind: "Kustomization",
+            resources: UPSTREAM_MANIFESTS.to_vec(),
+            images: Vec::new(),
+        };
+    }
     Kustomization {
         api_version: "kustomize.config.k8s.io/v1beta1",
         kind: "Kustomization",

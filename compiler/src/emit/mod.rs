@@ -100,8 +100,11 @@ fn emit_files(
     kept: Vec<GeneratedFile>,
 ) -> Vec<GeneratedFile> {
     let mut files: Vec<EmittedFile> = Vec::new();
-    files.extend(backend::emit_with(model, migrations));
-    files.push(backend::schema_snapshot(model));
+    // An existing service (`[upstream]`) has no backend: no crate, no schema.
+    if model.upstream.is_none() {
+        files.extend(backend::emit_with(model, migrations));
+        files.push(backend::schema_snapshot(model));
+    }
     files.extend(relay::emit(model));
     files.extend(docker::emit(model));
     files.extend(k8s::emit(model));

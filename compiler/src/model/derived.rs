@@ -136,6 +136,13 @@ impl Model {
         if let Some(cors) = &self.gateway.cors {
             out.extend(cors.relay_env());
         }
+        if self
+            .upstream
+            .as_ref()
+            .is_some_and(|u| u.forward_authorization)
+        {
+            out.push((relay::env::FORWARD_AUTHORIZATION, "true".to_string()));
+        }
         out
     }
 }

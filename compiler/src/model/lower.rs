@@ -262,7 +262,8 @@ pub fn lower(spec: &Spec, source: SpecSource) -> Model {
         memory: s(&r.memory, "512Mi"),
     };
     let resources = lower_resources(&spec.resources);
-    let operations = lower_operations(&spec.operations);
+    let upstream = super::upstream::lower_upstream(spec);
+    let operations = lower_operations(&spec.operations, upstream.is_some());
     let mut gateway = gateway;
     let takes_tokens = resources
         .iter()
@@ -275,7 +276,9 @@ pub fn lower(spec: &Spec, source: SpecSource) -> Model {
                 .filter(|o| o.exposure == Exposure::Public)
                 .map(|o| &o.access),
         )
-        .any(Access::needs_user_token);
+        .any(Access::needs_user_token)
+        // An existing service that reads the client's own `Authorization`.
+        || upstream.as_ref().is_some_and(|u| u.forward_authorization);
     if takes_tokens && let Some(cors) = &mut gateway.cors {
         // A page sends the user token in `Authorization`; the preflight must allow it.
         cors.allowed_headers.push("authorization".to_string());
@@ -292,6 +295,7 @@ pub fn lower(spec: &Spec, source: SpecSource) -> Model {
         budget,
         resources,
         operations,
+        upstream,
         spec_record: String::new(),
     }
 }
@@ -491,7 +495,7 @@ fn lower_cors(c: &CorsSpec, api_key_header: &str) -> Cors {
 }
 
 fn lower_fields(r: &ResourceSpec) -> Vec<Field> {
-    r.fields.iter().map(lower_field).collect()
+    r.fields.iter().map(|f| lower_field(f, false)).collect()
 }
 
 fn lower_json(

@@ -8,7 +8,10 @@ use super::{DefaultValue, Field, FieldType, Origin};
 use crate::spec::{FieldSpec, Scalar, Sp};
 
 /// One checked field (of a resource, or of an operation's parameters and shapes).
-pub(super) fn lower_field(f: &FieldSpec) -> Field {
+///
+/// `upstream`: the field belongs to an existing service's route, and keeps its name
+/// as the upstream spells it ([`Field::wire`]).
+pub(super) fn lower_field(f: &FieldSpec, upstream: bool) -> Field {
     let ty_name = f.ty.as_ref().map_or("text", |t| t.value.as_str());
     let int = |v: &Option<Sp<Scalar>>| match v.as_ref().map(|v| &v.value) {
         Some(Scalar::Int(i)) => Some(*i),
@@ -31,6 +34,11 @@ pub(super) fn lower_field(f: &FieldSpec) -> Field {
             .unwrap_or(default)
     };
     let ty = match ty_name {
+        // Only an existing service's strings go without `max_length`: unbounded text.
+        "string" if f.max_length.is_none() => FieldType::Text {
+            min_length: len(&f.min_length),
+            max_length: None,
+        },
         "string" => FieldType::String {
             max_length: len(&f.max_length).unwrap_or(255),
             min_length: len(&f.min_length),
@@ -82,6 +90,11 @@ pub(super) fn lower_field(f: &FieldSpec) -> Field {
     });
     let fnames = names(&f.name.value);
     Field {
+        wire: if upstream {
+            f.name.value.clone()
+        } else {
+            fnames.snake.clone()
+        },
         column: fnames.snake.clone(),
         names: fnames,
         ty,

@@ -6,8 +6,10 @@ use super::names::names;
 use super::*;
 use crate::spec::{OperationSpec, ShapeSpec};
 
-pub(super) fn lower_operations(specs: &[OperationSpec]) -> Vec<Operation> {
-    let mut out: Vec<Operation> = specs.iter().map(lower_operation).collect();
+/// `upstream`: the operations are an existing service's routes (names kept as it
+/// spells them, no extension to implement them).
+pub(super) fn lower_operations(specs: &[OperationSpec], upstream: bool) -> Vec<Operation> {
+    let mut out: Vec<Operation> = specs.iter().map(|o| lower_operation(o, upstream)).collect();
     out.sort_by(|a, b| a.names.snake.cmp(&b.names.snake));
     out
 }
@@ -22,7 +24,7 @@ fn method(m: &str) -> HttpMethod {
     }
 }
 
-fn lower_operation(o: &OperationSpec) -> Operation {
+fn lower_operation(o: &OperationSpec, upstream: bool) -> Operation {
     let n = names(&o.name.value);
     let path = o
         .route
@@ -32,14 +34,14 @@ fn lower_operation(o: &OperationSpec) -> Operation {
     let mut params = Vec::new();
     for segment in path_params(&path) {
         if let Some(f) = o.params.iter().find(|f| f.name.value == segment) {
-            params.push(lower_field(f));
+            params.push(lower_field(f, upstream));
         }
     }
     let query = o
         .query
         .iter()
         .map(|f| {
-            let mut field = lower_field(f);
+            let mut field = lower_field(f, upstream);
             // Query parameters are optional unless the spec says otherwise.
             field.required = f.required.as_ref().is_some_and(|r| r.value);
             field
@@ -53,7 +55,13 @@ fn lower_operation(o: &OperationSpec) -> Operation {
     Operation {
         operation_id: n.camel.clone(),
         summary: o.summary.as_ref().map_or_else(
-            || format!("{} (custom operation)", n.snake),
+            || {
+                if upstream {
+                    n.snake.clone()
+                } else {
+                    format!("{} (custom operation)", n.snake)
+                }
+            },
             |s| s.value.clone(),
         ),
         names: n,
@@ -63,14 +71,20 @@ fn lower_operation(o: &OperationSpec) -> Operation {
         access: super::lower_auth::access(o.auth.as_ref()),
         params,
         query,
-        body: o.body.as_ref().map(lower_shape),
-        output: o.output.as_ref().map(lower_shape),
+        body: o.body.as_ref().map(|s| lower_shape(s, upstream)),
+        output: o.output.as_ref().map(|s| lower_shape(s, upstream)),
     }
 }
 
-fn lower_shape(s: &ShapeSpec) -> Shape {
+fn lower_shape(s: &ShapeSpec, upstream: bool) -> Shape {
     match s {
-        ShapeSpec::Fields(fields) => Shape::Fields(fields.value.iter().map(lower_field).collect()),
+        ShapeSpec::Fields(fields) => Shape::Fields(
+            fields
+                .value
+                .iter()
+                .map(|f| lower_field(f, upstream))
+                .collect(),
+        ),
         ShapeSpec::Resource(r) => Shape::Resource(names(&r.value).snake),
         ShapeSpec::List(r) => Shape::List(names(&r.value).snake),
     }

@@ -18,6 +18,8 @@ mod lower_auth;
 mod lower_field;
 mod lower_operations;
 pub mod names;
+mod upstream;
+pub use upstream::Upstream;
 
 pub use lower::lower;
 use names::DerivedNames;
@@ -57,8 +59,12 @@ pub struct Model {
     pub budget: budget::Budget,
     /// Sorted by `names.snake`.
     pub resources: Vec<Resource>,
-    /// Custom routes the extension crate implements; sorted by `names.snake`.
+    /// Custom routes the extension crate implements; sorted by `names.snake`. For an
+    /// existing service ([`Model::upstream`]), the routes proxied to it.
     pub operations: Vec<Operation>,
+    /// `Some` when the spec exposes an existing service instead of a generated
+    /// backend: no backend, database, Deployment or extension is emitted for it.
+    pub upstream: Option<Upstream>,
     /// The spec source in normal form (no comments, tables sorted), which the output
     /// records as `spec.toml` for `shopgen diff`; set by [`crate::compile`].
     pub spec_record: String,
@@ -545,6 +551,10 @@ pub struct PublicEndpoint<'m> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Field {
     pub names: Names,
+    /// The name on the wire (JSON key, path or query parameter): `names.snake` for the
+    /// backend shopgen generates, the upstream's own spelling (`productId`) for an
+    /// existing service.
+    pub wire: String,
     /// SQL column name (= `names.snake`).
     pub column: String,
     pub ty: FieldType,
@@ -864,7 +874,9 @@ impl Model {
 
     /// Whether the spec needs an extension crate (it declares operations or hooks).
     pub fn has_extension(&self) -> bool {
-        !self.operations.is_empty() || self.resources.iter().any(|r| !r.hooks.is_empty())
+        // An existing service implements its routes itself.
+        self.upstream.is_none() && !self.operations.is_empty()
+            || self.resources.iter().any(|r| !r.hooks.is_empty())
     }
 }
 

@@ -6,6 +6,7 @@
 
 mod operations;
 pub mod reader;
+mod upstream;
 
 use std::ops::Range;
 
@@ -28,6 +29,11 @@ pub struct Spec {
     /// `[operations.NAME]`: custom routes implemented in the extension crate; in
     /// source order.
     pub operations: Vec<OperationSpec>,
+    /// `[upstream]`: present when the spec describes an existing service (its routes
+    /// are proxied to pods shopgen does not generate).
+    pub upstream: Option<UpstreamSpec>,
+    /// Where `[database]` is written, when it is (an existing-service spec refuses it).
+    pub database_span: Option<Range<usize>>,
     /// Span of the whole document, for errors about missing sections.
     pub span: Range<usize>,
 }
@@ -199,6 +205,19 @@ pub enum DatabaseSpec {
     },
 }
 
+/// One label of `upstream.selector`: (key, value).
+pub type LabelSpec = (Sp<String>, Sp<String>);
+
+/// `[upstream]`: the existing pods the internal load balancer selects.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpstreamSpec {
+    pub span: Range<usize>,
+    /// The pods' labels, in source order.
+    pub selector: Option<Sp<Vec<LabelSpec>>>,
+    pub health_path: Option<Sp<String>>,
+    pub forward_authorization: Option<Sp<bool>>,
+}
+
 /// `gcp.state`: `"local"`, or `{ bucket = "…", prefix = "…" }` (both optional).
 #[derive(Debug, Clone, PartialEq)]
 pub enum StateSpec {
@@ -338,7 +357,10 @@ pub mod keys {
         "database",
         "resources",
         "operations",
+        "upstream",
     ];
+    /// `[upstream]`.
+    pub const UPSTREAM: &[&str] = &["selector", "health_path", "forward_authorization"];
     pub const SERVICE: &[&str] = &[
         "name",
         "namespace",
@@ -575,7 +597,11 @@ pub fn parse(src: &str) -> (Spec, Vec<Diagnostic>) {
             memory: t.string(&mut cx, "memory"),
         };
     }
+    if let Some(t) = root.table(&mut cx, "upstream") {
+        spec.upstream = Some(upstream::read_upstream(&mut cx, &t));
+    }
     if let Some(t) = root.table(&mut cx, "database") {
+        spec.database_span = Some(root.key_span("database"));
         spec.database = read_database(&mut cx, &t);
     }
     if let Some(t) = root.table(&mut cx, "operations") {

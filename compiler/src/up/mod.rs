@@ -57,6 +57,11 @@ pub struct UpArgs {
     /// `[gateway.identity]`): for development and tests with tokens you sign yourself.
     #[arg(long = "jwks", value_name = "PROVIDER=FILE")]
     pub jwks: Vec<String>,
+    /// For a spec with `[upstream]`: the base URL of the existing service, already
+    /// running on this machine (`http://127.0.0.1:3000`); the gateway emulator and the
+    /// relay run in front of it, and no backend is built or started.
+    #[arg(long, value_name = "URL")]
+    pub upstream: Option<String>,
 }
 
 /// Runs `shopgen up`: on success the runner takes over this process, so this returns
@@ -76,6 +81,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         eprintln!("error: `shopgen up` runs the generated code, so it must be current first");
         return Ok(ExitCode::from(1));
     }
+    let upstream = upstream_target(&args, model)?;
     let seed = match &args.seed {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -91,7 +97,11 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     let ports = shopgen_up_stack::claim(Ports {
         gateway: args.gateway_port,
         relay: args.relay_port,
-        backend: args.backend_port.unwrap_or(model.service.container_port),
+        // In front of an existing service the backend's port is not used: any free one.
+        backend: match upstream {
+            Some(_) => 0,
+            None => args.backend_port.unwrap_or(model.service.container_port),
+        },
     })?;
     let database_url = match &args.database_url {
         Some(url) => url.clone(),
@@ -107,11 +117,13 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or("/")
         .to_string();
     let names = &model.service.names;
-    let built = runner::build(&out, &names.backend_crate, &names.relay_crate)?;
+    let backend_crate = upstream.is_none().then_some(names.backend_crate.as_str());
+    let built = runner::build(&out, backend_crate, &names.relay_crate)?;
     let stack = Stack {
         format: FORMAT,
         service_name: model.service.name.clone(),
         backend_exe: built.backend,
+        upstream,
         relay_exe: built.relay,
         gateway_document: out.join("openapi").join("gateway.yaml"),
         ports,
@@ -139,6 +151,61 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         jwks,
     };
     runner::hand_over(&built.runner, &stack)
+}
+
+/// `--upstream URL`: required for a spec with `[upstream]` and refused for any other,
+/// with the flags that only a generated backend takes.
+fn upstream_target(
+    args: &UpArgs,
+    model: &shopgen::model::Model,
+) -> anyhow::Result<Option<shopgen_up_stack::Upstream>> {
+    let Some(spec_upstream) = &model.upstream else {
+        if args.upstream.is_some() {
+            anyhow::bail!(
+                "--upstream: {} describes a backend shopgen generates (it has no `[upstream]` \
+                 table); `shopgen up` builds and starts that backend itself",
+                args.spec.display()
+            );
+        }
+        return Ok(None);
+    };
+    let Some(url) = &args.upstream else {
+        anyhow::bail!(
+            "{} exposes an existing service (`[upstream]`): give the address it runs at on \
+             this machine, e.g. `--upstream http://127.0.0.1:{}`",
+            args.spec.display(),
+            model.service.container_port
+        );
+    };
+    for (flag, given) in [
+        ("--seed", args.seed.is_some()),
+        ("--database-url", args.database_url.is_some()),
+        ("--backend-port", args.backend_port.is_some()),
+    ] {
+        if given {
+            anyhow::bail!(
+                "{flag}: there is no generated backend in front of an existing service \
+                 (`--upstream`); the service keeps its own data and port"
+            );
+        }
+    }
+    let base = url.trim_end_matches('/');
+    let Some(rest) = base.strip_prefix("http://") else {
+        anyhow::bail!(
+            "--upstream {url}: write a plain http URL such as http://127.0.0.1:3000 (the \
+             relay reaches the upstream without TLS, as it reaches the internal load balancer)"
+        );
+    };
+    if rest.is_empty() || rest.contains(['?', '#']) {
+        anyhow::bail!("--upstream {url}: write a URL such as http://127.0.0.1:3000");
+    }
+    Ok(Some(shopgen_up_stack::Upstream {
+        url: base.to_string(),
+        health_url: spec_upstream
+            .health_path
+            .as_ref()
+            .map(|p| format!("{base}{p}")),
+    }))
 }
 
 /// An environment the model describes, as the stack carries it.

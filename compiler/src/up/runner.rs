@@ -25,20 +25,24 @@ pub const RUNNER: &str = "shopgen-up";
 /// The executables one build gave.
 #[derive(Debug)]
 pub struct Built {
-    pub backend: PathBuf,
+    /// `None` when no backend was asked for (an existing service).
+    pub backend: Option<PathBuf>,
     pub relay: PathBuf,
     pub runner: PathBuf,
 }
 
 /// Builds the generated backend and relay and the runner with cargo, in the workspace
 /// that holds `out` (cargo's progress and errors on stderr); gives the executables.
-pub fn build(out: &Path, backend: &str, relay: &str) -> anyhow::Result<Built> {
+pub fn build(out: &Path, backend: Option<&str>, relay: &str) -> anyhow::Result<Built> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let packages = [backend, relay, RUNNER];
-    eprintln!("building {backend}, {relay} and the runner {RUNNER} (cargo build) …");
+    let packages: Vec<&str> = backend.into_iter().chain([relay, RUNNER]).collect();
+    eprintln!(
+        "building {} and the runner {RUNNER} (cargo build) …",
+        packages[..packages.len() - 1].join(", ")
+    );
     let mut command = Command::new(&cargo);
     command.arg("build");
-    for package in packages {
+    for package in &packages {
         command.args(["-p", package]);
     }
     let mut child = command
@@ -82,7 +86,7 @@ pub fn build(out: &Path, backend: &str, relay: &str) -> anyhow::Result<Built> {
             })
     };
     Ok(Built {
-        backend: find(backend)?,
+        backend: backend.map(find).transpose()?,
         relay: find(relay)?,
         runner: find(RUNNER)?,
     })

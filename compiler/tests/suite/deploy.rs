@@ -2210,3 +2210,163 @@ fn a_cloud_sql_range_must_not_overlap_the_networks_private_services_ranges() {
     let out = env.shopgen(DEPLOY, None);
     assert!(out.status.success(), "{}", text(&out));
 }
+
+/// An existing service (`[upstream]`, specs/legacy.toml's shape): deploy builds and
+/// runs the relay, applies Terraform and the one Service, and leaves the user's
+/// namespace and workloads alone; destroy deletes that Service only.
+#[test]
+fn an_existing_service_gets_the_relay_terraform_and_its_service_only() {
+    let legacy = repo_file("specs/legacy.toml");
+    let env = Env::new(&legacy);
+    let image = "europe-west2-docker.pkg.dev/some-project/legacy-api";
+
+    // The dry run: no backend image, no Deployment, no namespace or Secret written.
+    let out = shopgen([
+        "deploy",
+        "--dry-run",
+        "specs/shop.toml",
+        "--project",
+        "some-project",
+        "--image-tag",
+        "v1",
+    ])
+    .cwd(env.root())
+    .env("PATH", "/nonexistent")
+    .run();
+    let printed = text(&out);
+    assert!(out.status.success(), "{printed}");
+    for wanted in [
+        &format!(
+            "docker build --platform linux/amd64 -f generated/shop/relay/Dockerfile -t {image}/relay:v1 ."
+        ),
+        "kubectl apply -k .shopgen/deploy/shop",
+        "the internal load balancer in front of the existing pods",
+        "curl -sS",
+    ] {
+        assert!(printed.contains(wanted), "`{wanted}` missing:\n{printed}");
+    }
+    for unwanted in [
+        "backend/Dockerfile",
+        "/backend:",
+        "rollout status",
+        "deployment/",
+        "namespace.yaml",
+        "newName:",
+        "gke_node_service_accounts",
+        "get secret",
+        "create secret",
+    ] {
+        assert!(
+            !printed.contains(unwanted),
+            "`{unwanted}` in the plan of an existing service:\n{printed}"
+        );
+    }
+
+    // The deploy itself (fake tools): the same; a namespace that does not exist is
+    // an error, never created.
+    let out = env.shopgen(DEPLOY, None);
+    let printed = text(&out);
+    assert!(!out.status.success(), "{printed}");
+    assert!(
+        printed.contains("namespace legacy must exist (shopgen never creates it)"),
+        "{printed}"
+    );
+    let first = env.calls().join("\n");
+    assert!(
+        first.contains(&format!("docker push {image}/relay:v1")),
+        "{first}"
+    );
+    env.clear();
+    let out = env.shopgen_env(DEPLOY, None, &[("FAKE_NS_EXISTS", "1")]);
+    assert!(out.status.success(), "{}", text(&out));
+    let all = format!("{first}\n{}", env.calls().join("\n"));
+    assert!(
+        all.contains("kubectl get namespace legacy -o name"),
+        "{all}"
+    );
+    assert!(
+        all.contains("kubectl apply -k .shopgen/deploy/shop"),
+        "{all}"
+    );
+    for unwanted in [
+        "namespace.yaml",
+        "rollout",
+        "create secret",
+        "get secret",
+        "/backend:",
+    ] {
+        assert!(!all.contains(unwanted), "`{unwanted}`:\n{all}");
+    }
+    let overlay =
+        std::fs::read_to_string(env.root().join(".shopgen/deploy/shop/kustomization.yaml"))
+            .unwrap();
+    assert!(!overlay.contains("images:"), "{overlay}");
+    assert!(overlay.contains("name: legacy-api"), "{overlay}");
+    let record = std::fs::read_to_string(env.root().join(".shopgen/deploy/shop.json")).unwrap();
+    assert!(
+        !record.contains("legacy-cluster/legacy"),
+        "deploy claimed the namespace: {record}"
+    );
+
+    // Status shows shopgen's Service, not the user's Deployment.
+    env.clear();
+    let out = env.shopgen_env(
+        &["status", "specs/shop.toml", "--project", "some-project"],
+        None,
+        &[("FAKE_NS_EXISTS", "1")],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let all = env.calls().join("\n");
+    assert!(
+        all.contains("kubectl -n legacy get service/legacy-api -o wide"),
+        "{all}"
+    );
+    assert!(!all.contains("deployment/"), "{all}");
+
+    // Destroy: the Service by its labels, never the namespace or another kind.
+    env.clear();
+    let out = env.shopgen_env(
+        &[
+            "destroy",
+            "specs/shop.toml",
+            "--project",
+            "some-project",
+            "--image-tag",
+            "v1",
+            "--yes",
+        ],
+        None,
+        &[("FAKE_NS_EXISTS", "1")],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let calls = env.calls();
+    let all = calls.join("\n");
+    assert!(
+        all.contains("kubectl delete service -n legacy -l app.kubernetes.io/managed-by=shopgen,app.kubernetes.io/part-of=legacy-api"),
+        "{all}"
+    );
+    assert!(!all.contains("deployment"), "{all}");
+    assert!(!all.contains("delete namespace"), "{all}");
+}
+
+/// `cluster.create = true` is refused for an existing service: it lives in an
+/// existing cluster, and shopgen never creates its workloads.
+#[test]
+fn an_existing_service_in_a_cluster_shopgen_would_create_is_refused() {
+    let legacy = repo_file("specs/legacy.toml").replace(
+        "cluster = { name = \"legacy-cluster\", location = \"europe-west2\" }",
+        "cluster = { name = \"legacy-cluster\", location = \"europe-west2\", create = true }",
+    );
+    assert!(legacy.contains("create = true"));
+    let dir = project().file("specs/legacy.toml", &legacy).build();
+    let out = dir
+        .shopgen(["deploy", "--dry-run", "specs/legacy.toml"])
+        .run();
+    let printed = text(&out);
+    assert!(!out.status.success(), "{printed}");
+    assert!(printed.contains("error[E0271]"), "{printed}");
+    assert!(
+        printed.contains("an existing service runs in an existing cluster"),
+        "{printed}"
+    );
+}

@@ -464,3 +464,42 @@ fn an_upgrade_that_replaces_resources_shows_them_against_the_output_folder() {
     // Nothing else is replaced.
     assert_eq!(out.matches("REPLACED").count(), 5, "{out}");
 }
+
+/// `shopgen diff` for an existing service (specs/legacy.toml): an internal operation
+/// made public widens the exposure (exit 3); a changed selector is the Service's
+/// change; `shopgen check` sees the folder current before and stale after.
+#[test]
+fn the_command_reports_an_existing_services_changes() {
+    let dir = project().repo_file("specs/legacy.toml").build();
+    let cwd = dir.root();
+    let spec = cwd.join("specs/legacy.toml");
+    let (code, _, err) = shopgen(cwd, &["build", "-q", "specs/legacy.toml"]);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, out, err) = shopgen(cwd, &["check", "specs/legacy.toml"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let (code, out, err) = shopgen(cwd, &["diff", "specs/legacy.toml"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("no changes"), "{out}");
+
+    let src = fs::read_to_string(&spec).unwrap();
+    let changed = src
+        .replace(
+            "summary = \"Add a review to a product\"",
+            "summary = \"Add a review to a product\"\nexposure = \"public\"",
+        )
+        .replace("tier = \"web\"", "tier = \"api\"");
+    assert_ne!(src, changed);
+    fs::write(&spec, changed).unwrap();
+    let (code, out, err) = shopgen(cwd, &["diff", "specs/legacy.toml"]);
+    assert_eq!(code, Some(3), "{out}{err}");
+    assert!(
+        out.contains("POST /api/v1/products/{productId}/reviews (createReview) becomes public"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Service legacy/legacy-api (k8s/service.yaml): changes spec.selector"),
+        "{out}"
+    );
+    let (code, out, err) = shopgen(cwd, &["check", "specs/legacy.toml"]);
+    assert_ne!(code, Some(0), "{out}{err}");
+}

@@ -29,6 +29,7 @@ fn all_key_lists() -> Vec<(&'static str, &'static [&'static str])> {
         ("routes", keys::ROUTES),
         ("list", keys::LIST),
         ("operation", keys::OPERATION),
+        ("upstream", keys::UPSTREAM),
         ("hooks", keys::HOOKS),
         ("cors", keys::CORS),
         ("quota", keys::QUOTA),
@@ -183,6 +184,7 @@ fn json_schema_lists_every_key() {
     check(&props["gateway"], keys::GATEWAY, "gateway");
     check(&props["relay"], keys::RELAY, "relay");
     check(&props["database"], keys::DATABASE, "database");
+    check(&props["upstream"], keys::UPSTREAM, "upstream");
     let resource = &props["resources"]["additionalProperties"];
     check(resource, keys::RESOURCE, "resource");
     check(&resource["properties"]["routes"], keys::ROUTES, "routes");

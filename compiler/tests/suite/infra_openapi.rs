@@ -75,7 +75,7 @@ fn find_all<'a>(v: &'a Value, key: &str, out: &mut Vec<&'a Value>) {
 }
 
 /// The Google dialect rules; returns every violation.
-fn google_rules(m: &Model, doc: &Value) -> Vec<String> {
+pub(crate) fn google_rules(m: &Model, doc: &Value) -> Vec<String> {
     let mut errors = Vec::new();
     let mut backends_values = Vec::new();
     find_all(doc, "x-google-backend", &mut backends_values);
@@ -660,7 +660,7 @@ fn sorted(v: &[&str]) -> Vec<String> {
 
 /// What Terraform's `templatefile` does with the document: every `${relay_host}`
 /// replaced; any other `${…}` or `%{…}` would be an error (or a silent substitution).
-fn fill(text: &str) -> String {
+pub(crate) fn fill(text: &str) -> String {
     let without = text.replace("${relay_host}", "");
     assert!(
         !without.contains("${") && !without.contains("%{"),

@@ -20,7 +20,7 @@ use shopgen::emit::GeneratedFile;
 // ---------------------------------------------------------------------------------
 
 #[derive(Debug, Deserialize)]
-struct Schema {
+pub(crate) struct Schema {
     resource: BTreeMap<String, BTreeMap<String, Node>>,
     data: BTreeMap<String, BTreeMap<String, Node>>,
 }
@@ -34,7 +34,7 @@ struct Node {
     r: Vec<String>,
 }
 
-fn schema(version: &str) -> Schema {
+pub(crate) fn schema(version: &str) -> Schema {
     let path = format!(
         "{}/tests/data/google-provider-{version}.trimmed.json",
         env!("CARGO_MANIFEST_DIR")
@@ -47,7 +47,7 @@ const META_ATTRS: [&str; 4] = ["count", "for_each", "provider", "depends_on"];
 const META_BLOCKS: [&str; 3] = ["lifecycle", "provisioner", "connection"];
 
 /// Every schema problem in one `.tf` text, as `file: where: message` lines.
-fn check_tf(schema: &Schema, file: &str, text: &str) -> Vec<String> {
+pub(crate) fn check_tf(schema: &Schema, file: &str, text: &str) -> Vec<String> {
     let body = hcl::parse(text).unwrap_or_else(|e| panic!("{file} does not parse: {e}"));
     let mut problems = Vec::new();
     for block in body.blocks() {
@@ -136,7 +136,7 @@ fn check_body(body: &hcl::Body, node: &Node, where_: &str, top: bool, out: &mut 
     }
 }
 
-fn tf_files(files: &[GeneratedFile]) -> Vec<(&str, &str)> {
+pub(crate) fn tf_files(files: &[GeneratedFile]) -> Vec<(&str, &str)> {
     under(files, "terraform/")
         .into_iter()
         .filter(|f| f.path.ends_with(".tf"))

@@ -4,6 +4,9 @@
 //! fixed point of shopgen's printer and passes `rustfmt --check` (edition 2024, as
 //! `cargo fmt --check` runs it). Specs may declare custom operations (every method,
 //! path parameter, query, field-table or resource body and output) and resource hooks.
+//! The same operations also make random existing-service specs (`[upstream]`: paths
+//! and names in the upstream's spelling, unbounded strings), whose one Rust file, the
+//! relay's, must be as clean.
 //! Two further random specs per run are compiled as real crates with `cargo clippy -D
 //! warnings`, with the extension crate `shopgen build` writes first when they have
 //! operations or hooks; between them they hold every field type, and the seed changes
@@ -649,6 +652,84 @@ fn spec_toml(stem: &str, spec: &SpecGen, extra_types: &[usize]) -> String {
     out
 }
 
+/// An existing service's spec (`[upstream]`) from the same operations: paths in the
+/// upstream's own spelling (a version prefix, capitals, a camelCase `{keyId}`), names
+/// written as given, strings with or without `max_length`, no resources.
+fn upstream_spec_toml(spec: &SpecGen) -> String {
+    let mut out = String::from(
+        "[service]\nname = \"legacy-api\"\nnamespace = \"legacy\"\nport = 8000\n\n\
+         [upstream]\nselector = { app = \"legacy\", \"app.kubernetes.io/component\" = \"web\" }\n",
+    );
+    if spec.auth.is_multiple_of(2) {
+        out.push_str("health_path = \"/status/up\"\n");
+    }
+    if spec.auth.is_multiple_of(3) {
+        out.push_str("forward_authorization = true\n");
+    }
+    out.push_str(
+        "\n[gcp]\nproject = \"acme-legacy\"\nregion = \"europe-west2\"\n\
+         cluster = { name = \"legacy\", location = \"europe-west2\" }\n",
+    );
+    if spec.auth.is_multiple_of(5) {
+        out.push_str("\n[gateway]\nopenapi = \"2.0\"\n");
+    }
+    let mut seen = Vec::new();
+    for op in &spec.operations {
+        if seen.contains(&op.name) {
+            continue;
+        }
+        seen.push(op.name);
+        let snake = OP_NAMES[op.name];
+        let method = METHODS[op.method];
+        writeln!(out, "\n[operations.{}]", spelled(snake, op.camel)).unwrap();
+        writeln!(out, "method = \"{method}\"").unwrap();
+        let mut path = format!("/api/V1/{}", spelled(snake, true));
+        if op.param.is_some() {
+            path.push_str("/{keyId}");
+        }
+        writeln!(out, "path = \"{path}\"").unwrap();
+        let exposure = if op.public { "public" } else { "internal" };
+        writeln!(out, "exposure = \"{exposure}\"").unwrap();
+        if let Some((ty, knobs)) = op.param {
+            let f = FieldGen {
+                name: 0,
+                camel: false,
+                ty: PARAM_TYPES[ty],
+                required: true,
+                unique: false,
+                knobs,
+            };
+            writeln!(out, "params.keyId = {}", field_toml(&f, f.ty, false)).unwrap();
+        }
+        // Half of the strings lose their bounds: an existing service's may have none.
+        let unbounded = |table: &str, knob: u8| -> String {
+            if !knob.is_multiple_of(2) || !table.contains("\"string\"") {
+                return table.to_string();
+            }
+            let inner = table.trim_start_matches("{ ").trim_end_matches(" }");
+            let kept: Vec<&str> = inner
+                .split(", ")
+                .filter(|p| !p.starts_with("max_length") && !p.starts_with("min_length"))
+                .collect();
+            format!("{{ {} }}", kept.join(", "))
+        };
+        let mut lines = String::new();
+        field_lines(&mut lines, "query", &op.query, QUERY_NAMES);
+        if matches!(method, "POST" | "PUT" | "PATCH") && op.body > 0 {
+            field_lines(&mut lines, "body", &op.body_fields, BODY_NAMES);
+        }
+        if op.output > 0 {
+            field_lines(&mut lines, "output", &op.output_fields, OUTPUT_NAMES);
+        }
+        for (i, line) in lines.lines().enumerate() {
+            let (key, table) = line.split_once(" = ").expect("a field line");
+            let table = unbounded(table, op.target.wrapping_add(i) as u8);
+            writeln!(out, "{key} = {table}").unwrap();
+        }
+    }
+    out
+}
+
 fn compile(stem: &str, src: &str) -> Vec<GeneratedFile> {
     let source = SpecSource {
         stem: stem.to_string(),
@@ -668,7 +749,7 @@ fn compile(stem: &str, src: &str) -> Vec<GeneratedFile> {
 
 /// Every `.rs` file parses and is a fixed point of the printer; `rustfmt --check`
 /// accepts them all.
-fn check_rust(files: &[GeneratedFile], src: &str) {
+fn check_rust(files: &[GeneratedFile], src: &str, at_least: usize) {
     let dir = tempfile::tempdir().expect("dir");
     infra::write_into(dir.path(), files);
     let mut paths = Vec::new();
@@ -684,7 +765,7 @@ fn check_rust(files: &[GeneratedFile], src: &str) {
         );
         paths.push(dir.path().join(&file.path));
     }
-    assert!(paths.len() >= 3, "{paths:?}");
+    assert!(paths.len() >= at_least, "{paths:?}");
     let out = Command::new("rustfmt")
         .args(["--check", "--edition", "2024"])
         .args(&paths)
@@ -712,7 +793,33 @@ proptest! {
     ) {
         let src = spec_toml("random", &spec, &[]);
         let files = compile("random", &src);
-        check_rust(&files, &src);
+        check_rust(&files, &src, 3);
+    }
+
+    #[test]
+    fn random_existing_service_specs_build_deterministically_to_rustfmt_clean_relays(
+        spec in spec_gen()
+    ) {
+        let mut spec = spec;
+        if spec.operations.is_empty() {
+            spec.operations.push(OperationGen {
+                name: 0,
+                camel: false,
+                method: 0,
+                public: true,
+                param: None,
+                query: Vec::new(),
+                body: 0,
+                body_fields: Vec::new(),
+                output: 0,
+                output_fields: Vec::new(),
+                target: 0,
+            });
+        }
+        let src = upstream_spec_toml(&spec);
+        let files = compile("legacy", &src);
+        assert!(files.iter().all(|f| !f.path.starts_with("backend/")), "{src}");
+        check_rust(&files, &src, 1);
     }
 }
 

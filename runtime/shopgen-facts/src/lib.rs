@@ -105,6 +105,9 @@ pub mod relay {
         pub const CORS_MAX_AGE: &str = "CORS_MAX_AGE";
         /// CORS: whether credentialed requests are allowed.
         pub const CORS_ALLOW_CREDENTIALS: &str = "CORS_ALLOW_CREDENTIALS";
+        /// `true`: hand the client's `X-Forwarded-Authorization` to the upstream as
+        /// `Authorization` (an existing service that checks its users' tokens itself).
+        pub const FORWARD_AUTHORIZATION: &str = "FORWARD_AUTHORIZATION";
     }
 }
 

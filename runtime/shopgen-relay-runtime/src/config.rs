@@ -130,6 +130,13 @@ pub struct Settings {
     /// lets in (local stacks only).
     #[arg(long, env = env::ALLOWED_INVOKERS, default_value = "")]
     pub allowed_invokers: String,
+    /// Hand the client's own `Authorization` (which API Gateway moves to
+    /// `X-Forwarded-Authorization` when it signs its call to the relay) to the upstream
+    /// as `Authorization`: for an upstream that checks its users' tokens itself. Off:
+    /// the upstream gets no `Authorization` at all.
+    #[arg(long, env = env::FORWARD_AUTHORIZATION, default_value_t = false,
+          action = clap::ArgAction::Set)]
+    pub forward_authorization: bool,
 }
 
 impl Settings {
@@ -168,6 +175,7 @@ impl Settings {
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             access_log: self.access_log,
             allowed_invokers: AllowedInvokers::parse(&self.allowed_invokers),
+            forward_authorization: self.forward_authorization,
         }
     }
 }
@@ -196,6 +204,9 @@ pub struct RelayConfig {
     pub cors: Option<CorsPolicy>,
     /// Who may call the relay (see `crate::caller`); `None` lets every caller in.
     pub allowed_invokers: Option<AllowedInvokers>,
+    /// Whether the client's `X-Forwarded-Authorization` reaches the upstream as
+    /// `Authorization` (see `crate::headers`).
+    pub forward_authorization: bool,
 }
 
 impl RelayConfig {
@@ -212,6 +223,7 @@ impl RelayConfig {
             access_log: true,
             cors: None,
             allowed_invokers: None,
+            forward_authorization: false,
         }
     }
 }

@@ -22,6 +22,13 @@
 //!   Identity-Aware Proxy) are removed on every route: API Gateway never sets them
 //!   towards the relay, so a copy is a client's, and a backend (or a library in it)
 //!   written for those front ends could take it for a user;
+//! * with `FORWARD_AUTHORIZATION` (an existing service that checks its users'
+//!   tokens itself): the client's own credential, which API Gateway moved to
+//!   `X-Forwarded-Authorization` when it put its Google-signed token in
+//!   `Authorization`, is sent as `Authorization` when there is exactly one, on every
+//!   route ([`client_authorization`]); `X-Forwarded-Authorization` itself is not
+//!   forwarded then. Never the API key, never the gateway's token: both are removed
+//!   above;
 //! * everything else is forwarded unchanged.
 //!
 //! Back to the client ([`prepare_response_headers`]): hop-by-hop headers removed,
@@ -93,6 +100,17 @@ pub fn forwards_identity_header(name: &[u8], user_token: bool) -> Option<bool> {
                 .iter()
                 .any(|(h, fwd)| *fwd && name.eq_ignore_ascii_case(h.as_str().as_bytes())),
     )
+}
+
+/// The client's credential to hand the upstream as `Authorization` when
+/// `FORWARD_AUTHORIZATION` is on: the one `X-Forwarded-Authorization` value; `None`
+/// when there is none or more than one (which one the gateway wrote could not be
+/// told). The rule both HTTP paths apply.
+pub fn client_authorization<'a>(mut values: impl Iterator<Item = &'a [u8]>) -> Option<&'a [u8]> {
+    match (values.next(), values.next()) {
+        (Some(v), None) if !v.is_empty() => Some(v),
+        _ => None,
+    }
 }
 
 /// Longest incoming request id kept as is.

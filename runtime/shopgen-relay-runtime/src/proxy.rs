@@ -180,6 +180,18 @@ impl Relay {
         };
         let client_uri = std::mem::replace(&mut parts.uri, uri);
         let origin = parts.headers.get(hyper::header::ORIGIN).cloned();
+        let client_authorization = if self.config.forward_authorization {
+            headers::client_authorization(
+                parts
+                    .headers
+                    .get_all(&headers::X_FORWARDED_AUTHORIZATION)
+                    .iter()
+                    .map(|v| v.as_bytes()),
+            )
+            .and_then(|v| hyper::header::HeaderValue::from_bytes(v).ok())
+        } else {
+            None
+        };
         headers::prepare_request_headers(
             &mut parts.headers,
             &self.config.api_key_header,
@@ -188,6 +200,12 @@ impl Relay {
             request_id.clone(),
             route.takes_user_token(),
         );
+        if self.config.forward_authorization {
+            parts.headers.remove(&headers::X_FORWARDED_AUTHORIZATION);
+            if let Some(v) = client_authorization {
+                parts.headers.insert(hyper::header::AUTHORIZATION, v);
+            }
+        }
         parts.version = Version::HTTP_11;
         parts.extensions = hyper::http::Extensions::new();
         let forwarding = Forwarding {

@@ -126,6 +126,11 @@ pub struct Stack {
     /// A label selector matching every Kubernetes object shopgen generates
     /// (`app.kubernetes.io/managed-by=shopgen,app.kubernetes.io/part-of=shop-api`).
     pub k8s_selector: String,
+    /// The spec exposes an existing service (`[upstream]`): no backend image, no
+    /// Deployment, no database Secret; the namespace must exist, and deploy never
+    /// creates, changes or deletes it or the user's workloads. Kubernetes gets the
+    /// internal load balancer's Service only.
+    pub existing_service: bool,
 }
 
 /// Where Terraform keeps its state.

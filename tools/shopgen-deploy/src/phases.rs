@@ -68,10 +68,22 @@ pub fn deploy(stack: &Stack, opts: &Options, out: &mut dyn Write) -> Result<(), 
         ("apply", "everything else (full apply)", apply),
         (
             "secret",
-            "the namespace and the database URL Secret",
+            if stack.existing_service {
+                "the existing service's namespace (checked, never created)"
+            } else {
+                "the namespace and the database URL Secret"
+            },
             secret,
         ),
-        ("kubernetes", "the backend on the cluster", kubernetes),
+        (
+            "kubernetes",
+            if stack.existing_service {
+                "the internal load balancer in front of the existing pods"
+            } else {
+                "the backend on the cluster"
+            },
+            kubernetes,
+        ),
         (
             "smoke",
             "a public route through the gateway with the API key",
@@ -159,10 +171,12 @@ fn images(r: &mut Runner, cx: &Ctx, _: &mut Run) -> Result<(), Failure> {
             .is_some_and(|o| o.ok()))
     };
     let mut missing = Vec::new();
-    for (image, dockerfile) in [
-        (&backend, &cx.stack.backend_dockerfile),
-        (&relay, &cx.stack.relay_dockerfile),
-    ] {
+    let mut wanted = vec![(&relay, &cx.stack.relay_dockerfile)];
+    // An existing service has no backend image: its pods run what they always ran.
+    if !cx.stack.existing_service {
+        wanted.insert(0, (&backend, &cx.stack.backend_dockerfile));
+    }
+    for (image, dockerfile) in wanted {
         if exists(r, image)? {
             r.say(format!(
                 "    {image} is already in the registry, not rebuilt"
@@ -287,6 +301,22 @@ fn secret(r: &mut Runner, cx: &Ctx, run: &mut Run) -> Result<(), Failure> {
     }
     credentials(r, cx, P)?;
     let ns = &cx.stack.namespace;
+    if cx.stack.existing_service {
+        // The user's namespace, with the user's pods in it: checked, never created.
+        must(
+            r,
+            P,
+            &cx.kubectl().args(["get", "namespace", ns, "-o", "name"]),
+            Show::Quiet,
+            &format!(
+                "the existing service's namespace {ns} must exist (shopgen never creates it); check `service.namespace` in the spec and that kubectl reaches the cluster"
+            ),
+        )?;
+        r.say(format!(
+            "    ok: namespace {ns} exists; its workloads are left as they are"
+        ));
+        return Ok(());
+    }
     // Whether the namespace is deploy's: destroy deletes it only then (and only when
     // nothing else is left in it). Recorded before the apply creates it.
     let found = r
@@ -419,6 +449,21 @@ fn overlay(cx: &Ctx, facts: &Facts) -> String {
         {"op": "add", "path": "/spec/loadBalancerIP", "value": ip},
         {"op": "add", "path": "/spec/loadBalancerSourceRanges", "value": ranges},
     ]);
+    if cx.stack.existing_service {
+        // No image to pin: the Service only, with the values Terraform decided.
+        return format!(
+            "# Written by shopgen deploy: the generated Service with the values Terraform\n\
+             # decided. Rewritten on every deploy.\n\
+             apiVersion: kustomize.config.k8s.io/v1beta1\n\
+             kind: Kustomization\n\
+             resources:\n\
+             - {up}{out}/k8s\n\
+             patches:\n\
+             - target:\n    kind: Service\n    name: {name}\n  patch: '{patch_ops}'\n",
+            out = cx.stack.out_dir,
+            name = cx.stack.k8s_name,
+        );
+    }
     format!(
         "# Written by shopgen deploy: the generated manifests with the pushed image and\n\
          # the values Terraform decided. Rewritten on every deploy.\n\
@@ -471,6 +516,13 @@ fn kubernetes(r: &mut Runner, cx: &Ctx, run: &mut Run) -> Result<(), Failure> {
         Show::Stream,
         "check the manifests with `kubectl kustomize` and your permissions in the namespace",
     )?;
+    if cx.stack.existing_service {
+        r.say(format!(
+            "    the Service {}/{} selects the existing pods; their Deployment is not touched",
+            cx.stack.namespace, cx.stack.k8s_name
+        ));
+        return Ok(());
+    }
     must(
         r,
         P,

@@ -88,7 +88,7 @@ pub(crate) fn run(r: &mut Runner, cx: &mut Ctx, opts: &Options) -> Result<(), Fa
                 }
             ));
         }
-        if !cx.stack.cluster_created && !node_accounts_from_env() {
+        if !cx.stack.cluster_created && !node_accounts_from_env() && !cx.stack.existing_service {
             cx.node_accounts = Some("<node service accounts from gcloud>".to_string());
         }
     } else {
@@ -96,7 +96,9 @@ pub(crate) fn run(r: &mut Runner, cx: &mut Ctx, opts: &Options) -> Result<(), Fa
         let number = credentials_and_project(r, cx)?;
         cluster(r, cx, &number)?;
         address_ranges(r, cx)?;
-        if let Database::ExistingSecret { secret, .. } = &cx.stack.database {
+        if let Database::ExistingSecret { secret, .. } = &cx.stack.database
+            && !cx.stack.existing_service
+        {
             r.say(format!(
                 "    note: the database must exist and be reachable from the cluster; the backend reads its URL from the Secret {}/{secret}",
                 cx.stack.namespace
@@ -407,6 +409,10 @@ pub(crate) fn endpoint_of(describe: &str) -> Endpoint {
 }
 
 fn node_accounts_of_cluster(r: &mut Runner, cx: &mut Ctx, number: &str) -> Result<(), Failure> {
+    if cx.stack.existing_service {
+        // No image of the stack runs on the nodes: the relay's runs on Cloud Run.
+        return Ok(());
+    }
     if node_accounts_from_env() {
         r.say("    ok: the nodes' service accounts are given in TF_VAR_gke_node_service_accounts");
         return Ok(());

@@ -95,6 +95,8 @@ pub fn destroy(stack: &Stack, opts: &Options, out: &mut dyn Write) -> Result<(),
     // Deploy's Cloud SQL Secret carries the labels too; the operator's own database
     // Secret is never among the kinds deleted.
     let (kinds, deploys_secret) = match &stack.database {
+        // An existing service: its Service is the only object shopgen made.
+        _ if stack.existing_service => ("service".to_string(), None),
         Database::CloudSql { secret, .. } => (format!("{K8S_KINDS},secret"), Some(secret.as_str())),
         Database::ExistingSecret { .. } => (K8S_KINDS.to_string(), None),
     };
@@ -281,20 +283,27 @@ pub fn status(stack: &Stack, opts: &Options, out: &mut dyn Write) -> Result<(), 
     ));
     preflight::endpoint(&mut r, &mut cx)?;
     credentials(&mut r, &cx, P)?;
+    // An existing service's Deployment is the user's: only shopgen's Service is shown.
+    let deployment = format!("deployment/{}", stack.k8s_name);
+    let service = format!("service/{}", stack.k8s_name);
+    let objects: Vec<&str> = if stack.existing_service {
+        vec![&service]
+    } else {
+        vec![&deployment, &service]
+    };
     must(
         &mut r,
         P,
-        &cx.kubectl().args([
-            "-n",
-            &stack.namespace,
-            "get",
-            &format!("deployment/{}", stack.k8s_name),
-            &format!("service/{}", stack.k8s_name),
-            "-o",
-            "wide",
-        ]),
+        &cx.kubectl()
+            .args(["-n", &stack.namespace, "get"])
+            .args(objects)
+            .args(["-o", "wide"]),
         Show::Stream,
-        "the backend is not deployed; run shopgen deploy",
+        if stack.existing_service {
+            "the internal load balancer's Service is not deployed; run shopgen deploy"
+        } else {
+            "the backend is not deployed; run shopgen deploy"
+        },
     )?;
     smoke_test(&mut r, &cx, &mut facts)
 }

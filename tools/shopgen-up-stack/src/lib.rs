@@ -41,7 +41,7 @@ pub use ports::{PortError, Ports, Role, bind_loopback, claim};
 pub use seed::{Batch, Create, Record, Seed};
 
 /// The version of the [`Stack`] format; raised on any change to its JSON.
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
 
 /// The stack the runner starts, as the `shopgen` command derives it from the spec,
 /// its flags and the `cargo build` it ran.
@@ -52,8 +52,12 @@ pub struct Stack {
     pub format: u32,
     /// The service's name, for the banner.
     pub service_name: String,
-    /// The generated backend's executable, as cargo built it.
-    pub backend_exe: PathBuf,
+    /// The generated backend's executable, as cargo built it; `None` in front of an
+    /// existing service ([`Stack::upstream`]).
+    pub backend_exe: Option<PathBuf>,
+    /// A service the user already runs, which the relay forwards to instead of a
+    /// generated backend (`shopgen up SPEC --upstream URL`).
+    pub upstream: Option<Upstream>,
     /// The generated relay's executable, as cargo built it.
     pub relay_exe: PathBuf,
     /// The output's `openapi/gateway.yaml`, which the emulator enforces.
@@ -78,6 +82,17 @@ pub struct Stack {
     /// Local JWKS files that replace identity providers' `jwks_uri`, by the gateway
     /// document's security scheme name (`shopgen up --jwks PROVIDER=FILE`).
     pub jwks: BTreeMap<String, PathBuf>,
+}
+
+/// An existing service on this machine (`shopgen up --upstream URL`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Upstream {
+    /// Its base URL, plain http (`http://127.0.0.1:3000`): the relay's `UPSTREAM_URL`.
+    pub url: String,
+    /// Its health endpoint (the spec's `upstream.health_path`) as a full URL: the runner
+    /// waits for a 2xx there before it starts the relay.
+    pub health_url: Option<String>,
 }
 
 /// Why a stack could not be read.
@@ -120,7 +135,8 @@ mod tests {
         Stack {
             format: FORMAT,
             service_name: "shop".into(),
-            backend_exe: "/t/debug/shop-backend".into(),
+            backend_exe: Some("/t/debug/shop-backend".into()),
+            upstream: None,
             relay_exe: "/t/debug/shop-relay".into(),
             gateway_document: "generated/shop/openapi/gateway.yaml".into(),
             ports: Ports {

@@ -76,9 +76,10 @@ async fn up(stack: Stack) -> anyhow::Result<ExitCode> {
     let started = start(&stack, &http, (&mut backend, &mut relay)).await;
     let code = match started {
         Ok(()) => {
-            let (Some(b), Some(r)) = (backend.as_mut(), relay.as_mut()) else {
-                bail!("internal error: services missing after start");
+            let Some(r) = relay.as_mut() else {
+                bail!("internal error: the relay is missing after start");
             };
+            let b = backend.as_mut();
             let std_listener = gateway_listener;
             std_listener.set_nonblocking(true)?;
             let listener = TcpListener::from_std(std_listener)?;
@@ -135,33 +136,17 @@ async fn start(
     (backend, relay): (&mut Option<Service>, &mut Option<Service>),
 ) -> anyhow::Result<()> {
     let ports = &stack.ports;
-    let backend_exe = &stack.backend_exe;
     let relay_exe = &stack.relay_exe;
-    drop(bind_loopback(ports.backend, Role::Backend)?);
-    let mut env: Vec<(&str, String)> = vec![
-        (backend::HOST, "127.0.0.1".into()),
-        (backend::PORT, ports.backend.to_string()),
-        (backend::DATABASE_URL, stack.database_url.clone()),
-    ];
-    env.extend(
-        stack
-            .backend_env
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.clone())),
-    );
-    let b = backend.insert(
-        Service::spawn("backend", backend_exe, &env)
-            .with_context(|| format!("cannot start {}", backend_exe.display()))?,
-    );
-    let backend_url = format!("http://127.0.0.1:{}", ports.backend);
-    b.wait_ready(
-        http,
-        &format!("{backend_url}/readyz"),
-        Duration::from_secs(60),
-    )
-    .await
-    .map_err(anyhow::Error::msg)?;
-
+    let backend_url = match (&stack.upstream, &stack.backend_exe) {
+        (Some(upstream), _) => {
+            if let Some(health) = &upstream.health_url {
+                wait_for_upstream(http, health, Duration::from_secs(30)).await?;
+            }
+            upstream.url.clone()
+        }
+        (None, Some(exe)) => start_backend(stack, http, exe, backend).await?,
+        (None, None) => bail!("internal error: the stack has neither a backend nor an upstream"),
+    };
     drop(bind_loopback(ports.relay, Role::Relay)?);
     let mut env: Vec<(&str, String)> = vec![
         (relay::HOST, "127.0.0.1".into()),
@@ -197,6 +182,63 @@ async fn start(
     Ok(())
 }
 
+/// Starts the generated backend and waits until it is ready; gives its URL.
+async fn start_backend(
+    stack: &Stack,
+    http: &Http,
+    backend_exe: &std::path::Path,
+    backend: &mut Option<Service>,
+) -> anyhow::Result<String> {
+    let ports = &stack.ports;
+    drop(bind_loopback(ports.backend, Role::Backend)?);
+    let mut env: Vec<(&str, String)> = vec![
+        (backend::HOST, "127.0.0.1".into()),
+        (backend::PORT, ports.backend.to_string()),
+        (backend::DATABASE_URL, stack.database_url.clone()),
+    ];
+    env.extend(
+        stack
+            .backend_env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone())),
+    );
+    let b = backend.insert(
+        Service::spawn("backend", backend_exe, &env)
+            .with_context(|| format!("cannot start {}", backend_exe.display()))?,
+    );
+    let backend_url = format!("http://127.0.0.1:{}", ports.backend);
+    b.wait_ready(
+        http,
+        &format!("{backend_url}/readyz"),
+        Duration::from_secs(60),
+    )
+    .await
+    .map_err(anyhow::Error::msg)?;
+    Ok(backend_url)
+}
+
+/// Waits until an existing service answers its health endpoint with a 2xx.
+async fn wait_for_upstream(http: &Http, url: &str, within: Duration) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let last = match http
+            .send(hyper::Method::GET, url, None, Duration::from_secs(2))
+            .await
+        {
+            Ok(answer) if answer.status.is_success() => return Ok(()),
+            Ok(answer) => format!("it answered {}", answer.status),
+            Err(e) => e,
+        };
+        if tokio::time::Instant::now() >= deadline {
+            bail!(
+                "the upstream is not healthy at {url} after {within:?} ({last}); start it \
+                 first, or check `--upstream` and the spec's `upstream.health_path`"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Serves the gateway, prints the URLs, and waits for a signal or a crash; stops the
 /// gateway. Gives the exit code.
 #[allow(clippy::too_many_arguments)]
@@ -207,9 +249,16 @@ async fn supervise(
     generated_key: Option<&str>,
     listener: TcpListener,
     gateway: Arc<Gateway>,
-    backend: &mut Service,
+    backend: Option<&mut Service>,
     relay: &mut Service,
 ) -> ExitCode {
+    // In front of an existing service there is no backend process to watch.
+    let backend_exited = async {
+        match backend {
+            Some(b) => b.exited().await,
+            None => std::future::pending().await,
+        }
+    };
     #[cfg(unix)]
     let mut sigterm = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
     {
@@ -232,25 +281,30 @@ async fn supervise(
     let term = sigterm.recv();
     #[cfg(not(unix))]
     let term = std::future::pending::<Option<()>>();
+    let all = if stack.upstream.is_some() {
+        "the gateway and the relay"
+    } else {
+        "the gateway, the relay and the backend"
+    };
     let code = tokio::select! {
         _ = &mut ctrl_c => {
-            eprintln!("Ctrl-C: stopping the gateway, the relay and the backend");
+            eprintln!("Ctrl-C: stopping {all}");
             ExitCode::SUCCESS
         }
         _ = term => {
-            eprintln!("SIGTERM: stopping the gateway, the relay and the backend");
+            eprintln!("SIGTERM: stopping {all}");
             ExitCode::SUCCESS
         }
-        status = backend.exited() => {
+        status = backend_exited => {
             eprintln!("error: the backend exited unexpectedly ({}); stopping the relay and the gateway", describe(status));
             ExitCode::from(1)
         }
         status = relay.exited() => {
-            eprintln!("error: the relay exited unexpectedly ({}); stopping the backend and the gateway", describe(status));
+            eprintln!("error: the relay exited unexpectedly ({}); stopping the {}", describe(status), if stack.upstream.is_some() { "gateway" } else { "backend and the gateway" });
             ExitCode::from(1)
         }
         _ = &mut gateway_task => {
-            eprintln!("error: the gateway stopped unexpectedly; stopping the relay and the backend");
+            eprintln!("error: the gateway stopped unexpectedly; stopping the relay{}", if stack.upstream.is_some() { "" } else { " and the backend" });
             ExitCode::from(1)
         }
     };
@@ -283,19 +337,28 @@ fn print_banner(
         .unwrap_or("KEY");
     let example_path = &stack.example_path;
     println!();
+    let upstream = stack.upstream.as_ref();
     println!(
-        "{} is up: local API Gateway emulator → relay → backend",
-        stack.service_name
+        "{} is up: local API Gateway emulator → relay → {}",
+        stack.service_name,
+        if upstream.is_some() {
+            "upstream"
+        } else {
+            "backend"
+        }
     );
     println!(
         "  gateway  http://127.0.0.1:{:<5}  (API key required: header {header})",
         ports.gateway
     );
     println!("  relay    http://127.0.0.1:{}", ports.relay);
-    println!(
-        "  backend  http://127.0.0.1:{:<5}  (internal API, {database})",
-        ports.backend
-    );
+    match upstream {
+        Some(u) => println!("  upstream {}  (the existing service, --upstream)", u.url),
+        None => println!(
+            "  backend  http://127.0.0.1:{:<5}  (internal API, {database})",
+            ports.backend
+        ),
+    }
     match generated_key {
         Some(k) => println!("API key (generated; choose your own with --api-key): {k}"),
         None if keys.len() == 1 => println!("API key: {example_key}"),
@@ -311,7 +374,11 @@ fn print_banner(
         "try: curl -H '{header}: {example_key}' http://127.0.0.1:{}{example_path}",
         ports.gateway
     );
-    println!("Ctrl-C stops all three.");
+    if upstream.is_some() {
+        println!("Ctrl-C stops the gateway and the relay (the upstream keeps running).");
+    } else {
+        println!("Ctrl-C stops all three.");
+    }
     println!();
 }
 

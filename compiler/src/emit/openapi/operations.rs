@@ -173,12 +173,7 @@ pub(super) fn custom_operation3(model: &Model, op: &Operation, secured: bool) ->
     };
     for p in &op.params {
         out.parameters.push(ReferenceOr::Item(oa::Parameter::Path {
-            parameter_data: param_data(
-                &p.names.snake,
-                "Path parameter.",
-                true,
-                field_value_schema(&p.ty),
-            ),
+            parameter_data: param_data(&p.wire, "Path parameter.", true, field_value_schema(&p.ty)),
             style: oa::PathStyle::Simple,
         }));
     }
@@ -188,7 +183,7 @@ pub(super) fn custom_operation3(model: &Model, op: &Operation, secured: bool) ->
             schema.schema_data.default = default_json(d);
         }
         out.parameters.push(ReferenceOr::Item(query(param_data(
-            &q.names.snake,
+            &q.wire,
             "Query parameter.",
             q.required,
             schema,
@@ -210,6 +205,8 @@ pub(super) fn custom_operation3(model: &Model, op: &Operation, secured: bool) ->
         }));
     }
     let (code, desc, schema) = match &op.output {
+        // An existing service's answer is passed through as it is, whatever it is.
+        None if model.upstream.is_some() => (200, "The upstream's answer, passed through.", None),
         None => (204, "Done.", None),
         Some(Shape::Fields(_)) => (200, "The result.", Some(operation_schema_name(op, true))),
         Some(Shape::Resource(r)) => (

@@ -218,7 +218,7 @@ pub(super) fn object_schema(model: &Model, resource: &Resource, embedded: bool) 
             JsonMember::Field(snake) => {
                 let field = resource.field(snake).expect("json field exists");
                 let s = nullable(field_value_schema(&field.ty), !field.required);
-                props.insert(field.names.snake.clone(), ReferenceOr::Item(Box::new(s)));
+                props.insert(field.wire.clone(), ReferenceOr::Item(Box::new(s)));
             }
             JsonMember::ForeignKey(rel) => {
                 let b = resource.belongs_to(rel).expect("json relation exists");
@@ -257,9 +257,9 @@ pub(super) fn input_schema(
     let mut required = Vec::new();
     for field in resource.fields.iter().filter(|f| f.writable) {
         let s = nullable(field_value_schema(&field.ty), !field.required);
-        props.insert(field.names.snake.clone(), ReferenceOr::Item(Box::new(s)));
+        props.insert(field.wire.clone(), ReferenceOr::Item(Box::new(s)));
         if !patch && field.required && field.default.is_none() {
-            required.push(field.names.snake.clone());
+            required.push(field.wire.clone());
         }
     }
     for b in &resource.belongs_to {
@@ -286,9 +286,9 @@ pub(super) fn fields_schema(fields: &[Field]) -> oa::Schema {
     let mut required = Vec::new();
     for field in fields {
         let s = nullable(field_value_schema(&field.ty), !field.required);
-        props.insert(field.names.snake.clone(), ReferenceOr::Item(Box::new(s)));
+        props.insert(field.wire.clone(), ReferenceOr::Item(Box::new(s)));
         if field.required && field.default.is_none() {
-            required.push(field.names.snake.clone());
+            required.push(field.wire.clone());
         }
     }
     let mut s = object(props, required);

@@ -107,12 +107,14 @@ pub(super) fn outputs(model: &Model) -> File {
         local("relay_image"),
         false,
     ));
-    f.push(output(
-        "backend_image",
-        "The backend image this configuration's tag names (kubectl deploys it).",
-        local("backend_image"),
-        false,
-    ));
+    if model.upstream.is_none() {
+        f.push(output(
+            "backend_image",
+            "The backend image this configuration's tag names (kubectl deploys it).",
+            local("backend_image"),
+            false,
+        ));
+    }
     f.push(output(
         "build_service_account",
         "The account Cloud Build runs the image builds as.",

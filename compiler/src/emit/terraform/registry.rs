@@ -54,7 +54,9 @@ pub(super) fn registry(model: &Model) -> File {
         ),
     );
     let nodes = res("google_service_account", "nodes", "email");
-    if creates_cluster(model) {
+    if model.upstream.is_some() {
+        // An existing service's pods pull their images from where they always did.
+    } else if creates_cluster(model) {
         f.push(repo_member(
             "nodes_read",
             "roles/artifactregistry.reader",
@@ -88,30 +90,31 @@ pub(super) fn registry(model: &Model) -> File {
             interp(var("image_tag")),
         ])
     };
-    f.push(Block::new(
-        "locals",
-        &[],
-        Body::new()
-            .attr(
-                "image_repository",
-                template(vec![
-                    interp(res(
-                        "google_artifact_registry_repository",
-                        "images",
-                        "location",
-                    )),
-                    text("-docker.pkg.dev/"),
-                    interp(var("project")),
-                    text("/"),
-                    interp(res(
-                        "google_artifact_registry_repository",
-                        "images",
-                        "repository_id",
-                    )),
-                ]),
-            )
-            .attr("relay_image", image(&n.relay_image))
-            .attr("backend_image", image(&n.backend_image)),
-    ));
+    let locals = Body::new()
+        .attr(
+            "image_repository",
+            template(vec![
+                interp(res(
+                    "google_artifact_registry_repository",
+                    "images",
+                    "location",
+                )),
+                text("-docker.pkg.dev/"),
+                interp(var("project")),
+                text("/"),
+                interp(res(
+                    "google_artifact_registry_repository",
+                    "images",
+                    "repository_id",
+                )),
+            ]),
+        )
+        .attr("relay_image", image(&n.relay_image));
+    let locals = if model.upstream.is_some() {
+        locals
+    } else {
+        locals.attr("backend_image", image(&n.backend_image))
+    };
+    f.push(Block::new("locals", &[], locals));
     f
 }

@@ -97,7 +97,7 @@ pub(super) fn variables(model: &Model) -> File {
         "Refuse to destroy the Cloud Run relay (set true in production).",
         Some(bool(false)),
     ));
-    if !creates_cluster(model) {
+    if !creates_cluster(model) && model.upstream.is_none() {
         f.push(variable(
             "gke_node_service_accounts",
             "list(string)",

@@ -14,6 +14,8 @@ pub const START_TIMEOUT: Duration = Duration::from_secs(1500);
 
 /// The line `shopgen up` prints once all three services answer.
 pub const BANNER: &str = "Ctrl-C stops all three.";
+/// The line `shopgen up --upstream` prints once the gateway and the relay answer.
+pub const UPSTREAM_BANNER: &str = "Ctrl-C stops the gateway and the relay";
 
 pub fn free_port() -> u16 {
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
@@ -95,12 +97,25 @@ impl Up {
     /// Runs `shopgen` (`shopgen up …`) on three free ports and waits for the banner.
     /// `keep` (a folder holding its database, say) lives as long as the `Up`.
     pub fn spawn(shopgen: super::Shopgen, keep: Option<tempfile::TempDir>) -> Up {
+        Up::start(shopgen, keep, true)
+    }
+
+    /// Runs `shopgen` (`shopgen up SPEC --upstream URL …`, in front of a service the
+    /// test runs) on two free ports and waits for its banner; `backend` is 0.
+    pub fn spawn_upstream(shopgen: super::Shopgen) -> Up {
+        Up::start(shopgen, None, false)
+    }
+
+    fn start(shopgen: super::Shopgen, keep: Option<tempfile::TempDir>, backend: bool) -> Up {
         let mut cmd = shopgen.command();
-        let (gateway, relay, backend) = (free_port(), free_port(), free_port());
+        let (gateway, relay) = (free_port(), free_port());
+        let backend = if backend { free_port() } else { 0 };
         cmd.args(["--gateway-port", &gateway.to_string()])
-            .args(["--relay-port", &relay.to_string()])
-            .args(["--backend-port", &backend.to_string()])
-            .process_group(0)
+            .args(["--relay-port", &relay.to_string()]);
+        if backend != 0 {
+            cmd.args(["--backend-port", &backend.to_string()]);
+        }
+        cmd.process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -115,7 +130,12 @@ impl Up {
             start_up: 0,
             _keep: keep,
         };
-        up.start_up = up.wait_for(&[BANNER], START_TIMEOUT);
+        let banner = if backend != 0 {
+            BANNER
+        } else {
+            UPSTREAM_BANNER
+        };
+        up.start_up = up.wait_for(&[banner], START_TIMEOUT);
         up
     }
 

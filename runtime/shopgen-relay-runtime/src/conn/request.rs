@@ -187,6 +187,7 @@ impl Conn {
             self.peer,
             &self.rid,
             route.takes_user_token(),
+            config.forward_authorization,
         );
 
         // The body bytes already read go in the same write; the rest follows.
@@ -529,7 +530,21 @@ fn write_request_fields(
     peer: SocketAddr,
     rid: &[u8],
     user_token: bool,
+    forward_authorization: bool,
 ) {
+    let is_forwarded_authorization = |name: &[u8]| {
+        name.eq_ignore_ascii_case(headers::X_FORWARDED_AUTHORIZATION.as_str().as_bytes())
+    };
+    let client_authorization = if forward_authorization {
+        headers::client_authorization(
+            fields
+                .iter()
+                .filter(|f| f.kind == Kind::Identity && is_forwarded_authorization(f.name.of(buf)))
+                .map(|f| f.value.of(buf)),
+        )
+    } else {
+        None
+    };
     let mut client_host: Option<&[u8]> = None;
     let mut has_forwarded_host = false;
     let mut proto_count = 0;
@@ -566,6 +581,10 @@ fn write_request_fields(
             | Kind::ForwardedFor
             | Kind::RequestId => Some(false),
             Kind::ForwardedProto => Some(proto_ok),
+            // Sent as `Authorization` instead (below).
+            Kind::Identity if forward_authorization && is_forwarded_authorization(name) => {
+                Some(false)
+            }
             // Forwarded ones are still hop-by-hop when `Connection` names them.
             Kind::Identity => match headers::forwards_identity_header(name, user_token) {
                 Some(false) => Some(false),
@@ -576,6 +595,9 @@ fn write_request_fields(
         |name| name.eq_ignore_ascii_case(api_key_header),
     );
     push_field(out, b"host", upstream_host);
+    if let Some(v) = client_authorization {
+        push_field(out, b"authorization", v);
+    }
     if !has_forwarded_host && let Some(host) = client_host {
         push_field(out, b"x-forwarded-host", host);
     }

@@ -273,3 +273,53 @@ async fn request_bodies_are_forwarded() {
     assert_eq!(values(&rec, "content-type"), ["application/json"]);
     relay.stop().await;
 }
+
+/// `FORWARD_AUTHORIZATION` (an existing service that checks its users' tokens itself),
+/// on the relay's own HTTP/1.1 path and on the general path (HTTP/1.0): the one
+/// `X-Forwarded-Authorization` arrives as `Authorization`; the gateway's token, the API
+/// key and `X-Forwarded-Authorization` itself never do; with two copies or none, no
+/// `Authorization`. Off (the default), none in any case.
+#[tokio::test]
+async fn forward_authorization_hands_the_clients_credential_over_on_both_paths() {
+    let gateway = "Authorization: Bearer gateway-id-token\nX-Api-Key: k-1";
+    let cases: [(&str, bool, Vec<&str>); 5] = [
+        (
+            "X-Forwarded-Authorization: Bearer user-1",
+            true,
+            vec!["Bearer user-1"],
+        ),
+        (
+            "x-forwarded-authorization: Basic dXNlcjpwdw==",
+            true,
+            vec!["Basic dXNlcjpwdw=="],
+        ),
+        (
+            "X-Forwarded-Authorization: Bearer user-1\nX-Forwarded-Authorization: Bearer forged",
+            true,
+            vec![],
+        ),
+        ("X-Other: 1", true, vec![]),
+        ("X-Forwarded-Authorization: Bearer user-1", false, vec![]),
+    ];
+    for (extra, on, expected) in cases {
+        let up = upstream(0).await;
+        let relay = relay(config(&up.url(), |c| c.forward_authorization = on)).await;
+        for version in ["HTTP/1.1", "HTTP/1.0"] {
+            let head = format!("GET /products/1 {version}\nHost: relay.test\n{gateway}\n{extra}");
+            let res = raw(relay.addr, &head, b"").await;
+            assert_eq!(res.status, 200, "{version} {extra}: {}", res.body_str());
+            let rec = up.last();
+            assert_eq!(
+                values(&rec, "authorization"),
+                expected,
+                "{version}, forward_authorization {on}, {extra}"
+            );
+            assert!(
+                values(&rec, "x-forwarded-authorization").is_empty(),
+                "{version} {extra}"
+            );
+            assert!(values(&rec, "x-api-key").is_empty(), "{version} {extra}");
+        }
+        relay.stop().await;
+    }
+}

@@ -1,0 +1,348 @@
+//! Check: an existing-service spec (one with `[upstream]`): the table itself, what
+//! such a spec cannot have, and the upstream's own spelling of its routes.
+//!
+//! An existing service is exposed, not generated: shopgen writes no backend, no
+//! Deployment and no database for it, so the keys that configure those are refused
+//! rather than silently ignored, and names and paths are checked as the upstream
+//! has them (any case, any parameter name) instead of as Rust and axum need them.
+
+use std::collections::BTreeSet;
+
+use super::*;
+use crate::spec::{OperationSpec, UpstreamSpec};
+
+/// `[service]` keys that configure the generated backend or its Deployment.
+const BACKEND_ONLY_SERVICE_KEYS: &[&str] = &[
+    "replicas",
+    "min_replicas",
+    "max_replicas",
+    "target_cpu_percent",
+    "cpu_request",
+    "memory_request",
+    "cpu_limit",
+    "memory_limit",
+    "drain_seconds",
+    "max_body_bytes",
+    "request_timeout_ms",
+    "database_acquire_timeout_ms",
+];
+
+pub(super) fn check_upstream(c: &mut Checker) {
+    let Some(u) = &c.spec.upstream else { return };
+    check_table(c, u);
+    let spec = c.spec;
+    let not_here = |c: &mut Checker, span: Range<usize>, path: &str, what: &str, hint: &str| {
+        c.err(
+            Code::E0271,
+            span,
+            path,
+            format!("{what} does not apply to an existing service (`[upstream]`)"),
+            hint,
+        );
+    };
+    for r in &spec.resources {
+        not_here(
+            c,
+            r.name.span.clone(),
+            &r.path,
+            "a resource",
+            "an existing service serves its own data: describe its routes as `[operations.NAME]`, or remove `[upstream]` to have shopgen generate a backend",
+        );
+    }
+    if let Some(span) = &spec.database_span {
+        not_here(
+            c,
+            span.clone(),
+            "database",
+            "`[database]`",
+            "remove `[database]`: the existing service keeps its own database",
+        );
+    }
+    if let Some(cl) = &spec.gcp.cluster
+        && let Some(create) = &cl.create
+        && create.value
+    {
+        not_here(
+            c,
+            create.span.clone(),
+            "gcp.cluster.create",
+            "`create = true`",
+            "an existing service runs in an existing cluster: remove `create` and name that cluster with `name` and `location`",
+        );
+    }
+    let s = &spec.service;
+    let set: [(&str, Option<Range<usize>>); 12] = [
+        ("replicas", s.replicas.as_ref().map(|v| v.span.clone())),
+        (
+            "min_replicas",
+            s.min_replicas.as_ref().map(|v| v.span.clone()),
+        ),
+        (
+            "max_replicas",
+            s.max_replicas.as_ref().map(|v| v.span.clone()),
+        ),
+        (
+            "target_cpu_percent",
+            s.target_cpu_percent.as_ref().map(|v| v.span.clone()),
+        ),
+        (
+            "cpu_request",
+            s.cpu_request.as_ref().map(|v| v.span.clone()),
+        ),
+        (
+            "memory_request",
+            s.memory_request.as_ref().map(|v| v.span.clone()),
+        ),
+        ("cpu_limit", s.cpu_limit.as_ref().map(|v| v.span.clone())),
+        (
+            "memory_limit",
+            s.memory_limit.as_ref().map(|v| v.span.clone()),
+        ),
+        (
+            "drain_seconds",
+            s.drain_seconds.as_ref().map(|v| v.span.clone()),
+        ),
+        (
+            "max_body_bytes",
+            s.max_body_bytes.as_ref().map(|v| v.span.clone()),
+        ),
+        (
+            "request_timeout_ms",
+            s.request_timeout_ms.as_ref().map(|v| v.span.clone()),
+        ),
+        (
+            "database_acquire_timeout_ms",
+            s.database_acquire_timeout_ms
+                .as_ref()
+                .map(|v| v.span.clone()),
+        ),
+    ];
+    debug_assert_eq!(set.len(), BACKEND_ONLY_SERVICE_KEYS.len());
+    for (key, span) in set {
+        if let Some(span) = span {
+            not_here(
+                c,
+                span,
+                &format!("service.{key}"),
+                &format!("`service.{key}`"),
+                &format!(
+                    "remove `{key}`: it configures the backend shopgen generates, and the existing service's Deployment is yours"
+                ),
+            );
+        }
+    }
+}
+
+fn check_table(c: &mut Checker, u: &UpstreamSpec) {
+    match &u.selector {
+        None => missing(
+            c,
+            u.span.clone(),
+            "upstream",
+            "selector",
+            "add the labels of the existing pods: `selector = { app = \"legacy-api\" }`",
+        ),
+        Some(sel) if sel.value.is_empty() => c.err(
+            Code::E0270,
+            sel.span.clone(),
+            "upstream.selector",
+            "the selector has no labels: the load balancer would select every pod of the namespace",
+            "add the labels of the existing pods: `selector = { app = \"legacy-api\" }`",
+        ),
+        Some(sel) => {
+            for (key, value) in &sel.value {
+                let path = format!("upstream.selector.{}", key.value);
+                if !is_label_key(&key.value) {
+                    c.err(
+                        Code::E0270,
+                        key.span.clone(),
+                        &path,
+                        format!("`{}` is not a Kubernetes label key", key.value),
+                        "a label key is an optional DNS prefix and `/`, then up to 63 letters, digits, `-`, `_` or `.`, starting and ending with a letter or digit (`app`, `app.kubernetes.io/name`)",
+                    );
+                }
+                if !is_label_value(&value.value) {
+                    c.err(
+                        Code::E0270,
+                        value.span.clone(),
+                        &path,
+                        format!("`{}` is not a Kubernetes label value", value.value),
+                        "a label value is up to 63 letters, digits, `-`, `_` or `.`, starting and ending with a letter or digit",
+                    );
+                }
+            }
+        }
+    }
+    if let Some(h) = &u.health_path
+        && !is_plain_path(&h.value)
+    {
+        c.err(
+            Code::E0270,
+            h.span.clone(),
+            "upstream.health_path",
+            format!("`{}` is not a path", h.value),
+            "write the upstream's health endpoint as an absolute path without query: `/healthz`",
+        );
+    }
+}
+
+/// A Kubernetes label name part: 1–63 of `[A-Za-z0-9._-]`, alphanumeric at both ends.
+fn is_label_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        && s.as_bytes()[0].is_ascii_alphanumeric()
+        && s.as_bytes()[s.len() - 1].is_ascii_alphanumeric()
+}
+
+/// A label key: `[prefix/]name`, the prefix a DNS-1123 subdomain of at most 253.
+pub(crate) fn is_label_key(s: &str) -> bool {
+    match s.split_once('/') {
+        None => is_label_name(s),
+        Some((prefix, name)) => {
+            prefix.len() <= 253 && prefix.split('.').all(is_dns_label) && is_label_name(name)
+        }
+    }
+}
+
+/// A label value: empty, or a label name part.
+pub(crate) fn is_label_value(s: &str) -> bool {
+    s.is_empty() || is_label_name(s)
+}
+
+/// `/` followed by path characters (RFC 3986 `pchar`s and `/`), no query or fragment.
+fn is_plain_path(s: &str) -> bool {
+    s.starts_with('/') && s.bytes().all(is_path_byte) && !s.contains("//")
+}
+
+/// A byte of an RFC 3986 path segment (`pchar`: unreserved, `%`, sub-delims, `:`,
+/// `@`) or `/`.
+fn is_path_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=:@/".contains(&b)
+}
+
+/// A field or parameter name as the upstream spells it on the wire (`productId`,
+/// `page_size`, `x-total`): what the gateway documents print verbatim.
+pub(super) fn wire_name(
+    c: &mut Checker,
+    name: &Sp<String>,
+    path: &str,
+    what: &str,
+) -> Option<String> {
+    let n = &name.value;
+    let ok = !n.is_empty()
+        && n.len() <= 128
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.$[]".contains(&b))
+        && !n.as_bytes()[0].is_ascii_digit();
+    if !ok {
+        c.err(
+            Code::E0202,
+            name.span.clone(),
+            path,
+            format!("{what} name `{n}` cannot be written in the gateway document"),
+            "use the upstream's name: letters, digits, `_`, `-`, `.`, `$`, `[`, `]`, not starting with a digit",
+        );
+        return None;
+    }
+    Some(n.clone())
+}
+
+/// The upstream's path template: its own segments (any case, any RFC 3986 path
+/// characters) and whole-segment `{param}`s, each declared in `params` exactly once
+/// under the same name.
+pub(super) fn check_path_template(
+    c: &mut Checker,
+    op: &OperationSpec,
+    route: &Sp<String>,
+    params: &BTreeSet<String>,
+) {
+    let path = format!("{}.path", op.path);
+    let p = route.value.as_str();
+    let bad = |c: &mut Checker, msg: String| {
+        c.err(
+            Code::E0241,
+            route.span.clone(),
+            &path,
+            msg,
+            "write the upstream's path as it serves it: `/api/v1/products/{productId}/reviews` (starts with `/`, a parameter is a whole segment)",
+        );
+    };
+    if !p.starts_with('/') || p == "/" {
+        bad(c, format!("`{p}` is not a path template"));
+        return;
+    }
+    if p == shopgen_facts::relay::HEALTH_PATH {
+        c.err(
+            Code::E0241,
+            route.span.clone(),
+            &path,
+            format!("the relay answers `{p}` itself (its own health check): the upstream's would never be reached"),
+            "expose the upstream's health endpoint under another path, or leave it out: `upstream.health_path` is enough for `shopgen up`",
+        );
+        return;
+    }
+    let mut used: Vec<&str> = Vec::new();
+    for segment in p[1..].split('/') {
+        if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            // The relay's route table takes parameter names of letters, digits and `_`.
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                bad(
+                    c,
+                    format!(
+                        "`{segment}` is not a parameter: its name may use letters, digits and `_`"
+                    ),
+                );
+                return;
+            }
+            if used.contains(&name) {
+                bad(c, format!("`{{{name}}}` appears twice in `{p}`"));
+                return;
+            }
+            used.push(name);
+            continue;
+        }
+        let msg = if segment.is_empty() {
+            format!("`{p}` has an empty segment")
+        } else if segment.contains(['{', '}']) {
+            format!("`{segment}` mixes a parameter with text; a parameter is a whole segment")
+        } else if segment == "." || segment == ".." {
+            format!("`{p}` has a dot segment, which clients and proxies rewrite")
+        } else if !segment.bytes().all(is_path_byte) || segment.contains('%') {
+            format!("the segment `{segment}` has characters a path template does not allow")
+        } else {
+            continue;
+        };
+        bad(c, msg);
+        return;
+    }
+    for name in &used {
+        if !params.contains(*name) {
+            c.err(
+                Code::E0242,
+                route.span.clone(),
+                &path,
+                format!("path parameter `{{{name}}}` is not declared"),
+                format!("declare its type: `params.{name} = {{ type = \"bigint\" }}`"),
+            );
+        }
+    }
+    for f in &op.params {
+        if !used.contains(&f.name.value.as_str()) {
+            c.err(
+                Code::E0242,
+                f.name.span.clone(),
+                &f.path,
+                format!(
+                    "`{}` is declared but `{p}` has no `{{{}}}`",
+                    f.name.value, f.name.value
+                ),
+                format!(
+                    "add `{{{}}}` to `path`, or remove the declaration",
+                    f.name.value
+                ),
+            );
+        }
+    }
+}
