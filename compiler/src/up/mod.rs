@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use shopgen_facts::backend::env as backend_env;
 use shopgen_up_stack::{FORMAT, Ports, Stack};
 
 /// Environment variable with API keys, comma-separated.
@@ -129,7 +130,14 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         database_url,
         // The deadline budget and the Cache-Control policy, as k8s/deployment.yaml
         // sets them; the relay's settings as Terraform sets them.
-        backend_env: owned(model.backend_env()),
+        backend_env: {
+            let mut env = owned(model.backend_env());
+            // The backend verifies user tokens again, with the same local keys.
+            if let Some(files) = backend_jwks(&args.jwks, &jwks, model) {
+                env.push((backend_env::IDENTITY_JWKS_FILES.to_string(), files));
+            }
+            env
+        },
         relay_env: owned(model.relay_env()),
         api_key_header: model.gateway.api_key_header.clone(),
         api_keys: args
@@ -203,6 +211,25 @@ fn upstream_target(
 /// An environment the model describes, as the stack carries it.
 fn owned(env: Vec<(&'static str, String)>) -> Vec<(String, String)> {
     env.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+/// The backend's `IDENTITY_JWKS_FILES` for the `--jwks` flags (already checked by
+/// [`local_jwks`]): `PROVIDER=FILE;…` by the spec's provider names.
+fn backend_jwks(
+    flags: &[String],
+    by_scheme: &std::collections::BTreeMap<String, PathBuf>,
+    model: &shopgen::model::Model,
+) -> Option<String> {
+    let rules: Vec<String> = flags
+        .iter()
+        .filter_map(|flag| flag.split_once('=').map(|(name, _)| name))
+        .filter_map(|name| {
+            let provider = model.gateway.identity.iter().find(|p| p.name == name)?;
+            let path = by_scheme.get(&provider.scheme)?;
+            Some(format!("{name}={}", path.display()))
+        })
+        .collect();
+    (!rules.is_empty()).then(|| rules.join(";"))
 }
 
 /// `--jwks PROVIDER=FILE`: the gateway document's scheme of each named provider →

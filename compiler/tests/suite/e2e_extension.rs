@@ -16,18 +16,285 @@
 
 use std::time::Duration;
 
+use crate::support::tokens::{self, Signer};
 use crate::support::up::Up;
 use crate::support::{Answer, Project, http, project, repo, shopgen};
 
 const KEY: (&str, &str) = ("x-api-key", "store-key");
 
-/// `shopgen up specs/store.toml` in the repository on `database_url`.
-fn up_store(database_url: &str) -> Up {
+/// `specs/store.toml`'s identity provider (`[gateway.identity.firebase]`).
+const ISSUER: &str = "https://securetoken.google.com/acme-store-staging";
+const AUDIENCE: &str = "acme-store-staging";
+
+/// `shopgen up specs/store.toml` in the repository on `database_url`, with the
+/// Firebase provider's keys replaced by a key the test made (`--jwks`).
+fn up_store(database_url: &str, signer: &Signer) -> Up {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let jwks = signer.write_jwks(dir.path());
+    let jwks = format!("firebase={}", jwks.display());
     Up::spawn(
-        shopgen(["up", "specs/store.toml", "--database-url", database_url])
-            .env("SHOPGEN_API_KEYS", KEY.1),
-        None,
+        shopgen([
+            "up",
+            "specs/store.toml",
+            "--database-url",
+            database_url,
+            "--jwks",
+            &jwks,
+        ])
+        .env("SHOPGEN_API_KEYS", KEY.1),
+        Some(dir),
     )
+}
+
+/// Whether the backend or the relay printed a line with `request_id`.
+fn reached_the_services(up: &Up, request_id: &str) -> bool {
+    up.output().iter().any(|l| {
+        let l = l.trim_start();
+        (l.starts_with("backend |") || l.starts_with("relay |")) && l.contains(request_id)
+    })
+}
+
+/// `GET /me` (`auth = "firebase"`): the gateway, the relay and the backend each
+/// verify what they must, and no header a client writes chooses the identity.
+fn identity_scenario(up: &mut Up, signer: &Signer) {
+    let alice = signer.sign(&tokens::claims(ISSUER, AUDIENCE, "alice"));
+    let bearer = |t: &str| format!("Bearer {t}");
+    let mallory = tokens::claims(ISSUER, AUDIENCE, "mallory");
+
+    // Through gateway → relay → backend: the verified subject, answered for one caller.
+    let a = http(
+        "GET",
+        up.gateway,
+        "/me",
+        &[KEY, ("Authorization", &bearer(&alice))],
+        None,
+    );
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(a.json()["subject"], "alice", "{a:?}");
+    assert_eq!(a.json()["email"], "alice@example.com", "{a:?}");
+    assert!(
+        a.header("vary")
+            .is_some_and(|v| v.contains("Authorization")),
+        "{a:?}"
+    );
+
+    // (a) A client's own identity headers next to its token choose nothing: the
+    // gateway replaces `X-Forwarded-Authorization` with the token it verified, and the
+    // backend never reads `X-Apigateway-Api-Userinfo`.
+    let forged_userinfo = tokens::userinfo(&mallory);
+    let forged_token = bearer(&tokens::unsigned(&mallory));
+    let a = http(
+        "GET",
+        up.gateway,
+        "/me",
+        &[
+            KEY,
+            ("Authorization", &bearer(&alice)),
+            ("X-Apigateway-Api-Userinfo", &forged_userinfo),
+            ("X-Forwarded-Authorization", &forged_token),
+        ],
+        None,
+    );
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(a.json()["subject"], "alice", "{a:?}");
+
+    // Tokens the gateway refuses (401 in ESPv2's shape), and nothing reaches the relay
+    // or the backend.
+    let now = tokens::now();
+    let claims_with = |key: &str, value: serde_json::Value| {
+        let mut c = tokens::claims(ISSUER, AUDIENCE, "alice");
+        c[key] = value;
+        c
+    };
+    // The same `kid` as the provider's key, another key: the signature does not verify.
+    let other = Signer::new("firebase-key-0");
+    let refused = [
+        (
+            "expired",
+            signer.sign(&claims_with("exp", (now - 3600).into())),
+        ),
+        (
+            "not-yet-valid",
+            signer.sign(&claims_with("nbf", (now + 3600).into())),
+        ),
+        (
+            "wrong-issuer",
+            signer.sign(&claims_with("iss", "https://evil.example".into())),
+        ),
+        (
+            "wrong-audience",
+            signer.sign(&claims_with("aud", "another-app".into())),
+        ),
+        (
+            "bad-signature",
+            other.sign(&tokens::claims(ISSUER, AUDIENCE, "alice")),
+        ),
+        (
+            "alg-none",
+            tokens::unsigned(&tokens::claims(ISSUER, AUDIENCE, "alice")),
+        ),
+    ];
+    for (case, token) in &refused {
+        let id = format!("identity-refused-{case}");
+        let a = http(
+            "GET",
+            up.gateway,
+            "/me",
+            &[
+                KEY,
+                ("Authorization", &bearer(token)),
+                ("X-Request-Id", &id),
+            ],
+            None,
+        );
+        assert_eq!(a.status, 401, "{case}: {a:?}");
+        assert_eq!(a.json()["code"], 401, "{case}: {a:?}");
+    }
+    let a = http(
+        "GET",
+        up.gateway,
+        "/me",
+        &[
+            KEY,
+            ("X-Apigateway-Api-Userinfo", &forged_userinfo),
+            ("X-Request-Id", "identity-refused-missing"),
+        ],
+        None,
+    );
+    assert_eq!(a.status, 401, "{a:?}");
+    assert_eq!(a.json()["message"], "Jwt is missing", "{a:?}");
+    // `auth = ["api_key", "firebase"]`: a valid token without the key is refused too.
+    let a = http(
+        "GET",
+        up.gateway,
+        "/me",
+        &[
+            ("Authorization", &bearer(&alice)),
+            ("X-Request-Id", "identity-refused-keyless"),
+        ],
+        None,
+    );
+    assert_eq!(a.status, 401, "{a:?}");
+    assert!(
+        a.json()["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("UNAUTHENTICATED")),
+        "{a:?}"
+    );
+    // A good request after them: once its backend line is printed, the refused ones'
+    // would have been too.
+    let a = http(
+        "GET",
+        up.gateway,
+        "/me",
+        &[
+            KEY,
+            ("Authorization", &bearer(&alice)),
+            ("X-Request-Id", "identity-accepted-after"),
+        ],
+        None,
+    );
+    assert_eq!(a.status, 200, "{a:?}");
+    up.wait_for(
+        &["backend | ", "identity-accepted-after"],
+        Duration::from_secs(10),
+    );
+    for case in refused
+        .iter()
+        .map(|(c, _)| *c)
+        .chain(["missing", "keyless"])
+    {
+        let id = format!("identity-refused-{case}");
+        assert!(
+            !reached_the_services(up, &id),
+            "{case} reached the services"
+        );
+    }
+
+    // (b) In the cluster, straight to the backend: only a token that verifies makes a
+    // caller; the gateway's unsigned header alone, an unsigned token, another key's
+    // token or another issuer's are 401 with `WWW-Authenticate: Bearer`.
+    let direct = |headers: &[(&str, &str)]| http("GET", up.backend, "/me", headers, None);
+    let a = direct(&[("X-Forwarded-Authorization", &bearer(&alice))]);
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(a.json()["subject"], "alice", "{a:?}");
+    let wrong_issuer = signer.sign(&claims_with("iss", "https://evil.example".into()));
+    let forged = [
+        vec![],
+        vec![("X-Apigateway-Api-Userinfo", forged_userinfo.clone())],
+        vec![("X-Forwarded-Authorization", forged_token.clone())],
+        vec![("X-Forwarded-Authorization", bearer(&other.sign(&mallory)))],
+        vec![("X-Forwarded-Authorization", bearer(&wrong_issuer))],
+        vec![("Authorization", bearer(&alice))],
+    ];
+    for headers in &forged {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let a = direct(&headers);
+        assert_eq!(a.status, 401, "{headers:?}: {a:?}");
+        assert_eq!(a.json()["error"]["code"], "unauthorized", "{a:?}");
+        assert!(
+            a.header("www-authenticate")
+                .is_some_and(|v| v.starts_with("Bearer")),
+            "{a:?}"
+        );
+    }
+    // One caller's answer is never another's, even when the other caller revalidates
+    // with the first one's `ETag`; the answer says it is private.
+    let bob = signer.sign(&tokens::claims(ISSUER, AUDIENCE, "bob"));
+    let a = direct(&[("X-Forwarded-Authorization", &bearer(&alice))]);
+    assert_eq!(a.json()["subject"], "alice", "{a:?}");
+    let alice_tag = a.header("etag").expect("an ETag").to_string();
+    assert!(
+        a.header("cache-control")
+            .is_some_and(|c| !c.contains("public") && (c.contains("private") || c == "no-store")),
+        "{a:?}"
+    );
+    for _ in 0..2 {
+        let a = direct(&[
+            ("X-Forwarded-Authorization", &bearer(&bob)),
+            ("If-None-Match", &alice_tag),
+        ]);
+        assert_eq!(a.status, 200, "{a:?}");
+        assert_eq!(a.json()["subject"], "bob", "{a:?}");
+        let a = http(
+            "GET",
+            up.gateway,
+            "/me",
+            &[KEY, ("Authorization", &bearer(&bob))],
+            None,
+        );
+        assert_eq!(a.json()["subject"], "bob", "{a:?}");
+    }
+    // Alice's own tag still revalidates her answer.
+    let a = direct(&[
+        ("X-Forwarded-Authorization", &bearer(&alice)),
+        ("If-None-Match", &alice_tag),
+    ]);
+    assert_eq!(a.status, 304, "{a:?}");
+    // `HEAD` runs the `GET` handler, so it needs the same token.
+    let a = http(
+        "HEAD",
+        up.backend,
+        "/me",
+        &[("X-Apigateway-Api-Userinfo", &forged_userinfo)],
+        None,
+    );
+    assert_eq!(a.status, 401, "{a:?}");
+    // Two tokens: the backend does not choose between them.
+    let a = direct(&[
+        ("X-Forwarded-Authorization", &bearer(&alice)),
+        ("X-Forwarded-Authorization", &bearer(&signer.sign(&mallory))),
+    ]);
+    assert_eq!(a.status, 401, "{a:?}");
+    // A route that takes no user token ignores identity headers altogether.
+    let a = http(
+        "GET",
+        up.backend,
+        "/products",
+        &[("X-Apigateway-Api-Userinfo", &forged_userinfo)],
+        None,
+    );
+    assert_eq!(a.status, 200, "{a:?}");
 }
 
 fn post(up: &Up, path: &str, body: &str) -> Answer {
@@ -35,7 +302,8 @@ fn post(up: &Up, path: &str, body: &str) -> Answer {
 }
 
 /// The example's whole story on one database.
-fn store_scenario(mut up: Up) {
+fn store_scenario(mut up: Up, signer: &Signer) {
+    identity_scenario(&mut up, signer);
     let a = post(
         &up,
         "/products",
@@ -257,13 +525,15 @@ fn store_scenario(mut up: Up) {
 fn store_through_up_on_sqlite() {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("store.db").display());
-    store_scenario(up_store(&url));
+    let signer = Signer::new("firebase-key-0");
+    store_scenario(up_store(&url, &signer), &signer);
 }
 
 #[test]
 fn store_through_up_on_postgresql() {
     let pg = shopgen_testkit::Postgres::shared();
-    store_scenario(up_store(&pg.fresh_database()));
+    let signer = Signer::new("firebase-key-0");
+    store_scenario(up_store(&pg.fresh_database(), &signer), &signer);
 }
 
 // ---------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ fn first_build_writes_the_extension_crate_later_builds_never_touch_it() {
     );
     let lib = read(&ext.join("src/lib.rs"));
     for method in [
+        "async fn me(",
         "async fn rating_summary(",
         "async fn reprice(",
         "async fn review_before_create(",
@@ -52,7 +53,7 @@ fn first_build_writes_the_extension_crate_later_builds_never_touch_it() {
     );
     assert_eq!(
         lib.matches("ApiError::not_implemented(").count(),
-        4,
+        5,
         "every stub answers 501:\n{lib}"
     );
     assert!(

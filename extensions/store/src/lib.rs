@@ -4,13 +4,15 @@
 //! - `rating_summary`: review count and average rate of a product, optionally only
 //!   reviews rated at least `min_rate`;
 //! - `reprice`: changes a product's price by a percentage, in one statement;
+//! - `me`: the signed-in caller's subject and email, from the user token the backend
+//!   verified (never from a header the client could write);
 //! - `review_before_create`: trims the reviewer's name and rejects a message that
 //!   quotes the product's title (422 on `message`), inside the insert's transaction;
 //! - `review_after_create`: writes an audit entry once the review is committed.
 
 use store_api::{
-    ApiError, Context, DbError, Decimal, Extension, FromRow, HookContext, RatingSummaryInput,
-    RatingSummaryOutput, Record, RepriceInput, Row, Value,
+    ApiError, Context, DbError, Decimal, Extension, FromRow, HookContext, MeOutput,
+    RatingSummaryInput, RatingSummaryOutput, Record, RepriceInput, Row, Value,
 };
 
 /// The extension; the backend makes one at start (`Default`).
@@ -54,6 +56,18 @@ impl FromRow for Price {
 const MAX_PRICE: &str = "99999999.99";
 
 impl Extension for Store {
+    async fn me(&self, ctx: &Context) -> Result<MeOutput, ApiError> {
+        // `auth = "firebase"`: the backend answers 401 before this runs unless the
+        // request's token verified, so a caller is always there.
+        let caller = ctx
+            .caller()
+            .ok_or_else(|| ApiError::Unauthorized("no signed-in user".into()))?;
+        Ok(MeOutput {
+            subject: caller.subject().to_string(),
+            email: caller.email().map(str::to_string),
+        })
+    }
+
     async fn rating_summary(
         &self,
         ctx: &Context,

@@ -363,8 +363,15 @@ pub async fn layer(
     next: Next,
 ) -> Response {
     // One pass over the request's few headers (a lookup of each of the six names
-    // would hash each of them).
-    if request.method() != Method::GET || request.headers().keys().any(|h| BYPASS.contains(h)) {
+    // would hash each of them). An answer for one verified caller (a route that takes
+    // a user token, see `crate::identity`) is never kept for another.
+    if request.method() != Method::GET
+        || request.headers().keys().any(|h| BYPASS.contains(h))
+        || request
+            .extensions()
+            .get::<crate::identity::PerCaller>()
+            .is_some()
+    {
         return next.run(request).await;
     }
     let Some(now) = cache.versions().await else {

@@ -116,12 +116,28 @@ pub async fn conditional(
         .headers()
         .contains_key(header::IF_NONE_MATCH)
         .then(|| req.headers().clone());
-    let response = next.run(req).await;
+    let mut response = next.run(req).await;
+    let per_caller = response
+        .extensions()
+        .get::<crate::identity::PerCaller>()
+        .is_some();
+    if per_caller {
+        // An answer for one verified caller: no shared cache may keep it (its
+        // `Cache-Control` turns `private` below), and a private one keeps it per token.
+        response
+            .headers_mut()
+            .append(header::VARY, crate::identity::vary());
+    }
     let ok = response.status() == StatusCode::OK;
     if !ok || !matches!(method, Method::GET | Method::HEAD) {
         return with_cache_control(response, HeaderValue::from_static("no-store"));
     }
     let policy = policies.for_route(route.as_ref().map(MatchedPath::as_str));
+    let policy = if per_caller {
+        crate::identity::private(&policy)
+    } else {
+        policy
+    };
     if method == Method::HEAD {
         // axum drops a HEAD answer's body before this layer sees it, so there are no
         // bytes to tag: the policy only.

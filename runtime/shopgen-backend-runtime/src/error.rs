@@ -23,6 +23,10 @@ pub type FieldErrors = BTreeMap<String, Vec<String>>;
 /// A failed request.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    /// 401: the route needs a user token and the request carries none that verifies
+    /// (see [`crate::identity`]); answered with `WWW-Authenticate: Bearer`.
+    #[error("{0}")]
+    Unauthorized(String),
     /// 404: no such record (or no such route).
     #[error("{0}")]
     NotFound(String),
@@ -86,6 +90,7 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::MalformedJson(_) | ApiError::BadQuery(_) => StatusCode::BAD_REQUEST,
@@ -102,6 +107,7 @@ impl ApiError {
     /// A stable machine-readable code.
     pub fn code(&self) -> &'static str {
         match self {
+            ApiError::Unauthorized(_) => "unauthorized",
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::MalformedJson(_) => "malformed_json",
@@ -163,6 +169,7 @@ impl IntoResponse for ApiError {
         };
         let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
         let retry = matches!(self, ApiError::Unavailable(_));
+        let challenge = matches!(self, ApiError::Unauthorized(_));
         let mut response = (status, bytes).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,
@@ -174,6 +181,13 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+        }
+        if challenge {
+            // RFC 6750 section 3: the scheme the route takes (`crate::identity` adds
+            // `error="invalid_token"` when a token was presented).
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }

@@ -6,7 +6,8 @@
 //! implements. The generated backend calls them through this module:
 //!
 //! - [`Context`]: what an operation (and an "after" hook) gets: the database pool, the
-//!   request id, a [`Logger`] whose lines carry both;
+//!   request id, a [`Logger`] whose lines carry both, and the verified [`Caller`] on
+//!   routes that take a user token;
 //! - [`HookContext`]: what a "before" hook gets: the same, plus the write's open
 //!   transaction ([`Tx`]);
 //! - [`Record`]: the row a "before" hook may change (every change is checked against
@@ -19,6 +20,7 @@
 use crate::db::{Db, Value};
 use crate::error::{ApiError, FieldErrors};
 use crate::extract::JsonBody;
+pub use crate::identity::Caller;
 use crate::tx::Tx;
 use crate::types::{Date, Decimal, Timestamp, Uuid};
 use crate::validate::{Assignment, FieldSpec, Mode, Table};
@@ -73,6 +75,7 @@ pub struct Context {
     db: Db,
     request_id: String,
     log: Logger,
+    caller: Option<std::sync::Arc<Caller>>,
 }
 
 impl Context {
@@ -85,7 +88,18 @@ impl Context {
                 source,
             },
             request_id: request_id.0,
+            caller: crate::identity::current_caller(),
         }
+    }
+    /// The caller whose user token the backend verified, on a route or operation
+    /// whose `auth` takes one; `None` elsewhere (see [`crate::identity`]).
+    pub fn caller(&self) -> Option<&Caller> {
+        self.caller.as_deref()
+    }
+    /// The same context with another caller: for extension crates' own tests.
+    pub fn with_caller(mut self, caller: Option<Caller>) -> Context {
+        self.caller = caller.map(std::sync::Arc::new);
+        self
     }
     /// The connection pool (SQLite or PostgreSQL; see [`Db::engine`]).
     pub fn db(&self) -> &Db {
@@ -106,6 +120,7 @@ impl Context {
                 request_id: self.request_id.clone(),
                 source,
             },
+            caller: self.caller.clone(),
         }
     }
 }
@@ -136,6 +151,10 @@ impl HookContext {
     }
     pub fn log(&self) -> &Logger {
         &self.context.log
+    }
+    /// The verified caller, as [`Context::caller`].
+    pub fn caller(&self) -> Option<&Caller> {
+        self.context.caller()
     }
     /// Commits; the context stays for the "after" hooks.
     pub async fn commit(self) -> Result<Context, ApiError> {

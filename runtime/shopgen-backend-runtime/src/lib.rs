@@ -22,6 +22,8 @@
 //! - [`error`]: the one error type and its JSON bodies;
 //! - [`extract`]: request extractors (JSON bodies with 400/413/415, path ids);
 //! - [`conditional`]: `ETag`, `304 Not Modified` and `Cache-Control` on every route;
+//! - [`identity`]: the user token of routes that take one, verified again here
+//!   (never the gateway's unsigned `X-Apigateway-Api-Userinfo`), and the [`identity::Caller`];
 //! - [`extension`], [`hooks`], [`tx`]: what the user's extension crate runs with
 //!   (context, transaction, typed inputs, panics caught) and how writes run hooks.
 
@@ -34,6 +36,7 @@ pub mod error;
 pub mod extension;
 pub mod extract;
 pub mod hooks;
+pub mod identity;
 pub mod list;
 pub mod logout;
 pub mod migration;

@@ -144,6 +144,16 @@ struct Cli {
         global = true
     )]
     cache_control_routes: CachePolicies,
+    /// Identity providers' signing keys from local JWKS files instead of their
+    /// `jwks_uri`: `;`-separated `PROVIDER=FILE` rules (`shopgen up --jwks` sets it).
+    #[arg(
+        long,
+        env = env::IDENTITY_JWKS_FILES,
+        default_value = "",
+        value_parser = crate::identity::parse_jwks_files,
+        global = true
+    )]
+    identity_jwks_files: std::collections::BTreeMap<String, std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
@@ -263,6 +273,7 @@ async fn main(
         statement_timeout: budget.request,
         sqlite_sync: cli.sqlite_synchronous,
     };
+    let identity = crate::identity::gate(&cli.identity_jwks_files)?;
     let db = connect_and_migrate(service, &options, cli.database_connect_timeout_seconds).await?;
     if cli.command == Some(Command::Migrate) {
         tracing::info!("migrations applied");
@@ -287,7 +298,7 @@ async fn main(
     };
     let cache = (cli.response_cache_bytes > 0)
         .then(|| Arc::new(ResponseCache::new(db.clone(), cli.response_cache_bytes)));
-    let app = router(routes(), cache, system, &cli, budget).with_state(db.clone());
+    let app = router(routes(), cache, identity, system, &cli, budget).with_state(db.clone());
 
     let addr = SocketAddr::new(cli.host, cli.port.unwrap_or(service.default_port));
     let listener = tokio::net::TcpListener::bind(addr)
@@ -380,6 +391,7 @@ struct System {
 fn router(
     routes: Router<Db>,
     cache: Option<Arc<ResponseCache>>,
+    identity: Option<Arc<crate::identity::Gate>>,
     system: System,
     cli: &Cli,
     budget: Budget,
@@ -389,6 +401,15 @@ fn router(
         Some(cache) => routes.layer(axum::middleware::from_fn_with_state(
             cache,
             crate::cache::layer,
+        )),
+        None => routes,
+    };
+    // Outside the cache: a request that must carry a user token is refused before a
+    // cached answer could be given (see `crate::identity`).
+    let routes = match identity {
+        Some(gate) => routes.route_layer(axum::middleware::from_fn_with_state(
+            gate,
+            crate::identity::layer,
         )),
         None => routes,
     };

@@ -48,6 +48,9 @@ pub mod backend {
         /// The time one request may wait for database connections in all, in
         /// milliseconds (503 after it).
         pub const DATABASE_ACQUIRE_TIMEOUT_MS: &str = "DATABASE_ACQUIRE_TIMEOUT_MS";
+        /// Identity providers' keys from local JWKS files (`PROVIDER=FILE;…`) instead
+        /// of their `jwks_uri` (`shopgen up --jwks`).
+        pub const IDENTITY_JWKS_FILES: &str = "IDENTITY_JWKS_FILES";
     }
 }
 

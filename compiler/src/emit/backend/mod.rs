@@ -174,6 +174,7 @@ fn main_rs(model: &Model, migrations: &[(i64, String)]) -> EmittedFile {
     } else {
         quote!()
     };
+    let (identity, register_identity) = identity_static(model);
     let methods: Vec<Ident> = used_methods(model)
         .into_iter()
         .map(|m| format_ident!("{m}"))
@@ -252,8 +253,11 @@ fn main_rs(model: &Model, migrations: &[(i64, String)]) -> EmittedFile {
                 },
             };
 
+            #identity
+
             fn main() -> std::process::ExitCode {
                 #register
+                #register_identity
                 shopgen_backend_runtime::server::run(&SERVICE, routes)
             }
 
@@ -264,6 +268,58 @@ fn main_rs(model: &Model, migrations: &[(i64, String)]) -> EmittedFile {
         },
     );
     EmittedFile::new("backend/src/main.rs", body, CommentSyntax::Slashes)
+}
+
+/// `static IDENTITY` (the spec's identity providers and the routes that take a user
+/// token, which the backend verifies again) and the call that registers it; nothing
+/// for a spec without providers.
+fn identity_static(model: &Model) -> (TokenStream, TokenStream) {
+    if model.gateway.identity.is_empty() {
+        return (quote!(), quote!());
+    }
+    let providers = model.gateway.identity.iter().map(|p| {
+        let (name, issuer, jwks_uri) = (&p.name, &p.issuer, &p.jwks_uri);
+        let audiences = &p.audiences;
+        quote! {
+            shopgen_backend_runtime::identity::Provider {
+                name: #name,
+                issuer: #issuer,
+                jwks_uri: #jwks_uri,
+                audiences: &[#(#audiences),*],
+            }
+        }
+    });
+    let routes = model
+        .public_endpoints()
+        .filter(|e| e.access.needs_user_token())
+        .map(|e| {
+            let method = e.method.as_str();
+            let path = e.path;
+            let names = &e.access.user_token;
+            quote! {
+                shopgen_backend_runtime::identity::UserTokenRoute {
+                    method: #method,
+                    path: #path,
+                    providers: &[#(#names),*],
+                }
+            }
+        });
+    let doc = doc(
+        "The issuers of user tokens, and the routes that take one: the backend verifies\n\
+         the token of those again (`X-Forwarded-Authorization`), so no caller, inside\n\
+         the cluster or not, chooses an identity.",
+    );
+    (
+        quote! {
+            #doc
+            static IDENTITY: shopgen_backend_runtime::identity::Identity =
+                shopgen_backend_runtime::identity::Identity {
+                    providers: &[#(#providers),*],
+                    routes: &[#(#routes),*],
+                };
+        },
+        quote!(shopgen_backend_runtime::identity::register(&IDENTITY);),
+    )
 }
 
 fn method_fn(m: HttpMethod) -> &'static str {

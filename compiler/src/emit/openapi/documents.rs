@@ -126,8 +126,8 @@ fn user_token_description(p: &IdentityProvider) -> String {
 /// The full internal API the backend serves, in OpenAPI 3.0.3.
 pub fn internal_openapi3(model: &Model) -> oa::OpenAPI {
     let sel = Selection::all(model);
-    // The user tokens public routes take, as bearer schemes: the backend does not
-    // check them (API Gateway does), the document says what a caller sends.
+    // The user tokens public routes take, as bearer schemes: API Gateway checks them,
+    // and the backend checks them again from `X-Forwarded-Authorization`.
     let mut schemes = IndexMap::new();
     if model.takes_user_tokens() {
         for p in &model.gateway.identity {
@@ -137,7 +137,7 @@ pub fn internal_openapi3(model: &Model) -> oa::OpenAPI {
                     scheme: "bearer".into(),
                     bearer_format: Some("JWT".into()),
                     description: Some(format!(
-                        "{} The backend itself does not check it.",
+                        "{} The backend checks it again, from `X-Forwarded-Authorization: Bearer <token>` (where the relay forwards the client's `Authorization`; a call straight to the backend sends it there), and answers 401 without one that verifies.",
                         user_token_description(p)
                     )),
                     extensions: IndexMap::new(),

@@ -26,6 +26,7 @@ pub mod http;
 pub mod infra;
 pub mod project;
 pub mod run;
+pub mod tokens;
 pub mod tool;
 pub mod up;
 

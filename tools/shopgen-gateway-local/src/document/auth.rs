@@ -28,35 +28,9 @@ use serde_json::{Map, Value};
 
 use super::{DocumentError, KeyLocation, invalid};
 
-/// Where a request may carry a JWT.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum JwtLocation {
-    /// A header, with the prefix its value starts with (`Bearer ` for
-    /// `Authorization`; empty for none).
-    Header {
-        name: HeaderName,
-        value_prefix: String,
-    },
-    /// A query parameter.
-    Query(String),
-}
-
-impl JwtLocation {
-    /// ESPv2's default locations (see the module docs).
-    pub fn defaults() -> Vec<JwtLocation> {
-        vec![
-            JwtLocation::Header {
-                name: hyper::header::AUTHORIZATION,
-                value_prefix: "Bearer ".into(),
-            },
-            JwtLocation::Header {
-                name: HeaderName::from_static("x-goog-iap-jwt-assertion"),
-                value_prefix: String::new(),
-            },
-            JwtLocation::Query("access_token".into()),
-        ]
-    }
-}
+/// Where a request may carry a JWT (the verifier's type, so the document's locations
+/// reach it as read).
+pub use shopgen_jwt::JwtLocation;
 
 /// One JWT provider: a security scheme of type `oauth2` with Google's extensions.
 #[derive(Debug, Clone, PartialEq, Eq)]

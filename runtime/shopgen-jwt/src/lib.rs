@@ -1,0 +1,666 @@
+//! End-user JWTs, verified as API Gateway verifies them: one verifier for shopgen's
+//! local gateway emulator (`tools/shopgen-gateway-local`, which checks the token a
+//! client sends) and for the generated backend (`shopgen-backend-runtime`, which
+//! checks the same token again, as the relay forwards it in
+//! `X-Forwarded-Authorization`, so a caller inside the cluster cannot choose an
+//! identity either).
+//!
+//! API Gateway runs ESPv2, which hands each JWT provider of the document to Envoy's
+//! `jwt_authn` filter; that filter checks a token with Google's `jwt_verify_lib`. What
+//! this crate does, in the filter's order (Envoy's
+//! `source/extensions/filters/http/jwt_authn/authenticator.cc`, `startVerify`):
+//!
+//! 1. find the token in the provider's locations ([`JwtLocation`]; API Gateway's
+//!    defaults are `Authorization: Bearer`, `X-Goog-Iap-Jwt-Assertion`,
+//!    `?access_token=`, [`JwtLocation::defaults`]); none → `Jwt is missing`;
+//! 2. parse it: three base64url parts, a JSON header whose `alg` is one this crate
+//!    verifies (`RS256`, `ES256`; `none` and any other → `Jwt header [alg] is not
+//!    supported`), a JSON payload;
+//! 3. `iss` must equal the provider's issuer → else `Jwt issuer is not configured`;
+//! 4. `nbf`/`exp` with [`CLOCK_SKEW`] of leeway → `Jwt not yet valid` / `Jwt is
+//!    expired`;
+//! 5. `aud` must hold one of the provider's audiences → else `Audiences in Jwt are not
+//!    allowed` (the caller decides the audiences: the emulator applies ESPv2's default
+//!    `https://<service name>` when its document names none, see
+//!    [`Provider::audiences`]);
+//! 6. the signature, with the JWKS keys whose `kid` (when both have one) and `alg`
+//!    (when the key has one) match the token's, as `verifyJwtWithoutTimeChecking` in
+//!    `jwt_verify_lib/src/verify.cc` selects them: no such key → `Jwks doesn't have key
+//!    to match kid or alg from Jwt`; keys, but none verifies → `Jwt verification
+//!    fails`.
+//!
+//! The messages are `jwt_verify_lib`'s `getStatusString` (`src/status.cc`), which
+//! ESPv2 answers as `{"code":401,"message":"<text>"}` (its integration tests, e.g.
+//! `tests/integration_test/jwt_auth_integration_test`).
+//!
+//! The JWKS comes from the provider's `jwks_uri` (http:// or https://, Mozilla's
+//! roots) or from a local file or JSON text configured per provider
+//! ([`JwksSource`]). It is cached for [`JWKS_CACHE`] (API Gateway "caches the JWKS
+//! for five minutes"), and fetched again at once, once per request, when a token names
+//! a `kid` the cached set lacks, so a provider's new signing key is picked up.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
+use http::header::{HeaderMap, HeaderName};
+use http::{Request, Uri};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use ring::signature::{self, UnparsedPublicKey};
+use serde_json::Value;
+
+/// Where a request may carry a JWT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwtLocation {
+    /// A header, with the prefix its value starts with (`Bearer ` for
+    /// `Authorization`; empty for none).
+    Header {
+        name: HeaderName,
+        value_prefix: String,
+    },
+    /// A query parameter.
+    Query(String),
+}
+
+impl JwtLocation {
+    /// ESPv2's default locations: `defaultJwtLocations` in its
+    /// `src/go/configgenerator/filtergen/jwt_authn.go` (GoogleCloudPlatform/esp-v2).
+    pub fn defaults() -> Vec<JwtLocation> {
+        vec![
+            JwtLocation::Header {
+                name: http::header::AUTHORIZATION,
+                value_prefix: "Bearer ".into(),
+            },
+            JwtLocation::Header {
+                name: HeaderName::from_static("x-goog-iap-jwt-assertion"),
+                value_prefix: String::new(),
+            },
+            JwtLocation::Query("access_token".into()),
+        ]
+    }
+}
+
+/// One issuer of tokens, as a verifier checks them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provider {
+    /// The name requests are verified for ([`Verifier::verify`]).
+    pub name: String,
+    /// The `iss` tokens must carry.
+    pub issuer: String,
+    /// Where the provider's JSON Web Key Set is published.
+    pub jwks_uri: String,
+    /// The accepted `aud` values; `None`: no audience check.
+    pub audiences: Option<Vec<String>>,
+    /// Where the token is looked for, in order.
+    pub locations: Vec<JwtLocation>,
+    /// Where the keys come from instead of `jwks_uri`.
+    pub jwks: Option<JwksSource>,
+}
+
+/// The leeway on `exp` and `nbf`: Envoy's default `clock_skew_seconds`, 60 seconds
+/// (`kClockSkewInSecond` in `jwt_verify_lib/jwt.h`; ESPv2 does not change it).
+pub const CLOCK_SKEW: Duration = Duration::from_secs(60);
+
+/// How long a fetched JWKS is used before it is fetched again (API Gateway's five
+/// minutes; ESPv2's `--jwks_cache_duration_in_s` default is 300).
+pub const JWKS_CACHE: Duration = Duration::from_secs(300);
+
+/// How long a JWKS fetch may take.
+pub const JWKS_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The largest JWKS a verifier reads.
+const MAX_JWKS_BYTES: usize = 1024 * 1024;
+
+/// Where a provider's keys come from instead of its `jwks_uri`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwksSource {
+    /// A JWKS file, read again whenever the keys are (re)loaded.
+    File(PathBuf),
+    /// The JWKS JSON text itself.
+    Json(String),
+}
+
+/// Why a token was refused: one of `jwt_verify_lib`'s statuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JwtError {
+    Missing,
+    BadFormat,
+    HeaderBadBase64,
+    HeaderBadJson,
+    HeaderBadAlg,
+    AlgNotImplemented,
+    HeaderBadKid,
+    PayloadBadBase64,
+    PayloadBadJson,
+    IssNotString,
+    AudNotString,
+    ExpNotInteger,
+    NbfNotInteger,
+    SignatureBadBase64,
+    UnknownIssuer,
+    NotYetValid,
+    Expired,
+    AudienceNotAllowed,
+    VerificationFails,
+    KidAlgMismatch,
+    JwksParse,
+    JwksNoKeys,
+    JwksBadKeys,
+    JwksNoValidKeys,
+    JwksFetchFail,
+}
+
+impl JwtError {
+    /// The text, as `jwt_verify_lib`'s `getStatusString` gives it.
+    pub fn message(self) -> &'static str {
+        match self {
+            JwtError::Missing => "Jwt is missing",
+            JwtError::BadFormat => {
+                "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections"
+            }
+            JwtError::HeaderBadBase64 => "Jwt header is an invalid Base64url encoded",
+            JwtError::HeaderBadJson => "Jwt header is an invalid JSON",
+            JwtError::HeaderBadAlg => "Jwt header [alg] field is required and must be a string",
+            JwtError::AlgNotImplemented => "Jwt header [alg] is not supported",
+            JwtError::HeaderBadKid => "Jwt header [kid] field is not a string",
+            JwtError::PayloadBadBase64 => "Jwt payload is an invalid Base64url encoded",
+            JwtError::PayloadBadJson => "Jwt payload is an invalid JSON",
+            JwtError::IssNotString => "Jwt payload [iss] field is not a string",
+            JwtError::AudNotString => "Jwt payload [aud] field is not a string or string list",
+            JwtError::ExpNotInteger => "Jwt payload [exp] field is not an integer",
+            JwtError::NbfNotInteger => "Jwt payload [nbf] field is not an integer",
+            JwtError::SignatureBadBase64 => "Jwt signature is an invalid Base64url encoded",
+            JwtError::UnknownIssuer => "Jwt issuer is not configured",
+            JwtError::NotYetValid => "Jwt not yet valid",
+            JwtError::Expired => "Jwt is expired",
+            JwtError::AudienceNotAllowed => "Audiences in Jwt are not allowed",
+            JwtError::VerificationFails => "Jwt verification fails",
+            JwtError::KidAlgMismatch => "Jwks doesn't have key to match kid or alg from Jwt",
+            JwtError::JwksParse => "Jwks is an invalid JSON",
+            JwtError::JwksNoKeys => "Jwks does not have [keys] field",
+            JwtError::JwksBadKeys => "[keys] in Jwks is not an array",
+            JwtError::JwksNoValidKeys => "Jwks doesn't have any valid public key",
+            JwtError::JwksFetchFail => "Jwks remote fetch is failed",
+        }
+    }
+
+    /// Whether the request simply carried no token.
+    pub fn is_missing(self) -> bool {
+        self == JwtError::Missing
+    }
+}
+
+/// The algorithms this crate verifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Alg {
+    Rs256,
+    Es256,
+}
+
+impl Alg {
+    fn name(self) -> &'static str {
+        match self {
+            Alg::Rs256 => "RS256",
+            Alg::Es256 => "ES256",
+        }
+    }
+}
+
+/// A parsed, not yet verified token.
+#[derive(Debug)]
+struct Token<'a> {
+    /// `header.payload`, the signed bytes.
+    signed: &'a str,
+    payload_b64: &'a str,
+    payload: serde_json::Map<String, Value>,
+    alg: Alg,
+    kid: Option<String>,
+    iss: String,
+    aud: Vec<String>,
+    exp: Option<u64>,
+    nbf: Option<u64>,
+    signature: Vec<u8>,
+}
+
+fn parse_token(token: &str) -> Result<Token<'_>, JwtError> {
+    let mut parts = token.split('.');
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(JwtError::BadFormat);
+    };
+    let header = URL_SAFE_NO_PAD
+        .decode(h)
+        .map_err(|_| JwtError::HeaderBadBase64)?;
+    let header: Value = serde_json::from_slice(&header).map_err(|_| JwtError::HeaderBadJson)?;
+    let Value::Object(header) = header else {
+        return Err(JwtError::HeaderBadJson);
+    };
+    let alg = match header.get("alg") {
+        Some(Value::String(a)) => match a.as_str() {
+            "RS256" => Alg::Rs256,
+            "ES256" => Alg::Es256,
+            _ => return Err(JwtError::AlgNotImplemented),
+        },
+        _ => return Err(JwtError::HeaderBadAlg),
+    };
+    let kid = match header.get("kid") {
+        None => None,
+        Some(Value::String(k)) => Some(k.clone()),
+        Some(_) => return Err(JwtError::HeaderBadKid),
+    };
+    let payload = URL_SAFE_NO_PAD
+        .decode(p)
+        .map_err(|_| JwtError::PayloadBadBase64)?;
+    let payload: Value = serde_json::from_slice(&payload).map_err(|_| JwtError::PayloadBadJson)?;
+    let Value::Object(payload) = payload else {
+        return Err(JwtError::PayloadBadJson);
+    };
+    let iss = match payload.get("iss") {
+        None => String::new(),
+        Some(Value::String(i)) => i.clone(),
+        Some(_) => return Err(JwtError::IssNotString),
+    };
+    let aud = match payload.get("aud") {
+        None => Vec::new(),
+        Some(Value::String(a)) => vec![a.clone()],
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|a| a.as_str().map(str::to_string).ok_or(JwtError::AudNotString))
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(JwtError::AudNotString),
+    };
+    let time = |name: &str, err: JwtError| match payload.get(name) {
+        None => Ok(None),
+        Some(v) => v.as_u64().map(Some).ok_or(err),
+    };
+    let exp = time("exp", JwtError::ExpNotInteger)?;
+    let nbf = time("nbf", JwtError::NbfNotInteger)?;
+    let signature = URL_SAFE_NO_PAD
+        .decode(s)
+        .map_err(|_| JwtError::SignatureBadBase64)?;
+    Ok(Token {
+        signed: &token[..h.len() + 1 + p.len()],
+        payload_b64: p,
+        payload,
+        alg,
+        kid,
+        iss,
+        aud,
+        exp,
+        nbf,
+        signature,
+    })
+}
+
+/// One public key of a JWKS.
+#[derive(Debug, Clone)]
+struct Jwk {
+    kid: Option<String>,
+    alg: Option<String>,
+    key: KeyMaterial,
+}
+
+#[derive(Debug, Clone)]
+enum KeyMaterial {
+    /// Big-endian modulus and exponent.
+    Rsa { n: Vec<u8>, e: Vec<u8> },
+    /// The uncompressed SEC1 point `04 || x || y`.
+    P256(Vec<u8>),
+}
+
+impl Jwk {
+    /// Whether the key's type fits the algorithm (an RS256 token is never checked
+    /// with an EC key, nor ES256 with an RSA one).
+    fn verifies(&self, alg: Alg, signed: &[u8], sig: &[u8]) -> bool {
+        match (&self.key, alg) {
+            (KeyMaterial::Rsa { n, e }, Alg::Rs256) => signature::RsaPublicKeyComponents { n, e }
+                .verify(&signature::RSA_PKCS1_2048_8192_SHA256, signed, sig)
+                .is_ok(),
+            (KeyMaterial::P256(point), Alg::Es256) => {
+                UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
+                    .verify(signed, sig)
+                    .is_ok()
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Reads a JWKS (`{"keys":[…]}`); keys of other types (or malformed ones) are
+/// skipped, as `jwt_verify_lib` skips them, but a set with no usable key is refused.
+fn parse_jwks(text: &[u8]) -> Result<Vec<Jwk>, JwtError> {
+    let value: Value = serde_json::from_slice(text).map_err(|_| JwtError::JwksParse)?;
+    let keys = match value.get("keys") {
+        None => return Err(JwtError::JwksNoKeys),
+        Some(Value::Array(k)) => k,
+        Some(_) => return Err(JwtError::JwksBadKeys),
+    };
+    let b64 = |k: &Value, f: &str| {
+        k.get(f)
+            .and_then(Value::as_str)
+            .and_then(|s| URL_SAFE_NO_PAD.decode(s.trim_end_matches('=')).ok())
+    };
+    let mut out = Vec::new();
+    for k in keys {
+        let key = match k.get("kty").and_then(Value::as_str) {
+            Some("RSA") => match (b64(k, "n"), b64(k, "e")) {
+                (Some(n), Some(e)) if !n.is_empty() && !e.is_empty() => KeyMaterial::Rsa { n, e },
+                _ => continue,
+            },
+            Some("EC") if k.get("crv").and_then(Value::as_str) == Some("P-256") => {
+                match (b64(k, "x"), b64(k, "y")) {
+                    (Some(x), Some(y)) if x.len() == 32 && y.len() == 32 => {
+                        let mut point = Vec::with_capacity(65);
+                        point.push(4);
+                        point.extend_from_slice(&x);
+                        point.extend_from_slice(&y);
+                        KeyMaterial::P256(point)
+                    }
+                    _ => continue,
+                }
+            }
+            _ => continue,
+        };
+        out.push(Jwk {
+            kid: k.get("kid").and_then(Value::as_str).map(str::to_string),
+            alg: k.get("alg").and_then(Value::as_str).map(str::to_string),
+            key,
+        });
+    }
+    if out.is_empty() {
+        return Err(JwtError::JwksNoValidKeys);
+    }
+    Ok(out)
+}
+
+/// A token that passed: what the backend is told of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// The payload exactly as the token carried it (base64url, no padding): the value
+    /// of `X-Apigateway-Api-Userinfo`.
+    pub payload_b64: String,
+    /// The decoded claims.
+    pub claims: serde_json::Map<String, Value>,
+}
+
+type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// A provider with its effective audiences, its key source and its cached keys.
+struct ProviderState {
+    provider: Provider,
+    cache: tokio::sync::Mutex<Option<(Instant, Arc<Vec<Jwk>>)>>,
+}
+
+/// The JWT providers of a document, ready to verify tokens.
+pub struct Verifier {
+    providers: BTreeMap<String, ProviderState>,
+    client: HttpsClient,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("providers", &self.providers.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Verifier {
+    /// Prepares `providers` (each by its [`Provider::name`]); no key is loaded yet.
+    pub fn new(providers: Vec<Provider>) -> Verifier {
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_webpki_roots()
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let client = Client::builder(TokioExecutor::new()).build(connector);
+        let providers = providers
+            .into_iter()
+            .map(|provider| {
+                let name = provider.name.clone();
+                let state = ProviderState {
+                    provider,
+                    cache: tokio::sync::Mutex::new(None),
+                };
+                (name, state)
+            })
+            .collect();
+        Verifier { providers, client }
+    }
+
+    /// The providers, by name.
+    pub fn providers(&self) -> impl Iterator<Item = &Provider> {
+        self.providers.values().map(|s| &s.provider)
+    }
+
+    /// Verifies the token a request carries for `provider` (a scheme name), at the
+    /// current time.
+    pub async fn verify(
+        &self,
+        provider: &str,
+        headers: &HeaderMap,
+        query: Option<&str>,
+    ) -> Result<Verified, JwtError> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.verify_at(provider, headers, query, now).await
+    }
+
+    /// [`Verifier::verify`] at `now` (seconds since the epoch).
+    pub async fn verify_at(
+        &self,
+        provider: &str,
+        headers: &HeaderMap,
+        query: Option<&str>,
+        now: u64,
+    ) -> Result<Verified, JwtError> {
+        // A requirement names a provider the document declared (checked on reading);
+        // an unknown name can only be a configuration slip, and is refused.
+        let state = self
+            .providers
+            .get(provider)
+            .ok_or(JwtError::UnknownIssuer)?;
+        let raw = find_token(&state.provider.locations, headers, query).ok_or(JwtError::Missing)?;
+        let token = parse_token(&raw)?;
+        if token.iss != state.provider.issuer {
+            return Err(JwtError::UnknownIssuer);
+        }
+        let skew = CLOCK_SKEW.as_secs();
+        if let Some(nbf) = token.nbf
+            && now.saturating_add(skew) < nbf
+        {
+            return Err(JwtError::NotYetValid);
+        }
+        if let Some(exp) = token.exp
+            && now > exp.saturating_add(skew)
+        {
+            return Err(JwtError::Expired);
+        }
+        if let Some(allowed) = &state.provider.audiences
+            && !token.aud.iter().any(|a| allowed.contains(a))
+        {
+            return Err(JwtError::AudienceNotAllowed);
+        }
+        let mut refreshed = false;
+        loop {
+            let keys = self.keys(state, refreshed).await?;
+            let candidates: Vec<&Jwk> = keys
+                .iter()
+                .filter(|k| match (&token.kid, &k.kid) {
+                    (Some(t), Some(k)) => t == k,
+                    _ => true,
+                })
+                .filter(|k| k.alg.as_deref().is_none_or(|a| a == token.alg.name()))
+                .collect();
+            if candidates.is_empty() {
+                // A kid the cached set lacks: the provider may have rotated its keys.
+                if !refreshed && token.kid.is_some() {
+                    refreshed = true;
+                    continue;
+                }
+                return Err(JwtError::KidAlgMismatch);
+            }
+            if candidates
+                .iter()
+                .any(|k| k.verifies(token.alg, token.signed.as_bytes(), &token.signature))
+            {
+                return Ok(Verified {
+                    payload_b64: token.payload_b64.to_string(),
+                    claims: token.payload,
+                });
+            }
+            return Err(JwtError::VerificationFails);
+        }
+    }
+
+    /// The provider's keys: cached, or loaded when the cache is empty, older than
+    /// [`JWKS_CACHE`], or `force`d.
+    async fn keys(&self, state: &ProviderState, force: bool) -> Result<Arc<Vec<Jwk>>, JwtError> {
+        let mut cache = state.cache.lock().await;
+        if !force
+            && let Some((at, keys)) = cache.as_ref()
+            && at.elapsed() < JWKS_CACHE
+        {
+            return Ok(keys.clone());
+        }
+        let text = match &state.provider.jwks {
+            Some(JwksSource::Json(text)) => Bytes::from(text.clone().into_bytes()),
+            Some(JwksSource::File(path)) => tokio::fs::read(path)
+                .await
+                .map(Bytes::from)
+                .map_err(|_| JwtError::JwksFetchFail)?,
+            None => self.fetch(&state.provider.jwks_uri).await?,
+        };
+        let keys = Arc::new(parse_jwks(&text)?);
+        *cache = Some((Instant::now(), keys.clone()));
+        Ok(keys)
+    }
+
+    async fn fetch(&self, uri: &str) -> Result<Bytes, JwtError> {
+        let uri: Uri = uri.parse().map_err(|_| JwtError::JwksFetchFail)?;
+        let req = Request::get(uri)
+            .header(http::header::ACCEPT, "application/json")
+            .body(Full::new(Bytes::new()))
+            .map_err(|_| JwtError::JwksFetchFail)?;
+        let call = async {
+            let resp = self
+                .client
+                .request(req)
+                .await
+                .map_err(|_| JwtError::JwksFetchFail)?;
+            if !resp.status().is_success() {
+                return Err(JwtError::JwksFetchFail);
+            }
+            Limited::new(resp.into_body(), MAX_JWKS_BYTES)
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .map_err(|_| JwtError::JwksFetchFail)
+        };
+        tokio::time::timeout(JWKS_FETCH_TIMEOUT, call)
+            .await
+            .map_err(|_| JwtError::JwksFetchFail)?
+    }
+}
+
+/// The token from the first location that has one. A header location's prefix is
+/// matched without regard to case (`bearer x` is `Bearer x`).
+pub fn find_token(
+    locations: &[JwtLocation],
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Option<String> {
+    for location in locations {
+        let found = match location {
+            JwtLocation::Header { name, value_prefix } => headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| {
+                    let head = v.get(..value_prefix.len())?;
+                    head.eq_ignore_ascii_case(value_prefix)
+                        .then(|| v[value_prefix.len()..].trim().to_string())
+                })
+                .filter(|t| !t.is_empty()),
+            JwtLocation::Query(name) => query.and_then(|q| {
+                form_urlencoded::parse(q.as_bytes())
+                    .find(|(k, v)| k == name && !v.is_empty())
+                    .map(|(_, v)| v.into_owned())
+            }),
+        };
+        if found.is_some() {
+            return found;
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_tokens_get_jwt_verify_lib_statuses() {
+        assert_eq!(parse_token("a.b").err(), Some(JwtError::BadFormat));
+        assert_eq!(parse_token("a.b.c.d").err(), Some(JwtError::BadFormat));
+        assert_eq!(parse_token("!.b.c").err(), Some(JwtError::HeaderBadBase64));
+        let h = |json: &str| URL_SAFE_NO_PAD.encode(json);
+        let none = format!("{}.{}.", h(r#"{"alg":"none"}"#), h("{}"));
+        assert_eq!(parse_token(&none).err(), Some(JwtError::AlgNotImplemented));
+        let hs = format!("{}.{}.", h(r#"{"alg":"HS256"}"#), h("{}"));
+        assert_eq!(parse_token(&hs).err(), Some(JwtError::AlgNotImplemented));
+        let no_alg = format!("{}.{}.", h(r#"{"typ":"JWT"}"#), h("{}"));
+        assert_eq!(parse_token(&no_alg).err(), Some(JwtError::HeaderBadAlg));
+        let bad_exp = format!("{}.{}.", h(r#"{"alg":"RS256"}"#), h(r#"{"exp":"soon"}"#));
+        assert_eq!(parse_token(&bad_exp).err(), Some(JwtError::ExpNotInteger));
+        let ok = format!(
+            "{}.{}.",
+            h(r#"{"alg":"ES256","kid":"k1"}"#),
+            h(r#"{"iss":"i","aud":["a","b"],"exp":5}"#)
+        );
+        let t = parse_token(&ok).expect("parses");
+        assert_eq!(t.alg, Alg::Es256);
+        assert_eq!(t.kid.as_deref(), Some("k1"));
+        assert_eq!(t.aud, vec!["a".to_string(), "b".to_string()]);
+        assert_eq!(t.exp, Some(5));
+        assert_eq!(t.signed.len(), ok.len() - 1);
+    }
+
+    #[test]
+    fn jwks_without_usable_keys_is_refused() {
+        assert_eq!(parse_jwks(b"nope").err(), Some(JwtError::JwksParse));
+        assert_eq!(parse_jwks(b"{}").err(), Some(JwtError::JwksNoKeys));
+        assert_eq!(
+            parse_jwks(br#"{"keys":{}}"#).err(),
+            Some(JwtError::JwksBadKeys)
+        );
+        assert_eq!(
+            parse_jwks(br#"{"keys":[{"kty":"oct","k":"AAAA"}]}"#).err(),
+            Some(JwtError::JwksNoValidKeys)
+        );
+    }
+
+    #[test]
+    fn tokens_are_found_in_the_listed_places() {
+        let mut h = HeaderMap::new();
+        let loc = JwtLocation::defaults();
+        assert_eq!(find_token(&loc, &h, None), None);
+        assert_eq!(
+            find_token(&loc, &h, Some("access_token=t%2B1")),
+            Some("t+1".into())
+        );
+        h.insert("authorization", "Basic abc".parse().expect("hv"));
+        assert_eq!(find_token(&loc, &h, None), None);
+        h.insert("authorization", "bearer tok".parse().expect("hv"));
+        assert_eq!(find_token(&loc, &h, None), Some("tok".into()));
+    }
+}
