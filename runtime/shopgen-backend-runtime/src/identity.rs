@@ -141,6 +141,31 @@ pub fn current_caller() -> Option<Arc<Caller>> {
     CALLER.try_with(Clone::clone).ok().flatten()
 }
 
+/// The owner value of the current caller: the verified token's `claim` (`sub`, the
+/// subject, or another claim holding a string), for an owned route. A caller without
+/// it (or with a value longer than an owner column holds) is 401: the rows of this
+/// resource belong to the user that claim names.
+pub fn owner(claim: &str) -> Result<String, ApiError> {
+    let Some(caller) = current_caller() else {
+        return Err(ApiError::Unauthorized(MISSING.to_string()));
+    };
+    let value = if claim == "sub" {
+        Some(caller.subject())
+    } else {
+        caller.claims().get(claim).and_then(Value::as_str)
+    };
+    match value {
+        Some(v) if !v.is_empty() && v.chars().count() <= OWNER_MAX_CHARS => Ok(v.to_string()),
+        _ => Err(ApiError::Unauthorized(format!(
+            "the user token carries no usable `{claim}` claim (a string of 1 to \
+             {OWNER_MAX_CHARS} characters), which names the owner of this resource's rows"
+        ))),
+    }
+}
+
+/// The length of an owner column (`VARCHAR(255)`).
+pub const OWNER_MAX_CHARS: usize = 255;
+
 /// The verifier and the route table, built once at start.
 #[derive(Debug)]
 pub(crate) struct Gate {
