@@ -726,12 +726,17 @@ fn check_ownership(spec: &Spec, model: &crate::model::Model) -> Vec<Diagnostic> 
             let (span, path) = route_item(spec, r, &route.kind);
             let what = format!("`{} {}`", route.method.as_str(), route.path);
             if (r.owner.is_some() || nested_parent.is_some()) && !route.access.needs_user_token() {
-                let whose = match nested_parent {
-                    Some(b) if r.owner.is_none() => format!(
-                        "the rows of `{}` belong to users (`owner`), and {what} reaches them",
+                let message = match nested_parent {
+                    Some(b) => format!(
+                        "public route {what} is under `{}`, whose rows belong to users \
+                         (`owner`), but takes no user token",
                         b.target
                     ),
-                    _ => format!("the rows of `{}` belong to users (`owner`)", r.names.snake),
+                    None => format!(
+                        "the rows of `{}` belong to users (`owner`), but public route {what} \
+                         takes no user token",
+                        r.names.snake
+                    ),
                 };
                 let provider = model
                     .gateway
@@ -743,7 +748,7 @@ fn check_ownership(spec: &Spec, model: &crate::model::Model) -> Vec<Diagnostic> 
                         Code::E0310,
                         span,
                         path,
-                        format!("{whose}, but public route {what} takes no user token"),
+                        message,
                     )
                     .hint(format!(
                         "without a token every caller would reach every user's rows: require \
