@@ -482,7 +482,10 @@ fn check_owner(c: &mut Checker, r: &ResourceSpec, fields: &BTreeSet<String>) -> 
             Code::E0309,
             claim.span.clone(),
             format!("{path}.claim"),
-            format!("`{}` is not a usable token claim", claim.value.escape_debug()),
+            format!(
+                "`{}` is not a usable token claim",
+                claim.value.escape_debug()
+            ),
             "name the claim that identifies the user, as the token carries it: `sub` (the \
              default) or another string claim such as `email`",
         );
@@ -660,7 +663,10 @@ fn route_item(
         return (0..0, r.origin.path.clone());
     };
     let at = |v: &Option<Sp<String>>, path: String| {
-        (v.as_ref().map_or(rs.name.span.clone(), |v| v.span.clone()), path)
+        (
+            v.as_ref().map_or(rs.name.span.clone(), |v| v.span.clone()),
+            path,
+        )
     };
     let routes = &rs.routes;
     let flat = |v: &Option<Sp<String>>, key: &str| at(v, format!("{}.routes.{key}", rs.path));
@@ -744,13 +750,7 @@ fn check_ownership(spec: &Spec, model: &crate::model::Model) -> Vec<Diagnostic> 
                     .first()
                     .map_or("PROVIDER".to_string(), |p| p.name.clone());
                 diags.push(
-                    Diagnostic::new(
-                        Code::E0310,
-                        span,
-                        path,
-                        message,
-                    )
-                    .hint(format!(
+                    Diagnostic::new(Code::E0310, span, path, message).hint(format!(
                         "without a token every caller would reach every user's rows: require \
                          one (`{{ exposure = \"public\", auth = [\"{provider}\"] }}`, a provider \
                          of `[gateway.identity]`), or make the route `internal`"

@@ -495,7 +495,10 @@ fn owner_field(o: &Ownership, spec: &crate::spec::OwnerSpec, path: &str) -> Fiel
         writable: true,
         origin: Origin {
             path: format!("{path}.owner"),
-            span: spec.field.as_ref().map_or(spec.span.clone(), |f| f.span.clone()),
+            span: spec
+                .field
+                .as_ref()
+                .map_or(spec.span.clone(), |f| f.span.clone()),
         },
     }
 }

@@ -479,7 +479,9 @@ impl Resource {
     /// Whether `route` is scoped to its caller's rows: a route of an owned resource
     /// that takes a user token.
     pub fn owned_route(&self, route: &Route) -> bool {
-        self.owner.is_some() && route.access.needs_user_token() && route.exposure == Exposure::Public
+        self.owner.is_some()
+            && route.access.needs_user_token()
+            && route.exposure == Exposure::Public
     }
 }
 

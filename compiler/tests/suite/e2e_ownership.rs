@@ -121,7 +121,12 @@ pub(crate) fn wishlists_scenario(chain: &Chain, signer: &Signer) {
 
     // Nested wishes: only under the caller's own wishlist.
     let wishes = format!("/wishlists/{kitchen}/wishes");
-    let a = chain.user("POST", &wishes, &alice, Some(r#"{"note":"A whistling kettle"}"#));
+    let a = chain.user(
+        "POST",
+        &wishes,
+        &alice,
+        Some(r#"{"note":"A whistling kettle"}"#),
+    );
     assert_eq!(a.status, 201, "{a:?}");
     let a = chain.user("POST", &wishes, &bob, Some(r#"{"note":"Bob was here"}"#));
     assert_eq!(a.status, 404, "{a:?}");
@@ -136,9 +141,16 @@ pub(crate) fn wishlists_scenario(chain: &Chain, signer: &Signer) {
         .iter()
         .map(|w| w["note"].as_str().expect("note"))
         .collect();
-    assert_eq!(notes, vec!["A whistling kettle"], "Bob's create wrote nothing: {a:?}");
+    assert_eq!(
+        notes,
+        vec!["A whistling kettle"],
+        "Bob's create wrote nothing: {a:?}"
+    );
     let a = chain.user("GET", &item, &alice, None);
-    assert_eq!(a.json()["wishlist"]["wishes"][0]["note"], "A whistling kettle");
+    assert_eq!(
+        a.json()["wishlist"]["wishes"][0]["note"],
+        "A whistling kettle"
+    );
 
     // A cached answer or an ETag of Alice's list never answers Bob: he sends her tag
     // and gets his own list in full, and Alice's tag still revalidates hers.
@@ -157,7 +169,11 @@ pub(crate) fn wishlists_scenario(chain: &Chain, signer: &Signer) {
         let a = http("GET", chain.up.gateway, "/wishlists", &headers, None);
         assert_eq!(a.status, 200, "{a:?}");
         assert_eq!(ids(&a), vec![books], "{a:?}");
-        assert_eq!(a.header("cache-control"), Some("private, max-age=30"), "{a:?}");
+        assert_eq!(
+            a.header("cache-control"),
+            Some("private, max-age=30"),
+            "{a:?}"
+        );
     }
     let headers = [
         chain.key,
@@ -178,7 +194,11 @@ pub(crate) fn wishlists_scenario(chain: &Chain, signer: &Signer) {
     assert_eq!(a.json()["wishlist"]["owner"], "alice", "{a:?}");
     let a = chain.internal("GET", "/wishes", None);
     assert_eq!(a.status, 200, "{a:?}");
-    assert_eq!(a.json()["wishes"].as_array().map(Vec::len), Some(1), "{a:?}");
+    assert_eq!(
+        a.json()["wishes"].as_array().map(Vec::len),
+        Some(1),
+        "{a:?}"
+    );
     // The gateway does not route the internal `PUT`.
     let a = chain.user(
         "PUT",
@@ -200,5 +220,173 @@ pub(crate) fn wishlists_scenario(chain: &Chain, signer: &Signer) {
     let a = chain.user("GET", &item, &alice, None);
     assert_eq!(a.status, 404, "{a:?}");
     let a = chain.internal("GET", "/wishes", None);
-    assert_eq!(a.json()["wishes"].as_array().map(Vec::len), Some(0), "{a:?}");
+    assert_eq!(
+        a.json()["wishes"].as_array().map(Vec::len),
+        Some(0),
+        "{a:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------
+// Ownership added after the first deployment
+
+const NOTES_ISSUER: &str = "https://securetoken.google.com/acme-notes";
+const NOTES_AUDIENCE: &str = "acme-notes";
+const NOTES_KEY: (&str, &str) = ("x-api-key", "notes-key");
+
+/// A first version without owners: notes written by in-cluster callers.
+const NOTES: &str = r#"[service]
+name = "notes-api"
+
+[gcp]
+project = "acme-notes"
+region = "europe-west2"
+cluster = { name = "notes", location = "europe-west2" }
+
+[gateway.identity.firebase]
+issuer = "https://securetoken.google.com/acme-notes"
+jwks_uri = "https://www.googleapis.com/service_accounts/v1/metadata/jwk/securetoken@system.gserviceaccount.com"
+audiences = ["acme-notes"]
+
+[resources.note]
+fields.body = { type = "string", max_length = 200 }
+routes = { list = "internal", get = "internal", create = "internal" }
+"#;
+
+/// The next version: notes belong to users, the existing ones to `legacy-admin`, and
+/// users list and read theirs through the gateway.
+fn owned_notes() -> String {
+    NOTES.replace(
+        "routes = { list = \"internal\", get = \"internal\", create = \"internal\" }\n",
+        "owner = { field = \"owner\", claim = \"sub\", existing = \"legacy-admin\" }\n\
+         routes.list = { exposure = \"public\", auth = [\"api_key\", \"firebase\"] }\n\
+         routes.get = { exposure = \"public\", auth = [\"api_key\", \"firebase\"] }\n\
+         routes.create = \"internal\"\n",
+    )
+}
+
+fn notes_up(project: &crate::support::Project, url: &str, signer: &Signer) -> Up {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let jwks = format!("firebase={}", signer.write_jwks(dir.path()).display());
+    Up::spawn(
+        project
+            .shopgen([
+                "up",
+                "specs/notes.toml",
+                "--database-url",
+                url,
+                "--jwks",
+                &jwks,
+            ])
+            .env("SHOPGEN_API_KEYS", NOTES_KEY.1),
+        Some(dir),
+    )
+}
+
+/// A spec without owners runs and stores rows; `owner` with `existing` is added, the
+/// build appends a migration, and the service run again on the same databases (a
+/// SQLite file and a PostgreSQL database) gives the old rows to `legacy-admin`, shows
+/// each user only theirs, and lets in-cluster callers write rows for any owner.
+#[test]
+fn ownership_added_after_data_exists_gives_the_rows_to_existing() {
+    let project = crate::support::project()
+        .workspace(&["generated/notes/backend", "generated/notes/relay"])
+        .runner()
+        .file("specs/notes.toml", NOTES)
+        .build();
+    project.build_and_check("specs/notes.toml");
+    let signer = Signer::new("notes-key-0");
+    let pg = shopgen_testkit::Postgres::shared();
+    let urls = [
+        format!("sqlite://{}", project.path("notes.db").display()),
+        pg.fresh_database(),
+    ];
+    for url in &urls {
+        let up = notes_up(&project, url, &signer);
+        for body in ["Water the plants", "Call the plumber"] {
+            let a = http(
+                "POST",
+                up.backend,
+                "/notes",
+                &[],
+                Some(&format!(r#"{{"body":"{body}"}}"#)),
+            );
+            assert_eq!(a.status, 201, "{url}: {a:?}");
+        }
+        up.stop();
+    }
+
+    project.write("specs/notes.toml", &owned_notes());
+    project.build_and_check("specs/notes.toml");
+    let sql = project.read("generated/notes/backend/migrations/postgres/0002_add_notes_owner.sql");
+    assert!(
+        sql.contains("ADD COLUMN owner VARCHAR(255) NOT NULL DEFAULT 'legacy-admin'")
+            && sql.contains("ALTER COLUMN owner DROP DEFAULT"),
+        "{sql}"
+    );
+
+    for url in &urls {
+        let up = notes_up(&project, url, &signer);
+        let chain = Chain {
+            up: &up,
+            key: NOTES_KEY,
+            issuer: NOTES_ISSUER,
+            audience: NOTES_AUDIENCE,
+        };
+        let admin = chain.token(&signer, "legacy-admin");
+        let alice = chain.token(&signer, "alice");
+        let bodies = |a: &Answer| -> Vec<(String, String)> {
+            a.json()["notes"]
+                .as_array()
+                .unwrap_or_else(|| panic!("a list: {a:?}"))
+                .iter()
+                .map(|n| {
+                    (
+                        n["body"].as_str().unwrap().into(),
+                        n["owner"].as_str().unwrap().into(),
+                    )
+                })
+                .collect()
+        };
+        let a = chain.user("GET", "/notes", &admin, None);
+        assert_eq!(a.status, 200, "{url}: {a:?}");
+        let old = |body: &str| (body.to_string(), "legacy-admin".to_string());
+        assert_eq!(
+            bodies(&a),
+            vec![old("Water the plants"), old("Call the plumber")],
+            "{url}"
+        );
+        let a = chain.user("GET", "/notes", &alice, None);
+        assert_eq!(bodies(&a), Vec::new(), "{url}: {a:?}");
+        let a = chain.user("GET", "/notes/1", &alice, None);
+        assert_eq!(a.status, 404, "{url}: {a:?}");
+        // An in-cluster create names the owner; without one it is refused.
+        let a = http(
+            "POST",
+            up.backend,
+            "/notes",
+            &[],
+            Some(r#"{"body":"Lost"}"#),
+        );
+        assert_eq!(a.status, 422, "{url}: {a:?}");
+        assert!(a.json()["error"]["fields"]["owner"].is_array(), "{a:?}");
+        let a = http(
+            "POST",
+            up.backend,
+            "/notes",
+            &[],
+            Some(r#"{"body":"Buy milk","owner":"alice"}"#),
+        );
+        assert_eq!(a.status, 201, "{url}: {a:?}");
+        let id = a.json()["note"]["id"].as_i64().expect("id");
+        let a = chain.user("GET", "/notes", &alice, None);
+        assert_eq!(
+            bodies(&a),
+            vec![("Buy milk".to_string(), "alice".to_string())],
+            "{url}"
+        );
+        let a = chain.user("GET", &format!("/notes/{id}"), &admin, None);
+        assert_eq!(a.status, 404, "{url}: {a:?}");
+        up.stop();
+    }
 }

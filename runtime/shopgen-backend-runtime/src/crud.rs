@@ -144,7 +144,10 @@ pub async fn exists_owned(
     column: &'static str,
     owner: &str,
 ) -> Result<(), ApiError> {
-    let sql = format!("SELECT id FROM {} WHERE id = $1 AND {column} = $2", table.name);
+    let sql = format!(
+        "SELECT id FROM {} WHERE id = $1 AND {column} = $2",
+        table.name
+    );
     let args = [Value::Int(id), Value::Text(owner.to_string())];
     match db.fetch_optional::<i64>(sql, &args).await? {
         Some(_) => Ok(()),

@@ -172,7 +172,8 @@ impl Page {
     /// the statement's `WHERE`.
     pub fn with_owner(mut self, column: &str, owner: &str) -> Self {
         self.args.push(Value::Text(owner.to_string()));
-        self.conditions.push(format!("{column} = ${}", self.args.len()));
+        self.conditions
+            .push(format!("{column} = ${}", self.args.len()));
         self
     }
 

@@ -165,9 +165,7 @@ impl Table {
                 // The only other fixed column is an owned route's owner, from the
                 // user token: a value in the body is ignored (never stored), so the
                 // JSON a client read can be sent back as it is.
-                if object.contains_key(field.name)
-                    && matches!(field.kind, Kind::Reference { .. })
-                {
+                if object.contains_key(field.name) && matches!(field.kind, Kind::Reference { .. }) {
                     push(
                         &mut errors,
                         field.name,
@@ -621,7 +619,10 @@ mod tests {
             let values = TABLE
                 .validate_with(body(json!({"title": "mallory", "rate": 2})), mode, &fixed)
                 .expect("valid");
-            let owner = values.iter().find(|a| a.field.name == "title").expect("set");
+            let owner = values
+                .iter()
+                .find(|a| a.field.name == "title")
+                .expect("set");
             assert_eq!(owner.value, Value::Text("alice".into()), "{mode:?}");
         }
     }

@@ -198,10 +198,7 @@ pub(crate) async fn exists_on<E: Exec>(
     let mut args = vec![Value::Int(id)];
     let owned = owned_condition(scope, 2, &mut args);
     let sql = format!("SELECT id FROM {} WHERE id = $1{owned}", table.name);
-    Ok(db
-        .fetch_one_opt::<i64>(sql.into(), &args)
-        .await?
-        .is_some())
+    Ok(db.fetch_one_opt::<i64>(sql.into(), &args).await?.is_some())
 }
 
 /// 422 for every foreign key that points at no row (one query per reference set).

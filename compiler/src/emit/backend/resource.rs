@@ -115,7 +115,11 @@ impl<'m> Plan<'m> {
                 .iter()
                 .filter(reads_one)
                 .any(|rt| !r.owned_route(rt));
-        let needs_find_owned = r.routes.iter().filter(reads_one).any(|rt| r.owned_route(rt));
+        let needs_find_owned = r
+            .routes
+            .iter()
+            .filter(reads_one)
+            .any(|rt| r.owned_route(rt));
         let needs_create = kinds
             .iter()
             .any(|k| matches!(k, RouteKind::Create | RouteKind::NestedCreate { .. }));
@@ -785,7 +789,8 @@ fn parent_owner<'m>(
     b: &BelongsTo,
 ) -> Option<&'m crate::model::Ownership> {
     let parent = model.resource(&b.target);
-    let for_user = route.exposure == crate::model::Exposure::Public && route.access.needs_user_token();
+    let for_user =
+        route.exposure == crate::model::Exposure::Public && route.access.needs_user_token();
     parent.owner.as_ref().filter(|_| for_user)
 }
 
