@@ -539,4 +539,31 @@ mod tests {
         assert_eq!(private(&v("no-store")), v("no-store"));
         assert_eq!(private(&v("max-age=5")), v("private, max-age=5"));
     }
+
+    #[tokio::test]
+    async fn the_owner_is_the_callers_claim_or_a_401() {
+        let claims: Map<String, Value> = serde_json::from_value(serde_json::json!({
+            "sub": "alice",
+            "email": "alice@example.com",
+            "groups": ["a"],
+            "long": "x".repeat(OWNER_MAX_CHARS + 1),
+        }))
+        .expect("an object");
+        let alice = Arc::new(Caller::for_tests("firebase", "alice", claims));
+        let as_alice = |claim: &'static str| {
+            let alice = alice.clone();
+            CALLER.scope(Some(alice), async move { owner(claim) })
+        };
+        assert_eq!(as_alice("sub").await.expect("sub"), "alice");
+        assert_eq!(as_alice("email").await.expect("email"), "alice@example.com");
+        for claim in ["groups", "missing", "long"] {
+            assert!(
+                matches!(as_alice(claim).await, Err(ApiError::Unauthorized(_))),
+                "{claim}"
+            );
+        }
+        // No verified caller (a route without a user token): never an owner.
+        let none = CALLER.scope(None, async { owner("sub") }).await;
+        assert!(matches!(none, Err(ApiError::Unauthorized(_))));
+    }
 }
