@@ -12,6 +12,13 @@ use crate::spec::AuthSpec;
 pub const MAX_PROVIDER_LEN: usize = 40;
 
 /// Why a provider name cannot be used, if it cannot.
+/// Google's certificate form of a service account's public keys (Firebase's guides
+/// give it), and the JWK-set form of the same keys, which the verifiers read. A
+/// generated backend checks tokens again from these keys, so its spec needs the JWK
+/// form; for an existing service only API Gateway reads them, and it reads either.
+const GOOGLE_X509: &str = "https://www.googleapis.com/service_accounts/v1/metadata/x509/";
+const GOOGLE_JWK: &str = "https://www.googleapis.com/service_accounts/v1/metadata/jwk/";
+
 fn provider_name_problem(name: &str) -> Option<String> {
     if name == keys::API_KEY {
         return Some("`api_key` names the API key itself".into());
@@ -127,7 +134,22 @@ pub(super) fn check_identity(c: &mut Checker) {
                         u.span.clone(),
                         format!("{}.jwks_uri", p.path),
                         format!("`{}` is not an https URL: {problem}", u.value),
-                        "write the URL the issuer publishes its signing keys at (JWKS or X.509), starting with `https://`",
+                        "write the URL the issuer publishes its signing keys at as a JWK set, starting with `https://`",
+                    );
+                } else if let Some(account) = u.value.strip_prefix(GOOGLE_X509)
+                    && spec.upstream.is_none()
+                {
+                    c.err(
+                        Code::E0252,
+                        u.span.clone(),
+                        format!("{}.jwks_uri", p.path),
+                        format!(
+                            "`{}` serves X.509 certificates, which the backend's token check does not read",
+                            u.value
+                        ),
+                        format!(
+                            "Google serves the same keys as a JWK set: `jwks_uri = \"{GOOGLE_JWK}{account}\"` (API Gateway reads either; docs/api.md, \"What the backend checks\")"
+                        ),
                     );
                 }
             }

@@ -99,7 +99,7 @@ codes! {
     E0249 => "a timeout outside the deadline budget (gateway deadline, Cloud Run, relay, backend request, database acquire: each inside the one before)",
     E0250 => "unusable identity provider name",
     E0251 => "an identity provider's `issuer` missing or not an https URL (or another provider's issuer)",
-    E0252 => "an identity provider's `jwks_uri` missing or not an https URL",
+    E0252 => "an identity provider's `jwks_uri` missing, not an https URL, or Google's X.509 certificate form",
     E0253 => "an identity provider's `audiences` missing, empty, or holding an unusable or duplicate audience",
     E0254 => "`auth` naming a credential that is neither `api_key` nor a provider of `[gateway.identity]`",
     E0255 => "`auth` on a route or operation that is not public",

@@ -734,7 +734,7 @@ fn openapi_spec_validator_accepts_every_document() {
 #[test]
 fn identity_providers_give_the_exact_security_sections() {
     use serde_json::json;
-    let firebase_jwks = "https://www.googleapis.com/service_accounts/v1/metadata/x509/securetoken@system.gserviceaccount.com";
+    let firebase_jwks = "https://www.googleapis.com/service_accounts/v1/metadata/jwk/securetoken@system.gserviceaccount.com";
     let google_audiences = [
         "1234567890-web.apps.googleusercontent.com",
         "1234567890-ios.apps.googleusercontent.com",

@@ -203,7 +203,7 @@ fn identity_toml(out: &mut String, knob: u8) {
     }
     out.push_str(
         "\n[gateway.identity.firebase]\nissuer = \"https://securetoken.google.com/acme-random\"\n\
-         jwks_uri = \"https://www.googleapis.com/service_accounts/v1/metadata/x509/securetoken@system.gserviceaccount.com\"\n\
+         jwks_uri = \"https://www.googleapis.com/service_accounts/v1/metadata/jwk/securetoken@system.gserviceaccount.com\"\n\
          audiences = [\"acme-random\"]\n",
     );
     if knob & 4 != 0 {

@@ -241,9 +241,24 @@ fn gate_for(
 
 /// Why the request carries no caller: 401 with `WWW-Authenticate: Bearer`, plus
 /// `error="invalid_token"` when a token was presented (RFC 6750 section 3.1).
+///
+/// When the provider's keys cannot be read (its JWKS host unreachable, a bad key file),
+/// the token was not judged: that is the backend's outage, not the caller's fault, so
+/// it answers 503 with `Retry-After` like an unreachable database, and logs why.
 fn refusal(error: JwtError) -> Response {
     if error.is_missing() {
         return ApiError::Unauthorized(MISSING.to_string()).into_response();
+    }
+    if error.is_key_source() {
+        tracing::warn!(
+            reason = error.message(),
+            "user token not checked: the identity provider's keys could not be read"
+        );
+        return ApiError::Unavailable(format!(
+            "the user token cannot be checked now: {}",
+            error.message()
+        ))
+        .into_response();
     }
     invalid(format!("the user token is not valid: {}", error.message()))
 }
@@ -513,6 +528,23 @@ mod tests {
                 .0,
             401
         );
+        // Keys that cannot be read judge no token: 503 and Retry-After, never a 401
+        // that would send a signed-in user to sign in again.
+        let lost = BTreeMap::from([("firebase".to_string(), dir.join("missing.json"))]);
+        let down = self::app(gate_for(&TEST_IDENTITY, &lost).expect("gate"));
+        let resp = down
+            .clone()
+            .oneshot(
+                Request::builder()
+                    .uri("/me")
+                    .header("x-forwarded-authorization", format!("Bearer {alice}"))
+                    .body(Body::empty())
+                    .expect("request"),
+            )
+            .await
+            .expect("response");
+        assert_eq!(resp.status(), 503);
+        assert!(resp.headers().contains_key(header::RETRY_AFTER));
         // A route that takes no token runs with no caller, whatever the headers say.
         assert_eq!(
             call(&app, "GET", "/open", &[bearer(alice), userinfo])

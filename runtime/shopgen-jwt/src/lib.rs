@@ -196,6 +196,20 @@ impl JwtError {
     pub fn is_missing(self) -> bool {
         self == JwtError::Missing
     }
+
+    /// The provider's keys could not be had (fetch failed, or not a usable JWKS): the
+    /// token was not judged at all. API Gateway answers these 401 too; a backend that
+    /// checks again after the gateway answers 503, since the fault is not the caller's.
+    pub fn is_key_source(self) -> bool {
+        matches!(
+            self,
+            JwtError::JwksFetchFail
+                | JwtError::JwksParse
+                | JwtError::JwksNoKeys
+                | JwtError::JwksBadKeys
+                | JwtError::JwksNoValidKeys
+        )
+    }
 }
 
 /// The algorithms this crate verifies.

@@ -49,7 +49,7 @@ cors = { allowed_origins = [\"https://shop.example.com\"] }
 
 [gateway.identity.firebase]
 issuer = \"https://securetoken.google.com/acme-shop\"
-jwks_uri = \"https://www.googleapis.com/service_accounts/v1/metadata/x509/securetoken@system.gserviceaccount.com\"
+jwks_uri = \"https://www.googleapis.com/service_accounts/v1/metadata/jwk/securetoken@system.gserviceaccount.com\"
 audiences = [\"acme-shop\"]
 
 [gateway.identity.google]
