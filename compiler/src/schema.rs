@@ -558,6 +558,26 @@ pub fn json_schema() -> Value {
                     &["max_age"],
                 ),
             ),
+            (
+                "owner",
+                obj(
+                    vec![
+                        (
+                            "field",
+                            json!({"type": "string", "description": "The owner's column and JSON member, added by ownership (default \"owner\")."}),
+                        ),
+                        (
+                            "claim",
+                            json!({"type": "string", "description": "The user token claim whose value is the owner (default \"sub\")."}),
+                        ),
+                        (
+                            "existing",
+                            json!({"type": "string", "description": "The owner of the rows that exist when ownership is added to a table that has rows."}),
+                        ),
+                    ],
+                    &[],
+                ),
+            ),
         ],
         &["fields"],
     );

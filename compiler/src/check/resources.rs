@@ -98,7 +98,10 @@ pub(super) fn check_resources(c: &mut Checker) {
                 by_plural.insert(plural, (&r.name, snake.clone()));
             }
         }
-        let fields = check_fields(c, r);
+        let mut fields = check_fields(c, r);
+        if let Some(column) = check_owner(c, r, &fields) {
+            fields.insert(column);
+        }
         infos.push(ResInfo {
             spec: r,
             snake,
@@ -445,6 +448,70 @@ fn check_list(c: &mut Checker, info: &ResInfo, rels: &BTreeMap<String, String>) 
     }
 }
 
+/// `owner = { field, claim, existing }`: the owner's column, when it is usable (a new
+/// column: not one of the declared fields).
+fn check_owner(c: &mut Checker, r: &ResourceSpec, fields: &BTreeSet<String>) -> Option<String> {
+    let o = r.owner.as_ref()?;
+    let path = format!("{}.owner", r.path);
+    let column = match &o.field {
+        Some(f) => ident(c, f, &format!("{path}.field"), "owner field")?,
+        None => "owner".to_string(),
+    };
+    let span = o.field.as_ref().map_or(o.span.clone(), |f| f.span.clone());
+    let mut usable = true;
+    if fields.contains(&column) || column == "id" {
+        c.err(
+            Code::E0309,
+            span,
+            format!("{path}.field"),
+            format!(
+                "the owner's column `{column}` is already a field of `{}`",
+                names(&r.name.value).snake
+            ),
+            "ownership adds its own string column: remove the field, or name the owner's \
+             column differently (`owner = { field = \"owned_by\" }`)",
+        );
+        usable = false;
+    }
+    if let Some(claim) = &o.claim
+        && (claim.value.is_empty()
+            || claim.value.len() > 100
+            || claim.value.chars().any(char::is_control))
+    {
+        c.err(
+            Code::E0309,
+            claim.span.clone(),
+            format!("{path}.claim"),
+            format!(
+                "`{}` is not a usable token claim",
+                claim.value.escape_debug()
+            ),
+            "name the claim that identifies the user, as the token carries it: `sub` (the \
+             default) or another string claim such as `email`",
+        );
+    }
+    if let Some(existing) = &o.existing {
+        let chars = existing.value.chars().count();
+        if chars == 0
+            || chars > crate::model::Ownership::MAX_LENGTH as usize
+            || existing.value.chars().any(char::is_control)
+        {
+            c.err(
+                Code::E0309,
+                existing.span.clone(),
+                format!("{path}.existing"),
+                format!(
+                    "`existing` must be an owner value of 1 to {} characters",
+                    crate::model::Ownership::MAX_LENGTH
+                ),
+                "name the user (the claim's value, e.g. their `sub`) who owns the rows that \
+                 exist when ownership is added",
+            );
+        }
+    }
+    usable.then_some(column)
+}
+
 fn check_json(
     c: &mut Checker,
     info: &ResInfo,
@@ -575,6 +642,208 @@ pub fn check_model(spec: &Spec, model: &crate::model::Model) -> Vec<Diagnostic> 
             );
         }
     }
+    diags.extend(check_ownership(spec, model));
     diags.extend(super::operations::check_operations_model(spec, model));
+    diags
+}
+
+/// Where a route of resource `r` is written: its exposure value (or the resource's
+/// name, for a route left at its default) and its item path.
+fn route_item(
+    spec: &Spec,
+    r: &crate::model::Resource,
+    kind: &crate::model::RouteKind,
+) -> (std::ops::Range<usize>, String) {
+    use crate::model::RouteKind;
+    let Some(rs) = spec
+        .resources
+        .iter()
+        .find(|s| names(&s.name.value).snake == r.names.snake)
+    else {
+        return (0..0, r.origin.path.clone());
+    };
+    let at = |v: &Option<Sp<String>>, path: String| {
+        (
+            v.as_ref().map_or(rs.name.span.clone(), |v| v.span.clone()),
+            path,
+        )
+    };
+    let routes = &rs.routes;
+    let flat = |v: &Option<Sp<String>>, key: &str| at(v, format!("{}.routes.{key}", rs.path));
+    match kind {
+        RouteKind::List => flat(&routes.list, "list"),
+        RouteKind::Get => flat(&routes.get, "get"),
+        RouteKind::Create => flat(&routes.create, "create"),
+        RouteKind::Update => flat(&routes.update, "update"),
+        RouteKind::Replace => flat(&routes.replace, "replace"),
+        RouteKind::Delete => flat(&routes.delete, "delete"),
+        RouteKind::NestedList { relation } | RouteKind::NestedCreate { relation } => {
+            let key = if matches!(kind, RouteKind::NestedList { .. }) {
+                "list"
+            } else {
+                "create"
+            };
+            match rs
+                .belongs_to
+                .iter()
+                .find(|b| names(&b.name.value).snake == *relation)
+            {
+                Some(b) => {
+                    let v = if key == "list" {
+                        &b.routes.list
+                    } else {
+                        &b.routes.create
+                    };
+                    at(v, format!("{}.routes.{key}", b.path))
+                }
+                None => at(&None, rs.path.clone()),
+            }
+        }
+    }
+}
+
+/// Rows that belong to users stay theirs: a public route of an owned resource, or a
+/// public nested route under an owned parent, must take a user token (the owner comes
+/// from it); a child of an owned parent is reached publicly only through its parent;
+/// an owned resource is not embedded in the JSON of one that is not owned.
+fn check_ownership(spec: &Spec, model: &crate::model::Model) -> Vec<Diagnostic> {
+    use crate::model::{Exposure, JsonMember, RouteKind};
+    let mut diags = Vec::new();
+    for r in &model.resources {
+        let owned_parents: Vec<&crate::model::BelongsTo> = r
+            .belongs_to
+            .iter()
+            .filter(|b| model.resource(&b.target).owner.is_some())
+            .collect();
+        for route in &r.routes {
+            if route.exposure != Exposure::Public {
+                continue;
+            }
+            let nested_parent = match &route.kind {
+                RouteKind::NestedList { relation } | RouteKind::NestedCreate { relation } => {
+                    owned_parents.iter().find(|b| b.name.snake == *relation)
+                }
+                _ => None,
+            };
+            let nested = matches!(
+                route.kind,
+                RouteKind::NestedList { .. } | RouteKind::NestedCreate { .. }
+            );
+            let (span, path) = route_item(spec, r, &route.kind);
+            let what = format!("`{} {}`", route.method.as_str(), route.path);
+            if (r.owner.is_some() || nested_parent.is_some()) && !route.access.needs_user_token() {
+                let message = match nested_parent {
+                    Some(b) => format!(
+                        "public route {what} is under `{}`, whose rows belong to users \
+                         (`owner`), but takes no user token",
+                        b.target
+                    ),
+                    None => format!(
+                        "the rows of `{}` belong to users (`owner`), but public route {what} \
+                         takes no user token",
+                        r.names.snake
+                    ),
+                };
+                let provider = model
+                    .gateway
+                    .identity
+                    .first()
+                    .map_or("PROVIDER".to_string(), |p| p.name.clone());
+                diags.push(
+                    Diagnostic::new(Code::E0310, span, path, message).hint(format!(
+                        "without a token every caller would reach every user's rows: require \
+                         one (`{{ exposure = \"public\", auth = [\"{provider}\"] }}`, a provider \
+                         of `[gateway.identity]`), or make the route `internal`"
+                    )),
+                );
+                continue;
+            }
+            if nested || owned_parents.is_empty() {
+                continue;
+            }
+            let writes_parent = matches!(
+                route.kind,
+                RouteKind::Create | RouteKind::Update | RouteKind::Replace
+            );
+            if r.owner.is_none() || writes_parent {
+                let b = owned_parents[0];
+                let (reason, hint) = if r.owner.is_none() {
+                    (
+                        format!(
+                            "it would reach the `{}` of every user's `{}`",
+                            r.plural.snake, b.target
+                        ),
+                        "reach them through the parent's nested routes \
+                         (`belongs_to.REL.routes`), which are scoped to the caller's parent, \
+                         make the route `internal`, or give this resource an `owner` too"
+                            .to_string(),
+                    )
+                } else {
+                    (
+                        format!(
+                            "its body names a `{}`, which could be another user's",
+                            b.target
+                        ),
+                        "create them through the parent's nested route \
+                         (`belongs_to.REL.routes.create`), which is scoped to the caller's \
+                         parent, or make the route `internal`"
+                            .to_string(),
+                    )
+                };
+                diags.push(
+                    Diagnostic::new(
+                        Code::E0311,
+                        span,
+                        path,
+                        format!(
+                            "public route {what} of `{}`, a child of owned `{}`: {reason}",
+                            r.names.snake, b.target
+                        ),
+                    )
+                    .hint(hint),
+                );
+            }
+        }
+        if r.owner.is_none() {
+            for member in &r.json {
+                let JsonMember::HasMany(rel) = member else {
+                    continue;
+                };
+                let Some(h) = r.has_many.iter().find(|h| h.name.snake == *rel) else {
+                    continue;
+                };
+                if model.resource(&h.target).owner.is_none() {
+                    continue;
+                }
+                let (span, path) = spec
+                    .resources
+                    .iter()
+                    .find(|s| names(&s.name.value).snake == r.names.snake)
+                    .and_then(|s| {
+                        let json = s.json.as_ref()?;
+                        let item = json.value.iter().find(|i| names(&i.value).snake == *rel)?;
+                        Some((item.span.clone(), format!("{}.json", s.path)))
+                    })
+                    .unwrap_or((r.origin.span.clone(), r.origin.path.clone()));
+                diags.push(
+                    Diagnostic::new(
+                        Code::E0311,
+                        span,
+                        path,
+                        format!(
+                            "`{}` embeds `{rel}`, whose rows belong to users, but `{}` is not \
+                             owned: its JSON would show every user's `{rel}`",
+                            r.names.snake, r.names.snake
+                        ),
+                    )
+                    .hint(format!(
+                        "remove `{rel}` from `json` (list them through the nested route), or \
+                         give `{}` an `owner` too",
+                        r.names.snake
+                    )),
+                );
+            }
+        }
+    }
     diags
 }

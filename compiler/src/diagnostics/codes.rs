@@ -8,7 +8,8 @@
 //!
 //! Numbering: E01xx is the file's shape (parse), E02xx the spec's meaning (check),
 //! E03xx a schema change the database cannot be migrated through (the spec compared
-//! with the migration snapshot in the output folder). A code, once published, keeps
+//! with the migration snapshot in the output folder); E0309–E0312, rows owned by users
+//! (numbered after the others when ownership came). A code, once published, keeps
 //! its meaning; a retired one is not reused.
 
 macro_rules! codes {
@@ -115,6 +116,10 @@ codes! {
     E0306 => "a new required field or relation with no `default` to fill the rows that exist",
     E0307 => "a new required field whose `default` is set at insert time (`\"now\"`, `\"today\"`)",
     E0308 => "a unique field removed (SQLite cannot drop a unique column)",
+    E0309 => "a bad `owner`: its column is already a field, its `claim` or `existing` is not usable",
+    E0310 => "a public route of an owned resource (or a public nested route under an owned parent) that takes no user token",
+    E0311 => "a child of an owned resource reachable publicly outside its parent, or an owned resource embedded in one that is not owned",
+    E0312 => "`owner` added to a table that has rows, without `existing` to own them",
 }
 
 impl std::fmt::Display for Code {

@@ -402,7 +402,11 @@ fn lower_resources(specs: &[ResourceSpec]) -> Vec<Resource> {
             let plural = plural_of[&rn.snake].clone();
             let belongs_to = belongs.remove(&rn.snake).unwrap_or_default();
             let has_many = has_many.remove(&rn.snake).unwrap_or_default();
-            let fields = lower_fields(r);
+            let owner = lower_owner(r);
+            let mut fields = lower_fields(r);
+            if let (Some(o), Some(spec)) = (&owner, &r.owner) {
+                fields.push(owner_field(o, spec, &r.path));
+            }
             let json = lower_json(r, &fields, &belongs_to, &has_many);
             let routes = lower_routes(r, &rn, &plural, &belongs_to, &plural_of);
             let mut hooks: Vec<Hook> = r
@@ -447,6 +451,7 @@ fn lower_resources(specs: &[ResourceSpec]) -> Vec<Resource> {
                     max_age: n(&c.max_age, 0u32),
                     public: c.public.as_ref().is_some_and(|p| p.value),
                 }),
+                owner,
                 origin: Origin {
                     path: r.path.clone(),
                     span: r.name.span.clone(),
@@ -454,6 +459,48 @@ fn lower_resources(specs: &[ResourceSpec]) -> Vec<Resource> {
             }
         })
         .collect()
+}
+
+/// `owner = { … }`, with its defaults (`field = "owner"`, `claim = "sub"`).
+fn lower_owner(r: &ResourceSpec) -> Option<Ownership> {
+    let o = r.owner.as_ref()?;
+    Some(Ownership {
+        column: o
+            .field
+            .as_ref()
+            .map_or_else(|| "owner".to_string(), |f| names(&f.value).snake),
+        claim: o
+            .claim
+            .as_ref()
+            .map_or_else(|| "sub".to_string(), |c| c.value.clone()),
+        existing: o.existing.as_ref().map(|e| e.value.clone()),
+    })
+}
+
+/// The owner's column as a field: a required string, writable (by internal routes;
+/// owned routes fix it to the caller), located at the `owner` key.
+fn owner_field(o: &Ownership, spec: &crate::spec::OwnerSpec, path: &str) -> Field {
+    Field {
+        names: names(&o.column),
+        wire: o.column.clone(),
+        column: o.column.clone(),
+        ty: FieldType::String {
+            max_length: Ownership::MAX_LENGTH,
+            min_length: Some(1),
+            pattern: None,
+        },
+        required: true,
+        unique: false,
+        default: None,
+        writable: true,
+        origin: Origin {
+            path: format!("{path}.owner"),
+            span: spec
+                .field
+                .as_ref()
+                .map_or(spec.span.clone(), |f| f.span.clone()),
+        },
+    }
 }
 
 /// Response headers a page may read when the spec names none.

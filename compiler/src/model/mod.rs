@@ -448,8 +448,41 @@ pub struct Resource {
     pub hooks: Vec<Hook>,
     /// `Cache-Control` of its GET responses; `None`: `no-store`.
     pub cache: Option<CachePolicy>,
+    /// `Some` when each row belongs to a user (`owner = { … }`); its column is also the
+    /// last of [`Resource::fields`].
+    pub owner: Option<Ownership>,
     /// `resources.product` in the spec.
     pub origin: Origin,
+}
+
+/// `owner = { field, claim, existing }`: each row belongs to the user a verified token
+/// names. Routes that take a user token (the public ones: the checker refuses a public
+/// route of an owned resource without one) set the owner on create from the token's
+/// claim and read, change and delete only the caller's rows; internal routes do not.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ownership {
+    /// The column (and JSON member, and field) that holds the owner: a `string`.
+    pub column: String,
+    /// The token claim whose value is the owner (`sub`).
+    pub claim: String,
+    /// The owner given to the rows that exist when ownership is added to a table that
+    /// has rows (the migration fills the new column with it).
+    pub existing: Option<String>,
+}
+
+impl Ownership {
+    /// Longest owner value, in characters: the column's `max_length`.
+    pub const MAX_LENGTH: u32 = 255;
+}
+
+impl Resource {
+    /// Whether `route` is scoped to its caller's rows: a route of an owned resource
+    /// that takes a user token.
+    pub fn owned_route(&self, route: &Route) -> bool {
+        self.owner.is_some()
+            && route.access.needs_user_token()
+            && route.exposure == Exposure::Public
+    }
 }
 
 /// A point in a write where the extension crate's code runs.

@@ -243,6 +243,20 @@ pub struct ResourceSpec {
     /// `hooks = ["before_create", …]`: extension methods run around writes.
     pub hooks: Option<Sp<Vec<Sp<String>>>>,
     pub cache: Option<CacheSpec>,
+    /// `owner = { field, claim, existing }`: the rows belong to users.
+    pub owner: Option<OwnerSpec>,
+}
+
+/// `[resources.X] owner = { … }`: each row belongs to the user a token names.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OwnerSpec {
+    pub span: Range<usize>,
+    /// The column that holds the owner (default `owner`).
+    pub field: Option<Sp<String>>,
+    /// The token claim that names the user (default `sub`).
+    pub claim: Option<Sp<String>>,
+    /// The owner of the rows that exist when ownership is added to a table.
+    pub existing: Option<Sp<String>>,
 }
 
 /// `[operations.NAME]`: one custom route.
@@ -462,7 +476,10 @@ pub mod keys {
         "list",
         "hooks",
         "cache",
+        "owner",
     ];
+    /// `owner = { … }` of a resource.
+    pub const OWNER: &[&str] = &["field", "claim", "existing"];
     /// `[operations.NAME]`.
     pub const OPERATION: &[&str] = &[
         "method", "path", "exposure", "auth", "summary", "params", "query", "body", "output",
@@ -906,8 +923,18 @@ fn read_resource(cx: &mut Cx, name: Sp<String>, t: &Table) -> ResourceSpec {
             public: c.boolean(cx, "public"),
         }
     });
+    let owner = t.table(cx, "owner").map(|o| {
+        o.only(cx, keys::OWNER);
+        OwnerSpec {
+            span: o.span.clone(),
+            field: o.string(cx, "field"),
+            claim: o.string(cx, "claim"),
+            existing: o.string(cx, "existing"),
+        }
+    });
     ResourceSpec {
         cache,
+        owner,
         name,
         path: t.path.clone(),
         plural: t.string(cx, "plural"),

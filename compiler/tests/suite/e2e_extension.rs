@@ -5,7 +5,8 @@
 //! - Through `shopgen up` on SQLite and on a throwaway PostgreSQL: the public
 //!   operation through the local gateway and the relay, the internal one directly on
 //!   the backend (and refused by the gateway and the relay), and the review hooks:
-//!   a modified record, a 422 rejection that writes nothing, an after-commit audit row.
+//!   a modified record, a 422 rejection that writes nothing, an after-commit audit row;
+//!   and the wishlists owned by their users (`e2e_ownership`).
 //! - Regeneration: a copy of the example spec in a workspace of its own; the first
 //!   build writes stubs that compile, which are replaced by the example's crate. The
 //!   spec gains a product field, an operation and a hook. The rebuild leaves the extension crate
@@ -304,6 +305,13 @@ fn post(up: &Up, path: &str, body: &str) -> Answer {
 /// The example's whole story on one database.
 fn store_scenario(mut up: Up, signer: &Signer) {
     identity_scenario(&mut up, signer);
+    let chain = crate::e2e_ownership::Chain {
+        up: &up,
+        key: KEY,
+        issuer: ISSUER,
+        audience: AUDIENCE,
+    };
+    crate::e2e_ownership::wishlists_scenario(&chain, signer);
     let a = post(
         &up,
         "/products",

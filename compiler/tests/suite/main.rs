@@ -25,6 +25,7 @@ mod diagnostics;
 mod diff;
 mod docs;
 mod e2e_extension;
+mod e2e_ownership;
 mod e2e_up;
 mod e2e_upstream;
 mod escape_hatches;

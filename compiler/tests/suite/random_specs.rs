@@ -3,7 +3,8 @@
 //! plurals) build to the same bytes twice, every generated `.rs` file parses, is a
 //! fixed point of shopgen's printer and passes `rustfmt --check` (edition 2024, as
 //! `cargo fmt --check` runs it). Specs may declare custom operations (every method,
-//! path parameter, query, field-table or resource body and output) and resource hooks.
+//! path parameter, query, field-table or resource body and output), resource hooks
+//! and rows owned by users (`owner`, with the routes the checker accepts for them).
 //! The same operations also make random existing-service specs (`[upstream]`: paths
 //! and names in the upstream's spelling, unbounded strings), whose one Rust file, the
 //! relay's, must be as clean.
@@ -145,6 +146,9 @@ struct ResourceGen {
     list: u8,
     /// Its `hooks`: a bit per entry of `HOOKS` when the low two bits are 0.
     hooks: u8,
+    /// Odd (in a spec with identity providers): its rows belong to users (`owner`);
+    /// bit 1 names the column `owned_by`, bit 2 the claim `email`, bit 3 `existing`.
+    owner: u8,
 }
 
 #[derive(Debug, Clone)]
@@ -240,9 +244,10 @@ fn resource_gen() -> impl Strategy<Value = ResourceGen> {
         any::<u8>(),
         any::<u8>(),
         any::<u8>(),
+        any::<u8>(),
     )
         .prop_map(
-            |(name, camel, fields, routes, parent, json, list, hooks)| ResourceGen {
+            |(name, camel, fields, routes, parent, json, list, hooks, owner)| ResourceGen {
                 name,
                 camel,
                 fields,
@@ -251,6 +256,7 @@ fn resource_gen() -> impl Strategy<Value = ResourceGen> {
                 json,
                 list,
                 hooks,
+                owner,
             },
         )
 }
@@ -526,9 +532,13 @@ fn spec_toml(stem: &str, spec: &SpecGen, extra_types: &[usize]) -> String {
             chosen.push(r);
         }
     }
-    // Per resource: its snake name, whether `get` is public, its plural.
+    // Per resource: its snake name, whether its rows are owned.
     let snakes: Vec<&str> = chosen.iter().map(|r| RESOURCE_NAMES[r.name]).collect();
-    let get_public: Vec<bool> = chosen.iter().map(|r| r.routes[1] == 2).collect();
+    let identity = !spec.auth.is_multiple_of(3);
+    let owned: Vec<bool> = chosen
+        .iter()
+        .map(|r| identity && r.owner % 2 == 1)
+        .collect();
     // Children embedded per parent (index): their has_many names (plurals).
     let mut child_plurals: Vec<Vec<String>> = vec![Vec::new(); chosen.len()];
     let parents: Vec<Option<usize>> = chosen
@@ -540,10 +550,35 @@ fn spec_toml(stem: &str, spec: &SpecGen, extra_types: &[usize]) -> String {
         })
         .collect();
     for (i, p) in parents.iter().enumerate() {
-        if let Some(p) = p {
+        // An owned child is embedded only in an owned parent (E0311).
+        if let Some(p) = p
+            && (owned[*p] || !owned[i])
+        {
             child_plurals[*p].push(pluralize(snakes[i]));
         }
     }
+    // Each route's exposure, as the checker accepts it for owned rows: a child of an
+    // owned parent is public only through its parent (and, owned itself, may be read,
+    // listed and deleted publicly), E0311.
+    let exposures: Vec<[u8; 6]> = chosen
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let mut e = r.routes;
+            if let Some(p) = parents[i]
+                && owned[p]
+            {
+                for (j, x) in e.iter_mut().enumerate() {
+                    if *x == 2 && (!owned[i] || matches!(j, 2..=4)) {
+                        *x = 1;
+                    }
+                }
+            }
+            e
+        })
+        .collect();
+    // Whether `get` is public (a public nested route needs its parent's).
+    let get_public: Vec<bool> = exposures.iter().map(|e| e[1] == 2).collect();
     for (i, r) in chosen.iter().enumerate() {
         let name = spelled(snakes[i], r.camel);
         writeln!(out, "\n[resources.{name}]").unwrap();
@@ -569,19 +604,46 @@ fn spec_toml(stem: &str, spec: &SpecGen, extra_types: &[usize]) -> String {
             };
             // A public nested route needs the parent's `get` to be public.
             let top = if get_public[p] { 3 } else { 2 };
-            let list = EXPOSURE[usize::from(k[2]) % top];
-            let create = EXPOSURE[usize::from(k[3]) % top];
+            // Under an owned parent, or of owned rows, a public nested route takes a
+            // user token (E0310).
+            let nested = |knob: u8| match EXPOSURE[usize::from(knob) % top] {
+                "public" if owned[i] || owned[p] => {
+                    "{ exposure = \"public\", auth = [\"api_key\", \"firebase\"] }".to_string()
+                }
+                e => format!("\"{e}\""),
+            };
             writeln!(
                 out,
                 "belongs_to.{} = {{ on_delete = \"{on_delete}\", required = {required}, \
-                 routes = {{ list = \"{list}\", create = \"{create}\" }} }}",
-                spelled(rel, r.camel)
+                 routes = {{ list = {}, create = {} }} }}",
+                spelled(rel, r.camel),
+                nested(k[2]),
+                nested(k[3])
             )
             .unwrap();
             members.push(format!("\"{rel}_id\""));
         }
         for plural in &child_plurals[i] {
             members.push(format!("\"{plural}\""));
+        }
+        if owned[i] {
+            let field = if r.owner & 2 != 0 {
+                "owned_by"
+            } else {
+                "owner"
+            };
+            let claim = if r.owner & 4 != 0 { "email" } else { "sub" };
+            let existing = if r.owner & 8 != 0 {
+                ", existing = \"legacy-admin\""
+            } else {
+                ""
+            };
+            writeln!(
+                out,
+                "owner = {{ field = \"{field}\", claim = \"{claim}\"{existing} }}"
+            )
+            .unwrap();
+            members.push(format!("\"{field}\""));
         }
         if r.json != 0 {
             // A custom JSON: a rotation of the members with some left out.
@@ -596,11 +658,20 @@ fn spec_toml(stem: &str, spec: &SpecGen, extra_types: &[usize]) -> String {
         }
         let routes: Vec<String> = ROUTE_KEYS
             .iter()
-            .zip(r.routes)
+            .zip(exposures[i])
             .enumerate()
-            .map(|(j, (k, e))| match auth_of(spec.auth, i * 6 + j) {
-                Some(a) if e == 2 => format!("{k} = {{ exposure = \"public\", auth = {a} }}"),
-                _ => format!("{k} = \"{}\"", EXPOSURE[usize::from(e)]),
+            .map(|(j, (k, e))| {
+                // An owned resource's public routes take a user token (E0310).
+                let auth = match auth_of(spec.auth, i * 6 + j) {
+                    None if owned[i] => Some("[\"api_key\", \"firebase\"]"),
+                    a => a,
+                };
+                match auth {
+                    Some(a) if e == 2 => {
+                        format!("{k} = {{ exposure = \"public\", auth = {a} }}")
+                    }
+                    _ => format!("{k} = \"{}\"", EXPOSURE[usize::from(e)]),
+                }
             })
             .collect();
         writeln!(out, "routes = {{ {} }}", routes.join(", ")).unwrap();

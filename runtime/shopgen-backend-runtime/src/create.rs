@@ -34,6 +34,22 @@ pub async fn insert_row<T: FromRow + Send + 'static>(
     insert_returning_on(db, table, values, columns).await
 }
 
+/// Inserts a row owned by the caller (an owned route's `POST`): the owner `column`
+/// is set to `owner`, the value of the caller's verified token; an owner in the body
+/// is ignored, never stored.
+pub async fn insert_owned_row<T: FromRow + Send + 'static>(
+    db: &Db,
+    table: &Table,
+    body: JsonBody,
+    column: &'static str,
+    owner: &str,
+    columns: &'static str,
+) -> Result<T, ApiError> {
+    let fixed = [(column, Value::Text(owner.to_string()))];
+    let values = table.validate_with(body, Mode::Create, &fixed)?;
+    insert_row(db, table, values, columns).await
+}
+
 /// Creates a row of `table` under row `parent_id` of `parent` (`POST
 /// /parents/{id}/children`, foreign key `column` set to the parent) and returns it as
 /// `T`. A parent that does not exist is 404, whatever the body: on the pool it is
@@ -49,7 +65,42 @@ pub async fn insert_child_row<T: FromRow + Send + 'static>(
     columns: &'static str,
 ) -> Result<T, ApiError> {
     let fixed = [(column, Value::Int(parent_id))];
-    let values = match table.validate_with(body, Mode::Create, &fixed) {
+    insert_child_with(db, table, body, parent, &fixed, parent_id, columns).await
+}
+
+/// [`insert_child_row`] of an owned table: the new row's owner `owner_column` is
+/// `owner`, the caller's (an owner in the body is ignored).
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_owned_child_row<T: FromRow + Send + 'static>(
+    db: &Db,
+    table: &Table,
+    body: JsonBody,
+    parent: &Table,
+    column: &'static str,
+    parent_id: i64,
+    owner_column: &'static str,
+    owner: &str,
+    columns: &'static str,
+) -> Result<T, ApiError> {
+    let fixed = [
+        (column, Value::Int(parent_id)),
+        (owner_column, Value::Text(owner.to_string())),
+    ];
+    insert_child_with(db, table, body, parent, &fixed, parent_id, columns).await
+}
+
+/// A nested create with `fixed` columns, the parent's foreign key first.
+async fn insert_child_with<T: FromRow + Send + 'static>(
+    db: &Db,
+    table: &Table,
+    body: JsonBody,
+    parent: &Table,
+    fixed: &[(&'static str, Value)],
+    parent_id: i64,
+    columns: &'static str,
+) -> Result<T, ApiError> {
+    let column = fixed[0].0;
+    let values = match table.validate_with(body, Mode::Create, fixed) {
         Ok(values) => values,
         Err(invalid) => {
             exists(db, parent, parent_id).await?;

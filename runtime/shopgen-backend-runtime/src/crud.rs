@@ -9,7 +9,7 @@ use crate::db::{Db, Value};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::validate::{Assignment, Mode, Table};
-use crate::write::{delete_on, insert_on, update_on};
+use crate::write::{Owned, delete_on, insert_on, update_on};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -68,24 +68,88 @@ pub async fn update(
     id: i64,
     values: Vec<Assignment>,
 ) -> Result<bool, ApiError> {
+    update_scoped(db, table, id, values, None).await
+}
+
+/// Updates the given columns of row `id` if its owner column holds `owner` (an owned
+/// route); false when the caller has no such row.
+pub async fn update_owned(
+    db: &Db,
+    table: &Table,
+    id: i64,
+    values: Vec<Assignment>,
+    column: &'static str,
+    owner: &str,
+) -> Result<bool, ApiError> {
+    update_scoped(db, table, id, values, Some(Owned { column, owner })).await
+}
+
+async fn update_scoped(
+    db: &Db,
+    table: &Table,
+    id: i64,
+    values: Vec<Assignment>,
+    scope: Option<Owned<'_>>,
+) -> Result<bool, ApiError> {
     if let Some(hooks) = crate::hooks::of(table) {
-        return crate::hooks::update(db, table, hooks, id, values).await;
+        return crate::hooks::update(db, table, hooks, id, values, scope).await;
     }
-    update_on(db, table, id, values).await
+    update_on(db, table, id, values, scope).await
 }
 
 /// Deletes row `id`; false when there is no such row.
 pub async fn delete(db: &Db, table: &Table, id: i64) -> Result<bool, ApiError> {
+    delete_scoped(db, table, id, None).await
+}
+
+/// Deletes row `id` if its owner column holds `owner` (an owned route); false when
+/// the caller has no such row.
+pub async fn delete_owned(
+    db: &Db,
+    table: &Table,
+    id: i64,
+    column: &'static str,
+    owner: &str,
+) -> Result<bool, ApiError> {
+    delete_scoped(db, table, id, Some(Owned { column, owner })).await
+}
+
+async fn delete_scoped(
+    db: &Db,
+    table: &Table,
+    id: i64,
+    scope: Option<Owned<'_>>,
+) -> Result<bool, ApiError> {
     if let Some(hooks) = crate::hooks::of(table) {
-        return crate::hooks::delete(db, table, hooks, id).await;
+        return crate::hooks::delete(db, table, hooks, id, scope).await;
     }
-    delete_on(db, table, id).await
+    delete_on(db, table, id, scope).await
 }
 
 /// 404 unless row `id` of `table` exists (the parent of a nested route).
 pub async fn exists(db: &Db, table: &Table, id: i64) -> Result<(), ApiError> {
     let sql = format!("SELECT id FROM {} WHERE id = $1", table.name);
     match db.fetch_optional::<i64>(sql, &[Value::Int(id)]).await? {
+        Some(_) => Ok(()),
+        None => Err(ApiError::not_found(table.singular, id)),
+    }
+}
+
+/// 404 unless row `id` of `table` exists and its owner column holds `owner` (the
+/// owned parent of a nested route: another user's parent is not found).
+pub async fn exists_owned(
+    db: &Db,
+    table: &Table,
+    id: i64,
+    column: &'static str,
+    owner: &str,
+) -> Result<(), ApiError> {
+    let sql = format!(
+        "SELECT id FROM {} WHERE id = $1 AND {column} = $2",
+        table.name
+    );
+    let args = [Value::Int(id), Value::Text(owner.to_string())];
+    match db.fetch_optional::<i64>(sql, &args).await? {
         Some(_) => Ok(()),
         None => Err(ApiError::not_found(table.singular, id)),
     }

@@ -21,7 +21,7 @@ use crate::db::Db;
 use crate::error::ApiError;
 use crate::extension::{Context, HookContext, Record, RequestId, after, current_request_id, guard};
 use crate::validate::{Assignment, Table};
-use crate::write::{delete_on, exists_on, insert_on, update_on};
+use crate::write::{Owned, delete_on, exists_on, insert_on, update_on};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::OnceLock;
@@ -108,14 +108,15 @@ pub(crate) async fn update(
     hooks: &TableHooks,
     id: i64,
     values: Vec<Assignment>,
+    scope: Option<Owned<'_>>,
 ) -> Result<bool, ApiError> {
     let mut cx = HookContext::begin(context(db, "")).await?;
-    if !exists_on(cx.tx(), table, id).await? {
+    if !exists_on(cx.tx(), table, id, scope).await? {
         return Ok(false);
     }
     let mut record = Record::new(table, Some(id), values);
     before(&mut cx, &mut record, hooks.before_update).await?;
-    if !update_on(cx.tx(), table, id, record.into_values()).await? {
+    if !update_on(cx.tx(), table, id, record.into_values(), scope).await? {
         return Ok(false);
     }
     let context = cx.commit().await?;
@@ -129,14 +130,15 @@ pub(crate) async fn delete(
     table: &Table,
     hooks: &TableHooks,
     id: i64,
+    scope: Option<Owned<'_>>,
 ) -> Result<bool, ApiError> {
     let mut cx = HookContext::begin(context(db, "")).await?;
-    if !exists_on(cx.tx(), table, id).await? {
+    if !exists_on(cx.tx(), table, id, scope).await? {
         return Ok(false);
     }
     let mut record = Record::new(table, Some(id), Vec::new());
     before(&mut cx, &mut record, hooks.before_delete).await?;
-    if !delete_on(cx.tx(), table, id).await? {
+    if !delete_on(cx.tx(), table, id, scope).await? {
         return Ok(false);
     }
     let context = cx.commit().await?;

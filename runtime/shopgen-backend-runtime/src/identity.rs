@@ -141,6 +141,31 @@ pub fn current_caller() -> Option<Arc<Caller>> {
     CALLER.try_with(Clone::clone).ok().flatten()
 }
 
+/// The owner value of the current caller: the verified token's `claim` (`sub`, the
+/// subject, or another claim holding a string), for an owned route. A caller without
+/// it (or with a value longer than an owner column holds) is 401: the rows of this
+/// resource belong to the user that claim names.
+pub fn owner(claim: &str) -> Result<String, ApiError> {
+    let Some(caller) = current_caller() else {
+        return Err(ApiError::Unauthorized(MISSING.to_string()));
+    };
+    let value = if claim == "sub" {
+        Some(caller.subject())
+    } else {
+        caller.claims().get(claim).and_then(Value::as_str)
+    };
+    match value {
+        Some(v) if !v.is_empty() && v.chars().count() <= OWNER_MAX_CHARS => Ok(v.to_string()),
+        _ => Err(ApiError::Unauthorized(format!(
+            "the user token carries no usable `{claim}` claim (a string of 1 to \
+             {OWNER_MAX_CHARS} characters), which names the owner of this resource's rows"
+        ))),
+    }
+}
+
+/// The length of an owner column (`VARCHAR(255)`).
+pub const OWNER_MAX_CHARS: usize = 255;
+
 /// The verifier and the route table, built once at start.
 #[derive(Debug)]
 pub(crate) struct Gate {
@@ -545,5 +570,32 @@ mod tests {
         assert_eq!(private(&v("public, max-age=60")), v("private, max-age=60"));
         assert_eq!(private(&v("no-store")), v("no-store"));
         assert_eq!(private(&v("max-age=5")), v("private, max-age=5"));
+    }
+
+    #[tokio::test]
+    async fn the_owner_is_the_callers_claim_or_a_401() {
+        let claims: Map<String, Value> = serde_json::from_value(serde_json::json!({
+            "sub": "alice",
+            "email": "alice@example.com",
+            "groups": ["a"],
+            "long": "x".repeat(OWNER_MAX_CHARS + 1),
+        }))
+        .expect("an object");
+        let alice = Arc::new(Caller::for_tests("firebase", "alice", claims));
+        let as_alice = |claim: &'static str| {
+            let alice = alice.clone();
+            CALLER.scope(Some(alice), async move { owner(claim) })
+        };
+        assert_eq!(as_alice("sub").await.expect("sub"), "alice");
+        assert_eq!(as_alice("email").await.expect("email"), "alice@example.com");
+        for claim in ["groups", "missing", "long"] {
+            assert!(
+                matches!(as_alice(claim).await, Err(ApiError::Unauthorized(_))),
+                "{claim}"
+            );
+        }
+        // No verified caller (a route without a user token): never an owner.
+        let none = CALLER.scope(None, async { owner("sub") }).await;
+        assert!(matches!(none, Err(ApiError::Unauthorized(_))));
     }
 }

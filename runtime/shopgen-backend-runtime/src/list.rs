@@ -168,6 +168,15 @@ impl Page {
         self
     }
 
+    /// Restricts the page to the caller's rows (an owned route): `column = owner` in
+    /// the statement's `WHERE`.
+    pub fn with_owner(mut self, column: &str, owner: &str) -> Self {
+        self.args.push(Value::Text(owner.to_string()));
+        self.conditions
+            .push(format!("{column} = ${}", self.args.len()));
+        self
+    }
+
     /// Runs `select` (`SELECT … FROM table`) with the page's filters, order and window.
     pub async fn fetch<T: FromRow + Send + 'static>(
         &mut self,

@@ -142,7 +142,8 @@ impl Table {
     }
 
     /// Like [`Table::validate`], with some columns fixed by the route
-    /// (`POST /products/{id}/reviews` fixes `product_id`); the payload may not set them.
+    /// (`POST /products/{id}/reviews` fixes `product_id`; an owned route, the owner);
+    /// the payload may not set them.
     pub fn validate_with(
         &self,
         body: JsonBody,
@@ -160,7 +161,11 @@ impl Table {
         let mut out = Vec::new();
         for field in fields {
             if let Some((_, value)) = fixed.iter().find(|(name, _)| *name == field.name) {
-                if object.contains_key(field.name) {
+                // A parent's foreign key comes from the path: giving it is an error.
+                // The only other fixed column is an owned route's owner, from the
+                // user token: a value in the body is ignored (never stored), so the
+                // JSON a client read can be sent back as it is.
+                if object.contains_key(field.name) && matches!(field.kind, Kind::Reference { .. }) {
                     push(
                         &mut errors,
                         field.name,
@@ -604,5 +609,21 @@ mod tests {
                 .validate(body(json!({"title": null})), Mode::Update)
                 .is_err()
         );
+    }
+
+    #[test]
+    fn an_owned_routes_owner_is_the_callers_whatever_the_body_says() {
+        // `title` stands for an owner column: a fixed string column.
+        let fixed = [("title", Value::Text("alice".into()))];
+        for mode in [Mode::Create, Mode::Update, Mode::Replace] {
+            let values = TABLE
+                .validate_with(body(json!({"title": "mallory", "rate": 2})), mode, &fixed)
+                .expect("valid");
+            let owner = values
+                .iter()
+                .find(|a| a.field.name == "title")
+                .expect("set");
+            assert_eq!(owner.value, Value::Text("alice".into()), "{mode:?}");
+        }
     }
 }

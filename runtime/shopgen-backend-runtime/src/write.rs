@@ -115,15 +115,38 @@ pub(crate) async fn insert_returning_on<E: Exec, T: FromRow + Send + 'static>(
     }
 }
 
-/// `UPDATE` of the given columns of row `id`; false when there is no such row.
+/// Which rows a write or a lookup may reach: those whose owner column holds the
+/// caller's value (an owned route), as a condition of the statement itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Owned<'a> {
+    /// The owner's column.
+    pub column: &'static str,
+    /// The caller's owner value.
+    pub owner: &'a str,
+}
+
+/// ` AND <column> = $n` and its argument, for a statement with `n - 1` arguments.
+fn owned_condition(scope: Option<Owned<'_>>, n: usize, args: &mut Vec<Value>) -> String {
+    match scope {
+        Some(s) => {
+            args.push(Value::Text(s.owner.to_string()));
+            format!(" AND {} = ${n}", s.column)
+        }
+        None => String::new(),
+    }
+}
+
+/// `UPDATE` of the given columns of row `id` (of the caller's rows, when `scope` says
+/// so); false when there is no such row.
 pub(crate) async fn update_on<E: Exec>(
     mut db: E,
     table: &Table,
     id: i64,
     values: Vec<Assignment>,
+    scope: Option<Owned<'_>>,
 ) -> Result<bool, ApiError> {
     if values.is_empty() {
-        return exists_on(db, table, id).await;
+        return exists_on(db, table, id, scope).await;
     }
     if !E::CHECK_AFTER_FAILURE {
         check_references(&mut db, &values).await?;
@@ -133,28 +156,33 @@ pub(crate) async fn update_on<E: Exec>(
         .enumerate()
         .map(|(i, a)| format!("{} = ${}", a.field.name, i + 1))
         .collect();
+    let mut args: Vec<Value> = values.iter().map(|a| a.value.clone()).collect();
+    args.push(Value::Int(id));
+    let owned = owned_condition(scope, values.len() + 2, &mut args);
     let sql = format!(
-        "UPDATE {} SET {} WHERE id = ${}",
+        "UPDATE {} SET {} WHERE id = ${}{owned}",
         table.name,
         sets.join(", "),
         values.len() + 1
     );
-    let mut args: Vec<Value> = values.iter().map(|a| a.value.clone()).collect();
-    args.push(Value::Int(id));
     match db.run(sql.into(), &args).await {
         Ok(n) => Ok(n > 0),
         Err(e) => Err(refused(&mut db, table, &values, Write::Update, e).await),
     }
 }
 
-/// `DELETE` of row `id`; false when there is no such row.
+/// `DELETE` of row `id` (of the caller's rows, when `scope` says so); false when
+/// there is no such row.
 pub(crate) async fn delete_on<E: Exec>(
     mut db: E,
     table: &Table,
     id: i64,
+    scope: Option<Owned<'_>>,
 ) -> Result<bool, ApiError> {
-    let sql = format!("DELETE FROM {} WHERE id = $1", table.name);
-    match db.run(sql.into(), &[Value::Int(id)]).await {
+    let mut args = vec![Value::Int(id)];
+    let owned = owned_condition(scope, 2, &mut args);
+    let sql = format!("DELETE FROM {} WHERE id = $1{owned}", table.name);
+    match db.run(sql.into(), &args).await {
         Ok(n) => Ok(n > 0),
         Err(e) => Err(write_error(table, &[], Write::Delete, e)),
     }
@@ -165,12 +193,12 @@ pub(crate) async fn exists_on<E: Exec>(
     mut db: E,
     table: &Table,
     id: i64,
+    scope: Option<Owned<'_>>,
 ) -> Result<bool, ApiError> {
-    let sql = format!("SELECT id FROM {} WHERE id = $1", table.name);
-    Ok(db
-        .fetch_one_opt::<i64>(sql.into(), &[Value::Int(id)])
-        .await?
-        .is_some())
+    let mut args = vec![Value::Int(id)];
+    let owned = owned_condition(scope, 2, &mut args);
+    let sql = format!("SELECT id FROM {} WHERE id = $1{owned}", table.name);
+    Ok(db.fetch_one_opt::<i64>(sql.into(), &args).await?.is_some())
 }
 
 /// 422 for every foreign key that points at no row (one query per reference set).

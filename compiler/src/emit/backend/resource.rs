@@ -15,6 +15,8 @@ struct Plan<'m> {
     /// Children this resource embeds, in JSON order.
     embeds: Vec<(&'m HasMany, &'m Resource)>,
     needs_find: bool,
+    /// An owned `GET`/`PATCH`/`PUT` reads the caller's row: `find_owned`.
+    needs_find_owned: bool,
     /// A create route answers with the row its `INSERT … RETURNING` gave.
     needs_create: bool,
     /// A custom operation answers with this resource: `find` is `pub(crate)`.
@@ -102,10 +104,22 @@ impl<'m> Plan<'m> {
             .operations
             .iter()
             .any(|o| matches!(&o.body, Some(Shape::Resource(x)) if x == snake));
+        let reads_one = |rt: &&Route| {
+            matches!(
+                rt.kind,
+                RouteKind::Get | RouteKind::Update | RouteKind::Replace
+            )
+        };
         let needs_find = find_for_operations
-            || kinds
+            || r.routes
                 .iter()
-                .any(|k| matches!(k, RouteKind::Get | RouteKind::Update | RouteKind::Replace));
+                .filter(reads_one)
+                .any(|rt| !r.owned_route(rt));
+        let needs_find_owned = r
+            .routes
+            .iter()
+            .filter(reads_one)
+            .any(|rt| r.owned_route(rt));
         let needs_create = kinds
             .iter()
             .any(|k| matches!(k, RouteKind::Create | RouteKind::NestedCreate { .. }));
@@ -124,7 +138,7 @@ impl<'m> Plan<'m> {
             model,
             r,
             columns,
-            needs_to_json: needs_find || needs_list || needs_create,
+            needs_to_json: needs_find || needs_find_owned || needs_list || needs_create,
             needs_table: !r.routes.is_empty()
                 || is_parent_of_nested
                 || find_for_operations
@@ -132,6 +146,7 @@ impl<'m> Plan<'m> {
             embedded_in,
             embeds,
             needs_find,
+            needs_find_owned,
             needs_create,
             find_for_operations,
             needs_list,
@@ -212,6 +227,17 @@ pub(super) fn resource_rs(model: &Model, r: &Resource) -> String {
             const SELECT_ONE: &str = #one;
         });
     }
+    if let (true, Some(o)) = (plan.needs_find_owned, &r.owner) {
+        let d = doc(&format!(
+            "One [`{}`] by id, if the caller owns it.",
+            plan.row_type()
+        ));
+        let one = format!("{} WHERE id = $1 AND {} = $2", plan.select(), o.column);
+        items.extend(quote! {
+            #d
+            const SELECT_ONE_OWNED: &str = #one;
+        });
+    }
     if plan.needs_create {
         let d = doc(&format!(
             "The columns of a [`{}`], as a create's `INSERT … RETURNING` lists them.",
@@ -235,6 +261,9 @@ pub(super) fn resource_rs(model: &Model, r: &Resource) -> String {
     }
     if plan.needs_find {
         items.extend(find_fn(&plan));
+    }
+    if plan.needs_find_owned {
+        items.extend(find_owned_fn(&plan));
     }
     for route in &r.routes {
         items.extend(handler(&plan, route));
@@ -267,6 +296,12 @@ fn module_doc(plan: &Plan) -> String {
 
 fn imports(plan: &Plan) -> TokenStream {
     let r = plan.r;
+    let under_owned_parent = |rt: &Route| match &rt.kind {
+        RouteKind::NestedCreate { relation } => r
+            .belongs_to(relation)
+            .is_some_and(|b| parent_owner(plan.model, rt, b).is_some()),
+        _ => false,
+    };
     let writes = r.routes.iter().any(|rt| {
         matches!(
             rt.kind,
@@ -274,7 +309,16 @@ fn imports(plan: &Plan) -> TokenStream {
                 | RouteKind::Replace
                 | RouteKind::Delete
                 | RouteKind::NestedList { .. }
-        )
+        ) || under_owned_parent(rt)
+    });
+    let for_users = r.routes.iter().any(|rt| {
+        r.owned_route(rt)
+            || match &rt.kind {
+                RouteKind::NestedList { relation } | RouteKind::NestedCreate { relation } => r
+                    .belongs_to(relation)
+                    .is_some_and(|b| parent_owner(plan.model, rt, b).is_some()),
+                _ => false,
+            }
     });
     let mut out = TokenStream::new();
     if plan.needs_create {
@@ -285,6 +329,11 @@ fn imports(plan: &Plan) -> TokenStream {
     if writes {
         out.extend(quote!(
             use shopgen_backend_runtime::crud;
+        ));
+    }
+    if for_users {
+        out.extend(quote!(
+            use shopgen_backend_runtime::identity;
         ));
     }
     out.extend(quote!(
@@ -713,6 +762,70 @@ fn find_fn(plan: &Plan) -> TokenStream {
     }
 }
 
+fn find_owned_fn(plan: &Plan) -> TokenStream {
+    let row = plan.row_type();
+    let ty = plan.json_type();
+    let d = doc(&format!(
+        "The JSON of {} `id` if `owner` owns it, or 404 (another user's row is not\nfound).",
+        plan.r.names.snake
+    ));
+    quote! {
+        #d
+        async fn find_owned(db: &Db, id: i64, owner: &str) -> Result<#ty, ApiError> {
+            let args = [Value::Int(id), Value::Text(owner.to_string())];
+            let row: Option<#row> = db.fetch_optional(SELECT_ONE_OWNED, &args).await?;
+            let row = row.ok_or_else(|| TABLE.not_found(id))?;
+            let mut json = to_json(db, vec![row]).await?;
+            json.pop().ok_or_else(|| TABLE.not_found(id))
+        }
+    }
+}
+
+/// The owner of the parent of nested route `route` of `r`, when the route reaches it
+/// for a user (a public route with a user token under an owned parent).
+fn parent_owner<'m>(
+    model: &'m Model,
+    route: &Route,
+    b: &BelongsTo,
+) -> Option<&'m crate::model::Ownership> {
+    let parent = model.resource(&b.target);
+    let for_user =
+        route.exposure == crate::model::Exposure::Public && route.access.needs_user_token();
+    parent.owner.as_ref().filter(|_| for_user)
+}
+
+/// `let owner = identity::owner("sub")?;`: the caller's owner value.
+fn owner_let(var: &str, o: &crate::model::Ownership) -> TokenStream {
+    let var = format_ident!("{var}");
+    let claim = &o.claim;
+    quote!(let #var = identity::owner(#claim)?;)
+}
+
+/// The statements that look the parent of a nested route up: only the caller's
+/// parent when it is owned (404 for another user's), any parent otherwise.
+fn parent_check(
+    module: &Ident,
+    route: &Route,
+    b: &BelongsTo,
+    plan: &Plan,
+    own: Option<&crate::model::Ownership>,
+) -> TokenStream {
+    match parent_owner(plan.model, route, b) {
+        Some(po) => {
+            let column = &po.column;
+            let (get, var) = match own {
+                Some(o) if o.claim == po.claim => (TokenStream::new(), format_ident!("owner")),
+                _ => (owner_let("parent_owner", po), format_ident!("parent_owner")),
+            };
+            quote! {
+                #get
+                crud::exists_owned(&db, &#module::TABLE, id, #column, &#var).await?;
+            }
+        }
+        None => TokenStream::new(),
+    }
+}
+
 fn handler(plan: &Plan, route: &Route) -> TokenStream {
     let r = plan.r;
     let name = handler_ident(route);
@@ -728,6 +841,7 @@ fn handler(plan: &Plan, route: &Route) -> TokenStream {
         format!(" with its {}", embeds.join(" and "))
     };
     let row = plan.row_type();
+    let own = r.owner.as_ref().filter(|_| r.owned_route(route));
     let (text, args, body) = match &route.kind {
         RouteKind::List => (
             format!(
@@ -735,16 +849,39 @@ fn handler(plan: &Plan, route: &Route) -> TokenStream {
                 r.plural.snake
             ),
             quote!(State(db): State<Db>, OriginalUri(uri): OriginalUri),
-            quote! {
-                let mut page = LIST.parse(&TABLE, db.engine(), &uri)?;
-                let rows: Vec<#row> = page.fetch(&db, SELECT).await?;
-                page.respond(TABLE.plural, &to_json(&db, rows).await?)
+            match own {
+                Some(o) => {
+                    let get = owner_let("owner", o);
+                    let column = &o.column;
+                    quote! {
+                        #get
+                        let mut page = LIST
+                            .parse(&TABLE, db.engine(), &uri)?
+                            .with_owner(#column, &owner);
+                        let rows: Vec<#row> = page.fetch(&db, SELECT).await?;
+                        page.respond(TABLE.plural, &to_json(&db, rows).await?)
+                    }
+                }
+                None => quote! {
+                    let mut page = LIST.parse(&TABLE, db.engine(), &uri)?;
+                    let rows: Vec<#row> = page.fetch(&db, SELECT).await?;
+                    page.respond(TABLE.plural, &to_json(&db, rows).await?)
+                },
             },
         ),
         RouteKind::Get => (
             format!("{head}: one {}{with}.", r.names.snake),
             quote!(State(db): State<Db>, Id(id): Id),
-            quote!(ok(TABLE.singular, &find(&db, id).await?)),
+            match own {
+                Some(o) => {
+                    let get = owner_let("owner", o);
+                    quote! {
+                        #get
+                        ok(TABLE.singular, &find_owned(&db, id, &owner).await?)
+                    }
+                }
+                None => quote!(ok(TABLE.singular, &find(&db, id).await?)),
+            },
         ),
         RouteKind::Create => (
             format!(
@@ -753,12 +890,29 @@ fn handler(plan: &Plan, route: &Route) -> TokenStream {
                 r.names.snake
             ),
             quote!(State(db): State<Db>, body: JsonBody),
-            quote! {
-                let values = TABLE.validate(body, Mode::Create)?;
-                let row: #row = create::insert_row(&db, &TABLE, values, COLUMNS).await?;
+            {
+                let insert = match own {
+                    Some(o) => {
+                        let get = owner_let("owner", o);
+                        let column = &o.column;
+                        quote! {
+                            #get
+                            let row: #row =
+                                create::insert_owned_row(&db, &TABLE, body, #column, &owner, COLUMNS)
+                                    .await?;
+                        }
+                    }
+                    None => quote! {
+                        let values = TABLE.validate(body, Mode::Create)?;
+                        let row: #row = create::insert_row(&db, &TABLE, values, COLUMNS).await?;
+                    },
+                };
+                quote! {
+                #insert
                 let id = row.id;
                 let mut json = to_json(&db, vec![row]).await?;
                 created(&TABLE, id, &json.pop().ok_or_else(|| TABLE.not_found(id))?)
+                }
             },
         ),
         RouteKind::Update | RouteKind::Replace => {
@@ -770,23 +924,51 @@ fn handler(plan: &Plan, route: &Route) -> TokenStream {
             (
                 format!("{head}: {what}."),
                 quote!(State(db): State<Db>, Id(id): Id, body: JsonBody),
-                quote! {
-                    let values = TABLE.validate(body, #mode)?;
-                    if !crud::update(&db, &TABLE, id, values).await? {
-                        return Err(TABLE.not_found(id));
+                match own {
+                    Some(o) => {
+                        let get = owner_let("owner", o);
+                        let column = &o.column;
+                        quote! {
+                            #get
+                            let fixed = [(#column, Value::Text(owner.clone()))];
+                            let values = TABLE.validate_with(body, #mode, &fixed)?;
+                            if !crud::update_owned(&db, &TABLE, id, values, #column, &owner).await? {
+                                return Err(TABLE.not_found(id));
+                            }
+                            ok(TABLE.singular, &find_owned(&db, id, &owner).await?)
+                        }
                     }
-                    ok(TABLE.singular, &find(&db, id).await?)
+                    None => quote! {
+                        let values = TABLE.validate(body, #mode)?;
+                        if !crud::update(&db, &TABLE, id, values).await? {
+                            return Err(TABLE.not_found(id));
+                        }
+                        ok(TABLE.singular, &find(&db, id).await?)
+                    },
                 },
             )
         }
         RouteKind::Delete => (
             format!("{head}: removes the {}.", r.names.snake),
             quote!(State(db): State<Db>, Id(id): Id),
-            quote! {
-                if !crud::delete(&db, &TABLE, id).await? {
-                    return Err(TABLE.not_found(id));
+            match own {
+                Some(o) => {
+                    let get = owner_let("owner", o);
+                    let column = &o.column;
+                    quote! {
+                        #get
+                        if !crud::delete_owned(&db, &TABLE, id, #column, &owner).await? {
+                            return Err(TABLE.not_found(id));
+                        }
+                        Ok(no_content())
+                    }
                 }
-                Ok(no_content())
+                None => quote! {
+                    if !crud::delete(&db, &TABLE, id).await? {
+                        return Err(TABLE.not_found(id));
+                    }
+                    Ok(no_content())
+                },
             },
         ),
         RouteKind::NestedList { relation } => {
@@ -802,13 +984,38 @@ fn handler(plan: &Plan, route: &Route) -> TokenStream {
                     r.plural.snake, parent.names.snake
                 ),
                 quote!(State(db): State<Db>, Id(id): Id, OriginalUri(uri): OriginalUri),
-                quote! {
-                    crud::exists(&db, &#module::TABLE, id).await?;
-                    let mut page = LIST
-                        .parse(&TABLE, db.engine(), &uri)?
-                        .with_parent(#column, id);
-                    let rows: Vec<#row> = page.fetch(&db, SELECT).await?;
-                    page.respond(TABLE.plural, &to_json(&db, rows).await?)
+                if own.is_none() && parent_owner(plan.model, route, b).is_none() {
+                    quote! {
+                        crud::exists(&db, &#module::TABLE, id).await?;
+                        let mut page = LIST
+                            .parse(&TABLE, db.engine(), &uri)?
+                            .with_parent(#column, id);
+                        let rows: Vec<#row> = page.fetch(&db, SELECT).await?;
+                        page.respond(TABLE.plural, &to_json(&db, rows).await?)
+                    }
+                } else {
+                    let get = own.map(|o| owner_let("owner", o)).unwrap_or_default();
+                    let check = match parent_owner(plan.model, route, b) {
+                        Some(_) => parent_check(&module, route, b, plan, own),
+                        None => quote!(crud::exists(&db, &#module::TABLE, id).await?;),
+                    };
+                    let scope = match own {
+                        Some(o) => {
+                            let oc = &o.column;
+                            quote!(.with_owner(#oc, &owner))
+                        }
+                        None => TokenStream::new(),
+                    };
+                    quote! {
+                        #get
+                        #check
+                        let mut page = LIST
+                            .parse(&TABLE, db.engine(), &uri)?
+                            .with_parent(#column, id)
+                            #scope;
+                        let rows: Vec<#row> = page.fetch(&db, SELECT).await?;
+                        page.respond(TABLE.plural, &to_json(&db, rows).await?)
+                    }
                 },
             )
         }
@@ -825,14 +1032,34 @@ fn handler(plan: &Plan, route: &Route) -> TokenStream {
                     r.names.snake, parent.names.snake
                 ),
                 quote!(State(db): State<Db>, Id(id): Id, body: JsonBody),
-                quote! {
+                {
+                    let get = own.map(|o| owner_let("owner", o)).unwrap_or_default();
+                    let check = parent_check(&module, route, b, plan, own);
+                    let insert = match own {
+                        Some(o) => {
+                            let oc = &o.column;
+                            quote! {
+                                let row: #row = create::insert_owned_child_row(
+                                    &db, &TABLE, body, parent, #column, id, #oc, &owner, COLUMNS,
+                                )
+                                .await?;
+                            }
+                        }
+                        None => quote! {
+                            let row: #row =
+                                create::insert_child_row(&db, &TABLE, body, parent, #column, id, COLUMNS)
+                                    .await?;
+                        },
+                    };
+                    quote! {
+                    #get
+                    #check
                     let parent = &#module::TABLE;
-                    let row: #row =
-                        create::insert_child_row(&db, &TABLE, body, parent, #column, id, COLUMNS)
-                            .await?;
+                    #insert
                     let id = row.id;
                     let mut json = to_json(&db, vec![row]).await?;
                     created(&TABLE, id, &json.pop().ok_or_else(|| TABLE.not_found(id))?)
+                    }
                 },
             )
         }

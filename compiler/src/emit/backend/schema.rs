@@ -353,7 +353,27 @@ fn add_column(
     let item = origin_of(r, col);
     // A NOT NULL column needs a value for the rows that exist: the field's default.
     let mut fill = None;
-    if c.not_null {
+    let owner = r.owner.as_ref().filter(|o| o.column == col);
+    if let (true, Some(o)) = (c.not_null, owner) {
+        match &o.existing {
+            Some(existing) => {
+                let quoted = format!("'{}'", existing.replace('\'', "''"));
+                fill = Some((quoted.clone(), quoted));
+            }
+            None => problems.push(refusal(
+                Code::E0312,
+                item,
+                format!(
+                    "`{}` gets an owner, but table {table} already exists: its rows would \
+                     belong to no user",
+                    r.names.snake
+                ),
+                "name the user who owns the rows that exist, as the token's claim names \
+                 them: `owner = { …, existing = \"<their sub>\" }`; the migration gives them \
+                 that owner (docs/spec.md, \"Changing a spec after the first deployment\")",
+            )),
+        }
+    } else if c.not_null {
         match field.and_then(|f| f.default.as_ref().map(|d| (f, d))) {
             Some((f, d)) => match default_literals(f, d) {
                 Some(lits) => fill = Some(lits),

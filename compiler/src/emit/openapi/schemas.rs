@@ -255,8 +255,21 @@ pub(super) fn input_schema(
 ) -> oa::Schema {
     let mut props = IndexMap::new();
     let mut required = Vec::new();
+    let owner = resource.owner.as_ref().map(|o| o.column.as_str());
     for field in resource.fields.iter().filter(|f| f.writable) {
-        let s = nullable(field_value_schema(&field.ty), !field.required);
+        let mut s = nullable(field_value_schema(&field.ty), !field.required);
+        if owner == Some(field.column.as_str()) {
+            // Routes that take a user token set it from the token; only internal
+            // routes read it, and their creates need it.
+            s.schema_data.description = Some(
+                "The user this row belongs to. Routes that take a user token set it from \
+                 the token and ignore a value given here; internal routes must give it on \
+                 create."
+                    .to_string(),
+            );
+            props.insert(field.wire.clone(), ReferenceOr::Item(Box::new(s)));
+            continue;
+        }
         props.insert(field.wire.clone(), ReferenceOr::Item(Box::new(s)));
         if !patch && field.required && field.default.is_none() {
             required.push(field.wire.clone());
