@@ -165,12 +165,21 @@ impl Table {
                 // The only other fixed column is an owned route's owner, from the
                 // user token: a value in the body is ignored (never stored), so the
                 // JSON a client read can be sent back as it is.
-                if object.contains_key(field.name) && matches!(field.kind, Kind::Reference { .. }) {
-                    push(
+                // It is still checked like any value, so the body the document
+                // describes is the body accepted.
+                match object.get(field.name) {
+                    Some(_) if matches!(field.kind, Kind::Reference { .. }) => push(
                         &mut errors,
                         field.name,
                         "is set by the URL and cannot be given",
-                    );
+                    ),
+                    Some(Json::Null) => push(&mut errors, field.name, "must not be null"),
+                    Some(json) => {
+                        if let Err(message) = field.kind.check(json) {
+                            push(&mut errors, field.name, &message);
+                        }
+                    }
+                    None => {}
                 }
                 out.push(Assignment {
                     field,
@@ -617,13 +626,22 @@ mod tests {
         let fixed = [("title", Value::Text("alice".into()))];
         for mode in [Mode::Create, Mode::Update, Mode::Replace] {
             let values = TABLE
-                .validate_with(body(json!({"title": "mallory", "rate": 2})), mode, &fixed)
+                .validate_with(body(json!({"title": "bob", "rate": 2})), mode, &fixed)
                 .expect("valid");
             let owner = values
                 .iter()
                 .find(|a| a.field.name == "title")
                 .expect("set");
             assert_eq!(owner.value, Value::Text("alice".into()), "{mode:?}");
+            // Ignored, but still checked: a value the document refuses is refused.
+            for bad in [json!(null), json!(7)] {
+                assert!(
+                    TABLE
+                        .validate_with(body(json!({"title": bad, "rate": 2})), mode, &fixed)
+                        .is_err(),
+                    "{mode:?} {bad}"
+                );
+            }
         }
     }
 }

@@ -133,9 +133,12 @@ pub fn internal_openapi3(model: &Model) -> oa::OpenAPI {
         for p in &model.gateway.identity {
             schemes.insert(
                 p.scheme.clone(),
-                ReferenceOr::Item(oa::SecurityScheme::HTTP {
-                    scheme: "bearer".into(),
-                    bearer_format: Some("JWT".into()),
+                // What the backend itself reads: the token in
+                // `X-Forwarded-Authorization` (OpenAPI's `http` bearer scheme names
+                // `Authorization`, which the backend never reads as a user).
+                ReferenceOr::Item(oa::SecurityScheme::APIKey {
+                    location: oa::APIKeyLocation::Header,
+                    name: "X-Forwarded-Authorization".into(),
                     description: Some(format!(
                         "{} The backend checks it again, from `X-Forwarded-Authorization: Bearer <token>` (where the relay forwards the client's `Authorization`; a call straight to the backend sends it there), and answers 401 without one that verifies.",
                         user_token_description(p)
