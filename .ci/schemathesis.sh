@@ -8,7 +8,7 @@
 #    as under `shopgen up --jwks`, and every request carries a token it signed
 #    (.ci/test-token.py) in X-Forwarded-Authorization, as the relay forwards it.
 #
-# Each backend runs from <target dir>/<profile>/ (built first if missing) on a fresh
+# Each backend is built from this checkout into <target dir>/<profile>/ and runs on a fresh
 # SQLite file on a free loopback port, and is stopped by PID whatever happens.
 # schemathesis comes from PATH, .ci/venv, or a venv this script creates.
 #
@@ -45,8 +45,12 @@ start() {
   local name="$1"
   shift
   local bin="$DIR/$name-backend"
-  if [ ! -x "$bin" ]; then
-    if [ "$PROFILE" = release ]; then cargo build --release -p "$name-backend"; else cargo build -p "$name-backend"; fi
+  # Always built from this checkout: the suite's scratch builds of a spec's crates
+  # (an altered extension, say) write the same binary name into the target folder.
+  if [ "$PROFILE" = release ]; then
+    cargo build --quiet --release -p "$name-backend"
+  else
+    cargo build --quiet -p "$name-backend"
   fi
   port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
   log="$work/$name.log"
