@@ -5,9 +5,8 @@
 //! read it back in one statement (`RETURNING` the generated row struct's columns),
 //! instead of an insert and a `SELECT` by id: one round trip to the database per
 //! create, and on SQLite the row comes back from the group commit ([`crate::db`])
-//! that made it durable. The rules are [`crate::crud`]'s (`insert`,
-//! `insert_child`): the same validation, the same 404 for a missing parent before a
-//! 422, the same answers to database refusals.
+//! that made it durable. A nested create's parent that does not exist is 404 before
+//! any 422, and the database's refusals get the same answers as [`crate::crud`]'s.
 //!
 //! A table with hooks writes through [`crate::hooks`] and reads its row back after
 //! the commit and the "after" hook, as before: that hook may have changed the row.

@@ -7,8 +7,7 @@
 
 use crate::db::{Db, Value};
 use crate::error::ApiError;
-use crate::extract::JsonBody;
-use crate::validate::{Assignment, Mode, Table};
+use crate::validate::{Assignment, Table};
 use crate::write::{Owned, delete_on, insert_on, update_on};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -22,43 +21,6 @@ pub async fn insert(db: &Db, table: &Table, values: Vec<Assignment>) -> Result<i
         return crate::hooks::insert(db, table, hooks, values).await;
     }
     insert_on(db, table, values).await
-}
-
-/// Creates a row of `table` under row `parent_id` of `parent` (a nested create,
-/// `POST /parents/{id}/children`), its foreign key `column` set to the parent; the new
-/// row's id. A parent that does not exist is 404, whatever the body (as if it were
-/// looked up first). On the pool the parent is not looked up before the write: the
-/// foreign key refuses a missing one, and only then is it looked up, so a nested
-/// create costs one round trip to the database less. A table with hooks looks it up
-/// first, inside nothing ([`crate::hooks`] then checks the references in its
-/// transaction).
-pub async fn insert_child(
-    db: &Db,
-    table: &Table,
-    body: JsonBody,
-    parent: &Table,
-    column: &'static str,
-    parent_id: i64,
-) -> Result<i64, ApiError> {
-    let fixed = [(column, Value::Int(parent_id))];
-    let values = match table.validate_with(body, Mode::Create, &fixed) {
-        Ok(values) => values,
-        Err(invalid) => {
-            exists(db, parent, parent_id).await?;
-            return Err(invalid);
-        }
-    };
-    if crate::hooks::of(table).is_some() {
-        exists(db, parent, parent_id).await?;
-        return insert(db, table, values).await;
-    }
-    match insert_on(db, table, values).await {
-        Err(ApiError::Invalid(fields)) if fields.contains_key(column) => {
-            exists(db, parent, parent_id).await?;
-            Err(ApiError::Invalid(fields))
-        }
-        other => other,
-    }
 }
 
 /// Updates the given columns of row `id`; false when there is no such row.
