@@ -11,21 +11,9 @@ use std::collections::BTreeSet;
 use super::*;
 use crate::spec::{OperationSpec, UpstreamSpec};
 
-/// `[service]` keys that configure the generated backend or its Deployment.
-const BACKEND_ONLY_SERVICE_KEYS: &[&str] = &[
-    "replicas",
-    "min_replicas",
-    "max_replicas",
-    "target_cpu_percent",
-    "cpu_request",
-    "memory_request",
-    "cpu_limit",
-    "memory_limit",
-    "drain_seconds",
-    "max_body_bytes",
-    "request_timeout_ms",
-    "database_acquire_timeout_ms",
-];
+/// The `[service]` keys an existing service has too; every other key of
+/// [`keys::SERVICE`] configures the generated backend or its Deployment.
+const SHARED_SERVICE_KEYS: &[&str] = &["name", "namespace", "port", "service_port"];
 
 pub(super) fn check_upstream(c: &mut Checker) {
     let Some(u) = &c.spec.upstream else { return };
@@ -117,7 +105,13 @@ pub(super) fn check_upstream(c: &mut Checker) {
                 .map(|v| v.span.clone()),
         ),
     ];
-    debug_assert_eq!(set.len(), BACKEND_ONLY_SERVICE_KEYS.len());
+    // Every `[service]` key is either shared or refused here: a key added to the
+    // spec must be sorted into one or the other.
+    debug_assert_eq!(set.len() + SHARED_SERVICE_KEYS.len(), keys::SERVICE.len());
+    debug_assert!(
+        set.iter()
+            .all(|(k, _)| keys::SERVICE.contains(k) && !SHARED_SERVICE_KEYS.contains(k))
+    );
     for (key, span) in set {
         if let Some(span) = span {
             not_here(
