@@ -162,8 +162,14 @@ fn check_operation(c: &mut Checker, op: &OperationSpec, resources: &BTreeSet<Str
             "path",
             "add `path = \"/products/{id}/summary\"`",
         ),
-        Some(route) if upstream => super::upstream::check_path_template(c, op, route, &params),
-        Some(route) => check_path_template(c, op, route, &params),
+        Some(route) => {
+            let spelling = if upstream {
+                Spelling::Upstream
+            } else {
+                Spelling::Generated
+            };
+            check_path_template(c, op, route, &params, spelling)
+        }
     }
     let no_body = matches!(method, Some("GET" | "DELETE"));
     if let Some(body) = &op.body {
@@ -311,32 +317,71 @@ fn check_field_list(c: &mut Checker, fields: &[FieldSpec], what: &str) -> BTreeS
     seen.into_keys().collect()
 }
 
-/// The template: `/`-separated literal segments (lower-case letters, digits, `-`,
-/// `_`, `.`) and whole-segment `{param}`s, each declared in `params` exactly once.
+/// How a path template's literal segments and parameters may be spelled.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Spelling {
+    /// A generated backend's route: lower-case letters, digits, `-`, `_`, `.`;
+    /// parameters declared under their snake_case names.
+    Generated,
+    /// An existing service's route, as the upstream serves it: any case and any RFC
+    /// 3986 path characters; parameter names of letters, digits and `_` (what the
+    /// relay's route table takes), declared verbatim.
+    Upstream,
+}
+
+/// The template: `/`-separated literal segments and whole-segment `{param}`s (spelled
+/// as `spelling` allows), each declared in `params` exactly once.
 fn check_path_template(
     c: &mut Checker,
     op: &OperationSpec,
     route: &Sp<String>,
     params: &BTreeSet<String>,
+    spelling: Spelling,
 ) {
     let path = format!("{}.path", op.path);
     let p = route.value.as_str();
+    let hint = match spelling {
+        Spelling::Generated => {
+            "write a template like `/products/{id}/rating-summary`: it starts with `/`, segments are lower-case letters, digits, `-`, `_` or a whole `{param}`"
+        }
+        Spelling::Upstream => {
+            "write the upstream's path as it serves it: `/api/v1/products/{productId}/reviews` (starts with `/`, a parameter is a whole segment)"
+        }
+    };
     let bad = |c: &mut Checker, msg: String| {
-        c.err(
-            Code::E0241,
-            route.span.clone(),
-            &path,
-            msg,
-            "write a template like `/products/{id}/rating-summary`: it starts with `/`, segments are lower-case letters, digits, `-`, `_` or a whole `{param}`",
-        );
+        c.err(Code::E0241, route.span.clone(), &path, msg, hint);
     };
     if !p.starts_with('/') || p == "/" {
         bad(c, format!("`{p}` is not a path template"));
         return;
     }
+    if spelling == Spelling::Upstream && p == shopgen_facts::relay::HEALTH_PATH {
+        c.err(
+            Code::E0241,
+            route.span.clone(),
+            &path,
+            format!("the relay answers `{p}` itself (its own health check): the upstream's would never be reached"),
+            "expose the upstream's health endpoint under another path, or leave it out: `upstream.health_path` is enough for `shopgen up`",
+        );
+        return;
+    }
     let mut used: Vec<&str> = Vec::new();
     for segment in p[1..].split('/') {
         if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            // The relay's route table takes parameter names of letters, digits and `_`
+            // (a generated route's names are checked as identifiers in `params`).
+            if spelling == Spelling::Upstream
+                && (name.is_empty()
+                    || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+            {
+                bad(
+                    c,
+                    format!(
+                        "`{segment}` is not a parameter: its name may use letters, digits and `_`"
+                    ),
+                );
+                return;
+            }
             if used.contains(&name) {
                 bad(c, format!("`{{{name}}}` appears twice in `{p}`"));
                 return;
@@ -344,22 +389,24 @@ fn check_path_template(
             used.push(name);
             continue;
         }
-        let ok = !segment.is_empty()
-            && segment.chars().all(|ch| {
-                ch.is_ascii_lowercase() || ch.is_ascii_digit() || matches!(ch, '-' | '_' | '.')
-            });
-        if !ok {
-            let msg = if segment.is_empty() {
-                format!("`{p}` has an empty segment")
-            } else if segment.contains('{') || segment.contains('}') {
-                format!("`{segment}` mixes a parameter with text; a parameter is a whole segment")
-            } else {
-                format!("the segment `{segment}` has characters a path template does not allow")
-            };
-            bad(c, msg);
-            return;
-        }
+        let msg = if segment.is_empty() {
+            format!("`{p}` has an empty segment")
+        } else if segment.contains(['{', '}']) {
+            format!("`{segment}` mixes a parameter with text; a parameter is a whole segment")
+        } else if spelling == Spelling::Upstream && (segment == "." || segment == "..") {
+            format!("`{p}` has a dot segment, which clients and proxies rewrite")
+        } else if !segment_allowed(segment, spelling) {
+            format!("the segment `{segment}` has characters a path template does not allow")
+        } else {
+            continue;
+        };
+        bad(c, msg);
+        return;
     }
+    let declare = match spelling {
+        Spelling::Generated => "{ type = \"bigint\", min = 1 }",
+        Spelling::Upstream => "{ type = \"bigint\" }",
+    };
     for name in &used {
         if !params.contains(*name) {
             c.err(
@@ -367,20 +414,37 @@ fn check_path_template(
                 route.span.clone(),
                 &path,
                 format!("path parameter `{{{name}}}` is not declared"),
-                format!("declare its type: `params.{name} = {{ type = \"bigint\", min = 1 }}`"),
+                format!("declare its type: `params.{name} = {declare}`"),
             );
         }
     }
     for f in &op.params {
-        let snake = names(&f.name.value).snake;
-        if f.name.value == snake && !used.contains(&snake.as_str()) {
+        // A generated route's parameter is matched under its snake_case name (other
+        // spellings are reported where `params` are checked); an upstream's verbatim.
+        let name = match spelling {
+            Spelling::Generated => names(&f.name.value).snake,
+            Spelling::Upstream => f.name.value.clone(),
+        };
+        if f.name.value == name && !used.contains(&name.as_str()) {
             c.err(
                 Code::E0242,
                 f.name.span.clone(),
                 &f.path,
-                format!("`{snake}` is declared but `{p}` has no `{{{snake}}}`"),
-                format!("add `{{{snake}}}` to `path`, or remove the declaration"),
+                format!("`{name}` is declared but `{p}` has no `{{{name}}}`"),
+                format!("add `{{{name}}}` to `path`, or remove the declaration"),
             );
+        }
+    }
+}
+
+/// Whether a literal segment (not empty, no braces) is spelled as `spelling` allows.
+fn segment_allowed(segment: &str, spelling: Spelling) -> bool {
+    match spelling {
+        Spelling::Generated => segment.chars().all(|ch| {
+            ch.is_ascii_lowercase() || ch.is_ascii_digit() || matches!(ch, '-' | '_' | '.')
+        }),
+        Spelling::Upstream => {
+            segment.bytes().all(super::upstream::is_path_byte) && !segment.contains('%')
         }
     }
 }

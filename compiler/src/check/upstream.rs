@@ -6,10 +6,8 @@
 //! rather than silently ignored, and names and paths are checked as the upstream
 //! has them (any case, any parameter name) instead of as Rust and axum need them.
 
-use std::collections::BTreeSet;
-
 use super::*;
-use crate::spec::{OperationSpec, UpstreamSpec};
+use crate::spec::UpstreamSpec;
 
 /// The `[service]` keys an existing service has too; every other key of
 /// [`keys::SERVICE`] configures the generated backend or its Deployment.
@@ -212,7 +210,7 @@ fn is_plain_path(s: &str) -> bool {
 
 /// A byte of an RFC 3986 path segment (`pchar`: unreserved, `%`, sub-delims, `:`,
 /// `@`) or `/`.
-fn is_path_byte(b: u8) -> bool {
+pub(super) fn is_path_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=:@/".contains(&b)
 }
 
@@ -241,102 +239,4 @@ pub(super) fn wire_name(
         return None;
     }
     Some(n.clone())
-}
-
-/// The upstream's path template: its own segments (any case, any RFC 3986 path
-/// characters) and whole-segment `{param}`s, each declared in `params` exactly once
-/// under the same name.
-pub(super) fn check_path_template(
-    c: &mut Checker,
-    op: &OperationSpec,
-    route: &Sp<String>,
-    params: &BTreeSet<String>,
-) {
-    let path = format!("{}.path", op.path);
-    let p = route.value.as_str();
-    let bad = |c: &mut Checker, msg: String| {
-        c.err(
-            Code::E0241,
-            route.span.clone(),
-            &path,
-            msg,
-            "write the upstream's path as it serves it: `/api/v1/products/{productId}/reviews` (starts with `/`, a parameter is a whole segment)",
-        );
-    };
-    if !p.starts_with('/') || p == "/" {
-        bad(c, format!("`{p}` is not a path template"));
-        return;
-    }
-    if p == shopgen_facts::relay::HEALTH_PATH {
-        c.err(
-            Code::E0241,
-            route.span.clone(),
-            &path,
-            format!("the relay answers `{p}` itself (its own health check): the upstream's would never be reached"),
-            "expose the upstream's health endpoint under another path, or leave it out: `upstream.health_path` is enough for `shopgen up`",
-        );
-        return;
-    }
-    let mut used: Vec<&str> = Vec::new();
-    for segment in p[1..].split('/') {
-        if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            // The relay's route table takes parameter names of letters, digits and `_`.
-            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-                bad(
-                    c,
-                    format!(
-                        "`{segment}` is not a parameter: its name may use letters, digits and `_`"
-                    ),
-                );
-                return;
-            }
-            if used.contains(&name) {
-                bad(c, format!("`{{{name}}}` appears twice in `{p}`"));
-                return;
-            }
-            used.push(name);
-            continue;
-        }
-        let msg = if segment.is_empty() {
-            format!("`{p}` has an empty segment")
-        } else if segment.contains(['{', '}']) {
-            format!("`{segment}` mixes a parameter with text; a parameter is a whole segment")
-        } else if segment == "." || segment == ".." {
-            format!("`{p}` has a dot segment, which clients and proxies rewrite")
-        } else if !segment.bytes().all(is_path_byte) || segment.contains('%') {
-            format!("the segment `{segment}` has characters a path template does not allow")
-        } else {
-            continue;
-        };
-        bad(c, msg);
-        return;
-    }
-    for name in &used {
-        if !params.contains(*name) {
-            c.err(
-                Code::E0242,
-                route.span.clone(),
-                &path,
-                format!("path parameter `{{{name}}}` is not declared"),
-                format!("declare its type: `params.{name} = {{ type = \"bigint\" }}`"),
-            );
-        }
-    }
-    for f in &op.params {
-        if !used.contains(&f.name.value.as_str()) {
-            c.err(
-                Code::E0242,
-                f.name.span.clone(),
-                &f.path,
-                format!(
-                    "`{}` is declared but `{p}` has no `{{{}}}`",
-                    f.name.value, f.name.value
-                ),
-                format!(
-                    "add `{{{}}}` to `path`, or remove the declaration",
-                    f.name.value
-                ),
-            );
-        }
-    }
 }
