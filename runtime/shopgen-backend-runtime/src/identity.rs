@@ -118,9 +118,14 @@ impl Caller {
     }
     /// A caller made by code, not by a token: for extension crates' own tests.
     pub fn for_tests(provider: &'static str, subject: &str, claims: Map<String, Value>) -> Caller {
+        Caller::new(provider, subject.to_string(), claims)
+    }
+
+    /// The caller `subject` of `provider`, its email read from the claims.
+    fn new(provider: &'static str, subject: String, claims: Map<String, Value>) -> Caller {
         Caller {
             provider,
-            subject: subject.to_string(),
+            subject,
             email: claims
                 .get("email")
                 .and_then(Value::as_str)
@@ -323,15 +328,7 @@ pub(crate) async fn layer(State(gate): State<Arc<Gate>>, req: Request, next: Nex
     else {
         return invalid("the user token names no subject (`sub`)".into());
     };
-    let caller = Arc::new(Caller {
-        provider,
-        subject: subject.to_string(),
-        email: claims
-            .get("email")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-        claims,
-    });
+    let caller = Arc::new(Caller::new(provider, subject.to_string(), claims));
     let mut req = req;
     req.extensions_mut().insert(PerCaller);
     let mut response = CALLER.scope(Some(caller), next.run(req)).await;

@@ -38,7 +38,7 @@
 //! PostgreSQL write as before.
 
 use super::SqliteSync;
-use super::sqlite_read::{db_error, to_sqlite};
+use super::sqlite_read::{bind, db_error, to_sqlite};
 use crate::row::{FromRow, Row};
 use crate::value::{Sql, Value};
 use rusqlite::types::Value as SqliteValue;
@@ -269,20 +269,7 @@ fn commit(conn: &Connection, batch: &mut [Box<dyn Job>]) -> rusqlite::Result<()>
 /// Runs one statement to its end: the rows it returned and the rows it changed.
 fn execute<T: FromRow>(conn: &Connection, sql: &str, args: &[SqliteValue]) -> Outcome<T> {
     let mut statement = conn.prepare_cached(sql).map_err(write_error)?;
-    // `$n` is a named parameter in SQLite: bind by its number, not by position.
-    for i in 1..=statement.parameter_count() {
-        let n = statement
-            .parameter_name(i)
-            .and_then(|name| name.strip_prefix('$'))
-            .and_then(|n| n.parse::<usize>().ok())
-            .unwrap_or(i);
-        let value = args.get(n.wrapping_sub(1)).ok_or_else(|| {
-            sqlx::Error::Protocol(format!("no value bound to parameter ${n} of `{sql}`"))
-        })?;
-        statement
-            .raw_bind_parameter(i, value)
-            .map_err(write_error)?;
-    }
+    bind(&mut statement, sql, args, write_error)?;
     let mut out = Vec::new();
     {
         let mut rows = statement.raw_query();

@@ -188,18 +188,7 @@ fn run<T: FromRow>(
     limit: Option<usize>,
 ) -> Result<Vec<T>, sqlx::Error> {
     let mut statement = conn.prepare_cached(sql).map_err(db_error)?;
-    // `$n` is a named parameter in SQLite: bind by its number, not by position.
-    for i in 1..=statement.parameter_count() {
-        let n = statement
-            .parameter_name(i)
-            .and_then(|name| name.strip_prefix('$'))
-            .and_then(|n| n.parse::<usize>().ok())
-            .unwrap_or(i);
-        let value = args.get(n.wrapping_sub(1)).ok_or_else(|| {
-            sqlx::Error::Protocol(format!("no value bound to parameter ${n} of `{sql}`"))
-        })?;
-        statement.raw_bind_parameter(i, value).map_err(db_error)?;
-    }
+    bind(&mut statement, sql, args, db_error)?;
     let mut rows = statement.raw_query();
     let mut out = Vec::new();
     while let Some(row) = rows.next().map_err(db_error)? {
@@ -235,6 +224,28 @@ pub(super) fn to_sqlite(value: &Value) -> SqliteValue {
 
 /// Busy, locked and I/O failures are "unavailable" (503), like the pool's; the rest
 /// are internal errors.
+/// Binds `args` to `statement`'s parameters. `$n` is a named parameter in SQLite, so
+/// each is bound by its number, not by its position; `error` maps SQLite's refusals.
+pub(super) fn bind(
+    statement: &mut rusqlite::CachedStatement<'_>,
+    sql: &str,
+    args: &[SqliteValue],
+    error: fn(rusqlite::Error) -> sqlx::Error,
+) -> Result<(), sqlx::Error> {
+    for i in 1..=statement.parameter_count() {
+        let n = statement
+            .parameter_name(i)
+            .and_then(|name| name.strip_prefix('$'))
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(i);
+        let value = args.get(n.wrapping_sub(1)).ok_or_else(|| {
+            sqlx::Error::Protocol(format!("no value bound to parameter ${n} of `{sql}`"))
+        })?;
+        statement.raw_bind_parameter(i, value).map_err(error)?;
+    }
+    Ok(())
+}
+
 pub(super) fn db_error(e: rusqlite::Error) -> sqlx::Error {
     use rusqlite::ErrorCode::{CannotOpen, DatabaseBusy, DatabaseLocked, SystemIoFailure};
     match &e {
