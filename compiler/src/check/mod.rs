@@ -21,6 +21,7 @@ use deploy::{
 pub use fields::{fits_decimal, parse_decimal};
 pub use resources::check_model;
 use resources::check_resources;
+pub(crate) use upstream::{is_upstream_param_name, is_upstream_segment, is_wire_name};
 
 use std::ops::Range;
 use std::str::FromStr;

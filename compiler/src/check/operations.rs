@@ -370,10 +370,7 @@ fn check_path_template(
         if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
             // The relay's route table takes parameter names of letters, digits and `_`
             // (a generated route's names are checked as identifiers in `params`).
-            if spelling == Spelling::Upstream
-                && (name.is_empty()
-                    || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
-            {
+            if spelling == Spelling::Upstream && !super::is_upstream_param_name(name) {
                 bad(
                     c,
                     format!(
@@ -443,9 +440,7 @@ fn segment_allowed(segment: &str, spelling: Spelling) -> bool {
         Spelling::Generated => segment.chars().all(|ch| {
             ch.is_ascii_lowercase() || ch.is_ascii_digit() || matches!(ch, '-' | '_' | '.')
         }),
-        Spelling::Upstream => {
-            segment.bytes().all(super::upstream::is_path_byte) && !segment.contains('%')
-        }
+        Spelling::Upstream => super::is_upstream_segment(segment),
     }
 }
 

@@ -210,8 +210,30 @@ fn is_plain_path(s: &str) -> bool {
 
 /// A byte of an RFC 3986 path segment (`pchar`: unreserved, `%`, sub-delims, `:`,
 /// `@`) or `/`.
-pub(super) fn is_path_byte(b: u8) -> bool {
+fn is_path_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=:@/".contains(&b)
+}
+
+/// A literal segment of an existing service's path template: RFC 3986 path
+/// characters, nothing percent-encoded (not empty, no braces: checked before).
+pub(crate) fn is_upstream_segment(segment: &str) -> bool {
+    segment.bytes().all(|b| is_path_byte(b) && b != b'/') && !segment.contains('%')
+}
+
+/// A path parameter's name in an existing service's template: letters, digits and
+/// `_`, what the relay's route table takes.
+pub(crate) fn is_upstream_param_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// A name the gateway documents can print verbatim: letters, digits, `_`, `-`, `.`,
+/// `$`, `[`, `]`, not starting with a digit, at most 128 bytes.
+pub(crate) fn is_wire_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.len() <= 128
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.$[]".contains(&b))
+        && !n.as_bytes()[0].is_ascii_digit()
 }
 
 /// A field or parameter name as the upstream spells it on the wire (`productId`,
@@ -223,12 +245,7 @@ pub(super) fn wire_name(
     what: &str,
 ) -> Option<String> {
     let n = &name.value;
-    let ok = !n.is_empty()
-        && n.len() <= 128
-        && n.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_-.$[]".contains(&b))
-        && !n.as_bytes()[0].is_ascii_digit();
-    if !ok {
+    if !is_wire_name(n) {
         c.err(
             Code::E0202,
             name.span.clone(),

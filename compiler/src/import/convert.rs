@@ -640,7 +640,7 @@ fn path_problem(path: &str) -> Option<String> {
                     "the path parameter `{seg}` appears twice in `{path}`"
                 ));
             }
-            if p.is_empty() || !p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            if !crate::check::is_upstream_param_name(p) {
                 return Some(format!(
                     "the path parameter `{seg}` is named with other characters than letters, digits and `_`"
                 ));
@@ -660,10 +660,7 @@ fn path_problem(path: &str) -> Option<String> {
         if seg == "." || seg == ".." {
             return Some(format!("`{path}` has a dot segment"));
         }
-        if !seg
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b))
-        {
+        if !crate::check::is_upstream_segment(seg) {
             return Some(format!(
                 "the segment `{seg}` has characters a route's path does not allow"
             ));

@@ -179,13 +179,7 @@ fn gather(
 /// existing service's names are kept as it spells them on the wire, within what the
 /// gateway documents can print (`check::upstream`'s rule).
 pub fn field_name_problem(name: &str) -> Option<String> {
-    let ok = !name.is_empty()
-        && name.len() <= 128
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_-.$[]".contains(&b))
-        && !name.as_bytes()[0].is_ascii_digit();
-    (!ok).then(|| {
+    (!crate::check::is_wire_name(name)).then(|| {
         "cannot name a field (letters, digits, `_`, `-`, `.`, `$`, `[`, `]`, not starting with a digit)"
             .to_string()
     })
