@@ -133,8 +133,15 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         backend_env: {
             let mut env = owned(model.backend_env());
             // The backend verifies user tokens again, with the same local keys.
-            if let Some(files) = backend_jwks(&args.jwks, &jwks, model) {
-                env.push((backend_env::IDENTITY_JWKS_FILES.to_string(), files));
+            if !jwks.is_empty() {
+                let files: Vec<String> = jwks
+                    .iter()
+                    .map(|j| format!("{}={}", j.provider, j.path.display()))
+                    .collect();
+                env.push((
+                    backend_env::IDENTITY_JWKS_FILES.to_string(),
+                    files.join(";"),
+                ));
             }
             env
         },
@@ -148,7 +155,8 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             .collect(),
         example_path,
         seed,
-        jwks,
+        // The gateway emulator finds a provider by its scheme in the document.
+        jwks: jwks.into_iter().map(|j| (j.scheme, j.path)).collect(),
     };
     runner::hand_over(&built.runner, &stack)
 }
@@ -213,33 +221,19 @@ fn owned(env: Vec<(&'static str, String)>) -> Vec<(String, String)> {
     env.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
-/// The backend's `IDENTITY_JWKS_FILES` for the `--jwks` flags (already checked by
-/// [`local_jwks`]): `PROVIDER=FILE;…` by the spec's provider names.
-fn backend_jwks(
-    flags: &[String],
-    by_scheme: &std::collections::BTreeMap<String, PathBuf>,
-    model: &shopgen::model::Model,
-) -> Option<String> {
-    let rules: Vec<String> = flags
-        .iter()
-        .filter_map(|flag| flag.split_once('=').map(|(name, _)| name))
-        .filter_map(|name| {
-            let provider = model.gateway.identity.iter().find(|p| p.name == name)?;
-            let path = by_scheme.get(&provider.scheme)?;
-            Some(format!("{name}={}", path.display()))
-        })
-        .collect();
-    (!rules.is_empty()).then(|| rules.join(";"))
+/// A `--jwks PROVIDER=FILE` flag, checked: the provider's name (the backend's
+/// `IDENTITY_JWKS_FILES` names it so), its scheme in the gateway document (the
+/// emulator's), and the file's absolute path.
+struct LocalJwks {
+    provider: String,
+    scheme: String,
+    path: PathBuf,
 }
 
-/// `--jwks PROVIDER=FILE`: the gateway document's scheme of each named provider →
-/// the file's absolute path. An unknown provider or a missing file is an error before
-/// anything starts.
-fn local_jwks(
-    flags: &[String],
-    model: &shopgen::model::Model,
-) -> anyhow::Result<std::collections::BTreeMap<String, PathBuf>> {
-    let mut out = std::collections::BTreeMap::new();
+/// The `--jwks PROVIDER=FILE` flags, each checked: an unknown provider or a missing
+/// file is an error before anything starts.
+fn local_jwks(flags: &[String], model: &shopgen::model::Model) -> anyhow::Result<Vec<LocalJwks>> {
+    let mut out = Vec::new();
     for flag in flags {
         let Some((name, file)) = flag.split_once('=') else {
             anyhow::bail!("--jwks {flag}: write PROVIDER=FILE");
@@ -262,7 +256,11 @@ fn local_jwks(
         };
         let path = std::fs::canonicalize(file)
             .with_context(|| format!("--jwks {flag}: cannot read {file}"))?;
-        out.insert(provider.scheme.clone(), path);
+        out.push(LocalJwks {
+            provider: provider.name.clone(),
+            scheme: provider.scheme.clone(),
+            path,
+        });
     }
     Ok(out)
 }
