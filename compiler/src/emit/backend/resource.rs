@@ -198,6 +198,16 @@ impl<'m> Plan<'m> {
     }
 }
 
+/// `const NAME: &str = "value";` with its doc comment.
+fn str_const(text: &str, name: &str, value: &str) -> TokenStream {
+    let d = doc(text);
+    let name = format_ident!("{name}");
+    quote! {
+        #d
+        const #name: &str = #value;
+    }
+}
+
 pub(super) fn resource_rs(model: &Model, r: &Resource) -> String {
     let plan = Plan::new(model, r);
     let mut items = imports(&plan);
@@ -207,47 +217,34 @@ pub(super) fn resource_rs(model: &Model, r: &Resource) -> String {
     if plan.needs_list {
         items.extend(list_static(&plan));
     }
-    let needs_select = plan.needs_list || !plan.embedded_in.is_empty();
-    if needs_select {
-        let d = doc(&format!(
-            "The columns of a [`{}`], in order.",
-            plan.row_type()
+    let row = plan.row_type();
+    if plan.needs_list || !plan.embedded_in.is_empty() {
+        items.extend(str_const(
+            &format!("The columns of a [`{row}`], in order."),
+            "SELECT",
+            &plan.select(),
         ));
-        let select = plan.select();
-        items.extend(quote! {
-            #d
-            const SELECT: &str = #select;
-        });
     }
     if plan.needs_find {
-        let d = doc(&format!("One [`{}`] by id.", plan.row_type()));
-        let one = format!("{} WHERE id = $1", plan.select());
-        items.extend(quote! {
-            #d
-            const SELECT_ONE: &str = #one;
-        });
+        items.extend(str_const(
+            &format!("One [`{row}`] by id."),
+            "SELECT_ONE",
+            &format!("{} WHERE id = $1", plan.select()),
+        ));
     }
     if let (true, Some(o)) = (plan.needs_find_owned, &r.owner) {
-        let d = doc(&format!(
-            "One [`{}`] by id, if the caller owns it.",
-            plan.row_type()
+        items.extend(str_const(
+            &format!("One [`{row}`] by id, if the caller owns it."),
+            "SELECT_ONE_OWNED",
+            &format!("{} WHERE id = $1 AND {} = $2", plan.select(), o.column),
         ));
-        let one = format!("{} WHERE id = $1 AND {} = $2", plan.select(), o.column);
-        items.extend(quote! {
-            #d
-            const SELECT_ONE_OWNED: &str = #one;
-        });
     }
     if plan.needs_create {
-        let d = doc(&format!(
-            "The columns of a [`{}`], as a create's `INSERT … RETURNING` lists them.",
-            plan.row_type()
+        items.extend(str_const(
+            &format!("The columns of a [`{row}`], as a create's `INSERT … RETURNING` lists them."),
+            "COLUMNS",
+            &plan.column_list(),
         ));
-        let columns = plan.column_list();
-        items.extend(quote! {
-            #d
-            const COLUMNS: &str = #columns;
-        });
     }
     if plan.needs_to_json || !plan.embedded_in.is_empty() {
         items.extend(row_struct(&plan));
