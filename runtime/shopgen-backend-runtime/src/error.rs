@@ -219,7 +219,7 @@ impl From<sqlx::Error> for ApiError {
 /// connections), 40001 and 40P01 (serialization failure, deadlock). SQLite: 5
 /// `SQLITE_BUSY` and 6 `SQLITE_LOCKED` (another writer held the database for the whole
 /// busy timeout).
-fn is_transient(code: &str) -> bool {
+pub(crate) fn is_transient(code: &str) -> bool {
     if code.len() == 5 {
         // A SQLSTATE.
         code.starts_with("08")

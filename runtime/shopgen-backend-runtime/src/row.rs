@@ -29,7 +29,7 @@ impl FromRow for i64 {
 }
 
 impl Row<'_> {
-    fn is_null(&self, index: usize) -> Result<bool, sqlx::Error> {
+    pub(crate) fn is_null(&self, index: usize) -> Result<bool, sqlx::Error> {
         Ok(match self {
             Row::Sqlite(r) => r.try_get_raw(index)?.is_null(),
             Row::Postgres(r) => r.try_get_raw(index)?.is_null(),

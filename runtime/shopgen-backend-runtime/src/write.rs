@@ -7,7 +7,7 @@
 //! field, a delete of a row that others still reference (`on_delete = "restrict"`)
 //! 409. [`crate::crud`] runs them on the pool, [`crate::hooks`] in a transaction.
 
-use crate::db::{Db, FromRow, Sql, Value};
+use crate::db::{Db, FromRow, InsertShape, Sql, Value};
 use crate::error::{ApiError, FieldErrors};
 use crate::tx::Tx;
 use crate::validate::{Assignment, Kind, Table};
@@ -34,6 +34,13 @@ pub(crate) trait Exec: Send {
         sql: Sql,
         args: &[Value],
     ) -> impl Future<Output = Result<Option<T>, sqlx::Error>> + Send;
+    /// A single-row `INSERT … RETURNING` of `shape`.
+    fn insert_one_opt<T: FromRow + Send + 'static>(
+        &mut self,
+        shape: InsertShape,
+        sql: Sql,
+        args: &[Value],
+    ) -> impl Future<Output = Result<Option<T>, sqlx::Error>> + Send;
     fn run(
         &mut self,
         sql: Sql,
@@ -53,6 +60,14 @@ impl Exec for &Db {
         }
         self.write_fetch(sql, args).await
     }
+    async fn insert_one_opt<T: FromRow + Send + 'static>(
+        &mut self,
+        shape: InsertShape,
+        sql: Sql,
+        args: &[Value],
+    ) -> Result<Option<T>, sqlx::Error> {
+        self.insert_fetch(shape, sql, args).await
+    }
     async fn run(&mut self, sql: Sql, args: &[Value]) -> Result<u64, sqlx::Error> {
         self.write_execute(sql, args).await
     }
@@ -62,6 +77,14 @@ impl Exec for &mut Tx {
     const CHECK_AFTER_FAILURE: bool = false;
     async fn fetch_one_opt<T: FromRow + Send + 'static>(
         &mut self,
+        sql: Sql,
+        args: &[Value],
+    ) -> Result<Option<T>, sqlx::Error> {
+        self.fetch_optional(sql, args).await
+    }
+    async fn insert_one_opt<T: FromRow + Send + 'static>(
+        &mut self,
+        _shape: InsertShape,
         sql: Sql,
         args: &[Value],
     ) -> Result<Option<T>, sqlx::Error> {
@@ -87,7 +110,7 @@ pub(crate) async fn insert_returning_on<E: Exec, T: FromRow + Send + 'static>(
     mut db: E,
     table: &Table,
     values: Vec<Assignment>,
-    columns: &str,
+    columns: &'static str,
 ) -> Result<T, ApiError> {
     if !E::CHECK_AFTER_FAILURE {
         check_references(&mut db, &values).await?;
@@ -108,7 +131,12 @@ pub(crate) async fn insert_returning_on<E: Exec, T: FromRow + Send + 'static>(
         )
     };
     let args: Vec<Value> = values.iter().map(|a| a.value.clone()).collect();
-    match db.fetch_one_opt::<T>(sql.into(), &args).await {
+    let shape = InsertShape {
+        table: table.name,
+        columns: values.iter().map(|a| a.field.name).collect(),
+        returning: columns,
+    };
+    match db.insert_one_opt::<T>(shape, sql.into(), &args).await {
         Ok(Some(row)) => Ok(row),
         Ok(None) => Err(ApiError::Internal("INSERT … RETURNING gave no row".into())),
         Err(e) => Err(refused(&mut db, table, &values, Write::Insert, e).await),

@@ -43,6 +43,13 @@ pub(crate) async fn within<T>(wait: impl Future<Output = T>) -> Option<T> {
     result
 }
 
+/// When the current request's acquire budget runs out; `None` outside a request.
+pub(crate) fn deadline() -> Option<Instant> {
+    LEFT.try_with(Cell::get)
+        .ok()
+        .map(|left| Instant::now() + left)
+}
+
 /// A pooled connection within the request's budget.
 pub(crate) async fn acquire<DB: sqlx::Database>(
     pool: &sqlx::Pool<DB>,

@@ -17,7 +17,9 @@
 //!   (`sqlite_read`), instead of through sqlx's worker thread and per-row channel;
 //!   writes, migrations and `ping` go through the sqlx pool;
 //! - transactions ([`tx`]: `BEGIN IMMEDIATE` on SQLite) and the triggers that count
-//!   each table's writes for the response cache ([`versions`]).
+//!   each table's writes for the response cache ([`versions`]);
+//! - writes that arrive together are written together: on a SQLite file in one
+//!   transaction (`group`), on PostgreSQL the creates in one statement (`pg_group`).
 //!
 //! SQLite runs in WAL mode with `synchronous = FULL` by default: a write is on disk
 //! before it is acknowledged, so it survives a crash of the process *and* of the
@@ -30,6 +32,7 @@
 
 pub mod budget;
 mod group;
+mod pg_group;
 mod sqlite_read;
 pub mod tx;
 pub mod versions;
@@ -39,6 +42,7 @@ pub use crate::row::{Column, FromRow, Row};
 use crate::types::{Decimal, Uuid};
 use crate::value::SQLITE_INTEGER_DECIMAL_PRECISION;
 pub use crate::value::{Sql, SqlType, Value};
+pub(crate) use pg_group::Shape as InsertShape;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions};
 use sqlx::query::Query;
 use sqlx::sqlite::{
@@ -131,7 +135,7 @@ pub struct Db(Pool);
 #[derive(Debug, Clone)]
 enum Pool {
     Sqlite(SqlitePool, Option<Arc<Reader>>, Option<Arc<group::Writer>>),
-    Postgres(PgPool),
+    Postgres(PgPool, Arc<pg_group::Inserter>),
 }
 
 /// How SQLite syncs commits to disk.
@@ -309,7 +313,8 @@ impl Db {
                 })
                 .connect_with(connect)
                 .await?;
-            Ok(Db(Pool::Postgres(pool)))
+            let inserter = Arc::new(pg_group::Inserter::start(pool.clone()));
+            Ok(Db(Pool::Postgres(pool, inserter)))
         } else {
             let scheme = url.split(':').next().unwrap_or_default().to_string();
             Err(ConnectError::UnknownScheme(scheme))
@@ -319,7 +324,7 @@ impl Db {
     pub fn engine(&self) -> Engine {
         match &self.0 {
             Pool::Sqlite(..) => Engine::Sqlite,
-            Pool::Postgres(_) => Engine::Postgres,
+            Pool::Postgres(..) => Engine::Postgres,
         }
     }
 
@@ -352,7 +357,7 @@ impl Db {
                     .map(|r| T::from_row(&Row::Sqlite(r)))
                     .collect()
             }
-            Pool::Postgres(pool) => {
+            Pool::Postgres(pool, _) => {
                 let q = args.iter().fold(sqlx::query(sql), bind_pg);
                 let rows = q.fetch_all(&mut *budget::acquire(pool).await?).await?;
                 rows.into_iter()
@@ -383,7 +388,7 @@ impl Db {
                     .map(|r| T::from_row(&Row::Sqlite(r)))
                     .transpose()
             }
-            Pool::Postgres(pool) => {
+            Pool::Postgres(pool, _) => {
                 let q = args.iter().fold(sqlx::query(sql), bind_pg);
                 q.fetch_optional(&mut *budget::acquire(pool).await?)
                     .await?
@@ -405,7 +410,7 @@ impl Db {
                     .await?
                     .rows_affected())
             }
-            Pool::Postgres(pool) => {
+            Pool::Postgres(pool, _) => {
                 let q = args.iter().fold(sqlx::query(sql), bind_pg);
                 Ok(q.execute(&mut *budget::acquire(pool).await?)
                     .await?
@@ -429,6 +434,29 @@ impl Db {
                 Ok(writer.write::<T>(sql, args).await?.0.into_iter().next())
             }
             _ => self.fetch_optional(sql, args).await,
+        }
+    }
+
+    /// A single-row `INSERT … RETURNING` on the pool: its row. On PostgreSQL it is
+    /// written with the inserts of the same `shape` waiting at the same moment, by one
+    /// statement (`pg_group`); elsewhere it is [`Db::write_fetch`].
+    pub(crate) async fn insert_fetch<T: FromRow + Send + 'static>(
+        &self,
+        shape: InsertShape,
+        sql: Sql,
+        args: &[Value],
+    ) -> Result<Option<T>, sqlx::Error> {
+        match &self.0 {
+            Pool::Postgres(_, inserter) if shape.groups() => {
+                count_query();
+                crate::reads::record_unknown();
+                inserter
+                    .insert(shape, sql, args)
+                    .await?
+                    .map(|row| T::from_row(&Row::Postgres(row)))
+                    .transpose()
+            }
+            _ => self.write_fetch(sql, args).await,
         }
     }
 
@@ -470,7 +498,7 @@ impl Db {
                 let args: Vec<Value> = parent_ids.iter().map(|id| Value::Int(*id)).collect();
                 self.fetch_all(sql, &args).await
             }
-            Pool::Postgres(pool) => {
+            Pool::Postgres(pool, _) => {
                 count_query();
                 let sql = format!("{select} WHERE {foreign_key} = ANY($1) ORDER BY id");
                 crate::reads::record(&sql);
@@ -494,7 +522,7 @@ impl Db {
     pub async fn migrate(&self, migrations: &Migrations) -> Result<(), ConnectError> {
         let list = match &self.0 {
             Pool::Sqlite(..) => migrations.sqlite,
-            Pool::Postgres(_) => migrations.postgres,
+            Pool::Postgres(..) => migrations.postgres,
         };
         let migrator = sqlx::migrate::Migrator::with_migrations(
             list.iter()
@@ -511,7 +539,7 @@ impl Db {
         );
         match &self.0 {
             Pool::Sqlite(pool, ..) => migrator.run(pool).await?,
-            Pool::Postgres(pool) => migrator.run(pool).await?,
+            Pool::Postgres(pool, _) => migrator.run(pool).await?,
         }
         Ok(())
     }
@@ -528,7 +556,10 @@ impl Db {
                 }
                 pool.close().await
             }
-            Pool::Postgres(pool) => pool.close().await,
+            Pool::Postgres(pool, inserter) => {
+                inserter.close().await;
+                pool.close().await
+            }
         }
     }
 }

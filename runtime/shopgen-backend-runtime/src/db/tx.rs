@@ -35,7 +35,7 @@ impl Db {
                 )
                 .await?,
             ),
-            Pool::Postgres(pool) => {
+            Pool::Postgres(pool, _) => {
                 Tx::Postgres(Transaction::begin(budget::acquire(pool).await?, None).await?)
             }
         })

@@ -78,7 +78,7 @@ pub async fn read(db: &Db) -> Result<std::sync::Arc<Versions>, sqlx::Error> {
                 .fetch_all(&mut *super::budget::acquire(pool).await?)
                 .await?
         }
-        Pool::Postgres(pool) => {
+        Pool::Postgres(pool, _) => {
             sqlx::query_as(READ)
                 .fetch_all(&mut *super::budget::acquire(pool).await?)
                 .await?
@@ -99,7 +99,7 @@ fn literal(text: &str) -> String {
 /// raises every version once.
 pub async fn install(db: &Db) -> Result<(), sqlx::Error> {
     match &db.0 {
-        Pool::Postgres(pool) => {
+        Pool::Postgres(pool, _) => {
             let mut tx = pool.begin().await?;
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(INSTALL_LOCK)
