@@ -29,7 +29,14 @@ LUA
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # VmRSS and VmHWM of a process, in MiB.
 rss() { awk '/^(VmRSS|VmHWM)/ {sub(":", "", $1); printf "%s=%.1fMiB ", $1, $2/1024}' "/proc/$1/status"; }
-wait_up() { for _ in $(seq 1 600); do curl -fsS "http://127.0.0.1:$1$2" >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "server on $1 did not start"; exit 1; }
+# wait_up PORT PATH [LOG]: waits for PATH to answer; otherwise stops the run, with the
+# end of the server's LOG.
+wait_up() {
+  for _ in $(seq 1 600); do curl -fsS "http://127.0.0.1:$1$2" >/dev/null 2>&1 && return 0; sleep 0.05; done
+  echo "server on $1 did not start"
+  if [ -n "${3:-}" ]; then tail -20 "$3"; fi
+  exit 1
+}
 
 # Creates the products and reviews of a `{"products": [...]}` body through the API, in
 # order (so ids match), over one keep-alive connection; or 100 x 5 synthetic rows

@@ -160,19 +160,19 @@ run_backend() {
   port="$(free_port)"
   HOST=127.0.0.1 PORT="$port" DATABASE_URL="$url" LOG_LEVEL=info RESPONSE_CACHE_BYTES=0 "$BIN" >"$work/$engine.log" 2>&1 &
   pid=$!; pids+=("$pid")
-  wait_up "$port" /healthz
+  wait_up "$port" /healthz "$work/$engine.log"
   load_rows "$port" "$work/rails-$engine.json"
   bench "shop-$engine-nocache" "$port" read
   kill "$pid"; wait "$pid" 2>/dev/null || true
   HOST=127.0.0.1 PORT="$port" DATABASE_URL="$url" LOG_LEVEL=info "$BIN" >>"$work/$engine.log" 2>&1 &
   pid=$!; pids+=("$pid")
-  wait_up "$port" /healthz
+  wait_up "$port" /healthz "$work/$engine.log"
   bench "shop-$engine" "$port" read
   bench "shop-$engine" "$port" write
   kill "$pid"; wait "$pid" 2>/dev/null || true
   HOST=127.0.0.1 PORT="$port" DATABASE_URL="$mix_url" LOG_LEVEL=info "$BIN" >>"$work/$engine.log" 2>&1 &
   pid=$!; pids+=("$pid")
-  wait_up "$port" /healthz
+  wait_up "$port" /healthz "$work/$engine.log"
   load_rows "$port" "$work/rails-$engine.json"
   checker "$port"
   bench "shop-$engine" "$port" mix
