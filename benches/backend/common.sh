@@ -69,7 +69,7 @@ PY
 }
 
 # A fresh PostgreSQL cluster in the scratch folder; its port in $pgport and its
-# socket folder in $pg_run.
+# socket folder in $pg_run. Arguments are more server options (`-c fsync=off`).
 start_postgres() {
   local d="$work/pg"
   mkdir -p "$d/data" "$d/run"; chmod 755 "$d"
@@ -78,7 +78,7 @@ start_postgres() {
   pg_run="$d/run"
   runuser -u postgres -- initdb -D "$d/data" -A trust -U postgres -E UTF8 --no-locale >/dev/null
   runuser -u postgres -- pg_ctl -D "$d/data" -l "$d/run/log" -w \
-    -o "-p $pgport -c listen_addresses=127.0.0.1 -k $d/run" start >/dev/null
+    -o "-p $pgport -c listen_addresses=127.0.0.1 -k $d/run $*" start >/dev/null
   pg_data="$d/data"
 }
 stop_postgres() {
