@@ -426,71 +426,29 @@ fn columns(group: &[Job]) -> Option<Vec<Column>> {
                 return None;
             }
             let values = group.iter().map(|j| &j.args[c]);
+            // One column's values as a vector of `Option`s: `Some` for a value of the
+            // column's type (`$pattern`), `None` for NULL.
+            macro_rules! array {
+                ($variant:ident, $pattern:pat => $value:expr) => {
+                    Column::$variant(
+                        values
+                            .map(|v| match v {
+                                $pattern => Some($value),
+                                _ => None,
+                            })
+                            .collect(),
+                    )
+                };
+            }
             Some(match ty {
-                SqlType::Bool => Column::Bool(
-                    values
-                        .map(|v| match v {
-                            Value::Bool(b) => Some(*b),
-                            _ => None,
-                        })
-                        .collect(),
-                ),
-                SqlType::Int => Column::Int(
-                    values
-                        .map(|v| match v {
-                            Value::Int(i) => Some(*i),
-                            _ => None,
-                        })
-                        .collect(),
-                ),
-                SqlType::Float => Column::Float(
-                    values
-                        .map(|v| match v {
-                            Value::Float(f) => Some(*f),
-                            _ => None,
-                        })
-                        .collect(),
-                ),
-                SqlType::Text => Column::Text(
-                    values
-                        .map(|v| match v {
-                            Value::Text(s) => Some(s.clone()),
-                            _ => None,
-                        })
-                        .collect(),
-                ),
-                SqlType::Decimal { .. } => Column::Decimal(
-                    values
-                        .map(|v| match v {
-                            Value::Decimal { value, .. } => Some(*value),
-                            _ => None,
-                        })
-                        .collect(),
-                ),
-                SqlType::Timestamp => Column::Timestamp(
-                    values
-                        .map(|v| match v {
-                            Value::Timestamp(t) => Some(t.0),
-                            _ => None,
-                        })
-                        .collect(),
-                ),
-                SqlType::Date => Column::Date(
-                    values
-                        .map(|v| match v {
-                            Value::Date(d) => Some(d.0),
-                            _ => None,
-                        })
-                        .collect(),
-                ),
-                SqlType::Uuid => Column::Uuid(
-                    values
-                        .map(|v| match v {
-                            Value::Uuid(u) => Some(*u),
-                            _ => None,
-                        })
-                        .collect(),
-                ),
+                SqlType::Bool => array!(Bool, Value::Bool(b) => *b),
+                SqlType::Int => array!(Int, Value::Int(i) => *i),
+                SqlType::Float => array!(Float, Value::Float(f) => *f),
+                SqlType::Text => array!(Text, Value::Text(s) => s.clone()),
+                SqlType::Decimal { .. } => array!(Decimal, Value::Decimal { value, .. } => *value),
+                SqlType::Timestamp => array!(Timestamp, Value::Timestamp(t) => t.0),
+                SqlType::Date => array!(Date, Value::Date(d) => d.0),
+                SqlType::Uuid => array!(Uuid, Value::Uuid(u) => *u),
             })
         })
         .collect()
