@@ -27,7 +27,10 @@
 //!   with its own error; the others of the batch commit;
 //! - nothing waits to gather a batch: while one batch's `COMMIT` syncs, the writes that
 //!   arrive queue up and become the next batch. One write alone is one transaction, as
-//!   before.
+//!   before;
+//! - a write whose request is gone by the time its batch starts (the request answered
+//!   503 at its deadline while another process held the write lock, or the client
+//!   left) is not run.
 //!
 //! Writes that run in a transaction of their own (hooked writes, [`super::tx`]) and
 //! writes of other processes take SQLite's write lock as before; the writer waits for
@@ -83,6 +86,9 @@ trait Job: Send {
     /// Answers the caller: its own result, unless `failure` says the batch was not
     /// committed.
     fn answer(self: Box<Self>, failure: Option<&str>);
+    /// Whether the caller is gone (its request answered 503 at its deadline, or the
+    /// client left): such a write is not run, since nobody would learn it was.
+    fn abandoned(&self) -> bool;
 }
 
 /// What a write gives back: the rows it returned, and the rows it changed.
@@ -113,6 +119,10 @@ impl<T: FromRow + Send + 'static> Job for Statement<T> {
         };
         // The caller may have gone (its request was cancelled): nothing to answer.
         let _ = self.reply.send(outcome);
+    }
+
+    fn abandoned(&self) -> bool {
+        self.reply.is_closed()
     }
 }
 
@@ -190,6 +200,10 @@ fn serve(settings: &Settings, queue: &Receiver<Box<dyn Job>>, commits: &AtomicU6
                 Ok(job) => batch.push(job),
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
+        }
+        batch.retain(|job| !job.abandoned());
+        if batch.is_empty() {
+            continue;
         }
         if conn.is_none() {
             match open(settings) {
@@ -468,6 +482,43 @@ mod tests {
             .query_row("SELECT version FROM versions", [], |r| r.get(0))
             .unwrap();
         assert_eq!(version, count);
+    }
+
+    /// A write whose caller gave up while another connection held the write lock is
+    /// not run once the lock is free; the write that still waits is.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_whose_caller_is_gone_is_not_run() {
+        let (_dir, settings) = database();
+        let writer = std::sync::Arc::new(Writer::start(settings.clone()).unwrap());
+        let blocker = Connection::open(&settings.path).unwrap();
+        blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+        // The first write's batch waits for the lock (busy timeout 5 s) ...
+        let first = tokio::spawn({
+            let writer = std::sync::Arc::clone(&writer);
+            async move {
+                let (sql, args) = insert("kept", 1);
+                writer.write::<Id>(sql, &args).await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // ... so the second queues behind it, and its caller gives up.
+        let (sql, args) = insert("abandoned", 1);
+        let gave_up =
+            tokio::time::timeout(Duration::from_millis(100), writer.write::<Id>(sql, &args)).await;
+        assert!(gave_up.is_err(), "{gave_up:?}");
+        blocker.execute_batch("ROLLBACK").unwrap();
+        first.await.unwrap().unwrap();
+        let (sql, args) = insert("after", 1);
+        writer.write::<Id>(sql, &args).await.unwrap();
+        let names: Vec<String> = blocker
+            .prepare("SELECT name FROM items ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(names, vec!["kept".to_string(), "after".to_string()]);
+        writer.close().await;
     }
 
     /// A batch whose transaction cannot start (another connection holds the write

@@ -47,7 +47,9 @@
 //!
 //! A group waits for a pooled connection as long as its most hurried write may (each
 //! write brings what is left of its request's acquire budget, [`super::budget`]); when
-//! none comes in time, every write of the group is answered 503 and none was sent.
+//! none comes in time, every write of the group is answered 503 and none was sent. A
+//! write whose request is gone by the time the connection came (it answered 503 when
+//! its budget ran out, or the client left) is not sent at all.
 //!
 //! Only the pool's single-row inserts come here ([`super::Db::insert_fetch`]);
 //! updates, deletes and the writes of a hooked transaction ([`super::tx`]) run as
@@ -233,27 +235,36 @@ async fn write(pool: &PgPool, batch: Vec<Job>, groups: &AtomicU64) {
 }
 
 async fn write_group(pool: &PgPool, mut group: Vec<Job>, groups: &AtomicU64) {
-    if group.len() == 1 {
-        let job = group.remove(0);
-        let outcome = alone(pool, &job).await;
-        job.answer(outcome);
+    let deadline = group.iter().filter_map(|j| j.deadline).min();
+    let mut conn = match acquire(pool, deadline).await {
+        Ok(conn) => conn,
+        Err(e) => return answer_all(group, e),
+    };
+    // A create whose request is gone (its budget ran out and it answered 503, or the
+    // client left) is not written: nobody would learn that it was.
+    group.retain(|job| !job.reply.is_closed());
+    if group.len() <= 1 {
+        for job in group {
+            let outcome = alone(&mut conn, &job).await;
+            job.answer(outcome);
+        }
         return;
     }
     let Some(columns) = columns(&group) else {
         // Values of one column with different types: not one array. Each alone.
-        each_alone(pool, group).await;
+        for job in group {
+            let outcome = alone(&mut conn, &job).await;
+            job.answer(outcome);
+        }
         return;
     };
-    let deadline = group.iter().filter_map(|j| j.deadline).min();
     let sql = group[0].shape.group_sql();
     let mut query = sqlx::query(AssertSqlSafe(sql));
     for column in columns {
         query = column.bind(query);
     }
-    let outcome = match acquire(pool, deadline).await {
-        Ok(mut conn) => query.fetch_all(&mut *conn).await,
-        Err(e) => Err(e),
-    };
+    let outcome = query.fetch_all(&mut *conn).await;
+    drop(conn);
     match outcome {
         Ok(rows) => {
             groups.fetch_add(1, Ordering::Relaxed);
@@ -265,11 +276,7 @@ async fn write_group(pool: &PgPool, mut group: Vec<Job>, groups: &AtomicU64) {
                         job.answer(Ok(Some(row)));
                     }
                 }
-                Err(why) => {
-                    for job in group {
-                        job.answer(Err(sqlx::Error::Protocol(why.clone())));
-                    }
-                }
+                Err(why) => answer_all(group, sqlx::Error::Protocol(why)),
             }
         }
         Err(sqlx::Error::Database(e)) if e.code().is_some_and(|c| refused_for_data(&c)) => {
@@ -280,15 +287,18 @@ async fn write_group(pool: &PgPool, mut group: Vec<Job>, groups: &AtomicU64) {
             Box::pin(write_group(pool, group, groups)).await;
             Box::pin(write_group(pool, second, groups)).await;
         }
-        Err(e) => {
-            let mut group = group.into_iter();
-            if let Some(first) = group.next() {
-                for job in group {
-                    job.answer(Err(copy(&e)));
-                }
-                first.answer(Err(e));
-            }
+        Err(e) => answer_all(group, e),
+    }
+}
+
+/// Every write of `group` answered `e` (the first) or a copy of it.
+fn answer_all(group: Vec<Job>, e: sqlx::Error) {
+    let mut group = group.into_iter();
+    if let Some(first) = group.next() {
+        for job in group {
+            job.answer(Err(copy(&e)));
         }
+        first.answer(Err(e));
     }
 }
 
@@ -316,23 +326,13 @@ fn refused_for_data(code: &str) -> bool {
     code.len() == 5 && (code.starts_with("22") || code.starts_with("23"))
 }
 
-/// Every write of `group` as a statement of its own, side by side.
-async fn each_alone(pool: &PgPool, group: Vec<Job>) {
-    futures_util::future::join_all(group.into_iter().map(|job| async move {
-        let outcome = alone(pool, &job).await;
-        job.answer(outcome);
-    }))
-    .await;
-}
-
 /// One insert as its own statement.
-async fn alone(pool: &PgPool, job: &Job) -> Outcome {
-    let mut conn = acquire(pool, job.deadline).await?;
+async fn alone(conn: &mut sqlx::PgConnection, job: &Job) -> Outcome {
     let query = job
         .args
         .iter()
         .fold(sqlx::query(AssertSqlSafe(job.sql.clone())), bind_pg);
-    query.fetch_optional(&mut *conn).await
+    query.fetch_optional(conn).await
 }
 
 /// A pooled connection by `deadline` (the pool's own acquire timeout without one).
@@ -747,6 +747,33 @@ mod tests {
         assert_eq!(count, vec![0]);
         let (columns, values) = write(2);
         insert(&db, columns, &values).await.unwrap();
+        db.close().await;
+    }
+
+    /// A create whose request gave up while its group waited for a connection is not
+    /// written once the connection comes; the next create is.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_create_whose_request_is_gone_is_not_written() {
+        let (_pg, db) = database(1).await;
+        let db = Arc::new(db);
+        let pool = match &db.0 {
+            Pool::Postgres(pool, _) => pool.clone(),
+            Pool::Sqlite(..) => unreachable!(),
+        };
+        let held = pool.acquire().await.unwrap();
+        let (columns, values) = write(1);
+        let gave_up =
+            tokio::time::timeout(Duration::from_millis(100), insert(&db, columns, &values)).await;
+        assert!(gave_up.is_err(), "{gave_up:?}");
+        drop(held);
+        let (columns, values) = write(2);
+        let next = insert(&db, columns, &values).await.unwrap();
+        assert_eq!(next.name, "item 2");
+        let ids: Vec<i64> = db
+            .fetch_all("SELECT id FROM items ORDER BY id", &[])
+            .await
+            .unwrap();
+        assert_eq!(ids, vec![next.id]);
         db.close().await;
     }
 
