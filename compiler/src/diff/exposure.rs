@@ -1,8 +1,9 @@
 //! Diff, part 1: exposure. What a client on the internet can reach, and how.
 //!
 //! A model's exposure is two lists: its [`Reachable`] endpoints (every route, each
-//! internal or public) and its gateway [`Setting`]s (the API-key header, consumers,
-//! quota, CORS origins and credentials). Comparing
+//! internal or public, with what a caller presents for a public one) and its gateway
+//! [`Setting`]s (the API-key header, consumers, quota, CORS origins and credentials);
+//! and each resource's ownership (whose rows a signed-in caller reaches). Comparing
 //! two models compares those lists, so a new kind of endpoint or setting plugs in by
 //! adding its entries to [`reachable`] or [`settings`]; the comparison, the ordering
 //! and the rendering stay as they are.
@@ -11,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::model::{Exposure, Model};
+use crate::model::{Access, Exposure, Model, Ownership};
 
 /// Something a request can reach, keyed by what a client sends (`GET /products`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +25,8 @@ pub struct Reachable {
     pub operation_id: String,
     /// Reachable through API Gateway (with an API key), not only inside the cluster.
     pub public: bool,
+    /// What a caller presents at the gateway (for a public endpoint).
+    pub access: Access,
 }
 
 /// A gateway setting that decides who gets through.
@@ -52,6 +55,7 @@ pub fn reachable(model: &Model) -> BTreeMap<String, Reachable> {
                 name,
                 operation_id: route.operation_id.clone(),
                 public: route.exposure == Exposure::Public,
+                access: route.access.clone(),
             },
         );
     }
@@ -64,6 +68,7 @@ pub fn reachable(model: &Model) -> BTreeMap<String, Reachable> {
                 name,
                 operation_id: op.operation_id.clone(),
                 public: op.exposure == Exposure::Public,
+                access: op.access.clone(),
             },
         );
     }
@@ -136,6 +141,42 @@ pub fn settings(model: &Model) -> Vec<Setting> {
     ]
 }
 
+/// What a caller presents, as a reader says it: `the API key and a firebase token`.
+pub fn describe_access(access: &Access) -> String {
+    let tokens = match access.user_token.as_slice() {
+        [] => None,
+        [one] => Some(format!("a {one} token")),
+        many => Some(format!("a token of {}", many.join(" or "))),
+    };
+    match (access.api_key, tokens) {
+        (true, None) => "the API key".to_string(),
+        (true, Some(t)) => format!("the API key and {t}"),
+        (false, Some(t)) => t,
+        (false, None) => "nothing".to_string(),
+    }
+}
+
+/// Whether a caller refused under `old` gets through under `new`: the API key is no
+/// longer asked for, or a token no longer is, or a token of a provider `old` did not
+/// accept now is.
+pub fn access_widens(old: &Access, new: &Access) -> bool {
+    (old.api_key && !new.api_key)
+        || (!old.user_token.is_empty()
+            && (new.user_token.is_empty()
+                || new.user_token.iter().any(|p| !old.user_token.contains(p))))
+}
+
+/// Whose rows a caller reaches, as a reader says it.
+fn describe_owner(owner: Option<&Ownership>) -> String {
+    match owner {
+        Some(o) => format!(
+            "each caller reaches only the rows whose `{}` is their token's `{}`",
+            o.column, o.claim
+        ),
+        None => "every caller reaches every row".to_string(),
+    }
+}
+
 /// How a setting that is not in the spec reads.
 const NONE: &str = "none";
 
@@ -161,6 +202,10 @@ pub enum ExposureKind {
     Added,
     /// An endpoint that no longer exists.
     Removed,
+    /// What callers of a public endpoint present changes (the API key, user tokens).
+    AccessChanged,
+    /// Whose rows a resource's public routes reach changes (`owner`).
+    OwnershipChanged,
     /// A gateway setting changes its value.
     SettingChanged,
 }
@@ -170,9 +215,10 @@ pub enum ExposureKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ExposureChange {
     pub change: ExposureKind,
-    /// `route`, or `setting`.
+    /// `route`, `operation`, `resource` (its ownership) or `setting`.
     pub kind: &'static str,
-    /// `GET /products`, or the setting's spec key (`api_key_header`).
+    /// `GET /products`, the resource (`wishlist`), or the setting's spec key
+    /// (`api_key_header`).
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub operation_id: Option<String>,
@@ -180,7 +226,8 @@ pub struct ExposureChange {
     /// removed one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub public: Option<bool>,
-    /// For a setting: the old and the new value.
+    /// For a setting, an endpoint's access or a resource's ownership: the old and the
+    /// new value.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -232,6 +279,31 @@ pub fn changes(old: Option<&Model>, new: &Model) -> Vec<ExposureChange> {
                     now.kind, now.operation_id
                 ),
             )),
+            Some(was) if was.public && now.public && was.access != now.access => {
+                let (from, to) = (describe_access(&was.access), describe_access(&now.access));
+                let widens = access_widens(&was.access, &now.access);
+                out.push(ExposureChange {
+                    change: ExposureKind::AccessChanged,
+                    kind: now.kind,
+                    name: name.clone(),
+                    operation_id: Some(now.operation_id.clone()),
+                    public: Some(true),
+                    summary: format!(
+                        "{} {name} ({}) asks callers for {to} instead of {from}{}",
+                        now.kind,
+                        now.operation_id,
+                        if widens {
+                            ": callers it refused before get through"
+                        } else {
+                            ": callers without it get 401 at API Gateway"
+                        }
+                    ),
+                    from: Some(from),
+                    to: Some(to),
+                    widens,
+                });
+                None
+            }
             Some(_) => None,
         };
         if let Some((change, widens, summary)) = change {
@@ -271,6 +343,48 @@ pub fn changes(old: Option<&Model>, new: &Model) -> Vec<ExposureChange> {
         });
     }
     if let Some(old) = old {
+        for now in &new.resources {
+            let Some(was) = old
+                .resources
+                .iter()
+                .find(|r| r.names.snake == now.names.snake)
+            else {
+                continue;
+            };
+            let (was_owner, now_owner) = (was.owner.as_ref(), now.owner.as_ref());
+            let same = match (was_owner, now_owner) {
+                (Some(a), Some(b)) => a.column == b.column && a.claim == b.claim,
+                (None, None) => true,
+                _ => false,
+            };
+            if same {
+                continue;
+            }
+            let (from, to) = (describe_owner(was_owner), describe_owner(now_owner));
+            let widens = now_owner.is_none();
+            out.push(ExposureChange {
+                change: ExposureKind::OwnershipChanged,
+                kind: "resource",
+                name: now.names.snake.clone(),
+                operation_id: None,
+                public: None,
+                summary: match (was_owner, now_owner) {
+                    (Some(_), None) => format!(
+                        "resource {} is no longer owned: every caller reaches every row, where {}",
+                        now.names.snake,
+                        from.replacen("reaches", "reached", 1)
+                    ),
+                    (None, Some(_)) => format!("resource {} becomes owned: {to}", now.names.snake),
+                    _ => format!(
+                        "resource {} changes its owner: {to}; rows stored before keep their owner values",
+                        now.names.snake
+                    ),
+                },
+                from: Some(from),
+                to: Some(to),
+                widens,
+            });
+        }
         for (was, now) in settings(old).iter().zip(settings(new)) {
             if was.value != now.value {
                 out.push(ExposureChange {
@@ -292,4 +406,60 @@ pub fn changes(old: Option<&Model>, new: &Model) -> Vec<ExposureChange> {
     }
     out.sort_by(|a, b| (!a.widens, a.change, &a.name).cmp(&(!b.widens, b.change, &b.name)));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn access(api_key: bool, tokens: &[&str]) -> Access {
+        Access {
+            api_key,
+            user_token: tokens.iter().map(|t| t.to_string()).collect(),
+        }
+    }
+
+    /// A change widens exactly when some caller refused before gets through after.
+    #[test]
+    fn access_widens_when_a_caller_refused_before_gets_through() {
+        let cases = [
+            // (old, new, widens)
+            (access(true, &[]), access(true, &["firebase"]), false),
+            (access(true, &["firebase"]), access(true, &[]), true),
+            (
+                access(true, &["firebase"]),
+                access(false, &["firebase"]),
+                true,
+            ),
+            (
+                access(false, &["firebase"]),
+                access(true, &["firebase"]),
+                false,
+            ),
+            (
+                access(false, &["firebase"]),
+                access(false, &["firebase", "google"]),
+                true,
+            ),
+            (
+                access(false, &["firebase", "google"]),
+                access(false, &["google"]),
+                false,
+            ),
+            (
+                access(false, &["firebase"]),
+                access(false, &["google"]),
+                true,
+            ),
+            (access(true, &[]), access(true, &[]), false),
+        ];
+        for (old, new, widens) in cases {
+            assert_eq!(access_widens(&old, &new), widens, "{old:?} → {new:?}");
+        }
+        assert_eq!(describe_access(&access(true, &[])), "the API key");
+        assert_eq!(
+            describe_access(&access(false, &["firebase", "google"])),
+            "a token of firebase or google"
+        );
+    }
 }

@@ -15,16 +15,18 @@ use shopgen::model::{Model, SpecSource};
 use crate::support::{golden, project, repo, shop_src};
 
 fn compile(src: &str) -> Model {
+    compile_spec(src, "shop")
+}
+
+/// `src` compiled as `specs/<stem>.toml`.
+fn compile_spec(src: &str, stem: &str) -> Model {
+    let display_path = format!("specs/{stem}.toml");
     let source = SpecSource {
-        stem: "shop".into(),
-        display_path: "specs/shop.toml".into(),
+        stem: stem.into(),
+        display_path: display_path.clone(),
     };
-    shopgen::compile(src, source.clone()).unwrap_or_else(|d| {
-        panic!(
-            "{}",
-            shopgen::diagnostics::render(&d, "specs/shop.toml", src)
-        )
-    })
+    shopgen::compile(src, source)
+        .unwrap_or_else(|d| panic!("{}", shopgen::diagnostics::render(&d, &display_path, src)))
 }
 
 /// The migration history a first build of `model` leaves in its output folder.
@@ -155,27 +157,89 @@ fn cases() -> Vec<(&'static str, Edit, u8)> {
     ]
 }
 
+/// Changes to `specs/store.toml`: who may call a public route, and whose rows its
+/// routes reach. `(case, edit, exit code)`; their goldens are `store_<case>.*`.
+fn store_cases() -> Vec<(&'static str, Edit, u8)> {
+    vec![
+        (
+            "operation_drops_user_token",
+            |s| {
+                s.replace(
+                    "path = \"/me\"\nexposure = \"public\"\nauth = [\"api_key\", \"firebase\"]\n",
+                    "path = \"/me\"\nexposure = \"public\"\n",
+                )
+            },
+            3,
+        ),
+        (
+            "operation_asks_for_user_token",
+            |s| {
+                s.replace(
+                    "path = \"/products/{id}/rating-summary\"\nexposure = \"public\"\n",
+                    "path = \"/products/{id}/rating-summary\"\nexposure = \"public\"\nauth = [\"api_key\", \"firebase\"]\n",
+                )
+            },
+            1,
+        ),
+        (
+            "ownership_removed",
+            |s| {
+                s.replace(
+                    "owner = { field = \"owner\", claim = \"sub\" }",
+                    "fields.owner = { type = \"string\", max_length = 255 }",
+                )
+            },
+            3,
+        ),
+        (
+            "ownership_claim_changed",
+            |s| {
+                s.replace(
+                    "owner = { field = \"owner\", claim = \"sub\" }",
+                    "owner = { field = \"owner\", claim = \"email\" }",
+                )
+            },
+            1,
+        ),
+    ]
+}
+
 #[test]
 fn spec_changes_report_in_every_format_with_their_exit_codes() {
-    let base_src = shop_src();
-    let base = compile(&base_src);
+    let failures = report_cases("shop", &shop_src(), cases(), "");
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn access_and_ownership_changes_report_in_every_format_with_their_exit_codes() {
+    let src = fs::read_to_string(repo().join("specs/store.toml")).expect("specs/store.toml");
+    let failures = report_cases("store", &src, store_cases(), "store_");
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Each case's report against its goldens (`<prefix><case>.{txt,md,json}`) and its
+/// exit code; what differs.
+fn report_cases(
+    stem: &str,
+    base_src: &str,
+    cases: Vec<(&'static str, Edit, u8)>,
+    prefix: &str,
+) -> Vec<String> {
+    let base_src = base_src.to_string();
+    let base = compile_spec(&base_src, stem);
     let history = history_of(&base);
     let dir = repo().join("compiler/tests/diff");
+    let spec_path = format!("specs/{stem}.toml");
+    let out_path = format!("generated/{stem}");
     let mut failures = Vec::new();
-    for (case, edit, code) in cases() {
+    for (case, edit, code) in cases {
         let changed = edit(base_src.clone());
         assert_ne!(
             changed, base_src,
             "{case}: the edit changes nothing in the spec"
         );
-        let new = compile(&changed);
-        let report = diff::diff(
-            Some(&base),
-            &new,
-            &history,
-            "specs/shop.toml",
-            "generated/shop",
-        );
+        let new = compile_spec(&changed, stem);
+        let report = diff::diff(Some(&base), &new, &history, &spec_path, &out_path);
         if report.exit_code() != code {
             failures.push(format!(
                 "{case}: exit code {} (expected {code})\n{}",
@@ -189,12 +253,12 @@ fn spec_changes_report_in_every_format_with_their_exit_codes() {
             (Format::Json, "json"),
         ] {
             let got = diff::render::render(&report, format);
-            if let Err(why) = golden::check(&dir.join(format!("{case}.{ext}")), &got) {
+            if let Err(why) = golden::check(&dir.join(format!("{prefix}{case}.{ext}")), &got) {
                 failures.push(why);
             }
         }
     }
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    failures
 }
 
 #[test]
