@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::model::{Access, Exposure, Model, Ownership};
+use crate::model::{Access, Exposure, IdentityProvider, Model, Ownership};
 
 /// Something a request can reach, keyed by what a client sends (`GET /products`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,6 +175,39 @@ fn describe_owner(owner: Option<&Ownership>) -> String {
         ),
         None => "every caller reaches every row".to_string(),
     }
+}
+
+/// An identity provider's settings, as a reader says them.
+fn describe_provider(p: &IdentityProvider) -> String {
+    format!(
+        "issuer {}, keys {}, audiences {}",
+        p.issuer,
+        p.jwks_uri,
+        p.audiences.join(", ")
+    )
+}
+
+/// What changes in a provider's settings: `its audiences from `a` to `a, b``.
+fn provider_changes(old: &IdentityProvider, new: &IdentityProvider) -> String {
+    let (old_aud, new_aud) = (old.audiences.join(", "), new.audiences.join(", "));
+    let parts: Vec<String> = [
+        ("issuer", &old.issuer, &new.issuer),
+        ("key URL", &old.jwks_uri, &new.jwks_uri),
+        ("audiences", &old_aud, &new_aud),
+    ]
+    .into_iter()
+    .filter(|(_, was, now)| was != now)
+    .map(|(what, was, now)| format!("its {what} from `{was}` to `{now}`"))
+    .collect();
+    parts.join(" and ")
+}
+
+/// Whether a token `old` refused is accepted under `new`: another issuer or key set,
+/// or an audience `old` did not accept.
+fn provider_widens(old: &IdentityProvider, new: &IdentityProvider) -> bool {
+    old.issuer != new.issuer
+        || old.jwks_uri != new.jwks_uri
+        || new.audiences.iter().any(|a| !old.audiences.contains(a))
 }
 
 /// How a setting that is not in the spec reads.
@@ -385,6 +418,36 @@ pub fn changes(old: Option<&Model>, new: &Model) -> Vec<ExposureChange> {
                 widens,
             });
         }
+        for now in &new.gateway.identity {
+            let Some(was) = old.gateway.identity.iter().find(|p| p.name == now.name) else {
+                continue;
+            };
+            if was == now {
+                continue;
+            }
+            let widens = provider_widens(was, now);
+            let (from, to) = (describe_provider(was), describe_provider(now));
+            out.push(ExposureChange {
+                change: ExposureKind::SettingChanged,
+                kind: "setting",
+                name: format!("gateway.identity.{}", now.name),
+                operation_id: None,
+                public: None,
+                summary: format!(
+                    "identity provider {} changes {}{}",
+                    now.name,
+                    provider_changes(was, now),
+                    if widens {
+                        ": API Gateway accepts tokens it refused before on the routes that take them"
+                    } else {
+                        ": tokens it accepted before may get 401"
+                    }
+                ),
+                from: Some(from),
+                to: Some(to),
+                widens,
+            });
+        }
         for (was, now) in settings(old).iter().zip(settings(new)) {
             if was.value != now.value {
                 out.push(ExposureChange {
@@ -456,6 +519,26 @@ mod tests {
         for (old, new, widens) in cases {
             assert_eq!(access_widens(&old, &new), widens, "{old:?} → {new:?}");
         }
+        let provider = |issuer: &str, audiences: &[&str]| IdentityProvider {
+            name: "firebase".into(),
+            scheme: "firebase".into(),
+            issuer: issuer.into(),
+            jwks_uri: "https://keys.example.com/jwks".into(),
+            audiences: audiences.iter().map(|a| a.to_string()).collect(),
+        };
+        let base = provider("https://a.example.com", &["app", "web"]);
+        assert!(provider_widens(
+            &base,
+            &provider("https://b.example.com", &["app", "web"])
+        ));
+        assert!(provider_widens(
+            &base,
+            &provider("https://a.example.com", &["app", "web", "cli"])
+        ));
+        assert!(!provider_widens(
+            &base,
+            &provider("https://a.example.com", &["app"])
+        ));
         assert_eq!(describe_access(&access(true, &[])), "the API key");
         assert_eq!(
             describe_access(&access(false, &["firebase", "google"])),

@@ -157,8 +157,8 @@ fn cases() -> Vec<(&'static str, Edit, u8)> {
     ]
 }
 
-/// Changes to `specs/store.toml`: who may call a public route, and whose rows its
-/// routes reach. `(case, edit, exit code)`; their goldens are `store_<case>.*`.
+/// Changes to `specs/store.toml`: who may call a public route (its `auth`, an
+/// identity provider's settings), and whose rows its routes reach. `(case, edit, exit code)`; their goldens are `store_<case>.*`.
 fn store_cases() -> Vec<(&'static str, Edit, u8)> {
     vec![
         (
@@ -180,6 +180,16 @@ fn store_cases() -> Vec<(&'static str, Edit, u8)> {
                 )
             },
             1,
+        ),
+        (
+            "identity_audience_added",
+            |s| {
+                s.replace(
+                    "audiences = [\"acme-store-staging\"]",
+                    "audiences = [\"acme-store-staging\", \"acme-store-prod\"]",
+                )
+            },
+            3,
         ),
         (
             "ownership_removed",
