@@ -5,10 +5,10 @@
 //! other straight on the pool. Either way the row's SQL, and the answers to database
 //! errors, come from the crate's `write` module.
 
-use crate::db::{Db, Value};
+use crate::db::Db;
 use crate::error::ApiError;
 use crate::validate::{Assignment, Table};
-use crate::write::{Owned, delete_on, insert_on, update_on};
+use crate::write::{Owned, delete_on, exists_on, insert_on, update_on};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -90,11 +90,7 @@ async fn delete_scoped(
 
 /// 404 unless row `id` of `table` exists (the parent of a nested route).
 pub async fn exists(db: &Db, table: &Table, id: i64) -> Result<(), ApiError> {
-    let sql = format!("SELECT id FROM {} WHERE id = $1", table.name);
-    match db.fetch_optional::<i64>(sql, &[Value::Int(id)]).await? {
-        Some(_) => Ok(()),
-        None => Err(ApiError::not_found(table.singular, id)),
-    }
+    exists_scoped(db, table, id, None).await
 }
 
 /// 404 unless row `id` of `table` exists and its owner column holds `owner` (the
@@ -106,14 +102,20 @@ pub async fn exists_owned(
     column: &'static str,
     owner: &str,
 ) -> Result<(), ApiError> {
-    let sql = format!(
-        "SELECT id FROM {} WHERE id = $1 AND {column} = $2",
-        table.name
-    );
-    let args = [Value::Int(id), Value::Text(owner.to_string())];
-    match db.fetch_optional::<i64>(sql, &args).await? {
-        Some(_) => Ok(()),
-        None => Err(ApiError::not_found(table.singular, id)),
+    exists_scoped(db, table, id, Some(Owned { column, owner })).await
+}
+
+/// 404 unless row `id` of `table` is among the rows `scope` reaches.
+async fn exists_scoped(
+    db: &Db,
+    table: &Table,
+    id: i64,
+    scope: Option<Owned<'_>>,
+) -> Result<(), ApiError> {
+    if exists_on(db, table, id, scope).await? {
+        Ok(())
+    } else {
+        Err(table.not_found(id))
     }
 }
 

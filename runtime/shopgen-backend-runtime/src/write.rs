@@ -55,10 +55,7 @@ impl Exec for &Db {
         sql: Sql,
         args: &[Value],
     ) -> Result<Option<T>, sqlx::Error> {
-        if sql.starts_with("SELECT ") {
-            return self.fetch_optional(sql, args).await;
-        }
-        self.write_fetch(sql, args).await
+        self.fetch_optional(sql, args).await
     }
     async fn insert_one_opt<T: FromRow + Send + 'static>(
         &mut self,
@@ -115,27 +112,26 @@ pub(crate) async fn insert_returning_on<E: Exec, T: FromRow + Send + 'static>(
     if !E::CHECK_AFTER_FAILURE {
         check_references(&mut db, &values).await?;
     }
+    let shape = InsertShape {
+        table: table.name,
+        columns: values.iter().map(|a| a.field.name).collect(),
+        returning: columns,
+    };
     let sql = if values.is_empty() {
         format!(
             "INSERT INTO {} DEFAULT VALUES RETURNING {columns}",
             table.name
         )
     } else {
-        let names: Vec<&str> = values.iter().map(|a| a.field.name).collect();
         let params: Vec<String> = (1..=values.len()).map(|i| format!("${i}")).collect();
         format!(
             "INSERT INTO {} ({}) VALUES ({}) RETURNING {columns}",
             table.name,
-            names.join(", "),
+            shape.columns.join(", "),
             params.join(", ")
         )
     };
     let args: Vec<Value> = values.iter().map(|a| a.value.clone()).collect();
-    let shape = InsertShape {
-        table: table.name,
-        columns: values.iter().map(|a| a.field.name).collect(),
-        returning: columns,
-    };
     match db.insert_one_opt::<T>(shape, sql.into(), &args).await {
         Ok(Some(row)) => Ok(row),
         Ok(None) => Err(ApiError::Internal("INSERT … RETURNING gave no row".into())),
