@@ -94,7 +94,6 @@ pub fn register(identity: &'static Identity) {
 pub struct Caller {
     provider: &'static str,
     subject: String,
-    email: Option<String>,
     claims: Map<String, Value>,
 }
 
@@ -106,7 +105,7 @@ impl Caller {
     /// The token's `email` claim, when it has one (whether the provider verified it
     /// is in the `email_verified` claim).
     pub fn email(&self) -> Option<&str> {
-        self.email.as_deref()
+        self.claims.get("email").and_then(Value::as_str)
     }
     /// Every claim of the token, as it carried them.
     pub fn claims(&self) -> &Map<String, Value> {
@@ -121,15 +120,11 @@ impl Caller {
         Caller::new(provider, subject.to_string(), claims)
     }
 
-    /// The caller `subject` of `provider`, its email read from the claims.
+    /// The caller `subject` of `provider`, with the token's claims.
     fn new(provider: &'static str, subject: String, claims: Map<String, Value>) -> Caller {
         Caller {
             provider,
             subject,
-            email: claims
-                .get("email")
-                .and_then(Value::as_str)
-                .map(str::to_string),
             claims,
         }
     }
@@ -292,7 +287,8 @@ pub(crate) async fn layer(State(gate): State<Arc<Gate>>, req: Request, next: Nex
         .and_then(|p| gate.routes.get(&(method, p.as_str())))
         .copied();
     let Some(providers) = providers else {
-        return CALLER.scope(None, next.run(req)).await;
+        // No caller: `current_caller` is `None` outside a scope.
+        return next.run(req).await;
     };
     // Several tokens in the header would leave the choice of identity to whoever
     // reads them; the relay never forwards more than one.
