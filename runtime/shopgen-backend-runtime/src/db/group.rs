@@ -41,11 +41,11 @@
 //! PostgreSQL write as before.
 
 use super::SqliteSync;
-use super::sqlite_read::{bind, db_error, to_sqlite};
-use crate::row::{FromRow, Row};
+use super::sqlite_read::{db_error, open_direct, run, to_sqlite};
+use crate::row::FromRow;
 use crate::value::{Sql, Value};
+use rusqlite::Connection;
 use rusqlite::types::Value as SqliteValue;
-use rusqlite::{Connection, OpenFlags};
 use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -57,9 +57,6 @@ use tokio::sync::oneshot;
 /// The most writes one transaction commits: bounds how long the write lock is held
 /// (and how long the first write of a batch waits for the last).
 pub const MAX_BATCH: usize = 256;
-
-/// Statements kept prepared on the writing connection.
-const STATEMENT_CACHE: usize = 64;
 
 /// The writer thread's handle.
 #[derive(Debug)]
@@ -238,11 +235,7 @@ fn serve(settings: &Settings, queue: &Receiver<Box<dyn Job>>, commits: &AtomicU6
 }
 
 fn open(settings: &Settings) -> rusqlite::Result<Connection> {
-    let conn = Connection::open_with_flags(
-        &settings.path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    conn.busy_timeout(settings.busy_timeout)?;
+    let conn = open_direct(&settings.path, settings.busy_timeout)?;
     // Per connection, as the pool's connections set them (`Db::connect`).
     conn.pragma_update(None, "foreign_keys", true)?;
     conn.pragma_update(
@@ -253,7 +246,6 @@ fn open(settings: &Settings) -> rusqlite::Result<Connection> {
             SqliteSync::Normal => "NORMAL",
         },
     )?;
-    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }
 
@@ -282,16 +274,8 @@ fn commit(conn: &Connection, batch: &mut [Box<dyn Job>]) -> rusqlite::Result<()>
 
 /// Runs one statement to its end: the rows it returned and the rows it changed.
 fn execute<T: FromRow>(conn: &Connection, sql: &str, args: &[SqliteValue]) -> Outcome<T> {
-    let mut statement = conn.prepare_cached(sql).map_err(write_error)?;
-    bind(&mut statement, sql, args, write_error)?;
-    let mut out = Vec::new();
-    {
-        let mut rows = statement.raw_query();
-        while let Some(row) = rows.next().map_err(write_error)? {
-            out.push(T::from_row(&Row::SqliteDirect(row))?);
-        }
-    }
-    Ok((out, conn.changes()))
+    let rows = run::<T>(conn, sql, args, None, write_error)?;
+    Ok((rows, conn.changes()))
 }
 
 /// A refused write as the pool reports it (`sqlx::Error::Database`, with SQLite's
@@ -371,6 +355,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
+    use crate::row::Row;
 
     #[derive(Debug)]
     struct Id(i64);

@@ -21,7 +21,7 @@ use crate::row::{FromRow, Row};
 use crate::value::{SQLITE_INTEGER_DECIMAL_PRECISION, Sql, Value};
 use rusqlite::types::Value as SqliteValue;
 use rusqlite::{Connection, OpenFlags};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Semaphore;
@@ -143,7 +143,7 @@ impl Reader {
                 Some(conn) => conn,
                 None => reader.open(reader.busy_timeout)?,
             };
-            let rows = run::<T>(&conn, &sql, &args, limit);
+            let rows = run::<T>(&conn, &sql, &args, limit, db_error);
             if let Ok(mut idle) = reader.idle.lock() {
                 idle.push(conn);
             }
@@ -158,15 +158,9 @@ impl Reader {
     }
 
     fn open(&self, busy_timeout: Duration) -> Result<Connection, sqlx::Error> {
-        let conn = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(db_error)?;
-        conn.busy_timeout(busy_timeout).map_err(db_error)?;
+        let conn = open_direct(&self.path, busy_timeout).map_err(db_error)?;
         conn.pragma_update(None, "query_only", true)
             .map_err(db_error)?;
-        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(conn)
     }
 
@@ -181,17 +175,32 @@ impl Reader {
     }
 }
 
-fn run<T: FromRow>(
+/// A connection of its own to the database file, outside sqlx (the readers', and the
+/// group writer's): its busy timeout and a cache of prepared statements.
+pub(super) fn open_direct(path: &Path, busy_timeout: Duration) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(busy_timeout)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
+}
+
+/// Runs `sql` to its end (or `limit` rows): the rows as `T`, SQLite's errors mapped
+/// by `error` (the readers' [`db_error`], the group writer's own).
+pub(super) fn run<T: FromRow>(
     conn: &Connection,
     sql: &str,
     args: &[SqliteValue],
     limit: Option<usize>,
+    error: fn(rusqlite::Error) -> sqlx::Error,
 ) -> Result<Vec<T>, sqlx::Error> {
-    let mut statement = conn.prepare_cached(sql).map_err(db_error)?;
-    bind(&mut statement, sql, args, db_error)?;
+    let mut statement = conn.prepare_cached(sql).map_err(error)?;
+    bind(&mut statement, sql, args, error)?;
     let mut rows = statement.raw_query();
     let mut out = Vec::new();
-    while let Some(row) = rows.next().map_err(db_error)? {
+    while let Some(row) = rows.next().map_err(error)? {
         out.push(T::from_row(&Row::SqliteDirect(row))?);
         if limit == Some(out.len()) {
             break;
@@ -280,9 +289,9 @@ mod tests {
             to_sqlite(&Value::Text("first".into())),
             to_sqlite(&Value::Int(2)),
         ];
-        let rows: Vec<Pair> = run(&conn, "SELECT $2, $1", &args, None).expect("query");
+        let rows: Vec<Pair> = run(&conn, "SELECT $2, $1", &args, None, db_error).expect("query");
         assert_eq!((rows[0].0, rows[0].1.as_str()), (2, "first"));
-        let missing = run::<Pair>(&conn, "SELECT $3, $1", &args, None);
+        let missing = run::<Pair>(&conn, "SELECT $3, $1", &args, None, db_error);
         assert!(missing.is_err());
     }
 
@@ -290,9 +299,9 @@ mod tests {
     fn stops_at_the_limit() {
         let conn = Connection::open_in_memory().expect("open");
         let sql = "SELECT value, 'x' FROM json_each('[1,2,3]')";
-        let rows: Vec<Pair> = run(&conn, sql, &[], Some(1)).expect("query");
+        let rows: Vec<Pair> = run(&conn, sql, &[], Some(1), db_error).expect("query");
         assert_eq!(rows.len(), 1);
-        let rows: Vec<Pair> = run(&conn, sql, &[], None).expect("query");
+        let rows: Vec<Pair> = run(&conn, sql, &[], None, db_error).expect("query");
         assert_eq!(rows.iter().map(|p| p.0).collect::<Vec<_>>(), vec![1, 2, 3]);
     }
 }
