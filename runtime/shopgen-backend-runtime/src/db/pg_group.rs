@@ -243,15 +243,14 @@ async fn write_group(pool: &PgPool, mut group: Vec<Job>, groups: &AtomicU64) {
     // A create whose request is gone (its budget ran out and it answered 503, or the
     // client left) is not written: nobody would learn that it was.
     group.retain(|job| !job.reply.is_closed());
-    if group.len() <= 1 {
-        for job in group {
-            let outcome = alone(&mut conn, &job).await;
-            job.answer(outcome);
-        }
-        return;
-    }
-    let Some(columns) = columns(&group) else {
-        // Values of one column with different types: not one array. Each alone.
+    // One write, or values of one column with different types (not one array): each
+    // alone.
+    let columns = if group.len() > 1 {
+        columns(&group)
+    } else {
+        None
+    };
+    let Some(columns) = columns else {
         for job in group {
             let outcome = alone(&mut conn, &job).await;
             job.answer(outcome);
