@@ -451,11 +451,6 @@ impl Verifier {
         Verifier { providers, client }
     }
 
-    /// The providers, by name.
-    pub fn providers(&self) -> impl Iterator<Item = &Provider> {
-        self.providers.values().map(|s| &s.provider)
-    }
-
     /// Verifies the token a request carries for `provider` (a scheme name), at the
     /// current time.
     pub async fn verify(
@@ -471,7 +466,7 @@ impl Verifier {
     }
 
     /// [`Verifier::verify`] at `now` (seconds since the epoch).
-    pub async fn verify_at(
+    async fn verify_at(
         &self,
         provider: &str,
         headers: &HeaderMap,

@@ -9,9 +9,7 @@
 
 use std::collections::BTreeMap;
 
-pub use shopgen_jwt::{
-    CLOCK_SKEW, JWKS_CACHE, JWKS_FETCH_TIMEOUT, JwksSource, JwtError, Verified, find_token,
-};
+pub use shopgen_jwt::{JwksSource, JwtError, Verified};
 
 use crate::document::JwtProvider;
 
