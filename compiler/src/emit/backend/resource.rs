@@ -981,16 +981,7 @@ fn handler(plan: &Plan, route: &Route) -> TokenStream {
                     r.plural.snake, parent.names.snake
                 ),
                 quote!(State(db): State<Db>, Id(id): Id, OriginalUri(uri): OriginalUri),
-                if own.is_none() && parent_owner(plan.model, route, b).is_none() {
-                    quote! {
-                        crud::exists(&db, &#module::TABLE, id).await?;
-                        let mut page = LIST
-                            .parse(&TABLE, db.engine(), &uri)?
-                            .with_parent(#column, id);
-                        let rows: Vec<#row> = page.fetch(&db, SELECT).await?;
-                        page.respond(TABLE.plural, &to_json(&db, rows).await?)
-                    }
-                } else {
+                {
                     let get = own.map(|o| owner_let("owner", o)).unwrap_or_default();
                     let check = match parent_owner(plan.model, route, b) {
                         Some(_) => parent_check(&module, route, b, plan, own),
