@@ -57,7 +57,8 @@ pub fn run(cmd: ImportCommand, quiet: bool) -> anyhow::Result<ExitCode> {
         Ok(t) => t,
         Err(e) => {
             let at = e.utf8_error().valid_up_to();
-            let (line, col) = line_col(&String::from_utf8_lossy(&e.into_bytes()), at);
+            let (line, col) =
+                shopgen::diagnostics::line_col(&String::from_utf8_lossy(&e.into_bytes()), at);
             eprintln!(
                 "error: {shown_file}:{line}:{col}: the document is not UTF-8 text; nothing was written"
             );
@@ -200,11 +201,4 @@ fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
     std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
-}
-
-fn line_col(text: &str, at: usize) -> (usize, usize) {
-    let before = text.get(..at).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
 }

@@ -32,7 +32,10 @@ pub fn merge(
     force: bool,
 ) -> Result<(String, Vec<Kept>, Vec<String>), ImportError> {
     let parsed: Table = toml::from_str(old).map_err(|e| {
-        let (line, col) = e.span().map(|s| line_col(old, s.start)).unwrap_or((1, 1));
+        let (line, col) = e
+            .span()
+            .map(|s| crate::diagnostics::line_col(old, s.start))
+            .unwrap_or((1, 1));
         ImportError::Existing(format!(
             "{line}:{col}: the spec to update is not valid TOML: {}",
             e.message()
@@ -217,11 +220,4 @@ fn value(v: &Value) -> String {
         ),
         other => other.to_string(),
     }
-}
-
-fn line_col(text: &str, at: usize) -> (usize, usize) {
-    let before = &text[..at.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
 }
