@@ -19,10 +19,11 @@ pub enum Dialect {
 }
 
 impl Dialect {
-    pub fn describe(self) -> &'static str {
+    /// `Swagger` or `OpenAPI`, the word the document's version follows.
+    pub fn name(self) -> &'static str {
         match self {
-            Dialect::Swagger2 => "Swagger 2.0",
-            Dialect::OpenApi30 => "OpenAPI 3.0",
+            Dialect::Swagger2 => "Swagger",
+            Dialect::OpenApi30 => "OpenAPI",
         }
     }
 }

@@ -164,14 +164,7 @@ impl Imported {
         if !name_ok(name) {
             return Err(ImportError::BadName(name.to_string()));
         }
-        let dialect = format!(
-            "{} {}",
-            match self.doc.dialect {
-                document::Dialect::Swagger2 => "Swagger",
-                document::Dialect::OpenApi30 => "OpenAPI",
-            },
-            self.doc.version
-        );
+        let dialect = format!("{} {}", self.doc.dialect.name(), self.doc.version);
         let mut converted = self.converted.clone();
         let public = resolve_public(&converted, &opts.public)?;
         let (preamble, kept, changes) = match existing {
@@ -199,14 +192,7 @@ impl Imported {
 }
 
 fn name_ok(name: &str) -> bool {
-    let b = name.as_bytes();
-    !b.is_empty()
-        && b.len() <= MAX_NAME_LEN
-        && b[0].is_ascii_lowercase()
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        && b[b.len() - 1] != b'-'
-        && !name.contains("--")
+    crate::check::idents::is_dns_label(name) && name.len() <= MAX_NAME_LEN && !name.contains("--")
 }
 
 /// `--public` arguments → the (method, path) of each route they name; every unknown
