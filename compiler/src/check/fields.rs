@@ -292,12 +292,7 @@ pub(super) fn check_field(c: &mut Checker, f: &FieldSpec) {
             Some(v) => {
                 let mut seen = BTreeSet::new();
                 for item in &v.value {
-                    let ok = !item.value.is_empty()
-                        && item.value.len() <= 63
-                        && item.value.bytes().all(|b| {
-                            b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.'
-                        });
-                    if !ok {
+                    if !is_enum_value(&item.value) {
                         c.err(
                             Code::E0212,
                             item.span.clone(),
@@ -528,4 +523,12 @@ fn default_problem(
         },
         _ => None,
     }
+}
+
+/// An enum value the spec accepts: 1–63 ASCII letters, digits, `_`, `-` or `.`.
+pub(crate) fn is_enum_value(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 63
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }

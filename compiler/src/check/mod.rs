@@ -18,6 +18,7 @@ use deploy::{
     check_budget, check_consumers, check_cors, check_database, check_gateway, check_gcp,
     check_quota, check_range_overlaps, check_relay,
 };
+pub(crate) use fields::is_enum_value;
 pub use fields::{fits_decimal, parse_decimal};
 pub use resources::check_model;
 use resources::check_resources;

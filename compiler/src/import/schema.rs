@@ -279,13 +279,7 @@ fn field_of(
                 let usable = strings.len() == values.len()
                     && !strings.is_empty()
                     && strings.iter().collect::<BTreeSet<_>>().len() == strings.len()
-                    && strings.iter().all(|v| {
-                        !v.is_empty()
-                            && v.len() <= 63
-                            && v.bytes().all(|b| {
-                                b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
-                            })
-                    });
+                    && strings.iter().all(|v| crate::check::is_enum_value(v));
                 if usable && f.ty == "string" {
                     f.ty = "enum";
                     f.values = strings;
