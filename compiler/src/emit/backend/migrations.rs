@@ -122,15 +122,17 @@ pub(super) fn postgres_type(f: &Field) -> String {
     }
 }
 
+/// `s` as an SQL string literal (both engines): quoted, its quotes doubled.
+pub(super) fn sql_string(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
 /// An enum field's PostgreSQL `CHECK (…)`; `None` for other types.
 pub(super) fn postgres_check(f: &Field) -> Option<String> {
     let FieldType::Enum { values } = &f.ty else {
         return None;
     };
-    let list: Vec<String> = values
-        .iter()
-        .map(|v| format!("'{}'", v.replace('\'', "''")))
-        .collect();
+    let list: Vec<String> = values.iter().map(|v| sql_string(v)).collect();
     Some(format!("CHECK ({} IN ({}))", f.column, list.join(", ")))
 }
 

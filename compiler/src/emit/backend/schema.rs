@@ -18,7 +18,7 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 use super::migrations::{
-    postgres_check, postgres_create_table, postgres_foreign_keys, postgres_type,
+    postgres_check, postgres_create_table, postgres_foreign_keys, postgres_type, sql_string,
     sqlite_create_table, sqlite_type,
 };
 use super::*;
@@ -357,7 +357,7 @@ fn add_column(
     if let (true, Some(o)) = (c.not_null, owner) {
         match &o.existing {
             Some(existing) => {
-                let quoted = format!("'{}'", existing.replace('\'', "''"));
+                let quoted = sql_string(existing);
                 fill = Some((quoted.clone(), quoted));
             }
             None => problems.push(refusal(
@@ -510,7 +510,6 @@ fn refusal(
 /// A default as a constant of each engine (SQLite, PostgreSQL); `None` for a default
 /// set at insert time, which SQLite cannot add to a column.
 fn default_literals(f: &Field, d: &DefaultValue) -> Option<(String, String)> {
-    let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
     Some(match d {
         DefaultValue::Now => return None,
         DefaultValue::Int(i) => (i.to_string(), i.to_string()),
@@ -525,8 +524,8 @@ fn default_literals(f: &Field, d: &DefaultValue) -> Option<(String, String)> {
             } if *precision <= SQLITE_INTEGER_DECIMAL_PRECISION => {
                 (scaled_integer(s, *scale)?, s.clone())
             }
-            FieldType::Decimal { .. } => (quote(s), s.clone()),
-            _ => (quote(s), quote(s)),
+            FieldType::Decimal { .. } => (sql_string(s), s.clone()),
+            _ => (sql_string(s), sql_string(s)),
         },
     })
 }
