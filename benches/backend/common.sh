@@ -26,6 +26,28 @@ done = function(summary, latency, requests)
 end
 LUA
 
+# The wrk script of nested creates (`$work/writes.lua`), with the report line:
+# WRITE_EVERY=N makes every Nth request a create and the others GET /products (10 is
+# writes.sh's 90/10 mix). WRAP=1 sends the body
+# Rails' strong parameters expect ({"review": {...}}), else ours (the fields).
+cat >"$work/writes.lua" <<'LUA'
+local review = '{"name":"Bench","message":"a review written under load","rate":3}'
+local body = os.getenv("WRAP") == "1" and ('{"review":' .. review .. '}') or review
+local headers = { ["Content-Type"] = "application/json" }
+local n = 0
+local every = tonumber(os.getenv("WRITE_EVERY") or "1")
+setup = function(thread) thread:set("id", math.random(1, 100)) end
+request = function()
+  n = n + 1
+  if n % every == 0 then
+    local product = (n + id) % 100 + 1
+    return wrk.format("POST", "/products/" .. product .. "/reviews", headers, body)
+  end
+  return wrk.format("GET", "/products")
+end
+LUA
+cat "$report_lua" >>"$work/writes.lua"
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # VmRSS and VmHWM of a process, in MiB.
 rss() { awk '/^(VmRSS|VmHWM)/ {sub(":", "", $1); printf "%s=%.1fMiB ", $1, $2/1024}' "/proc/$1/status"; }

@@ -46,27 +46,16 @@ pids+=("$!")
 wait_up "$port" /healthz "$work/backend.log"
 load_rows "$port"
 
-cat >"$work/creates.lua" <<'LUA'
-local body = '{"name":"Bench","message":"a review written under load","rate":3}'
-local headers = { ["Content-Type"] = "application/json" }
-local n = 0
-setup = function(thread) thread:set("id", math.random(1, 100)) end
-request = function()
-  n = n + 1
-  return wrk.format("POST", "/products/" .. ((n + id) % 100 + 1) .. "/reviews", headers, body)
-end
-LUA
-cat "$report_lua" >>"$work/creates.lua"
 
 for _ in $(seq 1 "$BUSY"); do
   nice -n 10 sh -c 'while :; do :; done' &
   pids+=("$!")
 done
 metric() { curl -fsS "http://127.0.0.1:$port/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
-wrk -t2 -c32 -d2s -s "$work/creates.lua" "http://127.0.0.1:$port/" >/dev/null
+wrk -t2 -c32 -d2s -s "$work/writes.lua" "http://127.0.0.1:$port/" >/dev/null
 groups_before="$(metric shopgen_pg_group_inserts_total)"
 rows_before="$(metric shopgen_pg_group_insert_rows_total)"
-line="$(wrk -t2 -c32 -d"$DURATION" --timeout 10s -s "$work/creates.lua" "http://127.0.0.1:$port/" | grep '^BENCH')"
+line="$(wrk -t2 -c32 -d"$DURATION" --timeout 10s -s "$work/writes.lua" "http://127.0.0.1:$port/" | grep '^BENCH')"
 groups=$(( $(metric shopgen_pg_group_inserts_total) - ${groups_before:-0} ))
 rows=$(( $(metric shopgen_pg_group_insert_rows_total) - ${rows_before:-0} ))
 echo "nested creates: $line"

@@ -55,25 +55,6 @@ RAILS_PORT=3001
 
 . "$ROOT/benches/backend/common.sh"
 
-# wrk scripts: the nested create and the 90/10 mix, with the report line. WRAP=1 sends the body
-# Rails' strong parameters expect ({"review": {...}}), else ours (the fields).
-cat >"$work/writes.lua" <<'LUA'
-local review = '{"name":"Bench","message":"a review written under load","rate":3}'
-local body = os.getenv("WRAP") == "1" and ('{"review":' .. review .. '}') or review
-local headers = { ["Content-Type"] = "application/json" }
-local n = 0
-local every = tonumber(os.getenv("WRITE_EVERY") or "1")
-setup = function(thread) thread:set("id", math.random(1, 100)) end
-request = function()
-  n = n + 1
-  if n % every == 0 then
-    local product = (n + id) % 100 + 1
-    return wrk.format("POST", "/products/" .. product .. "/reviews", headers, body)
-  end
-  return wrk.format("GET", "/products")
-end
-LUA
-cat "$report_lua" >>"$work/writes.lua"
 
 # bench LABEL PORT KIND [WRAP]: KIND read (GET /products), write (every request a
 # nested create) or mix (every tenth).
