@@ -17,10 +17,13 @@
 //! sends nothing within `T`, and never API Gateway's or Cloud Run's own timeout.
 //!
 //! `A` bounds the time one request spends waiting for database connections in all,
-//! however many statements it runs: the backend counts it down across them. `R` is
-//! also PostgreSQL's `statement_timeout` and SQLite's busy timeout, so the database
-//! stops work that nobody waits for any more.
-//!
+//! however many statements it runs: the backend counts it down across them. The
+//! backend gives the database a statement timeout of `R - A` (PostgreSQL's
+//! `statement_timeout`, SQLite's busy timeout), so a statement sent within the acquire
+//! budget ends before the request times out, and the database stops work that nobody
+//! waits for any more. A 503 at `R` means nothing of the request was written: its
+//! writes commit only while it may still answer (the backend runtime's `db::budget`).
+
 //! The margin between two hops is a tenth of the gateway deadline, at least
 //! [`MIN_MARGIN_MS`] and at most [`MAX_MARGIN_MS`]: 1 s for API Gateway's default 15 s.
 //! Cloud Run takes whole seconds, so `C` is the largest whole second that leaves the

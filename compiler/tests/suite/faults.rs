@@ -129,13 +129,29 @@ impl Chain {
     /// Another session holds `products` (ACCESS EXCLUSIVE) until
     /// [`Lock::release`]: every statement that reads the table waits.
     fn lock_products(&self) -> Lock {
+        self.lock("products", "ACCESS EXCLUSIVE")
+    }
+
+    /// Another session holds `table` in lock `mode` (`ACCESS EXCLUSIVE`: nothing
+    /// reads or writes it; `EXCLUSIVE`: reads go on, writes wait) until
+    /// [`Lock::release`].
+    fn lock(&self, table: &str, mode: &str) -> Lock {
+        let name = format!("shopgen-fault-lock-{table}");
+        // The mode as `pg_locks` names it: `AccessExclusiveLock`.
+        let held: String = mode
+            .split(' ')
+            .map(|w| w[..1].to_string() + &w[1..].to_lowercase())
+            .chain(["Lock".to_string()])
+            .collect();
         let child = Command::new("psql")
             .args([
                 self.database_url.as_str(),
                 "-q",
                 "-c",
-                "SET application_name = 'shopgen-fault-lock'; BEGIN; \
-                 LOCK TABLE products IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120);",
+                &format!(
+                    "SET application_name = '{name}'; BEGIN; \
+                     LOCK TABLE {table} IN {mode} MODE; SELECT pg_sleep(120);"
+                ),
             ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -148,8 +164,11 @@ impl Chain {
                     self.database_url.as_str(),
                     "-tAq",
                     "-c",
-                    "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
-                     WHERE c.relname = 'products' AND l.mode = 'AccessExclusiveLock' AND l.granted",
+                    &format!(
+                        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
+                         WHERE c.relname = '{table}' AND l.mode = '{held}' \
+                         AND l.granted"
+                    ),
                 ])
                 .output()
                 .expect("psql");
@@ -162,7 +181,25 @@ impl Chain {
         Lock {
             child,
             url: self.database_url.clone(),
+            name,
         }
+    }
+
+    /// How many rows `table` holds.
+    fn count(&self, table: &str) -> i64 {
+        let out = Command::new("psql")
+            .args([
+                self.database_url.as_str(),
+                "-tAq",
+                "-c",
+                &format!("SELECT count(*) FROM {table}"),
+            ])
+            .output()
+            .expect("psql");
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("a count")
     }
 }
 
@@ -180,6 +217,8 @@ impl Drop for Chain {
 struct Lock {
     child: Child,
     url: String,
+    /// The session's `application_name`.
+    name: String,
 }
 
 impl Lock {
@@ -188,8 +227,11 @@ impl Lock {
             self.url.as_str(),
             "-q",
             "-c",
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE application_name = 'shopgen-fault-lock'",
+            &format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE application_name = '{}'",
+                self.name
+            ),
         ]));
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -327,6 +369,50 @@ fn slow_statements_get_the_backends_503_before_the_relays_deadline_and_the_exces
     );
     let (a, _) = chain.get("/products");
     assert_eq!(a.status, 200, "served again once the lock is gone: {a:?}");
+}
+
+/// A create answered 503 is never committed afterwards, so a client that sends it
+/// again (as `Retry-After` invites) does not write it twice. The create gets the only
+/// connection late (a list that waits for a lock on `products` holds it), then waits
+/// for a lock on `reviews` (reads go on); that lock goes only after the 503. With the
+/// request timeout as the statement timeout, that statement (whose timeout started
+/// later than the request's) would then have finished and committed.
+#[test]
+fn a_create_answered_503_at_the_request_timeout_is_never_committed() {
+    let chain = Chain::start(&[("DATABASE_MAX_CONNECTIONS", "1")]);
+    let b = chain.budget;
+    chain.psql("INSERT INTO products (title, price) VALUES ('Veranda Symphony', 83.84)");
+    let products = chain.lock_products();
+    let reviews = chain.lock("reviews", "EXCLUSIVE");
+    let port = chain.backend_port;
+    // Its answer does not matter (it may lose the connection to the create before
+    // its second statement and answer 503 itself): it holds the connection until
+    // `products` is free.
+    let list = std::thread::spawn(move || http("GET", port, "/products?limit=11", &[], None));
+    std::thread::sleep(Duration::from_millis(300));
+    let review = r#"{"name":"Ada","message":"Sent once.","rate":4}"#;
+    let create = std::thread::spawn(move || {
+        let started = Instant::now();
+        let answer = http("POST", port, "/products/1/reviews", &[], Some(review));
+        (answer, started.elapsed())
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    products.release();
+    let (answer, took) = create.join().expect("create");
+    reviews.release();
+    let _ = list.join();
+    assert_backends_503(&answer, took, ms(b.relay_upstream_ms));
+    // Long enough for the statement to have ended either way.
+    std::thread::sleep(ms(b.backend_request_ms));
+    assert_eq!(
+        chain.count("reviews"),
+        0,
+        "the create answered 503 was committed"
+    );
+    // Sent again, it is written once.
+    let again = http("POST", port, "/products/1/reviews", &[], Some(review));
+    assert_eq!(again.status, 201, "{again:?}");
+    assert_eq!(chain.count("reviews"), 1);
 }
 
 #[test]

@@ -214,8 +214,8 @@ impl From<sqlx::Error> for ApiError {
 ///
 /// PostgreSQL (SQLSTATE, <https://www.postgresql.org/docs/current/errcodes-appendix.html>):
 /// class 08 (connection exception), class 53 (insufficient resources, e.g. too many
-/// connections), 57014 `query_canceled` (the statement timeout, which is the request
-/// timeout), 57P01–57P03 (the server shutting down, crashed, or not yet accepting
+/// connections), 57014 `query_canceled` (the statement timeout: the request timeout
+/// less the acquire budget), 57P01–57P03 (the server shutting down, crashed, or not yet accepting
 /// connections), 40001 and 40P01 (serialization failure, deadlock). SQLite: 5
 /// `SQLITE_BUSY` and 6 `SQLITE_LOCKED` (another writer held the database for the whole
 /// busy timeout).

@@ -110,7 +110,8 @@ struct Cli {
     #[arg(long, env = "DRAIN_SECONDS", global = true)]
     drain_seconds: Option<u32>,
     /// Requests running longer are answered 503 (with `Retry-After`), in
-    /// milliseconds; also the database's statement timeout.
+    /// milliseconds. The database's statement timeout is what is left of it after the
+    /// acquire budget.
     #[arg(long, env = env::REQUEST_TIMEOUT_MS, global = true)]
     request_timeout_ms: Option<u32>,
     /// Memory for cached `GET` responses, in bytes (`0`: no cache). A cached response
@@ -270,7 +271,7 @@ async fn main(
             .unwrap_or_else(|| service.default_database_url.to_string()),
         max_connections: cli.database_max_connections.max(1),
         acquire_timeout: budget.database_acquire,
-        statement_timeout: budget.request,
+        statement_timeout: budget.statement(),
         sqlite_sync: cli.sqlite_synchronous,
     };
     let identity = crate::identity::gate(&cli.identity_jwks_files)?;
@@ -502,21 +503,51 @@ impl Budget {
             database_acquire: Duration::from_millis(u64::from(acquire)),
         }
     }
+
+    /// The database's statement timeout (PostgreSQL's `statement_timeout`, SQLite's
+    /// busy timeout): what is left of the request timeout once the acquire budget is
+    /// spent, so a request's statement sent within its acquire budget ends before the
+    /// request times out (`REQUEST_TIMEOUT_MS - DATABASE_ACQUIRE_TIMEOUT_MS`, 7 s of
+    /// the reference spec's 12 s). At least a tenth of the request timeout, should the
+    /// environment set an acquire budget close to it.
+    fn statement(&self) -> Duration {
+        self.request
+            .saturating_sub(self.database_acquire)
+            .max(self.request / 10)
+    }
 }
 
 /// Every request runs with one database acquire budget for all its statements
 /// ([`crate::db::budget`]) and ends by the request timeout: a 503 with `Retry-After`
-/// and a JSON body then, before the relay's own deadline passes.
+/// and a JSON body then, before the relay's own deadline passes. The 503 says that
+/// nothing was written: the request's gate closes first, so none of its writes commits
+/// afterwards; a write already committing is waited for (the commit grace) and
+/// answered as it ended.
 async fn deadline(State(budget): State<Budget>, req: Request, next: Next) -> Response {
-    let request = crate::db::budget::scope(budget.database_acquire, next.run(req));
-    match tokio::time::timeout(budget.request, request).await {
-        Ok(response) => response,
-        Err(_) => ApiError::Unavailable(format!(
-            "the request did not finish within the request timeout ({} ms)",
-            budget.request.as_millis()
-        ))
-        .into_response(),
+    let ends = tokio::time::Instant::now() + budget.request;
+    let gate = Arc::new(crate::db::budget::Gate::new(Some(ends)));
+    let request =
+        crate::db::budget::scope(budget.database_acquire, Arc::clone(&gate), next.run(req));
+    tokio::pin!(request);
+    if let Ok(response) = tokio::time::timeout(budget.request, &mut request).await {
+        return response;
     }
+    if !gate.close() {
+        let grace = crate::db::budget::commit_grace(budget.request);
+        if let Ok(response) = tokio::time::timeout(grace, &mut request).await {
+            return response;
+        }
+        tracing::error!(
+            grace_ms = grace.as_millis() as u64,
+            "a write's commit did not end within the commit grace after the request timeout: \
+             answered 503, but the write may have been committed"
+        );
+    }
+    ApiError::Unavailable(format!(
+        "the request did not finish within the request timeout ({} ms)",
+        budget.request.as_millis()
+    ))
+    .into_response()
 }
 
 fn json_status(status: StatusCode, text: &str) -> Response {

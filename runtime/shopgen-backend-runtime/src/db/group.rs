@@ -28,9 +28,11 @@
 //! - nothing waits to gather a batch: while one batch's `COMMIT` syncs, the writes that
 //!   arrive queue up and become the next batch. One write alone is one transaction, as
 //!   before;
-//! - a write whose request is gone by the time its batch starts (the request answered
-//!   503 at its deadline while another process held the write lock, or the client
-//!   left) is not run.
+//! - a write is taken into its batch's transaction only once the transaction holds
+//!   SQLite's write lock (`BEGIN IMMEDIATE` may wait for another process), and only
+//!   while its request may still answer ([`super::budget::Gate`]): a write whose
+//!   request answered 503 at its timeout meanwhile, or whose client left, is not run,
+//!   so a 503 never hides a committed write.
 //!
 //! Writes that run in a transaction of their own (hooked writes, [`super::tx`]) and
 //! writes of other processes take SQLite's write lock as before; the writer waits for
@@ -41,6 +43,7 @@
 //! PostgreSQL write as before.
 
 use super::SqliteSync;
+use super::budget::Gate;
 use super::sqlite_read::{db_error, open_direct, run, to_sqlite};
 use crate::row::FromRow;
 use crate::value::{Sql, Value};
@@ -86,6 +89,9 @@ trait Job: Send {
     /// Whether the caller is gone (its request answered 503 at its deadline, or the
     /// client left): such a write is not run, since nobody would learn it was.
     fn abandoned(&self) -> bool;
+    /// Takes the write into the transaction that holds the write lock: `false` when
+    /// its caller is gone, and then it is not run.
+    fn take(&self) -> bool;
 }
 
 /// What a write gives back: the rows it returned, and the rows it changed.
@@ -96,6 +102,8 @@ struct Statement<T> {
     args: Vec<SqliteValue>,
     outcome: Option<Outcome<T>>,
     reply: oneshot::Sender<Outcome<T>>,
+    /// Its request's gate; `None` outside a request.
+    gate: Option<Arc<Gate>>,
 }
 
 impl<T: FromRow + Send + 'static> Job for Statement<T> {
@@ -119,7 +127,11 @@ impl<T: FromRow + Send + 'static> Job for Statement<T> {
     }
 
     fn abandoned(&self) -> bool {
-        self.reply.is_closed()
+        self.reply.is_closed() || self.gate.as_ref().is_some_and(|g| g.closed())
+    }
+
+    fn take(&self) -> bool {
+        !self.reply.is_closed() && self.gate.as_ref().is_none_or(|g| g.commit())
     }
 }
 
@@ -154,19 +166,34 @@ impl Writer {
         sql: Sql,
         args: &[Value],
     ) -> Outcome<T> {
+        let gate = super::budget::gate();
+        if gate.as_ref().is_some_and(|g| !g.queue()) {
+            return Err(super::budget::request_gone());
+        }
         let (reply, answer) = oneshot::channel();
         let job = Box::new(Statement::<T> {
             sql,
             args: args.iter().map(to_sqlite).collect(),
             outcome: None,
             reply,
+            gate: gate.clone(),
         });
-        {
-            let jobs = self.jobs.lock().map_err(|_| sqlx::Error::PoolClosed)?;
-            let jobs = jobs.as_ref().ok_or(sqlx::Error::PoolClosed)?;
-            jobs.send(job).map_err(|_| sqlx::Error::PoolClosed)?;
+        let sent = self
+            .jobs
+            .lock()
+            .map_err(|_| sqlx::Error::PoolClosed)
+            .and_then(|jobs| {
+                let jobs = jobs.as_ref().ok_or(sqlx::Error::PoolClosed)?;
+                jobs.send(job).map_err(|_| sqlx::Error::PoolClosed)
+            });
+        let outcome = match sent {
+            Ok(()) => answer.await.map_err(|_| sqlx::Error::PoolClosed)?,
+            Err(e) => Err(e),
+        };
+        if let Some(gate) = gate {
+            gate.settle();
         }
-        answer.await.map_err(|_| sqlx::Error::PoolClosed)?
+        outcome
     }
 
     /// Transactions the writer has committed.
@@ -225,6 +252,9 @@ fn serve(settings: &Settings, queue: &Receiver<Box<dyn Job>>, commits: &AtomicU6
             conn = None;
             continue;
         }
+        if batch.is_empty() {
+            continue;
+        }
         commits.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("shopgen_sqlite_group_commits_total").increment(1);
         metrics::counter!("shopgen_sqlite_group_commit_writes_total").increment(batch.len() as u64);
@@ -250,9 +280,15 @@ fn open(settings: &Settings) -> rusqlite::Result<Connection> {
 }
 
 /// One transaction for the whole batch, one savepoint per write. An error here (the
-/// `BEGIN`, a savepoint, the `COMMIT`) means nothing of the batch was committed.
-fn commit(conn: &Connection, batch: &mut [Box<dyn Job>]) -> rusqlite::Result<()> {
+/// `BEGIN`, a savepoint, the `COMMIT`) means nothing of the batch was committed. The
+/// writes are taken once the write lock is held; those whose callers are gone by then
+/// leave the batch unrun (an empty batch rolls back).
+fn commit(conn: &Connection, batch: &mut Vec<Box<dyn Job>>) -> rusqlite::Result<()> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
+    batch.retain(|job| job.take());
+    if batch.is_empty() {
+        return conn.execute_batch("ROLLBACK");
+    }
     let result = (|| {
         for job in batch.iter_mut() {
             conn.prepare_cached("SAVEPOINT shopgen_write")?
@@ -504,6 +540,61 @@ mod tests {
             .unwrap();
         assert_eq!(names, vec!["kept".to_string(), "after".to_string()]);
         writer.close().await;
+    }
+
+    /// A write whose request was answered 503 (its gate closed, as the request
+    /// timeout closes it) while its batch waited for the write lock is not run once
+    /// the lock is held; the write beside it in the batch is, and both callers hear.
+    #[test]
+    fn a_write_answered_503_while_its_batch_waited_for_the_lock_is_not_run() {
+        let (_dir, settings) = database();
+        let statement = |name: &str, gate: &Arc<Gate>| {
+            let (sql, args) = insert(name, 1);
+            let (reply, answer) = oneshot::channel::<Outcome<Id>>();
+            let job: Box<dyn Job> = Box::new(Statement::<Id> {
+                sql,
+                args: args.iter().map(to_sqlite).collect(),
+                outcome: None,
+                reply,
+                gate: Some(Arc::clone(gate)),
+            });
+            (job, answer)
+        };
+        let (kept_gate, gone_gate) = (Arc::new(Gate::default()), Arc::new(Gate::default()));
+        assert!(kept_gate.queue() && gone_gate.queue());
+        let (kept, mut kept_answer) = statement("kept", &kept_gate);
+        let (gone, mut gone_answer) = statement("gone", &gone_gate);
+        let blocker = Connection::open(&settings.path).unwrap();
+        blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let writer = std::thread::spawn({
+            let settings = settings.clone();
+            move || {
+                let conn = open(&settings).unwrap();
+                let mut batch = vec![kept, gone];
+                commit(&conn, &mut batch).unwrap();
+                for job in batch {
+                    job.answer(None);
+                }
+            }
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(!writer.is_finished(), "the batch should wait for the lock");
+        assert!(gone_gate.close(), "nothing of the batch is committing yet");
+        blocker.execute_batch("ROLLBACK").unwrap();
+        writer.join().unwrap();
+        assert!(kept_answer.try_recv().unwrap().is_ok());
+        assert!(
+            gone_answer.try_recv().is_err(),
+            "the gone write was not run"
+        );
+        let names: Vec<String> = blocker
+            .prepare("SELECT name FROM items ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(names, vec!["kept".to_string()]);
     }
 
     /// A batch whose transaction cannot start (another connection holds the write

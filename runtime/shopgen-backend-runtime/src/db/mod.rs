@@ -156,8 +156,9 @@ pub struct ConnectOptions {
     /// How long a wait for a connection may take outside a request (inside one, the
     /// request's own budget applies: [`budget`]).
     pub acquire_timeout: Duration,
-    /// The request timeout: PostgreSQL's `statement_timeout` and SQLite's busy
-    /// timeout, so the database gives up work that no request waits for any more.
+    /// PostgreSQL's `statement_timeout` and SQLite's busy timeout, so the database
+    /// gives up work that no request waits for any more: the server gives what is left
+    /// of the request timeout after the acquire budget ([`budget::Gate::on_time`]).
     pub statement_timeout: Duration,
     pub sqlite_sync: SqliteSync,
 }
@@ -313,7 +314,10 @@ impl Db {
                 })
                 .connect_with(connect)
                 .await?;
-            let inserter = Arc::new(pg_group::Inserter::start(pool.clone()));
+            let inserter = Arc::new(pg_group::Inserter::start(
+                pool.clone(),
+                options.statement_timeout,
+            ));
             Ok(Db(Pool::Postgres(pool, inserter)))
         } else {
             let scheme = url.split(':').next().unwrap_or_default().to_string();
@@ -398,30 +402,17 @@ impl Db {
         }
     }
 
-    /// Runs a statement; returns the number of rows it touched.
+    /// Runs a statement; returns the number of rows it touched. It may write, so in a
+    /// request it commits through the request's gate, as [`Db::write_execute`]'s
+    /// writes on the pool do.
     pub async fn execute(&self, sql: impl Into<Sql>, args: &[Value]) -> Result<u64, sqlx::Error> {
-        count_query();
-        crate::reads::record_unknown();
-        let sql = AssertSqlSafe(sql.into());
-        match &self.0 {
-            Pool::Sqlite(pool, ..) => {
-                let q = args.iter().fold(sqlx::query(sql), bind_sqlite);
-                Ok(q.execute(&mut *budget::acquire(pool).await?)
-                    .await?
-                    .rows_affected())
-            }
-            Pool::Postgres(pool, _) => {
-                let q = args.iter().fold(sqlx::query(sql), bind_pg);
-                Ok(q.execute(&mut *budget::acquire(pool).await?)
-                    .await?
-                    .rows_affected())
-            }
-        }
+        Ok(self.gated_write::<i64>(sql.into(), args, false).await?.1)
     }
 
     /// A row write (`INSERT`, `UPDATE`, `DELETE`, maybe `RETURNING`): its first
     /// returned row, if any. On a SQLite file it is committed with the writes waiting
-    /// at the same moment (`group`); elsewhere it runs on the pool.
+    /// at the same moment (`group`); elsewhere it runs on the pool, committed through
+    /// its request's gate ([`Db::gated_write`]).
     pub(crate) async fn write_fetch<T: FromRow + Send + 'static>(
         &self,
         sql: Sql,
@@ -433,7 +424,7 @@ impl Db {
                 crate::reads::record_unknown();
                 Ok(writer.write::<T>(sql, args).await?.0.into_iter().next())
             }
-            _ => self.fetch_optional(sql, args).await,
+            _ => Ok(self.gated_write::<T>(sql, args, true).await?.0),
         }
     }
 
@@ -469,7 +460,92 @@ impl Db {
                 crate::reads::record_unknown();
                 Ok(writer.write::<i64>(sql, args).await?.1)
             }
-            _ => self.execute(sql, args).await,
+            _ => Ok(self.gated_write::<i64>(sql, args, false).await?.1),
+        }
+    }
+
+    /// A write on a pooled connection: its first row (when `returning`) and the rows it
+    /// changed. In a request it commits only through the request's gate
+    /// ([`budget::Gate`]), so a request answered 503 at its timeout never has its write
+    /// committed afterwards. On PostgreSQL a write that is on time (its statement
+    /// timeout ends before the request's) passes the gate and is sent as its own
+    /// commit, one round trip; one that is not (the request spent its time elsewhere
+    /// first) runs in a transaction whose `COMMIT` is sent only while the request may
+    /// still answer. In-memory SQLite (nothing waits on a disk or another process)
+    /// passes the gate before its statement.
+    async fn gated_write<T: FromRow + Send + 'static>(
+        &self,
+        sql: Sql,
+        args: &[Value],
+        returning: bool,
+    ) -> Result<(Option<T>, u64), sqlx::Error> {
+        count_query();
+        crate::reads::record_unknown();
+        let sql = AssertSqlSafe(sql);
+        let gate = budget::gate();
+        match &self.0 {
+            Pool::Sqlite(pool, ..) => {
+                let q = args.iter().fold(sqlx::query(sql), bind_sqlite);
+                let mut conn = budget::acquire(pool).await?;
+                if gate.as_ref().is_some_and(|g| !g.commit()) {
+                    return Err(budget::request_gone());
+                }
+                let outcome = if returning {
+                    q.fetch_optional(&mut *conn).await.and_then(|row| {
+                        let row = row.map(|r| T::from_row(&Row::Sqlite(r))).transpose()?;
+                        Ok((row, 0))
+                    })
+                } else {
+                    q.execute(&mut *conn)
+                        .await
+                        .map(|r| (None, r.rows_affected()))
+                };
+                if let Some(gate) = gate {
+                    gate.settle();
+                }
+                outcome
+            }
+            Pool::Postgres(pool, inserter) => {
+                let q = args.iter().fold(sqlx::query(sql), bind_pg);
+                let mut conn = budget::acquire(pool).await?;
+                let pg_row = |row: Option<sqlx::postgres::PgRow>| {
+                    row.map(|r| T::from_row(&Row::Postgres(r))).transpose()
+                };
+                let late = gate
+                    .as_ref()
+                    .filter(|g| !g.on_time(inserter.statement_timeout()));
+                let Some(gate) = late.map(Arc::clone) else {
+                    if gate.as_ref().is_some_and(|g| !g.commit()) {
+                        return Err(budget::request_gone());
+                    }
+                    let outcome = if returning {
+                        q.fetch_optional(&mut *conn)
+                            .await
+                            .and_then(|row| Ok((pg_row(row)?, 0)))
+                    } else {
+                        q.execute(&mut *conn)
+                            .await
+                            .map(|r| (None, r.rows_affected()))
+                    };
+                    if let Some(gate) = gate {
+                        gate.settle();
+                    }
+                    return outcome;
+                };
+                let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                let outcome = if returning {
+                    (pg_row(q.fetch_optional(&mut *tx).await?)?, 0)
+                } else {
+                    (None, q.execute(&mut *tx).await?.rows_affected())
+                };
+                // Dropped without a commit, the transaction rolls back.
+                if !gate.commit() {
+                    return Err(budget::request_gone());
+                }
+                let committed = tx.commit().await;
+                gate.settle();
+                committed.map(|()| outcome)
+            }
         }
     }
 

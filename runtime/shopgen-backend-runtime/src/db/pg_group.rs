@@ -51,17 +51,31 @@
 //! write whose request is gone by the time the connection came (it answered 503 when
 //! its budget ran out, or the client left) is not sent at all.
 //!
+//! A 503 never hides a committed write ([`super::budget::Gate`]), so a client may
+//! send a create again without writing it twice. When every write of a group is on
+//! time (the statement timeout ends before each one's request timeout: a create sent
+//! within its acquire budget), each passes its request's gate before the statement is
+//! sent as its own commit, which ends, by the statement timeout at the latest, before
+//! any of their requests times out. Otherwise the group is written in a transaction
+//! of its own (`BEGIN`, the statement, `COMMIT`), and each write is taken into the
+//! commit only once the statement returned and only while its request may still
+//! answer: the rows of writes whose requests were answered 503 meanwhile (the
+//! statement waited for a lock past their request timeout, say) are deleted again
+//! before the `COMMIT`, and when none is left the transaction rolls back.
+//!
 //! Only the pool's single-row inserts come here ([`super::Db::insert_fetch`]);
 //! updates, deletes and the writes of a hooked transaction ([`super::tx`]) run as
 //! before.
 
 use super::bind_pg;
+use super::budget::Gate;
 use crate::value::{Sql, SqlType, Value};
 use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{AssertSqlSafe, Row as _};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::time::Instant;
 
@@ -123,6 +137,8 @@ struct Job {
     args: Vec<Value>,
     /// When its request's acquire budget runs out.
     deadline: Option<Instant>,
+    /// Its request's gate; `None` outside a request.
+    gate: Option<Arc<Gate>>,
     reply: oneshot::Sender<Outcome>,
 }
 
@@ -130,6 +146,23 @@ impl Job {
     fn answer(self, outcome: Outcome) {
         // The caller may have gone (its request was cancelled): nothing to answer.
         let _ = self.reply.send(outcome);
+    }
+
+    /// Whether its caller is gone: it answered 503 at its timeout, or the client left.
+    fn abandoned(&self) -> bool {
+        self.reply.is_closed() || self.gate.as_ref().is_some_and(|g| g.closed())
+    }
+
+    /// Whether its statement, sent now, ends before its request times out.
+    fn on_time(&self, statement_timeout: Duration) -> bool {
+        self.gate
+            .as_ref()
+            .is_none_or(|g| g.on_time(statement_timeout))
+    }
+
+    /// Takes the write into the commit: `false` when its caller is gone.
+    fn take(&self) -> bool {
+        !self.reply.is_closed() && self.gate.as_ref().is_none_or(|g| g.commit())
     }
 }
 
@@ -141,38 +174,63 @@ pub(crate) struct Inserter {
     /// Group statements written so far (also `shopgen_pg_group_inserts_total`).
     #[cfg_attr(not(test), allow(dead_code))]
     groups: Arc<AtomicU64>,
+    /// The connections' statement timeout.
+    statement_timeout: Duration,
 }
 
 impl Inserter {
     /// Starts the grouping task on the current runtime.
-    pub(crate) fn start(pool: PgPool) -> Inserter {
+    pub(crate) fn start(pool: PgPool, statement_timeout: Duration) -> Inserter {
         let (jobs, queue) = mpsc::unbounded_channel();
         let groups = Arc::new(AtomicU64::new(0));
-        let task = tokio::spawn(serve(pool, queue, Arc::clone(&groups)));
+        let counted = Arc::clone(&groups);
+        let task = tokio::spawn(serve(pool, queue, counted, statement_timeout));
         Inserter {
             jobs: Mutex::new(Some(jobs)),
             task: tokio::sync::Mutex::new(Some(task)),
             groups,
+            statement_timeout,
         }
+    }
+
+    /// The pool's statement timeout: a write is on time when it ends before its
+    /// request's timeout ([`Gate::on_time`]).
+    pub(crate) fn statement_timeout(&self) -> Duration {
+        self.statement_timeout
     }
 
     /// Writes one row with the inserts waiting at the same moment; the row its
     /// `RETURNING` gave, once the statement that wrote it committed.
     pub(crate) async fn insert(&self, shape: Shape, sql: Sql, args: &[Value]) -> Outcome {
+        let gate = super::budget::gate();
+        if gate.as_ref().is_some_and(|g| !g.queue()) {
+            return Err(super::budget::request_gone());
+        }
         let (reply, answer) = oneshot::channel();
         let job = Job {
             shape,
             sql,
             args: args.to_vec(),
             deadline: super::budget::deadline(),
+            gate: gate.clone(),
             reply,
         };
-        {
-            let jobs = self.jobs.lock().map_err(|_| sqlx::Error::PoolClosed)?;
-            let jobs = jobs.as_ref().ok_or(sqlx::Error::PoolClosed)?;
-            jobs.send(job).map_err(|_| sqlx::Error::PoolClosed)?;
+        let sent = self
+            .jobs
+            .lock()
+            .map_err(|_| sqlx::Error::PoolClosed)
+            .and_then(|jobs| {
+                let jobs = jobs.as_ref().ok_or(sqlx::Error::PoolClosed)?;
+                jobs.send(job).map_err(|_| sqlx::Error::PoolClosed)
+            });
+        let outcome = match sent {
+            Ok(()) => answer.await.map_err(|_| sqlx::Error::PoolClosed)?,
+            Err(e) => Err(e),
+        };
+        if let Some(gate) = gate {
+            gate.settle();
         }
-        answer.await.map_err(|_| sqlx::Error::PoolClosed)?
+        outcome
     }
 
     /// Group statements written so far.
@@ -194,7 +252,12 @@ impl Inserter {
 
 /// The grouping task: takes what waits, up to [`IN_FLIGHT`] groups at a time, until
 /// every sender is gone; then waits for the groups still being written.
-async fn serve(pool: PgPool, mut queue: mpsc::UnboundedReceiver<Job>, groups: Arc<AtomicU64>) {
+async fn serve(
+    pool: PgPool,
+    mut queue: mpsc::UnboundedReceiver<Job>,
+    groups: Arc<AtomicU64>,
+    statement_timeout: Duration,
+) {
     let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
     while let Some(first) = queue.recv().await {
         let Ok(permit) = Arc::clone(&in_flight).acquire_owned().await else {
@@ -210,7 +273,7 @@ async fn serve(pool: PgPool, mut queue: mpsc::UnboundedReceiver<Job>, groups: Ar
         let pool = pool.clone();
         let groups = Arc::clone(&groups);
         tokio::spawn(async move {
-            write(&pool, batch, &groups).await;
+            write(&pool, batch, &groups, statement_timeout).await;
             drop(permit);
         });
     }
@@ -218,7 +281,7 @@ async fn serve(pool: PgPool, mut queue: mpsc::UnboundedReceiver<Job>, groups: Ar
 }
 
 /// Writes a batch: one statement per shape, the shapes side by side.
-async fn write(pool: &PgPool, batch: Vec<Job>, groups: &AtomicU64) {
+async fn write(pool: &PgPool, batch: Vec<Job>, groups: &AtomicU64, statement_timeout: Duration) {
     let mut shapes: Vec<Vec<Job>> = Vec::new();
     for job in batch {
         match shapes.iter_mut().find(|g| g[0].shape == job.shape) {
@@ -229,12 +292,17 @@ async fn write(pool: &PgPool, batch: Vec<Job>, groups: &AtomicU64) {
     futures_util::future::join_all(
         shapes
             .into_iter()
-            .map(|group| write_group(pool, group, groups)),
+            .map(|group| write_group(pool, group, groups, statement_timeout)),
     )
     .await;
 }
 
-async fn write_group(pool: &PgPool, mut group: Vec<Job>, groups: &AtomicU64) {
+async fn write_group(
+    pool: &PgPool,
+    mut group: Vec<Job>,
+    groups: &AtomicU64,
+    statement_timeout: Duration,
+) {
     let deadline = group.iter().filter_map(|j| j.deadline).min();
     let mut conn = match acquire(pool, deadline).await {
         Ok(conn) => conn,
@@ -242,7 +310,13 @@ async fn write_group(pool: &PgPool, mut group: Vec<Job>, groups: &AtomicU64) {
     };
     // A create whose request is gone (its budget ran out and it answered 503, or the
     // client left) is not written: nobody would learn that it was.
-    group.retain(|job| !job.reply.is_closed());
+    group.retain(|job| !job.abandoned());
+    // Every write on time: each passes its gate now, and the statement is its own
+    // commit. Otherwise a transaction whose commit takes the writes still wanted.
+    let on_time = group.iter().all(|job| job.on_time(statement_timeout));
+    if on_time {
+        group.retain(Job::take);
+    }
     // One write, or values of one column with different types (not one array): each
     // alone.
     let columns = if group.len() > 1 {
@@ -252,8 +326,7 @@ async fn write_group(pool: &PgPool, mut group: Vec<Job>, groups: &AtomicU64) {
     };
     let Some(columns) = columns else {
         for job in group {
-            let outcome = alone(&mut conn, &job).await;
-            job.answer(outcome);
+            alone(&mut conn, job, on_time).await;
         }
         return;
     };
@@ -262,31 +335,97 @@ async fn write_group(pool: &PgPool, mut group: Vec<Job>, groups: &AtomicU64) {
     for column in columns {
         query = column.bind(query);
     }
-    let outcome = query.fetch_all(&mut *conn).await;
-    drop(conn);
-    match outcome {
-        Ok(rows) => {
-            groups.fetch_add(1, Ordering::Relaxed);
-            metrics::counter!("shopgen_pg_group_inserts_total").increment(1);
-            metrics::counter!("shopgen_pg_group_insert_rows_total").increment(rows.len() as u64);
-            match paired(rows, group.len()) {
-                Ok(rows) => {
-                    for (job, row) in group.into_iter().zip(rows) {
-                        job.answer(Ok(Some(row)));
-                    }
+    let refused = match send(&mut conn, query, on_time).await {
+        Ok((rows, tx)) => match paired(rows, group.len()) {
+            Ok(rows) => {
+                let table = group[0].shape.table;
+                let rows = group.into_iter().zip(rows).collect();
+                let written = match tx {
+                    None => answer_rows(rows),
+                    Some(tx) => commit_taken(tx, table, rows).await,
+                };
+                if let Some(rows) = written {
+                    groups.fetch_add(1, Ordering::Relaxed);
+                    metrics::counter!("shopgen_pg_group_inserts_total").increment(1);
+                    metrics::counter!("shopgen_pg_group_insert_rows_total").increment(rows as u64);
                 }
-                Err(why) => answer_all(group, sqlx::Error::Protocol(why)),
+                return;
             }
+            Err(why) => return answer_all(group, sqlx::Error::Protocol(why)),
+        },
+        Err(sqlx::Error::Database(e)) if e.code().is_some_and(|c| refused_for_data(&c)) => e,
+        Err(e) => return answer_all(group, e),
+    };
+    // Nothing was written (`refused`, a row's data). Each half again, down to the
+    // writes that are refused alone (with their own errors): a few refused writes cost
+    // a few statements more, and the others are still written together.
+    drop((refused, conn));
+    let second = group.split_off(group.len() / 2);
+    Box::pin(write_group(pool, group, groups, statement_timeout)).await;
+    Box::pin(write_group(pool, second, groups, statement_timeout)).await;
+}
+
+/// Sends a group's statement: as its own commit when every write is `on_time`, else in
+/// a transaction, returned open.
+async fn send<'c>(
+    conn: &'c mut sqlx::PgConnection,
+    query: PgQuery<'_>,
+    on_time: bool,
+) -> Result<(Vec<PgRow>, Option<sqlx::Transaction<'c, sqlx::Postgres>>), sqlx::Error> {
+    if on_time {
+        return Ok((query.fetch_all(conn).await?, None));
+    }
+    let mut tx = sqlx::Connection::begin(conn).await?;
+    Ok((query.fetch_all(&mut *tx).await?, Some(tx)))
+}
+
+/// Answers each write with its committed row; how many there were.
+fn answer_rows(rows: Vec<(Job, (i64, PgRow))>) -> Option<usize> {
+    let written = rows.len();
+    for (job, (_, row)) in rows {
+        job.answer(Ok(Some(row)));
+    }
+    Some(written)
+}
+
+/// Commits the written rows of the writes that can still be taken (their requests
+/// may answer) and answers each with its row; the rows of the others are deleted
+/// first, and with none left the transaction rolls back. The number of rows
+/// committed, or `None` when nothing was.
+async fn commit_taken(
+    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    table: &str,
+    rows: Vec<(Job, (i64, PgRow))>,
+) -> Option<usize> {
+    let (taken, gone): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(job, _)| job.take());
+    if taken.is_empty() {
+        // Dropped without a commit, the transaction rolls back.
+        return None;
+    }
+    if !gone.is_empty() {
+        let ids: Vec<i64> = gone.iter().map(|(_, (id, _))| *id).collect();
+        let delete = format!("DELETE FROM {table} WHERE id = ANY($1)");
+        if let Err(e) = sqlx::query(AssertSqlSafe(delete))
+            .bind(ids)
+            .execute(&mut *tx)
+            .await
+        {
+            answer_all(taken.into_iter().map(|(job, _)| job).collect(), e);
+            return None;
         }
-        Err(sqlx::Error::Database(e)) if e.code().is_some_and(|c| refused_for_data(&c)) => {
-            // Nothing was written. Each half again, down to the writes that are
-            // refused alone (with their own errors): a few refused writes cost a few
-            // statements more, and the others are still written together.
-            let second = group.split_off(group.len() / 2);
-            Box::pin(write_group(pool, group, groups)).await;
-            Box::pin(write_group(pool, second, groups)).await;
+    }
+    match tx.commit().await {
+        Ok(()) => {
+            let committed = taken.len();
+            for (job, (_, row)) in taken {
+                job.answer(Ok(Some(row)));
+            }
+            Some(committed)
         }
-        Err(e) => answer_all(group, e),
+        Err(e) => {
+            answer_all(taken.into_iter().map(|(job, _)| job).collect(), e);
+            None
+        }
     }
 }
 
@@ -301,9 +440,9 @@ fn answer_all(group: Vec<Job>, e: sqlx::Error) {
     }
 }
 
-/// The group's rows in the order of its writes: sorted by `id` (see the module
-/// documentation).
-fn paired(rows: Vec<PgRow>, writes: usize) -> Result<Vec<PgRow>, String> {
+/// The group's rows in the order of its writes, with their ids: sorted by `id` (see
+/// the module documentation).
+fn paired(rows: Vec<PgRow>, writes: usize) -> Result<Vec<(i64, PgRow)>, String> {
     if rows.len() != writes {
         return Err(format!(
             "a group insert of {writes} rows returned {}",
@@ -316,7 +455,7 @@ fn paired(rows: Vec<PgRow>, writes: usize) -> Result<Vec<PgRow>, String> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("a group insert's ids: {e}"))?;
     keyed.sort_by_key(|(id, _)| *id);
-    Ok(keyed.into_iter().map(|(_, row)| row).collect())
+    Ok(keyed)
 }
 
 /// SQLSTATE classes 22 (data exception) and 23 (integrity constraint violation): a
@@ -325,13 +464,33 @@ fn refused_for_data(code: &str) -> bool {
     code.len() == 5 && (code.starts_with("22") || code.starts_with("23"))
 }
 
-/// One insert as its own statement.
-async fn alone(conn: &mut sqlx::PgConnection, job: &Job) -> Outcome {
+/// One insert as its own statement, answered with its row or its own error: its own
+/// commit when it is on time (it passed its gate already), else in a transaction
+/// committed as a late group's is ([`commit_taken`]).
+async fn alone(conn: &mut sqlx::PgConnection, job: Job, on_time: bool) {
     let query = job
         .args
         .iter()
         .fold(sqlx::query(AssertSqlSafe(job.sql.clone())), bind_pg);
-    query.fetch_optional(conn).await
+    if on_time {
+        let outcome = query.fetch_optional(conn).await;
+        return job.answer(outcome);
+    }
+    let mut tx = match sqlx::Connection::begin(conn).await {
+        Ok(tx) => tx,
+        Err(e) => return job.answer(Err(e)),
+    };
+    match query.fetch_optional(&mut *tx).await {
+        Ok(Some(row)) => match row.try_get::<i64, _>(0) {
+            Ok(id) => {
+                let table = job.shape.table;
+                commit_taken(tx, table, vec![(job, (id, row))]).await;
+            }
+            Err(e) => job.answer(Err(e)),
+        },
+        Ok(None) => job.answer(Ok(None)),
+        Err(e) => job.answer(Err(e)),
+    }
 }
 
 /// A pooled connection by `deadline` (the pool's own acquire timeout without one).
@@ -462,7 +621,6 @@ mod tests {
     use crate::row::Row;
     use crate::types::{Date, Decimal, Timestamp, Uuid};
     use shopgen_testkit::Postgres;
-    use std::time::Duration;
 
     /// A row of `items` as the inserts return it.
     #[derive(Debug, Clone, PartialEq)]
@@ -725,6 +883,7 @@ mod tests {
             let db = Arc::clone(&db);
             tasks.push(tokio::spawn(crate::db::budget::scope(
                 Duration::from_millis(200),
+                Arc::default(),
                 async move {
                     let (columns, values) = write(i * 2);
                     insert(&db, columns, &values).await
@@ -825,6 +984,203 @@ mod tests {
         sqlx::query("COMMIT").execute(&mut *locker).await.unwrap();
         let item = item.await.unwrap().unwrap();
         assert_eq!(item.name, "item 1");
+        drop(locker);
+        db.close().await;
+    }
+
+    /// Holds `table` in SHARE mode (inserts and updates wait) on a connection of its
+    /// own, until `COMMIT`.
+    async fn lock(db: &Db, table: &str) -> sqlx::pool::PoolConnection<sqlx::Postgres> {
+        let pool = match &db.0 {
+            Pool::Postgres(pool, _) => pool.clone(),
+            Pool::Sqlite(..) => unreachable!(),
+        };
+        let mut locker = pool.acquire().await.unwrap();
+        sqlx::query("BEGIN").execute(&mut *locker).await.unwrap();
+        sqlx::query(AssertSqlSafe(format!("LOCK TABLE {table} IN SHARE MODE")))
+            .execute(&mut *locker)
+            .await
+            .unwrap();
+        locker
+    }
+
+    /// The gate of a request that times out in 1 s: its writes are late for the test
+    /// pool's 5 s statement timeout, so they run in transactions.
+    fn late_gate() -> Arc<Gate> {
+        Arc::new(Gate::new(Some(Instant::now() + Duration::from_secs(1))))
+    }
+
+    /// An on-time create (its request times out after the statement timeout) passes its
+    /// gate before its statement is sent as its own commit: its request, timing out
+    /// meanwhile, waits for the outcome instead of answering 503, and the row is there.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_on_time_create_is_its_own_commit_and_its_request_waits_for_it() {
+        let (_pg, db) = database(4).await;
+        let db = Arc::new(db);
+        let mut locker = lock(&db, "items").await;
+        let gate = Arc::new(Gate::new(Some(Instant::now() + Duration::from_secs(60))));
+        let create = tokio::spawn(crate::db::budget::scope(
+            Duration::from_secs(5),
+            Arc::clone(&gate),
+            {
+                let db = Arc::clone(&db);
+                async move {
+                    let (columns, values) = write(1);
+                    insert(&db, columns, &values).await
+                }
+            },
+        ));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!create.is_finished(), "the create should wait for the lock");
+        assert!(!gate.close(), "the create is committing");
+        sqlx::query("COMMIT").execute(&mut *locker).await.unwrap();
+        let item = create.await.unwrap().unwrap();
+        assert_eq!(item.name, "item 1");
+        assert!(gate.close(), "settled");
+        drop(locker);
+        db.close().await;
+    }
+
+    /// Creates whose requests were answered 503 (their gates closed, as the request
+    /// timeout closes them) while their group's statement waited for a lock are not
+    /// committed once the lock is gone; the creates beside them in the same group are,
+    /// each with its own row. A 503 never hides a committed write.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn creates_answered_503_while_their_group_waited_are_not_committed() {
+        let (_pg, db) = database(8).await;
+        let db = Arc::new(db);
+        // Every group slot busy with a note that waits for a lock, so the items queue
+        // up and become one group when a slot is free.
+        let mut notes_lock = lock(&db, "notes").await;
+        let mut notes = Vec::new();
+        for _ in 0..IN_FLIGHT {
+            let db = Arc::clone(&db);
+            notes.push(tokio::spawn(async move {
+                db.insert_fetch::<i64>(
+                    Shape {
+                        table: "notes",
+                        columns: vec!["body"],
+                        returning: "id",
+                    },
+                    "INSERT INTO notes (body) VALUES ($1) RETURNING id".into(),
+                    &[Value::Text("first".into())],
+                )
+                .await
+            }));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let mut items_lock = lock(&db, "items").await;
+        // Writes the database accepts (`write`'s refused ones left out).
+        let accepted = [1, 2, 4, 8, 13, 16, 17, 19];
+        let mut writes = Vec::new();
+        for (i, n) in accepted.into_iter().enumerate() {
+            let db = Arc::clone(&db);
+            let gate = late_gate();
+            let task = tokio::spawn(crate::db::budget::scope(
+                Duration::from_secs(5),
+                Arc::clone(&gate),
+                async move {
+                    let (columns, values) = write(n);
+                    insert(&db, columns, &values).await
+                },
+            ));
+            writes.push((i, n, gate, task));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        sqlx::query("COMMIT")
+            .execute(&mut *notes_lock)
+            .await
+            .unwrap();
+        for note in notes {
+            note.await.unwrap().unwrap();
+        }
+        // The items' group statement now waits for the items lock.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let groups_before = inserter(&db).groups();
+        for (i, n, gate, task) in &writes {
+            assert!(!task.is_finished(), "item {n} should wait for the lock");
+            if i % 2 == 1 {
+                assert!(gate.close(), "item {n} is not committing yet");
+            }
+        }
+        sqlx::query("COMMIT")
+            .execute(&mut *items_lock)
+            .await
+            .unwrap();
+        let mut kept = Vec::new();
+        for (i, n, _, task) in writes {
+            let outcome = task.await.unwrap();
+            if i % 2 == 1 {
+                assert!(outcome.is_err(), "item {n}: {outcome:?}");
+            } else {
+                let item = outcome.unwrap();
+                assert_eq!(item.name, format!("item {n}"));
+                kept.push(item.name);
+            }
+        }
+        assert_eq!(
+            inserter(&db).groups(),
+            groups_before + 1,
+            "the items should have been one group"
+        );
+        let stored: Vec<Item> = db
+            .fetch_all(format!("SELECT {RETURNING} FROM items ORDER BY name"), &[])
+            .await
+            .unwrap();
+        let stored: Vec<String> = stored.into_iter().map(|item| item.name).collect();
+        kept.sort();
+        assert_eq!(stored, kept);
+        drop((notes_lock, items_lock));
+        db.close().await;
+    }
+
+    /// An update (one statement on the pool, in a transaction of its own) whose
+    /// request was answered 503 while it waited for a lock is rolled back, not
+    /// committed once the lock is gone.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_update_answered_503_while_it_waited_is_not_committed() {
+        let (_pg, db) = database(4).await;
+        let db = Arc::new(db);
+        let (columns, values) = write(2);
+        insert(&db, columns, &values).await.unwrap();
+        let mut locker = lock(&db, "items").await;
+        let gate = late_gate();
+        let update = tokio::spawn(crate::db::budget::scope(
+            Duration::from_secs(5),
+            Arc::clone(&gate),
+            {
+                let db = Arc::clone(&db);
+                async move {
+                    db.write_execute(
+                        "UPDATE items SET rate = 5 WHERE name = 'item 2'".into(),
+                        &[],
+                    )
+                    .await
+                }
+            },
+        ));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!update.is_finished(), "the update should wait for the lock");
+        assert!(gate.close(), "the update is not committing yet");
+        sqlx::query("COMMIT").execute(&mut *locker).await.unwrap();
+        let outcome = update.await.unwrap();
+        assert!(outcome.is_err(), "{outcome:?}");
+        let rates: Vec<i64> = db
+            .fetch_all("SELECT rate::bigint FROM items", &[])
+            .await
+            .unwrap();
+        assert_eq!(rates, vec![3]);
+        // With its gate open, the same update commits.
+        let done = crate::db::budget::scope(Duration::from_secs(5), Arc::default(), async {
+            db.write_execute(
+                "UPDATE items SET rate = 5 WHERE name = 'item 2'".into(),
+                &[],
+            )
+            .await
+        })
+        .await
+        .unwrap();
+        assert_eq!(done, 1);
         drop(locker);
         db.close().await;
     }

@@ -43,13 +43,23 @@ impl Db {
 }
 
 impl Tx {
-    /// Makes every write of the transaction durable.
+    /// Makes every write of the transaction durable. In a request, only while the
+    /// request may still answer ([`budget::Gate`]): once it was answered 503 at its
+    /// timeout, the transaction rolls back instead.
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         count_query();
-        match self {
+        let gate = budget::gate();
+        if gate.as_ref().is_some_and(|g| !g.commit()) {
+            return Err(budget::request_gone());
+        }
+        let committed = match self {
             Tx::Sqlite(tx) => tx.commit().await,
             Tx::Postgres(tx) => tx.commit().await,
+        };
+        if let Some(gate) = gate {
+            gate.settle();
         }
+        committed
     }
 
     /// Every row the query returns.
