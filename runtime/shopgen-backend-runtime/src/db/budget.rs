@@ -84,7 +84,7 @@ impl Gate {
     /// committed or failed by the time the request times out (the commit grace covers
     /// the commit's own flush). A write that is not on time runs in a transaction
     /// whose `COMMIT` passes the gate.
-    pub(crate) fn on_time(&self, statement: Duration) -> bool {
+    pub fn on_time(&self, statement: Duration) -> bool {
         self.ends
             .is_none_or(|ends| Instant::now() + statement <= ends)
     }

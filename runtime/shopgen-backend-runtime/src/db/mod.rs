@@ -403,8 +403,8 @@ impl Db {
     }
 
     /// Runs a statement; returns the number of rows it touched. It may write, so in a
-    /// request it commits through the request's gate, as [`Db::write_execute`]'s
-    /// writes on the pool do.
+    /// request it commits through the request's gate ([`budget::Gate`]), as the
+    /// generated routes' writes on the pool do.
     pub async fn execute(&self, sql: impl Into<Sql>, args: &[Value]) -> Result<u64, sqlx::Error> {
         Ok(self.gated_write::<i64>(sql.into(), args, false).await?.1)
     }

@@ -311,25 +311,36 @@ async fn write_group(
     // A create whose request is gone (its budget ran out and it answered 503, or the
     // client left) is not written: nobody would learn that it was.
     group.retain(|job| !job.abandoned());
+    // One write, or values of one column with different types (not one array): each
+    // alone, on time or not when it is sent.
+    let Some(mut columns) = columns_of(&group) else {
+        for job in group {
+            let on_time = job.on_time(statement_timeout);
+            if !on_time || job.take() {
+                alone(&mut conn, job, on_time).await;
+            }
+        }
+        return;
+    };
     // Every write on time: each passes its gate now, and the statement is its own
     // commit. Otherwise a transaction whose commit takes the writes still wanted.
     let on_time = group.iter().all(|job| job.on_time(statement_timeout));
     if on_time {
+        let before = group.len();
         group.retain(Job::take);
-    }
-    // One write, or values of one column with different types (not one array): each
-    // alone.
-    let columns = if group.len() > 1 {
-        columns(&group)
-    } else {
-        None
-    };
-    let Some(columns) = columns else {
-        for job in group {
-            alone(&mut conn, job, on_time).await;
+        // A request answered 503 since the check above: the arrays without it.
+        if group.len() != before {
+            match columns_of(&group) {
+                Some(c) => columns = c,
+                None => {
+                    for job in group {
+                        alone(&mut conn, job, true).await;
+                    }
+                    return;
+                }
+            }
         }
-        return;
-    };
+    }
     let sql = group[0].shape.group_sql();
     let mut query = sqlx::query(AssertSqlSafe(sql));
     for column in columns {
@@ -567,6 +578,15 @@ fn type_of(value: &Value) -> SqlType {
         Value::Timestamp(_) => SqlType::Timestamp,
         Value::Date(_) => SqlType::Date,
         Value::Uuid(_) => SqlType::Uuid,
+    }
+}
+
+/// [`columns`] of a group that may have shrunk to one write or none.
+fn columns_of(group: &[Job]) -> Option<Vec<Column>> {
+    if group.len() > 1 {
+        columns(group)
+    } else {
+        None
     }
 }
 
