@@ -18,12 +18,13 @@
 //!
 //! `A` bounds the time one request spends waiting for database connections in all,
 //! however many statements it runs: the backend counts it down across them. The
-//! backend gives the database a statement timeout of `R - A` (PostgreSQL's
-//! `statement_timeout`, SQLite's busy timeout), so a statement sent within the acquire
-//! budget ends before the request times out, and the database stops work that nobody
-//! waits for any more. A 503 at `R` means nothing of the request was written: its
-//! writes commit only while it may still answer (the backend runtime's `db::budget`).
-
+//! backend gives the database a statement timeout of `R - A`, at least `R / 10`
+//! (PostgreSQL's `statement_timeout`, SQLite's busy timeout), so a statement sent
+//! within the acquire budget ends before the request times out (whenever `R - A` is
+//! the larger), and the database stops work that nobody waits for any more. A 503 at `R` means nothing of the
+//! request was written: its writes commit only while it may still answer (the backend
+//! runtime's `db::budget`).
+//!
 //! The margin between two hops is a tenth of the gateway deadline, at least
 //! [`MIN_MARGIN_MS`] and at most [`MAX_MARGIN_MS`]: 1 s for API Gateway's default 15 s.
 //! Cloud Run takes whole seconds, so `C` is the largest whole second that leaves the
@@ -50,8 +51,8 @@ pub struct Budget {
     pub cloud_run_timeout_s: u32,
     /// The relay's deadline for the whole upstream exchange (T), in milliseconds.
     pub relay_upstream_ms: u32,
-    /// The backend's request timeout (R), in milliseconds: its 503 after that, and the
-    /// database's statement timeout.
+    /// The backend's request timeout (R), in milliseconds: its 503 after that (the
+    /// database's statement timeout is `R - A`).
     pub backend_request_ms: u32,
     /// The time one request may wait for database connections in all (A), in
     /// milliseconds: its 503 after that.

@@ -521,33 +521,45 @@ impl Budget {
 /// ([`crate::db::budget`]) and ends by the request timeout: a 503 with `Retry-After`
 /// and a JSON body then, before the relay's own deadline passes. The 503 says that
 /// nothing was written: the request's gate closes first, so none of its writes commits
-/// afterwards; a write already committing is waited for (the commit grace) and
-/// answered as it ended.
+/// afterwards. A request with a write committing, or committed, is waited for (the
+/// commit grace) and answered as it ends; one still without an answer then is 500
+/// without `Retry-After`, since sending it again could write it twice.
 async fn deadline(State(budget): State<Budget>, req: Request, next: Next) -> Response {
+    use crate::db::budget::{Closing, Gate};
     let ends = tokio::time::Instant::now() + budget.request;
-    let gate = Arc::new(crate::db::budget::Gate::new(Some(ends)));
+    let gate = Arc::new(Gate::new(Some(ends)));
     let request =
         crate::db::budget::scope(budget.database_acquire, Arc::clone(&gate), next.run(req));
     tokio::pin!(request);
     if let Ok(response) = tokio::time::timeout(budget.request, &mut request).await {
         return response;
     }
-    if !gate.close() {
-        let grace = crate::db::budget::commit_grace(budget.request);
-        if let Ok(response) = tokio::time::timeout(grace, &mut request).await {
-            return response;
-        }
-        tracing::error!(
-            grace_ms = grace.as_millis() as u64,
-            "a write's commit did not end within the commit grace after the request timeout: \
-             answered 503, but the write may have been committed"
-        );
-    }
-    ApiError::Unavailable(format!(
+    let timed_out = format!(
         "the request did not finish within the request timeout ({} ms)",
         budget.request.as_millis()
-    ))
-    .into_response()
+    );
+    if gate.close() == Closing::Closed {
+        return ApiError::Unavailable(timed_out).into_response();
+    }
+    let grace = crate::db::budget::commit_grace(budget.request);
+    if let Ok(response) = tokio::time::timeout(grace, &mut request).await {
+        return response;
+    }
+    match gate.close() {
+        Closing::Closed => ApiError::Unavailable(timed_out).into_response(),
+        Closing::Committed => ApiError::Internal(format!(
+            "{timed_out} nor within the commit grace after it ({} ms), but its writes were \
+             stored: not answered 503, which would invite the client to send it again",
+            grace.as_millis()
+        ))
+        .into_response(),
+        Closing::Committing => ApiError::Internal(format!(
+            "{timed_out}, and a write's commit did not end within the commit grace after it \
+             ({} ms): the write may have been stored",
+            grace.as_millis()
+        ))
+        .into_response(),
+    }
 }
 
 fn json_status(status: StatusCode, text: &str) -> Response {
@@ -711,3 +723,76 @@ fn id_text(response: &Response) -> &str {
 /// Whether log lines are JSON (`LOG_FORMAT=json`): the access line is then written
 /// by [`crate::logout::access_line`] in the subscriber's shape.
 static JSON_LOGS: AtomicBool = AtomicBool::new(false);
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::db::budget;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    /// A 100 ms request timeout (a 5 ms commit grace), and a handler per case: what
+    /// the request timeout answers depends on what the request's writes did.
+    async fn answer(handler: axum::routing::MethodRouter) -> (StatusCode, bool) {
+        let budget = Budget {
+            request: Duration::from_millis(100),
+            database_acquire: Duration::from_millis(50),
+        };
+        let app = Router::new()
+            .route("/", handler)
+            .layer(axum::middleware::from_fn_with_state(budget, deadline));
+        let response = app
+            .oneshot(
+                axum::http::Request::get("/")
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let retry = response.headers().contains_key(header::RETRY_AFTER);
+        (response.status(), retry)
+    }
+
+    /// A write past its commit point, settled `committed` after `commit` (as the
+    /// database answers), then `after` more work before the request answers 200.
+    fn writing(commit: u64, committed: bool, after: u64) -> axum::routing::MethodRouter {
+        get(move || async move {
+            let committing = budget::pass(budget::gate().as_ref()).unwrap();
+            tokio::time::sleep(Duration::from_millis(commit)).await;
+            if let Some(c) = committing {
+                c.settle(committed);
+            }
+            tokio::time::sleep(Duration::from_millis(after)).await;
+            StatusCode::OK
+        })
+    }
+
+    #[tokio::test]
+    async fn a_request_timeout_answers_503_only_when_nothing_was_written() {
+        // Nothing written: 503 with Retry-After.
+        let slow = get(|| async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            StatusCode::OK
+        });
+        assert_eq!(answer(slow).await, (StatusCode::SERVICE_UNAVAILABLE, true));
+        // A commit under way at the timeout and done within the grace: its answer.
+        assert_eq!(answer(writing(102, true, 0)).await, (StatusCode::OK, false));
+        // A commit that failed (nothing written), the request still slow: 503.
+        assert_eq!(
+            answer(writing(102, false, 5_000)).await,
+            (StatusCode::SERVICE_UNAVAILABLE, true)
+        );
+        // Committed, then slow (an after-hook, a read-back): never 503, never Retry-After.
+        assert_eq!(
+            answer(writing(10, true, 5_000)).await,
+            (StatusCode::INTERNAL_SERVER_ERROR, false)
+        );
+        // A commit that outlasts the grace: its outcome unknown, not 503 either.
+        assert_eq!(
+            answer(writing(5_000, true, 0)).await,
+            (StatusCode::INTERNAL_SERVER_ERROR, false)
+        );
+    }
+}

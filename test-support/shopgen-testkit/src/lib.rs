@@ -32,7 +32,8 @@ pub struct Postgres {
     external: Option<String>,
     as_postgres_user: bool,
     tls: Option<Tls>,
-    /// The server's options (`pg_ctl start -o`), to start it again after a stop.
+    /// The server's options but its port (`pg_ctl start -o`), to start it again after
+    /// a stop.
     options: String,
 }
 
@@ -164,7 +165,7 @@ impl Postgres {
             "--no-locale",
         ]));
         let mut options = format!(
-            "-p {port} -c listen_addresses=127.0.0.1 -k {} -c fsync=off -c max_connections=200",
+            "-c listen_addresses=127.0.0.1 -k {} -c fsync=off -c max_connections=200",
             path_str(&run)
         );
         if tls {
@@ -195,7 +196,19 @@ impl Postgres {
             });
         }
         pg.options = options;
-        pg.server_start();
+        // The port was free when it was picked, but another test's process may take it
+        // before the server binds it: then the server does not start, and another port
+        // is tried.
+        for attempt in 1.. {
+            match pg.try_server_start() {
+                Ok(()) => break,
+                Err(why) if attempt < 3 => {
+                    eprintln!("PostgreSQL did not start on port {}: {why}", pg.port);
+                    pg.port = free_port();
+                }
+                Err(why) => panic!("PostgreSQL did not start: {why}"),
+            }
+        }
         pg
     }
 
@@ -213,18 +226,33 @@ impl Postgres {
     /// Starts the server again on the same port, with the same data (after
     /// [`Postgres::server_stop`]).
     pub fn server_start(&self) {
+        if let Err(why) = self.try_server_start() {
+            panic!("PostgreSQL did not start: {why}");
+        }
+    }
+
+    /// `pg_ctl start` on the cluster's port; the server's log when it does not start.
+    fn try_server_start(&self) -> Result<(), String> {
         let (data, run) = self.own_paths();
         let pg_ctl = pg_bin("pg_ctl").expect("pg_ctl");
-        run_ok(self.command(&pg_ctl).args([
-            "-D",
-            path_str(&data),
-            "-l",
-            path_str(&run.join("log")),
-            "-w",
-            "-o",
-            &self.options,
-            "start",
-        ]));
+        let log = run.join("log");
+        let options = format!("-p {} {}", self.port, self.options);
+        let out = self
+            .command(&pg_ctl)
+            .args(["-D", path_str(&data), "-l", path_str(&log), "-w", "-o"])
+            .args([options.as_str(), "start"])
+            .output()
+            .expect("run pg_ctl");
+        if out.status.success() {
+            return Ok(());
+        }
+        let log = std::fs::read_to_string(&log).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(5).collect();
+        Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        ))
     }
 
     /// The data and run folders of a cluster of its own.

@@ -21,14 +21,20 @@
 //! commit; of any other write, its transaction's `COMMIT` (or, in a group writer, the
 //! moment the write is taken into the commit of the transaction it ran in). So:
 //!
-//! - the gate closes while no write of the request is committing: the 503 goes out at
-//!   once, and any write of the request still waiting (for a connection, for a lock,
-//!   in a group) is never committed (rolled back, deleted before its group's commit,
-//!   or left out of its group);
+//! - the gate closes while no write of the request is committing or has committed:
+//!   the 503 goes out at once, and any write of the request still waiting (for a
+//!   connection, for a lock, in a group) is never committed (rolled back, deleted
+//!   before its group's commit, or left out of its group);
 //! - a write is committing: it ends by its statement timeout, within the request
 //!   timeout, but for its commit's flush. The request waits up to the commit grace
-//!   ([`commit_grace`]) for the database's answer and answers that; only a commit that
-//!   takes longer still ends in a 503 (logged, since its outcome is then unknown).
+//!   ([`commit_grace`]) for the database's answer and answers that;
+//! - a write has committed (the request timed out doing something after it): the
+//!   request waits up to the commit grace for its own answer too.
+//!
+//! A request still without an answer after the grace is answered 503 if its gate
+//! closed meanwhile (the write that was committing was not written), and otherwise
+//! 500 without `Retry-After`: its write was stored, or its outcome is unknown (then
+//! the error is logged), and sending it again could write it twice.
 //!
 //! Outside a request (start-up, migrations, the readiness ping) the pool's own acquire
 //! timeout applies and writes are not gated.
@@ -36,7 +42,7 @@
 use std::cell::Cell;
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -55,25 +61,36 @@ tokio::task_local! {
 /// when the request times out.
 #[derive(Debug, Default)]
 pub struct Gate {
-    state: AtomicU8,
+    /// [`CLOSED`], [`COMMITTED`], and the number of writes committing.
+    state: AtomicU32,
     /// When the request timeout passes; `None`: never.
     ends: Option<Instant>,
 }
 
-/// No write of the request is waiting or committing.
-const IDLE: u8 = 0;
-/// A write was handed to a group writer and not taken into a transaction yet.
-const QUEUED: u8 = 1;
-/// A write's commit point has been passed: its outcome is the database's.
-const COMMITTING: u8 = 2;
 /// The request has been answered 503: none of its writes may commit.
-const CLOSED: u8 = 3;
+const CLOSED: u32 = 1 << 31;
+/// A write of the request has committed (or may have: its outcome is unknown).
+const COMMITTED: u32 = 1 << 30;
+/// The writes past their commit point whose outcome is not known yet.
+const COMMITTING: u32 = COMMITTED - 1;
+
+/// What closing a request's gate at its timeout found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closing {
+    /// Closed: nothing of the request was written, and nothing will be. A 503 is the
+    /// truth.
+    Closed,
+    /// A write is committing: its outcome is the database's, wait for it.
+    Committing,
+    /// A write has been committed: the request must not be answered 503.
+    Committed,
+}
 
 impl Gate {
     /// The gate of a request that times out at `ends`.
     pub fn new(ends: Option<Instant>) -> Gate {
         Gate {
-            state: AtomicU8::new(IDLE),
+            state: AtomicU32::new(0),
             ends,
         }
     }
@@ -89,51 +106,99 @@ impl Gate {
             .is_none_or(|ends| Instant::now() + statement <= ends)
     }
 
-    /// A write is handed to a group writer; `false` once the gate is closed.
-    pub(crate) fn queue(&self) -> bool {
-        match self
-            .state
-            .compare_exchange(IDLE, QUEUED, Ordering::AcqRel, Ordering::Acquire)
-        {
-            Ok(_) => true,
-            Err(state) => state != CLOSED,
-        }
-    }
-
-    /// The write's commit point: `true` lets it commit, `false` (the request was
-    /// answered 503) means it must not.
-    pub(crate) fn commit(&self) -> bool {
-        self.state
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
-                (s != CLOSED).then_some(COMMITTING)
-            })
-            .is_ok()
-    }
-
-    /// The write has its answer (committed or not).
-    pub(crate) fn settle(&self) {
-        let _ = self
-            .state
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
-                (s != CLOSED).then_some(IDLE)
-            });
-    }
-
     /// Whether the request was answered 503 (its writes must not commit).
     pub(crate) fn closed(&self) -> bool {
-        self.state.load(Ordering::Acquire) == CLOSED
+        self.state.load(Ordering::Acquire) & CLOSED != 0
     }
 
-    /// The request timeout: closes the gate unless a write is committing. `true`: no
-    /// write of the request can commit any more, a 503 is the truth; `false`: a
-    /// write is committing, wait for its outcome.
-    pub fn close(&self) -> bool {
-        self.state
+    /// The request timeout: closes the gate unless a write is committing or has
+    /// committed, and says which.
+    pub fn close(&self) -> Closing {
+        match self
+            .state
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
-                (s != COMMITTING).then_some(CLOSED)
-            })
-            .is_ok()
+                (s & (COMMITTED | COMMITTING) == 0).then_some(s | CLOSED)
+            }) {
+            Ok(_) => Closing::Closed,
+            Err(s) if s & COMMITTING != 0 => Closing::Committing,
+            Err(s) if s & COMMITTED != 0 => Closing::Committed,
+            // Closed before.
+            Err(_) => Closing::Closed,
+        }
     }
+}
+
+/// A write past its commit point; [`Committing::settle`] says how it ended. Dropped
+/// unsettled (a writer that lost it), it counts as committed: its outcome is unknown.
+#[derive(Debug)]
+pub(crate) struct Committing {
+    gate: Arc<Gate>,
+    settled: bool,
+}
+
+impl Committing {
+    /// The write ended: `committed`, or not (nothing of it was written).
+    pub(crate) fn settle(mut self, committed: bool) {
+        self.end(committed);
+    }
+
+    fn end(&mut self, committed: bool) {
+        if std::mem::replace(&mut self.settled, true) {
+            return;
+        }
+        let mark = if committed { COMMITTED } else { 0 };
+        let _ = self
+            .gate
+            .state
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
+                Some((s - 1) | mark)
+            });
+    }
+}
+
+impl Drop for Committing {
+    fn drop(&mut self) {
+        self.end(true);
+    }
+}
+
+/// The commit point of a write of the request `gate` belongs to (`None`: outside a
+/// request, nothing to pass): `Err` when the request was answered 503, and then the
+/// write must not commit.
+pub(crate) fn pass(gate: Option<&Arc<Gate>>) -> Result<Option<Committing>, sqlx::Error> {
+    let Some(gate) = gate else {
+        return Ok(None);
+    };
+    gate.state
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
+            (s & CLOSED == 0).then_some(s + 1)
+        })
+        .map_err(|_| request_gone())?;
+    Ok(Some(Committing {
+        gate: Arc::clone(gate),
+        settled: false,
+    }))
+}
+
+/// Whether a write that ended with `outcome` after its commit point was committed: a
+/// database error means it was not; any other failure (the connection lost during the
+/// commit, say) leaves it unknown, counted as committed.
+pub(crate) fn committed<T>(outcome: &Result<T, sqlx::Error>) -> bool {
+    !matches!(
+        outcome,
+        Err(sqlx::Error::Database(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed)
+    )
+}
+
+/// Settles `committing` (if any) by `outcome`, and gives `outcome` back.
+pub(crate) fn settled<T>(
+    committing: Option<Committing>,
+    outcome: Result<T, sqlx::Error>,
+) -> Result<T, sqlx::Error> {
+    if let Some(c) = committing {
+        c.settle(committed(&outcome));
+    }
+    outcome
 }
 
 /// How long a request past its timeout waits for a write that is committing: a
@@ -243,22 +308,41 @@ mod tests {
     }
 
     #[test]
-    fn the_gate_closes_unless_a_write_is_committing() {
-        let gate = Gate::default();
-        assert!(gate.close(), "nothing written: closes");
+    fn the_gate_closes_unless_a_write_is_committing_or_committed() {
+        let gate = Arc::new(Gate::default());
+        assert_eq!(gate.close(), Closing::Closed, "nothing written");
         assert!(gate.closed());
-        assert!(!gate.commit() && !gate.queue(), "closed: nothing commits");
+        assert!(pass(Some(&gate)).is_err(), "closed: nothing commits");
 
-        let gate = Gate::default();
-        assert!(gate.queue());
-        assert!(gate.close(), "a queued write was not taken: closes");
-        assert!(!gate.commit(), "the group writer may not take it any more");
+        // Two writes at once (an extension may join them).
+        let gate = Arc::new(Gate::default());
+        let first = pass(Some(&gate)).unwrap().unwrap();
+        let second = pass(Some(&gate)).unwrap().unwrap();
+        assert_eq!(gate.close(), Closing::Committing);
+        first.settle(false);
+        assert_eq!(
+            gate.close(),
+            Closing::Committing,
+            "the second still commits"
+        );
+        second.settle(false);
+        assert_eq!(gate.close(), Closing::Closed, "neither was written");
 
-        let gate = Gate::default();
-        assert!(gate.queue() && gate.commit());
-        assert!(!gate.close(), "committing: wait for its outcome");
-        gate.settle();
-        assert!(gate.close(), "settled: closes");
+        let gate = Arc::new(Gate::default());
+        pass(Some(&gate)).unwrap().unwrap().settle(true);
+        assert_eq!(
+            gate.close(),
+            Closing::Committed,
+            "a 503 would hide the write"
+        );
+        assert!(!gate.closed(), "later writes of the request still commit");
+
+        // A writer that lost its write: unknown, so not a 503.
+        let gate = Arc::new(Gate::default());
+        drop(pass(Some(&gate)).unwrap());
+        assert_eq!(gate.close(), Closing::Committed);
+
+        assert!(pass(None).unwrap().is_none(), "outside a request");
     }
 
     #[test]

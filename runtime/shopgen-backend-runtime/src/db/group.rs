@@ -43,7 +43,7 @@
 //! PostgreSQL write as before.
 
 use super::SqliteSync;
-use super::budget::Gate;
+use super::budget::{Committing, Gate};
 use super::sqlite_read::{db_error, open_direct, run, to_sqlite};
 use crate::row::FromRow;
 use crate::value::{Sql, Value};
@@ -89,9 +89,9 @@ trait Job: Send {
     /// Whether the caller is gone (its request answered 503 at its deadline, or the
     /// client left): such a write is not run, since nobody would learn it was.
     fn abandoned(&self) -> bool;
-    /// Takes the write into the transaction that holds the write lock: `false` when
-    /// its caller is gone, and then it is not run.
-    fn take(&self) -> bool;
+    /// Takes the write into the transaction that holds the write lock, past its
+    /// request's gate: `false` when its caller is gone, and then it is not run.
+    fn take(&mut self) -> bool;
 }
 
 /// What a write gives back: the rows it returned, and the rows it changed.
@@ -104,6 +104,8 @@ struct Statement<T> {
     reply: oneshot::Sender<Outcome<T>>,
     /// Its request's gate; `None` outside a request.
     gate: Option<Arc<Gate>>,
+    /// Past the gate, once taken.
+    committing: Option<Committing>,
 }
 
 impl<T: FromRow + Send + 'static> Job for Statement<T> {
@@ -122,6 +124,10 @@ impl<T: FromRow + Send + 'static> Job for Statement<T> {
             (_, Some(why)) => Err(unavailable(why)),
             (None, None) => Err(sqlx::Error::Protocol("the write did not run".into())),
         };
+        // Settled before the answer: a request that times out meanwhile knows.
+        if let Some(c) = self.committing {
+            c.settle(outcome.is_ok());
+        }
         // The caller may have gone (its request was cancelled): nothing to answer.
         let _ = self.reply.send(outcome);
     }
@@ -130,8 +136,17 @@ impl<T: FromRow + Send + 'static> Job for Statement<T> {
         self.reply.is_closed() || self.gate.as_ref().is_some_and(|g| g.closed())
     }
 
-    fn take(&self) -> bool {
-        !self.reply.is_closed() && self.gate.as_ref().is_none_or(|g| g.commit())
+    fn take(&mut self) -> bool {
+        if self.reply.is_closed() {
+            return false;
+        }
+        match super::budget::pass(self.gate.as_ref()) {
+            Ok(committing) => {
+                self.committing = committing;
+                true
+            }
+            Err(_) => false,
+        }
     }
 }
 
@@ -167,7 +182,7 @@ impl Writer {
         args: &[Value],
     ) -> Outcome<T> {
         let gate = super::budget::gate();
-        if gate.as_ref().is_some_and(|g| !g.queue()) {
+        if gate.as_ref().is_some_and(|g| g.closed()) {
             return Err(super::budget::request_gone());
         }
         let (reply, answer) = oneshot::channel();
@@ -176,24 +191,15 @@ impl Writer {
             args: args.iter().map(to_sqlite).collect(),
             outcome: None,
             reply,
-            gate: gate.clone(),
+            gate,
+            committing: None,
         });
-        let sent = self
-            .jobs
-            .lock()
-            .map_err(|_| sqlx::Error::PoolClosed)
-            .and_then(|jobs| {
-                let jobs = jobs.as_ref().ok_or(sqlx::Error::PoolClosed)?;
-                jobs.send(job).map_err(|_| sqlx::Error::PoolClosed)
-            });
-        let outcome = match sent {
-            Ok(()) => answer.await.map_err(|_| sqlx::Error::PoolClosed)?,
-            Err(e) => Err(e),
-        };
-        if let Some(gate) = gate {
-            gate.settle();
+        {
+            let jobs = self.jobs.lock().map_err(|_| sqlx::Error::PoolClosed)?;
+            let jobs = jobs.as_ref().ok_or(sqlx::Error::PoolClosed)?;
+            jobs.send(job).map_err(|_| sqlx::Error::PoolClosed)?;
         }
-        outcome
+        answer.await.map_err(|_| sqlx::Error::PoolClosed)?
     }
 
     /// Transactions the writer has committed.
@@ -285,7 +291,7 @@ fn open(settings: &Settings) -> rusqlite::Result<Connection> {
 /// leave the batch unrun (an empty batch rolls back).
 fn commit(conn: &Connection, batch: &mut Vec<Box<dyn Job>>) -> rusqlite::Result<()> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
-    batch.retain(|job| job.take());
+    batch.retain_mut(|job| job.take());
     if batch.is_empty() {
         return conn.execute_batch("ROLLBACK");
     }
@@ -391,6 +397,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
+    use crate::db::budget::Closing;
     use crate::row::Row;
 
     #[derive(Debug)]
@@ -557,11 +564,11 @@ mod tests {
                 outcome: None,
                 reply,
                 gate: Some(Arc::clone(gate)),
+                committing: None,
             });
             (job, answer)
         };
         let (kept_gate, gone_gate) = (Arc::new(Gate::default()), Arc::new(Gate::default()));
-        assert!(kept_gate.queue() && gone_gate.queue());
         let (kept, mut kept_answer) = statement("kept", &kept_gate);
         let (gone, mut gone_answer) = statement("gone", &gone_gate);
         let blocker = Connection::open(&settings.path).unwrap();
@@ -579,10 +586,19 @@ mod tests {
         });
         std::thread::sleep(Duration::from_millis(200));
         assert!(!writer.is_finished(), "the batch should wait for the lock");
-        assert!(gone_gate.close(), "nothing of the batch is committing yet");
+        assert_eq!(
+            gone_gate.close(),
+            Closing::Closed,
+            "nothing is committing yet"
+        );
         blocker.execute_batch("ROLLBACK").unwrap();
         writer.join().unwrap();
         assert!(kept_answer.try_recv().unwrap().is_ok());
+        assert_eq!(
+            kept_gate.close(),
+            Closing::Committed,
+            "settled as committed"
+        );
         assert!(
             gone_answer.try_recv().is_err(),
             "the gone write was not run"

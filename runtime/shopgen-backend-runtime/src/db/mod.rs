@@ -48,7 +48,7 @@ use sqlx::query::Query;
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, PgPool, Postgres, Sqlite, SqlitePool};
+use sqlx::{AssertSqlSafe, PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 use std::borrow::Cow;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -234,6 +234,21 @@ pub(crate) fn bind_pg<'q>(q: PgQuery<'q>, value: &Value) -> PgQuery<'q> {
     }
 }
 
+/// Runs a write on PostgreSQL: its first row (when `returning`, as `T`) or the rows it
+/// changed.
+async fn pg_write<'c, T: FromRow>(
+    conn: impl sqlx::PgExecutor<'c>,
+    q: PgQuery<'_>,
+    returning: bool,
+) -> Result<(Option<T>, u64), sqlx::Error> {
+    if returning {
+        let row = q.fetch_optional(conn).await?;
+        Ok((row.map(|r| T::from_row(&Row::Postgres(r))).transpose()?, 0))
+    } else {
+        Ok((None, q.execute(conn).await?.rows_affected()))
+    }
+}
+
 impl Db {
     /// Opens a pool; SQLite files are created on first start.
     pub async fn connect(options: &ConnectOptions) -> Result<Db, ConnectError> {
@@ -402,11 +417,12 @@ impl Db {
         }
     }
 
-    /// Runs a statement; returns the number of rows it touched. It may write, so in a
-    /// request it commits through the request's gate ([`budget::Gate`]), as the
-    /// generated routes' writes on the pool do.
+    /// Runs a statement; returns the number of rows it touched. It may write, so it
+    /// commits as the generated routes' writes on the pool do: through the request's
+    /// gate ([`budget::Gate`]), and on a SQLite file with the writes waiting at the
+    /// same moment.
     pub async fn execute(&self, sql: impl Into<Sql>, args: &[Value]) -> Result<u64, sqlx::Error> {
-        Ok(self.gated_write::<i64>(sql.into(), args, false).await?.1)
+        self.write_execute(sql.into(), args).await
     }
 
     /// A row write (`INSERT`, `UPDATE`, `DELETE`, maybe `RETURNING`): its first
@@ -487,9 +503,7 @@ impl Db {
             Pool::Sqlite(pool, ..) => {
                 let q = args.iter().fold(sqlx::query(sql), bind_sqlite);
                 let mut conn = budget::acquire(pool).await?;
-                if gate.as_ref().is_some_and(|g| !g.commit()) {
-                    return Err(budget::request_gone());
-                }
+                let committing = budget::pass(gate.as_ref())?;
                 let outcome = if returning {
                     q.fetch_optional(&mut *conn).await.and_then(|row| {
                         let row = row.map(|r| T::from_row(&Row::Sqlite(r))).transpose()?;
@@ -500,51 +514,27 @@ impl Db {
                         .await
                         .map(|r| (None, r.rows_affected()))
                 };
-                if let Some(gate) = gate {
-                    gate.settle();
-                }
-                outcome
+                budget::settled(committing, outcome)
             }
             Pool::Postgres(pool, inserter) => {
                 let q = args.iter().fold(sqlx::query(sql), bind_pg);
                 let mut conn = budget::acquire(pool).await?;
-                let pg_row = |row: Option<sqlx::postgres::PgRow>| {
-                    row.map(|r| T::from_row(&Row::Postgres(r))).transpose()
-                };
-                let late = gate
+                let on_time = gate
                     .as_ref()
-                    .filter(|g| !g.on_time(inserter.statement_timeout()));
-                let Some(gate) = late.map(Arc::clone) else {
-                    if gate.as_ref().is_some_and(|g| !g.commit()) {
-                        return Err(budget::request_gone());
-                    }
-                    let outcome = if returning {
-                        q.fetch_optional(&mut *conn)
-                            .await
-                            .and_then(|row| Ok((pg_row(row)?, 0)))
-                    } else {
-                        q.execute(&mut *conn)
-                            .await
-                            .map(|r| (None, r.rows_affected()))
-                    };
-                    if let Some(gate) = gate {
-                        gate.settle();
-                    }
-                    return outcome;
-                };
-                let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-                let outcome = if returning {
-                    (pg_row(q.fetch_optional(&mut *tx).await?)?, 0)
-                } else {
-                    (None, q.execute(&mut *tx).await?.rows_affected())
-                };
-                // Dropped without a commit, the transaction rolls back.
-                if !gate.commit() {
-                    return Err(budget::request_gone());
+                    .is_none_or(|g| g.on_time(inserter.statement_timeout()));
+                if on_time {
+                    let committing = budget::pass(gate.as_ref())?;
+                    let outcome = pg_write::<T>(&mut *conn, q, returning).await;
+                    return budget::settled(committing, outcome);
                 }
-                let committed = tx.commit().await;
-                gate.settle();
-                committed.map(|()| outcome)
+                // Late: a transaction that rolls back unless the gate lets it commit.
+                // A request answered 503 meanwhile drops it, at any point (sqlx ≥ 0.9.1
+                // rolls back a transaction dropped during its `BEGIN` too,
+                // transact-rs/sqlx#4393).
+                let mut tx = Transaction::begin(conn, None).await?;
+                let outcome = pg_write::<T>(&mut *tx, q, returning).await?;
+                let committing = budget::pass(gate.as_ref())?;
+                budget::settled(committing, tx.commit().await).map(|()| outcome)
             }
         }
     }
@@ -591,7 +581,9 @@ impl Db {
 
     /// `SELECT 1`: is the database reachable?
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        self.execute("SELECT 1", &[]).await.map(|_| ())
+        self.fetch_optional::<i64>("SELECT CAST(1 AS BIGINT)", &[])
+            .await
+            .map(|_| ())
     }
 
     /// Applies the migrations of this engine that are not applied yet.

@@ -68,7 +68,7 @@
 //! before.
 
 use super::bind_pg;
-use super::budget::Gate;
+use super::budget::{Committing, Gate};
 use crate::value::{Sql, SqlType, Value};
 use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{AssertSqlSafe, Row as _};
@@ -139,11 +139,15 @@ struct Job {
     deadline: Option<Instant>,
     /// Its request's gate; `None` outside a request.
     gate: Option<Arc<Gate>>,
+    /// Past the gate, once taken.
+    committing: Option<Committing>,
     reply: oneshot::Sender<Outcome>,
 }
 
 impl Job {
     fn answer(self, outcome: Outcome) {
+        // Settled before the answer: a request that times out meanwhile knows.
+        let outcome = super::budget::settled(self.committing, outcome);
         // The caller may have gone (its request was cancelled): nothing to answer.
         let _ = self.reply.send(outcome);
     }
@@ -160,9 +164,27 @@ impl Job {
             .is_none_or(|g| g.on_time(statement_timeout))
     }
 
-    /// Takes the write into the commit: `false` when its caller is gone.
-    fn take(&self) -> bool {
-        !self.reply.is_closed() && self.gate.as_ref().is_none_or(|g| g.commit())
+    /// Takes the write into the commit, past its request's gate: `false` when its
+    /// caller is gone.
+    fn take(&mut self) -> bool {
+        if self.reply.is_closed() {
+            return false;
+        }
+        match super::budget::pass(self.gate.as_ref()) {
+            Ok(committing) => {
+                self.committing = committing;
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Gives a taken write back before anything of it committed: its request may be
+    /// answered 503 again until it is taken anew.
+    fn untake(&mut self) {
+        if let Some(c) = self.committing.take() {
+            c.settle(false);
+        }
     }
 }
 
@@ -203,7 +225,7 @@ impl Inserter {
     /// `RETURNING` gave, once the statement that wrote it committed.
     pub(crate) async fn insert(&self, shape: Shape, sql: Sql, args: &[Value]) -> Outcome {
         let gate = super::budget::gate();
-        if gate.as_ref().is_some_and(|g| !g.queue()) {
+        if gate.as_ref().is_some_and(|g| g.closed()) {
             return Err(super::budget::request_gone());
         }
         let (reply, answer) = oneshot::channel();
@@ -212,25 +234,16 @@ impl Inserter {
             sql,
             args: args.to_vec(),
             deadline: super::budget::deadline(),
-            gate: gate.clone(),
+            gate,
+            committing: None,
             reply,
         };
-        let sent = self
-            .jobs
-            .lock()
-            .map_err(|_| sqlx::Error::PoolClosed)
-            .and_then(|jobs| {
-                let jobs = jobs.as_ref().ok_or(sqlx::Error::PoolClosed)?;
-                jobs.send(job).map_err(|_| sqlx::Error::PoolClosed)
-            });
-        let outcome = match sent {
-            Ok(()) => answer.await.map_err(|_| sqlx::Error::PoolClosed)?,
-            Err(e) => Err(e),
-        };
-        if let Some(gate) = gate {
-            gate.settle();
+        {
+            let jobs = self.jobs.lock().map_err(|_| sqlx::Error::PoolClosed)?;
+            let jobs = jobs.as_ref().ok_or(sqlx::Error::PoolClosed)?;
+            jobs.send(job).map_err(|_| sqlx::Error::PoolClosed)?;
         }
-        outcome
+        answer.await.map_err(|_| sqlx::Error::PoolClosed)?
     }
 
     /// Group statements written so far.
@@ -314,7 +327,7 @@ async fn write_group(
     // One write, or values of one column with different types (not one array): each
     // alone, on time or not when it is sent.
     let Some(mut columns) = columns_of(&group) else {
-        for job in group {
+        for mut job in group {
             let on_time = job.on_time(statement_timeout);
             if !on_time || job.take() {
                 alone(&mut conn, job, on_time).await;
@@ -327,7 +340,7 @@ async fn write_group(
     let on_time = group.iter().all(|job| job.on_time(statement_timeout));
     if on_time {
         let before = group.len();
-        group.retain(Job::take);
+        group.retain_mut(Job::take);
         // A request answered 503 since the check above: the arrays without it.
         if group.len() != before {
             match columns_of(&group) {
@@ -371,6 +384,7 @@ async fn write_group(
     // writes that are refused alone (with their own errors): a few refused writes cost
     // a few statements more, and the others are still written together.
     drop((refused, conn));
+    group.iter_mut().for_each(Job::untake);
     let second = group.split_off(group.len() / 2);
     Box::pin(write_group(pool, group, groups, statement_timeout)).await;
     Box::pin(write_group(pool, second, groups, statement_timeout)).await;
@@ -408,27 +422,37 @@ async fn commit_taken(
     table: &str,
     rows: Vec<(Job, (i64, PgRow))>,
 ) -> Option<usize> {
-    let (taken, gone): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(job, _)| job.take());
+    let (taken, gone): (Vec<_>, Vec<_>) = rows
+        .into_iter()
+        .map(|(mut job, row)| (job.take(), job, row))
+        .partition(|(taken, ..)| *taken);
+    let taken: Vec<(Job, PgRow)> = taken
+        .into_iter()
+        .map(|(_, job, (_, row))| (job, row))
+        .collect();
     if taken.is_empty() {
         // Dropped without a commit, the transaction rolls back.
         return None;
     }
     if !gone.is_empty() {
-        let ids: Vec<i64> = gone.iter().map(|(_, (id, _))| *id).collect();
+        let ids: Vec<i64> = gone.iter().map(|(_, _, (id, _))| *id).collect();
         let delete = format!("DELETE FROM {table} WHERE id = ANY($1)");
         if let Err(e) = sqlx::query(AssertSqlSafe(delete))
             .bind(ids)
             .execute(&mut *tx)
             .await
         {
-            answer_all(taken.into_iter().map(|(job, _)| job).collect(), e);
+            // Rolled back: nothing of the group was committed.
+            let mut taken: Vec<Job> = taken.into_iter().map(|(job, _)| job).collect();
+            taken.iter_mut().for_each(Job::untake);
+            answer_all(taken, e);
             return None;
         }
     }
     match tx.commit().await {
         Ok(()) => {
             let committed = taken.len();
-            for (job, (_, row)) in taken {
+            for (job, row) in taken {
                 job.answer(Ok(Some(row)));
             }
             Some(committed)
@@ -637,6 +661,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
+    use crate::db::budget::Closing;
     use crate::db::{ConnectOptions, Db, FromRow, Pool, SqliteSync};
     use crate::row::Row;
     use crate::types::{Date, Decimal, Timestamp, Uuid};
@@ -1052,11 +1077,11 @@ mod tests {
         ));
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert!(!create.is_finished(), "the create should wait for the lock");
-        assert!(!gate.close(), "the create is committing");
+        assert_eq!(gate.close(), Closing::Committing);
         sqlx::query("COMMIT").execute(&mut *locker).await.unwrap();
         let item = create.await.unwrap().unwrap();
         assert_eq!(item.name, "item 1");
-        assert!(gate.close(), "settled");
+        assert_eq!(gate.close(), Closing::Committed, "settled: not a 503");
         drop(locker);
         db.close().await;
     }
@@ -1120,7 +1145,7 @@ mod tests {
         for (i, n, gate, task) in &writes {
             assert!(!task.is_finished(), "item {n} should wait for the lock");
             if i % 2 == 1 {
-                assert!(gate.close(), "item {n} is not committing yet");
+                assert_eq!(gate.close(), Closing::Closed, "item {n} not committing yet");
             }
         }
         sqlx::query("COMMIT")
@@ -1181,7 +1206,11 @@ mod tests {
         ));
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert!(!update.is_finished(), "the update should wait for the lock");
-        assert!(gate.close(), "the update is not committing yet");
+        assert_eq!(
+            gate.close(),
+            Closing::Closed,
+            "the update is not committing yet"
+        );
         sqlx::query("COMMIT").execute(&mut *locker).await.unwrap();
         let outcome = update.await.unwrap();
         assert!(outcome.is_err(), "{outcome:?}");

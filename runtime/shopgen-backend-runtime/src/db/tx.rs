@@ -48,18 +48,12 @@ impl Tx {
     /// timeout, the transaction rolls back instead.
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         count_query();
-        let gate = budget::gate();
-        if gate.as_ref().is_some_and(|g| !g.commit()) {
-            return Err(budget::request_gone());
-        }
+        let committing = budget::pass(budget::gate().as_ref())?;
         let committed = match self {
             Tx::Sqlite(tx) => tx.commit().await,
             Tx::Postgres(tx) => tx.commit().await,
         };
-        if let Some(gate) = gate {
-            gate.settle();
-        }
-        committed
+        budget::settled(committing, committed)
     }
 
     /// Every row the query returns.
