@@ -36,8 +36,15 @@
 //! The JWKS comes from the provider's `jwks_uri` (http:// or https://, Mozilla's
 //! roots) or from a local file or JSON text configured per provider
 //! ([`JwksSource`]). It is cached for [`JWKS_CACHE`] (API Gateway "caches the JWKS
-//! for five minutes"), and fetched again at once, once per request, when a token names
-//! a `kid` the cached set lacks, so a provider's new signing key is picked up.
+//! for five minutes"), and fetched again when a token names a `kid` the cached set
+//! lacks, so a provider's new signing key is picked up at once: from a `jwks_uri`, at
+//! most once per [`KID_REFETCH_COOLDOWN`], so tokens with made-up `kid`s cannot make
+//! the verifier fetch for every request (a local source is read again each time). One
+//! fetch per provider runs at a time, and the requests
+//! that waited for a fetch that failed get its failure, as does every request for
+//! [`FAILED_REFETCH`] after it, instead of each fetching again in turn: with the
+//! provider unreachable, a request waits for one fetch timeout at most
+//! ([`JWKS_FETCH_TIMEOUT`]), not for the timeouts of every request before it.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -115,6 +122,17 @@ pub const JWKS_CACHE: Duration = Duration::from_secs(300);
 
 /// How long a JWKS fetch may take.
 pub const JWKS_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long after a `jwks_uri` was fetched for a `kid` the keys lacked another such
+/// `kid` may not make the verifier fetch it again. Libraries differ: panva/jose waits
+/// 30 s after any fetch (`cooldownDuration`); Envoy fetches only when its cache
+/// expires. One second keeps a rotated key working at once (its first token fetches)
+/// while tokens with made-up `kid`s cost the provider one fetch a second at most.
+pub const KID_REFETCH_COOLDOWN: Duration = Duration::from_secs(1);
+
+/// How long after a failed JWKS load requests get that failure at once, without
+/// loading again.
+pub const FAILED_REFETCH: Duration = Duration::from_secs(1);
 
 /// The largest JWKS a verifier reads.
 const MAX_JWKS_BYTES: usize = 1024 * 1024;
@@ -411,13 +429,25 @@ type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 /// A provider with its effective audiences, its key source and its cached keys.
 struct ProviderState {
     provider: Provider,
-    cache: tokio::sync::Mutex<Option<(Instant, Arc<Vec<Jwk>>)>>,
+    /// Held while the keys are loaded: one load per provider at a time.
+    cache: tokio::sync::Mutex<Cache>,
+}
+
+/// A provider's keys and when they were loaded, the last load for a `kid` they
+/// lacked, and the last failed load.
+#[derive(Default)]
+struct Cache {
+    keys: Option<(Instant, Arc<Vec<Jwk>>)>,
+    forced: Option<Instant>,
+    failed: Option<(Instant, JwtError)>,
 }
 
 /// The JWT providers of a document, ready to verify tokens.
 pub struct Verifier {
     providers: BTreeMap<String, ProviderState>,
     client: HttpsClient,
+    /// [`JWKS_FETCH_TIMEOUT`] (shorter in tests).
+    fetch_timeout: Duration,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -443,12 +473,16 @@ impl Verifier {
                 let name = provider.name.clone();
                 let state = ProviderState {
                     provider,
-                    cache: tokio::sync::Mutex::new(None),
+                    cache: tokio::sync::Mutex::new(Cache::default()),
                 };
                 (name, state)
             })
             .collect();
-        Verifier { providers, client }
+        Verifier {
+            providers,
+            client,
+            fetch_timeout: JWKS_FETCH_TIMEOUT,
+        }
     }
 
     /// Verifies the token a request carries for `provider` (a scheme name), at the
@@ -532,27 +566,60 @@ impl Verifier {
         }
     }
 
-    /// The provider's keys: cached, or loaded when the cache is empty, older than
-    /// [`JWKS_CACHE`], or `force`d.
+    /// The provider's keys: cached, or loaded when the cache is empty or older than
+    /// [`JWKS_CACHE`], or when `force`d (a `kid` the keys lack; from a `jwks_uri`, once
+    /// per [`KID_REFETCH_COOLDOWN`]). Within [`FAILED_REFETCH`] of a failed load, that
+    /// failure (or the keys still cached, for a `force`d load) at once.
     async fn keys(&self, state: &ProviderState, force: bool) -> Result<Arc<Vec<Jwk>>, JwtError> {
         let mut cache = state.cache.lock().await;
-        if !force
-            && let Some((at, keys)) = cache.as_ref()
-            && at.elapsed() < JWKS_CACHE
+        let remote = state.provider.jwks.is_none();
+        let cooling = remote
+            && cache
+                .forced
+                .is_some_and(|at| at.elapsed() < KID_REFETCH_COOLDOWN);
+        let current = cache
+            .keys
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < JWKS_CACHE)
+            .map(|(_, keys)| keys.clone());
+        if let Some(keys) = &current
+            && (!force || cooling)
         {
             return Ok(keys.clone());
         }
-        let text = match &state.provider.jwks {
+        if let Some((at, error)) = cache.failed
+            && at.elapsed() < FAILED_REFETCH
+        {
+            return current.ok_or(error);
+        }
+        if force {
+            cache.forced = Some(Instant::now());
+        }
+        match self.load(&state.provider).await {
+            Ok(keys) => {
+                let keys = Arc::new(keys);
+                cache.keys = Some((Instant::now(), keys.clone()));
+                cache.failed = None;
+                Ok(keys)
+            }
+            Err(error) => {
+                cache.failed = Some((Instant::now(), error));
+                Err(error)
+            }
+        }
+    }
+
+    /// Reads the provider's JWKS from where it comes from.
+    async fn load(&self, provider: &Provider) -> Result<Vec<Jwk>, JwtError> {
+        let text = match &provider.jwks {
             Some(JwksSource::Json(text)) => Bytes::from(text.clone().into_bytes()),
             Some(JwksSource::File(path)) => tokio::fs::read(path)
                 .await
                 .map(Bytes::from)
                 .map_err(|_| JwtError::JwksFetchFail)?,
-            None => self.fetch(&state.provider.jwks_uri).await?,
+            None => self.fetch(&provider.jwks_uri).await?,
         };
-        let keys = Arc::new(parse_jwks(&text)?);
-        *cache = Some((Instant::now(), keys.clone()));
-        Ok(keys)
+        parse_jwks(&text)
     }
 
     async fn fetch(&self, uri: &str) -> Result<Bytes, JwtError> {
@@ -576,7 +643,7 @@ impl Verifier {
                 .map(|b| b.to_bytes())
                 .map_err(|_| JwtError::JwksFetchFail)
         };
-        tokio::time::timeout(JWKS_FETCH_TIMEOUT, call)
+        tokio::time::timeout(self.fetch_timeout, call)
             .await
             .map_err(|_| JwtError::JwksFetchFail)?
     }
@@ -671,5 +738,151 @@ mod tests {
         assert_eq!(find_token(&loc, &h, None), None);
         h.insert("authorization", "bearer tok".parse().expect("hv"));
         assert_eq!(find_token(&loc, &h, None), Some("tok".into()));
+    }
+
+    /// The JWKS a provider publishes: one P-256 key, `k1`.
+    fn published_jwks() -> String {
+        use ring::rand::SystemRandom;
+        use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+        let rng = SystemRandom::new();
+        let alg = &ECDSA_P256_SHA256_FIXED_SIGNING;
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(alg, &rng).expect("key");
+        let key = EcdsaKeyPair::from_pkcs8(alg, pkcs8.as_ref(), &rng).expect("key");
+        let point = key.public_key().as_ref();
+        serde_json::json!({"keys": [{"kty": "EC", "crv": "P-256", "kid": "k1",
+            "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
+            "y": URL_SAFE_NO_PAD.encode(&point[33..65])}]})
+        .to_string()
+    }
+
+    /// A JWKS server on loopback that answers every request with `jwks`, or (`None`)
+    /// accepts connections and never answers; its URL and how many connections it
+    /// took.
+    async fn jwks_server(jwks: Option<String>) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}/jwks", listener.local_addr().expect("addr"));
+        let taken = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&taken);
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((mut socket, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let Some(jwks) = jwks.clone() else {
+                    held.push(socket);
+                    continue;
+                };
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match socket.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let response = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
+                         Content-Length: {}\r\nConnection: close\r\n\r\n{jwks}",
+                        jwks.len()
+                    );
+                    let _ = socket.write_all(response.as_bytes()).await;
+                });
+            }
+        });
+        (url, taken)
+    }
+
+    const ISSUER: &str = "https://issuer.example";
+
+    fn verifier(jwks_uri: String, fetch_timeout: Duration) -> Verifier {
+        let mut verifier = Verifier::new(vec![Provider {
+            name: "p".into(),
+            issuer: ISSUER.into(),
+            jwks_uri,
+            audiences: None,
+            locations: JwtLocation::defaults(),
+            jwks: None,
+        }]);
+        verifier.fetch_timeout = fetch_timeout;
+        verifier
+    }
+
+    /// A request carrying an ES256 token of the issuer with key id `kid` (its
+    /// signature is not the key's).
+    fn bearer(kid: &str) -> HeaderMap {
+        let h = |json: String| URL_SAFE_NO_PAD.encode(json);
+        let token = format!(
+            "{}.{}.{}",
+            h(format!(r#"{{"alg":"ES256","kid":"{kid}"}}"#)),
+            h(format!(r#"{{"iss":"{ISSUER}","sub":"u"}}"#)),
+            URL_SAFE_NO_PAD.encode([7u8; 64])
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "authorization",
+            format!("Bearer {token}").parse().expect("header"),
+        );
+        headers
+    }
+
+    /// Tokens naming `kid`s the keys lack (a rotation, or made up) fetch the keys again
+    /// once per cooldown, not once per request.
+    #[tokio::test]
+    async fn tokens_with_unknown_kids_do_not_make_a_fetch_each() {
+        let (url, fetches) = jwks_server(Some(published_jwks())).await;
+        let fetched = || fetches.load(std::sync::atomic::Ordering::SeqCst);
+        let verifier = verifier(url, JWKS_FETCH_TIMEOUT);
+        for i in 0..20 {
+            let headers = bearer(&format!("made-up-{i}"));
+            let outcome = verifier.verify("p", &headers, None).await;
+            assert_eq!(outcome.err(), Some(JwtError::KidAlgMismatch));
+        }
+        // The first load, and one more for the first unknown kid.
+        assert_eq!(fetched(), 2);
+        let outcome = verifier.verify("p", &bearer("k1"), None).await;
+        assert_eq!(outcome.err(), Some(JwtError::VerificationFails));
+        assert_eq!(fetched(), 2);
+        tokio::time::sleep(KID_REFETCH_COOLDOWN).await;
+        let outcome = verifier.verify("p", &bearer("made-up-again"), None).await;
+        assert_eq!(outcome.err(), Some(JwtError::KidAlgMismatch));
+        assert_eq!(
+            fetched(),
+            3,
+            "a cooldown later, an unknown kid fetches again"
+        );
+    }
+
+    /// With the provider unreachable (it accepts and never answers), requests that
+    /// arrive together wait for one fetch, not for one after another; a second later
+    /// the keys are fetched again.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_unreachable_provider_costs_each_request_one_fetch_timeout_at_most() {
+        let (url, fetches) = jwks_server(None).await;
+        let timeout = Duration::from_millis(300);
+        let verifier = Arc::new(verifier(url, timeout));
+        let started = Instant::now();
+        let requests: Vec<_> = (0..5)
+            .map(|_| {
+                let verifier = Arc::clone(&verifier);
+                tokio::spawn(async move {
+                    let outcome = verifier.verify("p", &bearer("k1"), None).await;
+                    (outcome.err(), started.elapsed())
+                })
+            })
+            .collect();
+        for request in requests {
+            let (error, took) = request.await.expect("request");
+            assert_eq!(error, Some(JwtError::JwksFetchFail));
+            assert!(took < timeout * 2, "took {took:?}");
+        }
+        assert_eq!(fetches.load(std::sync::atomic::Ordering::SeqCst), 1);
+        tokio::time::sleep(FAILED_REFETCH).await;
+        let outcome = verifier.verify("p", &bearer("k1"), None).await;
+        assert_eq!(outcome.err(), Some(JwtError::JwksFetchFail));
+        assert_eq!(fetches.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 }

@@ -440,7 +440,9 @@ async fn rs256_tokens_against_a_served_jwks() {
     assert_eq!(server.fetches(), 2);
 
     // Rotation: the provider publishes a new key; a token signed by it verifies at once,
-    // and so do tokens of the old key still in the set.
+    // and so do tokens of the old key still in the set. (A second after the last fetch
+    // for an unknown kid: one such fetch a second, `shopgen_jwt::KID_REFETCH_COOLDOWN`.)
+    tokio::time::sleep(shopgen_jwt::KID_REFETCH_COOLDOWN).await;
     let new = Signer::rsa("rsa-2");
     server.set(jwks(&[&old, &new]));
     for key in [&new, &old] {
