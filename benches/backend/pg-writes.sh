@@ -11,8 +11,11 @@
 # (--pg-option fsync=off tells whether WAL flushes bound the figure) or with busy
 # neighbours on the cores (--busy N: N `yes` loops at nice 10 during the load).
 #
+# --bin PATH runs another build of the backend (an A/B of two builds, alternating runs);
+# it implies --no-build.
+#
 #   benches/backend/pg-writes.sh [--duration 10s] [--pg-option NAME=VALUE ...]
-#                                [--busy N] [--no-build]
+#                                [--busy N] [--no-build] [--bin PATH]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT="$(pwd)"
@@ -20,6 +23,7 @@ ROOT="$(pwd)"
 DURATION=10s
 BUILD=1
 BUSY=0
+BIN=""
 pg_options=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -27,6 +31,7 @@ while [ $# -gt 0 ]; do
     --pg-option) pg_options+=(-c "$2"); shift 2 ;;
     --busy) BUSY="$2"; shift 2 ;;
     --no-build) BUILD=0; shift ;;
+    --bin) BIN="$2"; BUILD=0; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
     *) echo "unknown option $1"; exit 2 ;;
   esac
@@ -34,7 +39,7 @@ done
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 [ "$BUILD" = 1 ] && cargo build --release -q -p shop-backend
-BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/shop-backend"
+BIN="${BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/shop-backend}"
 
 . "$ROOT/benches/backend/common.sh"
 
