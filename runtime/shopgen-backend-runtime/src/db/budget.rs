@@ -180,6 +180,83 @@ pub(crate) fn pass(gate: Option<&Arc<Gate>>) -> Result<Option<Committing>, sqlx:
     }))
 }
 
+/// A write handed to a group writer (the SQLite group commit, PostgreSQL's group
+/// inserts): its request's gate, and once the writer takes it into a commit, its
+/// [`Committing`].
+#[derive(Debug, Default)]
+pub(crate) struct Ticket {
+    gate: Option<Arc<Gate>>,
+    committing: Option<Committing>,
+}
+
+impl Ticket {
+    /// The current request's ticket; `Err` when the request was answered 503 already.
+    pub(crate) fn current() -> Result<Ticket, sqlx::Error> {
+        let gate = gate();
+        if gate.as_ref().is_some_and(|g| g.closed()) {
+            return Err(request_gone());
+        }
+        Ok(Ticket {
+            gate,
+            committing: None,
+        })
+    }
+
+    /// The ticket of a write of the request `gate` belongs to.
+    #[cfg(test)]
+    pub(crate) fn of(gate: &Arc<Gate>) -> Ticket {
+        Ticket {
+            gate: Some(Arc::clone(gate)),
+            committing: None,
+        }
+    }
+
+    /// Whether the request was answered 503: the write is not to be run.
+    pub(crate) fn gone(&self) -> bool {
+        self.gate.as_ref().is_some_and(|g| g.closed())
+    }
+
+    /// Whether a statement sent now ends before the request times out
+    /// ([`Gate::on_time`]).
+    pub(crate) fn on_time(&self, statement_timeout: Duration) -> bool {
+        self.gate
+            .as_ref()
+            .is_none_or(|g| g.on_time(statement_timeout))
+    }
+
+    /// Takes the write past its gate into the writer's commit: `false` when the
+    /// request was answered 503, and then the write must not be run.
+    pub(crate) fn take(&mut self) -> bool {
+        match pass(self.gate.as_ref()) {
+            Ok(committing) => {
+                self.committing = committing;
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Gives a taken write back before anything of it committed.
+    pub(crate) fn untake(&mut self) {
+        if let Some(c) = self.committing.take() {
+            c.settle(false);
+        }
+    }
+
+    /// Settles a taken write by `outcome` before its caller hears it, so a request
+    /// that times out meanwhile knows ([`committed`]); gives `outcome` back.
+    pub(crate) fn settle<T>(self, outcome: Result<T, sqlx::Error>) -> Result<T, sqlx::Error> {
+        settled(self.committing, outcome)
+    }
+
+    /// Settles a taken write whose writer knows whether it was `committed`.
+    pub(crate) fn end(self, committed: bool) {
+        if let Some(c) = self.committing {
+            c.settle(committed);
+        }
+    }
+}
+
 /// Whether a write that ended with `outcome` after its commit point was committed: a
 /// database error means it was not; any other failure (the connection lost during the
 /// commit, say) leaves it unknown, counted as committed.

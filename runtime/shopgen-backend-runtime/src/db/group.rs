@@ -43,7 +43,7 @@
 //! PostgreSQL write as before.
 
 use super::SqliteSync;
-use super::budget::{Committing, Gate};
+use super::budget::Ticket;
 use super::sqlite_read::{db_error, open_direct, run, to_sqlite};
 use crate::row::FromRow;
 use crate::value::{Sql, Value};
@@ -102,10 +102,8 @@ struct Statement<T> {
     args: Vec<SqliteValue>,
     outcome: Option<Outcome<T>>,
     reply: oneshot::Sender<Outcome<T>>,
-    /// Its request's gate; `None` outside a request.
-    gate: Option<Arc<Gate>>,
-    /// Past the gate, once taken.
-    committing: Option<Committing>,
+    /// Its request's gate, and its commit once taken.
+    ticket: Ticket,
 }
 
 impl<T: FromRow + Send + 'static> Job for Statement<T> {
@@ -124,29 +122,19 @@ impl<T: FromRow + Send + 'static> Job for Statement<T> {
             (_, Some(why)) => Err(unavailable(why)),
             (None, None) => Err(sqlx::Error::Protocol("the write did not run".into())),
         };
-        // Settled before the answer: a request that times out meanwhile knows.
-        if let Some(c) = self.committing {
-            c.settle(outcome.is_ok());
-        }
+        // Settled before the answer, so a request that times out meanwhile knows: a
+        // write's own failure, or a batch that did not commit, wrote nothing of it.
+        self.ticket.end(outcome.is_ok());
         // The caller may have gone (its request was cancelled): nothing to answer.
         let _ = self.reply.send(outcome);
     }
 
     fn abandoned(&self) -> bool {
-        self.reply.is_closed() || self.gate.as_ref().is_some_and(|g| g.closed())
+        self.reply.is_closed() || self.ticket.gone()
     }
 
     fn take(&mut self) -> bool {
-        if self.reply.is_closed() {
-            return false;
-        }
-        match super::budget::pass(self.gate.as_ref()) {
-            Ok(committing) => {
-                self.committing = committing;
-                true
-            }
-            Err(_) => false,
-        }
+        !self.reply.is_closed() && self.ticket.take()
     }
 }
 
@@ -181,18 +169,14 @@ impl Writer {
         sql: Sql,
         args: &[Value],
     ) -> Outcome<T> {
-        let gate = super::budget::gate();
-        if gate.as_ref().is_some_and(|g| g.closed()) {
-            return Err(super::budget::request_gone());
-        }
+        let ticket = Ticket::current()?;
         let (reply, answer) = oneshot::channel();
         let job = Box::new(Statement::<T> {
             sql,
             args: args.iter().map(to_sqlite).collect(),
             outcome: None,
             reply,
-            gate,
-            committing: None,
+            ticket,
         });
         {
             let jobs = self.jobs.lock().map_err(|_| sqlx::Error::PoolClosed)?;
@@ -397,7 +381,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
-    use crate::db::budget::Closing;
+    use crate::db::budget::{Closing, Gate};
     use crate::row::Row;
 
     #[derive(Debug)]
@@ -563,8 +547,7 @@ mod tests {
                 args: args.iter().map(to_sqlite).collect(),
                 outcome: None,
                 reply,
-                gate: Some(Arc::clone(gate)),
-                committing: None,
+                ticket: Ticket::of(gate),
             });
             (job, answer)
         };

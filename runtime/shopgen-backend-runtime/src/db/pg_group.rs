@@ -68,7 +68,7 @@
 //! before.
 
 use super::bind_pg;
-use super::budget::{Committing, Gate};
+use super::budget::Ticket;
 use crate::value::{Sql, SqlType, Value};
 use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{AssertSqlSafe, Row as _};
@@ -137,54 +137,39 @@ struct Job {
     args: Vec<Value>,
     /// When its request's acquire budget runs out.
     deadline: Option<Instant>,
-    /// Its request's gate; `None` outside a request.
-    gate: Option<Arc<Gate>>,
-    /// Past the gate, once taken.
-    committing: Option<Committing>,
+    /// Its request's gate, and its commit once taken.
+    ticket: Ticket,
     reply: oneshot::Sender<Outcome>,
 }
 
 impl Job {
     fn answer(self, outcome: Outcome) {
         // Settled before the answer: a request that times out meanwhile knows.
-        let outcome = super::budget::settled(self.committing, outcome);
+        let outcome = self.ticket.settle(outcome);
         // The caller may have gone (its request was cancelled): nothing to answer.
         let _ = self.reply.send(outcome);
     }
 
     /// Whether its caller is gone: it answered 503 at its timeout, or the client left.
     fn abandoned(&self) -> bool {
-        self.reply.is_closed() || self.gate.as_ref().is_some_and(|g| g.closed())
+        self.reply.is_closed() || self.ticket.gone()
     }
 
     /// Whether its statement, sent now, ends before its request times out.
     fn on_time(&self, statement_timeout: Duration) -> bool {
-        self.gate
-            .as_ref()
-            .is_none_or(|g| g.on_time(statement_timeout))
+        self.ticket.on_time(statement_timeout)
     }
 
     /// Takes the write into the commit, past its request's gate: `false` when its
     /// caller is gone.
     fn take(&mut self) -> bool {
-        if self.reply.is_closed() {
-            return false;
-        }
-        match super::budget::pass(self.gate.as_ref()) {
-            Ok(committing) => {
-                self.committing = committing;
-                true
-            }
-            Err(_) => false,
-        }
+        !self.reply.is_closed() && self.ticket.take()
     }
 
     /// Gives a taken write back before anything of it committed: its request may be
     /// answered 503 again until it is taken anew.
     fn untake(&mut self) {
-        if let Some(c) = self.committing.take() {
-            c.settle(false);
-        }
+        self.ticket.untake();
     }
 }
 
@@ -224,18 +209,14 @@ impl Inserter {
     /// Writes one row with the inserts waiting at the same moment; the row its
     /// `RETURNING` gave, once the statement that wrote it committed.
     pub(crate) async fn insert(&self, shape: Shape, sql: Sql, args: &[Value]) -> Outcome {
-        let gate = super::budget::gate();
-        if gate.as_ref().is_some_and(|g| g.closed()) {
-            return Err(super::budget::request_gone());
-        }
+        let ticket = Ticket::current()?;
         let (reply, answer) = oneshot::channel();
         let job = Job {
             shape,
             sql,
             args: args.to_vec(),
             deadline: super::budget::deadline(),
-            gate,
-            committing: None,
+            ticket,
             reply,
         };
         {
@@ -661,7 +642,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
-    use crate::db::budget::Closing;
+    use crate::db::budget::{Closing, Gate};
     use crate::db::{ConnectOptions, Db, FromRow, Pool, SqliteSync};
     use crate::row::Row;
     use crate::types::{Date, Decimal, Timestamp, Uuid};
