@@ -267,15 +267,25 @@ pub(crate) fn committed<T>(outcome: &Result<T, sqlx::Error>) -> bool {
     )
 }
 
-/// Settles `committing` (if any) by `outcome`, and gives `outcome` back.
+/// Settles `committing` (if any) by `outcome`, and gives `outcome` back. A failure
+/// that leaves the write's outcome unknown (the connection lost after the write was
+/// sent) comes back as such, an error the API answers 500 without `Retry-After`: as
+/// the 503 it would otherwise be, it would invite the client to write it twice.
 pub(crate) fn settled<T>(
     committing: Option<Committing>,
     outcome: Result<T, sqlx::Error>,
 ) -> Result<T, sqlx::Error> {
-    if let Some(c) = committing {
-        c.settle(committed(&outcome));
+    let Some(c) = committing else {
+        return outcome;
+    };
+    let committed = committed(&outcome);
+    c.settle(committed);
+    match outcome {
+        Err(e) if committed => Err(sqlx::Error::Protocol(format!(
+            "the write was sent, then this failure left unknown whether it was committed: {e}"
+        ))),
+        outcome => outcome,
     }
-    outcome
 }
 
 /// How long a request past its timeout waits for a write that is committing: a
@@ -420,6 +430,33 @@ mod tests {
         assert_eq!(gate.close(), Closing::Committed);
 
         assert!(pass(None).unwrap().is_none(), "outside a request");
+    }
+
+    /// A write that failed after its commit point: a database error wrote nothing
+    /// (the refusal's own answer, or 503 for a transient one); a lost connection leaves
+    /// it unknown, answered 500 without `Retry-After`, never 503.
+    #[test]
+    fn a_write_whose_outcome_is_unknown_is_not_answered_503() {
+        use crate::error::ApiError;
+        use axum::response::IntoResponse;
+        let answer = |e: sqlx::Error| {
+            let gate = Arc::new(Gate::default());
+            let committing = pass(Some(&gate)).unwrap();
+            let e = settled::<()>(committing, Err(e)).unwrap_err();
+            let response = ApiError::from(e).into_response();
+            let retry = response.headers().contains_key("retry-after");
+            (response.status().as_u16(), retry, gate.close())
+        };
+        let lost = sqlx::Error::Io(std::io::Error::other("connection reset"));
+        assert_eq!(answer(lost), (500, false, Closing::Committed));
+        // Outside the gate (nothing was sent), the same failure stays 503.
+        let lost = sqlx::Error::Io(std::io::Error::other("connection reset"));
+        let e = settled::<()>(None, Err(lost)).unwrap_err();
+        assert_eq!(ApiError::from(e).status().as_u16(), 503);
+        assert_eq!(
+            answer(sqlx::Error::PoolTimedOut),
+            (503, true, Closing::Closed)
+        );
     }
 
     #[test]
