@@ -36,14 +36,16 @@
 //! The JWKS comes from the provider's `jwks_uri` (http:// or https://, Mozilla's
 //! roots) or from a local file or JSON text configured per provider
 //! ([`JwksSource`]). It is cached for [`JWKS_CACHE`] (API Gateway "caches the JWKS
-//! for five minutes"), and fetched again when a token names a `kid` the cached set
-//! lacks, so a provider's new signing key is picked up at once: from a `jwks_uri`, at
-//! most once per [`KID_REFETCH_COOLDOWN`], so tokens with made-up `kid`s cannot make
-//! the verifier fetch for every request (a local source is read again each time). One
-//! fetch per provider runs at a time, and the requests
-//! that waited for a fetch that failed get its failure, as does every request for
-//! [`FAILED_REFETCH`] after it, instead of each fetching again in turn: with the
-//! provider unreachable, a request waits for one fetch timeout at most
+//! for five minutes"), and loaded again when a token names a `kid` the cached set
+//! lacks, so a provider's new signing key is picked up by its first token; from a
+//! `jwks_uri`, only when the cached set is at least [`KID_REFETCH_COOLDOWN`] old, so
+//! tokens with made-up `kid`s cannot make the verifier fetch for every request (a
+//! local source is read again each time). A request whose keys are cached never waits
+//! for a load. One load per provider runs at a time, on a task of its own (a request
+//! that gives up does not cut it short); a request that needs keys waits for the load
+//! in progress and takes its outcome, and for [`FAILED_REFETCH`] after a failed load,
+//! requests get its failure (or the keys still cached) without loading again. So with
+//! the provider unreachable, a request waits for one fetch timeout at most
 //! ([`JWKS_FETCH_TIMEOUT`]), not for the timeouts of every request before it.
 
 use std::collections::BTreeMap;
@@ -123,11 +125,11 @@ pub const JWKS_CACHE: Duration = Duration::from_secs(300);
 /// How long a JWKS fetch may take.
 pub const JWKS_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How long after a `jwks_uri` was fetched for a `kid` the keys lacked another such
-/// `kid` may not make the verifier fetch it again. Libraries differ: panva/jose waits
-/// 30 s after any fetch (`cooldownDuration`); Envoy fetches only when its cache
-/// expires. One second keeps a rotated key working at once (its first token fetches)
-/// while tokens with made-up `kid`s cost the provider one fetch a second at most.
+/// How old a `jwks_uri`'s cached keys must be before a token with a `kid` they lack
+/// makes the verifier fetch them again. Libraries differ: panva/jose waits 30 s after
+/// any fetch (`cooldownDuration`); Envoy fetches only when its cache expires. One
+/// second keeps a rotated key working at once (its first token fetches) while tokens
+/// with made-up `kid`s cost the provider one fetch a second at most.
 pub const KID_REFETCH_COOLDOWN: Duration = Duration::from_secs(1);
 
 /// How long after a failed JWKS load requests get that failure at once, without
@@ -429,22 +431,54 @@ type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 /// A provider with its effective audiences, its key source and its cached keys.
 struct ProviderState {
     provider: Provider,
-    /// Held while the keys are loaded: one load per provider at a time.
-    cache: tokio::sync::Mutex<Cache>,
+    /// Read and written under a short lock, never held across a load: a request whose
+    /// keys are cached never waits for a load.
+    cache: std::sync::Mutex<Cache>,
+    /// Held by the one load of the provider's keys in progress.
+    loading: Arc<tokio::sync::Mutex<()>>,
 }
 
-/// A provider's keys and when they were loaded, the last load for a `kid` they
-/// lacked, and the last failed load.
+/// A provider's keys and when they were loaded, and the last failed load.
 #[derive(Default)]
 struct Cache {
     keys: Option<(Instant, Arc<Vec<Jwk>>)>,
-    forced: Option<Instant>,
     failed: Option<(Instant, JwtError)>,
+}
+
+/// What a request does for its keys.
+enum Keys {
+    Use(Arc<Vec<Jwk>>),
+    Fail(JwtError),
+    Load,
+}
+
+impl Cache {
+    /// The keys to use, the failure to give, or a load to make, for a request that
+    /// needs the keys (`force`d: a token names a `kid` they lack) of a provider whose
+    /// keys come from a `remote` `jwks_uri` or not.
+    fn decide(&self, remote: bool, force: bool) -> Keys {
+        let current = self
+            .keys
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < JWKS_CACHE);
+        let cooling = remote && current.is_some_and(|(at, _)| at.elapsed() < KID_REFETCH_COOLDOWN);
+        if let Some((_, keys)) = current
+            && (!force || cooling)
+        {
+            return Keys::Use(keys.clone());
+        }
+        if let Some((at, error)) = self.failed
+            && at.elapsed() < FAILED_REFETCH
+        {
+            return current.map_or(Keys::Fail(error), |(_, keys)| Keys::Use(keys.clone()));
+        }
+        Keys::Load
+    }
 }
 
 /// The JWT providers of a document, ready to verify tokens.
 pub struct Verifier {
-    providers: BTreeMap<String, ProviderState>,
+    providers: BTreeMap<String, Arc<ProviderState>>,
     client: HttpsClient,
     /// [`JWKS_FETCH_TIMEOUT`] (shorter in tests).
     fetch_timeout: Duration,
@@ -473,9 +507,10 @@ impl Verifier {
                 let name = provider.name.clone();
                 let state = ProviderState {
                     provider,
-                    cache: tokio::sync::Mutex::new(Cache::default()),
+                    cache: std::sync::Mutex::new(Cache::default()),
+                    loading: Arc::new(tokio::sync::Mutex::new(())),
                 };
-                (name, state)
+                (name, Arc::new(state))
             })
             .collect();
         Verifier {
@@ -567,86 +602,99 @@ impl Verifier {
     }
 
     /// The provider's keys: cached, or loaded when the cache is empty or older than
-    /// [`JWKS_CACHE`], or when `force`d (a `kid` the keys lack; from a `jwks_uri`, once
-    /// per [`KID_REFETCH_COOLDOWN`]). Within [`FAILED_REFETCH`] of a failed load, that
-    /// failure (or the keys still cached, for a `force`d load) at once.
-    async fn keys(&self, state: &ProviderState, force: bool) -> Result<Arc<Vec<Jwk>>, JwtError> {
-        let mut cache = state.cache.lock().await;
+    /// [`JWKS_CACHE`], or when `force`d (a `kid` the keys lack; from a `jwks_uri`, when
+    /// they were loaded [`KID_REFETCH_COOLDOWN`] ago or more). Within
+    /// [`FAILED_REFETCH`] of a failed load, that failure (or the keys still cached) at
+    /// once. One load per provider at a time: a request that needs one waits for the
+    /// load in progress and takes its outcome. The load runs on a task of its own, so a
+    /// request that gives up (its client gone, its timeout passed) does not cut it
+    /// short for the requests after it.
+    async fn keys(
+        &self,
+        state: &Arc<ProviderState>,
+        force: bool,
+    ) -> Result<Arc<Vec<Jwk>>, JwtError> {
         let remote = state.provider.jwks.is_none();
-        let cooling = remote
-            && cache
-                .forced
-                .is_some_and(|at| at.elapsed() < KID_REFETCH_COOLDOWN);
-        let current = cache
-            .keys
-            .as_ref()
-            .filter(|(at, _)| at.elapsed() < JWKS_CACHE)
-            .map(|(_, keys)| keys.clone());
-        if let Some(keys) = &current
-            && (!force || cooling)
-        {
-            return Ok(keys.clone());
-        }
-        if let Some((at, error)) = cache.failed
-            && at.elapsed() < FAILED_REFETCH
-        {
-            return current.ok_or(error);
-        }
-        if force {
-            cache.forced = Some(Instant::now());
-        }
-        match self.load(&state.provider).await {
-            Ok(keys) => {
-                let keys = Arc::new(keys);
-                cache.keys = Some((Instant::now(), keys.clone()));
-                cache.failed = None;
-                Ok(keys)
-            }
-            Err(error) => {
-                cache.failed = Some((Instant::now(), error));
-                Err(error)
-            }
-        }
-    }
-
-    /// Reads the provider's JWKS from where it comes from.
-    async fn load(&self, provider: &Provider) -> Result<Vec<Jwk>, JwtError> {
-        let text = match &provider.jwks {
-            Some(JwksSource::Json(text)) => Bytes::from(text.clone().into_bytes()),
-            Some(JwksSource::File(path)) => tokio::fs::read(path)
-                .await
-                .map(Bytes::from)
-                .map_err(|_| JwtError::JwksFetchFail)?,
-            None => self.fetch(&provider.jwks_uri).await?,
+        let decide = || match state.cache.lock() {
+            Ok(cache) => cache.decide(remote, force),
+            Err(_) => Keys::Fail(JwtError::JwksFetchFail),
         };
-        parse_jwks(&text)
+        match decide() {
+            Keys::Use(keys) => return Ok(keys),
+            Keys::Fail(error) => return Err(error),
+            Keys::Load => {}
+        }
+        let loading = Arc::clone(&state.loading).lock_owned().await;
+        match decide() {
+            Keys::Use(keys) => return Ok(keys),
+            Keys::Fail(error) => return Err(error),
+            Keys::Load => {}
+        }
+        let state = Arc::clone(state);
+        let client = self.client.clone();
+        let timeout = self.fetch_timeout;
+        let load = tokio::spawn(async move {
+            let loaded = load(&state.provider, &client, timeout).await;
+            let mut cache = state.cache.lock().map_err(|_| JwtError::JwksFetchFail)?;
+            let outcome = match loaded {
+                Ok(keys) => {
+                    let keys = Arc::new(keys);
+                    cache.keys = Some((Instant::now(), keys.clone()));
+                    cache.failed = None;
+                    Ok(keys)
+                }
+                Err(error) => {
+                    cache.failed = Some((Instant::now(), error));
+                    Err(error)
+                }
+            };
+            drop(loading);
+            outcome
+        });
+        load.await.unwrap_or(Err(JwtError::JwksFetchFail))
     }
+}
 
-    async fn fetch(&self, uri: &str) -> Result<Bytes, JwtError> {
-        let uri: Uri = uri.parse().map_err(|_| JwtError::JwksFetchFail)?;
-        let req = Request::get(uri)
-            .header(http::header::ACCEPT, "application/json")
-            .body(Full::new(Bytes::new()))
-            .map_err(|_| JwtError::JwksFetchFail)?;
-        let call = async {
-            let resp = self
-                .client
-                .request(req)
-                .await
-                .map_err(|_| JwtError::JwksFetchFail)?;
-            if !resp.status().is_success() {
-                return Err(JwtError::JwksFetchFail);
-            }
-            Limited::new(resp.into_body(), MAX_JWKS_BYTES)
-                .collect()
-                .await
-                .map(|b| b.to_bytes())
-                .map_err(|_| JwtError::JwksFetchFail)
-        };
-        tokio::time::timeout(self.fetch_timeout, call)
+/// Reads a provider's JWKS from where it comes from.
+async fn load(
+    provider: &Provider,
+    client: &HttpsClient,
+    timeout: Duration,
+) -> Result<Vec<Jwk>, JwtError> {
+    let text = match &provider.jwks {
+        Some(JwksSource::Json(text)) => Bytes::from(text.clone().into_bytes()),
+        Some(JwksSource::File(path)) => tokio::fs::read(path)
             .await
-            .map_err(|_| JwtError::JwksFetchFail)?
-    }
+            .map(Bytes::from)
+            .map_err(|_| JwtError::JwksFetchFail)?,
+        None => fetch(client, &provider.jwks_uri, timeout).await?,
+    };
+    parse_jwks(&text)
+}
+
+async fn fetch(client: &HttpsClient, uri: &str, timeout: Duration) -> Result<Bytes, JwtError> {
+    let uri: Uri = uri.parse().map_err(|_| JwtError::JwksFetchFail)?;
+    let req = Request::get(uri)
+        .header(http::header::ACCEPT, "application/json")
+        .body(Full::new(Bytes::new()))
+        .map_err(|_| JwtError::JwksFetchFail)?;
+    let call = async {
+        let resp = client
+            .request(req)
+            .await
+            .map_err(|_| JwtError::JwksFetchFail)?;
+        if !resp.status().is_success() {
+            return Err(JwtError::JwksFetchFail);
+        }
+        Limited::new(resp.into_body(), MAX_JWKS_BYTES)
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .map_err(|_| JwtError::JwksFetchFail)
+    };
+    tokio::time::timeout(timeout, call)
+        .await
+        .map_err(|_| JwtError::JwksFetchFail)?
 }
 
 /// The token from the first location that has one. A header location's prefix is
@@ -755,12 +803,23 @@ mod tests {
         .to_string()
     }
 
-    /// A JWKS server on loopback that answers every request with `jwks`, or (`None`)
-    /// accepts connections and never answers; its URL and how many connections it
-    /// took.
-    async fn jwks_server(jwks: Option<String>) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    /// What a test JWKS server does with a connection.
+    #[derive(Clone, Copy)]
+    enum Serve {
+        /// Answers the JWKS after a pause.
+        After(Duration),
+        /// Accepts and never answers.
+        Never,
+    }
+
+    /// A JWKS server on loopback that serves its `n`-th connection as `plan(n)` says
+    /// (from 0); its URL and how many connections it took.
+    async fn jwks_server(
+        plan: impl Fn(usize) -> Serve + Send + 'static,
+    ) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
         use std::sync::atomic::{AtomicUsize, Ordering};
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let jwks = published_jwks();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -770,11 +829,12 @@ mod tests {
         tokio::spawn(async move {
             let mut held = Vec::new();
             while let Ok((mut socket, _)) = listener.accept().await {
-                counted.fetch_add(1, Ordering::SeqCst);
-                let Some(jwks) = jwks.clone() else {
+                let n = counted.fetch_add(1, Ordering::SeqCst);
+                let Serve::After(pause) = plan(n) else {
                     held.push(socket);
                     continue;
                 };
+                let jwks = jwks.clone();
                 tokio::spawn(async move {
                     let mut request = Vec::new();
                     let mut buf = [0u8; 1024];
@@ -784,6 +844,7 @@ mod tests {
                             Ok(n) => request.extend_from_slice(&buf[..n]),
                         }
                     }
+                    tokio::time::sleep(pause).await;
                     let response = format!(
                         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
                          Content-Length: {}\r\nConnection: close\r\n\r\n{jwks}",
@@ -833,7 +894,7 @@ mod tests {
     /// once per cooldown, not once per request.
     #[tokio::test]
     async fn tokens_with_unknown_kids_do_not_make_a_fetch_each() {
-        let (url, fetches) = jwks_server(Some(published_jwks())).await;
+        let (url, fetches) = jwks_server(|_| Serve::After(Duration::ZERO)).await;
         let fetched = || fetches.load(std::sync::atomic::Ordering::SeqCst);
         let verifier = verifier(url, JWKS_FETCH_TIMEOUT);
         for i in 0..20 {
@@ -841,18 +902,21 @@ mod tests {
             let outcome = verifier.verify("p", &headers, None).await;
             assert_eq!(outcome.err(), Some(JwtError::KidAlgMismatch));
         }
-        // The first load, and one more for the first unknown kid.
-        assert_eq!(fetched(), 2);
+        // The first load only: the keys are newer than the cooldown.
+        assert_eq!(fetched(), 1);
         let outcome = verifier.verify("p", &bearer("k1"), None).await;
         assert_eq!(outcome.err(), Some(JwtError::VerificationFails));
-        assert_eq!(fetched(), 2);
+        assert_eq!(fetched(), 1);
         tokio::time::sleep(KID_REFETCH_COOLDOWN).await;
-        let outcome = verifier.verify("p", &bearer("made-up-again"), None).await;
-        assert_eq!(outcome.err(), Some(JwtError::KidAlgMismatch));
+        for i in 0..5 {
+            let headers = bearer(&format!("made-up-again-{i}"));
+            let outcome = verifier.verify("p", &headers, None).await;
+            assert_eq!(outcome.err(), Some(JwtError::KidAlgMismatch));
+        }
         assert_eq!(
             fetched(),
-            3,
-            "a cooldown later, an unknown kid fetches again"
+            2,
+            "a cooldown later, an unknown kid fetches once again"
         );
     }
 
@@ -861,7 +925,7 @@ mod tests {
     /// the keys are fetched again.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_unreachable_provider_costs_each_request_one_fetch_timeout_at_most() {
-        let (url, fetches) = jwks_server(None).await;
+        let (url, fetches) = jwks_server(|_| Serve::Never).await;
         let timeout = Duration::from_millis(300);
         let verifier = Arc::new(verifier(url, timeout));
         let started = Instant::now();
@@ -884,5 +948,62 @@ mod tests {
         let outcome = verifier.verify("p", &bearer("k1"), None).await;
         assert_eq!(outcome.err(), Some(JwtError::JwksFetchFail));
         assert_eq!(fetches.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
+    /// A request whose keys are cached does not wait for a load in progress (here one
+    /// for an unknown kid, against a provider that stopped answering).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cached_keys_do_not_wait_for_a_load() {
+        let (url, _) = jwks_server(|n| {
+            if n == 0 {
+                Serve::After(Duration::ZERO)
+            } else {
+                Serve::Never
+            }
+        })
+        .await;
+        let verifier = Arc::new(verifier(url, Duration::from_secs(3)));
+        let outcome = verifier.verify("p", &bearer("k1"), None).await;
+        assert_eq!(outcome.err(), Some(JwtError::VerificationFails));
+        tokio::time::sleep(KID_REFETCH_COOLDOWN).await;
+        let stuck = tokio::spawn({
+            let verifier = Arc::clone(&verifier);
+            async move { verifier.verify("p", &bearer("rotated"), None).await }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let started = Instant::now();
+        let outcome = verifier.verify("p", &bearer("k1"), None).await;
+        assert_eq!(outcome.err(), Some(JwtError::VerificationFails));
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(
+            !stuck.is_finished(),
+            "the load for the unknown kid is still waiting"
+        );
+        assert_eq!(
+            stuck.await.expect("request").err(),
+            Some(JwtError::JwksFetchFail)
+        );
+    }
+
+    /// A request that gives up while its load is in progress (its client gone) does
+    /// not cut the load short: the next request takes that load's keys, with no
+    /// fetch of its own.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_request_that_gives_up_does_not_cut_its_load_short() {
+        let (url, fetches) = jwks_server(|_| Serve::After(Duration::from_millis(400))).await;
+        let verifier = Arc::new(verifier(url, JWKS_FETCH_TIMEOUT));
+        let gave_up = tokio::time::timeout(
+            Duration::from_millis(100),
+            verifier.verify("p", &bearer("k1"), None),
+        )
+        .await;
+        assert!(gave_up.is_err(), "the first request gave up");
+        let outcome = verifier.verify("p", &bearer("k1"), None).await;
+        assert_eq!(outcome.err(), Some(JwtError::VerificationFails));
+        assert_eq!(fetches.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 }

@@ -249,6 +249,22 @@ impl Ticket {
         settled(self.committing, outcome)
     }
 
+    /// Settles a taken write that failed with `answer` (or a copy of it, which may have
+    /// lost its kind), by whether the failure itself `wrote_nothing` ([`wrote_nothing`]
+    /// of the original): `answer` unchanged when it did, else as unknown.
+    pub(crate) fn fail<T>(
+        self,
+        wrote_nothing: bool,
+        answer: sqlx::Error,
+    ) -> Result<T, sqlx::Error> {
+        if wrote_nothing {
+            self.end(false);
+            Err(answer)
+        } else {
+            self.settle(Err(answer))
+        }
+    }
+
     /// Settles a taken write whose writer knows whether it was `committed`.
     pub(crate) fn end(self, committed: bool) {
         if let Some(c) = self.committing {
@@ -261,9 +277,15 @@ impl Ticket {
 /// database error means it was not; any other failure (the connection lost during the
 /// commit, say) leaves it unknown, counted as committed.
 pub(crate) fn committed<T>(outcome: &Result<T, sqlx::Error>) -> bool {
-    !matches!(
-        outcome,
-        Err(sqlx::Error::Database(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed)
+    outcome.as_ref().err().is_none_or(|e| !wrote_nothing(e))
+}
+
+/// Whether a write that failed with `e` certainly wrote nothing: the database refused
+/// or cancelled it, or it never got a connection.
+pub(crate) fn wrote_nothing(e: &sqlx::Error) -> bool {
+    matches!(
+        e,
+        sqlx::Error::Database(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
     )
 }
 
@@ -281,10 +303,29 @@ pub(crate) fn settled<T>(
     let committed = committed(&outcome);
     c.settle(committed);
     match outcome {
-        Err(e) if committed => Err(sqlx::Error::Protocol(format!(
-            "the write was sent, then this failure left unknown whether it was committed: {e}"
-        ))),
+        Err(e) if committed => Err(unknown_outcome(&e.to_string())),
         outcome => outcome,
+    }
+}
+
+/// The failure of a write whose outcome is unknown, answered 500 without `Retry-After`;
+/// counted in `shopgen_db_write_outcome_unknown_total`.
+fn unknown_outcome(why: &str) -> sqlx::Error {
+    metrics::counter!("shopgen_db_write_outcome_unknown_total").increment(1);
+    sqlx::Error::Protocol(format!(
+        "the write was sent, then this failure left unknown whether it was committed: {why}"
+    ))
+}
+
+/// What a write handed to a group writer is answered when the writer dropped it
+/// without an answer (it stopped, or panicked): unknown if it had been taken into a
+/// commit (its request's gate then counts a write as committed), else not written.
+pub(crate) fn dropped_write() -> sqlx::Error {
+    let taken = gate().is_some_and(|g| g.state.load(Ordering::Acquire) & COMMITTED != 0);
+    if taken {
+        unknown_outcome("the writer stopped without an answer")
+    } else {
+        sqlx::Error::PoolClosed
     }
 }
 
@@ -457,6 +498,22 @@ mod tests {
             answer(sqlx::Error::PoolTimedOut),
             (503, true, Closing::Closed)
         );
+    }
+
+    /// A write a group writer dropped without an answer: not written unless it had
+    /// been taken into a commit (its guard, dropped unsettled, counts as committed).
+    #[tokio::test]
+    async fn a_dropped_write_is_unknown_only_once_taken() {
+        let gate = Arc::new(Gate::default());
+        scope(Duration::from_secs(1), Arc::clone(&gate), async {
+            assert!(matches!(dropped_write(), sqlx::Error::PoolClosed));
+            let mut ticket = Ticket::current().unwrap();
+            assert!(ticket.take());
+            drop(ticket);
+            assert!(matches!(dropped_write(), sqlx::Error::Protocol(_)));
+        })
+        .await;
+        assert_eq!(gate.close(), Closing::Committed);
     }
 
     #[test]

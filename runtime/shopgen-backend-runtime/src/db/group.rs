@@ -183,7 +183,7 @@ impl Writer {
             let jobs = jobs.as_ref().ok_or(sqlx::Error::PoolClosed)?;
             jobs.send(job).map_err(|_| sqlx::Error::PoolClosed)?;
         }
-        answer.await.map_err(|_| sqlx::Error::PoolClosed)?
+        answer.await.map_err(|_| super::budget::dropped_write())?
     }
 
     /// Transactions the writer has committed.

@@ -150,6 +150,13 @@ impl Job {
         let _ = self.reply.send(outcome);
     }
 
+    /// Answers a failure that `wrote_nothing` (judged on the original error) or not.
+    fn fail(self, wrote_nothing: bool, e: sqlx::Error) {
+        let outcome = self.ticket.fail(wrote_nothing, e);
+        // The caller may have gone (its request was cancelled): nothing to answer.
+        let _ = self.reply.send(outcome);
+    }
+
     /// Whether its caller is gone: it answered 503 at its timeout, or the client left.
     fn abandoned(&self) -> bool {
         self.reply.is_closed() || self.ticket.gone()
@@ -224,7 +231,7 @@ impl Inserter {
             let jobs = jobs.as_ref().ok_or(sqlx::Error::PoolClosed)?;
             jobs.send(job).map_err(|_| sqlx::Error::PoolClosed)?;
         }
-        answer.await.map_err(|_| sqlx::Error::PoolClosed)?
+        answer.await.map_err(|_| super::budget::dropped_write())?
     }
 
     /// Group statements written so far.
@@ -447,12 +454,16 @@ async fn commit_taken(
 
 /// Every write of `group` answered `e` (the first) or a copy of it.
 fn answer_all(group: Vec<Job>, e: sqlx::Error) {
+    // Judged on `e` itself: a copy of a database error (a statement cancelled at its
+    // timeout, a deadlock) is no database error any more, and would read as a failure
+    // that may have written.
+    let unwritten = super::budget::wrote_nothing(&e);
     let mut group = group.into_iter();
     if let Some(first) = group.next() {
         for job in group {
-            job.answer(Err(copy(&e)));
+            job.fail(unwritten, copy(&e));
         }
-        first.answer(Err(e));
+        first.fail(unwritten, e);
     }
 }
 
@@ -689,13 +700,21 @@ mod tests {
     /// A fresh database in the test binary's cluster (kept running while the
     /// returned handle lives).
     async fn database(max_connections: u32) -> (Arc<Postgres>, Db) {
+        database_with(max_connections, Duration::from_secs(5)).await
+    }
+
+    /// [`database`] with another statement timeout.
+    async fn database_with(
+        max_connections: u32,
+        statement_timeout: Duration,
+    ) -> (Arc<Postgres>, Db) {
         let pg = Postgres::shared();
         let url = pg.fresh_database();
         let db = Db::connect(&ConnectOptions {
             url,
             max_connections,
             acquire_timeout: Duration::from_secs(5),
-            statement_timeout: Duration::from_secs(5),
+            statement_timeout,
             sqlite_sync: SqliteSync::Full,
         })
         .await
@@ -1156,6 +1175,73 @@ mod tests {
         let stored: Vec<String> = stored.into_iter().map(|item| item.name).collect();
         kept.sort();
         assert_eq!(stored, kept);
+        drop((notes_lock, items_lock));
+        db.close().await;
+    }
+
+    /// A group cancelled at its statement timeout (it waited for a lock) wrote nothing:
+    /// every create of it is answered 503, and every request may still be answered
+    /// 503 at its own timeout (the copies of the error handed to the group's other
+    /// creates are no database errors, yet count as what the original says).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_group_cancelled_at_its_statement_timeout_wrote_nothing_for_each_create() {
+        let (_pg, db) = database_with(8, Duration::from_millis(300)).await;
+        let db = Arc::new(db);
+        // Every group slot busy with a note that waits for a lock (less than the
+        // statement timeout), so the items queue up and become one group.
+        let mut notes_lock = lock(&db, "notes").await;
+        let mut notes = Vec::new();
+        for _ in 0..IN_FLIGHT {
+            let db = Arc::clone(&db);
+            notes.push(tokio::spawn(async move {
+                db.insert_fetch::<i64>(
+                    Shape {
+                        table: "notes",
+                        columns: vec!["body"],
+                        returning: "id",
+                    },
+                    "INSERT INTO notes (body) VALUES ($1) RETURNING id".into(),
+                    &[Value::Text("first".into())],
+                )
+                .await
+            }));
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let mut items_lock = lock(&db, "items").await;
+        let mut writes = Vec::new();
+        for n in [1, 2, 4, 8] {
+            let db = Arc::clone(&db);
+            let gate = Arc::new(Gate::new(Some(Instant::now() + Duration::from_secs(60))));
+            let task = tokio::spawn(crate::db::budget::scope(
+                Duration::from_secs(5),
+                Arc::clone(&gate),
+                async move {
+                    let (columns, values) = write(n);
+                    insert(&db, columns, &values).await
+                },
+            ));
+            writes.push((gate, task));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let groups_before = inserter(&db).groups();
+        sqlx::query("COMMIT")
+            .execute(&mut *notes_lock)
+            .await
+            .unwrap();
+        for note in notes {
+            note.await.unwrap().unwrap();
+        }
+        for (gate, task) in writes {
+            let error = task.await.unwrap().unwrap_err();
+            let api = crate::error::ApiError::from(error);
+            assert_eq!(api.status().as_u16(), 503, "{api:?}");
+            assert_eq!(gate.close(), Closing::Closed);
+        }
+        assert_eq!(inserter(&db).groups(), groups_before, "nothing was written");
+        sqlx::query("COMMIT")
+            .execute(&mut *items_lock)
+            .await
+            .unwrap();
         drop((notes_lock, items_lock));
         db.close().await;
     }
