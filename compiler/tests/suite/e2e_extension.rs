@@ -31,7 +31,7 @@ const AUDIENCE: &str = "acme-store-staging";
 /// Firebase provider's keys replaced by a key the test made (`--jwks`).
 fn up_store(database_url: &str, signer: &Signer) -> Up {
     let dir = tempfile::tempdir().expect("tempdir");
-    let jwks = signer.write_jwks(dir.path());
+    let jwks = tokens::write_jwks(signer, dir.path());
     let jwks = format!("firebase={}", jwks.display());
     Up::spawn(
         shopgen([
@@ -58,7 +58,7 @@ fn reached_the_services(up: &Up, request_id: &str) -> bool {
 /// `GET /me` (`auth = "firebase"`): the gateway, the relay and the backend each
 /// verify what they must, and no header a client writes chooses the identity.
 fn identity_scenario(up: &mut Up, signer: &Signer) {
-    let alice = signer.sign(&tokens::claims(ISSUER, AUDIENCE, "alice"));
+    let alice = signer.token(&tokens::claims(ISSUER, AUDIENCE, "alice"));
     let bearer = |t: &str| format!("Bearer {t}");
     let mallory = tokens::claims(ISSUER, AUDIENCE, "mallory");
 
@@ -108,27 +108,27 @@ fn identity_scenario(up: &mut Up, signer: &Signer) {
         c
     };
     // The same `kid` as the provider's key, another key: the signature does not verify.
-    let other = Signer::new("firebase-key-0");
+    let other = Signer::ec("firebase-key-0");
     let refused = [
         (
             "expired",
-            signer.sign(&claims_with("exp", (now - 3600).into())),
+            signer.token(&claims_with("exp", (now - 3600).into())),
         ),
         (
             "not-yet-valid",
-            signer.sign(&claims_with("nbf", (now + 3600).into())),
+            signer.token(&claims_with("nbf", (now + 3600).into())),
         ),
         (
             "wrong-issuer",
-            signer.sign(&claims_with("iss", "https://evil.example".into())),
+            signer.token(&claims_with("iss", "https://evil.example".into())),
         ),
         (
             "wrong-audience",
-            signer.sign(&claims_with("aud", "another-app".into())),
+            signer.token(&claims_with("aud", "another-app".into())),
         ),
         (
             "bad-signature",
-            other.sign(&tokens::claims(ISSUER, AUDIENCE, "alice")),
+            other.token(&tokens::claims(ISSUER, AUDIENCE, "alice")),
         ),
         (
             "alg-none",
@@ -219,12 +219,12 @@ fn identity_scenario(up: &mut Up, signer: &Signer) {
     let a = direct(&[("X-Forwarded-Authorization", &bearer(&alice))]);
     assert_eq!(a.status, 200, "{a:?}");
     assert_eq!(a.json()["subject"], "alice", "{a:?}");
-    let wrong_issuer = signer.sign(&claims_with("iss", "https://evil.example".into()));
+    let wrong_issuer = signer.token(&claims_with("iss", "https://evil.example".into()));
     let forged = [
         vec![],
         vec![("X-Apigateway-Api-Userinfo", forged_userinfo.clone())],
         vec![("X-Forwarded-Authorization", forged_token.clone())],
-        vec![("X-Forwarded-Authorization", bearer(&other.sign(&mallory)))],
+        vec![("X-Forwarded-Authorization", bearer(&other.token(&mallory)))],
         vec![("X-Forwarded-Authorization", bearer(&wrong_issuer))],
         vec![("Authorization", bearer(&alice))],
     ];
@@ -241,7 +241,7 @@ fn identity_scenario(up: &mut Up, signer: &Signer) {
     }
     // One caller's answer is never another's, even when the other caller revalidates
     // with the first one's `ETag`; the answer says it is private.
-    let bob = signer.sign(&tokens::claims(ISSUER, AUDIENCE, "bob"));
+    let bob = signer.token(&tokens::claims(ISSUER, AUDIENCE, "bob"));
     let a = direct(&[("X-Forwarded-Authorization", &bearer(&alice))]);
     assert_eq!(a.json()["subject"], "alice", "{a:?}");
     let alice_tag = a.header("etag").expect("an ETag").to_string();
@@ -284,7 +284,10 @@ fn identity_scenario(up: &mut Up, signer: &Signer) {
     // Two tokens: the backend does not choose between them.
     let a = direct(&[
         ("X-Forwarded-Authorization", &bearer(&alice)),
-        ("X-Forwarded-Authorization", &bearer(&signer.sign(&mallory))),
+        (
+            "X-Forwarded-Authorization",
+            &bearer(&signer.token(&mallory)),
+        ),
     ]);
     assert_eq!(a.status, 401, "{a:?}");
     // A route that takes no user token ignores identity headers altogether.
@@ -533,14 +536,14 @@ fn store_scenario(mut up: Up, signer: &Signer) {
 fn store_through_up_on_sqlite() {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("store.db").display());
-    let signer = Signer::new("firebase-key-0");
+    let signer = Signer::ec("firebase-key-0");
     store_scenario(up_store(&url, &signer), &signer);
 }
 
 #[test]
 fn store_through_up_on_postgresql() {
     let pg = shopgen_testkit::Postgres::shared();
-    let signer = Signer::new("firebase-key-0");
+    let signer = Signer::ec("firebase-key-0");
     store_scenario(up_store(&pg.fresh_database(), &signer), &signer);
 }
 

@@ -25,7 +25,7 @@ impl Chain<'_> {
     fn token(&self, signer: &Signer, subject: &str) -> String {
         format!(
             "Bearer {}",
-            signer.sign(&tokens::claims(self.issuer, self.audience, subject))
+            signer.token(&tokens::claims(self.issuer, self.audience, subject))
         )
     }
 
@@ -267,7 +267,10 @@ fn owned_notes() -> String {
 
 fn notes_up(project: &crate::support::Project, url: &str, signer: &Signer) -> Up {
     let dir = tempfile::tempdir().expect("tempdir");
-    let jwks = format!("firebase={}", signer.write_jwks(dir.path()).display());
+    let jwks = format!(
+        "firebase={}",
+        tokens::write_jwks(signer, dir.path()).display()
+    );
     Up::spawn(
         project
             .shopgen([
@@ -295,7 +298,7 @@ fn ownership_added_after_data_exists_gives_the_rows_to_existing() {
         .file("specs/notes.toml", NOTES)
         .build();
     project.build_and_check("specs/notes.toml");
-    let signer = Signer::new("notes-key-0");
+    let signer = Signer::ec("notes-key-0");
     let pg = shopgen_testkit::Postgres::shared();
     let urls = [
         format!("sqlite://{}", project.path("notes.db").display()),

@@ -370,9 +370,8 @@ mod tests {
     use axum::routing::get;
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    use ring::rand::SystemRandom;
-    use ring::signature::{self, EcdsaKeyPair, KeyPair};
     use serde_json::json;
+    use shopgen_testkit::tokens::{Signer, jwks};
     use tower::ServiceExt;
 
     static TEST_IDENTITY: Identity = Identity {
@@ -388,25 +387,6 @@ mod tests {
             providers: &["firebase"],
         }],
     };
-
-    fn key() -> EcdsaKeyPair {
-        let rng = SystemRandom::new();
-        let alg = &signature::ECDSA_P256_SHA256_FIXED_SIGNING;
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(alg, &rng).expect("key");
-        EcdsaKeyPair::from_pkcs8(alg, pkcs8.as_ref(), &rng).expect("key")
-    }
-
-    fn token(key: &EcdsaKeyPair, claims: &serde_json::Value) -> String {
-        let signed = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(json!({"alg": "ES256", "kid": "k"}).to_string()),
-            URL_SAFE_NO_PAD.encode(claims.to_string())
-        );
-        let sig = key
-            .sign(&SystemRandom::new(), signed.as_bytes())
-            .expect("sign");
-        format!("{signed}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref()))
-    }
 
     /// `/me` answers the caller's subject (or `-`), `/open` takes no token.
     fn app(gate: Arc<Gate>) -> Router {
@@ -451,12 +431,9 @@ mod tests {
     async fn only_a_token_that_verifies_makes_a_caller() {
         let dir = std::env::temp_dir().join(format!("shopgen-identity-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
-        let signing = key();
-        let point = signing.public_key().as_ref();
-        let jwks = json!({"keys": [{"kty": "EC", "crv": "P-256", "kid": "k",
-            "x": URL_SAFE_NO_PAD.encode(&point[1..33]), "y": URL_SAFE_NO_PAD.encode(&point[33..65])}]});
+        let signing = Signer::ec("k");
         let file = dir.join("jwks.json");
-        std::fs::write(&file, jwks.to_string()).expect("jwks");
+        std::fs::write(&file, jwks(&[&signing])).expect("jwks");
         let files = BTreeMap::from([("firebase".to_string(), file)]);
         let app = app(gate_for(&TEST_IDENTITY, &files).expect("gate"));
         assert!(
@@ -480,7 +457,7 @@ mod tests {
             c
         };
         let bearer = |t: String| ("x-forwarded-authorization", format!("Bearer {t}"));
-        let alice = token(&signing, &claims(Some("alice")));
+        let alice = signing.token(&claims(Some("alice")));
 
         assert_eq!(
             call(&app, "GET", "/me", &[bearer(alice.clone())]).await.1,
@@ -495,14 +472,14 @@ mod tests {
             call(&app, "GET", "/me", std::slice::from_ref(&userinfo)).await;
         assert_eq!((status, challenge.as_deref()), (401, Some("Bearer")));
         // A token another key signed, one without `sub`, two tokens: refused as invalid.
-        let other = token(&key(), &claims(Some("mallory")));
-        let no_subject = token(&signing, &claims(None));
+        let other = Signer::ec("k").token(&claims(Some("mallory")));
+        let no_subject = signing.token(&claims(None));
         for headers in [
             vec![bearer(other)],
             vec![bearer(no_subject)],
             vec![
                 bearer(alice.clone()),
-                bearer(token(&signing, &claims(Some("bob")))),
+                bearer(signing.token(&claims(Some("bob")))),
             ],
             vec![("authorization", format!("Bearer {alice}"))],
         ] {

@@ -790,17 +790,8 @@ mod tests {
 
     /// The JWKS a provider publishes: one P-256 key, `k1`.
     fn published_jwks() -> String {
-        use ring::rand::SystemRandom;
-        use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
-        let rng = SystemRandom::new();
-        let alg = &ECDSA_P256_SHA256_FIXED_SIGNING;
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(alg, &rng).expect("key");
-        let key = EcdsaKeyPair::from_pkcs8(alg, pkcs8.as_ref(), &rng).expect("key");
-        let point = key.public_key().as_ref();
-        serde_json::json!({"keys": [{"kty": "EC", "crv": "P-256", "kid": "k1",
-            "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
-            "y": URL_SAFE_NO_PAD.encode(&point[33..65])}]})
-        .to_string()
+        use shopgen_testkit::tokens::{Signer, jwks};
+        jwks(&[&Signer::ec("k1")])
     }
 
     /// What a test JWKS server does with a connection.

@@ -10,6 +10,9 @@
 //!   TLS only (`hostssl` in `pg_hba.conf`), its server certificate issued by a
 //!   throwaway CA made with `openssl` ([`Postgres::ca_cert`]).
 //! - [`free_port`]: a loopback port nobody listens on.
+//! - [`tokens`]: signing keys for end-user JWTs, their JWKS, and tokens they sign.
+
+pub mod tokens;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
