@@ -452,6 +452,17 @@ enum Keys {
     Load,
 }
 
+impl Keys {
+    /// The request's answer, unless it has to load the keys.
+    fn answer(self) -> Option<Result<Arc<Vec<Jwk>>, JwtError>> {
+        match self {
+            Keys::Use(keys) => Some(Ok(keys)),
+            Keys::Fail(error) => Some(Err(error)),
+            Keys::Load => None,
+        }
+    }
+}
+
 impl Cache {
     /// The keys to use, the failure to give, or a load to make, for a request that
     /// needs the keys (`force`d: a token names a `kid` they lack) of a provider whose
@@ -619,16 +630,12 @@ impl Verifier {
             Ok(cache) => cache.decide(remote, force),
             Err(_) => Keys::Fail(JwtError::JwksFetchFail),
         };
-        match decide() {
-            Keys::Use(keys) => return Ok(keys),
-            Keys::Fail(error) => return Err(error),
-            Keys::Load => {}
+        if let Some(answer) = decide().answer() {
+            return answer;
         }
         let loading = Arc::clone(&state.loading).lock_owned().await;
-        match decide() {
-            Keys::Use(keys) => return Ok(keys),
-            Keys::Fail(error) => return Err(error),
-            Keys::Load => {}
+        if let Some(answer) = decide().answer() {
+            return answer;
         }
         let state = Arc::clone(state);
         let client = self.client.clone();

@@ -417,6 +417,16 @@ mod tests {
         (dir, settings)
     }
 
+    /// The names of the stored items, in id order.
+    fn stored_names(conn: &Connection) -> Vec<String> {
+        conn.prepare("SELECT name FROM items ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
     fn insert(name: &str, parent: i64) -> (Sql, Vec<Value>) {
         (
             "INSERT INTO items (name, parent_id) VALUES ($1, $2) RETURNING id".into(),
@@ -522,13 +532,7 @@ mod tests {
         first.await.unwrap().unwrap();
         let (sql, args) = insert("after", 1);
         writer.write::<Id>(sql, &args).await.unwrap();
-        let names: Vec<String> = blocker
-            .prepare("SELECT name FROM items ORDER BY id")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let names = stored_names(&blocker);
         assert_eq!(names, vec!["kept".to_string(), "after".to_string()]);
         writer.close().await;
     }
@@ -586,13 +590,7 @@ mod tests {
             gone_answer.try_recv().is_err(),
             "the gone write was not run"
         );
-        let names: Vec<String> = blocker
-            .prepare("SELECT name FROM items ORDER BY id")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let names = stored_names(&blocker);
         assert_eq!(names, vec!["kept".to_string()]);
     }
 

@@ -162,11 +162,6 @@ impl Job {
         self.reply.is_closed() || self.ticket.gone()
     }
 
-    /// Whether its statement, sent now, ends before its request times out.
-    fn on_time(&self, statement_timeout: Duration) -> bool {
-        self.ticket.on_time(statement_timeout)
-    }
-
     /// Takes the write into the commit, past its request's gate: `false` when its
     /// caller is gone.
     fn take(&mut self) -> bool {
@@ -316,7 +311,7 @@ async fn write_group(
     // alone, on time or not when it is sent.
     let Some(mut columns) = columns_of(&group) else {
         for mut job in group {
-            let on_time = job.on_time(statement_timeout);
+            let on_time = job.ticket.on_time(statement_timeout);
             if !on_time || job.take() {
                 alone(&mut conn, job, on_time).await;
             }
@@ -325,7 +320,9 @@ async fn write_group(
     };
     // Every write on time: each passes its gate now, and the statement is its own
     // commit. Otherwise a transaction whose commit takes the writes still wanted.
-    let on_time = group.iter().all(|job| job.on_time(statement_timeout));
+    let on_time = group
+        .iter()
+        .all(|job| job.ticket.on_time(statement_timeout));
     if on_time {
         let before = group.len();
         group.retain_mut(Job::take);
@@ -351,9 +348,11 @@ async fn write_group(
         Ok((rows, tx)) => match paired(rows, group.len()) {
             Ok(rows) => {
                 let table = group[0].shape.table;
-                let rows = group.into_iter().zip(rows).collect();
+                let rows: Vec<(Job, (i64, PgRow))> = group.into_iter().zip(rows).collect();
                 let written = match tx {
-                    None => answer_rows(rows),
+                    None => Some(answer_rows(
+                        rows.into_iter().map(|(job, (_, row))| (job, row)),
+                    )),
                     Some(tx) => commit_taken(tx, table, rows).await,
                 };
                 if let Some(rows) = written {
@@ -393,12 +392,13 @@ async fn send<'c>(
 }
 
 /// Answers each write with its committed row; how many there were.
-fn answer_rows(rows: Vec<(Job, (i64, PgRow))>) -> Option<usize> {
-    let written = rows.len();
-    for (job, (_, row)) in rows {
+fn answer_rows(rows: impl IntoIterator<Item = (Job, PgRow)>) -> usize {
+    let mut written = 0;
+    for (job, row) in rows {
         job.answer(Ok(Some(row)));
+        written += 1;
     }
-    Some(written)
+    written
 }
 
 /// Commits the written rows of the writes that can still be taken (their requests
@@ -410,23 +410,23 @@ async fn commit_taken(
     table: &str,
     rows: Vec<(Job, (i64, PgRow))>,
 ) -> Option<usize> {
-    let (taken, gone): (Vec<_>, Vec<_>) = rows
-        .into_iter()
-        .map(|(mut job, row)| (job.take(), job, row))
-        .partition(|(taken, ..)| *taken);
-    let taken: Vec<(Job, PgRow)> = taken
-        .into_iter()
-        .map(|(_, job, (_, row))| (job, row))
-        .collect();
+    let mut taken = Vec::new();
+    let mut gone = Vec::new();
+    for (mut job, (id, row)) in rows {
+        if job.take() {
+            taken.push((job, row));
+        } else {
+            gone.push(id);
+        }
+    }
     if taken.is_empty() {
         // Dropped without a commit, the transaction rolls back.
         return None;
     }
     if !gone.is_empty() {
-        let ids: Vec<i64> = gone.iter().map(|(_, _, (id, _))| *id).collect();
         let delete = format!("DELETE FROM {table} WHERE id = ANY($1)");
         if let Err(e) = sqlx::query(AssertSqlSafe(delete))
-            .bind(ids)
+            .bind(gone)
             .execute(&mut *tx)
             .await
         {
@@ -438,13 +438,7 @@ async fn commit_taken(
         }
     }
     match tx.commit().await {
-        Ok(()) => {
-            let committed = taken.len();
-            for (job, row) in taken {
-                job.answer(Ok(Some(row)));
-            }
-            Some(committed)
-        }
+        Ok(()) => Some(answer_rows(taken)),
         Err(e) => {
             answer_all(taken.into_iter().map(|(job, _)| job).collect(), e);
             None
@@ -1049,6 +1043,49 @@ mod tests {
         locker
     }
 
+    /// Every group slot busy with a note waiting for a lock on `notes`, taken
+    /// `spacing` apart (each its own group), so the creates that come next queue up and
+    /// become one group when [`BusySlots::free`] frees the slots.
+    struct BusySlots {
+        lock: sqlx::pool::PoolConnection<sqlx::Postgres>,
+        notes: Vec<tokio::task::JoinHandle<Result<Option<i64>, sqlx::Error>>>,
+    }
+
+    async fn busy_slots(db: &Arc<Db>, spacing: Duration) -> BusySlots {
+        let lock = lock(db, "notes").await;
+        let mut notes = Vec::new();
+        for _ in 0..IN_FLIGHT {
+            let db = Arc::clone(db);
+            notes.push(tokio::spawn(async move {
+                db.insert_fetch::<i64>(
+                    Shape {
+                        table: "notes",
+                        columns: vec!["body"],
+                        returning: "id",
+                    },
+                    "INSERT INTO notes (body) VALUES ($1) RETURNING id".into(),
+                    &[Value::Text("first".into())],
+                )
+                .await
+            }));
+            tokio::time::sleep(spacing).await;
+        }
+        BusySlots { lock, notes }
+    }
+
+    impl BusySlots {
+        /// Lets the notes be written, and waits for them.
+        async fn free(mut self) {
+            sqlx::query("COMMIT")
+                .execute(&mut *self.lock)
+                .await
+                .unwrap();
+            for note in self.notes {
+                note.await.unwrap().unwrap();
+            }
+        }
+    }
+
     /// The gate of a request that times out in 1 s: its writes are late for the test
     /// pool's 5 s statement timeout, so they run in transactions.
     fn late_gate() -> Arc<Gate> {
@@ -1094,26 +1131,7 @@ mod tests {
     async fn creates_answered_503_while_their_group_waited_are_not_committed() {
         let (_pg, db) = database(8).await;
         let db = Arc::new(db);
-        // Every group slot busy with a note that waits for a lock, so the items queue
-        // up and become one group when a slot is free.
-        let mut notes_lock = lock(&db, "notes").await;
-        let mut notes = Vec::new();
-        for _ in 0..IN_FLIGHT {
-            let db = Arc::clone(&db);
-            notes.push(tokio::spawn(async move {
-                db.insert_fetch::<i64>(
-                    Shape {
-                        table: "notes",
-                        columns: vec!["body"],
-                        returning: "id",
-                    },
-                    "INSERT INTO notes (body) VALUES ($1) RETURNING id".into(),
-                    &[Value::Text("first".into())],
-                )
-                .await
-            }));
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let slots = busy_slots(&db, Duration::from_millis(50)).await;
         let mut items_lock = lock(&db, "items").await;
         // Writes the database accepts (`write`'s refused ones left out).
         let accepted = [1, 2, 4, 8, 13, 16, 17, 19];
@@ -1132,13 +1150,7 @@ mod tests {
             writes.push((i, n, gate, task));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-        sqlx::query("COMMIT")
-            .execute(&mut *notes_lock)
-            .await
-            .unwrap();
-        for note in notes {
-            note.await.unwrap().unwrap();
-        }
+        slots.free().await;
         // The items' group statement now waits for the items lock.
         tokio::time::sleep(Duration::from_millis(200)).await;
         let groups_before = inserter(&db).groups();
@@ -1175,7 +1187,7 @@ mod tests {
         let stored: Vec<String> = stored.into_iter().map(|item| item.name).collect();
         kept.sort();
         assert_eq!(stored, kept);
-        drop((notes_lock, items_lock));
+        drop(items_lock);
         db.close().await;
     }
 
@@ -1187,26 +1199,8 @@ mod tests {
     async fn a_group_cancelled_at_its_statement_timeout_wrote_nothing_for_each_create() {
         let (_pg, db) = database_with(8, Duration::from_millis(300)).await;
         let db = Arc::new(db);
-        // Every group slot busy with a note that waits for a lock (less than the
-        // statement timeout), so the items queue up and become one group.
-        let mut notes_lock = lock(&db, "notes").await;
-        let mut notes = Vec::new();
-        for _ in 0..IN_FLIGHT {
-            let db = Arc::clone(&db);
-            notes.push(tokio::spawn(async move {
-                db.insert_fetch::<i64>(
-                    Shape {
-                        table: "notes",
-                        columns: vec!["body"],
-                        returning: "id",
-                    },
-                    "INSERT INTO notes (body) VALUES ($1) RETURNING id".into(),
-                    &[Value::Text("first".into())],
-                )
-                .await
-            }));
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        // The notes wait less than the statement timeout.
+        let slots = busy_slots(&db, Duration::from_millis(20)).await;
         let mut items_lock = lock(&db, "items").await;
         let mut writes = Vec::new();
         for n in [1, 2, 4, 8] {
@@ -1224,13 +1218,7 @@ mod tests {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
         let groups_before = inserter(&db).groups();
-        sqlx::query("COMMIT")
-            .execute(&mut *notes_lock)
-            .await
-            .unwrap();
-        for note in notes {
-            note.await.unwrap().unwrap();
-        }
+        slots.free().await;
         for (gate, task) in writes {
             let error = task.await.unwrap().unwrap_err();
             let api = crate::error::ApiError::from(error);
@@ -1242,7 +1230,7 @@ mod tests {
             .execute(&mut *items_lock)
             .await
             .unwrap();
-        drop((notes_lock, items_lock));
+        drop(items_lock);
         db.close().await;
     }
 
