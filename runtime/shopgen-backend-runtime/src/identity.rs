@@ -7,8 +7,9 @@
 //! token, which the relay forwards as the one `X-Forwarded-Authorization: Bearer …`
 //! header ([`TOKEN_HEADER`]), and verifies it again with the same rules as the
 //! gateway ([`shopgen_jwt`]: `iss`, `aud`, `exp`/`nbf` with 60 s of leeway, an
-//! RS256/ES256 signature from the provider's JWKS, cached for five minutes and fetched
-//! again for an unknown `kid`). `X-Apigateway-Api-Userinfo` is never read.
+//! RS256/ES256 signature from the provider's JWKS, cached for five minutes, fetched
+//! again for an unknown `kid`, and used for a day past the five minutes while the
+//! provider cannot be reached). `X-Apigateway-Api-Userinfo` is never read.
 //!
 //! A generated `main` registers its [`Identity`] (the spec's providers and which
 //! routes take a user token from which of them) with [`register`]; the server then

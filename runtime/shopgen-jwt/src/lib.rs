@@ -36,7 +36,11 @@
 //! The JWKS comes from the provider's `jwks_uri` (http:// or https://, Mozilla's
 //! roots) or from a local file or JSON text configured per provider
 //! ([`JwksSource`]). It is cached for [`JWKS_CACHE`] (API Gateway "caches the JWKS
-//! for five minutes"), and loaded again when a token names a `kid` the cached set
+//! for five minutes"); past that, the cached keys are still used while they are
+//! loaded again beside the request, and while they cannot be, for
+//! [`JWKS_STALE_IF_ERROR`] at most, so neither the refresh every five minutes nor a
+//! provider's outage of less than a day holds up or refuses a request. They are
+//! loaded again, and waited for, when a token names a `kid` the cached set
 //! lacks, so a provider's new signing key is picked up by its first token; from a
 //! `jwks_uri`, only when the cached set is at least [`KID_REFETCH_COOLDOWN`] old, so
 //! tokens with made-up `kid`s cannot make the verifier fetch for every request (a
@@ -121,6 +125,13 @@ pub const CLOCK_SKEW: Duration = Duration::from_secs(60);
 /// How long a fetched JWKS is used before it is fetched again (API Gateway's five
 /// minutes; ESPv2's `--jwks_cache_duration_in_s` default is 300).
 pub const JWKS_CACHE: Duration = Duration::from_secs(300);
+
+/// How long past [`JWKS_CACHE`] a provider's keys are still used while they cannot
+/// be fetched again: a day, the `stale-if-error=86400` Auth0 sends with its JWKS
+/// (RFC 5861). Within it, a request is verified with the keys it has and the keys
+/// are fetched again beside it; past it, with no fetch succeeding, tokens are not
+/// judged at all.
+pub const JWKS_STALE_IF_ERROR: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// How long a JWKS fetch may take.
 pub const JWKS_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -449,41 +460,61 @@ struct Cache {
 enum Keys {
     Use(Arc<Vec<Jwk>>),
     Fail(JwtError),
+    /// Use these keys, past [`JWKS_CACHE`], and have them loaded again beside the
+    /// request.
+    Refresh(Arc<Vec<Jwk>>),
+    /// Wait for a load.
     Load,
 }
 
-impl Keys {
-    /// The request's answer, unless it has to load the keys.
-    fn answer(self) -> Option<Result<Arc<Vec<Jwk>>, JwtError>> {
-        match self {
-            Keys::Use(keys) => Some(Ok(keys)),
-            Keys::Fail(error) => Some(Err(error)),
-            Keys::Load => None,
-        }
-    }
+/// How long keys are used: fresh ([`JWKS_CACHE`]), then stale while they cannot be
+/// loaded again ([`JWKS_STALE_IF_ERROR`]). Shorter in tests.
+#[derive(Debug, Clone, Copy)]
+struct Lifetimes {
+    fresh: Duration,
+    stale: Duration,
 }
 
 impl Cache {
     /// The keys to use, the failure to give, or a load to make, for a request that
     /// needs the keys (`force`d: a token names a `kid` they lack) of a provider whose
     /// keys come from a `remote` `jwks_uri` or not.
-    fn decide(&self, remote: bool, force: bool) -> Keys {
-        let current = self
-            .keys
-            .as_ref()
-            .filter(|(at, _)| at.elapsed() < JWKS_CACHE);
-        let cooling = remote && current.is_some_and(|(at, _)| at.elapsed() < KID_REFETCH_COOLDOWN);
-        if let Some((_, keys)) = current
+    fn decide(&self, remote: bool, force: bool, life: Lifetimes) -> Keys {
+        let aged = |limit: Duration| {
+            self.keys
+                .as_ref()
+                .filter(|(at, _)| at.elapsed() < limit)
+                .map(|(at, keys)| (at.elapsed(), keys.clone()))
+        };
+        let fresh = aged(life.fresh);
+        let usable = aged(life.fresh.saturating_add(life.stale));
+        let cooling = remote
+            && fresh
+                .as_ref()
+                .is_some_and(|(age, _)| *age < KID_REFETCH_COOLDOWN);
+        if let Some((_, keys)) = fresh.clone()
             && (!force || cooling)
         {
-            return Keys::Use(keys.clone());
+            return Keys::Use(keys);
         }
         if let Some((at, error)) = self.failed
             && at.elapsed() < FAILED_REFETCH
         {
-            return current.map_or(Keys::Fail(error), |(_, keys)| Keys::Use(keys.clone()));
+            return usable.map_or(Keys::Fail(error), |(_, keys)| Keys::Use(keys));
         }
-        Keys::Load
+        match usable {
+            Some((_, keys)) if fresh.is_none() && !force => Keys::Refresh(keys),
+            _ => Keys::Load,
+        }
+    }
+}
+
+impl ProviderState {
+    fn decide(&self, force: bool, life: Lifetimes) -> Keys {
+        match self.cache.lock() {
+            Ok(cache) => cache.decide(self.provider.jwks.is_none(), force, life),
+            Err(_) => Keys::Fail(JwtError::JwksFetchFail),
+        }
     }
 }
 
@@ -493,6 +524,7 @@ pub struct Verifier {
     client: HttpsClient,
     /// [`JWKS_FETCH_TIMEOUT`] (shorter in tests).
     fetch_timeout: Duration,
+    life: Lifetimes,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -528,6 +560,10 @@ impl Verifier {
             providers,
             client,
             fetch_timeout: JWKS_FETCH_TIMEOUT,
+            life: Lifetimes {
+                fresh: JWKS_CACHE,
+                stale: JWKS_STALE_IF_ERROR,
+            },
         }
     }
 
@@ -613,34 +649,60 @@ impl Verifier {
     }
 
     /// The provider's keys: cached, or loaded when the cache is empty or older than
-    /// [`JWKS_CACHE`], or when `force`d (a `kid` the keys lack; from a `jwks_uri`, when
-    /// they were loaded [`KID_REFETCH_COOLDOWN`] ago or more). Within
-    /// [`FAILED_REFETCH`] of a failed load, that failure (or the keys still cached) at
-    /// once. One load per provider at a time: a request that needs one waits for the
-    /// load in progress and takes its outcome. The load runs on a task of its own, so a
-    /// request that gives up (its client gone, its timeout passed) does not cut it
-    /// short for the requests after it.
+    /// [`JWKS_CACHE`] plus [`JWKS_STALE_IF_ERROR`], or when `force`d (a `kid` the keys
+    /// lack; from a `jwks_uri`, when they were loaded [`KID_REFETCH_COOLDOWN`] ago or
+    /// more). Keys past [`JWKS_CACHE`] but within [`JWKS_STALE_IF_ERROR`] are used at
+    /// once, and loaded again beside the request. Within [`FAILED_REFETCH`] of a
+    /// failed load, the keys still usable or that failure, at once. One load per
+    /// provider at a time: a request that needs one waits for the load in progress
+    /// and takes its outcome. The load runs on a task of its own, so a request that
+    /// gives up (its client gone, its timeout passed) does not cut it short for the
+    /// requests after it.
     async fn keys(
         &self,
         state: &Arc<ProviderState>,
         force: bool,
     ) -> Result<Arc<Vec<Jwk>>, JwtError> {
-        let remote = state.provider.jwks.is_none();
-        let decide = || match state.cache.lock() {
-            Ok(cache) => cache.decide(remote, force),
-            Err(_) => Keys::Fail(JwtError::JwksFetchFail),
-        };
-        if let Some(answer) = decide().answer() {
-            return answer;
+        match state.decide(force, self.life) {
+            Keys::Use(keys) => return Ok(keys),
+            Keys::Fail(error) => return Err(error),
+            Keys::Refresh(keys) => {
+                // A load in progress already brings them; otherwise start one.
+                if let Ok(loading) = Arc::clone(&state.loading).try_lock_owned()
+                    && let Keys::Refresh(_) = state.decide(force, self.life)
+                {
+                    drop(self.start_load(state, loading));
+                }
+                return Ok(keys);
+            }
+            Keys::Load => {}
         }
         let loading = Arc::clone(&state.loading).lock_owned().await;
-        if let Some(answer) = decide().answer() {
-            return answer;
+        match state.decide(force, self.life) {
+            Keys::Use(keys) => Ok(keys),
+            Keys::Fail(error) => Err(error),
+            Keys::Refresh(keys) => {
+                drop(self.start_load(state, loading));
+                Ok(keys)
+            }
+            Keys::Load => self
+                .start_load(state, loading)
+                .await
+                .unwrap_or(Err(JwtError::JwksFetchFail)),
         }
+    }
+
+    /// Loads the provider's keys on a task of its own, holding `loading` until the
+    /// cache has its outcome.
+    fn start_load(
+        &self,
+        state: &Arc<ProviderState>,
+        loading: tokio::sync::OwnedMutexGuard<()>,
+    ) -> tokio::task::JoinHandle<Result<Arc<Vec<Jwk>>, JwtError>> {
         let state = Arc::clone(state);
         let client = self.client.clone();
         let timeout = self.fetch_timeout;
-        let load = tokio::spawn(async move {
+        tokio::spawn(async move {
             let loaded = load(&state.provider, &client, timeout).await;
             let mut cache = state.cache.lock().map_err(|_| JwtError::JwksFetchFail)?;
             let outcome = match loaded {
@@ -657,8 +719,7 @@ impl Verifier {
             };
             drop(loading);
             outcome
-        });
-        load.await.unwrap_or(Err(JwtError::JwksFetchFail))
+        })
     }
 }
 
@@ -1003,5 +1064,90 @@ mod tests {
         let outcome = verifier.verify("p", &bearer("k1"), None).await;
         assert_eq!(outcome.err(), Some(JwtError::VerificationFails));
         assert_eq!(fetches.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    /// Keys past their cache time are used at once while they are fetched again
+    /// beside the request: no request waits for the provider every five minutes.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn keys_past_their_cache_time_are_used_while_fetched_again() {
+        let (url, fetches) = jwks_server(|n| {
+            if n == 0 {
+                Serve::After(Duration::ZERO)
+            } else {
+                Serve::After(Duration::from_secs(1))
+            }
+        })
+        .await;
+        let fetched = || fetches.load(std::sync::atomic::Ordering::SeqCst);
+        let mut verifier = verifier(url, JWKS_FETCH_TIMEOUT);
+        verifier.life.fresh = Duration::from_millis(300);
+        let outcome = verifier.verify("p", &bearer("k1"), None).await;
+        assert_eq!(outcome.err(), Some(JwtError::VerificationFails));
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let started = Instant::now();
+        let outcome = verifier.verify("p", &bearer("k1"), None).await;
+        assert_eq!(outcome.err(), Some(JwtError::VerificationFails));
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "waited {:?} for the slow fetch",
+            started.elapsed()
+        );
+        // One fetch beside the requests, however many come while it runs.
+        for _ in 0..5 {
+            let outcome = verifier.verify("p", &bearer("k1"), None).await;
+            assert_eq!(outcome.err(), Some(JwtError::VerificationFails));
+        }
+        let loaded_at = || {
+            let cache = verifier.providers["p"].cache.lock().expect("cache");
+            cache.keys.as_ref().map(|(at, _)| *at)
+        };
+        let first = loaded_at();
+        let waiting = Instant::now();
+        while loaded_at() == first {
+            assert!(waiting.elapsed() < Duration::from_secs(5), "never reloaded");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(fetched(), 2);
+        let outcome = verifier.verify("p", &bearer("k1"), None).await;
+        assert_eq!(outcome.err(), Some(JwtError::VerificationFails));
+        assert_eq!(fetched(), 2, "the keys fetched beside are fresh");
+    }
+
+    /// With the provider gone after a first fetch, its keys are still used for
+    /// [`JWKS_STALE_IF_ERROR`] past their cache time, and no longer after it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_outage_is_ridden_out_on_the_keys_had_for_a_bounded_time() {
+        let (url, fetches) = jwks_server(|n| {
+            if n == 0 {
+                Serve::After(Duration::ZERO)
+            } else {
+                Serve::Never
+            }
+        })
+        .await;
+        let fetched = || fetches.load(std::sync::atomic::Ordering::SeqCst);
+        let mut verifier = verifier(url, Duration::from_millis(200));
+        verifier.life = Lifetimes {
+            fresh: Duration::from_millis(300),
+            stale: Duration::from_secs(2),
+        };
+        let loaded = Instant::now();
+        let outcome = verifier.verify("p", &bearer("k1"), None).await;
+        assert_eq!(outcome.err(), Some(JwtError::VerificationFails));
+        for pause in [400, 300] {
+            tokio::time::sleep(Duration::from_millis(pause)).await;
+            let outcome = verifier.verify("p", &bearer("k1"), None).await;
+            assert_eq!(
+                outcome.err(),
+                Some(JwtError::VerificationFails),
+                "{:?} after the fetch, the keys had are used",
+                loaded.elapsed()
+            );
+        }
+        assert_eq!(fetched(), 2, "one fetch beside, then the failure is kept");
+        tokio::time::sleep(Duration::from_millis(2300).saturating_sub(loaded.elapsed())).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let outcome = verifier.verify("p", &bearer("k1"), None).await;
+        assert_eq!(outcome.err(), Some(JwtError::JwksFetchFail));
     }
 }
