@@ -418,8 +418,46 @@ pub fn changes(old: Option<&Model>, new: &Model) -> Vec<ExposureChange> {
                 widens,
             });
         }
+        for was in &old.gateway.identity {
+            if new.gateway.identity.iter().any(|p| p.name == was.name) {
+                continue;
+            }
+            // The checker refuses a spec whose routes name a provider it lacks, so
+            // none took its tokens any more.
+            out.push(ExposureChange {
+                change: ExposureKind::SettingChanged,
+                kind: "setting",
+                name: format!("gateway.identity.{}", was.name),
+                operation_id: None,
+                public: None,
+                summary: format!(
+                    "identity provider {} is removed: API Gateway no longer knows its issuer",
+                    was.name
+                ),
+                from: Some(describe_provider(was)),
+                to: Some(NONE.to_string()),
+                widens: false,
+            });
+        }
         for now in &new.gateway.identity {
             let Some(was) = old.gateway.identity.iter().find(|p| p.name == now.name) else {
+                // Its tokens get through only where a route's `auth` names it, which
+                // that route's own access change reports.
+                out.push(ExposureChange {
+                    change: ExposureKind::SettingChanged,
+                    kind: "setting",
+                    name: format!("gateway.identity.{}", now.name),
+                    operation_id: None,
+                    public: None,
+                    summary: format!(
+                        "identity provider {} is added ({}): a route accepts its tokens only where its `auth` names it",
+                        now.name,
+                        describe_provider(now)
+                    ),
+                    from: Some(NONE.to_string()),
+                    to: Some(describe_provider(now)),
+                    widens: false,
+                });
                 continue;
             };
             if was == now {

@@ -157,6 +157,15 @@ fn cases() -> Vec<(&'static str, Edit, u8)> {
     ]
 }
 
+/// A second identity provider, which no route names yet, before `[resources.product]`.
+const ADDED_PROVIDER: &str = "
+[gateway.identity.partners]
+issuer = \"https://partners.example.com/\"
+jwks_uri = \"https://partners.example.com/.well-known/jwks.json\"
+audiences = [\"https://store.example.com\"]
+
+[resources.product]";
+
 /// Changes to `specs/store.toml`: who may call a public route (its `auth`, an
 /// identity provider's settings), and whose rows its routes reach. `(case, edit, exit code)`; their goldens are `store_<case>.*`.
 fn store_cases() -> Vec<(&'static str, Edit, u8)> {
@@ -190,6 +199,11 @@ fn store_cases() -> Vec<(&'static str, Edit, u8)> {
                 )
             },
             3,
+        ),
+        (
+            "identity_provider_added",
+            |s| s.replace("\n[resources.product]", ADDED_PROVIDER),
+            1,
         ),
         (
             "ownership_removed",
@@ -269,6 +283,39 @@ fn report_cases(
         }
     }
     failures
+}
+
+/// An identity provider removed (with no route naming it, as the checker demands) is
+/// reported, and widens nothing.
+#[test]
+fn a_removed_identity_provider_is_reported() {
+    let src = fs::read_to_string(repo().join("specs/store.toml")).expect("specs/store.toml");
+    let with = compile_spec(
+        &src.replace("\n[resources.product]", ADDED_PROVIDER),
+        "store",
+    );
+    let without = compile_spec(&src, "store");
+    let report = diff::diff(
+        Some(&with),
+        &without,
+        &history_of(&with),
+        "specs/store.toml",
+        "generated/store",
+    );
+    let removed: Vec<_> = report
+        .exposure
+        .iter()
+        .filter(|c| c.name == "gateway.identity.partners")
+        .collect();
+    assert_eq!(removed.len(), 1, "{:?}", report.exposure);
+    assert!(!removed[0].widens);
+    assert_eq!(removed[0].to.as_deref(), Some("none"));
+    assert!(
+        removed[0].summary.contains("is removed"),
+        "{}",
+        removed[0].summary
+    );
+    assert_eq!(report.exit_code(), diff::EXIT_CHANGED);
 }
 
 #[test]
