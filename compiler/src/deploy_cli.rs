@@ -203,10 +203,10 @@ pub enum Which {
 /// Runs `deploy`, `destroy` or `status` from the current folder (the repository root).
 pub fn run(which: Which, args: DeployArgs) -> anyhow::Result<ExitCode> {
     let out = crate::default_out(&args.spec);
-    let Some(crate::Compiled { model, .. }) = crate::compile(&args.spec)? else {
+    let Some(compiled) = crate::compile(&args.spec)? else {
         return Ok(ExitCode::from(1));
     };
-    let generated_current = match crate::generate(&args.spec, &out)? {
+    let generated_current = match crate::expected(&args.spec, &compiled, &out)? {
         None => return Ok(ExitCode::from(1)),
         Some(files) => {
             let drift = shopgen::output::drift(&out, &files)?;
@@ -220,6 +220,7 @@ pub fn run(which: Which, args: DeployArgs) -> anyhow::Result<ExitCode> {
             }
         }
     };
+    let model = compiled.model;
     let stack = stack(&model, &args.spec, &out);
     let opts = Options {
         project: args.project,

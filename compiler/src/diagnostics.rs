@@ -9,10 +9,12 @@
 //! [`codes`].
 
 pub mod codes;
+pub mod warnings;
 
 use std::ops::Range;
 
 pub use codes::Code;
+pub use warnings::{Lint, Warning};
 
 /// One user error in a spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,11 +94,47 @@ pub fn render(diagnostics: &[Diagnostic], file: &str, src: &str) -> String {
     out
 }
 
+/// Renders every warning ([`warnings`]), in the order of the spec, followed
+/// by a count; nothing for none.
+pub fn render_warnings(warnings: &[Warning], file: &str, src: &str) -> String {
+    let mut sorted: Vec<_> = warnings.iter().collect();
+    sorted.sort_by_key(|w| (w.span.start, w.lint));
+    let mut out = String::new();
+    for w in &sorted {
+        let head = format!("warning[{}]: {}", w.lint.name(), w.message);
+        render_at(&mut out, &head, &w.span, &w.path, Some(&w.hint), file, src);
+        out.push('\n');
+    }
+    if let n @ 1.. = sorted.len() {
+        out.push_str(&format!(
+            "warning: {file} has {n} warning{s}\n",
+            s = if n == 1 { "" } else { "s" }
+        ));
+    }
+    out
+}
+
 fn render_one(out: &mut String, d: &Diagnostic, file: &str, src: &str) {
-    let start = clamp_to_char_boundary(src, d.span.start);
-    let end = clamp_to_char_boundary(src, d.span.end.max(start));
+    let head = format!("error[{}]: {}", d.code, d.message);
+    render_at(out, &head, &d.span, &d.path, d.hint.as_deref(), file, src);
+}
+
+/// `head`, then where `span` is in `src` (with a caret under it), the item path and
+/// the hint.
+fn render_at(
+    out: &mut String,
+    head: &str,
+    span: &Range<usize>,
+    path: &str,
+    hint: Option<&str>,
+    file: &str,
+    src: &str,
+) {
+    let start = clamp_to_char_boundary(src, span.start);
+    let end = clamp_to_char_boundary(src, span.end.max(start));
     let (line, col) = line_col(src, start);
-    out.push_str(&format!("error[{}]: {}\n", d.code, d.message));
+    out.push_str(head);
+    out.push('\n');
     let gutter = line.to_string().len();
     let pad = " ".repeat(gutter);
     out.push_str(&format!("{pad}--> {file}:{line}:{col}\n"));
@@ -114,10 +152,10 @@ fn render_one(out: &mut String, d: &Diagnostic, file: &str, src: &str) {
         out.push_str(&format!("{line} | {text}\n"));
         out.push_str(&format!("{pad} | {lead}{}\n", "^".repeat(width)));
     }
-    if !d.path.is_empty() {
-        out.push_str(&format!("{pad} = at: {}\n", d.path));
+    if !path.is_empty() {
+        out.push_str(&format!("{pad} = at: {path}\n"));
     }
-    if let Some(hint) = &d.hint {
+    if let Some(hint) = hint {
         out.push_str(&format!("{pad} = help: {hint}\n"));
     }
 }

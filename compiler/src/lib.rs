@@ -51,6 +51,16 @@ pub fn compile(src: &str, source: SpecSource) -> Result<Model, Vec<Diagnostic>> 
     }
 }
 
+/// The warnings about spec source text that [`compile`] accepts
+/// ([`check::lints`]); none for one it refuses.
+pub fn warnings(src: &str) -> Vec<diagnostics::Warning> {
+    let (spec, diags) = spec::parse(src);
+    if !diags.is_empty() || !check::check(&spec, &diags).is_empty() {
+        return Vec::new();
+    }
+    check::lints::lints(&spec)
+}
+
 /// [`compile`] for the raw bytes of a spec file. Gives, with the result, the text the
 /// diagnostics refer to (render them against it): the file itself, or, when the file
 /// is not UTF-8, the file with each bad byte sequence shown as U+FFFD and a single

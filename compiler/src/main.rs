@@ -104,15 +104,23 @@ pub(crate) struct Compiled {
     pub src: String,
 }
 
-/// Reads and compiles a spec; prints diagnostics and returns `None` on user errors.
+/// Reads and compiles a spec; prints diagnostics and returns `None` on user errors,
+/// and prints its warnings when it compiles.
 fn compile(spec: &Path) -> anyhow::Result<Option<Compiled>> {
     let bytes = std::fs::read(spec).with_context(|| format!("cannot read {}", spec.display()))?;
     let source = shopgen::source_for(spec);
     match shopgen::compile_bytes(&bytes, source.clone()) {
-        (src, Ok(model)) => Ok(Some(Compiled {
-            model,
-            src: src.into_owned(),
-        })),
+        (src, Ok(model)) => {
+            let warnings = shopgen::warnings(&src);
+            eprint!(
+                "{}",
+                diagnostics::render_warnings(&warnings, &source.display_path, &src)
+            );
+            Ok(Some(Compiled {
+                model,
+                src: src.into_owned(),
+            }))
+        }
         (src, Err(diags)) => {
             eprint!(
                 "{}",
@@ -144,15 +152,6 @@ fn expected(
             eprintln!("error: {}: {e}", spec.display());
             Ok(None)
         }
-    }
-}
-
-/// Compiles a spec and gives what `out` should contain; prints the errors and
-/// returns `None` on user errors.
-fn generate(spec: &Path, out: &Path) -> anyhow::Result<Option<Vec<emit::GeneratedFile>>> {
-    match compile(spec)? {
-        Some(compiled) => expected(spec, &compiled, out),
-        None => Ok(None),
     }
 }
 
@@ -237,7 +236,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }),
         Command::Build { spec, out } => {
             let out = out.unwrap_or_else(|| default_out(&spec));
-            let Some(files) = generate(&spec, &out)? else {
+            let Some(compiled) = compile(&spec)? else {
+                return Ok(ExitCode::from(1));
+            };
+            let Some(files) = expected(&spec, &compiled, &out)? else {
                 return Ok(ExitCode::from(1));
             };
             let plan = output::plan(&out, &files)
@@ -253,12 +255,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
             say(format_args!("{}", build_summary(&spec, &out, &plan)));
-            if let Some(Compiled { model, .. }) = compile(&spec)?
-                && model.has_extension()
-            {
+            let model = &compiled.model;
+            if model.has_extension() {
                 let dir = output::extension_dir(&out, &model.source.stem);
                 let scaffold =
-                    emit::extension::scaffold(&model, &output::api_path_from_extension(&out));
+                    emit::extension::scaffold(model, &output::api_path_from_extension(&out));
                 if output::write_scaffold(&dir, &scaffold)
                     .with_context(|| format!("cannot write {}", dir.display()))?
                 {

@@ -9,6 +9,7 @@ mod deploy;
 mod fields;
 mod identity;
 pub mod idents;
+pub mod lints;
 mod operations;
 mod resources;
 mod upstream;

@@ -44,3 +44,4 @@ mod init_up;
 mod migrations;
 mod operations;
 mod random_specs;
+mod warnings;
