@@ -48,7 +48,8 @@
 //! for a load. One load per provider runs at a time, on a task of its own (a request
 //! that gives up does not cut it short); a request that needs keys waits for the load
 //! in progress and takes its outcome, and for [`FAILED_REFETCH`] after a failed load,
-//! requests get its failure (or the keys still cached) without loading again. So with
+//! requests get the keys still usable, or its failure, without loading again (a token
+//! whose `kid` the keys lack gets the failure: it is not judged). So with
 //! the provider unreachable, a request waits for one fetch timeout at most
 //! ([`JWKS_FETCH_TIMEOUT`]), not for the timeouts of every request before it.
 
@@ -500,7 +501,11 @@ impl Cache {
         if let Some((at, error)) = self.failed
             && at.elapsed() < FAILED_REFETCH
         {
-            return usable.map_or(Keys::Fail(error), |(_, keys)| Keys::Use(keys));
+            // A `kid` the keys lack could be a new key: the token is not judged.
+            return match usable {
+                Some((_, keys)) if !force => Keys::Use(keys),
+                _ => Keys::Fail(error),
+            };
         }
         match usable {
             Some((_, keys)) if fresh.is_none() && !force => Keys::Refresh(keys),
@@ -653,7 +658,8 @@ impl Verifier {
     /// lack; from a `jwks_uri`, when they were loaded [`KID_REFETCH_COOLDOWN`] ago or
     /// more). Keys past [`JWKS_CACHE`] but within [`JWKS_STALE_IF_ERROR`] are used at
     /// once, and loaded again beside the request. Within [`FAILED_REFETCH`] of a
-    /// failed load, the keys still usable or that failure, at once. One load per
+    /// failed load, at once, the keys still usable or that failure (always the failure
+    /// when `force`d: a new key may be what the token names). One load per
     /// provider at a time: a request that needs one waits for the load in progress
     /// and takes its outcome. The load runs on a task of its own, so a request that
     /// gives up (its client gone, its timeout passed) does not cut it short for the
@@ -1092,10 +1098,13 @@ mod tests {
             "waited {:?} for the slow fetch",
             started.elapsed()
         );
-        // One fetch beside the requests, however many come while it runs.
+        // One fetch beside the requests, however many come while it runs, and none
+        // of them waits for it.
         for _ in 0..5 {
+            let started = Instant::now();
             let outcome = verifier.verify("p", &bearer("k1"), None).await;
             assert_eq!(outcome.err(), Some(JwtError::VerificationFails));
+            assert!(started.elapsed() < Duration::from_millis(500));
         }
         let loaded_at = || {
             let cache = verifier.providers["p"].cache.lock().expect("cache");
@@ -1114,7 +1123,9 @@ mod tests {
     }
 
     /// With the provider gone after a first fetch, its keys are still used for
-    /// [`JWKS_STALE_IF_ERROR`] past their cache time, and no longer after it.
+    /// [`JWKS_STALE_IF_ERROR`] past their cache time, fetched again beside the
+    /// requests once a [`FAILED_REFETCH`], and no longer used after it; a token whose
+    /// `kid` they lack meanwhile is not judged (503), not refused (401).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_outage_is_ridden_out_on_the_keys_had_for_a_bounded_time() {
         let (url, fetches) = jwks_server(|n| {
@@ -1128,25 +1139,44 @@ mod tests {
         let fetched = || fetches.load(std::sync::atomic::Ordering::SeqCst);
         let mut verifier = verifier(url, Duration::from_millis(200));
         verifier.life = Lifetimes {
-            fresh: Duration::from_millis(300),
-            stale: Duration::from_secs(2),
+            fresh: Duration::from_secs(1),
+            stale: Duration::from_secs(3),
         };
-        let loaded = Instant::now();
         let outcome = verifier.verify("p", &bearer("k1"), None).await;
         assert_eq!(outcome.err(), Some(JwtError::VerificationFails));
-        for pause in [400, 300] {
-            tokio::time::sleep(Duration::from_millis(pause)).await;
-            let outcome = verifier.verify("p", &bearer("k1"), None).await;
-            assert_eq!(
-                outcome.err(),
-                Some(JwtError::VerificationFails),
-                "{:?} after the fetch, the keys had are used",
-                loaded.elapsed()
-            );
-        }
-        assert_eq!(fetched(), 2, "one fetch beside, then the failure is kept");
-        tokio::time::sleep(Duration::from_millis(2300).saturating_sub(loaded.elapsed())).await;
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        let loaded = {
+            let cache = verifier.providers["p"].cache.lock().expect("cache");
+            cache.keys.as_ref().map(|(at, _)| *at).expect("keys")
+        };
+        // Waits until `ms` after the keys were loaded, then verifies a token of `kid`,
+        // quickly.
+        let at = |ms: u64, kid: &'static str| {
+            let verifier = &verifier;
+            async move {
+                let when = Duration::from_millis(ms);
+                tokio::time::sleep(when.saturating_sub(loaded.elapsed())).await;
+                let started = Instant::now();
+                let outcome = verifier.verify("p", &bearer(kid), None).await;
+                let took = started.elapsed();
+                assert!(took < Duration::from_millis(150), "{ms} ms: took {took:?}");
+                outcome.err()
+            }
+        };
+        // Past the cache time: the keys had, and a fetch beside (it fails).
+        assert_eq!(at(1200, "k1").await, Some(JwtError::VerificationFails));
+        // Within a second of its failure: the keys had, no fetch; an unknown kid is
+        // not judged.
+        assert_eq!(at(1700, "k1").await, Some(JwtError::VerificationFails));
+        assert_eq!(at(1700, "rotated").await, Some(JwtError::JwksFetchFail));
+        assert_eq!(fetched(), 2);
+        // A second after it: the keys had, and another fetch beside.
+        assert_eq!(at(2800, "k1").await, Some(JwtError::VerificationFails));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(fetched(), 3);
+        // Past a stale time alone, within the cache and stale times together.
+        assert_eq!(at(3400, "k1").await, Some(JwtError::VerificationFails));
+        // Past both: not judged.
+        tokio::time::sleep(Duration::from_millis(4500).saturating_sub(loaded.elapsed())).await;
         let outcome = verifier.verify("p", &bearer("k1"), None).await;
         assert_eq!(outcome.err(), Some(JwtError::JwksFetchFail));
     }
