@@ -53,24 +53,20 @@ fn english_plural(word: &str) -> Option<String> {
         ("calf", "calves"),
         ("elf", "elves"),
         ("half", "halves"),
-        ("hoof", "hooves"),
         ("knife", "knives"),
         ("leaf", "leaves"),
         ("life", "lives"),
         ("loaf", "loaves"),
-        ("scarf", "scarves"),
         ("self", "selves"),
         ("sheaf", "sheaves"),
         ("shelf", "shelves"),
         ("thief", "thieves"),
-        ("wharf", "wharves"),
         ("wife", "wives"),
         ("wolf", "wolves"),
         ("foot", "feet"),
         ("goose", "geese"),
         ("tooth", "teeth"),
         ("ox", "oxen"),
-        ("cactus", "cacti"),
         ("criterion", "criteria"),
         ("phenomenon", "phenomena"),
         ("quiz", "quizzes"),
@@ -83,10 +79,8 @@ fn english_plural(word: &str) -> Option<String> {
     if let Some((_, p)) = LISTED.iter().find(|(s, _)| *s == word) {
         return Some((*p).to_string());
     }
-    // analysis → analyses, axis → axes.
-    ["sis", "xis"]
-        .iter()
-        .any(|s| word.ends_with(s))
+    // analysis → analyses, axis → axes; but chassis → chassis.
+    (["sis", "xis"].iter().any(|s| word.ends_with(s)) && word != "chassis")
         .then(|| format!("{}es", &word[..word.len() - 2]))
 }
 
@@ -115,7 +109,7 @@ fn short_statement_timeout(spec: &Spec, out: &mut Vec<Warning>) {
         span: acquire.span.clone(),
         path: "service.database_acquire_timeout_ms".to_string(),
         hint: format!(
-            "the database cancels a statement (a read too) at the request timeout less the acquire budget, a tenth of it at least; at most {} ms leaves statements half (docs/api.md, \"Deadline budget\")",
+            "each statement (a read too) gets the request timeout less the acquire budget, a tenth of it at least, before PostgreSQL cancels it or SQLite stops waiting for its lock; at most {} ms leaves statements half (docs/api.md, \"Deadline budget\")",
             request / 2
         ),
     });
@@ -132,6 +126,8 @@ mod tests {
         assert_eq!(english_plural("axis").as_deref(), Some("axes"));
         assert_eq!(english_plural("roof"), None);
         assert_eq!(english_plural("chief"), None);
+        assert_eq!(english_plural("chassis"), None);
+        assert_eq!(english_plural("scarf"), None, "scarfs is English too");
         assert_eq!(english_plural("product"), None);
         for word in ["shelf", "quiz", "hero", "basis"] {
             assert_ne!(english_plural(word), Some(pluralize(word)), "{word}");

@@ -301,7 +301,12 @@ pub(super) fn check_resources(c: &mut Checker) {
             if declared {
                 continue;
             }
-            let name = pluralize(child);
+            // Named after the child's plural, its own `plural` when it sets one.
+            let name = infos
+                .iter()
+                .find(|i| &i.snake == child)
+                .and_then(|i| i.spec.plural.as_ref())
+                .map_or_else(|| pluralize(child), |p| names(&p.value).snake);
             let hm = has_many.entry(parent.clone()).or_default();
             if let Some((other_child, other_rel)) = hm.get(&name) {
                 let span = infos

@@ -431,7 +431,7 @@ pub fn changes(old: Option<&Model>, new: &Model) -> Vec<ExposureChange> {
                 operation_id: None,
                 public: None,
                 summary: format!(
-                    "identity provider {} is removed: API Gateway no longer knows its issuer",
+                    "identity provider {} is removed: no route accepts its tokens any more",
                     was.name
                 ),
                 from: Some(describe_provider(was)),

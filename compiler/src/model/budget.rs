@@ -21,9 +21,11 @@
 //! backend gives the database a statement timeout of `R - A`, at least `R / 10`
 //! (PostgreSQL's `statement_timeout`, SQLite's busy timeout), so a statement sent
 //! within the acquire budget ends before the request times out (whenever `R - A` is
-//! the larger), and the database stops work that nobody waits for any more. A 503 at `R` means nothing of the
-//! request was written: its writes commit only while it may still answer (the backend
-//! runtime's `db::budget`).
+//! the larger), and the database stops work that nobody waits for any more. A 503 at
+//! `R` means nothing of the request was written: its writes commit only while it may
+//! still answer (the backend runtime's `db::budget`). Unless the spec sets it, `A` is
+//! 5 s or half of `R`, whichever is shorter, so statements keep half of `R` at least
+//! (a spec that sets `A` higher gets a warning, `short_statement_timeout`).
 //!
 //! The margin between two hops is a tenth of the gateway deadline, at least
 //! [`MIN_MARGIN_MS`] and at most [`MAX_MARGIN_MS`]: 1 s for API Gateway's default 15 s.
@@ -199,7 +201,10 @@ pub fn derive(deadline_ms: u32, explicit: Explicit) -> Result<Budget, Vec<Budget
         acquire_max,
     );
     let database_acquire_ms = match explicit.database_acquire_ms {
-        None => database_acquire_ms.min(facts::DEFAULT_DATABASE_ACQUIRE_TIMEOUT_MS),
+        // Derived, it leaves statements half of the request timeout at least.
+        None => database_acquire_ms
+            .min(facts::DEFAULT_DATABASE_ACQUIRE_TIMEOUT_MS)
+            .min(backend_request_ms / 2),
         Some(_) => database_acquire_ms,
     };
     if errors.is_empty() {
@@ -275,6 +280,10 @@ mod tests {
             assert!(b.backend_request_ms + m <= b.relay_upstream_ms, "{b:?}");
             assert!(b.database_acquire_ms + m <= b.backend_request_ms, "{b:?}");
             assert!(b.database_acquire_ms >= MIN_TIMEOUT_MS, "{b:?}");
+            assert!(
+                b.database_acquire_ms * 2 <= b.backend_request_ms,
+                "statements keep half the request timeout: {b:?}"
+            );
         }
         assert_eq!(
             derive(min - 1, Explicit::default()),
@@ -304,7 +313,8 @@ mod tests {
             ),
             (20_000, 8_000, 2_000)
         );
-        // Derived values below an explicit one follow it.
+        // Derived values below an explicit one follow it; the acquire budget leaves
+        // statements half the request timeout.
         let b = derive(
             15_000,
             Explicit {
@@ -315,7 +325,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             (b.backend_request_ms, b.database_acquire_ms),
-            (3_000, 2_000)
+            (3_000, 1_500)
         );
     }
 

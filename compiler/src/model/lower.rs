@@ -367,23 +367,6 @@ fn lower_resources(specs: &[ResourceSpec]) -> Vec<Resource> {
             }
         }
     }
-    for (child, list) in &belongs {
-        for b in list {
-            let key = (b.target.clone(), child.clone(), b.name.snake.clone());
-            if declared.contains(&key) {
-                continue;
-            }
-            has_many.entry(b.target.clone()).or_default().push(HasMany {
-                name: names(&pluralize(child)),
-                target: child.clone(),
-                inverse: b.name.snake.clone(),
-                foreign_key: b.column.clone(),
-            });
-        }
-    }
-    for list in has_many.values_mut() {
-        list.sort_by(|a, b| a.name.snake.cmp(&b.name.snake));
-    }
     let plural_of: BTreeMap<String, Names> = sorted
         .iter()
         .map(|r| {
@@ -395,6 +378,23 @@ fn lower_resources(specs: &[ResourceSpec]) -> Vec<Resource> {
             (snake, names(&plural))
         })
         .collect();
+    for (child, list) in &belongs {
+        for b in list {
+            let key = (b.target.clone(), child.clone(), b.name.snake.clone());
+            if declared.contains(&key) {
+                continue;
+            }
+            has_many.entry(b.target.clone()).or_default().push(HasMany {
+                name: plural_of[child].clone(),
+                target: child.clone(),
+                inverse: b.name.snake.clone(),
+                foreign_key: b.column.clone(),
+            });
+        }
+    }
+    for list in has_many.values_mut() {
+        list.sort_by(|a, b| a.name.snake.cmp(&b.name.snake));
+    }
     sorted
         .iter()
         .map(|r| {
@@ -692,4 +692,40 @@ fn lower_routes(
     }
     routes.sort_by(|a, b| a.kind.cmp(&b.kind));
     routes
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::SpecSource;
+
+    /// A parent's inferred `has_many` is named after the child's plural: its own
+    /// `plural` when it sets one, as its routes and table are.
+    #[test]
+    fn an_inferred_has_many_takes_the_childs_own_plural() {
+        let src = include_str!("../../../specs/shop.toml")
+            .replace(
+                "[resources.review]\n",
+                "[resources.review]\nplural = \"critiques\"\n",
+            )
+            .replace("\"price\", \"reviews\"]", "\"price\", \"critiques\"]");
+        let source = SpecSource {
+            stem: "shop".into(),
+            display_path: "specs/shop.toml".into(),
+        };
+        let model = match crate::compile(&src, source) {
+            Ok(model) => model,
+            Err(diags) => panic!("{diags:?}"),
+        };
+        let product = model
+            .resources
+            .iter()
+            .find(|r| r.names.snake == "product")
+            .expect("product");
+        let names: Vec<&str> = product
+            .has_many
+            .iter()
+            .map(|h| h.name.snake.as_str())
+            .collect();
+        assert_eq!(names, ["critiques"]);
+    }
 }
