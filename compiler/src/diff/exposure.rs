@@ -210,6 +210,27 @@ fn provider_widens(old: &IdentityProvider, new: &IdentityProvider) -> bool {
         || new.audiences.iter().any(|a| !old.audiences.contains(a))
 }
 
+/// The exposure line of identity provider `name` (`gateway.identity.NAME`).
+fn provider_line(
+    name: &str,
+    from: String,
+    to: String,
+    widens: bool,
+    summary: String,
+) -> ExposureChange {
+    ExposureChange {
+        change: ExposureKind::SettingChanged,
+        kind: "setting",
+        name: format!("gateway.identity.{name}"),
+        operation_id: None,
+        public: None,
+        from: Some(from),
+        to: Some(to),
+        widens,
+        summary,
+    }
+}
+
 /// How a setting that is not in the spec reads.
 const NONE: &str = "none";
 
@@ -423,55 +444,45 @@ pub fn changes(old: Option<&Model>, new: &Model) -> Vec<ExposureChange> {
                 continue;
             }
             // The checker refuses a spec whose routes name a provider it lacks, so
-            // none took its tokens any more.
-            out.push(ExposureChange {
-                change: ExposureKind::SettingChanged,
-                kind: "setting",
-                name: format!("gateway.identity.{}", was.name),
-                operation_id: None,
-                public: None,
-                summary: format!(
+            // none takes its tokens any more.
+            out.push(provider_line(
+                &was.name,
+                describe_provider(was),
+                NONE.to_string(),
+                false,
+                format!(
                     "identity provider {} is removed: no route accepts its tokens any more",
                     was.name
                 ),
-                from: Some(describe_provider(was)),
-                to: Some(NONE.to_string()),
-                widens: false,
-            });
+            ));
         }
         for now in &new.gateway.identity {
             let Some(was) = old.gateway.identity.iter().find(|p| p.name == now.name) else {
                 // Its tokens get through only where a route's `auth` names it, which
                 // that route's own access change reports.
-                out.push(ExposureChange {
-                    change: ExposureKind::SettingChanged,
-                    kind: "setting",
-                    name: format!("gateway.identity.{}", now.name),
-                    operation_id: None,
-                    public: None,
-                    summary: format!(
+                out.push(provider_line(
+                    &now.name,
+                    NONE.to_string(),
+                    describe_provider(now),
+                    false,
+                    format!(
                         "identity provider {} is added ({}): a route accepts its tokens only where its `auth` names it",
                         now.name,
                         describe_provider(now)
                     ),
-                    from: Some(NONE.to_string()),
-                    to: Some(describe_provider(now)),
-                    widens: false,
-                });
+                ));
                 continue;
             };
             if was == now {
                 continue;
             }
             let widens = provider_widens(was, now);
-            let (from, to) = (describe_provider(was), describe_provider(now));
-            out.push(ExposureChange {
-                change: ExposureKind::SettingChanged,
-                kind: "setting",
-                name: format!("gateway.identity.{}", now.name),
-                operation_id: None,
-                public: None,
-                summary: format!(
+            out.push(provider_line(
+                &now.name,
+                describe_provider(was),
+                describe_provider(now),
+                widens,
+                format!(
                     "identity provider {} changes {}{}",
                     now.name,
                     provider_changes(was, now),
@@ -481,10 +492,7 @@ pub fn changes(old: Option<&Model>, new: &Model) -> Vec<ExposureChange> {
                         ": tokens it accepted before may get 401"
                     }
                 ),
-                from: Some(from),
-                to: Some(to),
-                widens,
-            });
+            ));
         }
         for (was, now) in settings(old).iter().zip(settings(new)) {
             if was.value != now.value {

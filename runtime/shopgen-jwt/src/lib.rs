@@ -922,6 +922,18 @@ mod tests {
         (url, taken)
     }
 
+    /// A plan for [`jwks_server`]: the first connection gets the JWKS at once, every
+    /// later one `then`.
+    fn answers_once_then(then: Serve) -> impl Fn(usize) -> Serve + Send + 'static {
+        move |n| {
+            if n == 0 {
+                Serve::After(Duration::ZERO)
+            } else {
+                then
+            }
+        }
+    }
+
     const ISSUER: &str = "https://issuer.example";
 
     fn verifier(jwks_uri: String, fetch_timeout: Duration) -> Verifier {
@@ -1019,14 +1031,7 @@ mod tests {
     /// for an unknown kid, against a provider that stopped answering).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn cached_keys_do_not_wait_for_a_load() {
-        let (url, _) = jwks_server(|n| {
-            if n == 0 {
-                Serve::After(Duration::ZERO)
-            } else {
-                Serve::Never
-            }
-        })
-        .await;
+        let (url, _) = jwks_server(answers_once_then(Serve::Never)).await;
         let verifier = Arc::new(verifier(url, Duration::from_secs(3)));
         let outcome = verifier.verify("p", &bearer("k1"), None).await;
         assert_eq!(outcome.err(), Some(JwtError::VerificationFails));
@@ -1076,14 +1081,8 @@ mod tests {
     /// beside the request: no request waits for the provider every five minutes.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn keys_past_their_cache_time_are_used_while_fetched_again() {
-        let (url, fetches) = jwks_server(|n| {
-            if n == 0 {
-                Serve::After(Duration::ZERO)
-            } else {
-                Serve::After(Duration::from_secs(1))
-            }
-        })
-        .await;
+        let (url, fetches) =
+            jwks_server(answers_once_then(Serve::After(Duration::from_secs(1)))).await;
         let fetched = || fetches.load(std::sync::atomic::Ordering::SeqCst);
         let mut verifier = verifier(url, JWKS_FETCH_TIMEOUT);
         verifier.life.fresh = Duration::from_millis(300);
@@ -1128,14 +1127,7 @@ mod tests {
     /// `kid` they lack meanwhile is not judged (503), not refused (401).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_outage_is_ridden_out_on_the_keys_had_for_a_bounded_time() {
-        let (url, fetches) = jwks_server(|n| {
-            if n == 0 {
-                Serve::After(Duration::ZERO)
-            } else {
-                Serve::Never
-            }
-        })
-        .await;
+        let (url, fetches) = jwks_server(answers_once_then(Serve::Never)).await;
         let fetched = || fetches.load(std::sync::atomic::Ordering::SeqCst);
         let mut verifier = verifier(url, Duration::from_millis(200));
         verifier.life = Lifetimes {
