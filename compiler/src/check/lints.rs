@@ -19,18 +19,9 @@ fn guessed_plurals(spec: &Spec, out: &mut Vec<Warning>) {
     for r in spec.resources.iter().filter(|r| r.plural.is_none()) {
         let snake = names(&r.name.value).snake;
         let guess = pluralize(&snake);
-        let (head, last) = snake.rsplit_once('_').unwrap_or(("", &snake));
-        let Some(english) = english_plural(last) else {
+        let Some(english) = english_plural_of(&snake) else {
             continue;
         };
-        let english = if head.is_empty() {
-            english
-        } else {
-            format!("{head}_{english}")
-        };
-        if english == guess {
-            continue;
-        }
         out.push(Warning {
             lint: Lint::GuessedPlural,
             message: format!(
@@ -44,6 +35,19 @@ fn guessed_plurals(spec: &Spec, out: &mut Vec<Warning>) {
             ),
         });
     }
+}
+
+/// The English plural of a snake_case noun (its last word pluralised) when shopgen's
+/// guess ([`pluralize`]) is not it: `book_shelf` → `book_shelves`.
+pub(crate) fn english_plural_of(snake: &str) -> Option<String> {
+    let (head, last) = snake.rsplit_once('_').unwrap_or(("", snake));
+    let english = english_plural(last)?;
+    let english = if head.is_empty() {
+        english
+    } else {
+        format!("{head}_{english}")
+    };
+    (english != pluralize(snake)).then_some(english)
 }
 
 /// The English plural of a word that shopgen's rules ([`pluralize`]) would get wrong,

@@ -560,12 +560,23 @@ fn check_json(
         known.extend(info.fields.iter().map(String::as_str));
         known.extend(fks.iter().map(String::as_str));
         known.extend(hm.keys().map(String::as_str));
-        let hint = match did_you_mean(&snake, known.iter().copied()) {
-            Some(s) => format!("did you mean `{s}`?"),
-            None => format!(
-                "members are `id`, fields, foreign keys and has_many relations: {}",
-                known.join(", ")
-            ),
+        // `shelves` for the has_many of a `shelf`, whose guessed plural is `shelfs`.
+        let misspelt = hm.iter().find(|(name, (child, _))| {
+            **name == pluralize(child)
+                && super::lints::english_plural_of(child).as_deref() == Some(snake.as_str())
+        });
+        let hint = if let Some((name, (child, _))) = misspelt {
+            format!(
+                "the has_many of `{child}` is named after its plural, guessed as `{name}`: set `plural = \"{snake}\"` on `{child}` (or list `{name}`)"
+            )
+        } else {
+            match did_you_mean(&snake, known.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!(
+                    "members are `id`, fields, foreign keys and has_many relations: {}",
+                    known.join(", ")
+                ),
+            }
         };
         c.err(
             Code::E0215,
