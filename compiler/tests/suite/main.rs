@@ -32,6 +32,7 @@ mod escape_hatches;
 mod extension_scaffold;
 mod faults;
 mod fuzz;
+mod idempotency;
 mod import;
 mod infra_consistency;
 mod infra_docker;

@@ -30,6 +30,9 @@ pub async fn insert_row<T: FromRow + Send + 'static>(
         let id = crate::hooks::insert(db, table, hooks, values).await?;
         return read_back(db, table, columns, id).await;
     }
+    if let Some(claim) = crate::idempotency::current() {
+        return crate::idempotency::insert(db, table, values, columns, None, &claim).await;
+    }
     insert_returning_on(db, table, values, columns).await
 }
 
@@ -109,6 +112,10 @@ async fn insert_child_with<T: FromRow + Send + 'static>(
     if crate::hooks::of(table).is_some() {
         exists(db, parent, parent_id).await?;
         return insert_row(db, table, values, columns).await;
+    }
+    if let Some(claim) = crate::idempotency::current() {
+        let parent = Some((parent, parent_id));
+        return crate::idempotency::insert(db, table, values, columns, parent, &claim).await;
     }
     match insert_returning_on(db, table, values, columns).await {
         Err(ApiError::Invalid(fields)) if fields.contains_key(column) => {

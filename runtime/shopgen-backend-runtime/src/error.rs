@@ -45,6 +45,12 @@ pub enum ApiError {
     /// 413: a body over the service's limit.
     #[error("request body is larger than {0} bytes")]
     PayloadTooLarge(u64),
+    /// 400: an `Idempotency-Key` that is not one usable key ([`crate::idempotency`]).
+    #[error("{0}")]
+    BadIdempotencyKey(String),
+    /// 422: an `Idempotency-Key` sent before with another request.
+    #[error("this Idempotency-Key was sent with another request")]
+    IdempotencyKeyReused,
     /// 422: the payload breaks the spec's rules.
     #[error("the request body is invalid")]
     Invalid(FieldErrors),
@@ -93,10 +99,14 @@ impl ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::MalformedJson(_) | ApiError::BadQuery(_) => StatusCode::BAD_REQUEST,
+            ApiError::MalformedJson(_) | ApiError::BadQuery(_) | ApiError::BadIdempotencyKey(_) => {
+                StatusCode::BAD_REQUEST
+            }
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Invalid(_) | ApiError::IdempotencyKeyReused => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) | ApiError::Panicked { .. } => StatusCode::INTERNAL_SERVER_ERROR,
@@ -115,6 +125,8 @@ impl ApiError {
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::Invalid(_) => "invalid",
+            ApiError::BadIdempotencyKey(_) => "invalid_idempotency_key",
+            ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::Conflict { .. } => "conflict",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) | ApiError::Panicked { .. } => "internal",

@@ -17,6 +17,11 @@ pub(crate) static MAX_BODY_BYTES: std::sync::OnceLock<u64> = std::sync::OnceLock
 /// Default limit when the server did not set one (1 MiB).
 const DEFAULT_MAX_BODY_BYTES: u64 = 1 << 20;
 
+/// The largest body a request may have.
+pub(crate) fn max_body_bytes() -> u64 {
+    *MAX_BODY_BYTES.get().unwrap_or(&DEFAULT_MAX_BODY_BYTES)
+}
+
 /// A request body that is a JSON object.
 #[derive(Debug, Clone)]
 pub struct JsonBody(pub Map<String, Value>);
@@ -40,7 +45,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
         if !is_json {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let limit = *MAX_BODY_BYTES.get().unwrap_or(&DEFAULT_MAX_BODY_BYTES);
+        let limit = max_body_bytes();
         let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
         let bytes = axum::body::to_bytes(Body::new(req.into_body()), limit_usize)
             .await

@@ -36,6 +36,7 @@ pub mod error;
 pub mod extension;
 pub mod extract;
 pub mod hooks;
+pub mod idempotency;
 pub mod identity;
 pub mod list;
 pub mod logout;

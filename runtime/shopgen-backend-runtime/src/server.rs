@@ -358,6 +358,9 @@ async fn connect_and_migrate(
             crate::versions::install(&db)
                 .await
                 .map_err(crate::db::ConnectError::Versions)?;
+            crate::idempotency::install(&db)
+                .await
+                .map_err(crate::db::ConnectError::Versions)?;
             Ok::<Db, crate::db::ConnectError>(db)
         };
         match attempt.await {
@@ -431,7 +434,7 @@ fn router(
         .route("/openapi.json", get(move || openapi_document(openapi)))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        // One layer of three (outermost first), not three layers: `Router::layer` boxes
+        // One layer of four (outermost first), not four layers: `Router::layer` boxes
         // every route once per layer, and each middleware clones its inner service per
         // request, so nested boxes meant a chain of boxed clones on every request.
         .layer(
@@ -441,7 +444,8 @@ fn router(
                     Arc::new(cli.cache_control_routes.clone()),
                     conditional,
                 ))
-                .layer(axum::middleware::from_fn_with_state(budget, deadline)),
+                .layer(axum::middleware::from_fn_with_state(budget, deadline))
+                .layer(axum::middleware::from_fn(crate::idempotency::layer)),
         )
 }
 

@@ -121,7 +121,7 @@ pub async fn install(db: &Db) -> Result<(), sqlx::Error> {
             .await?;
             let tables: Vec<String> = sqlx::query_scalar(
                 "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema() \
-                 AND tablename NOT IN ('_sqlx_migrations', 'shopgen_table_versions') \
+                 AND tablename NOT IN ('_sqlx_migrations', 'shopgen_table_versions', 'shopgen_idempotency_keys') \
                  ORDER BY tablename",
             )
             .fetch_all(&mut *tx)
@@ -168,7 +168,7 @@ pub async fn install(db: &Db) -> Result<(), sqlx::Error> {
             let tables: Vec<String> = sqlx::query_scalar(
                 "SELECT name FROM sqlite_schema WHERE type = 'table' \
                  AND name NOT LIKE 'sqlite_%' \
-                 AND name NOT IN ('_sqlx_migrations', 'shopgen_table_versions') ORDER BY name",
+                 AND name NOT IN ('_sqlx_migrations', 'shopgen_table_versions', 'shopgen_idempotency_keys') ORDER BY name",
             )
             .fetch_all(&mut *tx)
             .await?;
