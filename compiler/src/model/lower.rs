@@ -279,9 +279,27 @@ pub fn lower(spec: &Spec, source: SpecSource) -> Model {
         .any(Access::needs_user_token)
         // An existing service that reads the client's own `Authorization`.
         || upstream.as_ref().is_some_and(|u| u.forward_authorization);
-    if takes_tokens && let Some(cors) = &mut gateway.cors {
-        // A page sends the user token in `Authorization`; the preflight must allow it.
-        cors.allowed_headers.push("authorization".to_string());
+    // A public create of a resource without hooks honours `Idempotency-Key`.
+    let takes_keys = resources.iter().any(|r| {
+        r.hooks.is_empty()
+            && r.routes.iter().any(|route| {
+                route.exposure == Exposure::Public
+                    && matches!(
+                        route.kind,
+                        RouteKind::Create | RouteKind::NestedCreate { .. }
+                    )
+            })
+    });
+    if let Some(cors) = &mut gateway.cors {
+        // A page sends the user token in `Authorization`, and a create's key in
+        // `Idempotency-Key`; the preflight must allow them.
+        if takes_tokens {
+            cors.allowed_headers.push("authorization".to_string());
+        }
+        if takes_keys {
+            cors.allowed_headers
+                .push(shopgen_facts::backend::IDEMPOTENCY_KEY_HEADER.to_ascii_lowercase());
+        }
         cors.allowed_headers.sort();
         cors.allowed_headers.dedup();
     }
@@ -727,5 +745,36 @@ mod tests {
             .map(|h| h.name.snake.as_str())
             .collect();
         assert_eq!(names, ["critiques"]);
+    }
+
+    /// A page may send `Idempotency-Key` (the preflight allows it) once a create is
+    /// public.
+    #[test]
+    fn cors_allows_the_idempotency_key_of_a_public_create() {
+        let allowed = |routes: &str| {
+            let src = include_str!("../../../specs/shop.toml")
+                .replace(
+                    "openapi = \"3.0\"\n",
+                    "openapi = \"3.0\"\ncors = { allowed_origins = [\"https://shop.example.com\"] }\n",
+                )
+                .replace("routes = { list = \"public\", get = \"public\" }", routes);
+            let source = SpecSource {
+                stem: "shop".into(),
+                display_path: "specs/shop.toml".into(),
+            };
+            let model = match crate::compile(&src, source) {
+                Ok(model) => model,
+                Err(diags) => panic!("{diags:?}"),
+            };
+            model.gateway.cors.expect("cors").allowed_headers
+        };
+        assert_eq!(
+            allowed("routes = { list = \"public\", get = \"public\" }"),
+            ["content-type", "x-api-key"]
+        );
+        assert_eq!(
+            allowed("routes = { list = \"public\", create = \"public\" }"),
+            ["content-type", "idempotency-key", "x-api-key"]
+        );
     }
 }

@@ -50,7 +50,7 @@ pub const TABLE: &str = "shopgen_idempotency_keys";
 /// How long a key is kept: a day, Stripe's 24 hours.
 pub const KEEP_SECONDS: i64 = 24 * 60 * 60;
 /// The longest key.
-pub const MAX_KEY_LENGTH: usize = 255;
+pub const MAX_KEY_LENGTH: usize = shopgen_facts::backend::IDEMPOTENCY_KEY_MAX_LENGTH;
 
 /// The key a request carries, and what it was sent with.
 #[derive(Debug)]

@@ -30,6 +30,11 @@ pub mod backend {
     /// The service's own OpenAPI document.
     pub const OPENAPI_PATH: &str = "/openapi.json";
 
+    /// The header that makes a generated create safe to send again.
+    pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
+    /// The longest `Idempotency-Key`: 1 to this many visible ASCII characters.
+    pub const IDEMPOTENCY_KEY_MAX_LENGTH: usize = 255;
+
     /// The environment variables the backend reads.
     pub mod env {
         /// Listen address.

@@ -101,6 +101,28 @@ pub(super) fn list_params(resource: &Resource) -> Vec<oa::Parameter> {
     params
 }
 
+/// The optional `Idempotency-Key` of a create (the backend runtime's `idempotency`).
+fn idempotency_key() -> oa::Parameter {
+    use shopgen_facts::backend::{IDEMPOTENCY_KEY_HEADER, IDEMPOTENCY_KEY_MAX_LENGTH};
+    let schema = typed(oa::Type::String(oa::StringType {
+        pattern: Some("^[!-~]+$".to_string()),
+        min_length: Some(1),
+        max_length: Some(IDEMPOTENCY_KEY_MAX_LENGTH),
+        ..Default::default()
+    }));
+    oa::Parameter::Header {
+        parameter_data: param_data(
+            IDEMPOTENCY_KEY_HEADER,
+            "Makes the create safe to send again: the same request with the same key is \
+             written once, and answered with the row it created (`Idempotent-Replayed: \
+             true`); the key with another request is 422. Kept a day.",
+            false,
+            schema,
+        ),
+        style: oa::HeaderStyle::Simple,
+    }
+}
+
 pub(super) fn query(data: oa::ParameterData) -> oa::Parameter {
     oa::Parameter::Query {
         parameter_data: data,
@@ -133,6 +155,13 @@ pub(super) fn operation3(
         for p in list_params(resource) {
             op.parameters.push(ReferenceOr::Item(p));
         }
+    }
+    if matches!(
+        route.kind,
+        RouteKind::Create | RouteKind::NestedCreate { .. }
+    ) && resource.hooks.is_empty()
+    {
+        op.parameters.push(ReferenceOr::Item(idempotency_key()));
     }
     let body = match &route.kind {
         RouteKind::Create | RouteKind::Replace => {

@@ -240,6 +240,9 @@ pub(super) fn operation2(op: &oa::Operation) -> Node {
                 oa::Parameter::Query { parameter_data, .. } => {
                     params.push(param2("query", parameter_data))
                 }
+                oa::Parameter::Header { parameter_data, .. } => {
+                    params.push(param2("header", parameter_data))
+                }
                 _ => {}
             }
         }
