@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use shopgen_testkit::Postgres;
 
 use crate::support::chain;
+use crate::support::tool::run_ok;
 use crate::support::up::free_port;
 use crate::support::{Answer, http};
 
@@ -83,8 +84,15 @@ fn keys_make_creates_safe_to_send_again(port: u16) {
     // Nested creates: concurrent requests with one key write one row, and all
     // answer it.
     let review = r#"{"name":"Ada","message":"Sent from a flaky network.","rate":4}"#;
+    let start = std::sync::Arc::new(std::sync::Barrier::new(8));
     let answers: Vec<Answer> = (0..8)
-        .map(|_| std::thread::spawn(move || post(port, "/products/1/reviews", Some("r-1"), review)))
+        .map(|_| {
+            let start = std::sync::Arc::clone(&start);
+            std::thread::spawn(move || {
+                start.wait();
+                post(port, "/products/1/reviews", Some("r-1"), review)
+            })
+        })
         .collect::<Vec<_>>()
         .into_iter()
         .map(|t| t.join().expect("request"))
@@ -116,12 +124,29 @@ fn keys_make_creates_safe_to_send_again(port: u16) {
         201
     );
 
+    // A repeat of a create whose row was deleted since: 404, not marked a repeat.
+    let gone = post(port, "/products", Some("gone"), product);
+    assert_eq!(gone.status, 201, "{gone:?}");
+    // The reference product's JSON has no `id`; its `Location` names it.
+    let path = gone.header("location").expect("location").to_string();
+    assert_eq!(http("DELETE", port, &path, &[], None).status, 204);
+    let again = post(port, "/products", Some("gone"), product);
+    assert_eq!(again.status, 404, "{again:?}");
+    assert_eq!(again.header("idempotent-replayed"), None);
+
     // Unusable keys.
     for bad in ["", "with space", &"k".repeat(256)] {
         let answer = post(port, "/products", Some(bad), product);
         assert_eq!(answer.status, 400, "{bad:?}: {answer:?}");
         assert_eq!(answer.json()["error"]["code"], "invalid_idempotency_key");
     }
+    // A route that is no create never looks at the header.
+    let elsewhere = post(port, "/no-such-route", Some("with space"), product);
+    assert_eq!(elsewhere.status, 404, "{elsewhere:?}");
+    // The body is read as without a key: over the limit is 413.
+    let large = format!(r#"{{"title":"{}","price":"1.00"}}"#, "x".repeat(2 << 20));
+    let answer = post(port, "/products", Some("large"), &large);
+    assert_eq!(answer.status, 413, "{answer:?}");
 }
 
 #[test]
@@ -137,6 +162,27 @@ fn a_create_sent_again_with_its_key_is_written_once_on_sqlite() {
 #[test]
 fn a_create_sent_again_with_its_key_is_written_once_on_postgres() {
     let pg = Postgres::shared();
-    let backend = start(&pg.fresh_database());
+    let url = pg.fresh_database();
+    let backend = start(&url);
     keys_make_creates_safe_to_send_again(backend.port);
+
+    // A key a day old is forgotten: the same request creates again.
+    let product = r#"{"title":"Veranda Symphony","price":"83.84"}"#;
+    let before = count(backend.port, "/products", "products");
+    run_ok(Command::new("psql").args([
+        url.as_str(),
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-q",
+        "-c",
+        "UPDATE shopgen_idempotency_keys SET created_at = created_at - 86401 \
+         WHERE key = 'order-1'",
+    ]));
+    let later = post(backend.port, "/products", Some("order-1"), product);
+    assert_eq!(later.status, 201, "{later:?}");
+    assert_eq!(later.header("idempotent-replayed"), None);
+    assert_eq!(count(backend.port, "/products", "products"), before + 1);
+    let again = post(backend.port, "/products", Some("order-1"), product);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.json(), later.json());
 }

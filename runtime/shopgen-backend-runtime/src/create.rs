@@ -15,6 +15,7 @@ use crate::crud::exists;
 use crate::db::{Db, FromRow, Value};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
+use crate::idempotency::Earlier;
 use crate::validate::{Assignment, Mode, Table};
 use crate::write::insert_returning_on;
 
@@ -30,8 +31,8 @@ pub async fn insert_row<T: FromRow + Send + 'static>(
         let id = crate::hooks::insert(db, table, hooks, values).await?;
         return read_back(db, table, columns, id).await;
     }
-    if let Some(claim) = crate::idempotency::current() {
-        return crate::idempotency::insert(db, table, values, columns, None, &claim).await;
+    if let Some(answer) = keyed(db, table, &values, columns, None).await {
+        return answer;
     }
     insert_returning_on(db, table, values, columns).await
 }
@@ -113,9 +114,9 @@ async fn insert_child_with<T: FromRow + Send + 'static>(
         exists(db, parent, parent_id).await?;
         return insert_row(db, table, values, columns).await;
     }
-    if let Some(claim) = crate::idempotency::current() {
-        let parent = Some((parent, parent_id));
-        return crate::idempotency::insert(db, table, values, columns, parent, &claim).await;
+    let under = Some((parent, parent_id));
+    if let Some(answer) = keyed(db, table, &values, columns, under).await {
+        return answer;
     }
     match insert_returning_on(db, table, values, columns).await {
         Err(ApiError::Invalid(fields)) if fields.contains_key(column) => {
@@ -124,6 +125,63 @@ async fn insert_child_with<T: FromRow + Send + 'static>(
         }
         other => other,
     }
+}
+
+/// The create of `values` into `table` (under row `parent.1` of `parent.0` for a
+/// nested create) with the request's `Idempotency-Key`, when it sent one and this is
+/// its first create ([`crate::idempotency`]): the row and the key in one transaction,
+/// or the row an earlier request with the key created. `None` without a key.
+async fn keyed<T: FromRow + Send + 'static>(
+    db: &Db,
+    table: &Table,
+    values: &[Assignment],
+    columns: &'static str,
+    parent: Option<(&Table, i64)>,
+) -> Option<Result<T, ApiError>> {
+    let scope = crate::identity::current_caller()
+        .map(|c| format!("{}:{}", c.provider(), c.subject()))
+        .unwrap_or_default();
+    let key = crate::idempotency::take(scope)?;
+    Some(
+        async {
+            let key = key?;
+            // Twice at most: a key whose transaction rolled back between this
+            // request's claim and its look-up is claimed once more.
+            for _ in 0..2 {
+                let mut tx = db.begin().await?;
+                if key.claim(&mut tx).await? {
+                    if let Some((parent, id)) = parent {
+                        let sql = format!("SELECT id FROM {} WHERE id = $1", parent.name);
+                        if tx
+                            .fetch_optional::<i64>(sql, &[Value::Int(id)])
+                            .await?
+                            .is_none()
+                        {
+                            return Err(parent.not_found(id));
+                        }
+                    }
+                    let row: T =
+                        insert_returning_on(&mut tx, table, values.to_vec(), columns).await?;
+                    key.created(&mut tx, db.engine()).await?;
+                    tx.commit().await?;
+                    crate::idempotency::forget_expired(db);
+                    return Ok(row);
+                }
+                drop(tx);
+                if let Earlier::Created(id) = key.earlier(db).await? {
+                    let row = read_back(db, table, columns, id).await?;
+                    key.replayed();
+                    return Ok(row);
+                }
+            }
+            Err(ApiError::Conflict {
+                message: "the Idempotency-Key is being used by another request; send it again"
+                    .into(),
+                fields: Default::default(),
+            })
+        }
+        .await,
+    )
 }
 
 /// Row `id` of `table` as `T` (a hooked create's row, after its "after" hook).

@@ -81,6 +81,8 @@ pub struct Context {
 impl Context {
     /// `source` names the operation or hook (`rating_summary`, `review.after_create`).
     pub fn new(db: Db, request_id: RequestId, source: &'static str) -> Self {
+        // Extension code's writes never use the request's `Idempotency-Key`.
+        crate::idempotency::decline();
         Context {
             db,
             log: Logger {

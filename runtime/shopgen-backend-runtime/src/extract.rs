@@ -57,6 +57,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                     ApiError::MalformedJson(format!("cannot read the body: {inner}"))
                 }
             })?;
+        crate::idempotency::read_body(&bytes);
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(map)) => Ok(JsonBody(map)),
             Ok(_) => Err(ApiError::MalformedJson(

@@ -22,24 +22,25 @@
 //! [`KEEP_SECONDS`]; after that the key may be used again. The keys live in
 //! [`TABLE`], which the backend creates at start beside the table versions.
 //!
-//! Only the generated creates of resources without hooks honour the key (a hooked
-//! create's "after" hook runs outside the transaction, so it could not be made
-//! idempotent); every other route ignores it.
+//! Only the generated creates of resources without hooks honour the key, and only
+//! for their one row: a request that runs extension code (an operation, a hooked
+//! create, whose "after" hook runs outside the transaction) never uses it, and every
+//! other route never looks at the header. The key is checked when a create uses it,
+//! and its request's body is hashed as [`crate::extract::JsonBody`] reads it, so the
+//! header changes nothing else about a request.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
-use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, Method};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use sha2::{Digest, Sha256};
 
 use crate::db::{Db, Engine, FromRow, Row, Value};
 use crate::error::ApiError;
-use crate::validate::{Assignment, Table};
-use crate::write::insert_returning_on;
+use crate::tx::Tx;
 
 /// The request header.
 pub static HEADER: HeaderName = HeaderName::from_static("idempotency-key");
@@ -55,9 +56,14 @@ pub const MAX_KEY_LENGTH: usize = shopgen_facts::backend::IDEMPOTENCY_KEY_MAX_LE
 /// The key a request carries, and what it was sent with.
 #[derive(Debug)]
 pub(crate) struct Claim {
-    key: String,
-    /// SHA-256 of the method, path and query, and body.
-    fingerprint: String,
+    /// The header's values, checked only when a create uses them.
+    values: Vec<HeaderValue>,
+    /// The method, path and query.
+    target: String,
+    /// SHA-256 of the body, as [`crate::extract::JsonBody`] read it.
+    body: OnceLock<[u8; 32]>,
+    /// A create took the key: a second write of the request (a hook's) does not.
+    taken: AtomicBool,
     /// Set when the answer repeats an earlier create's.
     replayed: AtomicBool,
 }
@@ -66,42 +72,27 @@ tokio::task_local! {
     static CLAIM: Arc<Claim>;
 }
 
-/// The key of the request this task serves, if it sent one.
-pub(crate) fn current() -> Option<Arc<Claim>> {
-    CLAIM.try_with(Arc::clone).ok()
-}
-
-/// Middleware: reads the key of a `POST` and keeps it for the create
-/// (`insert`); marks a repeated answer.
+/// Middleware: keeps the `Idempotency-Key` of a `POST` for the create that may use
+/// it (`insert`), and marks a successful answer that repeats an earlier create's.
+/// Nothing is checked or read here: a route that is not such a create never looks at
+/// the header.
 pub async fn layer(req: Request, next: Next) -> Response {
     if req.method() != Method::POST || !req.headers().contains_key(&HEADER) {
         return next.run(req).await;
     }
-    let key = match key_of(&req) {
-        Ok(key) => key,
-        Err(error) => return error.into_response(),
-    };
-    let (parts, body) = req.into_parts();
-    let limit = crate::extract::max_body_bytes();
-    let bytes = match axum::body::to_bytes(body, usize::try_from(limit).unwrap_or(usize::MAX)).await
-    {
-        Ok(bytes) => bytes,
-        Err(_) => return ApiError::PayloadTooLarge(limit).into_response(),
-    };
-    let mut hash = Sha256::new();
-    hash.update(parts.method.as_str());
-    hash.update([0]);
-    hash.update(parts.uri.path_and_query().map_or("", |p| p.as_str()));
-    hash.update([0]);
-    hash.update(&bytes);
     let claim = Arc::new(Claim {
-        key,
-        fingerprint: hex(&hash.finalize()),
+        values: req.headers().get_all(&HEADER).iter().cloned().collect(),
+        target: format!(
+            "{} {}",
+            req.method(),
+            req.uri().path_and_query().map_or("", |p| p.as_str())
+        ),
+        body: OnceLock::new(),
+        taken: AtomicBool::new(false),
         replayed: AtomicBool::new(false),
     });
-    let req = Request::from_parts(parts, Body::from(bytes));
     let mut response = CLAIM.scope(Arc::clone(&claim), next.run(req)).await;
-    if claim.replayed.load(Ordering::SeqCst) {
+    if claim.replayed.load(Ordering::SeqCst) && response.status().is_success() {
         response
             .headers_mut()
             .insert(REPLAYED.clone(), HeaderValue::from_static("true"));
@@ -109,10 +100,20 @@ pub async fn layer(req: Request, next: Next) -> Response {
     response
 }
 
-/// The request's one key, if usable.
-fn key_of(req: &Request) -> Result<String, ApiError> {
-    let mut values = req.headers().get_all(&HEADER).iter();
-    let (Some(value), None) = (values.next(), values.next()) else {
+/// Notes the body of the request this task serves, when it carries a key.
+pub(crate) fn read_body(bytes: &[u8]) {
+    let _ = CLAIM.try_with(|claim| claim.body.set(Sha256::digest(bytes).into()));
+}
+
+/// Makes the request's key unusable for the rest of it: a request that runs
+/// extension code (an operation, a hooked create) does not honour the key.
+pub(crate) fn decline() {
+    let _ = CLAIM.try_with(|claim| claim.taken.store(true, Ordering::SeqCst));
+}
+
+/// The one usable key of a claim.
+fn key_of(claim: &Claim) -> Result<String, ApiError> {
+    let [value] = claim.values.as_slice() else {
         return Err(ApiError::BadIdempotencyKey(
             "send one Idempotency-Key header".into(),
         ));
@@ -133,9 +134,18 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Creates the table of keys (at start, after the migrations).
+/// Creates the table of keys and its index (at start, after the migrations; on
+/// PostgreSQL under a lock, as replicas may start at once).
 pub async fn install(db: &Db) -> Result<(), sqlx::Error> {
-    db.execute(
+    let mut tx = db.begin().await?;
+    if db.engine() == Engine::Postgres {
+        tx.execute(
+            "SELECT pg_advisory_xact_lock($1)",
+            &[Value::Int(INSTALL_LOCK)],
+        )
+        .await?;
+    }
+    tx.execute(
         format!(
             "CREATE TABLE IF NOT EXISTS {TABLE} (scope TEXT NOT NULL, key TEXT NOT NULL, \
              fingerprint TEXT NOT NULL, row_id BIGINT NOT NULL DEFAULT 0, \
@@ -144,14 +154,21 @@ pub async fn install(db: &Db) -> Result<(), sqlx::Error> {
         &[],
     )
     .await?;
-    Ok(())
+    tx.execute(
+        format!("CREATE INDEX IF NOT EXISTS {TABLE}_created_at ON {TABLE} (created_at)"),
+        &[],
+    )
+    .await?;
+    tx.commit().await
 }
+
+/// Serialises [`install`] across replicas (`pg_advisory_xact_lock`).
+const INSTALL_LOCK: i64 = 0x73686f7067656e01; // "shopgen" 1
 
 /// A key's record.
 struct Record {
     fingerprint: String,
     row_id: i64,
-    created_at: i64,
 }
 
 impl FromRow for Record {
@@ -159,7 +176,6 @@ impl FromRow for Record {
         Ok(Record {
             fingerprint: row.get(0)?,
             row_id: row.get(1)?,
-            created_at: row.get(2)?,
         })
     }
 }
@@ -170,103 +186,109 @@ fn now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-/// The create of `values` into `table` (under row `parent.1` of `parent.0` for a
-/// nested create) for a request that sent `claim`: the row and the key in one
-/// transaction, or the row an earlier request with the key created.
-pub(crate) async fn insert<T: FromRow + Send + 'static>(
-    db: &Db,
-    table: &Table,
-    values: Vec<Assignment>,
-    columns: &'static str,
-    parent: Option<(&Table, i64)>,
-    claim: &Claim,
-) -> Result<T, ApiError> {
-    let scope = crate::identity::current_caller()
-        .map(|c| format!("{}:{}", c.provider(), c.subject()))
-        .unwrap_or_default();
-    let key = [Value::Text(scope.clone()), Value::Text(claim.key.clone())];
-    // Twice at most: a claim that conflicts with a key that is then gone (its
-    // transaction rolled back, or it expired) is tried once more.
-    for _ in 0..2 {
-        let mut tx = db.begin().await?;
+/// A request's key, checked, for its first create.
+pub(crate) struct Key {
+    /// The caller's scope and the key: the table's primary key.
+    id: [Value; 2],
+    fingerprint: String,
+    claim: Arc<Claim>,
+}
+
+/// The key of the request this task serves, checked, for its first create; `None`
+/// without one (or for a later write of the request). `scope`: whose key it is (the
+/// verified caller, or empty).
+pub(crate) fn take(scope: String) -> Option<Result<Key, ApiError>> {
+    let claim = CLAIM
+        .try_with(Arc::clone)
+        .ok()
+        .filter(|claim| !claim.taken.swap(true, Ordering::SeqCst))?;
+    let key = match key_of(&claim) {
+        Ok(key) => key,
+        Err(error) => return Some(Err(error)),
+    };
+    let mut hash = Sha256::new();
+    hash.update(claim.target.as_bytes());
+    hash.update([0]);
+    hash.update(claim.body.get().map_or(&[][..], |b| &b[..]));
+    Some(Ok(Key {
+        id: [Value::Text(scope), Value::Text(key)],
+        fingerprint: hex(&hash.finalize()),
+        claim,
+    }))
+}
+
+/// What an earlier request with the key did.
+pub(crate) enum Earlier {
+    /// It created row `id` of the table its route writes.
+    Created(i64),
+    /// Nothing any more: its transaction rolled back after this one's claim waited.
+    Gone,
+}
+
+impl Key {
+    /// Claims the key in `tx`: `false` when a request made within [`KEEP_SECONDS`]
+    /// holds it (this waits for its transaction on PostgreSQL). An older one is taken
+    /// over, as if it were new.
+    pub(crate) async fn claim(&self, tx: &mut Tx) -> Result<bool, sqlx::Error> {
+        let now = now();
         let claimed = tx
             .execute(
                 format!(
                     "INSERT INTO {TABLE} (scope, key, fingerprint, created_at) \
-                     VALUES ($1, $2, $3, $4) ON CONFLICT (scope, key) DO NOTHING"
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (scope, key) DO UPDATE \
+                     SET fingerprint = excluded.fingerprint, row_id = 0, \
+                     created_at = excluded.created_at \
+                     WHERE {TABLE}.created_at < $5"
                 ),
                 &[
-                    key[0].clone(),
-                    key[1].clone(),
-                    Value::Text(claim.fingerprint.clone()),
-                    Value::Int(now()),
+                    self.id[0].clone(),
+                    self.id[1].clone(),
+                    Value::Text(self.fingerprint.clone()),
+                    Value::Int(now),
+                    Value::Int(now - KEEP_SECONDS),
                 ],
             )
             .await?;
-        if claimed == 1 {
-            if let Some((parent, id)) = parent {
-                let sql = format!("SELECT id FROM {} WHERE id = $1", parent.name);
-                if tx
-                    .fetch_optional::<i64>(sql, &[Value::Int(id)])
-                    .await?
-                    .is_none()
-                {
-                    return Err(parent.not_found(id));
-                }
-            }
-            let row: T = insert_returning_on(&mut tx, table, values, columns).await?;
-            let last_id = match db.engine() {
-                Engine::Postgres => "lastval()",
-                Engine::Sqlite => "last_insert_rowid()",
-            };
-            tx.execute(
-                format!("UPDATE {TABLE} SET row_id = {last_id} WHERE scope = $1 AND key = $2"),
-                &key,
-            )
-            .await?;
-            tx.commit().await?;
-            forget_expired(db);
-            return Ok(row);
-        }
-        drop(tx);
-        let sql = format!(
-            "SELECT fingerprint, row_id, created_at FROM {TABLE} WHERE scope = $1 AND key = $2"
-        );
-        let Some(record) = db.fetch_optional::<Record>(sql, &key).await? else {
-            continue;
-        };
-        if record.created_at + KEEP_SECONDS < now() {
-            db.execute(
-                format!("DELETE FROM {TABLE} WHERE scope = $1 AND key = $2 AND created_at = $3"),
-                &[
-                    key[0].clone(),
-                    key[1].clone(),
-                    Value::Int(record.created_at),
-                ],
-            )
-            .await?;
-            continue;
-        }
-        if record.fingerprint != claim.fingerprint {
-            return Err(ApiError::IdempotencyKeyReused);
-        }
-        claim.replayed.store(true, Ordering::SeqCst);
-        let sql = format!("SELECT {columns} FROM {} WHERE id = $1", table.name);
-        return db
-            .fetch_optional::<T>(sql, &[Value::Int(record.row_id)])
-            .await?
-            .ok_or_else(|| table.not_found(record.row_id));
+        Ok(claimed == 1)
     }
-    Err(ApiError::Conflict {
-        message: "the Idempotency-Key is being used by another request; send it again".into(),
-        fields: Default::default(),
-    })
+
+    /// Records in `tx` the id of the row just inserted in it: the generated tables'
+    /// only sequence (or rowid) is their `id`, and the version triggers only update.
+    pub(crate) async fn created(&self, tx: &mut Tx, engine: Engine) -> Result<(), sqlx::Error> {
+        let last_id = match engine {
+            Engine::Postgres => "lastval()",
+            Engine::Sqlite => "last_insert_rowid()",
+        };
+        tx.execute(
+            format!("UPDATE {TABLE} SET row_id = {last_id} WHERE scope = $1 AND key = $2"),
+            &self.id,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// What the earlier request with the key did; `422` when it was another request.
+    pub(crate) async fn earlier(&self, db: &Db) -> Result<Earlier, ApiError> {
+        let sql = format!("SELECT fingerprint, row_id FROM {TABLE} WHERE scope = $1 AND key = $2");
+        match db.fetch_optional::<Record>(sql, &self.id).await? {
+            None => Ok(Earlier::Gone),
+            Some(record) if record.fingerprint != self.fingerprint => {
+                Err(ApiError::IdempotencyKeyReused)
+            }
+            Some(record) => Ok(Earlier::Created(record.row_id)),
+        }
+    }
+
+    /// Marks the answer a repeat of the earlier request's (`Idempotent-Replayed`).
+    pub(crate) fn replayed(&self) {
+        self.claim.replayed.store(true, Ordering::SeqCst);
+    }
 }
 
 /// Deletes keys older than [`KEEP_SECONDS`] now and then (after about one create
 /// with a key in a hundred), beside the request, so the table holds about a day of
 /// keys. A failure is only logged: the keys are deleted next time.
-fn forget_expired(db: &Db) {
+pub(crate) fn forget_expired(db: &Db) {
     use std::sync::atomic::AtomicU64;
     static CREATES: AtomicU64 = AtomicU64::new(0);
     if !CREATES.fetch_add(1, Ordering::Relaxed).is_multiple_of(100) {
@@ -279,4 +301,56 @@ fn forget_expired(db: &Db) {
             tracing::warn!(%error, "cannot delete expired idempotency keys");
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claim(values: &[&'static str]) -> Arc<Claim> {
+        Arc::new(Claim {
+            values: values.iter().map(|v| HeaderValue::from_static(v)).collect(),
+            target: "POST /products".into(),
+            body: OnceLock::new(),
+            taken: AtomicBool::new(false),
+            replayed: AtomicBool::new(false),
+        })
+    }
+
+    /// The first create of a request takes its key; a later write of the request,
+    /// and every write of a request that ran extension code, does not.
+    #[tokio::test]
+    async fn a_key_serves_one_create_and_never_extension_code() {
+        CLAIM
+            .scope(claim(&["k"]), async {
+                assert!(matches!(take(String::new()), Some(Ok(_))));
+                assert!(take(String::new()).is_none(), "a second create");
+            })
+            .await;
+        CLAIM
+            .scope(claim(&["k"]), async {
+                decline();
+                assert!(take(String::new()).is_none(), "after extension code ran");
+            })
+            .await;
+        assert!(
+            take(String::new()).is_none(),
+            "outside a request with a key"
+        );
+    }
+
+    #[test]
+    fn keys_are_one_header_of_visible_ascii() {
+        assert_eq!(
+            key_of(&claim(&["order-1"])).ok().as_deref(),
+            Some("order-1")
+        );
+        let long: &'static str = Box::leak("k".repeat(MAX_KEY_LENGTH + 1).into_boxed_str());
+        for bad in [&[""][..], &["with space"], &["a", "b"], &[long]] {
+            assert!(
+                matches!(key_of(&claim(bad)), Err(ApiError::BadIdempotencyKey(_))),
+                "{bad:?}"
+            );
+        }
+    }
 }

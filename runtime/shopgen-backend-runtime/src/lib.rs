@@ -18,7 +18,8 @@
 //!   checked against [`versions`] (per-table counters raised by triggers in every
 //!   write's transaction);
 //! - [`crud`]: insert, update and delete of one row, with database errors mapped to
-//!   409/422;
+//!   409/422; [`create`]: creates that answer with their row, and [`idempotency`]:
+//!   the `Idempotency-Key` that makes a create safe to send again;
 //! - [`error`]: the one error type and its JSON bodies;
 //! - [`extract`]: request extractors (JSON bodies with 400/413/415, path ids);
 //! - [`conditional`]: `ETag`, `304 Not Modified` and `Cache-Control` on every route;

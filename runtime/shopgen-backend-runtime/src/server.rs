@@ -360,7 +360,7 @@ async fn connect_and_migrate(
                 .map_err(crate::db::ConnectError::Versions)?;
             crate::idempotency::install(&db)
                 .await
-                .map_err(crate::db::ConnectError::Versions)?;
+                .map_err(crate::db::ConnectError::IdempotencyKeys)?;
             Ok::<Db, crate::db::ConnectError>(db)
         };
         match attempt.await {

@@ -177,6 +177,8 @@ pub enum ConnectError {
     },
     #[error("cannot set up the table versions: {0}")]
     Versions(sqlx::Error),
+    #[error("cannot set up the idempotency keys: {0}")]
+    IdempotencyKeys(sqlx::Error),
     #[error("cannot apply migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
