@@ -292,13 +292,18 @@ pub fn lower(spec: &Spec, source: SpecSource) -> Model {
     });
     if let Some(cors) = &mut gateway.cors {
         // A page sends the user token in `Authorization`, and a create's key in
-        // `Idempotency-Key`; the preflight must allow them.
+        // `Idempotency-Key`; the preflight must allow them, and a page reads whether
+        // a create was repeated.
         if takes_tokens {
             cors.allowed_headers.push("authorization".to_string());
         }
         if takes_keys {
             cors.allowed_headers
                 .push(shopgen_facts::backend::IDEMPOTENCY_KEY_HEADER.to_ascii_lowercase());
+            let replayed = shopgen_facts::backend::IDEMPOTENT_REPLAYED_HEADER.to_ascii_lowercase();
+            if !cors.expose_headers.contains(&replayed) {
+                cors.expose_headers.push(replayed);
+            }
         }
         cors.allowed_headers.sort();
         cors.allowed_headers.dedup();
@@ -766,15 +771,17 @@ mod tests {
                 Ok(model) => model,
                 Err(diags) => panic!("{diags:?}"),
             };
-            model.gateway.cors.expect("cors").allowed_headers
+            let cors = model.gateway.cors.expect("cors");
+            (cors.allowed_headers, cors.expose_headers)
         };
+        let (headers, exposed) = allowed("routes = { list = \"public\", get = \"public\" }");
+        assert_eq!(headers, ["content-type", "x-api-key"]);
+        assert_eq!(exposed, ["etag", "link", "x-request-id"]);
+        let (headers, exposed) = allowed("routes = { list = \"public\", create = \"public\" }");
+        assert_eq!(headers, ["content-type", "idempotency-key", "x-api-key"]);
         assert_eq!(
-            allowed("routes = { list = \"public\", get = \"public\" }"),
-            ["content-type", "x-api-key"]
-        );
-        assert_eq!(
-            allowed("routes = { list = \"public\", create = \"public\" }"),
-            ["content-type", "idempotency-key", "x-api-key"]
+            exposed,
+            ["etag", "link", "x-request-id", "idempotent-replayed"]
         );
     }
 }

@@ -5,8 +5,9 @@
 //! Two users each create and list their wishlists and never see, change or delete the
 //! other's (404); an owner in the body is ignored and the caller's stored; another
 //! user's wishlist is 404 for its nested wishes (list and create); the internal routes
-//! on the backend are unscoped and may give a wishlist to another user; and no cached
-//! answer or `ETag` of one user's list is answered to the other.
+//! on the backend are unscoped and may give a wishlist to another user; no cached
+//! answer or `ETag` of one user's list is answered to the other; and a create sent
+//! again with its `Idempotency-Key` is written once, per user.
 
 use crate::support::tokens::{self, Signer};
 use crate::support::up::Up;
@@ -225,6 +226,47 @@ pub(crate) fn wishlists_scenario(chain: &Chain, signer: &Signer) {
         Some(0),
         "{a:?}"
     );
+
+    // `Idempotency-Key` through the gateway and the relay: a create sent again is
+    // written once; each user's keys are their own; a repeat of a wishlist given to
+    // another user since answers 404, not the other user's row.
+    let keyed = |user: &str| {
+        let headers = [
+            chain.key,
+            ("Authorization", user),
+            ("Idempotency-Key", "trip-1"),
+        ];
+        http(
+            "POST",
+            chain.up.gateway,
+            "/wishlists",
+            &headers,
+            Some(r#"{"title":"Trip"}"#),
+        )
+    };
+    let first = keyed(&alice);
+    let trip = created(&first, "alice");
+    let again = keyed(&alice);
+    assert_eq!(again.status, 201, "{again:?}");
+    assert_eq!(
+        again.header("idempotent-replayed"),
+        Some("true"),
+        "{again:?}"
+    );
+    assert_eq!(again.json(), first.json());
+    let bobs = keyed(&bob);
+    assert_ne!(created(&bobs, "bob"), trip, "{bobs:?}");
+    assert_eq!(bobs.header("idempotent-replayed"), None, "{bobs:?}");
+    let a = chain.internal(
+        "PUT",
+        &format!("/wishlists/{trip}"),
+        Some(r#"{"title":"Trip","owner":"carol"}"#),
+    );
+    assert_eq!(a.status, 200, "{a:?}");
+    let again = keyed(&alice);
+    assert_eq!(again.status, 404, "{again:?}");
+    let a = chain.user("GET", "/wishlists", &alice, None);
+    assert!(!ids(&a).contains(&trip), "{a:?}");
 }
 
 // ---------------------------------------------------------------------------------

@@ -12,7 +12,7 @@
 //! the commit and the "after" hook, as before: that hook may have changed the row.
 
 use crate::crud::exists;
-use crate::db::{Db, FromRow, Value};
+use crate::db::{Db, FromRow, Row, Value};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::idempotency::Earlier;
@@ -27,11 +27,22 @@ pub async fn insert_row<T: FromRow + Send + 'static>(
     values: Vec<Assignment>,
     columns: &'static str,
 ) -> Result<T, ApiError> {
+    insert_row_with(db, table, values, columns, &[]).await
+}
+
+/// [`insert_row`] of a row whose `fixed` columns the route sets (its owner).
+async fn insert_row_with<T: FromRow + Send + 'static>(
+    db: &Db,
+    table: &Table,
+    values: Vec<Assignment>,
+    columns: &'static str,
+    fixed: &[(&'static str, Value)],
+) -> Result<T, ApiError> {
     if let Some(hooks) = crate::hooks::of(table) {
         let id = crate::hooks::insert(db, table, hooks, values).await?;
         return read_back(db, table, columns, id).await;
     }
-    if let Some(answer) = keyed(db, table, &values, columns, None).await {
+    if let Some(answer) = keyed(db, table, &values, columns, None, fixed).await {
         return answer;
     }
     insert_returning_on(db, table, values, columns).await
@@ -50,7 +61,7 @@ pub async fn insert_owned_row<T: FromRow + Send + 'static>(
 ) -> Result<T, ApiError> {
     let fixed = [(column, Value::Text(owner.to_string()))];
     let values = table.validate_with(body, Mode::Create, &fixed)?;
-    insert_row(db, table, values, columns).await
+    insert_row_with(db, table, values, columns, &fixed).await
 }
 
 /// Creates a row of `table` under row `parent_id` of `parent` (`POST
@@ -115,7 +126,7 @@ async fn insert_child_with<T: FromRow + Send + 'static>(
         return insert_row(db, table, values, columns).await;
     }
     let under = Some((parent, parent_id));
-    if let Some(answer) = keyed(db, table, &values, columns, under).await {
+    if let Some(answer) = keyed(db, table, &values, columns, under, fixed).await {
         return answer;
     }
     match insert_returning_on(db, table, values, columns).await {
@@ -128,25 +139,29 @@ async fn insert_child_with<T: FromRow + Send + 'static>(
 }
 
 /// The create of `values` into `table` (under row `parent.1` of `parent.0` for a
-/// nested create) with the request's `Idempotency-Key`, when it sent one and this is
-/// its first create ([`crate::idempotency`]): the row and the key in one transaction,
-/// or the row an earlier request with the key created. `None` without a key.
+/// nested create; `fixed`: the columns the route sets, the parent's foreign key and
+/// the owner) with the request's `Idempotency-Key`, when it sent one and this is its
+/// first create ([`crate::idempotency`]): the row and the key in one transaction, or
+/// the row an earlier request with the key created, while it is still the route's
+/// (under that parent, that caller's). `None` without a key.
 async fn keyed<T: FromRow + Send + 'static>(
     db: &Db,
     table: &Table,
     values: &[Assignment],
     columns: &'static str,
     parent: Option<(&Table, i64)>,
+    fixed: &[(&'static str, Value)],
 ) -> Option<Result<T, ApiError>> {
-    let scope = crate::identity::current_caller()
-        .map(|c| format!("{}:{}", c.provider(), c.subject()))
-        .unwrap_or_default();
-    let key = crate::idempotency::take(scope)?;
+    let key = crate::idempotency::take(|| {
+        crate::identity::current_caller()
+            .map(|c| format!("{}:{}", c.provider(), c.subject()))
+            .unwrap_or_default()
+    })?;
     Some(
         async {
             let key = key?;
-            // Twice at most: a key whose transaction rolled back between this
-            // request's claim and its look-up is claimed once more.
+            // Twice at most: a key deleted between this request's claim and its
+            // look-up (by the sweep, at the end of its day) is claimed once more.
             for _ in 0..2 {
                 let mut tx = db.begin().await?;
                 if key.claim(&mut tx).await? {
@@ -160,16 +175,30 @@ async fn keyed<T: FromRow + Send + 'static>(
                             return Err(parent.not_found(id));
                         }
                     }
-                    let row: T =
-                        insert_returning_on(&mut tx, table, values.to_vec(), columns).await?;
-                    key.created(&mut tx, db.engine()).await?;
+                    let WithId(id, row) = insert_returning_on::<_, WithId<T>>(
+                        &mut tx,
+                        table,
+                        values.to_vec(),
+                        columns,
+                    )
+                    .await?;
+                    key.created(&mut tx, id).await?;
                     tx.commit().await?;
                     crate::idempotency::forget_expired(db);
                     return Ok(row);
                 }
                 drop(tx);
                 if let Earlier::Created(id) = key.earlier(db).await? {
-                    let row = read_back(db, table, columns, id).await?;
+                    let mut sql = format!("SELECT {columns} FROM {} WHERE id = $1", table.name);
+                    let mut args = vec![Value::Int(id)];
+                    for (column, value) in fixed {
+                        args.push(value.clone());
+                        sql.push_str(&format!(" AND {column} = ${}", args.len()));
+                    }
+                    let row = db
+                        .fetch_optional::<T>(sql, &args)
+                        .await?
+                        .ok_or_else(|| table.not_found(id))?;
                     key.replayed();
                     return Ok(row);
                 }
@@ -182,6 +211,15 @@ async fn keyed<T: FromRow + Send + 'static>(
         }
         .await,
     )
+}
+
+/// A row as `T` reads it, with its `id`: the first of a generated column list.
+struct WithId<T>(i64, T);
+
+impl<T: FromRow> FromRow for WithId<T> {
+    fn from_row(row: &Row<'_>) -> Result<Self, sqlx::Error> {
+        Ok(WithId(row.get(0)?, T::from_row(row)?))
+    }
 }
 
 /// Row `id` of `table` as `T` (a hooked create's row, after its "after" hook).

@@ -11,10 +11,12 @@
 //! - the same request again (same key, method, path, query and body bytes, same
 //!   caller) writes nothing and answers `201` with the row that request created,
 //!   as it is now, its `Location`, and `Idempotent-Replayed: true`; `404` if the row
-//!   was deleted since;
+//!   was deleted since, or is no longer the route's (moved to another parent, given
+//!   to another owner);
 //! - the same key with another request answers `422 idempotency_key_reused`;
-//! - two at once with one key: the second waits for the first's commit (the key's
-//!   primary key), then answers as a repeat; if the first rolled back, it creates.
+//! - two at once with one key: the second waits for the first's commit (for the
+//!   key's row on PostgreSQL, for the write lock on SQLite), then answers as a
+//!   repeat; if the first rolled back, it creates.
 //!
 //! A key is 1 to 255 visible ASCII characters (a UUID, say); another value, or two
 //! headers, is `400 invalid_idempotency_key`. Keys are kept per caller (the verified
@@ -195,13 +197,15 @@ pub(crate) struct Key {
 }
 
 /// The key of the request this task serves, checked, for its first create; `None`
-/// without one (or for a later write of the request). `scope`: whose key it is (the
-/// verified caller, or empty).
-pub(crate) fn take(scope: String) -> Option<Result<Key, ApiError>> {
+/// without one, for a later write of the request, or for a request whose body was not
+/// read as JSON (its fingerprint would leave the body out). `scope`: whose key it is
+/// (the verified caller, or empty), stored as its SHA-256.
+pub(crate) fn take(scope: impl FnOnce() -> String) -> Option<Result<Key, ApiError>> {
     let claim = CLAIM
         .try_with(Arc::clone)
         .ok()
         .filter(|claim| !claim.taken.swap(true, Ordering::SeqCst))?;
+    let body = *claim.body.get()?;
     let key = match key_of(&claim) {
         Ok(key) => key,
         Err(error) => return Some(Err(error)),
@@ -209,9 +213,12 @@ pub(crate) fn take(scope: String) -> Option<Result<Key, ApiError>> {
     let mut hash = Sha256::new();
     hash.update(claim.target.as_bytes());
     hash.update([0]);
-    hash.update(claim.body.get().map_or(&[][..], |b| &b[..]));
+    hash.update(body);
     Some(Ok(Key {
-        id: [Value::Text(scope), Value::Text(key)],
+        id: [
+            Value::Text(hex(&Sha256::digest(scope().as_bytes()))),
+            Value::Text(key),
+        ],
         fingerprint: hex(&hash.finalize()),
         claim,
     }))
@@ -221,7 +228,8 @@ pub(crate) fn take(scope: String) -> Option<Result<Key, ApiError>> {
 pub(crate) enum Earlier {
     /// It created row `id` of the table its route writes.
     Created(i64),
-    /// Nothing any more: its transaction rolled back after this one's claim waited.
+    /// Nothing any more: the key was deleted after this request's claim found it (the
+    /// sweep, at the end of its day).
     Gone,
 }
 
@@ -252,16 +260,11 @@ impl Key {
         Ok(claimed == 1)
     }
 
-    /// Records in `tx` the id of the row just inserted in it: the generated tables'
-    /// only sequence (or rowid) is their `id`, and the version triggers only update.
-    pub(crate) async fn created(&self, tx: &mut Tx, engine: Engine) -> Result<(), sqlx::Error> {
-        let last_id = match engine {
-            Engine::Postgres => "lastval()",
-            Engine::Sqlite => "last_insert_rowid()",
-        };
+    /// Records in `tx` that the request created row `id`.
+    pub(crate) async fn created(&self, tx: &mut Tx, id: i64) -> Result<(), sqlx::Error> {
         tx.execute(
-            format!("UPDATE {TABLE} SET row_id = {last_id} WHERE scope = $1 AND key = $2"),
-            &self.id,
+            format!("UPDATE {TABLE} SET row_id = $3 WHERE scope = $1 AND key = $2"),
+            &[self.id[0].clone(), self.id[1].clone(), Value::Int(id)],
         )
         .await?;
         Ok(())
@@ -323,20 +326,24 @@ mod tests {
     async fn a_key_serves_one_create_and_never_extension_code() {
         CLAIM
             .scope(claim(&["k"]), async {
-                assert!(matches!(take(String::new()), Some(Ok(_))));
-                assert!(take(String::new()).is_none(), "a second create");
+                read_body(b"{}");
+                assert!(matches!(take(String::new), Some(Ok(_))));
+                assert!(take(String::new).is_none(), "a second create");
             })
             .await;
         CLAIM
             .scope(claim(&["k"]), async {
+                read_body(b"{}");
                 decline();
-                assert!(take(String::new()).is_none(), "after extension code ran");
+                assert!(take(String::new).is_none(), "after extension code ran");
             })
             .await;
-        assert!(
-            take(String::new()).is_none(),
-            "outside a request with a key"
-        );
+        assert!(take(String::new).is_none(), "outside a request with a key");
+        CLAIM
+            .scope(claim(&["k"]), async {
+                assert!(take(String::new).is_none(), "a body not read as JSON");
+            })
+            .await;
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub mod backend {
 
     /// The header that makes a generated create safe to send again.
     pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
+    /// Set (`true`) on a create's answer that repeats an earlier one's.
+    pub const IDEMPOTENT_REPLAYED_HEADER: &str = "Idempotent-Replayed";
     /// The longest `Idempotency-Key`: 1 to this many visible ASCII characters.
     pub const IDEMPOTENCY_KEY_MAX_LENGTH: usize = 255;
 
