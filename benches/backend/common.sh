@@ -30,17 +30,27 @@ LUA
 # WRITE_EVERY=N makes every Nth request a create and the others GET /products (10 is
 # writes.sh's 90/10 mix). WRAP=1 sends the body
 # Rails' strong parameters expect ({"review": {...}}), else ours (the fields).
+# IDEMPOTENCY_KEYS=1 sends each create with an Idempotency-Key of its own.
 cat >"$work/writes.lua" <<'LUA'
 local review = '{"name":"Bench","message":"a review written under load","rate":3}'
 local body = os.getenv("WRAP") == "1" and ('{"review":' .. review .. '}') or review
 local headers = { ["Content-Type"] = "application/json" }
 local n = 0
 local every = tonumber(os.getenv("WRITE_EVERY") or "1")
-setup = function(thread) thread:set("id", math.random(1, 100)) end
+local keys = os.getenv("IDEMPOTENCY_KEYS") == "1"
+local threads = 0
+-- Keys of one wrk run never meet those of another (the warm-up's).
+local run = tostring(os.time()) .. "-" .. tostring(math.random(1, 1000000000))
+setup = function(thread)
+  threads = threads + 1
+  thread:set("id", math.random(1, 100))
+  thread:set("key_prefix", "bench-" .. run .. "-" .. threads .. "-")
+end
 request = function()
   n = n + 1
   if n % every == 0 then
     local product = (n + id) % 100 + 1
+    if keys then headers["Idempotency-Key"] = key_prefix .. n end
     return wrk.format("POST", "/products/" .. product .. "/reviews", headers, body)
   end
   return wrk.format("GET", "/products")

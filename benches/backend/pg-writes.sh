@@ -12,10 +12,11 @@
 # neighbours on the cores (--busy N: N `yes` loops at nice 10 during the load).
 #
 # --bin PATH runs another build of the backend (an A/B of two builds, alternating runs);
-# it implies --no-build.
+# it implies --no-build. --keys sends every create with an Idempotency-Key of its own
+# (a transaction per create, not grouped: docs/api.md, "Sending a create again").
 #
 #   benches/backend/pg-writes.sh [--duration 10s] [--pg-option NAME=VALUE ...]
-#                                [--busy N] [--no-build] [--bin PATH]
+#                                [--busy N] [--no-build] [--bin PATH] [--keys]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT="$(pwd)"
@@ -32,6 +33,7 @@ while [ $# -gt 0 ]; do
     --busy) BUSY="$2"; shift 2 ;;
     --no-build) BUILD=0; shift ;;
     --bin) BIN="$2"; BUILD=0; shift 2 ;;
+    --keys) export IDEMPOTENCY_KEYS=1; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
     *) echo "unknown option $1"; exit 2 ;;
   esac
@@ -65,4 +67,4 @@ groups=$(( $(metric shopgen_pg_group_inserts_total) - ${groups_before:-0} ))
 rows=$(( $(metric shopgen_pg_group_insert_rows_total) - ${rows_before:-0} ))
 echo "nested creates: $line"
 awk -v g="$groups" -v r="$rows" 'BEGIN { printf "group statements %d, rows in them %d, %.1f rows per statement\n", g, r, (g > 0 ? r / g : 0) }'
-echo "load average $(cut -d' ' -f1-3 /proc/loadavg); PostgreSQL options: ${pg_options[*]:-none}; busy loops: $BUSY"
+echo "load average $(cut -d' ' -f1-3 /proc/loadavg); PostgreSQL options: ${pg_options[*]:-none}; busy loops: $BUSY; idempotency keys: ${IDEMPOTENCY_KEYS:-0}"
