@@ -43,22 +43,13 @@ pub fn compile(src: &str, source: SpecSource) -> Result<Model, Vec<Diagnostic>> 
     }
     let mut model = model::lower(&spec, source);
     model.spec_record = emit::spec_record::normalize(src).unwrap_or_default();
+    model.warnings = check::lints::lints(&spec);
     let diags = check::check_model(&spec, &model);
     if diags.is_empty() {
         Ok(model)
     } else {
         Err(diags)
     }
-}
-
-/// The warnings about spec source text that [`compile`] accepts
-/// ([`check::lints`]); none for one it refuses.
-pub fn warnings(src: &str) -> Vec<diagnostics::Warning> {
-    let (spec, diags) = spec::parse(src);
-    if !diags.is_empty() || !check::check(&spec, &diags).is_empty() {
-        return Vec::new();
-    }
-    check::lints::lints(&spec)
 }
 
 /// [`compile`] for the raw bytes of a spec file. Gives, with the result, the text the

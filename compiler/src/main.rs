@@ -111,10 +111,9 @@ fn compile(spec: &Path) -> anyhow::Result<Option<Compiled>> {
     let source = shopgen::source_for(spec);
     match shopgen::compile_bytes(&bytes, source.clone()) {
         (src, Ok(model)) => {
-            let warnings = shopgen::warnings(&src);
             eprint!(
                 "{}",
-                diagnostics::render_warnings(&warnings, &source.display_path, &src)
+                diagnostics::render_warnings(&model.warnings, &source.display_path, &src)
             );
             Ok(Some(Compiled {
                 model,

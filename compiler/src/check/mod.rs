@@ -31,7 +31,7 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 
 use crate::diagnostics::{Code, Diagnostic, did_you_mean};
-use crate::model::names::{DerivedNames, names, pluralize};
+use crate::model::names::{DerivedNames, names, plural_of, pluralize};
 use crate::spec::{
     ClusterSpec, DatabaseSpec, EgressSpec, FieldSpec, ResourceSpec, Scalar, Sp, Spec, StateSpec,
     keys,

@@ -305,8 +305,7 @@ pub(super) fn check_resources(c: &mut Checker) {
             let name = infos
                 .iter()
                 .find(|i| &i.snake == child)
-                .and_then(|i| i.spec.plural.as_ref())
-                .map_or_else(|| pluralize(child), |p| names(&p.value).snake);
+                .map_or_else(|| pluralize(child), |i| plural_of(i.spec));
             let hm = has_many.entry(parent.clone()).or_default();
             if let Some((other_child, other_rel)) = hm.get(&name) {
                 let span = infos

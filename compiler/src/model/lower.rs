@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use super::lower_auth::access;
 use super::lower_field::lower_field;
 use super::lower_operations::lower_operations;
-use super::names::{DerivedNames, names, pluralize, singular_guess};
+use super::names::{DerivedNames, names, plural_of, pluralize, singular_guess};
 use super::*;
 use crate::spec::{
     AuthSpec, CorsSpec, DatabaseSpec, EgressSpec, ResourceSpec, Sp, Spec, StateSpec,
@@ -281,14 +281,9 @@ pub fn lower(spec: &Spec, source: SpecSource) -> Model {
         || upstream.as_ref().is_some_and(|u| u.forward_authorization);
     // A public create of a resource without hooks honours `Idempotency-Key`.
     let takes_keys = resources.iter().any(|r| {
-        r.hooks.is_empty()
-            && r.routes.iter().any(|route| {
-                route.exposure == Exposure::Public
-                    && matches!(
-                        route.kind,
-                        RouteKind::Create | RouteKind::NestedCreate { .. }
-                    )
-            })
+        r.routes
+            .iter()
+            .any(|route| route.exposure == Exposure::Public && r.honours_idempotency_key(route))
     });
     if let Some(cors) = &mut gateway.cors {
         // A page sends the user token in `Authorization`, and a create's key in
@@ -320,6 +315,7 @@ pub fn lower(spec: &Spec, source: SpecSource) -> Model {
         operations,
         upstream,
         spec_record: String::new(),
+        warnings: Vec::new(),
     }
 }
 
@@ -392,14 +388,7 @@ fn lower_resources(specs: &[ResourceSpec]) -> Vec<Resource> {
     }
     let plural_of: BTreeMap<String, Names> = sorted
         .iter()
-        .map(|r| {
-            let snake = names(&r.name.value).snake;
-            let plural = r
-                .plural
-                .as_ref()
-                .map_or_else(|| pluralize(&snake), |p| names(&p.value).snake);
-            (snake, names(&plural))
-        })
+        .map(|r| (names(&r.name.value).snake, names(&plural_of(r))))
         .collect();
     for (child, list) in &belongs {
         for b in list {
@@ -719,7 +708,16 @@ fn lower_routes(
 
 #[cfg(test)]
 mod tests {
-    use crate::model::SpecSource;
+    use crate::model::{Model, SpecSource};
+
+    /// The model of `src`, a variant of `specs/shop.toml`.
+    fn shop_with(src: &str) -> Model {
+        let source = SpecSource {
+            stem: "shop".into(),
+            display_path: "specs/shop.toml".into(),
+        };
+        crate::compile(src, source).unwrap_or_else(|diags| panic!("{diags:?}"))
+    }
 
     /// A parent's inferred `has_many` is named after the child's plural: its own
     /// `plural` when it sets one, as its routes and table are.
@@ -731,14 +729,7 @@ mod tests {
                 "[resources.review]\nplural = \"critiques\"\n",
             )
             .replace("\"price\", \"reviews\"]", "\"price\", \"critiques\"]");
-        let source = SpecSource {
-            stem: "shop".into(),
-            display_path: "specs/shop.toml".into(),
-        };
-        let model = match crate::compile(&src, source) {
-            Ok(model) => model,
-            Err(diags) => panic!("{diags:?}"),
-        };
+        let model = shop_with(&src);
         let product = model
             .resources
             .iter()
@@ -763,14 +754,7 @@ mod tests {
                     "openapi = \"3.0\"\ncors = { allowed_origins = [\"https://shop.example.com\"] }\n",
                 )
                 .replace("routes = { list = \"public\", get = \"public\" }", routes);
-            let source = SpecSource {
-                stem: "shop".into(),
-                display_path: "specs/shop.toml".into(),
-            };
-            let model = match crate::compile(&src, source) {
-                Ok(model) => model,
-                Err(diags) => panic!("{diags:?}"),
-            };
+            let model = shop_with(&src);
             let cors = model.gateway.cors.expect("cors");
             (cors.allowed_headers, cors.expose_headers)
         };

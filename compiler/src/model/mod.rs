@@ -68,6 +68,9 @@ pub struct Model {
     /// The spec source in normal form (no comments, tables sorted), which the output
     /// records as `spec.toml` for `shopgen diff`; set by [`crate::compile`].
     pub spec_record: String,
+    /// What the spec may say but probably does not mean ([`crate::check::lints`]);
+    /// set by [`crate::compile`], printed by the commands, never stopping them.
+    pub warnings: Vec<crate::diagnostics::Warning>,
 }
 
 /// One identifier in every spelling the artifacts need.
@@ -476,6 +479,16 @@ impl Ownership {
 }
 
 impl Resource {
+    /// Whether `route` honours `Idempotency-Key` (the backend runtime's
+    /// `idempotency`): a create, of a resource without hooks.
+    pub fn honours_idempotency_key(&self, route: &Route) -> bool {
+        self.hooks.is_empty()
+            && matches!(
+                route.kind,
+                RouteKind::Create | RouteKind::NestedCreate { .. }
+            )
+    }
+
     /// Whether `route` is scoped to its caller's rows: a route of an owned resource
     /// that takes a user token.
     pub fn owned_route(&self, route: &Route) -> bool {

@@ -66,6 +66,14 @@ pub fn pluralize(snake: &str) -> String {
     format!("{head}{plural}")
 }
 
+/// A resource's plural, snake_case: its `plural`, or the plural of its name.
+pub fn plural_of(r: &crate::spec::ResourceSpec) -> String {
+    r.plural.as_ref().map_or_else(
+        || pluralize(&names(&r.name.value).snake),
+        |p| names(&p.value).snake,
+    )
+}
+
 /// A best guess at the singular of a snake_case plural (for `has_many.reviews`
 /// without `resource`).
 pub fn singular_guess(plural: &str) -> String {

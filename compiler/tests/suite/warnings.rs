@@ -31,13 +31,14 @@ fn rendered(path: &Path) -> String {
         stem: name.clone(),
         display_path: display.clone(),
     };
-    if let Err(diags) = shopgen::compile(&src, source) {
-        panic!(
+    let model = match shopgen::compile(&src, source) {
+        Ok(model) => model,
+        Err(diags) => panic!(
             "{name} is refused:\n{}",
             shopgen::diagnostics::render(&diags, &display, &src)
-        );
-    }
-    shopgen::diagnostics::render_warnings(&shopgen::warnings(&src), &display, &src)
+        ),
+    };
+    shopgen::diagnostics::render_warnings(&model.warnings, &display, &src)
 }
 
 #[test]
@@ -74,7 +75,8 @@ fn the_shipped_specs_warn_about_nothing() {
             continue;
         }
         let src = std::fs::read_to_string(&path).unwrap();
-        let warnings = shopgen::warnings(&src);
+        let model = shopgen::compile(&src, shopgen::source_for(&path)).expect("compiles");
+        let warnings = model.warnings;
         assert!(warnings.is_empty(), "{}: {warnings:?}", path.display());
     }
 }

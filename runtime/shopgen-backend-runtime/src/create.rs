@@ -40,7 +40,7 @@ async fn insert_row_with<T: FromRow + Send + 'static>(
 ) -> Result<T, ApiError> {
     if let Some(hooks) = crate::hooks::of(table) {
         let id = crate::hooks::insert(db, table, hooks, values).await?;
-        return read_back(db, table, columns, id).await;
+        return read_back(db, table, columns, id, &[]).await;
     }
     if let Some(answer) = keyed(db, table, &values, columns, None, fixed).await {
         return answer;
@@ -189,16 +189,7 @@ async fn keyed<T: FromRow + Send + 'static>(
                 }
                 drop(tx);
                 if let Earlier::Created(id) = key.earlier(db).await? {
-                    let mut sql = format!("SELECT {columns} FROM {} WHERE id = $1", table.name);
-                    let mut args = vec![Value::Int(id)];
-                    for (column, value) in fixed {
-                        args.push(value.clone());
-                        sql.push_str(&format!(" AND {column} = ${}", args.len()));
-                    }
-                    let row = db
-                        .fetch_optional::<T>(sql, &args)
-                        .await?
-                        .ok_or_else(|| table.not_found(id))?;
+                    let row = read_back(db, table, columns, id, fixed).await?;
                     key.replayed();
                     return Ok(row);
                 }
@@ -222,15 +213,22 @@ impl<T: FromRow> FromRow for WithId<T> {
     }
 }
 
-/// Row `id` of `table` as `T` (a hooked create's row, after its "after" hook).
+/// Row `id` of `table` as `T`, while its `fixed` columns still hold those values (a
+/// hooked create's row after its "after" hook; the row a repeated create made).
 async fn read_back<T: FromRow + Send + 'static>(
     db: &Db,
     table: &Table,
     columns: &str,
     id: i64,
+    fixed: &[(&'static str, Value)],
 ) -> Result<T, ApiError> {
-    let sql = format!("SELECT {columns} FROM {} WHERE id = $1", table.name);
-    db.fetch_optional::<T>(sql, &[Value::Int(id)])
+    let mut sql = format!("SELECT {columns} FROM {} WHERE id = $1", table.name);
+    let mut args = vec![Value::Int(id)];
+    for (column, value) in fixed {
+        args.push(value.clone());
+        sql.push_str(&format!(" AND {column} = ${}", args.len()));
+    }
+    db.fetch_optional::<T>(sql, &args)
         .await?
         .ok_or_else(|| table.not_found(id))
 }

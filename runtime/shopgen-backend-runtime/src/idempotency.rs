@@ -44,9 +44,10 @@ use crate::db::{Db, Engine, FromRow, Row, Value};
 use crate::error::ApiError;
 use crate::tx::Tx;
 
-/// The request header.
+/// The request header: `shopgen_facts`'s, as the OpenAPI documents name it (a test
+/// holds them together).
 pub static HEADER: HeaderName = HeaderName::from_static("idempotency-key");
-/// Set on a response that repeats an earlier create's.
+/// Set on a response that repeats an earlier create's (`shopgen_facts`'s too).
 pub static REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 /// The table of keys.
 pub const TABLE: &str = "shopgen_idempotency_keys";
@@ -344,6 +345,17 @@ mod tests {
                 assert!(take(String::new).is_none(), "a body not read as JSON");
             })
             .await;
+    }
+
+    #[test]
+    fn the_headers_are_the_ones_the_openapi_documents_name() {
+        use shopgen_facts::backend::{IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER};
+        assert!(HEADER.as_str().eq_ignore_ascii_case(IDEMPOTENCY_KEY_HEADER));
+        assert!(
+            REPLAYED
+                .as_str()
+                .eq_ignore_ascii_case(IDEMPOTENT_REPLAYED_HEADER)
+        );
     }
 
     #[test]

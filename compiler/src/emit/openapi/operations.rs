@@ -156,11 +156,7 @@ pub(super) fn operation3(
             op.parameters.push(ReferenceOr::Item(p));
         }
     }
-    if matches!(
-        route.kind,
-        RouteKind::Create | RouteKind::NestedCreate { .. }
-    ) && resource.hooks.is_empty()
-    {
+    if resource.honours_idempotency_key(route) {
         op.parameters.push(ReferenceOr::Item(idempotency_key()));
     }
     let body = match &route.kind {
