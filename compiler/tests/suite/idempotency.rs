@@ -1,7 +1,7 @@
 //! `Idempotency-Key` on the generated creates (the backend runtime's `idempotency`):
 //! the reference backend, a real process on loopback, on a SQLite file and on
-//! PostgreSQL. (The relay forwards the header as it forwards every header it has no
-//! rule for; API Gateway passes request headers on.)
+//! PostgreSQL. Through the local gateway and the relay, keys are tried in the store's
+//! wishlists scenario (`e2e_ownership`).
 
 use std::process::{Child, Command, Stdio};
 
