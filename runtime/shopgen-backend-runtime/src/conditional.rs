@@ -46,7 +46,15 @@ pub enum CachePolicyError {
 /// `Cache-Control` by route template (`/products/{id}`), for successful GETs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CachePolicies {
-    by_route: BTreeMap<String, HeaderValue>,
+    by_route: BTreeMap<String, Policy>,
+}
+
+/// A route's `Cache-Control`, as configured and as sent with an answer for one
+/// verified caller (turned `private`, [`crate::identity`]), both worked out once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Policy {
+    shared: HeaderValue,
+    per_caller: HeaderValue,
 }
 
 impl CachePolicies {
@@ -64,16 +72,26 @@ impl CachePolicies {
             }
             let value = HeaderValue::from_str(value.trim())
                 .map_err(|_| CachePolicyError::NotAHeaderValue(value.trim().to_string()))?;
-            by_route.insert(route.to_string(), value);
+            let per_caller = crate::identity::private(&value);
+            by_route.insert(
+                route.to_string(),
+                Policy {
+                    shared: value,
+                    per_caller,
+                },
+            );
         }
         Ok(CachePolicies { by_route })
     }
 
-    fn for_route(&self, route: Option<&str>) -> HeaderValue {
-        route
-            .and_then(|r| self.by_route.get(r))
-            .cloned()
-            .unwrap_or(HeaderValue::from_static("no-store"))
+    /// The route's policy (`no-store` for a route without one), the `private` form
+    /// when the answer is for one verified caller.
+    fn for_route(&self, route: Option<&str>, per_caller: bool) -> HeaderValue {
+        match route.and_then(|r| self.by_route.get(r)) {
+            Some(policy) if per_caller => policy.per_caller.clone(),
+            Some(policy) => policy.shared.clone(),
+            None => HeaderValue::from_static("no-store"),
+        }
     }
 }
 
@@ -132,12 +150,7 @@ pub async fn conditional(
     if !ok || !matches!(method, Method::GET | Method::HEAD) {
         return with_cache_control(response, HeaderValue::from_static("no-store"));
     }
-    let policy = policies.for_route(route.as_ref().map(MatchedPath::as_str));
-    let policy = if per_caller {
-        crate::identity::private(&policy)
-    } else {
-        policy
-    };
+    let policy = policies.for_route(route.as_ref().map(MatchedPath::as_str), per_caller);
     if method == Method::HEAD {
         // axum drops a HEAD answer's body before this layer sees it, so there are no
         // bytes to tag: the policy only.
@@ -220,10 +233,15 @@ mod tests {
         let p =
             CachePolicies::parse("/products=public, max-age=60; /products/{id}=private, max-age=0")
                 .unwrap();
-        assert_eq!(p.for_route(Some("/products")), "public, max-age=60");
-        assert_eq!(p.for_route(Some("/products/{id}")), "private, max-age=0");
-        assert_eq!(p.for_route(Some("/reviews")), "no-store");
-        assert_eq!(p.for_route(None), "no-store");
+        assert_eq!(p.for_route(Some("/products"), false), "public, max-age=60");
+        assert_eq!(p.for_route(Some("/products"), true), "private, max-age=60");
+        assert_eq!(
+            p.for_route(Some("/products/{id}"), false),
+            "private, max-age=0"
+        );
+        assert_eq!(p.for_route(Some("/reviews"), false), "no-store");
+        assert_eq!(p.for_route(Some("/reviews"), true), "no-store");
+        assert_eq!(p.for_route(None, false), "no-store");
         assert_eq!(
             CachePolicies::parse("products").map_err(|e| e.to_string()),
             Err("`products` is not ROUTE=CACHE-CONTROL".to_string())

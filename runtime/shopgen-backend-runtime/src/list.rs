@@ -161,17 +161,19 @@ fn choices(names: &[&str]) -> String {
 
 impl Page {
     /// Restricts the page to the children of one parent (nested routes).
-    pub fn with_parent(mut self, foreign_key: &str, parent_id: i64) -> Self {
-        self.args.push(Value::Int(parent_id));
-        self.conditions
-            .push(format!("{foreign_key} = ${}", self.args.len()));
-        self
+    pub fn with_parent(self, foreign_key: &str, parent_id: i64) -> Self {
+        self.where_equal(foreign_key, Value::Int(parent_id))
     }
 
     /// Restricts the page to the caller's rows (an owned route): `column = owner` in
     /// the statement's `WHERE`.
-    pub fn with_owner(mut self, column: &str, owner: &str) -> Self {
-        self.args.push(Value::Text(owner.to_string()));
+    pub fn with_owner(self, column: &str, owner: &str) -> Self {
+        self.where_equal(column, Value::Text(owner.to_string()))
+    }
+
+    /// Adds `column = value`, the value bound as the next parameter.
+    fn where_equal(mut self, column: &str, value: Value) -> Self {
+        self.args.push(value);
         self.conditions
             .push(format!("{column} = ${}", self.args.len()));
         self
