@@ -60,11 +60,19 @@ for _ in $(seq 1 "$BUSY"); do
 done
 metric() { curl -fsS "http://127.0.0.1:$port/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 wrk -t2 -c32 -d2s -s "$work/writes.lua" "http://127.0.0.1:$port/" >/dev/null
+# WAL flushes and the milliseconds spent in them (the time only with
+# --pg-option track_wal_io_timing=on), from pg_stat_wal.
+wal() { psql -qAtX -F ' ' -h 127.0.0.1 -p "$pgport" -U postgres -c 'SELECT wal_sync, round(wal_sync_time) FROM pg_stat_wal' postgres; }
+read -r syncs_before sync_ms_before <<<"$(wal)"
 groups_before="$(metric shopgen_pg_group_inserts_total)"
 rows_before="$(metric shopgen_pg_group_insert_rows_total)"
 line="$(wrk -t2 -c32 -d"$DURATION" --timeout 10s -s "$work/writes.lua" "http://127.0.0.1:$port/" | grep '^BENCH')"
 groups=$(( $(metric shopgen_pg_group_inserts_total) - ${groups_before:-0} ))
 rows=$(( $(metric shopgen_pg_group_insert_rows_total) - ${rows_before:-0} ))
+read -r syncs_after sync_ms_after <<<"$(wal)"
+syncs=$(( syncs_after - ${syncs_before:-0} ))
+sync_ms=$(( sync_ms_after - ${sync_ms_before:-0} ))
 echo "nested creates: $line"
 awk -v g="$groups" -v r="$rows" 'BEGIN { printf "group statements %d, rows in them %d, %.1f rows per statement\n", g, r, (g > 0 ? r / g : 0) }'
+awk -v s="$syncs" -v ms="$sync_ms" -v l="$line" 'BEGIN { split(l, f, " "); n = 0; for (i in f) if (f[i] ~ /^requests=/) { sub("requests=", "", f[i]); n = f[i] } printf "WAL flushes %d, %.1f creates per flush, %d ms in them\n", s, (s > 0 ? n / s : 0), ms }'
 echo "load average $(cut -d' ' -f1-3 /proc/loadavg); PostgreSQL options: ${pg_options[*]:-none}; busy loops: $BUSY; idempotency keys: ${IDEMPOTENCY_KEYS:-0}"
