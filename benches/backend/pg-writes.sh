@@ -4,7 +4,9 @@
 # created through the API, then POST /products/{id}/reviews (ids 1..100 in turn) at
 # wrk -t2 -c32 for the duration after a 2 s warm-up. Prints wrk's figures and, from the
 # backend's /metrics, the group statements (`shopgen_pg_group_inserts_total`) and the
-# rows they wrote, so a reader sees how many creates one statement carried.
+# rows they wrote, so a reader sees how many creates one statement carried; and, from
+# the server's pg_stat_wal, its WAL flushes, how many creates one flush carried, and
+# (with --pg-option track_wal_io_timing=on) the milliseconds spent flushing.
 #
 # For a figure against Rails use writes.sh (same run, same loads); this one is for
 # looking at the PostgreSQL write path alone, e.g. under a server option
