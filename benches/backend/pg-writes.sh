@@ -11,7 +11,7 @@
 # For a figure against Rails use writes.sh (same run, same loads); this one is for
 # looking at the PostgreSQL write path alone, e.g. under a server option
 # (--pg-option fsync=off tells whether WAL flushes bound the figure) or with busy
-# neighbours on the cores (--busy N: N `yes` loops at nice 10 during the load).
+# neighbours on the cores (--busy N: N busy shell loops at nice 10 during the load).
 #
 # --bin PATH runs another build of the backend (an A/B of two builds, alternating runs);
 # it implies --no-build. --keys sends every create with an Idempotency-Key of its own

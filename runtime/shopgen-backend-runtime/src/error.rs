@@ -260,3 +260,79 @@ mod transient_tests {
         }
     }
 }
+
+#[cfg(test)]
+mod documented {
+    use super::{ApiError, FieldErrors};
+
+    /// One error of each kind. The `match` has no wildcard, so a new kind does not
+    /// compile until it is listed here, and so documented.
+    fn every_kind() -> Vec<ApiError> {
+        let all = vec![
+            ApiError::Unauthorized(String::new()),
+            ApiError::NotFound(String::new()),
+            ApiError::MethodNotAllowed,
+            ApiError::MalformedJson(String::new()),
+            ApiError::BadQuery(FieldErrors::new()),
+            ApiError::UnsupportedMediaType,
+            ApiError::PayloadTooLarge(0),
+            ApiError::BadIdempotencyKey(String::new()),
+            ApiError::IdempotencyKeyReused,
+            ApiError::Invalid(FieldErrors::new()),
+            ApiError::Conflict {
+                message: String::new(),
+                fields: FieldErrors::new(),
+            },
+            ApiError::Unavailable(String::new()),
+            ApiError::Internal(String::new()),
+            ApiError::Panicked {
+                request_id: String::new(),
+            },
+            ApiError::NotImplemented(String::new()),
+        ];
+        for e in &all {
+            match e {
+                ApiError::Unauthorized(_)
+                | ApiError::NotFound(_)
+                | ApiError::MethodNotAllowed
+                | ApiError::MalformedJson(_)
+                | ApiError::BadQuery(_)
+                | ApiError::UnsupportedMediaType
+                | ApiError::PayloadTooLarge(_)
+                | ApiError::BadIdempotencyKey(_)
+                | ApiError::IdempotencyKeyReused
+                | ApiError::Invalid(_)
+                | ApiError::Conflict { .. }
+                | ApiError::Unavailable(_)
+                | ApiError::Internal(_)
+                | ApiError::Panicked { .. }
+                | ApiError::NotImplemented(_) => {}
+            }
+        }
+        all
+    }
+
+    /// docs/api.md's error table has a row for every status and code the backend
+    /// answers with (a 500 is described under the table: it is never a client's fault).
+    #[test]
+    fn the_error_table_lists_every_status_and_code() {
+        let doc = include_str!("../../../docs/api.md");
+        let rows: Vec<&str> = doc
+            .lines()
+            .filter(|l| l.starts_with("| 4") || l.starts_with("| 5"))
+            .collect();
+        for e in every_kind() {
+            let (status, code) = (e.status().as_u16(), e.code());
+            if status == 500 {
+                assert!(doc.contains(&format!("A 500 (`{code}`)")), "500 `{code}`");
+                continue;
+            }
+            let row = format!("| {status} | ");
+            assert!(
+                rows.iter()
+                    .any(|r| r.starts_with(&row) && r.contains(&format!("`{code}`"))),
+                "docs/api.md has no `{row}` row naming `{code}`"
+            );
+        }
+    }
+}

@@ -49,8 +49,9 @@ pub mod backend {
         pub const CACHE_CONTROL_ROUTES: &str = "CACHE_CONTROL_ROUTES";
         /// The response cache's size cap in bytes (0 turns it off).
         pub const RESPONSE_CACHE_BYTES: &str = "RESPONSE_CACHE_BYTES";
-        /// The request timeout in milliseconds (503 after it; PostgreSQL's
-        /// `statement_timeout` and SQLite's busy timeout too).
+        /// The request timeout in milliseconds (503 after it). PostgreSQL's
+        /// `statement_timeout` and SQLite's busy timeout are this less the acquire
+        /// budget, at least a tenth of it.
         pub const REQUEST_TIMEOUT_MS: &str = "REQUEST_TIMEOUT_MS";
         /// The time one request may wait for database connections in all, in
         /// milliseconds (503 after it).

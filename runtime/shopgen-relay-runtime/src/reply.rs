@@ -209,3 +209,56 @@ fn json_response(
     h.insert(X_REQUEST_ID.clone(), request_id);
     res
 }
+
+#[cfg(test)]
+mod documented {
+    use super::Reject;
+
+    /// docs/api.md's paragraph on the relay's own answers names every status and
+    /// code it answers with. The `match` has no wildcard, so a new kind does not
+    /// compile until it is listed here.
+    #[test]
+    fn the_relay_paragraph_names_every_status_and_code() {
+        let all = [
+            Reject::InvalidPath(""),
+            Reject::BadRequest,
+            Reject::Malformed(""),
+            Reject::HeaderTooLarge,
+            Reject::Unauthenticated,
+            Reject::DuplicateIdentity,
+            Reject::Forbidden,
+            Reject::NotFound,
+            Reject::PayloadTooLarge,
+            Reject::UriTooLong,
+            Reject::BadGateway,
+            Reject::GatewayTimeout,
+        ];
+        for r in all {
+            match r {
+                Reject::InvalidPath(_)
+                | Reject::BadRequest
+                | Reject::Malformed(_)
+                | Reject::HeaderTooLarge
+                | Reject::Unauthenticated
+                | Reject::DuplicateIdentity
+                | Reject::Forbidden
+                | Reject::NotFound
+                | Reject::PayloadTooLarge
+                | Reject::UriTooLong
+                | Reject::BadGateway
+                | Reject::GatewayTimeout => {}
+            }
+        }
+        let doc = include_str!("../../../docs/api.md");
+        let start = doc
+            .find("The relay answers on its own only with")
+            .expect("the paragraph on the relay's own answers");
+        let paragraph = &doc[start..];
+        let paragraph = &paragraph[..paragraph.find("\n\n").unwrap_or(paragraph.len())];
+        for r in all {
+            let (status, code) = (r.status().as_u16(), r.code());
+            assert!(paragraph.contains(&status.to_string()), "{status}");
+            assert!(paragraph.contains(&format!("`{code}`")), "`{code}`");
+        }
+    }
+}
