@@ -40,10 +40,16 @@
 //!   (404, 409, 422…), and the others are still written together. Any other failure
 //!   (the server unreachable, the statement timeout) is every write's answer, 503
 //!   where it is transient;
-//! - nothing waits to gather a group: while [`IN_FLIGHT`] groups are being written,
-//!   the inserts that arrive queue up and become the next. One insert alone is its
-//!   own single-row statement, as before. A group that waits for a lock holds up
-//!   only its own writes.
+//! - while [`IN_FLIGHT`] groups are being written, the inserts that arrive queue up
+//!   and become the next. When nothing is being written, a group goes at once, and
+//!   one insert alone is its own single-row statement, as before. While other groups
+//!   are being written, a group smaller than they are together waits for more
+//!   inserts to join it, until it is as large, until they are written, or for
+//!   [`GATHER`] at most: each group is a commit and a WAL flush, and under a steady
+//!   stream of creates this keeps groups few and large instead of letting every
+//!   free slot take the one or two inserts queued at that moment (measured:
+//!   BENCHMARKS.md, "Runs 24–27"). A group that waits for a lock holds up only its
+//!   own writes.
 //!
 //! A group waits for a pooled connection as long as its most hurried write may (each
 //! write brings what is left of its request's acquire budget, [`super::budget`]); when
@@ -74,9 +80,9 @@ use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{AssertSqlSafe, Row as _};
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 use tokio::time::Instant;
 
 /// The most inserts one statement writes.
@@ -89,6 +95,10 @@ pub const MAX_BATCH: usize = 256;
 /// on an idle machine and half as many with other processes on the cores, whose
 /// scheduling delays every step of a group that nothing overlaps.
 pub const IN_FLIGHT: usize = 4;
+
+/// The longest a group waits for more inserts to join it while other groups are
+/// being written (tokio's timer rounds it up to its next millisecond tick).
+pub const GATHER: Duration = Duration::from_millis(1);
 
 /// What an insert writes, but for its values: inserts of the same shape are written
 /// together.
@@ -247,7 +257,9 @@ impl Inserter {
 }
 
 /// The grouping task: takes what waits, up to [`IN_FLIGHT`] groups at a time, until
-/// every sender is gone; then waits for the groups still being written.
+/// every sender is gone; then waits for the groups still being written. A group
+/// smaller than the inserts being written waits for more (see the module
+/// documentation).
 async fn serve(
     pool: PgPool,
     mut queue: mpsc::UnboundedReceiver<Job>,
@@ -255,25 +267,53 @@ async fn serve(
     statement_timeout: Duration,
 ) {
     let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
+    // Inserts being written, and a wake-up each time a group is done.
+    let writing = Arc::new(AtomicUsize::new(0));
+    let written = Arc::new(Notify::new());
     while let Some(first) = queue.recv().await {
         let Ok(permit) = Arc::clone(&in_flight).acquire_owned().await else {
             break;
         };
         let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+        take_waiting(&mut queue, &mut batch);
+        let until = Instant::now() + GATHER;
+        while batch.len() < writing.load(Ordering::Relaxed).min(MAX_BATCH) {
+            tokio::select! {
+                job = queue.recv() => match job {
+                    Some(job) => {
+                        batch.push(job);
+                        take_waiting(&mut queue, &mut batch);
+                    }
+                    None => break,
+                },
+                () = written.notified() => {}
+                () = tokio::time::sleep_until(until) => break,
             }
         }
         let pool = pool.clone();
         let groups = Arc::clone(&groups);
+        let rows = batch.len();
+        writing.fetch_add(rows, Ordering::Relaxed);
+        let writing = Arc::clone(&writing);
+        let written = Arc::clone(&written);
         tokio::spawn(async move {
             write(&pool, batch, &groups, statement_timeout).await;
+            writing.fetch_sub(rows, Ordering::Relaxed);
             drop(permit);
+            written.notify_one();
         });
     }
     let _ = in_flight.acquire_many(IN_FLIGHT as u32).await;
+}
+
+/// Moves the inserts waiting in the queue into the batch, up to [`MAX_BATCH`].
+fn take_waiting(queue: &mut mpsc::UnboundedReceiver<Job>, batch: &mut Vec<Job>) {
+    while batch.len() < MAX_BATCH {
+        match queue.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
+        }
+    }
 }
 
 /// Writes a batch: one statement per shape, the shapes side by side.
