@@ -8,8 +8,9 @@
 //! rows, is what the server spends its time on (measured: `benches/backend/writes.sh`,
 //! BENCHMARKS.md "Writes and mixed traffic against Rails"). Here a write hands its
 //! insert over and waits; a task takes every insert waiting at that moment (at most
-//! [`MAX_BATCH`]), and writes those of one table and one column list with one
-//! statement:
+//! [`MAX_BATCH`]; while other groups are being written, also those that come within
+//! a millisecond or two, see below), and writes those of one table and one column list
+//! with one statement:
 //!
 //! ```text
 //! INSERT INTO reviews (product_id, name, message, rate)
@@ -48,7 +49,7 @@
 //!   [`GATHER`] at most: each group is a commit and a WAL flush, and under a steady
 //!   stream of creates this keeps groups few and large instead of letting every
 //!   free slot take the one or two inserts queued at that moment (measured:
-//!   BENCHMARKS.md, "Runs 24–27"). A group that waits for a lock holds up only its
+//!   BENCHMARKS.md, "Runs 24–28"). A group that waits for a lock holds up only its
 //!   own writes.
 //!
 //! A group waits for a pooled connection as long as its most hurried write may (each
