@@ -946,6 +946,65 @@ mod tests {
         db.close().await;
     }
 
+    /// Clients that each send their next create once the last one is answered, as a
+    /// steady stream does, get their creates written in a few large statements: a
+    /// group smaller than the ones being written waits for the creates that follow.
+    /// Statements are counted by PostgreSQL itself (a statement-level trigger).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_steady_stream_of_creates_is_written_in_few_statements() {
+        const CLIENTS: usize = 16;
+        const EACH: usize = 40;
+        let (_pg, db) = database(10).await;
+        for sql in [
+            "CREATE TABLE note_statements (id BIGSERIAL PRIMARY KEY)",
+            "CREATE FUNCTION count_note_statement() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN INSERT INTO note_statements DEFAULT VALUES; RETURN NULL; END $$",
+            "CREATE TRIGGER note_statements AFTER INSERT ON notes \
+             FOR EACH STATEMENT EXECUTE FUNCTION count_note_statement()",
+        ] {
+            db.execute(sql, &[]).await.unwrap();
+        }
+        let db = Arc::new(db);
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|client| {
+                let db = Arc::clone(&db);
+                tokio::spawn(async move {
+                    for n in 0..EACH {
+                        db.insert_fetch::<i64>(
+                            Shape {
+                                table: "notes",
+                                columns: vec!["body"],
+                                returning: "id",
+                            },
+                            "INSERT INTO notes (body) VALUES ($1) RETURNING id".into(),
+                            &[Value::Text(format!("{client}/{n}"))],
+                        )
+                        .await
+                        .unwrap()
+                        .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for client in clients {
+            client.await.unwrap();
+        }
+        let count = |sql: &'static str| {
+            let db = Arc::clone(&db);
+            async move { db.fetch_all::<i64>(sql, &[]).await.unwrap()[0] }
+        };
+        let notes = count("SELECT count(*) FROM notes").await;
+        let statements = count("SELECT count(*) FROM note_statements").await;
+        assert_eq!(notes, (CLIENTS * EACH) as i64);
+        eprintln!("{notes} creates in {statements} statements");
+        // Measured: 5.6-5.8 creates a statement; 2.0-2.6 when each group went at once.
+        assert!(
+            statements * 7 <= notes * 2,
+            "{notes} creates in {statements} statements: fewer than 3.5 a statement"
+        );
+        db.close().await;
+    }
+
     /// A group that gets no connection within its writes' budget answers each of
     /// them 503-class (`PoolTimedOut`) and writes nothing; once a connection is free,
     /// inserts work again.
