@@ -44,13 +44,16 @@
 //! - while [`IN_FLIGHT`] groups are being written, the inserts that arrive queue up
 //!   and become the next. When nothing is being written, a group goes at once, and
 //!   one insert alone is its own single-row statement, as before. While other groups
-//!   are being written, a group smaller than they are together waits for more
-//!   inserts to join it, until it is as large, until they are written, or for
-//!   [`GATHER`] at most: each group is a commit and a WAL flush, and under a steady
-//!   stream of creates this keeps groups few and large instead of letting every
-//!   free slot take the one or two inserts queued at that moment (measured:
-//!   BENCHMARKS.md, "Runs 24–28"). A group that waits for a lock holds up only its
-//!   own writes.
+//!   are being written, a group with fewer inserts than they have together waits for
+//!   more to join it: until it has as many (or they have as few, as they finish), or
+//!   for [`GATHER`] at most, and not at all when an insert of it has too little time
+//!   left for the wait. Each group is a commit and a WAL flush, and under a steady
+//!   stream of creates this keeps groups few and large instead of letting every free
+//!   slot take the one or two inserts queued at that moment (measured: BENCHMARKS.md,
+//!   "Runs 24–28"). The inserts of every table count, so a create to one table may
+//!   wait for groups of another. A group that waits for a lock holds up no other
+//!   group's writes; while it waits, the groups after it each gather for the full
+//!   [`GATHER`].
 //!
 //! A group waits for a pooled connection as long as its most hurried write may (each
 //! write brings what is left of its request's acquire budget, [`super::budget`]); when
@@ -83,7 +86,7 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
-use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::time::Instant;
 
 /// The most inserts one statement writes.
@@ -169,6 +172,17 @@ impl Job {
     }
 
     /// Whether its caller is gone: it answered 503 at its timeout, or the client left.
+    /// Whether the insert can wait for others to join its group (at most [`GATHER`],
+    /// which the timer may round up to twice that) and still have time: its request's
+    /// acquire budget lasts, and a statement sent then is still on time
+    /// ([`Ticket::on_time`]), so the wait never turns it into a 503 or a transaction.
+    fn can_wait(&self, statement_timeout: Duration) -> bool {
+        let wait = 3 * GATHER;
+        self.deadline
+            .is_none_or(|deadline| Instant::now() + wait < deadline)
+            && self.ticket.on_time(statement_timeout + wait)
+    }
+
     fn abandoned(&self) -> bool {
         self.reply.is_closed() || self.ticket.gone()
     }
@@ -278,7 +292,9 @@ async fn serve(
         let mut batch = vec![first];
         take_waiting(&mut queue, &mut batch);
         let until = Instant::now() + GATHER;
-        while batch.len() < writing.load(Ordering::Relaxed).min(MAX_BATCH) {
+        while batch.len() < writing.load(Ordering::Relaxed).min(MAX_BATCH)
+            && batch.iter().all(|job| job.can_wait(statement_timeout))
+        {
             tokio::select! {
                 job = queue.recv() => match job {
                     Some(job) => {
@@ -293,18 +309,48 @@ async fn serve(
         }
         let pool = pool.clone();
         let groups = Arc::clone(&groups);
-        let rows = batch.len();
-        writing.fetch_add(rows, Ordering::Relaxed);
-        let writing = Arc::clone(&writing);
-        let written = Arc::clone(&written);
+        let being_written = Writing::start(&writing, &written, batch.len(), permit);
         tokio::spawn(async move {
             write(&pool, batch, &groups, statement_timeout).await;
-            writing.fetch_sub(rows, Ordering::Relaxed);
-            drop(permit);
-            written.notify_one();
+            drop(being_written);
         });
     }
     let _ = in_flight.acquire_many(IN_FLIGHT as u32).await;
+}
+
+/// A group being written: counted in the inserts being written, and holding its
+/// slot, until it is dropped, when the group is done (or its task panicked or was
+/// cancelled): then the slot is free, and a group gathering meanwhile looks again.
+struct Writing {
+    count: Arc<AtomicUsize>,
+    written: Arc<Notify>,
+    rows: usize,
+    slot: Option<OwnedSemaphorePermit>,
+}
+
+impl Writing {
+    fn start(
+        count: &Arc<AtomicUsize>,
+        written: &Arc<Notify>,
+        rows: usize,
+        slot: OwnedSemaphorePermit,
+    ) -> Writing {
+        count.fetch_add(rows, Ordering::Relaxed);
+        Writing {
+            count: Arc::clone(count),
+            written: Arc::clone(written),
+            rows,
+            slot: Some(slot),
+        }
+    }
+}
+
+impl Drop for Writing {
+    fn drop(&mut self) {
+        self.count.fetch_sub(self.rows, Ordering::Relaxed);
+        drop(self.slot.take());
+        self.written.notify_one();
+    }
 }
 
 /// Moves the inserts waiting in the queue into the batch, up to [`MAX_BATCH`].
@@ -997,12 +1043,56 @@ mod tests {
         let statements = count("SELECT count(*) FROM note_statements").await;
         assert_eq!(notes, (CLIENTS * EACH) as i64);
         eprintln!("{notes} creates in {statements} statements");
-        // Measured: 5.6-5.8 creates a statement; 2.0-2.6 when each group went at once.
+        // Measured: 5.0-6.2 creates a statement (idle, and with a build loop beside
+        // it); 2.0-2.6 when each group went at once.
         assert!(
             statements * 7 <= notes * 2,
             "{notes} creates in {statements} statements: fewer than 3.5 a statement"
         );
         db.close().await;
+    }
+
+    /// An insert gathers with others only while it has time to spare: outside a
+    /// request, or with its acquire budget and its request's on-time limit both
+    /// further off than the wait (at most twice [`GATHER`], the timer rounding up).
+    #[tokio::test]
+    async fn an_insert_short_of_time_does_not_wait_for_others() {
+        let statement = Duration::from_secs(7);
+        let job = || {
+            let (reply, _) = oneshot::channel();
+            Job {
+                shape: Shape {
+                    table: "notes",
+                    columns: vec!["body"],
+                    returning: "id",
+                },
+                sql: "INSERT INTO notes (body) VALUES ($1) RETURNING id".into(),
+                args: vec![Value::Text("n".into())],
+                deadline: super::super::budget::deadline(),
+                ticket: Ticket::current().unwrap(),
+                reply,
+            }
+        };
+        let in_request = |budget: Duration, ends: Duration| {
+            let gate = Arc::new(Gate::new(Some(Instant::now() + ends)));
+            crate::db::budget::scope(budget, gate, async { job().can_wait(statement) })
+        };
+        let second = Duration::from_secs(1);
+        let ms = Duration::from_millis(1);
+        assert!(job().can_wait(statement), "outside a request");
+        assert!(in_request(second, statement + second).await);
+        assert!(
+            !in_request(2 * ms, statement + second).await,
+            "acquire budget"
+        );
+        assert!(
+            !in_request(second, statement + 2 * ms).await,
+            "on-time limit"
+        );
+        assert!(
+            !in_request(second, statement - second).await,
+            "late already"
+        );
     }
 
     /// A group that gets no connection within its writes' budget answers each of
