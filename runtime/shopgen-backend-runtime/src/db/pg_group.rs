@@ -50,7 +50,7 @@
 //!   left for the wait. Each group is a commit and a WAL flush, and under a steady
 //!   stream of creates this keeps groups few and large instead of letting every free
 //!   slot take the one or two inserts queued at that moment (measured: BENCHMARKS.md,
-//!   "Runs 24–30"). The inserts of every table count, so a create to one table may
+//!   "Runs 24–31"). The inserts of every table count, so a create to one table may
 //!   wait for groups of another. A group that waits for a lock holds up no other
 //!   group's writes; while it waits, the groups after it each gather for the full
 //!   [`GATHER`].
