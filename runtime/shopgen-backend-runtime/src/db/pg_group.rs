@@ -923,6 +923,27 @@ mod tests {
             .map(|row| row.expect("a row"))
     }
 
+    /// The insert of a note, the tests' second table.
+    const NOTE_INSERT: &str = "INSERT INTO notes (body) VALUES ($1) RETURNING id";
+
+    fn note_shape() -> Shape {
+        Shape {
+            table: "notes",
+            columns: vec!["body"],
+            returning: "id",
+        }
+    }
+
+    /// Creates a note through the pool's group inserts: its id.
+    async fn insert_note(db: &Db, body: &str) -> Result<Option<i64>, sqlx::Error> {
+        db.insert_fetch::<i64>(
+            note_shape(),
+            NOTE_INSERT.into(),
+            &[Value::Text(body.into())],
+        )
+        .await
+    }
+
     /// Many concurrent inserts: they are written in groups; each success gets back
     /// exactly the row it wrote (every type, NULLs included), and that row is stored
     /// under the id it was answered; each failure gets its own constraint error.
@@ -1016,18 +1037,10 @@ mod tests {
                 let db = Arc::clone(&db);
                 tokio::spawn(async move {
                     for n in 0..EACH {
-                        db.insert_fetch::<i64>(
-                            Shape {
-                                table: "notes",
-                                columns: vec!["body"],
-                                returning: "id",
-                            },
-                            "INSERT INTO notes (body) VALUES ($1) RETURNING id".into(),
-                            &[Value::Text(format!("{client}/{n}"))],
-                        )
-                        .await
-                        .unwrap()
-                        .unwrap();
+                        insert_note(&db, &format!("{client}/{n}"))
+                            .await
+                            .unwrap()
+                            .unwrap();
                     }
                 })
             })
@@ -1061,12 +1074,8 @@ mod tests {
         let job = || {
             let (reply, _) = oneshot::channel();
             Job {
-                shape: Shape {
-                    table: "notes",
-                    columns: vec!["body"],
-                    returning: "id",
-                },
-                sql: "INSERT INTO notes (body) VALUES ($1) RETURNING id".into(),
+                shape: note_shape(),
+                sql: NOTE_INSERT.into(),
                 args: vec![Value::Text("n".into())],
                 deadline: super::super::budget::deadline(),
                 ticket: Ticket::current().unwrap(),
@@ -1190,21 +1199,10 @@ mod tests {
         });
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(!item.is_finished(), "the item should wait for the lock");
-        let note = tokio::time::timeout(
-            Duration::from_secs(2),
-            db.insert_fetch::<i64>(
-                Shape {
-                    table: "notes",
-                    columns: vec!["body"],
-                    returning: "id",
-                },
-                "INSERT INTO notes (body) VALUES ($1) RETURNING id".into(),
-                &[Value::Text("meanwhile".into())],
-            ),
-        )
-        .await
-        .expect("the note waited for the stalled group")
-        .unwrap();
+        let note = tokio::time::timeout(Duration::from_secs(2), insert_note(&db, "meanwhile"))
+            .await
+            .expect("the note waited for the stalled group")
+            .unwrap();
         assert_eq!(note, Some(1));
         assert!(
             !item.is_finished(),
@@ -1246,18 +1244,7 @@ mod tests {
         let mut notes = Vec::new();
         for _ in 0..IN_FLIGHT {
             let db = Arc::clone(db);
-            notes.push(tokio::spawn(async move {
-                db.insert_fetch::<i64>(
-                    Shape {
-                        table: "notes",
-                        columns: vec!["body"],
-                        returning: "id",
-                    },
-                    "INSERT INTO notes (body) VALUES ($1) RETURNING id".into(),
-                    &[Value::Text("first".into())],
-                )
-                .await
-            }));
+            notes.push(tokio::spawn(async move { insert_note(&db, "first").await }));
             tokio::time::sleep(spacing).await;
         }
         BusySlots { lock, notes }
