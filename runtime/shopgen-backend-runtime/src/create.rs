@@ -17,7 +17,7 @@ use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::idempotency::Earlier;
 use crate::validate::{Assignment, Mode, Table};
-use crate::write::insert_returning_on;
+use crate::write::{exists_on, insert_returning_on};
 
 /// Inserts a row and returns it as `T`, which reads `columns` (the generated code's
 /// column list of its row struct, `id` first).
@@ -165,15 +165,10 @@ async fn keyed<T: FromRow + Send + 'static>(
             for _ in 0..2 {
                 let mut tx = db.begin().await?;
                 if key.claim(&mut tx).await? {
-                    if let Some((parent, id)) = parent {
-                        let sql = format!("SELECT id FROM {} WHERE id = $1", parent.name);
-                        if tx
-                            .fetch_optional::<i64>(sql, &[Value::Int(id)])
-                            .await?
-                            .is_none()
-                        {
-                            return Err(parent.not_found(id));
-                        }
+                    if let Some((parent, id)) = parent
+                        && !exists_on(&mut tx, parent, id, None).await?
+                    {
+                        return Err(parent.not_found(id));
                     }
                     let WithId(id, row) = insert_returning_on::<_, WithId<T>>(
                         &mut tx,
