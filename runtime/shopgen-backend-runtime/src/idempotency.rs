@@ -321,6 +321,12 @@ mod tests {
         })
     }
 
+    /// The keys' table raises no table version: no read depends on it.
+    #[test]
+    fn the_keys_table_has_no_version() {
+        assert!(crate::db::versions::NOT_VERSIONED.contains(&TABLE));
+    }
+
     /// The first create of a request takes its key; a later write of the request,
     /// and every write of a request that ran extension code, does not.
     #[tokio::test]

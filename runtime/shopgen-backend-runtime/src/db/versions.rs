@@ -36,6 +36,10 @@ use sqlx::{AssertSqlSafe, Executor as _};
 /// The table holding the versions.
 pub const TABLE: &str = "shopgen_table_versions";
 
+/// The tables without a version: the migrations' bookkeeping, the versions' own and
+/// the idempotency keys' (`crate::idempotency::TABLE`), which no read depends on.
+pub const NOT_VERSIONED: [&str; 3] = ["_sqlx_migrations", TABLE, "shopgen_idempotency_keys"];
+
 /// Rows per table on PostgreSQL (see the module documentation).
 pub const PG_SHARDS: i32 = 16;
 
@@ -119,13 +123,13 @@ pub async fn install(db: &Db) -> Result<(), sqlx::Error> {
                  RETURN NULL; END $$"
             )))
             .await?;
-            let tables: Vec<String> = sqlx::query_scalar(
+            let mut tables: Vec<String> = sqlx::query_scalar(
                 "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema() \
-                 AND tablename NOT IN ('_sqlx_migrations', 'shopgen_table_versions', 'shopgen_idempotency_keys') \
                  ORDER BY tablename",
             )
             .fetch_all(&mut *tx)
             .await?;
+            tables.retain(|t| !NOT_VERSIONED.contains(&t.as_str()));
             let with_trigger: Vec<String> = sqlx::query_scalar(
                 "SELECT c.relname::text FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
                  WHERE t.tgname = 'shopgen_table_version' \
@@ -165,13 +169,13 @@ pub async fn install(db: &Db) -> Result<(), sqlx::Error> {
                  PRIMARY KEY (name, shard))",
             )
             .await?;
-            let tables: Vec<String> = sqlx::query_scalar(
+            let mut tables: Vec<String> = sqlx::query_scalar(
                 "SELECT name FROM sqlite_schema WHERE type = 'table' \
-                 AND name NOT LIKE 'sqlite_%' \
-                 AND name NOT IN ('_sqlx_migrations', 'shopgen_table_versions', 'shopgen_idempotency_keys') ORDER BY name",
+                 AND name NOT LIKE 'sqlite_%' ORDER BY name",
             )
             .fetch_all(&mut *tx)
             .await?;
+            tables.retain(|t| !NOT_VERSIONED.contains(&t.as_str()));
             for table in &tables {
                 sqlx::query(
                     "INSERT OR IGNORE INTO shopgen_table_versions (name, shard) VALUES ($1, 0)",
