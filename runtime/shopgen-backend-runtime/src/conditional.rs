@@ -100,12 +100,17 @@ pub fn etag(body: &[u8]) -> HeaderValue {
     let digest = Sha256::digest(body);
     let mut s = String::with_capacity(34);
     s.push('"');
-    for b in &digest[..16] {
+    push_hex(&mut s, &digest[..16]);
+    s.push('"');
+    HeaderValue::from_str(&s).unwrap_or(HeaderValue::from_static("\"0\""))
+}
+
+/// Appends `bytes` as lowercase hex digits.
+pub(crate) fn push_hex(s: &mut String, bytes: &[u8]) {
+    for b in bytes {
         s.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
         s.push(char::from(b"0123456789abcdef"[usize::from(b & 0xf)]));
     }
-    s.push('"');
-    HeaderValue::from_str(&s).unwrap_or(HeaderValue::from_static("\"0\""))
 }
 
 /// Whether `If-None-Match` (every occurrence) matches `tag`, by weak comparison.

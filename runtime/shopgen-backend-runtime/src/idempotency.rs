@@ -134,7 +134,9 @@ fn key_of(claim: &Claim) -> Result<String, ApiError> {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let mut s = String::with_capacity(bytes.len() * 2);
+    crate::conditional::push_hex(&mut s, bytes);
+    s
 }
 
 /// Creates the table of keys and its index (at start, after the migrations; on
