@@ -171,7 +171,6 @@ impl Job {
         let _ = self.reply.send(outcome);
     }
 
-    /// Whether its caller is gone: it answered 503 at its timeout, or the client left.
     /// Whether the insert can wait for others to join its group (at most [`GATHER`],
     /// which the timer may round up to twice that) and still have time: its request's
     /// acquire budget lasts, and a statement sent then is still on time
@@ -183,6 +182,7 @@ impl Job {
             && self.ticket.on_time(statement_timeout + wait)
     }
 
+    /// Whether its caller is gone: it answered 503 at its timeout, or the client left.
     fn abandoned(&self) -> bool {
         self.reply.is_closed() || self.ticket.gone()
     }
@@ -325,7 +325,7 @@ struct Writing {
     count: Arc<AtomicUsize>,
     written: Arc<Notify>,
     rows: usize,
-    slot: Option<OwnedSemaphorePermit>,
+    _slot: OwnedSemaphorePermit,
 }
 
 impl Writing {
@@ -340,7 +340,7 @@ impl Writing {
             count: Arc::clone(count),
             written: Arc::clone(written),
             rows,
-            slot: Some(slot),
+            _slot: slot,
         }
     }
 }
@@ -348,7 +348,6 @@ impl Writing {
 impl Drop for Writing {
     fn drop(&mut self) {
         self.count.fetch_sub(self.rows, Ordering::Relaxed);
-        drop(self.slot.take());
         self.written.notify_one();
     }
 }
